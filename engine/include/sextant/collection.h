@@ -1,0 +1,74 @@
+// A collection: points of one dimension and metric, with their payloads, searchable by vector.
+#ifndef SEXTANT_COLLECTION_H_
+#define SEXTANT_COLLECTION_H_
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "sextant/options.h"
+#include "sextant/status.h"
+#include "sextant/types.h"
+
+namespace sextant {
+
+// Obtained from Database::CreateCollection or Database::GetCollection. Safe for concurrent use
+// from many threads without external locking: searches run concurrently with each other; a write
+// is applied atomically, and a search sees either all of a batch or none of it.
+//
+// Every call on a collection that has since been dropped returns NotFound.
+class Collection {
+ public:
+  virtual ~Collection() = default;
+
+  virtual const std::string& name() const = 0;
+  virtual uint32_t dimension() const = 0;
+  virtual Metric metric() const = 0;
+
+  // Inserts or replaces ids.size() points in one atomic batch. `vectors` holds
+  // ids.size() * dimension() floats, row-major. `payloads` is empty (no payloads) or holds one
+  // JSON object text per id; an empty string means no payload. Upserting an existing id replaces
+  // its vector and payload. When an id appears twice in one batch, the last occurrence wins.
+  //
+  // Either every point is written or none is. InvalidArgument, naming the point (index and id)
+  // and the field, for: an empty batch, a size mismatch, a NaN or infinite component, a zero
+  // vector in a cosine collection, an empty or oversize id, a payload that is not a JSON object
+  // or exceeds DatabaseOptions::max_payload_bytes. Once this returns OK the points are durable
+  // (see WriteOptions::sync) and visible to every later search.
+  virtual Status Upsert(const WriteOptions& options, std::span<const PointId> ids,
+                        std::span<const float> vectors,
+                        std::span<const std::string> payloads = {}) = 0;
+
+  // Deletes the points with these ids in one atomic batch; ids that are absent are skipped (not
+  // an error). Returns how many points were deleted.
+  virtual StatusOr<uint64_t> Delete(const WriteOptions& options, std::span<const PointId> ids) = 0;
+
+  // The point with this id, or NotFound.
+  virtual StatusOr<Point> Get(const PointId& id) const = 0;
+
+  // Number of live points.
+  virtual StatusOr<uint64_t> Count() const = 0;
+
+  // Points in id order (numbers ascending, then strings in byte order), a page at a time. Paging
+  // with the returned cursor visits every point that exists throughout the scan exactly once.
+  virtual StatusOr<ScanPage> Scan(const ScanOptions& options) const = 0;
+
+  // Exact search: the options.k points nearest to `query` (dimension() floats), nearest first,
+  // restricted to points matching options.filter when given. Ties are broken by insertion order.
+  // InvalidArgument for a wrong query size, a non-finite query, k == 0, or a malformed filter.
+  virtual StatusOr<std::vector<Hit>> Search(const SearchOptions& options,
+                                            std::span<const float> query) const = 0;
+
+  // Search for queries.size() / dimension() queries at once (row-major); result i belongs to
+  // query i. Faster than separate calls for many queries (batched scoring).
+  virtual StatusOr<std::vector<std::vector<Hit>>> SearchBatch(
+      const SearchOptions& options, std::span<const float> queries) const = 0;
+
+  // Name, dimension, metric and live count.
+  virtual StatusOr<CollectionInfo> Describe() const = 0;
+};
+
+}  // namespace sextant
+
+#endif  // SEXTANT_COLLECTION_H_

@@ -1,0 +1,63 @@
+// A Sextant database: one directory on disk holding any number of collections.
+#ifndef SEXTANT_DATABASE_H_
+#define SEXTANT_DATABASE_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sextant/collection.h"
+#include "sextant/options.h"
+#include "sextant/status.h"
+#include "sextant/types.h"
+
+namespace sextant {
+
+// Thread-safe. Only one Database may have a directory open at a time, in this process or any
+// other: a second Open fails at once with FailedPrecondition (it does not wait).
+//
+// Destroying the Database flushes and closes it and releases the directory. Collection handles
+// still held afterwards return FailedPrecondition on every call.
+class Database {
+ public:
+  // Opens (or, with options.create_if_missing, creates) the database in directory `path`.
+  // Errors: NotFound (no database and !create_if_missing), AlreadyExists (error_if_exists),
+  // FailedPrecondition (already open, or written by a newer format version), DataLoss (corrupt),
+  // or the I/O error.
+  static StatusOr<std::unique_ptr<Database>> Open(const DatabaseOptions& options,
+                                                  const std::string& path);
+
+  virtual ~Database() = default;
+
+  // Creates a collection. Names are 1..128 characters of [A-Za-z0-9_.-], starting with a letter
+  // or digit. InvalidArgument for a bad name, dimension (1..65536) or metric; AlreadyExists when
+  // the name is taken.
+  virtual StatusOr<std::shared_ptr<Collection>> CreateCollection(
+      std::string_view name, const CollectionOptions& options) = 0;
+
+  // The collection of that name, or NotFound. Every call returns a handle to the same object.
+  virtual StatusOr<std::shared_ptr<Collection>> GetCollection(std::string_view name) = 0;
+
+  // Deletes the collection and all its points, payloads and index data; NotFound when absent.
+  // Handles still held by other threads return NotFound from then on.
+  virtual Status DropCollection(std::string_view name) = 0;
+
+  // All collections, ordered by name.
+  virtual StatusOr<std::vector<CollectionInfo>> ListCollections() const = 0;
+
+  // The directory this database lives in.
+  virtual const std::string& path() const = 0;
+};
+
+// The SIMD instruction set the distance kernels use in this process: "scalar", "sse4", "avx2" or
+// "avx512". Chosen once from the CPU; the environment variable SEXTANT_SIMD caps it (for
+// debugging and tests).
+std::string_view SimdLevelName();
+
+// The library's version, "MAJOR.MINOR.PATCH".
+std::string_view Version();
+
+}  // namespace sextant
+
+#endif  // SEXTANT_DATABASE_H_

@@ -1,0 +1,89 @@
+// Value types of the public API: metrics, point ids, points and search hits.
+#ifndef SEXTANT_TYPES_H_
+#define SEXTANT_TYPES_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "sextant/status.h"
+
+namespace sextant {
+
+// How two vectors are compared. Every search returns the nearest first; the score's meaning
+// depends on the metric:
+//   kL2           score = squared Euclidean distance  sum((q_i - x_i)^2); lower is nearer.
+//   kInnerProduct score = dot product  sum(q_i * x_i); higher is nearer.
+//   kCosine       score = cosine similarity in [-1, 1]; higher is nearer. Stored vectors and
+//                 queries are normalised to unit length (so a zero vector is rejected), and the
+//                 score is their dot product.
+enum class Metric { kL2, kInnerProduct, kCosine };
+
+// "l2", "ip", "cosine".
+std::string_view MetricName(Metric metric);
+// Accepts "l2", "ip", "cosine" (also "euclidean", "dot", "inner_product", "cos"); InvalidArgument
+// otherwise.
+StatusOr<Metric> ParseMetric(std::string_view name);
+
+// The external id of a point: an unsigned 64-bit number or a string (1..kMaxIdBytes bytes). The
+// number 7 and the string "7" are different ids.
+class PointId {
+ public:
+  static constexpr size_t kMaxIdBytes = 512;
+
+  PointId() : value_(uint64_t{0}) {}
+  PointId(uint64_t number) : value_(number) {}                  // NOLINT(runtime/explicit)
+  PointId(std::string str) : value_(std::move(str)) {}          // NOLINT(runtime/explicit)
+  PointId(const char* str) : value_(std::string(str)) {}        // NOLINT(runtime/explicit)
+
+  bool is_number() const { return std::holds_alternative<uint64_t>(value_); }
+  bool is_string() const { return !is_number(); }
+  // Precondition: is_number() / is_string().
+  uint64_t number() const { return std::get<uint64_t>(value_); }
+  const std::string& str() const { return std::get<std::string>(value_); }
+  // Decimal for a number, the string itself otherwise (for messages and the CLI).
+  std::string ToString() const;
+
+  bool operator==(const PointId& o) const { return value_ == o.value_; }
+  bool operator!=(const PointId& o) const { return !(*this == o); }
+
+ private:
+  std::variant<uint64_t, std::string> value_;
+};
+
+// A stored point as Get and Scan return it.
+struct Point {
+  PointId id;
+  // dimension floats; for a cosine collection, the normalised vector that was stored.
+  std::vector<float> vector;
+  // The payload as compact JSON text of an object; "{}" when the point has none.
+  std::string payload;
+};
+
+// One search result.
+struct Hit {
+  PointId id;
+  float score = 0;      // see Metric
+  std::string payload;  // compact JSON object, filled only with SearchOptions::with_payload
+};
+
+// What a collection is and holds, as Describe/List report it.
+struct CollectionInfo {
+  std::string name;
+  uint32_t dimension = 0;
+  Metric metric = Metric::kCosine;
+  uint64_t count = 0;  // live points
+};
+
+// A page of Collection::Scan.
+struct ScanPage {
+  std::vector<Point> points;
+  // Pass back as ScanOptions::cursor for the next page; empty when this was the last page.
+  std::string next_cursor;
+};
+
+}  // namespace sextant
+
+#endif  // SEXTANT_TYPES_H_

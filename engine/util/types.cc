@@ -1,0 +1,33 @@
+#include <bit>
+
+#include "sextant/types.h"
+
+static_assert(std::endian::native == std::endian::little,
+              "Sextant's on-disk format stores floats and values little-endian");
+
+namespace sextant {
+
+std::string_view MetricName(Metric metric) {
+  switch (metric) {
+    case Metric::kL2: return "l2";
+    case Metric::kInnerProduct: return "ip";
+    case Metric::kCosine: return "cosine";
+  }
+  return "unknown";
+}
+
+StatusOr<Metric> ParseMetric(std::string_view name) {
+  if (name == "l2" || name == "euclidean" || name == "L2") return Metric::kL2;
+  if (name == "ip" || name == "dot" || name == "inner_product" || name == "IP") {
+    return Metric::kInnerProduct;
+  }
+  if (name == "cosine" || name == "cos") return Metric::kCosine;
+  return Status::InvalidArgument("metric: unknown metric '" + std::string(name) +
+                                 "' (expected l2, ip or cosine)");
+}
+
+std::string PointId::ToString() const {
+  return is_number() ? std::to_string(number()) : str();
+}
+
+}  // namespace sextant

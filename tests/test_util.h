@@ -1,0 +1,95 @@
+// Helpers shared by the test suites: temporary directories, the real data sets in
+// ../shared/data, .fvecs/.ivecs readers and seeded synthetic vectors.
+#ifndef SEXTANT_TESTS_TEST_UTIL_H_
+#define SEXTANT_TESTS_TEST_UTIL_H_
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace sextant::testing {
+
+// A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/sextant-test-XXXXXX";
+    char* made = mkdtemp(tmpl.data());
+    if (made == nullptr) std::abort();
+    path_ = made;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// The shared data folder ($SEXTANT_DATA_DIR, else ../shared/data beside the project), or nullopt
+// when it is absent, as on a user's fresh clone.
+inline std::optional<std::string> DataDir() {
+  const char* env = std::getenv("SEXTANT_DATA_DIR");
+  std::string dir = env && *env ? env : SEXTANT_DEFAULT_DATA_DIR;
+  if (std::filesystem::is_directory(dir)) return dir;
+  return std::nullopt;
+}
+
+// Skips the current test with a message when the data folder or the file in it is missing.
+#define SEXTANT_REQUIRE_DATA(var, relpath)                                                    \
+  std::string var;                                                                            \
+  do {                                                                                        \
+    auto _dir = ::sextant::testing::DataDir();                                                \
+    if (!_dir || !std::filesystem::exists(*_dir + "/" + (relpath))) {                         \
+      GTEST_SKIP() << "shared data file " << (relpath)                                        \
+                   << " not found (set SEXTANT_DATA_DIR or place ../shared/data beside the repo)"; \
+    }                                                                                         \
+    var = *_dir + "/" + (relpath);                                                            \
+  } while (0)
+
+// Reads a TEXMEX .fvecs (float) or .ivecs (int32) file: rows of `int32 d` then d values.
+// Returns the values row-major and sets *dim; empty on error.
+template <typename T>
+std::vector<T> ReadVecs(const std::string& path, size_t* dim) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<T> out;
+  *dim = 0;
+  int32_t d = 0;
+  while (in.read(reinterpret_cast<char*>(&d), 4)) {
+    if (d <= 0 || (*dim != 0 && static_cast<size_t>(d) != *dim)) return {};
+    *dim = static_cast<size_t>(d);
+    size_t old = out.size();
+    out.resize(old + *dim);
+    if (!in.read(reinterpret_cast<char*>(out.data() + old), static_cast<std::streamsize>(*dim * 4))) {
+      return {};
+    }
+  }
+  return out;
+}
+
+// n * dim floats, uniform in [-1, 1), from a fixed seed.
+inline std::vector<float> RandomVectors(size_t n, size_t dim, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> v(n * dim);
+  for (float& x : v) x = u(rng);
+  return v;
+}
+
+}  // namespace sextant::testing
+
+#endif  // SEXTANT_TESTS_TEST_UTIL_H_
