@@ -55,7 +55,8 @@ class Collection {
   virtual StatusOr<ScanPage> Scan(const ScanOptions& options) const = 0;
 
   // Exact search: the options.k points nearest to `query` (dimension() floats), nearest first,
-  // restricted to points matching options.filter when given. Ties are broken by insertion order.
+  // restricted to points matching options.filter when given. Equal scores are ordered in a fixed
+  // internal order, so the same state and query always give the same result.
   // InvalidArgument for a wrong query size, a non-finite query, k == 0, or a malformed filter.
   virtual StatusOr<std::vector<Hit>> Search(const SearchOptions& options,
                                             std::span<const float> query) const = 0;

@@ -1,0 +1,209 @@
+#include "storage/storage.h"
+
+#include <filesystem>
+#include <vector>
+
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include "util/coding.h"
+
+namespace sextant::storage {
+namespace {
+
+constexpr std::string_view kCfNames[kNumCfs] = {"meta",    "ids",   "vectors", "payloads",
+                                                "payload_index", "index", "docs"};
+
+// rocksdb::Status -> sextant::Status, once, here (STYLE.md "Error handling").
+Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return Status::OK();
+  std::string msg = std::string(what) + ": " + s.ToString();
+  if (s.IsNotFound()) return Status::NotFound(msg);
+  if (s.IsCorruption()) return Status::DataLoss(msg);
+  if (s.IsNoSpace() || s.IsMemoryLimit()) return Status::ResourceExhausted(msg);
+  if (s.IsInvalidArgument()) return Status::InvalidArgument(msg);
+  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain()) return Status::Unavailable(msg);
+  if (s.IsAborted()) return Status::Aborted(msg);
+  return Status::Internal(msg);
+}
+
+rocksdb::Slice ToSlice(std::string_view v) { return rocksdb::Slice(v.data(), v.size()); }
+
+}  // namespace
+
+std::string_view CfName(Cf cf) { return kCfNames[static_cast<int>(cf)]; }
+
+struct Batch::Rep {
+  // Column family handles are bound at Write time, so a Batch records (cf, op) pairs.
+  enum class Op { kPut, kDelete, kDeleteRange };
+  struct Entry {
+    Op op;
+    Cf cf;
+    std::string a, b;
+  };
+  std::vector<Entry> entries;
+};
+
+Batch::Batch() : rep_(std::make_unique<Rep>()) {}
+Batch::~Batch() = default;
+void Batch::Put(Cf cf, std::string_view key, std::string_view value) {
+  rep_->entries.push_back({Rep::Op::kPut, cf, std::string(key), std::string(value)});
+}
+void Batch::Delete(Cf cf, std::string_view key) {
+  rep_->entries.push_back({Rep::Op::kDelete, cf, std::string(key), {}});
+}
+void Batch::DeleteRange(Cf cf, std::string_view begin, std::string_view end) {
+  rep_->entries.push_back({Rep::Op::kDeleteRange, cf, std::string(begin), std::string(end)});
+}
+size_t Batch::Count() const { return rep_->entries.size(); }
+
+struct Storage::Rep {
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;  // indexed by Cf; owned, destroyed in ~Rep
+  std::string path;
+
+  rocksdb::ColumnFamilyHandle* H(Cf cf) const { return handles[static_cast<int>(cf)]; }
+
+  ~Rep() {
+    if (!db) return;
+    for (auto* h : handles) {
+      if (h != nullptr && h != db->DefaultColumnFamily()) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    }
+    db->Close().PermitUncheckedError();
+  }
+};
+
+Storage::Storage(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
+Storage::~Storage() = default;
+
+StatusOr<std::unique_ptr<Storage>> Storage::Open(const std::string& path,
+                                                 const StorageOptions& options) {
+  std::error_code ec;
+  const bool exists = std::filesystem::exists(std::filesystem::path(path) / "CURRENT", ec);
+  if (!exists && !options.create_if_missing) {
+    return Status::NotFound("no database in " + path + " (create_if_missing is false)");
+  }
+  if (exists && options.error_if_exists) {
+    return Status::AlreadyExists("a database already exists in " + path);
+  }
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.IncreaseParallelism(2);
+  db_options.max_open_files = 512;
+
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (int i = 0; i < kNumCfs; ++i) {
+    rocksdb::ColumnFamilyOptions cf_options;
+    cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    // Float vectors do not compress; spend no CPU trying.
+    if (static_cast<Cf>(i) == Cf::kVectors) cf_options.compression = rocksdb::kNoCompression;
+    descriptors.emplace_back(std::string(kCfNames[i]), cf_options);
+  }
+  // RocksDB requires the default family to be opened too; we keep nothing in it.
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
+
+  auto rep = std::make_unique<Rep>();
+  rep->path = path;
+  rocksdb::DB* raw = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw);
+  if (!s.ok()) return FromRocks(s, "opening " + path);
+  rep->db.reset(raw);
+  rep->handles = std::move(handles);
+  return std::unique_ptr<Storage>(new Storage(std::move(rep)));
+}
+
+Status Storage::Write(Batch& batch, bool sync) {
+  rocksdb::WriteBatch wb;
+  for (const auto& e : batch.rep_->entries) {
+    rocksdb::Status s;
+    switch (e.op) {
+      case Batch::Rep::Op::kPut: s = wb.Put(rep_->H(e.cf), e.a, e.b); break;
+      case Batch::Rep::Op::kDelete: s = wb.Delete(rep_->H(e.cf), e.a); break;
+      case Batch::Rep::Op::kDeleteRange: s = wb.DeleteRange(rep_->H(e.cf), e.a, e.b); break;
+    }
+    if (!s.ok()) return FromRocks(s, "building write batch");
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  return FromRocks(rep_->db->Write(wo, &wb), "writing batch");
+}
+
+StatusOr<std::optional<std::string>> Storage::Get(Cf cf, std::string_view key) const {
+  std::string value;
+  rocksdb::Status s = rep_->db->Get(rocksdb::ReadOptions(), rep_->H(cf), ToSlice(key), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return FromRocks(s, "reading " + std::string(CfName(cf)));
+  return std::optional<std::string>(std::move(value));
+}
+
+Status Storage::Scan(Cf cf, std::string_view begin, std::string_view end,
+                     const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  rocksdb::ReadOptions ro;
+  rocksdb::Slice upper = ToSlice(end);
+  ro.iterate_upper_bound = &upper;
+  ro.fill_cache = false;  // bulk scans should not evict the payload working set
+  std::unique_ptr<rocksdb::Iterator> it(rep_->db->NewIterator(ro, rep_->H(cf)));
+  for (it->Seek(ToSlice(begin)); it->Valid(); it->Next()) {
+    rocksdb::Slice k = it->key(), v = it->value();
+    if (!fn(std::string_view(k.data(), k.size()), std::string_view(v.data(), v.size()))) break;
+  }
+  return FromRocks(it->status(), "scanning " + std::string(CfName(cf)));
+}
+
+Status Storage::CompactRange(Cf cf, std::string_view begin, std::string_view end) {
+  rocksdb::Slice b = ToSlice(begin), e = ToSlice(end);
+  return FromRocks(rep_->db->CompactRange(rocksdb::CompactRangeOptions(), rep_->H(cf), &b, &e),
+                   "compacting " + std::string(CfName(cf)));
+}
+
+uint64_t Storage::LatestSequence() const { return rep_->db->GetLatestSequenceNumber(); }
+
+// ---- Key layout ----
+
+std::string CollectionPrefix(uint32_t cid) {
+  std::string out;
+  internal::PutFixed32BE(&out, cid);
+  return out;
+}
+
+std::string EncodeId(const PointId& id) {
+  std::string out;
+  if (id.is_number()) {
+    out.push_back('\x01');
+    internal::PutFixed64BE(&out, id.number());
+  } else {
+    out.push_back('\x02');
+    out += id.str();
+  }
+  return out;
+}
+
+StatusOr<PointId> DecodeId(std::string_view encoded) {
+  if (encoded.size() == 9 && encoded[0] == '\x01') {
+    return PointId(internal::DecodeFixed64BE(encoded.data() + 1));
+  }
+  if (encoded.size() >= 2 && encoded[0] == '\x02') return PointId(std::string(encoded.substr(1)));
+  return Status::DataLoss("corrupt point id key of " + std::to_string(encoded.size()) + " bytes");
+}
+
+std::string IdKey(uint32_t cid, std::string_view encoded_id) {
+  std::string out = CollectionPrefix(cid);
+  out += encoded_id;
+  return out;
+}
+
+std::string SlotKey(uint32_t cid, uint32_t slot) {
+  std::string out = CollectionPrefix(cid);
+  internal::PutFixed32BE(&out, slot);
+  return out;
+}
+
+}  // namespace sextant::storage
