@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -34,7 +35,10 @@ class PointId {
   static constexpr size_t kMaxIdBytes = 512;
 
   PointId() : value_(uint64_t{0}) {}
-  PointId(uint64_t number) : value_(number) {}                  // NOLINT(runtime/explicit)
+  // Any integer type (so that PointId(0) is the number 0, not a null string). Pass values >= 0.
+  template <typename T>
+    requires(std::is_integral_v<T> && !std::is_same_v<T, bool>)
+  PointId(T number) : value_(static_cast<uint64_t>(number)) {}  // NOLINT(runtime/explicit)
   PointId(std::string str) : value_(std::move(str)) {}          // NOLINT(runtime/explicit)
   PointId(const char* str) : value_(std::string(str)) {}        // NOLINT(runtime/explicit)
 
