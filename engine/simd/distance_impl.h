@@ -1,0 +1,198 @@
+// The distance kernels, written once as templates on the xsimd architecture, and the table that
+// exposes one instantiation as a Kernels.
+//
+// Include this ONLY from distance_sse4.cc, distance_avx2.cc and distance_avx512.cc: each of them
+// is compiled with its own -m flags and instantiates MakeKernels<Arch>() once.
+//
+// Keeping ISAs apart (BUILD-NOTES.md, pitfall 4). An inline function or template instantiation
+// that two object files both emit is a weak (COMDAT) symbol, and the linker keeps one copy for the
+// whole program. If the AVX-512 file and the SSE file both emitted such a helper, the SSE path
+// could end up calling the AVX-512 copy and die with SIGILL on an older CPU; the same goes for any
+// std:: helper shared with the baseline code. Two defences:
+//   * Everything below is in an unnamed namespace, which is normally not done in a header: each
+//     ISA file gets its own internal-linkage copy that the linker never merges.
+//   * xsimd's own inline functions (namespace xsimd) cannot be renamed, so the entry points the
+//     table points to are marked `flatten`: every call inside them, down through xsimd, is
+//     inlined, and no out-of-line xsimd or std:: copy is emitted at all (`nm` on the three ISA
+//     objects at -O1, -O2, -O3 and with ASan/UBSan: no weak symbols). At -O0 GCC ignores
+//     `flatten`; the weak symbols left are then xsimd templates on that file's own arch
+//     (batch<float, avx512bw>, ...), which no other object instantiates: ReduceAdd below
+//     exists partly to keep it so.
+//   Keep the per-ISA files tiny (an include and one instantiation) so this stays true.
+//
+// Numerics. l2sq and dot run four independent vector accumulators over blocks of 4 batches (one
+// FMA per batch where the ISA has it, which hides the FMA latency at two loads per cycle), add
+// up to three whole batches left over into separate accumulators, fold them pairwise, take the
+// horizontal sum, and then add the fewer than `batch::size` trailing elements one by one (scalar
+// tail; no masked loads, so nothing past a[d - 1] or b[d - 1] is ever read). cosine does the
+// same with two accumulators for each of its three sums.
+// Results therefore differ between levels in the last bits (summation order), but within a level
+// a batch kernel's out[i] is bit-identical to the single-pair kernel on row i, whatever n and i:
+// the batch kernels run exactly the single-pair code per row (index/flat.cc re-scores candidates
+// through the kernels and relies on that). Scanning row after row keeps the access pattern one
+// sequential stream, which the hardware prefetcher follows, so out-of-cache scans run at memory
+// bandwidth (see bench/micro/kernels_bench.cc).
+#ifndef SEXTANT_SIMD_DISTANCE_IMPL_H_
+#define SEXTANT_SIMD_DISTANCE_IMPL_H_
+
+#include <cmath>
+#include <cstddef>
+#include <type_traits>
+
+// All intrinsics, whatever the -m flags (GCC and Clang declare them with target attributes), for
+// ReduceAdd's AVX-512 branch, which the other files parse but never instantiate.
+#include <immintrin.h>
+
+#include <xsimd/xsimd.hpp>
+
+#include "simd/distance.h"
+
+namespace sextant::simd::internal {
+namespace {
+
+// The sum of the lanes. xsimd 8.1's hadd() for AVX-512 narrows to an xsimd avx2 batch and reuses
+// the AVX hadd (two vhaddps); the shuffle tree below is shorter, and it keeps the AVX-512 object
+// free of xsimd's avx/avx2 types, which the AVX2 object also instantiates: at -O0, where
+// `flatten` does nothing, those would otherwise be weak symbols shared by both objects. (GCC 12's
+// _mm512_reduce_add_ps and _mm512_castps512_ps256 would do, but they trip a false
+// -Wuninitialized inside its headers.)
+template <class Arch>
+inline float ReduceAdd(const xsimd::batch<float, Arch>& v) {
+  if constexpr (std::is_base_of_v<xsimd::avx512f, Arch>) {
+    const __m512 v16 = v;
+    const __m256 v8 = _mm256_add_ps(_mm512_extractf32x8_ps(v16, 0), _mm512_extractf32x8_ps(v16, 1));
+    const __m128 v4 = _mm_add_ps(_mm256_castps256_ps128(v8), _mm256_extractf128_ps(v8, 1));
+    const __m128 v2 = _mm_add_ps(v4, _mm_movehl_ps(v4, v4));
+    return _mm_cvtss_f32(_mm_add_ss(v2, _mm_movehdup_ps(v2)));
+  } else {
+    return xsimd::hadd(v);
+  }
+}
+
+// Per-element terms of the sums: squared difference and product. Acc(a, b, acc) = acc + term.
+struct L2Term {
+  template <class B>
+  static B Acc(const B& a, const B& b, const B& acc) {
+    const B diff = a - b;
+    return xsimd::fma(diff, diff, acc);
+  }
+  static float AccScalar(float a, float b, float acc) {
+    const float diff = a - b;
+    return acc + diff * diff;
+  }
+};
+
+struct DotTerm {
+  template <class B>
+  static B Acc(const B& a, const B& b, const B& acc) {
+    return xsimd::fma(a, b, acc);
+  }
+  static float AccScalar(float a, float b, float acc) { return acc + a * b; }
+};
+
+// sum over i < d of Term(a[i], b[i]). See the file comment for the order of summation.
+template <class Arch, class Term>
+inline float SumTerms(const float* a, const float* b, size_t d) {
+  using B = xsimd::batch<float, Arch>;
+  constexpr size_t kW = B::size;
+  B acc0(0.0f), acc1(0.0f), acc2(0.0f), acc3(0.0f);
+  size_t i = 0;
+  for (; i + 4 * kW <= d; i += 4 * kW) {
+    acc0 = Term::Acc(B::load_unaligned(a + i), B::load_unaligned(b + i), acc0);
+    acc1 = Term::Acc(B::load_unaligned(a + i + kW), B::load_unaligned(b + i + kW), acc1);
+    acc2 = Term::Acc(B::load_unaligned(a + i + 2 * kW), B::load_unaligned(b + i + 2 * kW), acc2);
+    acc3 = Term::Acc(B::load_unaligned(a + i + 3 * kW), B::load_unaligned(b + i + 3 * kW), acc3);
+  }
+  if (i + kW <= d) {
+    acc0 = Term::Acc(B::load_unaligned(a + i), B::load_unaligned(b + i), acc0);
+    i += kW;
+    if (i + kW <= d) {
+      acc1 = Term::Acc(B::load_unaligned(a + i), B::load_unaligned(b + i), acc1);
+      i += kW;
+      if (i + kW <= d) {
+        acc2 = Term::Acc(B::load_unaligned(a + i), B::load_unaligned(b + i), acc2);
+        i += kW;
+      }
+    }
+  }
+  float sum = ReduceAdd((acc0 + acc1) + (acc2 + acc3));
+  for (; i < d; ++i) sum = Term::AccScalar(a[i], b[i], sum);
+  return sum;
+}
+
+// dot(a, b) / (|a| |b|) in one pass: three sums, two accumulators each.
+template <class Arch>
+inline float CosineImpl(const float* a, const float* b, size_t d) {
+  using B = xsimd::batch<float, Arch>;
+  constexpr size_t kW = B::size;
+  B ab0(0.0f), ab1(0.0f), aa0(0.0f), aa1(0.0f), bb0(0.0f), bb1(0.0f);
+  size_t i = 0;
+  for (; i + 2 * kW <= d; i += 2 * kW) {
+    const B a0 = B::load_unaligned(a + i);
+    const B b0 = B::load_unaligned(b + i);
+    const B a1 = B::load_unaligned(a + i + kW);
+    const B b1 = B::load_unaligned(b + i + kW);
+    ab0 = xsimd::fma(a0, b0, ab0);
+    aa0 = xsimd::fma(a0, a0, aa0);
+    bb0 = xsimd::fma(b0, b0, bb0);
+    ab1 = xsimd::fma(a1, b1, ab1);
+    aa1 = xsimd::fma(a1, a1, aa1);
+    bb1 = xsimd::fma(b1, b1, bb1);
+  }
+  if (i + kW <= d) {
+    const B a0 = B::load_unaligned(a + i);
+    const B b0 = B::load_unaligned(b + i);
+    ab0 = xsimd::fma(a0, b0, ab0);
+    aa0 = xsimd::fma(a0, a0, aa0);
+    bb0 = xsimd::fma(b0, b0, bb0);
+    i += kW;
+  }
+  float ab = ReduceAdd(ab0 + ab1);
+  float aa = ReduceAdd(aa0 + aa1);
+  float bb = ReduceAdd(bb0 + bb1);
+  for (; i < d; ++i) {
+    ab += a[i] * b[i];
+    aa += a[i] * a[i];
+    bb += b[i] * b[i];
+  }
+  if (aa == 0.0f || bb == 0.0f) return 0.0f;
+  // The product of the squared norms in double cannot overflow or lose range.
+  return static_cast<float>(ab / std::sqrt(static_cast<double>(aa) * static_cast<double>(bb)));
+}
+
+// The entry points the table holds. `flatten`: see the file comment.
+template <class Arch>
+struct Entry {
+  [[gnu::flatten]] static float L2Sq(const float* a, const float* b, size_t d) {
+    return SumTerms<Arch, L2Term>(a, b, d);
+  }
+  [[gnu::flatten]] static float Dot(const float* a, const float* b, size_t d) {
+    return SumTerms<Arch, DotTerm>(a, b, d);
+  }
+  [[gnu::flatten]] static float Cosine(const float* a, const float* b, size_t d) {
+    return CosineImpl<Arch>(a, b, d);
+  }
+  [[gnu::flatten]] static void L2SqBatch(const float* q, const float* base, size_t n, size_t d,
+                                         float* out) {
+    for (size_t r = 0; r < n; ++r) out[r] = SumTerms<Arch, L2Term>(q, base + r * d, d);
+  }
+  [[gnu::flatten]] static void DotBatch(const float* q, const float* base, size_t n, size_t d,
+                                        float* out) {
+    for (size_t r = 0; r < n; ++r) out[r] = SumTerms<Arch, DotTerm>(q, base + r * d, d);
+  }
+};
+
+template <class Arch>
+constexpr Kernels MakeKernels(Level level) {
+  return Kernels{level,
+                 &Entry<Arch>::L2Sq,
+                 &Entry<Arch>::Dot,
+                 &Entry<Arch>::Cosine,
+                 &Entry<Arch>::L2SqBatch,
+                 &Entry<Arch>::DotBatch};
+}
+
+}  // namespace
+}  // namespace sextant::simd::internal
+
+#endif  // SEXTANT_SIMD_DISTANCE_IMPL_H_
