@@ -1,0 +1,792 @@
+// End-to-end tests of the `sextant` command-line tool: each test runs the built binary
+// (SEXTANT_CLI_PATH) on small seeded files in a temporary directory and checks its exit code,
+// stdout and stderr.
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "test_util.h"
+
+extern char** environ;
+
+namespace sextant {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using testing::TempDir;
+
+struct RunResult {
+  int code = -1;  // the exit code, or -1 when the process did not exit normally
+  std::string out;
+  std::string err;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void WriteText(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+}
+
+// Writes rows of `dim` values as TEXMEX .fvecs (T = float) or .bvecs (T = uint8_t).
+template <typename T>
+void WriteVecs(const std::string& path, const std::vector<T>& values, size_t dim) {
+  std::ofstream out(path, std::ios::binary);
+  int32_t d = static_cast<int32_t>(dim);
+  for (size_t row = 0; row * dim < values.size(); ++row) {
+    out.write(reinterpret_cast<const char*>(&d), 4);
+    out.write(reinterpret_cast<const char*>(values.data() + row * dim),
+              static_cast<std::streamsize>(dim * sizeof(T)));
+  }
+}
+
+// One parsed JSON value per non-empty line.
+std::vector<json> JsonLines(const std::string& text) {
+  std::vector<json> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    out.push_back(json::parse(line, nullptr, /*allow_exceptions=*/false));
+    EXPECT_FALSE(out.back().is_discarded()) << "not JSON: " << line;
+  }
+  return out;
+}
+
+// "[0.5,1,2]"-style text of a row, for --vector.
+std::string VectorArg(const std::vector<float>& values, size_t row, size_t dim) {
+  json arr = json::array();
+  for (size_t j = 0; j < dim; ++j) arr.push_back(values[row * dim + j]);
+  return arr.dump();
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  // Runs the tool with `args` (no implicit --db), stdin from `stdin_path`. SEXTANT_DB is removed
+  // from the environment unless `env` sets it; `env` entries with nullopt are removed.
+  RunResult RunRaw(const std::vector<std::string>& args,
+                   std::map<std::string, std::optional<std::string>> env = {},
+                   const std::string& stdin_path = "/dev/null") {
+    if (env.count("SEXTANT_DB") == 0) env["SEXTANT_DB"] = std::nullopt;
+    std::vector<std::string> env_strings;
+    for (char** e = environ; *e != nullptr; ++e) {
+      std::string entry = *e;
+      std::string key = entry.substr(0, entry.find('='));
+      if (env.count(key) == 0) env_strings.push_back(entry);
+    }
+    for (const auto& [key, value] : env) {
+      if (value) env_strings.push_back(key + "=" + *value);
+    }
+    std::vector<char*> envp;
+    for (std::string& s : env_strings) envp.push_back(s.data());
+    envp.push_back(nullptr);
+
+    std::vector<std::string> argv_strings = {SEXTANT_CLI_PATH};
+    argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& s : argv_strings) argv.push_back(s.data());
+    argv.push_back(nullptr);
+
+    const std::string n = std::to_string(runs_++);
+    const std::string out_path = tmp_.Sub("stdout." + n);
+    const std::string err_path = tmp_.Sub("stderr." + n);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, stdin_path.c_str(), O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid = 0;
+    int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    RunResult result;
+    if (rc != 0) {
+      ADD_FAILURE() << "cannot run " << argv[0] << ": " << std::strerror(rc);
+      return result;
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (WIFEXITED(status)) result.code = WEXITSTATUS(status);
+    result.out = ReadFile(out_path);
+    result.err = ReadFile(err_path);
+    return result;
+  }
+
+  // Runs the tool on this test's database: `sextant --db <db> args...`.
+  RunResult Run(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--db", db_});
+    return RunRaw(args);
+  }
+
+  // Runs a command that must succeed, and returns its stdout.
+  std::string Ok(std::vector<std::string> args) {
+    RunResult r = Run(args);
+    EXPECT_EQ(r.code, 0) << "stderr: " << r.err;
+    return r.out;
+  }
+
+  // The collection's live count from `info`.
+  uint64_t Count(const std::string& name) {
+    std::vector<json> lines = JsonLines(Ok({"info", name}));
+    if (lines.size() != 1) return ~uint64_t{0};
+    return lines[0]["count"].get<uint64_t>();
+  }
+
+  TempDir tmp_;
+  std::string db_ = tmp_.Sub("db");
+  int runs_ = 0;
+};
+
+// Expects exit code 2 and a one-line usage message with a hint to --help, naming `what`.
+#define EXPECT_USAGE_ERROR(result, what)                                 \
+  do {                                                                   \
+    RunResult _r = (result);                                             \
+    EXPECT_EQ(_r.code, 2) << "stderr: " << _r.err;                       \
+    EXPECT_THAT(_r.err, HasSubstr("sextant: usage error: "));            \
+    EXPECT_THAT(_r.err, HasSubstr(what));                                \
+    EXPECT_THAT(_r.err, HasSubstr("--help"));                            \
+    EXPECT_EQ(std::count(_r.err.begin(), _r.err.end(), '\n'), 1) << _r.err; \
+    EXPECT_EQ(_r.out, "");                                               \
+  } while (0)
+
+// Expects exit code 1 and "sextant: error: " with `what` on stderr.
+#define EXPECT_ENGINE_ERROR(result, what)                         \
+  do {                                                            \
+    RunResult _r = (result);                                      \
+    EXPECT_EQ(_r.code, 1) << "stderr: " << _r.err;                \
+    EXPECT_THAT(_r.err, HasSubstr("sextant: error: "));           \
+    EXPECT_THAT(_r.err, HasSubstr(what));                         \
+    EXPECT_EQ(std::count(_r.err.begin(), _r.err.end(), '\n'), 1) << _r.err; \
+  } while (0)
+
+// ---- help and usage errors ----
+
+TEST_F(CliTest, HelpPrintsUsageOnStdout) {
+  for (const char* flag : {"--help", "help", "-h"}) {
+    RunResult r = RunRaw({flag});
+    EXPECT_EQ(r.code, 0) << flag;
+    EXPECT_THAT(r.out, HasSubstr("Usage: sextant"));
+    for (const char* command : {"create", "list", "info", "drop", "import", "get", "delete",
+                                "search", "demo", "--string-ids", "SEXTANT_DB"}) {
+      EXPECT_THAT(r.out, HasSubstr(command)) << flag;
+    }
+    EXPECT_EQ(r.err, "");
+  }
+  // --help after a command prints the same help, without needing a database.
+  RunResult r = RunRaw({"search", "--help"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_THAT(r.out, HasSubstr("Usage: sextant"));
+}
+
+TEST_F(CliTest, VersionPrintsVersion) {
+  RunResult r = RunRaw({"--version"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_THAT(r.out, HasSubstr("sextant 0."));
+}
+
+TEST_F(CliTest, UsageErrorsExitTwo) {
+  EXPECT_USAGE_ERROR(RunRaw({}), "no command");
+  EXPECT_USAGE_ERROR(Run({"frobnicate"}), "unknown command 'frobnicate'");
+  EXPECT_USAGE_ERROR(Run({"list", "--bogus"}), "unknown option '--bogus'");
+  EXPECT_USAGE_ERROR(Run({"list", "-z"}), "unknown option '-z'");
+  EXPECT_USAGE_ERROR(Run({"list", "--dim", "3"}), "--dim does not apply to 'list'");
+  EXPECT_USAGE_ERROR(Run({"create", "c"}), "--dim");
+  EXPECT_USAGE_ERROR(Run({"create", "c", "--dim"}), "--dim needs a value");
+  EXPECT_USAGE_ERROR(Run({"create", "c", "--dim", "abc"}), "--dim must be an integer");
+  EXPECT_USAGE_ERROR(Run({"create", "c", "--dim", "0"}), "--dim must be an integer");
+  EXPECT_USAGE_ERROR(Run({"create", "c", "--dim", "70000"}), "--dim must be an integer");
+  EXPECT_USAGE_ERROR(Run({"create", "c", "--dim", "4", "--metric", "manhattan"}),
+                     "--metric must be l2, ip or cosine, got 'manhattan'");
+  EXPECT_USAGE_ERROR(Run({"create", "--dim", "4"}), "missing argument");
+  EXPECT_USAGE_ERROR(Run({"info"}), "missing argument");
+  EXPECT_USAGE_ERROR(Run({"info", "a", "b"}), "too many arguments");
+  EXPECT_USAGE_ERROR(Run({"get", "c"}), "missing argument");
+  EXPECT_USAGE_ERROR(Run({"delete", "c"}), "missing argument");
+  EXPECT_USAGE_ERROR(Run({"import", "c"}), "missing argument");
+  EXPECT_USAGE_ERROR(Run({"import", "c", "points.csv"}), "--format");
+  EXPECT_USAGE_ERROR(Run({"import", "c", "p.jsonl", "--batch-size", "0"}), "--batch-size");
+  EXPECT_USAGE_ERROR(Run({"import", "c", "p.bin", "--format", "csv"}), "--format must be");
+  EXPECT_USAGE_ERROR(Run({"search", "c"}), "--vector");
+  EXPECT_USAGE_ERROR(Run({"search", "c", "--vector", "1,2", "--query", "q.fvecs"}),
+                     "either --vector or --query");
+  EXPECT_USAGE_ERROR(Run({"search", "c", "--vector", "1,x"}), "'x' is not a number");
+  EXPECT_USAGE_ERROR(Run({"search", "c", "--vector", "[1, \"a\"]"}), "--vector");
+  EXPECT_USAGE_ERROR(Run({"search", "c", "--vector", ""}), "empty");
+  EXPECT_USAGE_ERROR(Run({"search", "c", "--vector", "1,2", "-k", "0"}), "-k must be");
+  EXPECT_USAGE_ERROR(Run({"search", "c", "--vector", "1,2", "-k", "ten"}), "-k must be");
+  EXPECT_USAGE_ERROR(Run({"search", "c", "--with-payload=yes", "--vector", "1"}),
+                     "--with-payload takes no value");
+  EXPECT_USAGE_ERROR(Run({"get", "c", "99999999999999999999999"}), "too large");
+  // No database given at all.
+  EXPECT_USAGE_ERROR(RunRaw({"list"}), "--db");
+  // Nothing was created by any of these.
+  EXPECT_FALSE(std::filesystem::exists(db_));
+}
+
+// ---- collections ----
+
+TEST_F(CliTest, CreateListInfoDrop) {
+  EXPECT_THAT(Ok({"create", "alpha", "--dim", "4", "--metric", "l2"}),
+              HasSubstr("created collection alpha"));
+  // Flags before the command and --flag=value work too; cosine is the default metric.
+  RunResult r = RunRaw({"--db=" + db_, "--dim=8", "create", "beta"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  Ok({"create", "gamma", "--dim", "2", "--metric", "ip"});
+
+  std::vector<json> list = JsonLines(Ok({"list"}));
+  ASSERT_EQ(list.size(), 3u);
+  EXPECT_EQ(list[0], json::parse(R"({"name":"alpha","dimension":4,"metric":"l2","count":0})"));
+  EXPECT_EQ(list[1], json::parse(R"({"name":"beta","dimension":8,"metric":"cosine","count":0})"));
+  EXPECT_EQ(list[2]["metric"], "ip");
+
+  std::vector<json> info = JsonLines(Ok({"info", "beta"}));
+  ASSERT_EQ(info.size(), 1u);
+  EXPECT_EQ(info[0], list[1]);
+
+  EXPECT_THAT(Ok({"drop", "alpha"}), HasSubstr("dropped collection alpha"));
+  list = JsonLines(Ok({"list"}));
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0]["name"], "beta");
+
+  EXPECT_ENGINE_ERROR(Run({"info", "alpha"}), "NotFound: collection alpha not found");
+  EXPECT_ENGINE_ERROR(Run({"drop", "alpha"}), "NotFound");
+  EXPECT_ENGINE_ERROR(Run({"create", "beta", "--dim", "8"}), "AlreadyExists");
+  EXPECT_ENGINE_ERROR(Run({"create", "bad name!", "--dim", "8"}), "InvalidArgument");
+}
+
+TEST_F(CliTest, MissingDatabaseIsAnErrorAndIsNotCreated) {
+  const std::string missing = tmp_.Sub("nope");
+  RunResult r = RunRaw({"--db", missing, "list"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("sextant: error: NotFound"));
+  EXPECT_THAT(r.err, HasSubstr(missing));
+  EXPECT_FALSE(std::filesystem::exists(missing));
+  for (const char* command : {"info", "drop"}) {
+    EXPECT_EQ(RunRaw({"--db", missing, command, "c"}).code, 1) << command;
+  }
+  EXPECT_FALSE(std::filesystem::exists(missing));
+}
+
+TEST_F(CliTest, DatabaseFromEnvironment) {
+  RunResult r = RunRaw({"create", "c", "--dim", "3"}, {{"SEXTANT_DB", db_}});
+  EXPECT_EQ(r.code, 0) << r.err;
+  r = RunRaw({"list"}, {{"SEXTANT_DB", db_}});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\"name\":\"c\""));
+  // --db wins over the environment.
+  r = RunRaw({"--db", db_, "list"}, {{"SEXTANT_DB", tmp_.Sub("elsewhere")}});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\"name\":\"c\""));
+}
+
+// ---- import ----
+
+TEST_F(CliTest, ImportFvecsUsesRowNumbersAsIds) {
+  const size_t n = 300, dim = 8;
+  std::vector<float> base = testing::RandomVectors(n, dim, 7);
+  const std::string file = tmp_.Sub("base.fvecs");
+  WriteVecs(file, base, dim);
+  Ok({"create", "v", "--dim", "8", "--metric", "l2"});
+  RunResult r = Run({"import", "v", file, "--batch-size", "64"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("imported 300 points into v"));
+  EXPECT_EQ(r.err, "");  // no progress bar when stderr is not a terminal
+  EXPECT_EQ(Count("v"), n);
+
+  std::vector<json> points = JsonLines(Ok({"get", "v", "0", "17", "299"}));
+  ASSERT_EQ(points.size(), 3u);
+  const size_t rows[] = {0, 17, 299};
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(points[i]["id"], rows[i]);
+    ASSERT_EQ(points[i]["vector"].size(), dim);
+    for (size_t j = 0; j < dim; ++j) {
+      // Printed floats read back as the very same float.
+      EXPECT_EQ(points[i]["vector"][j].get<float>(), base[rows[i] * dim + j]);
+    }
+    EXPECT_EQ(points[i]["payload"], json::object());
+  }
+
+  // A stored vector is its own nearest neighbour at distance 0.
+  std::vector<json> hits = JsonLines(Ok({"search", "v", "--vector", VectorArg(base, 123, dim),
+                                         "-k", "3"}));
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0]["query"], 0);
+  ASSERT_EQ(hits[0]["hits"].size(), 3u);
+  EXPECT_EQ(hits[0]["hits"][0]["id"], 123);
+  EXPECT_EQ(hits[0]["hits"][0]["score"], 0.0);
+  EXPECT_FALSE(hits[0]["hits"][0].contains("payload"));
+
+  // Importing again upserts: the count stays.
+  Ok({"import", "v", file});
+  EXPECT_EQ(Count("v"), n);
+}
+
+TEST_F(CliTest, ImportBvecs) {
+  const size_t n = 20, dim = 4;
+  std::vector<uint8_t> base(n * dim);
+  for (size_t i = 0; i < base.size(); ++i) base[i] = static_cast<uint8_t>((i * 37) % 256);
+  const std::string file = tmp_.Sub("base.bvecs");
+  WriteVecs(file, base, dim);
+  Ok({"create", "b", "--dim", "4", "--metric", "l2"});
+  EXPECT_THAT(Ok({"import", "b", file}), HasSubstr("imported 20 points into b"));
+  std::vector<json> points = JsonLines(Ok({"get", "b", "5"}));
+  ASSERT_EQ(points.size(), 1u);
+  for (size_t j = 0; j < dim; ++j) {
+    EXPECT_EQ(points[0]["vector"][j].get<float>(), static_cast<float>(base[5 * dim + j]));
+  }
+}
+
+TEST_F(CliTest, ImportJsonLinesWithPayloadsAndStringIds) {
+  Ok({"create", "docs", "--dim", "3", "--metric", "l2"});
+  const std::string file = tmp_.Sub("docs.jsonl");
+  WriteText(file,
+            R"({"id": 1, "vector": [1, 0, 0], "payload": {"color": "red", "n": 1}})"
+            "\n"
+            R"({"id": "doc-a", "vector": [0, 1, 0], "payload": {"color": "blue"}})"
+            "\n\n"  // blank lines are skipped
+            R"({"id": "7", "vector": [0, 0, 1]})"
+            "\n"
+            R"({"id": 7, "vector": [0.5, 0.5, 0], "payload": null})"
+            "\n");
+  EXPECT_THAT(Ok({"import", "docs", file}), HasSubstr("imported 4 points into docs"));
+  EXPECT_EQ(Count("docs"), 4u);
+
+  std::vector<json> points = JsonLines(Ok({"get", "docs", "1", "doc-a", "7"}));
+  ASSERT_EQ(points.size(), 3u);
+  EXPECT_EQ(points[0], json::parse(R"({"id":1,"vector":[1,0,0],"payload":{"color":"red","n":1}})"));
+  EXPECT_EQ(points[1]["id"], "doc-a");  // a string id prints as a JSON string
+  EXPECT_EQ(points[1]["payload"], json::parse(R"({"color":"blue"})"));
+  EXPECT_EQ(points[2]["id"], 7);  // digits on the command line: the number 7
+  EXPECT_EQ(points[2]["vector"], json::parse("[0.5,0.5,0]"));
+
+  // --string-ids: "7" is the string id "7", a different point.
+  points = JsonLines(Ok({"get", "docs", "7", "--string-ids"}));
+  ASSERT_EQ(points.size(), 1u);
+  EXPECT_EQ(points[0]["id"], "7");
+  EXPECT_EQ(points[0]["vector"], json::parse("[0,0,1]"));
+  EXPECT_ENGINE_ERROR(Run({"get", "docs", "1", "--string-ids"}), "NotFound: point 1 not found");
+
+  // Search with payloads; string and number ids side by side.
+  std::vector<json> hits =
+      JsonLines(Ok({"search", "docs", "--vector", "0.9 0.1 0", "-k", "2", "--with-payload"}));
+  ASSERT_EQ(hits.size(), 1u);
+  ASSERT_EQ(hits[0]["hits"].size(), 2u);
+  EXPECT_EQ(hits[0]["hits"][0]["id"], 1);
+  EXPECT_EQ(hits[0]["hits"][0]["payload"], json::parse(R"({"color":"red","n":1})"));
+  EXPECT_EQ(hits[0]["hits"][1]["id"], 7);
+  EXPECT_EQ(hits[0]["hits"][1]["payload"], json::object());
+}
+
+TEST_F(CliTest, ImportFromStandardInput) {
+  Ok({"create", "s", "--dim", "2"});
+  const std::string file = tmp_.Sub("in.jsonl");
+  WriteText(file, "{\"id\": 1, \"vector\": [1, 2]}\n{\"id\": 2, \"vector\": [3, 4]}\n");
+  RunResult r = RunRaw({"--db", db_, "import", "s", "-"}, {}, file);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("imported 2 points into s"));
+  EXPECT_EQ(Count("s"), 2u);
+}
+
+TEST_F(CliTest, ImportErrorNamesTheLineAndKeepsEarlierPoints) {
+  Ok({"create", "j", "--dim", "3", "--metric", "l2"});
+  std::string good;
+  for (int i = 0; i < 5; ++i) {
+    good += "{\"id\": " + std::to_string(i) + ", \"vector\": [1, 2, " + std::to_string(i) + "]}\n";
+  }
+  struct Case {
+    std::string bad_line;
+    std::string message;
+  };
+  const Case cases[] = {
+      {R"({"id": 9, "vector": [1, 2]})", "the vector has 2 components, but collection 'j' has dimension 3"},
+      {R"({"id": 9, "vector": [1, 2, )", "not valid JSON"},
+      {R"({"vector": [1, 2, 3]})", "missing \"id\""},
+      {R"({"id": -4, "vector": [1, 2, 3]})", "\"id\" must be a non-negative integer or a string"},
+      {R"({"id": 1.5, "vector": [1, 2, 3]})", "\"id\" must be a non-negative integer or a string"},
+      {R"({"id": 9})", "missing \"vector\""},
+      {R"({"id": 9, "vector": [1, "x", 3]})", "vector component 1"},
+      {R"({"id": 9, "vector": [1, 1e300, 3]})", "vector component 1 (1e+300) is outside the float range"},
+      {R"({"id": 9, "vector": [1, 2, 3], "payload": [1]})", "\"payload\" must be a JSON object"},
+      {R"([1, 2, 3])", "expected a JSON object"},
+  };
+  int round = 0;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.bad_line);
+    const std::string name = "j" + std::to_string(round++);
+    Ok({"create", name, "--dim", "3", "--metric", "l2"});
+    const std::string file = tmp_.Sub(name + ".jsonl");
+    // Five good lines, a blank line (line 6), the bad one on line 7, one more good line.
+    WriteText(file, good + "\n" + c.bad_line + "\n{\"id\": 100, \"vector\": [0, 0, 1]}\n");
+    RunResult r = Run({"import", name, file, "--batch-size", "2"});
+    std::string message = c.message;
+    if (message.find("collection 'j'") != std::string::npos) {
+      message.replace(message.find("'j'"), 3, "'" + name + "'");
+    }
+    EXPECT_ENGINE_ERROR(r, file + " line 7: " + message);
+    EXPECT_THAT(r.err, HasSubstr("5 points imported before the error"));
+    EXPECT_EQ(Count(name), 5u);  // everything before the bad line, nothing after it
+  }
+}
+
+TEST_F(CliTest, ImportRecordTheEngineRejectsIsNamedByLine) {
+  // A zero vector has no direction under cosine: the engine refuses the batch, and the tool
+  // finds and names the record.
+  Ok({"create", "cos", "--dim", "2", "--metric", "cosine"});
+  const std::string file = tmp_.Sub("zero.jsonl");
+  WriteText(file,
+            "{\"id\": 1, \"vector\": [1, 0]}\n"
+            "{\"id\": 2, \"vector\": [0, 1]}\n"
+            "{\"id\": 3, \"vector\": [0, 0]}\n"
+            "{\"id\": 4, \"vector\": [1, 1]}\n");
+  RunResult r = Run({"import", "cos", file});
+  EXPECT_ENGINE_ERROR(r, "InvalidArgument: " + file + " line 3: ");
+  EXPECT_THAT(r.err, HasSubstr("zero"));
+  EXPECT_THAT(r.err, HasSubstr("2 points imported before the error"));
+  EXPECT_EQ(Count("cos"), 2u);
+}
+
+TEST_F(CliTest, ImportFvecsErrors) {
+  Ok({"create", "four", "--dim", "4", "--metric", "l2"});
+  // Wrong dimension.
+  const std::string eight = tmp_.Sub("eight.fvecs");
+  WriteVecs(eight, testing::RandomVectors(10, 8, 1), 8);
+  RunResult r = Run({"import", "four", eight});
+  EXPECT_ENGINE_ERROR(r, "row 0: the vector has dimension 8, but collection 'four' has dimension 4");
+  EXPECT_THAT(r.err, HasSubstr("no points were imported"));
+  EXPECT_EQ(Count("four"), 0u);
+
+  // A truncated file: the rows before the cut are kept.
+  const std::string cut = tmp_.Sub("cut.fvecs");
+  WriteVecs(cut, testing::RandomVectors(10, 4, 2), 4);
+  std::filesystem::resize_file(cut, 10 * (4 + 16) - 6);
+  r = Run({"import", "four", cut});
+  EXPECT_ENGINE_ERROR(r, "row 9: the file ends inside the vector");
+  EXPECT_THAT(r.err, HasSubstr("9 points imported before the error"));
+  EXPECT_EQ(Count("four"), 9u);
+
+  // A NaN component.
+  std::vector<float> nan_rows = testing::RandomVectors(3, 4, 3);
+  nan_rows[2 * 4 + 1] = std::nanf("");
+  const std::string nan = tmp_.Sub("nan.fvecs");
+  WriteVecs(nan, nan_rows, 4);
+  EXPECT_ENGINE_ERROR(Run({"import", "four", nan}), "row 2: component 1 is NaN");
+
+  // A file that is not there, and a collection that is not there.
+  EXPECT_ENGINE_ERROR(Run({"import", "four", tmp_.Sub("absent.fvecs")}), "absent.fvecs");
+  EXPECT_ENGINE_ERROR(Run({"import", "nosuch", cut}), "collection nosuch not found");
+}
+
+// ---- search ----
+
+class SearchTest : public CliTest {
+ protected:
+  static constexpr size_t kN = 200;
+  static constexpr size_t kDim = 6;
+
+  void SetUp() override {
+    base_ = testing::RandomVectors(kN, kDim, 11);
+    std::string lines;
+    for (size_t i = 0; i < kN; ++i) {
+      json row = {{"id", i},
+                  {"vector", json::parse(VectorArg(base_, i, kDim))},
+                  {"payload", {{"group", i % 3}, {"name", "p" + std::to_string(i)}}}};
+      lines += row.dump() + "\n";
+    }
+    WriteText(tmp_.Sub("base.jsonl"), lines);
+    Ok({"create", "s", "--dim", std::to_string(kDim), "--metric", "l2"});
+    Ok({"import", "s", tmp_.Sub("base.jsonl")});
+  }
+
+  std::vector<float> base_;
+};
+
+TEST_F(SearchTest, HitsAreNearestFirst) {
+  std::vector<json> out = JsonLines(Ok({"search", "s", "--vector", VectorArg(base_, 42, kDim),
+                                        "-k", "20"}));
+  ASSERT_EQ(out.size(), 1u);
+  const json& hits = out[0]["hits"];
+  ASSERT_EQ(hits.size(), 20u);
+  EXPECT_EQ(hits[0]["id"], 42);
+  for (size_t i = 1; i < hits.size(); ++i) {
+    EXPECT_LE(hits[i - 1]["score"].get<double>(), hits[i]["score"].get<double>());
+  }
+  // The default k is 10; comma- and space-separated numbers work, negative ones too.
+  std::string spaced;
+  for (size_t j = 0; j < kDim; ++j) spaced += (j ? (j % 2 ? ", " : " ") : "") +
+                                             std::to_string(base_[42 * kDim + j]);
+  out = JsonLines(Ok({"search", "s", "--vector", spaced}));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0]["hits"].size(), 10u);
+  EXPECT_EQ(out[0]["hits"][0]["id"], 42);
+}
+
+TEST_F(SearchTest, QueryFiles) {
+  const size_t rows[] = {5, 77, 150};
+  std::vector<float> queries;
+  std::string jsonl;
+  for (size_t i = 0; i < 3; ++i) {
+    queries.insert(queries.end(), base_.begin() + rows[i] * kDim, base_.begin() + (rows[i] + 1) * kDim);
+    // Bare arrays and {"vector": ...} objects may be mixed.
+    jsonl += i % 2 ? "{\"vector\": " + VectorArg(base_, rows[i], kDim) + "}\n"
+                   : VectorArg(base_, rows[i], kDim) + "\n";
+  }
+  WriteVecs(tmp_.Sub("q.fvecs"), queries, kDim);
+  WriteText(tmp_.Sub("q.jsonl"), jsonl);
+  for (const char* file : {"q.fvecs", "q.jsonl"}) {
+    SCOPED_TRACE(file);
+    std::vector<json> out = JsonLines(Ok({"search", "s", "--query", tmp_.Sub(file), "-k", "4"}));
+    ASSERT_EQ(out.size(), 3u);
+    for (size_t i = 0; i < 3; ++i) {
+      EXPECT_EQ(out[i]["query"], i);
+      ASSERT_EQ(out[i]["hits"].size(), 4u);
+      EXPECT_EQ(out[i]["hits"][0]["id"], rows[i]);
+      EXPECT_EQ(out[i]["hits"][0]["score"], 0.0);
+    }
+  }
+  // Many queries (several engine batches) keep their order.
+  std::vector<float> many;
+  for (size_t i = 0; i < 600; ++i) {
+    size_t row = (i * 7) % kN;
+    many.insert(many.end(), base_.begin() + row * kDim, base_.begin() + (row + 1) * kDim);
+  }
+  WriteVecs(tmp_.Sub("many.fvecs"), many, kDim);
+  std::vector<json> out = JsonLines(Ok({"search", "s", "--query", tmp_.Sub("many.fvecs"), "-k", "1"}));
+  ASSERT_EQ(out.size(), 600u);
+  for (size_t i = 0; i < 600; ++i) {
+    EXPECT_EQ(out[i]["query"], i);
+    EXPECT_EQ(out[i]["hits"][0]["id"], (i * 7) % kN);
+  }
+  // A query file of the wrong dimension.
+  WriteVecs(tmp_.Sub("wide.fvecs"), testing::RandomVectors(2, kDim + 1, 5), kDim + 1);
+  EXPECT_ENGINE_ERROR(Run({"search", "s", "--query", tmp_.Sub("wide.fvecs")}),
+                      "has dimension 7, but collection 's' has dimension 6");
+  EXPECT_ENGINE_ERROR(Run({"search", "s", "--query", tmp_.Sub("absent.fvecs")}), "absent.fvecs");
+}
+
+TEST_F(SearchTest, QueryFileBvecs) {
+  Ok({"create", "bytes", "--dim", "2", "--metric", "l2"});
+  WriteText(tmp_.Sub("b.jsonl"),
+            "{\"id\": 0, \"vector\": [0, 0]}\n{\"id\": 1, \"vector\": [10, 10]}\n"
+            "{\"id\": 2, \"vector\": [200, 200]}\n");
+  Ok({"import", "bytes", tmp_.Sub("b.jsonl")});
+  WriteVecs(tmp_.Sub("q.bvecs"), std::vector<uint8_t>{9, 9, 190, 210}, 2);
+  std::vector<json> out = JsonLines(Ok({"search", "bytes", "--query", tmp_.Sub("q.bvecs"), "-k", "1"}));
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0]["hits"][0]["id"], 1);
+  EXPECT_EQ(out[0]["hits"][0]["score"], 2.0);
+  EXPECT_EQ(out[1]["hits"][0]["id"], 2);
+}
+
+TEST_F(SearchTest, FilterAndPayloads) {
+  std::vector<json> out = JsonLines(Ok({"search", "s", "--vector", VectorArg(base_, 10, kDim),
+                                        "-k", "15", "--filter", R"({"group": 1})",
+                                        "--with-payload"}));
+  ASSERT_EQ(out.size(), 1u);
+  const json& hits = out[0]["hits"];
+  ASSERT_EQ(hits.size(), 15u);
+  EXPECT_EQ(hits[0]["id"], 10);  // 10 % 3 == 1
+  for (const json& hit : hits) {
+    EXPECT_EQ(hit["id"].get<size_t>() % 3, 1u);
+    EXPECT_EQ(hit["payload"]["group"], 1);
+    EXPECT_EQ(hit["payload"]["name"], "p" + std::to_string(hit["id"].get<size_t>()));
+  }
+  // Fewer matches than k: all of them.
+  out = JsonLines(Ok({"search", "s", "--vector", VectorArg(base_, 10, kDim), "-k", "50",
+                      "--filter", R"({"name": {"$in": ["p3", "p4"]}})"}));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0]["hits"].size(), 2u);
+
+  EXPECT_ENGINE_ERROR(Run({"search", "s", "--vector", VectorArg(base_, 10, kDim), "--filter",
+                           R"({"group": )"}),
+                      "InvalidArgument: filter");
+  EXPECT_ENGINE_ERROR(Run({"search", "s", "--vector", VectorArg(base_, 10, kDim), "--filter",
+                           R"({"group": {"$between": 1}})"}),
+                      "$between");
+}
+
+TEST_F(SearchTest, EngineErrors) {
+  EXPECT_ENGINE_ERROR(Run({"search", "s", "--vector", "1,2,3"}),
+                      "--vector has 3 components, but collection 's' has dimension 6");
+  EXPECT_ENGINE_ERROR(Run({"search", "nosuch", "--vector", "1,2,3"}),
+                      "NotFound: collection nosuch not found");
+}
+
+TEST_F(CliTest, CosineAndInnerProductScoresAreHighestFirst) {
+  Ok({"create", "c", "--dim", "2", "--metric", "cosine"});
+  Ok({"create", "i", "--dim", "2", "--metric", "ip"});
+  const std::string file = tmp_.Sub("p.jsonl");
+  WriteText(file,
+            "{\"id\": 1, \"vector\": [1, 0]}\n{\"id\": 2, \"vector\": [1, 1]}\n"
+            "{\"id\": 3, \"vector\": [0, 3]}\n{\"id\": 4, \"vector\": [-1, 0]}\n");
+  Ok({"import", "c", file});
+  Ok({"import", "i", file});
+  std::vector<json> out = JsonLines(Ok({"search", "c", "--vector", "1,0.1", "-k", "4"}));
+  ASSERT_EQ(out.size(), 1u);
+  std::vector<int> ids;
+  for (const json& hit : out[0]["hits"]) ids.push_back(hit["id"]);
+  EXPECT_EQ(ids, (std::vector<int>{1, 2, 3, 4}));
+  EXPECT_NEAR(out[0]["hits"][3]["score"].get<double>(), -0.995, 1e-3);
+
+  out = JsonLines(Ok({"search", "i", "--vector", "[0, 1]", "-k", "2"}));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0]["hits"][0]["id"], 3);
+  EXPECT_EQ(out[0]["hits"][0]["score"], 3.0);
+  EXPECT_EQ(out[0]["hits"][1]["id"], 2);
+
+  // A vector starting with a minus sign is still the value of --vector.
+  out = JsonLines(Ok({"search", "c", "--vector", "-1,0.1", "-k", "1"}));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0]["hits"][0]["id"], 4);
+  out = JsonLines(Ok({"search", "c", "--vector=-1 -0.1", "-k=1"}));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0]["hits"][0]["id"], 4);
+}
+
+// ---- get / delete ----
+
+TEST_F(CliTest, GetAndDelete) {
+  Ok({"create", "g", "--dim", "2", "--metric", "l2"});
+  const std::string file = tmp_.Sub("p.jsonl");
+  WriteText(file,
+            "{\"id\": 1, \"vector\": [1, 0]}\n{\"id\": 2, \"vector\": [0, 1]}\n"
+            "{\"id\": \"x\", \"vector\": [1, 1]}\n{\"id\": \"3\", \"vector\": [2, 2]}\n");
+  Ok({"import", "g", file});
+
+  RunResult r = Run({"get", "g", "1", "5"});
+  EXPECT_ENGINE_ERROR(r, "NotFound: point 5 not found");
+  EXPECT_EQ(r.out, "");  // nothing printed for the ids that were found either
+
+  // Absent ids are skipped: 1 and "x" are deleted, 999 and the number 3 do not exist.
+  std::vector<json> out = JsonLines(Ok({"delete", "g", "1", "x", "999", "3"}));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0], json::parse(R"({"deleted":2})"));
+  EXPECT_EQ(Count("g"), 2u);
+  EXPECT_ENGINE_ERROR(Run({"get", "g", "1"}), "NotFound");
+
+  out = JsonLines(Ok({"delete", "g", "3", "--string-ids"}));
+  EXPECT_EQ(out[0]["deleted"], 1);
+  out = JsonLines(Ok({"get", "g", "2"}));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0]["id"], 2);
+  EXPECT_ENGINE_ERROR(Run({"delete", "nosuch", "1"}), "collection nosuch not found");
+}
+
+// ---- demo ----
+
+TEST_F(CliTest, DemoRunsInTheGivenDatabase) {
+  RunResult r = Run({"demo"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("Created collection \"demo\""));
+  EXPECT_THAT(r.out, HasSubstr("20,000 points"));
+  EXPECT_THAT(r.out, HasSubstr("5 of 5 hits are in cluster 3"));
+  EXPECT_THAT(r.out, HasSubstr("5 of 5 hits match the filter"));
+  EXPECT_THAT(r.out, HasSubstr("200 of 200 found themselves first"));
+  EXPECT_EQ(r.err, "");
+  std::vector<json> list = JsonLines(Ok({"list"}));
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0]["name"], "demo");
+  EXPECT_EQ(list[0]["count"], 19900);
+
+  // A second run does not touch the existing collection.
+  EXPECT_ENGINE_ERROR(Run({"demo"}), "AlreadyExists: collection demo already exists");
+  EXPECT_EQ(Count("demo"), 19900u);
+  EXPECT_USAGE_ERROR(Run({"demo", "extra"}), "too many arguments");
+}
+
+TEST_F(CliTest, DemoWithoutDatabaseUsesATemporaryDirectory) {
+  const std::string tmpdir = tmp_.Sub("t");
+  std::filesystem::create_directories(tmpdir);
+  RunResult r = RunRaw({"demo"}, {{"TMPDIR", tmpdir}});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("a new temporary directory"));
+  EXPECT_THAT(r.out, HasSubstr(tmpdir + "/sextant-demo-"));
+  EXPECT_FALSE(std::filesystem::is_empty(tmpdir));
+}
+
+// ---- progress bar on a terminal ----
+
+TEST_F(CliTest, ProgressBarOnlyOnATerminal) {
+  if (!std::filesystem::exists("/usr/bin/script")) GTEST_SKIP() << "needs util-linux script(1)";
+  Ok({"create", "p", "--dim", "4", "--metric", "l2"});
+  WriteVecs(tmp_.Sub("p.fvecs"), testing::RandomVectors(3000, 4, 9), 4);
+  // script(1) runs the command on a pseudo-terminal and copies what it prints.
+  const std::string command = std::string(SEXTANT_CLI_PATH) + " --db " + db_ + " import p " +
+                              tmp_.Sub("p.fvecs") + " --batch-size 500";
+  const std::string log = tmp_.Sub("script.out");
+  std::string shell = "/usr/bin/script -qec '" + command + "' /dev/null > " + log + " 2>&1";
+  ASSERT_EQ(std::system(shell.c_str()), 0);
+  std::string text = ReadFile(log);
+  EXPECT_THAT(text, HasSubstr("importing p: 500/3000 (16%)"));
+  EXPECT_THAT(text, HasSubstr("imported 3000 points into p"));
+}
+
+// ---- the real data set ----
+
+TEST_F(CliTest, SiftSmallExactRecall) {
+  SEXTANT_REQUIRE_DATA(base, "siftsmall/siftsmall_base.fvecs");
+  SEXTANT_REQUIRE_DATA(query, "siftsmall/siftsmall_query.fvecs");
+  SEXTANT_REQUIRE_DATA(groundtruth, "siftsmall/siftsmall_groundtruth.ivecs");
+  size_t gt_dim = 0;
+  std::vector<int32_t> gt = testing::ReadVecs<int32_t>(groundtruth, &gt_dim);
+  ASSERT_EQ(gt_dim, 100u);
+  const size_t num_queries = gt.size() / gt_dim;
+  ASSERT_EQ(num_queries, 100u);
+
+  Ok({"create", "sift", "--dim", "128", "--metric", "l2"});
+  RunResult r = Run({"import", "sift", base});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("imported 10000 points into sift"));
+
+  r = Run({"search", "sift", "--query", query, "-k", "100"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::vector<json> out = JsonLines(r.out);
+  ASSERT_EQ(out.size(), num_queries);
+  size_t found = 0;
+  for (size_t q = 0; q < num_queries; ++q) {
+    ASSERT_EQ(out[q]["query"], q);
+    const json& hits = out[q]["hits"];
+    ASSERT_EQ(hits.size(), 100u);
+    std::set<int64_t> ids;
+    double last = -1;
+    for (const json& hit : hits) {
+      ids.insert(hit["id"].get<int64_t>());
+      EXPECT_GE(hit["score"].get<double>(), last);
+      last = hit["score"].get<double>();
+    }
+    for (size_t j = 0; j < gt_dim; ++j) found += ids.count(gt[q * gt_dim + j]);
+  }
+  double recall = static_cast<double>(found) / (num_queries * gt_dim);
+  // Exact search; the ground truth orders some equal distances differently (~0.2% of ids).
+  EXPECT_GE(recall, 0.998) << "recall@100 = " << recall;
+}
+
+}  // namespace
+}  // namespace sextant
