@@ -363,7 +363,14 @@ StatusOr<uint64_t> CollectionImpl::Count() const {
 StatusOr<CollectionInfo> CollectionImpl::Describe() const {
   std::shared_lock lock(mu_);
   SEXTANT_RETURN_IF_ERROR(CheckOpen());
-  return CollectionInfo{desc_.name, desc_.dimension, desc_.metric, id_slot_.size()};
+  CollectionInfo info;
+  info.name = desc_.name;
+  info.dimension = desc_.dimension;
+  info.metric = desc_.metric;
+  info.count = id_slot_.size();
+  info.index = "Flat";
+  info.vector_bytes = vectors_.size() * sizeof(float);
+  return info;
 }
 
 StatusOr<ScanPage> CollectionImpl::Scan(const ScanOptions& options) const {
@@ -446,7 +453,8 @@ StatusOr<std::vector<uint8_t>> CollectionImpl::SearchMask(const std::string& fil
 }
 
 StatusOr<std::vector<std::vector<Hit>>> CollectionImpl::SearchBatch(const SearchOptions& options,
-                                                                    std::span<const float> queries) const {
+                                                                    std::span<const float> queries,
+                                                                    std::vector<SearchPlan>* plans) const {
   return Guarded("search", [&]() -> StatusOr<std::vector<std::vector<Hit>>> {
     const size_t dim = desc_.dimension;
     if (options.k == 0) return Status::InvalidArgument("search: k must be at least 1");
@@ -476,12 +484,27 @@ StatusOr<std::vector<std::vector<Hit>>> CollectionImpl::SearchBatch(const Search
     std::vector<std::vector<index::Neighbor>> found;
     index::ExactSearch(index::VectorView{vectors_.data(), dim, slots_}, desc_.metric, mask.data(), q, nq, k,
                        &found);
+    if (plans) {
+      plans->assign(nq, SearchPlan{SearchPlan::Kind::kExact, "Flat", 0, false, 0, 0});
+      uint64_t matches = 0;
+      for (uint8_t m : mask) matches += m;
+      for (auto& p : *plans) {
+        p.matches = matches;
+        p.distance_computations = slots_;
+      }
+    }
     std::vector<std::vector<Hit>> results(nq);
     for (size_t i = 0; i < nq; ++i) {
       results[i].reserve(found[i].size());
       for (const index::Neighbor& nb : found[i]) {
         SEXTANT_ASSIGN_OR_RETURN(PointId id, storage::DecodeId(slot_ids_[nb.slot]));
-        Hit hit{std::move(id), ScoreOf(desc_.metric, nb.distance), {}};
+        Hit hit;
+        hit.id = std::move(id);
+        hit.score = ScoreOf(desc_.metric, nb.distance);
+        if (options.with_vector) {
+          const float* v = vectors_.data() + size_t{nb.slot} * dim;
+          hit.vector.assign(v, v + dim);
+        }
         if (options.with_payload) {
           SEXTANT_ASSIGN_OR_RETURN(hit.payload, ReadPayload(nb.slot));
         }
@@ -492,14 +515,21 @@ StatusOr<std::vector<std::vector<Hit>>> CollectionImpl::SearchBatch(const Search
   });
 }
 
-StatusOr<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options,
-                                                  std::span<const float> query) const {
+StatusOr<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options, std::span<const float> query,
+                                                  SearchPlan* plan) const {
   if (query.size() != desc_.dimension) {
     return Status::InvalidArgument("search: query has " + std::to_string(query.size()) +
                                    " floats, expected the dimension " + std::to_string(desc_.dimension));
   }
-  SEXTANT_ASSIGN_OR_RETURN(auto results, SearchBatch(options, query));
+  std::vector<SearchPlan> plans;
+  SEXTANT_ASSIGN_OR_RETURN(auto results, SearchBatch(options, query, plan ? &plans : nullptr));
+  if (plan) *plan = std::move(plans[0]);
   return std::move(results[0]);
 }
+
+Status CollectionImpl::SetIndex(const IndexOptions&) { return Status::Unimplemented("SetIndex: in progress"); }
+Status CollectionImpl::RebuildIndex() { return Status::Unimplemented("RebuildIndex: in progress"); }
+Status CollectionImpl::WaitForIndex(uint64_t) const { return Status::OK(); }
+Status CollectionImpl::Checkpoint() { return Status::Unimplemented("Checkpoint: in progress"); }
 
 }  // namespace sextant

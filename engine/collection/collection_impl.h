@@ -55,11 +55,16 @@ class CollectionImpl final : public Collection {
   StatusOr<Point> Get(const PointId& id) const override;
   StatusOr<uint64_t> Count() const override;
   StatusOr<ScanPage> Scan(const ScanOptions& options) const override;
-  StatusOr<std::vector<Hit>> Search(const SearchOptions& options,
-                                    std::span<const float> query) const override;
+  StatusOr<std::vector<Hit>> Search(const SearchOptions& options, std::span<const float> query,
+                                    SearchPlan* plan) const override;
   StatusOr<std::vector<std::vector<Hit>>> SearchBatch(const SearchOptions& options,
-                                                      std::span<const float> queries) const override;
+                                                      std::span<const float> queries,
+                                                      std::vector<SearchPlan>* plans) const override;
   StatusOr<CollectionInfo> Describe() const override;
+  Status SetIndex(const IndexOptions& options) override;
+  Status RebuildIndex() override;
+  Status WaitForIndex(uint64_t timeout_ms) const override;
+  Status Checkpoint() override;
 
   const CollectionDescriptor& descriptor() const { return desc_; }
 

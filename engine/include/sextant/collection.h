@@ -54,20 +54,41 @@ class Collection {
   // with the returned cursor visits every point that exists throughout the scan exactly once.
   virtual StatusOr<ScanPage> Scan(const ScanOptions& options) const = 0;
 
-  // Exact search: the options.k points nearest to `query` (dimension() floats), nearest first,
-  // restricted to points matching options.filter when given. Equal scores are ordered in a fixed
-  // internal order, so the same state and query always give the same result.
+  // The options.k points nearest to `query` (dimension() floats), nearest first, restricted to
+  // points matching options.filter when given. With a Flat index (or options.exact) the search
+  // is exact; with HNSW or IVF it is approximate (see docs/index_params.md), but always returns
+  // min(k, matching points) hits with exact scores. Equal scores are ordered in a fixed internal
+  // order. When `plan` is given it receives how the search was answered.
   // InvalidArgument for a wrong query size, a non-finite query, k == 0, or a malformed filter.
-  virtual StatusOr<std::vector<Hit>> Search(const SearchOptions& options,
-                                            std::span<const float> query) const = 0;
+  virtual StatusOr<std::vector<Hit>> Search(const SearchOptions& options, std::span<const float> query,
+                                            SearchPlan* plan = nullptr) const = 0;
 
   // Search for queries.size() / dimension() queries at once (row-major); result i belongs to
-  // query i. Faster than separate calls for many queries (batched scoring).
+  // query i. Faster than separate calls for many exact queries (batched scoring).
   virtual StatusOr<std::vector<std::vector<Hit>>> SearchBatch(
-      const SearchOptions& options, std::span<const float> queries) const = 0;
+      const SearchOptions& options, std::span<const float> queries,
+      std::vector<SearchPlan>* plans = nullptr) const = 0;
 
-  // Name, dimension, metric and live count.
+  // Name, dimension, metric, live count and index state.
   virtual StatusOr<CollectionInfo> Describe() const = 0;
+
+  // Replaces the collection's index. The new index is built in the background from the stored
+  // vectors while searches keep using the old one; writes go to both. Returns once the build has
+  // started (Describe() reports kBuilding until it is swapped in). InvalidArgument for bad
+  // options. The choice is durable.
+  virtual Status SetIndex(const IndexOptions& options) = 0;
+
+  // Rebuilds the current index from the stored vectors in the background, retraining IVF
+  // clusters and quantizers on the current data (worth doing after the data has drifted).
+  virtual Status RebuildIndex() = 0;
+
+  // Blocks until the index is kReady or `timeout_ms` passes (Unavailable then). An index waiting
+  // for enough points to train (kTraining) counts as ready: searches are exact until then.
+  virtual Status WaitForIndex(uint64_t timeout_ms) const = 0;
+
+  // Writes the index to disk now (normally done in the background and on close), so that the
+  // next open loads it instead of rebuilding it.
+  virtual Status Checkpoint() = 0;
 };
 
 }  // namespace sextant

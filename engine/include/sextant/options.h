@@ -5,7 +5,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
+#include "sextant/status.h"
 #include "sextant/types.h"
 
 namespace sextant {
@@ -25,11 +28,78 @@ struct DatabaseOptions {
   size_t block_cache_bytes = 64 << 20;
 };
 
-// Per-collection options, fixed when the collection is created.
+// Which structure answers searches. docs/index_params.md explains every parameter.
+enum class IndexType {
+  kFlat,  // exact search over every vector; no parameters
+  kHnsw,  // hierarchical navigable small-world graph (Malkov & Yashunin)
+  kIvf,   // inverted file: k-means clusters, probe the nearest nprobe lists
+};
+
+// How an index stores vectors for its own walk. Results are always re-ranked with the full
+// float32 vectors, so scores are exact; a quantizer trades a little recall for memory and speed.
+enum class QuantizerType {
+  kNone,  // float32 (IVF: "IVF-Flat")
+  kSq8,   // one byte per component (per-dimension min/max scalar quantization)
+  kPq,    // product quantization: pq_m one-byte codes per vector (IVF only)
+};
+
+struct IndexOptions {
+  IndexType type = IndexType::kFlat;
+  QuantizerType quantizer = QuantizerType::kNone;
+
+  // HNSW. m: links per node on upper layers (2m on the base layer), 2..128.
+  uint32_t m = 16;
+  // HNSW. Candidate list size while inserting, >= 1; higher builds slower and better.
+  uint32_t ef_construction = 200;
+  // HNSW. Default candidate list size of a search (>= k is used); SearchOptions::ef_search
+  // overrides it per query.
+  uint32_t ef_search = 64;
+
+  // IVF. Number of k-means clusters (inverted lists), >= 1.
+  uint32_t nlist = 256;
+  // IVF. Default number of lists probed per search; SearchOptions::nprobe overrides it.
+  uint32_t nprobe = 8;
+  // IVF-PQ. Number of sub-quantizers (bytes per code); must divide the dimension. 0 picks the
+  // largest divisor of the dimension that is <= dimension / 2 and <= 64.
+  uint32_t pq_m = 0;
+
+  // Parses an index spec, the short form used by the CLI and the benchmarks:
+  //   "Flat", "HNSW<m>" ("HNSW16"), "HNSW<m>,SQ8", "IVF<nlist>" (= "IVF<nlist>,Flat"),
+  //   "IVF<nlist>,SQ8", "IVF<nlist>,PQ<pq_m>" ("IVF1024,PQ16"). Case-insensitive.
+  // Parameters not in the spec keep their defaults. InvalidArgument naming the bad part.
+  static StatusOr<IndexOptions> Parse(std::string_view spec);
+  // The canonical spec of these options ("HNSW16,SQ8").
+  std::string ToString() const;
+  // InvalidArgument when a parameter is out of range (for `dimension` where it matters).
+  Status Validate(uint32_t dimension) const;
+};
+
+// The type of a declared payload index. A point whose payload holds the field with a value of
+// another type (or, for arrays, an element of another type) is rejected at write time.
+enum class PayloadFieldType {
+  kKeyword,  // strings
+  kInteger,  // whole numbers (int64)
+  kFloat,    // any number
+  kBool,
+};
+
+// Declares that `field` (a dotted path, as in filters) is indexed, so filters on it are answered
+// from the index instead of reading every payload, and the planner can count matches.
+struct PayloadIndexOptions {
+  std::string field;
+  PayloadFieldType type = PayloadFieldType::kKeyword;
+};
+
+// Per-collection options, fixed when the collection is created (the index can be changed later
+// with Collection::SetIndex).
 struct CollectionOptions {
   // Number of float32 components of every vector, 1..kMaxDimension. Required.
   uint32_t dimension = 0;
   Metric metric = Metric::kCosine;
+  // The index that answers searches. Default: exact (Flat).
+  IndexOptions index;
+  // Payload fields to index, at most 64, each field at most once.
+  std::vector<PayloadIndexOptions> payload_indexes;
 
   static constexpr uint32_t kMaxDimension = 65536;
 };
@@ -52,6 +122,14 @@ struct SearchOptions {
   std::string filter;
   // Fill Hit::payload.
   bool with_payload = false;
+  // Fill Hit::vector.
+  bool with_vector = false;
+  // HNSW candidate list size for this search; 0 = the index's default.
+  uint32_t ef_search = 0;
+  // IVF lists to probe for this search; 0 = the index's default.
+  uint32_t nprobe = 0;
+  // Score every (matching) point exactly, bypassing the index.
+  bool exact = false;
 };
 
 // Options for Collection::Scan.

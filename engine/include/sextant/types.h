@@ -69,9 +69,37 @@ struct Point {
 // One search result.
 struct Hit {
   PointId id;
-  float score = 0;      // see Metric
-  std::string payload;  // compact JSON object, filled only with SearchOptions::with_payload
+  float score = 0;            // see Metric
+  std::string payload;        // compact JSON object, filled only with SearchOptions::with_payload
+  std::vector<float> vector;  // filled only with SearchOptions::with_vector
 };
+
+// How a search was answered.
+struct SearchPlan {
+  enum class Kind {
+    kExact,  // every matching point was scored
+    kIndex,  // the index was walked (with the filter applied during the walk)
+  };
+  Kind kind = Kind::kExact;
+  // The index spec that answered ("Flat" for exact scoring).
+  std::string index;
+  // Points that may be returned: live points matching the filter (all live points without one).
+  uint64_t matches = 0;
+  // Whether the filter was answered from payload indexes alone (no payload was read).
+  bool filter_from_index = false;
+  // Vectors whose distance to the query was computed.
+  uint64_t distance_computations = 0;
+  // For kIndex: the candidate list size used last (after widening), or lists probed for IVF.
+  uint32_t effort = 0;
+};
+
+// State of a collection's index.
+enum class IndexState {
+  kReady,     // the configured index answers searches
+  kTraining,  // IVF / quantizers wait for enough points to train; searches are exact meanwhile
+  kBuilding,  // a new index is being built in the background; the previous one answers
+};
+std::string_view IndexStateName(IndexState state);  // "ready", "training", "building"
 
 // What a collection is and holds, as Describe/List report it.
 struct CollectionInfo {
@@ -79,6 +107,10 @@ struct CollectionInfo {
   uint32_t dimension = 0;
   Metric metric = Metric::kCosine;
   uint64_t count = 0;  // live points
+  std::string index;   // the configured index spec, e.g. "HNSW16"
+  IndexState index_state = IndexState::kReady;
+  uint64_t index_bytes = 0;   // memory the index holds beyond the float32 vectors
+  uint64_t vector_bytes = 0;  // memory of the float32 vectors
 };
 
 // A page of Collection::Scan.

@@ -1,0 +1,100 @@
+// SegmentedRows<T>: a growable table of fixed-width rows whose rows never move.
+//
+// Rows live in at most kMaxSegments segments of doubling size (segment 0 holds kFirstRows rows,
+// segment s >= 1 holds kFirstRows << (s - 1)), the layout of TBB's concurrent_vector. Growing
+// allocates a new segment and never copies, so a pointer to a row stays valid for the table's
+// lifetime, and readers may read rows (and call Row()) while one writer grows the table.
+//
+// Threading: Reserve() must not run concurrently with another Reserve(); Row() and segment
+// reads may run concurrently with Reserve() for rows below the capacity the reader observed.
+// Writing a row's contents is the caller's business (the owner of a row writes it before
+// publishing the row to readers).
+#ifndef SEXTANT_INDEX_SEGMENTED_H_
+#define SEXTANT_INDEX_SEGMENTED_H_
+
+#include <array>
+#include <atomic>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+
+namespace sextant::index {
+
+template <typename T>
+class SegmentedRows {
+ public:
+  static constexpr uint32_t kFirstRows = 1024;
+  static constexpr int kMaxSegments = 24;  // capacity > 2^32 rows
+
+  explicit SegmentedRows(size_t width) : width_(width) {}
+  SegmentedRows(const SegmentedRows&) = delete;
+  SegmentedRows& operator=(const SegmentedRows&) = delete;
+  ~SegmentedRows() {
+    for (auto& s : segments_) delete[] s.load(std::memory_order_relaxed);
+  }
+
+  size_t width() const { return width_; }
+  // Rows that can be addressed without another Reserve().
+  uint64_t capacity() const { return capacity_.load(std::memory_order_acquire); }
+
+  // Makes rows [0, rows) addressable; new rows are zero-filled. Never moves existing rows.
+  void Reserve(uint64_t rows) {
+    while (capacity_.load(std::memory_order_relaxed) < rows) {
+      const int s = SegmentsInUse();
+      const uint64_t n = SegmentRows(s);
+      T* seg = new T[n * width_]();
+      segments_[s].store(seg, std::memory_order_release);
+      capacity_.store(SegmentStart(s) + n, std::memory_order_release);
+    }
+  }
+
+  // Row `row` (width() values). Precondition: row < capacity().
+  T* Row(uint32_t row) {
+    const int s = SegmentOf(row);
+    return segments_[s].load(std::memory_order_acquire) + (row - SegmentStart(s)) * width_;
+  }
+  const T* Row(uint32_t row) const { return const_cast<SegmentedRows*>(this)->Row(row); }
+
+  // Contiguous runs: calls fn(first_row, rows, data) for the segments covering [0, limit).
+  template <typename F>
+  void ForEachRun(uint64_t limit, F&& fn) const {
+    for (int s = 0; s < kMaxSegments && SegmentStart(s) < limit; ++s) {
+      const T* seg = segments_[s].load(std::memory_order_acquire);
+      if (seg == nullptr) return;
+      const uint64_t first = SegmentStart(s);
+      const uint64_t rows = std::min<uint64_t>(SegmentRows(s), limit - first);
+      fn(static_cast<uint32_t>(first), static_cast<size_t>(rows), seg);
+    }
+  }
+
+  // Bytes allocated.
+  size_t MemoryBytes() const { return static_cast<size_t>(capacity()) * width_ * sizeof(T); }
+
+  static int SegmentOf(uint32_t row) {
+    return row < kFirstRows ? 0 : std::bit_width(row / kFirstRows);
+  }
+  static uint64_t SegmentStart(int s) { return s == 0 ? 0 : uint64_t{kFirstRows} << (s - 1); }
+  static uint64_t SegmentRows(int s) { return s == 0 ? kFirstRows : uint64_t{kFirstRows} << (s - 1); }
+
+ private:
+  int SegmentsInUse() const {
+    int s = 0;
+    while (s < kMaxSegments && segments_[s].load(std::memory_order_relaxed) != nullptr) ++s;
+    return s;
+  }
+
+  const size_t width_;
+  std::array<std::atomic<T*>, kMaxSegments> segments_{};
+  std::atomic<uint64_t> capacity_{0};
+};
+
+// The collection's full-precision vectors, one row of `dimension` floats per slot. Indexes read
+// vectors through it; the collection writes a slot's row before any index is given the slot and
+// never rewrites a row while an index holds that slot.
+using VectorStore = SegmentedRows<float>;
+
+}  // namespace sextant::index
+
+#endif  // SEXTANT_INDEX_SEGMENTED_H_
