@@ -66,8 +66,9 @@ class VectorIndex {
     return Status::OK();
   }
 
-  // Adds `slot` (its vector is store row `slot`). Adding a slot already in the index replaces it
-  // (its links or list entry are rebuilt for the current vector).
+  // Adds `slot` (its vector is store row `slot`). FailedPrecondition when Holds(slot): the
+  // collection gives a replaced point a new slot and reuses a slot only after Consolidate has
+  // released it, so an index never updates a vector in place.
   virtual Status Add(uint32_t slot) = 0;
   // Removes `slot` from the index's results at once; the memory is reclaimed by Consolidate.
   virtual void Remove(uint32_t slot) = 0;
