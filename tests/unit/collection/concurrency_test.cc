@@ -1,6 +1,7 @@
 // Concurrency smoke test (collection.h: safe for concurrent use; a search sees all of a batch or
 // none of it): searchers run while a writer upserts and deletes.
 #include <atomic>
+#include <chrono>
 #include <thread>
 
 #include "engine_test_helpers.h"
@@ -134,6 +135,64 @@ TEST(ConcurrencyTest, SearchesDuringWritesSeeWholeBatches) {
   EXPECT_EQ(at_spot, 3 * kGroup);
   ASSERT_OK_AND_ASSIGN(uint64_t n, c->Count());
   EXPECT_EQ(n, kBase + 3 * kGroup);
+}
+
+TEST(ConcurrencyTest, DropWhileOthersSearchAndWrite) {
+  TempDir tmp;
+  auto db = MustOpen(tmp.path());
+  auto c = MustCreate(db.get(), "doomed", 8, Metric::kL2);
+  ASSERT_OK(c->Upsert({}, NumericIds(0, 500), testing::RandomVectors(500, 8, 3)));
+  std::atomic<bool> stop{false};
+  std::atomic<int> bad{0}, not_found{0};
+  auto classify = [&](const Status& s) {
+    if (s.ok()) return;
+    if (s.code() == StatusCode::kNotFound) {
+      ++not_found;
+    } else {
+      ++bad;
+      ADD_FAILURE() << s.ToString();
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&, t] {
+      const auto q = testing::RandomVectors(4, 8, 10 + t);
+      uint64_t next = 1000;
+      while (!stop) {
+        switch (t) {
+          case 0: {
+            auto r = c->Search({}, std::span(q).first(8));
+            classify(r.status());
+            if (r.ok() && r->size() != 10) ADD_FAILURE() << r->size() << " hits";
+            break;
+          }
+          case 1: classify(c->SearchBatch({}, q).status()); break;
+          default:
+            classify(c->Upsert({}, NumericIds(next, 4), q));
+            next += 4;
+            break;
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_OK(db->DropCollection("doomed"));
+  // Once the drop has returned, every call sees NotFound.
+  const int before = not_found.load();
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (not_found.load() < before + 3 && bad.load() == 0 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  stop = true;
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_GT(not_found.load(), before) << "calls after the drop did not report NotFound";
+  EXPECT_STATUS(c->Count(), StatusCode::kNotFound);
+  EXPECT_STATUS(db->GetCollection("doomed"), StatusCode::kNotFound);
+  // The name is free again, and empty.
+  auto again = MustCreate(db.get(), "doomed", 8, Metric::kL2);
+  ASSERT_OK_AND_ASSIGN(uint64_t n, again->Count());
+  EXPECT_EQ(n, 0u);
 }
 
 TEST(ConcurrencyTest, ParallelWritersToDistinctIdsAllLand) {

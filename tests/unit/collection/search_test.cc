@@ -323,6 +323,64 @@ INSTANTIATE_TEST_SUITE_P(Metrics, SearchTest,
                            return std::string(MetricName(info.param));
                          });
 
+// Points without a payload read as {}: a missing field matches $ne, $nin and $exists: false
+// (docs/filters.md), and nothing else.
+TEST(SearchFilterTest, PointsWithoutPayloadMatchOnlyMissingFieldFilters) {
+  TempDir tmp;
+  auto db = MustOpen(tmp.path());
+  auto c = MustCreate(db.get(), "f", 3, Metric::kL2);
+  const size_t n = 60;
+  const auto vecs = testing::RandomVectors(n, 3, 8);
+  std::vector<std::string> pl(n);
+  for (size_t i = 0; i < n; ++i) {
+    // i % 3 == 0: no payload; 1: g = 3; 2: g = 4.
+    if (i % 3 == 1) pl[i] = R"({"g":3})";
+    if (i % 3 == 2) pl[i] = R"({"g":4})";
+  }
+  ASSERT_OK(c->Upsert({}, testing::NumericIds(0, n), vecs, pl));
+  // Replace a few of the payloads by none, and a few payload-less points by one.
+  ASSERT_OK(c->Upsert({}, testing::NumericIds(1, 1), std::span(vecs).subspan(3, 3), std::vector<std::string>{""}));
+  ASSERT_OK(c->Upsert({}, testing::NumericIds(0, 1), std::span(vecs).first(3), std::vector<std::string>{R"({"g":4})"}));
+  auto kind = [](size_t i) {  // 0: none, 3 or 4: g
+    if (i == 1) return 0;
+    if (i == 0) return 4;
+    return i % 3 == 0 ? 0 : i % 3 == 1 ? 3 : 4;
+  };
+  Oracle oracle;
+  oracle.metric = Metric::kL2;
+  oracle.dim = 3;
+  for (size_t i = 0; i < n; ++i) oracle.Add(PointId(uint64_t{i}), vecs.data() + i * 3);
+
+  const std::vector<std::pair<std::string, std::function<bool(int)>>> filters = {
+      {R"({"g":3})", [](int k) { return k == 3; }},
+      {R"({"g":{"$ne":3}})", [](int k) { return k != 3; }},
+      {R"({"g":{"$nin":[4]}})", [](int k) { return k != 4; }},
+      {R"({"g":{"$exists":false}})", [](int k) { return k == 0; }},
+      {R"({"g":{"$exists":true}})", [](int k) { return k != 0; }},
+      {R"({"g":{"$gte":0}})", [](int k) { return k != 0; }},
+      {R"({"$not":{"g":4}})", [](int k) { return k != 4; }},
+      {R"({"g":null})", [](int) { return false; }},
+  };
+  const std::vector<float> q = {0.1f, -0.2f, 0.3f};
+  for (const auto& [text, pred] : filters) {
+    SCOPED_TRACE(text);
+    auto keep = [&, &pred = pred](size_t r) { return pred(kind(r)); };
+    SearchOptions so;
+    so.k = 1000;
+    so.filter = text;
+    ASSERT_OK_AND_ASSIGN(auto hits, c->Search(so, q));
+    ExpectExactTopK(oracle, q.data(), hits, so.k, keep);
+    so.k = 4;
+    ASSERT_OK_AND_ASSIGN(auto top4, c->Search(so, q));
+    ExpectExactTopK(oracle, q.data(), top4, so.k, keep);
+    size_t want = 0;
+    for (size_t i = 0; i < n; ++i) want += keep(i);
+    const auto scanned = testing::ScanAll(*c, 7, text);
+    EXPECT_EQ(scanned.size(), want);
+    for (const Point& p : scanned) EXPECT_TRUE(keep(p.id.number())) << p.id.number();
+  }
+}
+
 // ---- Ties and small exact cases ----
 
 TEST(SearchTiesTest, EqualScoresComeInAFixedOrder) {
