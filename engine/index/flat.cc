@@ -45,23 +45,26 @@ class TopK {
 
 bool IsDot(Metric metric) { return metric != Metric::kL2; }
 
-void ScanOne(const VectorView& view, Metric metric, const uint8_t* mask, const float* q, size_t k,
-             std::vector<Neighbor>* out) {
+void ScanOne(std::span<const VectorRun> runs, size_t dim, Metric metric, const uint8_t* mask, const float* q,
+             size_t k, std::vector<Neighbor>* out) {
   const simd::Kernels& kern = simd::Active();
   TopK top(k);
-  std::vector<float> dist(std::min(kBlockRows, view.slots));
-  for (size_t start = 0; start < view.slots; start += kBlockRows) {
-    const size_t rows = std::min(kBlockRows, view.slots - start);
-    const float* block = view.data + start * view.dim;
-    if (IsDot(metric)) {
-      kern.dot_batch(q, block, rows, view.dim, dist.data());
-    } else {
-      kern.l2sq_batch(q, block, rows, view.dim, dist.data());
-    }
-    const float sign = IsDot(metric) ? -1.0f : 1.0f;
-    for (size_t i = 0; i < rows; ++i) {
-      const float d = sign * dist[i];
-      if (mask[start + i] && d <= top.Bound()) top.Push(d, static_cast<uint32_t>(start + i));
+  std::vector<float> dist(kBlockRows);
+  const float sign = IsDot(metric) ? -1.0f : 1.0f;
+  for (const VectorRun& run : runs) {
+    for (size_t start = 0; start < run.rows; start += kBlockRows) {
+      const size_t rows = std::min(kBlockRows, run.rows - start);
+      const float* block = run.data + start * dim;
+      if (IsDot(metric)) {
+        kern.dot_batch(q, block, rows, dim, dist.data());
+      } else {
+        kern.l2sq_batch(q, block, rows, dim, dist.data());
+      }
+      const uint32_t base = run.first_slot + static_cast<uint32_t>(start);
+      for (size_t i = 0; i < rows; ++i) {
+        const float d = sign * dist[i];
+        if (mask[base + i] && d <= top.Bound()) top.Push(d, base + static_cast<uint32_t>(i));
+      }
     }
   }
   *out = std::move(top).Sorted();
@@ -73,9 +76,8 @@ using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::Ro
 // (|q|^2 - 2 q.b + |b|^2 for L2), a candidate list of a few more than k per query, then an exact
 // re-score of the candidates with the SIMD kernel. The expansion of L2 loses precision when
 // vectors are close, hence the margin and the re-score.
-void ScanBatch(const VectorView& view, Metric metric, const uint8_t* mask, const float* queries,
-               size_t nq, size_t k, std::vector<std::vector<Neighbor>>* out) {
-  const size_t dim = view.dim;
+void ScanBatch(std::span<const VectorRun> runs, size_t dim, Metric metric, const uint8_t* mask,
+               const float* queries, size_t nq, size_t k, std::vector<std::vector<Neighbor>>* out) {
   const size_t candidates = k + std::max<size_t>(k, 16);
   Eigen::Map<const RowMatrix> q(queries, static_cast<Eigen::Index>(nq), static_cast<Eigen::Index>(dim));
   Eigen::VectorXf q_norms = q.rowwise().squaredNorm();
@@ -84,40 +86,52 @@ void ScanBatch(const VectorView& view, Metric metric, const uint8_t* mask, const
   for (size_t i = 0; i < nq; ++i) tops.emplace_back(candidates);
 
   Eigen::MatrixXf scores;  // column-major: scores(qi, row)
-  for (size_t start = 0; start < view.slots; start += kBlockRows) {
-    const size_t rows = std::min(kBlockRows, view.slots - start);
-    Eigen::Map<const RowMatrix> b(view.data + start * dim, static_cast<Eigen::Index>(rows),
-                                  static_cast<Eigen::Index>(dim));
-    scores.noalias() = q * b.transpose();
-    if (IsDot(metric)) {
-      for (size_t r = 0; r < rows; ++r) {
-        if (!mask[start + r]) continue;
-        const float* col = scores.data() + r * nq;
-        for (size_t qi = 0; qi < nq; ++qi) {
-          const float d = -col[qi];
-          if (d <= tops[qi].Bound()) tops[qi].Push(d, static_cast<uint32_t>(start + r));
+  for (const VectorRun& run : runs) {
+    for (size_t start = 0; start < run.rows; start += kBlockRows) {
+      const size_t rows = std::min(kBlockRows, run.rows - start);
+      const uint32_t base = run.first_slot + static_cast<uint32_t>(start);
+      Eigen::Map<const RowMatrix> b(run.data + start * dim, static_cast<Eigen::Index>(rows),
+                                    static_cast<Eigen::Index>(dim));
+      scores.noalias() = q * b.transpose();
+      if (IsDot(metric)) {
+        for (size_t r = 0; r < rows; ++r) {
+          if (!mask[base + r]) continue;
+          const float* col = scores.data() + r * nq;
+          for (size_t qi = 0; qi < nq; ++qi) {
+            const float d = -col[qi];
+            if (d <= tops[qi].Bound()) tops[qi].Push(d, base + static_cast<uint32_t>(r));
+          }
         }
-      }
-    } else {
-      Eigen::VectorXf b_norms = b.rowwise().squaredNorm();
-      for (size_t r = 0; r < rows; ++r) {
-        if (!mask[start + r]) continue;
-        const float* col = scores.data() + r * nq;
-        const float bn = b_norms[static_cast<Eigen::Index>(r)];
-        for (size_t qi = 0; qi < nq; ++qi) {
-          const float d = q_norms[static_cast<Eigen::Index>(qi)] + bn - 2.0f * col[qi];
-          if (d <= tops[qi].Bound()) tops[qi].Push(d, static_cast<uint32_t>(start + r));
+      } else {
+        Eigen::VectorXf b_norms = b.rowwise().squaredNorm();
+        for (size_t r = 0; r < rows; ++r) {
+          if (!mask[base + r]) continue;
+          const float* col = scores.data() + r * nq;
+          const float bn = b_norms[static_cast<Eigen::Index>(r)];
+          for (size_t qi = 0; qi < nq; ++qi) {
+            const float d = q_norms[static_cast<Eigen::Index>(qi)] + bn - 2.0f * col[qi];
+            if (d <= tops[qi].Bound()) tops[qi].Push(d, base + static_cast<uint32_t>(r));
+          }
         }
       }
     }
   }
 
+  // Row pointers for the exact re-score.
+  auto row_of = [&](uint32_t slot) -> const float* {
+    for (const VectorRun& run : runs) {
+      if (slot >= run.first_slot && slot - run.first_slot < run.rows) {
+        return run.data + size_t{slot - run.first_slot} * dim;
+      }
+    }
+    return nullptr;
+  };
   out->resize(nq);
   for (size_t qi = 0; qi < nq; ++qi) {
     const float* qv = queries + qi * dim;
     TopK exact(k);
     for (const Neighbor& n : std::move(tops[qi]).Sorted()) {
-      exact.Push(Distance(metric, qv, view.data + size_t{n.slot} * dim, dim), n.slot);
+      exact.Push(Distance(metric, qv, row_of(n.slot), dim), n.slot);
     }
     (*out)[qi] = std::move(exact).Sorted();
   }
@@ -138,15 +152,23 @@ float Distance(Metric metric, const float* query, const float* vector, size_t di
   return d;
 }
 
-void ExactSearch(const VectorView& view, Metric metric, const uint8_t* mask, const float* queries,
-                 size_t nq, size_t k, std::vector<std::vector<Neighbor>>* out) {
+void ExactSearch(std::span<const VectorRun> runs, size_t dim, Metric metric, const uint8_t* mask,
+                 const float* queries, size_t nq, size_t k, std::vector<std::vector<Neighbor>>* out) {
   out->assign(nq, {});
-  if (nq == 0 || k == 0 || view.slots == 0) return;
+  size_t total = 0;
+  for (const VectorRun& run : runs) total += run.rows;
+  if (nq == 0 || k == 0 || total == 0) return;
   if (nq >= kBatchedScoringMinQueries) {
-    ScanBatch(view, metric, mask, queries, nq, k, out);
+    ScanBatch(runs, dim, metric, mask, queries, nq, k, out);
     return;
   }
-  for (size_t i = 0; i < nq; ++i) ScanOne(view, metric, mask, queries + i * view.dim, k, &(*out)[i]);
+  for (size_t i = 0; i < nq; ++i) ScanOne(runs, dim, metric, mask, queries + i * dim, k, &(*out)[i]);
+}
+
+void ExactSearch(const VectorView& view, Metric metric, const uint8_t* mask, const float* queries,
+                 size_t nq, size_t k, std::vector<std::vector<Neighbor>>* out) {
+  const VectorRun run{0, view.slots, view.data};
+  ExactSearch(std::span<const VectorRun>(&run, 1), view.dim, metric, mask, queries, nq, k, out);
 }
 
 }  // namespace sextant::index
