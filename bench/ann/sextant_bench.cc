@@ -1,0 +1,1202 @@
+// sextant-bench: the ANN benchmark tool (in the manner of leveldb's db_bench). It loads a data set
+// into a fresh database through the public engine API, waits for the index, then sweeps a search
+// parameter and prints one JSON line per setting: recall@k against exact ground truth, queries per
+// second, per-query latency percentiles, build time, memory.
+//
+//   sextant-bench --base B.fvecs --query Q.fvecs [--gt G.ivecs] --index HNSW16 --ef-search 16,32,64
+//   sextant-bench --synthetic 100000,128 --index IVF1024 --nprobe 1,4,16 --threads 2
+//   sextant-bench --synthetic 1000000,128 --write-synthetic DIR   (write the data set, then exit)
+//
+// bench/README.md documents every flag and every figure; `sextant-bench --help` lists the flags.
+//
+// What is measured, and how:
+//  - Everything goes through sextant/sextant.h: Database::Open, CreateCollection, Upsert in
+//    batches (ids = row numbers), WaitForIndex, Describe, Search. Nothing reaches into the engine.
+//  - build_s runs from the first Upsert until WaitForIndex returns (ingest + index build).
+//  - Each query is one Collection::Search call timed with steady_clock; qps is queries over the
+//    wall time of the whole pass (aggregate over --threads workers, each taking a contiguous
+//    slice of the queries). A few warm-up queries run before each timed pass.
+//  - recall = |returned ids ∩ first k true neighbours| / (queries * k). The true neighbours come
+//    from --gt, or else from an exact brute force over the data in this process, independent of
+//    the engine (so a Flat index must score 1.0).
+//
+// Memory: the base set is streamed (from the file or the generator) in batches and never held
+// whole by this tool; only the queries and the k-NN lists are kept. So the RSS figures are the
+// engine's own plus a small constant.
+#include <stdlib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <cinttypes>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <memory>
+#include <numbers>
+#include <optional>
+#include <random>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "sextant/sextant.h"
+
+namespace {
+
+using sextant::IndexOptions;
+using sextant::IndexType;
+using sextant::Metric;
+using sextant::QuantizerType;
+using sextant::Status;
+using sextant::StatusOr;
+using Clock = std::chrono::steady_clock;
+
+constexpr char kUsage[] = R"(usage: sextant-bench DATA [options]
+
+DATA (one of):
+  --base FILE            base vectors (.fvecs or .bvecs); ids are row numbers
+  --query FILE           query vectors (.fvecs or .bvecs)
+  --gt FILE              ground truth (.ivecs, >= k ids per query); computed exactly when absent
+  --synthetic N,D        seeded gaussian mixture: N base points of dimension D (ceil(sqrt N)
+                         overlapping clusters, each with its own spread); queries from the same
+                         mixture
+  --queries Q            number of queries (synthetic: default 1000; files: default all)
+  --seed S               synthetic seed (default 42)
+  --max-base N           use only the first N base vectors (ground truth is then recomputed)
+
+Index and search:
+  --metric l2|ip|cosine  (default l2)
+  --index SPEC           Flat, HNSW16, HNSW16,SQ8, IVF1024, IVF1024,SQ8, IVF1024,PQ16 (default Flat)
+  --ef-construction N    HNSW build candidate list size (default: the engine's, 200)
+  --ef-search LIST       HNSW sweep, e.g. 16,32,64 (default 16,32,64,128,256)
+  --nprobe LIST          IVF sweep, e.g. 1,4,16 (default 1,2,4,8,16,32,64, capped at nlist)
+  -k K                   neighbours per query (default 10)
+  --threads N            search threads; queries are split across them (default 1)
+  --batch N              points per Upsert (default 1000)
+  --warmup N             untimed queries before each timed pass (default 10)
+
+Database:
+  --db DIR               build in DIR, which must not hold a database yet; kept afterwards.
+                         Default: a fresh directory under $TMPDIR (or /tmp), removed at the end
+  --keep                 keep the temporary database directory (its path goes to stderr)
+  --reopen               after the build, close the database, reopen it, and report reopen_s
+                         (Open + GetCollection + WaitForIndex); the sweep then runs on the reopened one
+
+Other:
+  --write-synthetic DIR  with --synthetic: write DIR/<name>_base.fvecs, _query.fvecs and
+                         _groundtruth.ivecs (100 exact neighbours per query for --metric; the file
+                         name carries the metric unless it is l2), then exit. peers.py reads these.
+  --help
+
+Output: one JSON line per sweep setting on stdout; progress and warnings on stderr.
+Exit status: 0 ok, 1 error, 2 usage error.
+)";
+
+// ---------------------------------------------------------------------------------------------
+// Flags
+
+struct Flags {
+  std::string base_path;
+  std::string query_path;
+  std::string gt_path;
+  bool synthetic = false;
+  uint64_t synthetic_n = 0;
+  uint32_t synthetic_dim = 0;
+  std::optional<uint64_t> queries;
+  uint64_t seed = 42;
+  uint64_t max_base = 0;  // 0: all
+  Metric metric = Metric::kL2;
+  IndexOptions index;
+  std::optional<uint32_t> ef_construction;
+  std::vector<uint32_t> ef_search;
+  std::vector<uint32_t> nprobe;
+  uint32_t k = 10;
+  uint32_t threads = 1;
+  uint32_t batch = 1000;
+  uint32_t warmup = 10;
+  std::string db_dir;
+  bool keep = false;
+  bool reopen = false;
+  std::string write_synthetic_dir;
+  bool help = false;
+};
+
+template <typename T>
+bool ParseNumber(std::string_view s, T* out) {
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+// "16,32,64" -> {16, 32, 64}; every value >= 1.
+bool ParseList(std::string_view s, std::vector<uint32_t>* out) {
+  out->clear();
+  while (true) {
+    size_t comma = s.find(',');
+    uint32_t v = 0;
+    if (!ParseNumber(s.substr(0, comma), &v) || v == 0) return false;
+    out->push_back(v);
+    if (comma == std::string_view::npos) return true;
+    s.remove_prefix(comma + 1);
+  }
+}
+
+// Parses argv into `flags`; InvalidArgument (a usage error) naming the bad flag.
+Status ParseFlags(int argc, char** argv, Flags* flags) {
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  std::string index_spec = "Flat";
+  std::string metric_name = "l2";
+  bool have_ef_search = false, have_nprobe = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string_view name = args[i];
+    std::optional<std::string_view> inline_value;
+    if (name.starts_with("--")) {
+      if (size_t eq = name.find('='); eq != std::string_view::npos) {
+        inline_value = name.substr(eq + 1);
+        name = name.substr(0, eq);
+      }
+    } else if (name.starts_with("-k") && name.size() > 2) {  // -k10
+      inline_value = name.substr(2);
+      name = "-k";
+    }
+    auto bad = [&](std::string_view why) {
+      return Status::InvalidArgument(std::string(name) + ": " + std::string(why));
+    };
+    // The flag's value: inline (--flag=v) or the next argument.
+    std::string_view value;
+    auto take = [&]() -> bool {
+      if (inline_value) {
+        value = *inline_value;
+        return true;
+      }
+      if (i + 1 >= args.size()) return false;
+      value = args[++i];
+      return true;
+    };
+    auto boolean = [&](bool* out) -> Status {
+      if (inline_value) return bad("takes no value");
+      *out = true;
+      return Status::OK();
+    };
+    if (name == "--help" || name == "-h") {
+      flags->help = true;
+      return Status::OK();
+    }
+    if (name == "--keep") {
+      SEXTANT_RETURN_IF_ERROR(boolean(&flags->keep));
+      continue;
+    }
+    if (name == "--reopen") {
+      SEXTANT_RETURN_IF_ERROR(boolean(&flags->reopen));
+      continue;
+    }
+    static constexpr std::string_view kValueFlags[] = {
+        "--base", "--query", "--gt", "--synthetic", "--queries", "--seed", "--max-base", "--metric", "--index",
+        "--ef-construction", "--ef-search", "--nprobe", "-k", "--k", "--threads", "--batch", "--warmup", "--db",
+        "--write-synthetic"};
+    if (std::find(std::begin(kValueFlags), std::end(kValueFlags), name) == std::end(kValueFlags)) {
+      return Status::InvalidArgument(name.starts_with("-") ? "unknown flag " + std::string(args[i])
+                                                           : "unexpected argument '" + std::string(name) + "'");
+    }
+    if (!take()) return bad("needs a value");
+    if (name == "--base") {
+      flags->base_path = value;
+    } else if (name == "--query") {
+      flags->query_path = value;
+    } else if (name == "--gt") {
+      flags->gt_path = value;
+    } else if (name == "--synthetic") {
+      size_t comma = value.find(',');
+      if (comma == std::string_view::npos || !ParseNumber(value.substr(0, comma), &flags->synthetic_n) ||
+          !ParseNumber(value.substr(comma + 1), &flags->synthetic_dim) || flags->synthetic_n == 0 ||
+          flags->synthetic_dim == 0) {
+        return bad("expected N,D with N, D >= 1, e.g. 100000,128");
+      }
+      flags->synthetic = true;
+    } else if (name == "--queries") {
+      uint64_t q = 0;
+      if (!ParseNumber(value, &q) || q == 0) return bad("expected a number >= 1");
+      flags->queries = q;
+    } else if (name == "--seed") {
+      if (!ParseNumber(value, &flags->seed)) return bad("expected a number");
+    } else if (name == "--max-base") {
+      if (!ParseNumber(value, &flags->max_base) || flags->max_base == 0) return bad("expected a number >= 1");
+    } else if (name == "--metric") {
+      metric_name = value;
+    } else if (name == "--index") {
+      index_spec = value;
+    } else if (name == "--ef-construction") {
+      uint32_t v = 0;
+      if (!ParseNumber(value, &v) || v == 0) return bad("expected a number >= 1");
+      flags->ef_construction = v;
+    } else if (name == "--ef-search") {
+      if (!ParseList(value, &flags->ef_search)) return bad("expected a list of numbers >= 1, e.g. 16,32,64");
+      have_ef_search = true;
+    } else if (name == "--nprobe") {
+      if (!ParseList(value, &flags->nprobe)) return bad("expected a list of numbers >= 1, e.g. 1,4,16");
+      have_nprobe = true;
+    } else if (name == "-k" || name == "--k") {
+      if (!ParseNumber(value, &flags->k) || flags->k == 0) return bad("expected a number >= 1");
+    } else if (name == "--threads") {
+      if (!ParseNumber(value, &flags->threads) || flags->threads == 0 || flags->threads > 1024) {
+        return bad("expected 1..1024");
+      }
+    } else if (name == "--batch") {
+      if (!ParseNumber(value, &flags->batch) || flags->batch == 0) return bad("expected a number >= 1");
+    } else if (name == "--warmup") {
+      if (!ParseNumber(value, &flags->warmup)) return bad("expected a number");
+    } else if (name == "--db") {
+      flags->db_dir = value;
+    } else if (name == "--write-synthetic") {
+      flags->write_synthetic_dir = value;
+    }
+  }
+
+  // Cross-checks.
+  const bool files = !flags->base_path.empty() || !flags->query_path.empty() || !flags->gt_path.empty();
+  if (flags->synthetic == files) {
+    return Status::InvalidArgument("give either --base and --query (and optionally --gt) or --synthetic N,D");
+  }
+  if (files && (flags->base_path.empty() || flags->query_path.empty())) {
+    return Status::InvalidArgument("--base and --query are both required with data files");
+  }
+  if (!flags->write_synthetic_dir.empty() && !flags->synthetic) {
+    return Status::InvalidArgument("--write-synthetic needs --synthetic N,D");
+  }
+  auto metric = sextant::ParseMetric(metric_name);
+  if (!metric.ok()) return Status::InvalidArgument("--metric: " + std::string(metric.status().message()));
+  flags->metric = *metric;
+  auto index = IndexOptions::Parse(index_spec);
+  if (!index.ok()) return Status::InvalidArgument("--index: " + std::string(index.status().message()));
+  flags->index = *index;
+  if (flags->ef_construction) {
+    if (flags->index.type != IndexType::kHnsw) return Status::InvalidArgument("--ef-construction applies to HNSW only");
+    flags->index.ef_construction = *flags->ef_construction;
+  }
+  if (have_ef_search && flags->index.type != IndexType::kHnsw) {
+    return Status::InvalidArgument("--ef-search applies to HNSW only (use --nprobe for IVF)");
+  }
+  if (have_nprobe && flags->index.type != IndexType::kIvf) {
+    return Status::InvalidArgument("--nprobe applies to IVF only (use --ef-search for HNSW)");
+  }
+  if (flags->index.type == IndexType::kHnsw && !have_ef_search) flags->ef_search = {16, 32, 64, 128, 256};
+  if (flags->index.type == IndexType::kIvf && !have_nprobe) {
+    for (uint32_t p : {1u, 2u, 4u, 8u, 16u, 32u, 64u}) {
+      if (p <= flags->index.nlist) flags->nprobe.push_back(p);
+    }
+  }
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------------------------------------
+// TEXMEX vector files (.fvecs, .bvecs, .ivecs): per row an int32 d, then d float32 / uint8 /
+// int32, little-endian. Read a block of rows at a time.
+
+enum class VecsType { kFloat, kByte, kInt };
+
+class VecsFile {
+ public:
+  static StatusOr<std::unique_ptr<VecsFile>> Open(const std::string& path) {
+    const std::string ext = std::filesystem::path(path).extension().string();
+    VecsType type;
+    if (ext == ".fvecs") {
+      type = VecsType::kFloat;
+    } else if (ext == ".bvecs") {
+      type = VecsType::kByte;
+    } else if (ext == ".ivecs") {
+      type = VecsType::kInt;
+    } else {
+      return Status::InvalidArgument(path + ": unknown extension '" + ext + "' (expected .fvecs, .bvecs or .ivecs)");
+    }
+    std::error_code ec;
+    const uint64_t size = std::filesystem::file_size(path, ec);
+    if (ec) return Status::NotFound(path + ": " + ec.message());
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) return Status::NotFound(path + ": " + std::strerror(errno));
+    std::unique_ptr<VecsFile> file(new VecsFile(path, type, f));
+    int32_t d = 0;
+    if (size < 4 || std::fread(&d, 4, 1, f) != 1) return Status::InvalidArgument(path + ": empty or unreadable");
+    if (d <= 0 || d > static_cast<int32_t>(sextant::CollectionOptions::kMaxDimension)) {
+      return Status::InvalidArgument(path + ": row 0 has dimension " + std::to_string(d));
+    }
+    file->dim_ = static_cast<uint32_t>(d);
+    file->row_bytes_ = 4 + uint64_t{file->dim_} * (type == VecsType::kByte ? 1 : 4);
+    if (size % file->row_bytes_ != 0) {
+      return Status::InvalidArgument(path + ": size " + std::to_string(size) + " is not a multiple of the row size " +
+                                     std::to_string(file->row_bytes_) + " (dimension " + std::to_string(d) +
+                                     "): truncated, or rows of different dimensions");
+    }
+    file->rows_ = size / file->row_bytes_;
+    SEXTANT_RETURN_IF_ERROR(file->Rewind());
+    return file;
+  }
+
+  ~VecsFile() { std::fclose(file_); }
+  VecsFile(const VecsFile&) = delete;
+  VecsFile& operator=(const VecsFile&) = delete;
+
+  uint32_t dim() const { return dim_; }
+  uint64_t rows() const { return rows_; }
+  const std::string& path() const { return path_; }
+
+  Status Rewind() {
+    if (std::fseek(file_, 0, SEEK_SET) != 0) return Status::Internal(path_ + ": seek failed");
+    next_row_ = 0;
+    return Status::OK();
+  }
+
+  // Reads up to `max_rows` rows into `out` (rows * dim() values), returns how many were read
+  // (0 at the end). T is float for .fvecs/.bvecs and int32_t for .ivecs.
+  template <typename T>
+  StatusOr<size_t> Read(size_t max_rows, T* out) {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(max_rows, rows_ - next_row_));
+    if (n == 0) return size_t{0};
+    buffer_.resize(n * row_bytes_);
+    if (std::fread(buffer_.data(), row_bytes_, n, file_) != n) {
+      return Status::DataLoss(path_ + ": read failed at row " + std::to_string(next_row_));
+    }
+    for (size_t r = 0; r < n; ++r) {
+      const char* row = buffer_.data() + r * row_bytes_;
+      int32_t d = 0;
+      std::memcpy(&d, row, 4);
+      if (d != static_cast<int32_t>(dim_)) {
+        return Status::InvalidArgument(path_ + ": row " + std::to_string(next_row_ + r) + " has dimension " +
+                                       std::to_string(d) + ", expected " + std::to_string(dim_));
+      }
+      T* dst = out + r * dim_;
+      const char* src = row + 4;
+      if constexpr (std::is_same_v<T, float>) {
+        if (type_ == VecsType::kFloat) {
+          std::memcpy(dst, src, size_t{dim_} * 4);
+        } else if (type_ == VecsType::kByte) {
+          for (uint32_t j = 0; j < dim_; ++j) dst[j] = static_cast<unsigned char>(src[j]);
+        } else {
+          return Status::InvalidArgument(path_ + ": holds ids (.ivecs), not vectors");
+        }
+      } else {
+        if (type_ != VecsType::kInt) return Status::InvalidArgument(path_ + ": expected an .ivecs file");
+        std::memcpy(dst, src, size_t{dim_} * 4);
+      }
+    }
+    next_row_ += n;
+    return n;
+  }
+
+ private:
+  VecsFile(std::string path, VecsType type, std::FILE* f) : path_(std::move(path)), type_(type), file_(f) {}
+
+  std::string path_;
+  VecsType type_;
+  std::FILE* file_;
+  uint32_t dim_ = 0;
+  uint64_t row_bytes_ = 0;
+  uint64_t rows_ = 0;
+  uint64_t next_row_ = 0;
+  std::vector<char> buffer_;
+};
+
+// Writes rows in TEXMEX layout.
+class VecsWriter {
+ public:
+  static StatusOr<std::unique_ptr<VecsWriter>> Create(const std::string& path) {
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    if (f == nullptr) return Status::Internal(path + ": " + std::strerror(errno));
+    return std::unique_ptr<VecsWriter>(new VecsWriter(path, f));
+  }
+  ~VecsWriter() {
+    if (file_ != nullptr) std::fclose(file_);
+  }
+  VecsWriter(const VecsWriter&) = delete;
+  VecsWriter& operator=(const VecsWriter&) = delete;
+
+  template <typename T>
+  Status Write(const T* rows, size_t n, uint32_t dim) {
+    static_assert(sizeof(T) == 4);
+    const int32_t d = static_cast<int32_t>(dim);
+    for (size_t r = 0; r < n; ++r) {
+      if (std::fwrite(&d, 4, 1, file_) != 1 || std::fwrite(rows + r * dim, 4, dim, file_) != dim) {
+        return Status::ResourceExhausted(path_ + ": write failed");
+      }
+    }
+    return Status::OK();
+  }
+  Status Close() {
+    const int rc = std::fclose(file_);
+    file_ = nullptr;
+    return rc == 0 ? Status::OK() : Status::ResourceExhausted(path_ + ": close failed");
+  }
+
+ private:
+  VecsWriter(std::string path, std::FILE* f) : path_(std::move(path)), file_(f) {}
+  std::string path_;
+  std::FILE* file_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// The synthetic data set: a seeded gaussian mixture, generated row by row so that a million
+// points never need to be held. Bit-for-bit the same on every platform: the random numbers come
+// from std::mt19937_64 (whose output the standard fixes) through our own uniform and Box-Muller
+// transforms, not the implementation-defined std distributions.
+//
+//   clusters      C = ceil(sqrt(N))
+//   centre c      N(0, 1) in every dimension
+//   spread c      uniform in [0.5, 1.5]  (the cluster's standard deviation, before scaling):
+//                 clusters overlap, so neighbours often lie in another cluster, as in real data
+//   scale j       1 / sqrt(1 + p(j)) for a random permutation p of 0..D-1: variance falls off
+//                 across dimensions as in real embeddings (intrinsic dimension well below D),
+//                 spread over the vector rather than sorted, so PQ sub-spaces are alike
+//   point         c uniform in 0..C-1;  x_j = scale_j * (centre_c,j + spread_c * N(0, 1))
+// Base points and queries draw from the same mixture with different streams.
+
+class Rng {
+ public:
+  explicit Rng(uint64_t seed) : engine_(seed) {}
+  // Uniform in [0, 1) with 53 random bits.
+  double Uniform() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }
+  // Uniform in 0..n-1.
+  uint64_t Below(uint64_t n) { return std::min<uint64_t>(static_cast<uint64_t>(Uniform() * n), n - 1); }
+  // Standard normal, Box-Muller; the second value of each pair serves the next call.
+  double Normal() {
+    if (has_spare_) {
+      has_spare_ = false;
+      return spare_;
+    }
+    double u1 = 0;
+    while (u1 <= 0) u1 = Uniform();
+    const double u2 = Uniform();
+    const double r = std::sqrt(-2.0 * std::log(u1));
+    spare_ = r * std::sin(2 * std::numbers::pi * u2);
+    has_spare_ = true;
+    return r * std::cos(2 * std::numbers::pi * u2);
+  }
+
+ private:
+  std::mt19937_64 engine_;
+  bool has_spare_ = false;
+  double spare_ = 0;
+};
+
+// A seed for stream `stream` of `seed` (splitmix64 finaliser), so base and queries differ.
+uint64_t StreamSeed(uint64_t seed, uint64_t stream) {
+  uint64_t z = seed + 0x9E3779B97F4A7C15ULL * (stream + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+class GaussianMixture {
+ public:
+  GaussianMixture(uint64_t n, uint32_t dim, uint64_t seed) : dim_(dim) {
+    Rng rng(StreamSeed(seed, 0));
+    clusters_ = std::max<uint64_t>(1, static_cast<uint64_t>(std::ceil(std::sqrt(static_cast<double>(n)))));
+    std::vector<uint32_t> perm(dim);
+    for (uint32_t j = 0; j < dim; ++j) perm[j] = j;
+    for (uint32_t j = dim; j > 1; --j) std::swap(perm[j - 1], perm[rng.Below(j)]);
+    scale_.resize(dim);
+    for (uint32_t j = 0; j < dim; ++j) scale_[j] = 1.0 / std::sqrt(1.0 + perm[j]);
+    centres_.resize(clusters_ * dim);
+    for (double& c : centres_) c = rng.Normal();
+    spread_.resize(clusters_);
+    for (double& s : spread_) s = 0.5 + rng.Uniform();
+  }
+
+  void Sample(Rng* rng, float* out) const {
+    const uint64_t c = rng->Below(clusters_);
+    const double* centre = centres_.data() + c * dim_;
+    for (uint32_t j = 0; j < dim_; ++j) {
+      out[j] = static_cast<float>(scale_[j] * (centre[j] + spread_[c] * rng->Normal()));
+    }
+  }
+
+  uint64_t clusters() const { return clusters_; }
+
+ private:
+  uint32_t dim_;
+  uint64_t clusters_ = 1;
+  std::vector<double> scale_;
+  std::vector<double> centres_;
+  std::vector<double> spread_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Where the base vectors come from: a file or the generator, read a block at a time, and
+// restartable (the ground truth is a second pass).
+
+class BaseSource {
+ public:
+  virtual ~BaseSource() = default;
+  virtual uint64_t rows() const = 0;
+  virtual uint32_t dim() const = 0;
+  // Fills `out` with up to `max_rows` rows (resizing it); returns the number read, 0 at the end.
+  virtual StatusOr<size_t> Next(size_t max_rows, std::vector<float>* out) = 0;
+  virtual Status Rewind() = 0;
+};
+
+class FileSource : public BaseSource {
+ public:
+  FileSource(std::unique_ptr<VecsFile> file, uint64_t rows) : file_(std::move(file)), rows_(rows) {}
+  uint64_t rows() const override { return rows_; }
+  uint32_t dim() const override { return file_->dim(); }
+  StatusOr<size_t> Next(size_t max_rows, std::vector<float>* out) override {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(max_rows, rows_ - done_));
+    out->resize(n * dim());
+    if (n == 0) return n;
+    SEXTANT_ASSIGN_OR_RETURN(size_t got, file_->Read(n, out->data()));
+    if (got != n) return Status::DataLoss(file_->path() + ": ended early");
+    done_ += n;
+    return n;
+  }
+  Status Rewind() override {
+    done_ = 0;
+    return file_->Rewind();
+  }
+
+ private:
+  std::unique_ptr<VecsFile> file_;
+  uint64_t rows_;
+  uint64_t done_ = 0;
+};
+
+class SyntheticSource : public BaseSource {
+ public:
+  SyntheticSource(const GaussianMixture* mixture, uint64_t rows, uint32_t dim, uint64_t seed)
+      : mixture_(mixture), rows_(rows), dim_(dim), seed_(seed), rng_(StreamSeed(seed, 1)) {}
+  uint64_t rows() const override { return rows_; }
+  uint32_t dim() const override { return dim_; }
+  StatusOr<size_t> Next(size_t max_rows, std::vector<float>* out) override {
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(max_rows, rows_ - done_));
+    out->resize(n * dim_);
+    for (size_t r = 0; r < n; ++r) mixture_->Sample(&rng_, out->data() + r * dim_);
+    done_ += n;
+    return n;
+  }
+  Status Rewind() override {
+    rng_ = Rng(StreamSeed(seed_, 1));
+    done_ = 0;
+    return Status::OK();
+  }
+
+ private:
+  const GaussianMixture* mixture_;
+  uint64_t rows_;
+  uint32_t dim_;
+  uint64_t seed_;
+  Rng rng_;
+  uint64_t done_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Exact k-NN by brute force, streaming over the base set: the ground truth when no --gt is given.
+// Independent of the engine, so it also checks the engine's exact path.
+
+float L2Sq(const float* a, const float* b, uint32_t d) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // eight lanes so the compiler can vectorise
+  uint32_t j = 0;
+  for (; j + 8 <= d; j += 8) {
+    for (int u = 0; u < 8; ++u) {
+      const float t = a[j + u] - b[j + u];
+      acc[u] += t * t;
+    }
+  }
+  float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; j < d; ++j) s += (a[j] - b[j]) * (a[j] - b[j]);
+  return s;
+}
+
+float Dot(const float* a, const float* b, uint32_t d) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  uint32_t j = 0;
+  for (; j + 8 <= d; j += 8) {
+    for (int u = 0; u < 8; ++u) acc[u] += a[j + u] * b[j + u];
+  }
+  float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; j < d; ++j) s += a[j] * b[j];
+  return s;
+}
+
+void Normalize(float* v, uint32_t d) {
+  double norm = 0;
+  for (uint32_t j = 0; j < d; ++j) norm += double{v[j]} * v[j];
+  if (norm > 0) {
+    const float inv = static_cast<float>(1.0 / std::sqrt(norm));
+    for (uint32_t j = 0; j < d; ++j) v[j] *= inv;
+  }
+}
+
+// The k nearest base rows of each query, nearest first (ties: lower id first), as nq * k ids.
+StatusOr<std::vector<uint64_t>> BruteForce(BaseSource* base, const std::vector<float>& queries, Metric metric,
+                                           uint32_t k) {
+  const uint32_t dim = base->dim();
+  const size_t nq = queries.size() / dim;
+  std::vector<float> q = queries;
+  if (metric == Metric::kCosine) {
+    for (size_t i = 0; i < nq; ++i) Normalize(q.data() + i * dim, dim);
+  }
+  // Lower is nearer in every metric: squared L2, or minus the (cosine or inner) product.
+  using Entry = std::pair<float, uint64_t>;
+  std::vector<std::vector<Entry>> heaps(nq);  // max-heaps of the k best so far
+  for (auto& h : heaps) h.reserve(k);
+  const unsigned workers =
+      static_cast<unsigned>(std::clamp<size_t>(std::thread::hardware_concurrency(), 1, std::max<size_t>(nq, 1)));
+  SEXTANT_RETURN_IF_ERROR(base->Rewind());
+  std::vector<float> chunk;
+  uint64_t first_id = 0;
+  while (true) {
+    SEXTANT_ASSIGN_OR_RETURN(size_t rows, base->Next(8192, &chunk));
+    if (rows == 0) break;
+    if (metric == Metric::kCosine) {
+      for (size_t r = 0; r < rows; ++r) Normalize(chunk.data() + r * dim, dim);
+    }
+    auto work = [&](size_t q_begin, size_t q_end) {
+      for (size_t i = q_begin; i < q_end; ++i) {
+        const float* qi = q.data() + i * dim;
+        std::vector<Entry>& heap = heaps[i];
+        for (size_t r = 0; r < rows; ++r) {
+          const float* x = chunk.data() + r * dim;
+          const float dist = metric == Metric::kL2 ? L2Sq(qi, x, dim) : -Dot(qi, x, dim);
+          const Entry e{dist, first_id + r};
+          if (heap.size() < k) {
+            heap.push_back(e);
+            std::push_heap(heap.begin(), heap.end());
+          } else if (e < heap.front()) {
+            std::pop_heap(heap.begin(), heap.end());
+            heap.back() = e;
+            std::push_heap(heap.begin(), heap.end());
+          }
+        }
+      }
+    };
+    std::vector<std::thread> pool;
+    const size_t per = (nq + workers - 1) / workers;
+    for (unsigned w = 1; w < workers; ++w) {
+      const size_t b = std::min(nq, w * per), e = std::min(nq, (w + 1) * per);
+      if (b < e) pool.emplace_back(work, b, e);
+    }
+    work(0, std::min(nq, per));
+    for (auto& t : pool) t.join();
+    first_id += rows;
+  }
+  std::vector<uint64_t> ids(nq * k, UINT64_MAX);
+  for (size_t i = 0; i < nq; ++i) {
+    std::sort_heap(heaps[i].begin(), heaps[i].end());
+    for (size_t j = 0; j < heaps[i].size(); ++j) ids[i * k + j] = heaps[i][j].second;
+  }
+  return ids;
+}
+
+// Reads the first k ids of the first nq rows of an .ivecs ground-truth file.
+StatusOr<std::vector<uint64_t>> ReadGroundTruth(const std::string& path, size_t nq, uint32_t k) {
+  SEXTANT_ASSIGN_OR_RETURN(auto file, VecsFile::Open(path));
+  if (file->rows() < nq) {
+    return Status::InvalidArgument(path + ": " + std::to_string(file->rows()) + " rows of ground truth for " +
+                                   std::to_string(nq) + " queries");
+  }
+  if (file->dim() < k) {
+    return Status::InvalidArgument(path + ": " + std::to_string(file->dim()) + " neighbours per query, fewer than k = " +
+                                   std::to_string(k));
+  }
+  std::vector<int32_t> rows(nq * file->dim());
+  SEXTANT_ASSIGN_OR_RETURN(size_t got, file->Read(nq, rows.data()));
+  if (got != nq) return Status::DataLoss(path + ": ended early");
+  std::vector<uint64_t> ids(nq * k);
+  for (size_t i = 0; i < nq; ++i) {
+    for (uint32_t j = 0; j < k; ++j) {
+      const int32_t id = rows[i * file->dim() + j];
+      if (id < 0) return Status::InvalidArgument(path + ": negative id in row " + std::to_string(i));
+      ids[i * k + j] = static_cast<uint64_t>(id);
+    }
+  }
+  return ids;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers: memory, time, directories, JSON.
+
+// A field of /proc/self/status in MiB ("VmRSS", "VmHWM"); -1 when unavailable.
+double ProcStatusMb(std::string_view field) {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) return -1;
+  char line[256];
+  double mb = -1;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    std::string_view l(line);
+    if (l.starts_with(field) && l.size() > field.size() && l[field.size()] == ':') {
+      mb = std::strtod(line + field.size() + 1, nullptr) / 1024.0;  // the value is in kB
+      break;
+    }
+  }
+  std::fclose(f);
+  return mb;
+}
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// A directory that is removed with its contents on destruction unless released.
+class ScratchDir {
+ public:
+  ScratchDir() = default;
+  ~ScratchDir() {
+    if (!path_.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(path_, ec);
+    }
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+
+  Status Create() {
+    const char* base = std::getenv("TMPDIR");
+    std::string tmpl = std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/sextant-bench-XXXXXX";
+    if (mkdtemp(tmpl.data()) == nullptr) return Status::Internal("mkdtemp " + tmpl + ": " + std::strerror(errno));
+    path_ = tmpl;
+    return Status::OK();
+  }
+  const std::string& path() const { return path_; }
+  std::string Release() { return std::exchange(path_, std::string()); }
+
+ private:
+  std::string path_;
+};
+
+// One JSON object on one line, keys in insertion order.
+class JsonLine {
+ public:
+  JsonLine& Str(std::string_view key, std::string_view value) {
+    Key(key);
+    Quote(value);
+    return *this;
+  }
+  JsonLine& Int(std::string_view key, uint64_t value) {
+    Key(key);
+    out_ += std::to_string(value);
+    return *this;
+  }
+  // `decimals` digits after the point; non-finite values become null.
+  JsonLine& Num(std::string_view key, double value, int decimals) {
+    Key(key);
+    if (!std::isfinite(value)) {
+      out_ += "null";
+    } else {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.*f", decimals, value);
+      out_ += buf;
+    }
+    return *this;
+  }
+  JsonLine& Raw(std::string_view key, std::string_view json) {
+    Key(key);
+    out_ += json;
+    return *this;
+  }
+  std::string Done() const { return out_ + "}"; }
+
+ private:
+  void Key(std::string_view key) {
+    out_ += out_.size() == 1 ? "" : ",";
+    Quote(key);
+    out_ += ':';
+  }
+  void Quote(std::string_view s) {
+    out_ += '"';
+    for (char c : s) {
+      if (c == '"' || c == '\\') {
+        out_ += '\\';
+        out_ += c;
+      } else if (static_cast<unsigned char>(c) < 0x20) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\u%04x", c);
+        out_ += buf;
+      } else {
+        out_ += c;
+      }
+    }
+    out_ += '"';
+  }
+  std::string out_ = "{";
+};
+
+// The nearest-rank percentile p (0..1) of sorted values.
+double Percentile(const std::vector<double>& sorted, double p) {
+  if (sorted.empty()) return NAN;
+  size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(sorted.size())));
+  return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
+}
+
+// The pq_m the engine picks for "PQ" without a number (options.h): the largest divisor of the
+// dimension that is <= dimension / 2 and <= 64.
+uint32_t DefaultPqM(uint32_t dim) {
+  for (uint32_t m = std::min<uint32_t>(64, std::max<uint32_t>(1, dim / 2)); m > 1; --m) {
+    if (dim % m == 0) return m;
+  }
+  return 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The benchmark.
+
+struct Dataset {
+  std::string name;
+  std::unique_ptr<GaussianMixture> mixture;  // synthetic only
+  std::unique_ptr<BaseSource> base;
+  std::vector<float> queries;  // nq * dim, as given (not normalised)
+  size_t nq = 0;
+  std::string gt_path;  // usable ground truth file, or empty: compute
+};
+
+Status OpenDataset(const Flags& flags, Dataset* ds) {
+  if (flags.synthetic) {
+    const uint64_t n = flags.max_base ? std::min(flags.max_base, flags.synthetic_n) : flags.synthetic_n;
+    const uint32_t dim = flags.synthetic_dim;
+    if (dim > sextant::CollectionOptions::kMaxDimension) return Status::InvalidArgument("--synthetic: D too large");
+    ds->name = "synthetic-" + std::to_string(flags.synthetic_n) + "x" + std::to_string(dim) + "-s" +
+               std::to_string(flags.seed);
+    // The mixture depends on the full N (its cluster count), so --max-base takes a prefix of the
+    // same data.
+    ds->mixture = std::make_unique<GaussianMixture>(flags.synthetic_n, dim, flags.seed);
+    ds->base = std::make_unique<SyntheticSource>(ds->mixture.get(), n, dim, flags.seed);
+    ds->nq = flags.queries.value_or(1000);
+    ds->queries.resize(ds->nq * dim);
+    Rng rng(StreamSeed(flags.seed, 2));
+    for (size_t i = 0; i < ds->nq; ++i) ds->mixture->Sample(&rng, ds->queries.data() + i * dim);
+    return Status::OK();
+  }
+  SEXTANT_ASSIGN_OR_RETURN(auto base_file, VecsFile::Open(flags.base_path));
+  const uint64_t total = base_file->rows();
+  const uint64_t n = flags.max_base ? std::min(flags.max_base, total) : total;
+  SEXTANT_ASSIGN_OR_RETURN(auto query_file, VecsFile::Open(flags.query_path));
+  if (query_file->dim() != base_file->dim()) {
+    return Status::InvalidArgument(flags.query_path + ": dimension " + std::to_string(query_file->dim()) +
+                                   ", but the base vectors have " + std::to_string(base_file->dim()));
+  }
+  ds->nq = static_cast<size_t>(std::min<uint64_t>(flags.queries.value_or(query_file->rows()), query_file->rows()));
+  ds->queries.resize(ds->nq * base_file->dim());
+  SEXTANT_ASSIGN_OR_RETURN(size_t got, query_file->Read(ds->nq, ds->queries.data()));
+  if (got != ds->nq) return Status::DataLoss(flags.query_path + ": ended early");
+  std::string stem = std::filesystem::path(flags.base_path).stem().string();
+  if (stem.ends_with("_base")) stem.resize(stem.size() - 5);
+  ds->name = stem;
+  if (!flags.gt_path.empty()) {
+    if (n < total) {
+      std::fprintf(stderr, "sextant-bench: --max-base %" PRIu64 " < %" PRIu64 " rows: ignoring --gt, computing the ground truth\n",
+                   n, total);
+    } else {
+      ds->gt_path = flags.gt_path;
+    }
+  }
+  ds->base = std::make_unique<FileSource>(std::move(base_file), n);
+  return Status::OK();
+}
+
+StatusOr<std::vector<uint64_t>> GroundTruth(const Flags& flags, Dataset* ds, uint32_t k) {
+  if (!ds->gt_path.empty()) return ReadGroundTruth(ds->gt_path, ds->nq, k);
+  std::fprintf(stderr, "sextant-bench: computing exact ground truth (%zu queries x %" PRIu64 " points)...\n", ds->nq,
+               ds->base->rows());
+  const auto t0 = Clock::now();
+  auto ids = BruteForce(ds->base.get(), ds->queries, flags.metric, k);
+  std::fprintf(stderr, "sextant-bench: ground truth in %.1f s\n", Seconds(Clock::now() - t0));
+  return ids;
+}
+
+// --write-synthetic: the base, query and ground-truth files for peers.py.
+Status WriteSynthetic(const Flags& flags, Dataset* ds) {
+  const std::filesystem::path dir(flags.write_synthetic_dir);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::Internal(dir.string() + ": " + ec.message());
+  const uint32_t dim = ds->base->dim();
+  const std::string prefix = (dir / ds->name).string();
+  const std::string base_path = prefix + "_base.fvecs";
+  const std::string query_path = prefix + "_query.fvecs";
+  const std::string metric = flags.metric == Metric::kL2 ? "" : "-" + std::string(sextant::MetricName(flags.metric));
+  const std::string gt_path = prefix + "_groundtruth" + metric + ".ivecs";
+  {
+    SEXTANT_ASSIGN_OR_RETURN(auto w, VecsWriter::Create(base_path));
+    SEXTANT_RETURN_IF_ERROR(ds->base->Rewind());
+    std::vector<float> chunk;
+    while (true) {
+      SEXTANT_ASSIGN_OR_RETURN(size_t rows, ds->base->Next(8192, &chunk));
+      if (rows == 0) break;
+      SEXTANT_RETURN_IF_ERROR(w->Write(chunk.data(), rows, dim));
+    }
+    SEXTANT_RETURN_IF_ERROR(w->Close());
+  }
+  {
+    SEXTANT_ASSIGN_OR_RETURN(auto w, VecsWriter::Create(query_path));
+    SEXTANT_RETURN_IF_ERROR(w->Write(ds->queries.data(), ds->nq, dim));
+    SEXTANT_RETURN_IF_ERROR(w->Close());
+  }
+  const uint32_t gt_k = static_cast<uint32_t>(std::min<uint64_t>(std::max<uint32_t>(100, flags.k), ds->base->rows()));
+  SEXTANT_ASSIGN_OR_RETURN(auto gt, GroundTruth(flags, ds, gt_k));
+  std::vector<int32_t> gt32(gt.begin(), gt.end());
+  SEXTANT_ASSIGN_OR_RETURN(auto w, VecsWriter::Create(gt_path));
+  SEXTANT_RETURN_IF_ERROR(w->Write(gt32.data(), ds->nq, gt_k));
+  SEXTANT_RETURN_IF_ERROR(w->Close());
+  std::fprintf(stderr, "sextant-bench: wrote %s, %s, %s\n", base_path.c_str(), query_path.c_str(), gt_path.c_str());
+  return Status::OK();
+}
+
+// One timed pass over all queries.
+struct PassResult {
+  double wall_s = 0;
+  std::vector<double> latency_us;  // sorted
+  std::vector<uint64_t> ids;       // nq * k, UINT64_MAX where fewer came back
+};
+
+StatusOr<PassResult> RunPass(const sextant::Collection& collection, const sextant::SearchOptions& options,
+                             const Dataset& ds, uint32_t dim, uint32_t threads, uint32_t warmup) {
+  const uint32_t k = options.k;
+  for (uint32_t i = 0; i < warmup && ds.nq > 0; ++i) {
+    const size_t qi = i % ds.nq;
+    auto hits = collection.Search(options, std::span<const float>(ds.queries.data() + qi * dim, dim));
+    if (!hits.ok()) return hits.status().WithPrefix("search (warm-up)");
+  }
+  PassResult result;
+  result.latency_us.resize(ds.nq);
+  result.ids.assign(ds.nq * k, UINT64_MAX);
+  std::vector<Status> errors(threads);
+  auto work = [&](uint32_t w, size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      const auto t0 = Clock::now();
+      auto hits = collection.Search(options, std::span<const float>(ds.queries.data() + i * dim, dim));
+      const auto t1 = Clock::now();
+      if (!hits.ok()) {
+        errors[w] = hits.status().WithPrefix("search (query " + std::to_string(i) + ")");
+        return;
+      }
+      result.latency_us[i] = std::chrono::duration<double, std::micro>(t1 - t0).count();
+      const size_t got = std::min<size_t>(hits->size(), k);
+      for (size_t j = 0; j < got; ++j) {
+        const sextant::PointId& id = (*hits)[j].id;
+        result.ids[i * k + j] = id.is_number() ? id.number() : UINT64_MAX;
+      }
+    }
+  };
+  const auto start = Clock::now();
+  std::vector<std::thread> pool;
+  const size_t per = (ds.nq + threads - 1) / threads;
+  for (uint32_t w = 1; w < threads; ++w) {
+    const size_t b = std::min(ds.nq, w * per), e = std::min(ds.nq, (w + 1) * per);
+    if (b < e) pool.emplace_back(work, w, b, e);
+  }
+  work(0, 0, std::min(ds.nq, per));
+  for (auto& t : pool) t.join();
+  result.wall_s = Seconds(Clock::now() - start);
+  for (const Status& s : errors) SEXTANT_RETURN_IF_ERROR(s);
+  std::sort(result.latency_us.begin(), result.latency_us.end());
+  return result;
+}
+
+// |result ∩ truth| / (nq * k), with both as nq rows of k ids.
+double Recall(const std::vector<uint64_t>& result, const std::vector<uint64_t>& truth, size_t nq, uint32_t k,
+              uint64_t* hits_out) {
+  uint64_t hits = 0;
+  std::vector<uint64_t> row;
+  for (size_t i = 0; i < nq; ++i) {
+    row.assign(truth.begin() + i * k, truth.begin() + (i + 1) * k);
+    std::sort(row.begin(), row.end());
+    for (uint32_t j = 0; j < k; ++j) {
+      const uint64_t id = result[i * k + j];
+      if (id != UINT64_MAX && std::binary_search(row.begin(), row.end(), id)) ++hits;
+    }
+  }
+  *hits_out = hits;
+  return nq == 0 ? 0.0 : static_cast<double>(hits) / (static_cast<double>(nq) * k);
+}
+
+std::string ParamsJson(const IndexOptions& index, uint32_t dim, uint32_t sweep_value) {
+  switch (index.type) {
+    case IndexType::kFlat:
+      return "{}";
+    case IndexType::kHnsw:
+      return "{\"m\":" + std::to_string(index.m) + ",\"ef_construction\":" + std::to_string(index.ef_construction) +
+             ",\"ef_search\":" + std::to_string(sweep_value) + "}";
+    case IndexType::kIvf: {
+      std::string out = "{\"nlist\":" + std::to_string(index.nlist) + ",\"nprobe\":" + std::to_string(sweep_value);
+      if (index.quantizer == QuantizerType::kPq) {
+        out += ",\"pq_m\":" + std::to_string(index.pq_m ? index.pq_m : DefaultPqM(dim));
+      }
+      return out + "}";
+    }
+  }
+  return "{}";
+}
+
+Status WaitReady(const sextant::Collection& collection) {
+  while (true) {
+    Status s = collection.WaitForIndex(3600 * 1000);
+    if (s.code() != sextant::StatusCode::kUnavailable) return s.WithPrefix("WaitForIndex");
+    std::fprintf(stderr, "sextant-bench: still waiting for the index...\n");
+  }
+}
+
+Status RunBench(const Flags& flags) {
+  Dataset ds;
+  SEXTANT_RETURN_IF_ERROR(OpenDataset(flags, &ds));
+  if (!flags.write_synthetic_dir.empty()) return WriteSynthetic(flags, &ds);
+
+  const uint32_t dim = ds.base->dim();
+  const uint64_t n = ds.base->rows();
+  const uint32_t k = flags.k;
+  if (k > n) return Status::InvalidArgument("-k " + std::to_string(k) + " exceeds the " + std::to_string(n) + " base points");
+  SEXTANT_RETURN_IF_ERROR(flags.index.Validate(dim).WithPrefix("--index"));
+  SEXTANT_ASSIGN_OR_RETURN(const std::vector<uint64_t> truth, GroundTruth(flags, &ds, k));
+
+  // The database: --db, or a scratch directory that outlives the database objects below.
+  ScratchDir scratch;
+  std::string db_path = flags.db_dir;
+  if (db_path.empty()) {
+    SEXTANT_RETURN_IF_ERROR(scratch.Create());
+    db_path = scratch.path();
+    if (flags.keep) std::fprintf(stderr, "sextant-bench: database kept in %s\n", scratch.Release().c_str());
+  }
+  sextant::DatabaseOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.error_if_exists = true;
+  SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<sextant::Database> db, sextant::Database::Open(db_options, db_path));
+  sextant::CollectionOptions coll_options;
+  coll_options.dimension = dim;
+  coll_options.metric = flags.metric;
+  coll_options.index = flags.index;
+  const std::string kName = "bench";
+  SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<sextant::Collection> collection,
+                           db->CreateCollection(kName, coll_options));
+
+  // Build: upsert everything in batches, then wait for the index.
+  std::fprintf(stderr, "sextant-bench: loading %" PRIu64 " x %u (%s) into %s, index %s\n", n, dim, ds.name.c_str(),
+               db_path.c_str(), flags.index.ToString().c_str());
+  SEXTANT_RETURN_IF_ERROR(ds.base->Rewind());
+  std::vector<float> chunk;
+  std::vector<sextant::PointId> ids;
+  uint64_t loaded = 0, next_report = n / 10;
+  const auto build_start = Clock::now();
+  while (true) {
+    SEXTANT_ASSIGN_OR_RETURN(size_t rows, ds.base->Next(flags.batch, &chunk));
+    if (rows == 0) break;
+    ids.clear();
+    for (size_t r = 0; r < rows; ++r) ids.emplace_back(loaded + r);
+    SEXTANT_RETURN_IF_ERROR(collection->Upsert(sextant::WriteOptions{}, ids, chunk).WithPrefix("upsert"));
+    loaded += rows;
+    if (n >= 100000 && loaded >= next_report) {
+      std::fprintf(stderr, "sextant-bench:   %" PRIu64 " / %" PRIu64 " points, %.1f s\n", loaded, n,
+                   Seconds(Clock::now() - build_start));
+      next_report += n / 10;
+    }
+  }
+  const double ingest_s = Seconds(Clock::now() - build_start);
+  SEXTANT_RETURN_IF_ERROR(WaitReady(*collection));
+  const double build_s = Seconds(Clock::now() - build_start);
+  std::fprintf(stderr, "sextant-bench: built in %.2f s (upserts %.2f s)\n", build_s, ingest_s);
+  std::vector<float>().swap(chunk);
+
+  double reopen_s = NAN, close_s = NAN;
+  if (flags.reopen) {
+    collection.reset();
+    const auto t0 = Clock::now();
+    db.reset();
+    close_s = Seconds(Clock::now() - t0);
+    const auto t1 = Clock::now();
+    db_options.error_if_exists = false;
+    db_options.create_if_missing = false;
+    SEXTANT_ASSIGN_OR_RETURN(db, sextant::Database::Open(db_options, db_path));
+    SEXTANT_ASSIGN_OR_RETURN(collection, db->GetCollection(kName));
+    SEXTANT_RETURN_IF_ERROR(WaitReady(*collection));
+    reopen_s = Seconds(Clock::now() - t1);
+    std::fprintf(stderr, "sextant-bench: closed in %.2f s, reopened in %.2f s\n", close_s, reopen_s);
+  }
+
+  SEXTANT_ASSIGN_OR_RETURN(sextant::CollectionInfo info, collection->Describe());
+  if (info.count != n) {
+    return Status::Internal("the collection holds " + std::to_string(info.count) + " points, expected " +
+                            std::to_string(n));
+  }
+  const std::string requested = flags.index.ToString();
+  if (info.index != requested) {
+    std::fprintf(stderr, "sextant-bench: warning: asked for index %s, the collection reports %s\n", requested.c_str(),
+                 info.index.c_str());
+  }
+  if (info.index_state != sextant::IndexState::kReady) {
+    std::fprintf(stderr, "sextant-bench: warning: index state is '%s' (searches may be exact)\n",
+                 std::string(sextant::IndexStateName(info.index_state)).c_str());
+  }
+
+  // The sweep: one JSON line per setting.
+  std::vector<uint32_t> sweep;
+  if (flags.index.type == IndexType::kHnsw) sweep = flags.ef_search;
+  if (flags.index.type == IndexType::kIvf) sweep = flags.nprobe;
+  if (sweep.empty()) sweep = {0};
+  for (uint32_t value : sweep) {
+    sextant::SearchOptions options;
+    options.k = k;
+    if (flags.index.type == IndexType::kHnsw) options.ef_search = value;
+    if (flags.index.type == IndexType::kIvf) options.nprobe = value;
+    SEXTANT_ASSIGN_OR_RETURN(PassResult pass, RunPass(*collection, options, ds, dim, flags.threads, flags.warmup));
+    uint64_t hits = 0;
+    const double recall = Recall(pass.ids, truth, ds.nq, k, &hits);
+    JsonLine line;
+    line.Str("system", "sextant")
+        .Str("index", requested)
+        .Raw("params", ParamsJson(flags.index, dim, value));
+    // Exactly 1.0 only when every neighbour was found; never rounded up to it.
+    if (hits == uint64_t{ds.nq} * k) {
+      line.Raw("recall", "1.0");
+    } else {
+      line.Num("recall", std::min(recall, 0.999999), 6);
+    }
+    line.Num("qps", static_cast<double>(ds.nq) / pass.wall_s, 1)
+        .Num("p50_us", Percentile(pass.latency_us, 0.50), 1)
+        .Num("p99_us", Percentile(pass.latency_us, 0.99), 1)
+        .Num("build_s", build_s, 3)
+        .Num("ingest_s", ingest_s, 3)
+        .Num("rss_mb", ProcStatusMb("VmRSS"), 1)
+        .Num("peak_rss_mb", ProcStatusMb("VmHWM"), 1)
+        .Int("index_bytes", info.index_bytes)
+        .Int("vector_bytes", info.vector_bytes)
+        .Num("bytes_per_vector", static_cast<double>(info.index_bytes) / static_cast<double>(n), 1)
+        .Int("n", n)
+        .Int("dim", dim)
+        .Int("k", k)
+        .Int("queries", ds.nq)
+        .Int("threads", flags.threads)
+        .Str("metric", sextant::MetricName(flags.metric))
+        .Str("dataset", ds.name)
+        .Str("engine_index", info.index)
+        .Str("simd", sextant::SimdLevelName());
+    if (flags.reopen) line.Num("reopen_s", reopen_s, 3).Num("close_s", close_s, 3);
+    std::printf("%s\n", line.Done().c_str());
+    std::fflush(stdout);
+  }
+  collection.reset();
+  db.reset();  // before `scratch` removes the directory
+  return Status::OK();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    Flags flags;
+    if (Status s = ParseFlags(argc, argv, &flags); !s.ok()) {
+      std::fprintf(stderr, "sextant-bench: %s\n(see sextant-bench --help)\n", std::string(s.message()).c_str());
+      return 2;
+    }
+    if (flags.help) {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (Status s = RunBench(flags); !s.ok()) {
+      std::fprintf(stderr, "sextant-bench: error: %s\n", s.ToString().c_str());
+      return 1;
+    }
+    return 0;
+  } catch (const std::exception& e) {  // e.g. std::bad_alloc from a data set too large for memory
+    std::fprintf(stderr, "sextant-bench: error: %s\n", e.what());
+    return 1;
+  }
+}
