@@ -154,6 +154,8 @@ for (system, index), rs in groups.items():
     note = "" if ok else f"never reaches {target:g}"
     if system == "sextant" and best.get("engine_index") not in (None, index):
         note = (note + "; " if note else "") + f"engine ran {best['engine_index']}"
+    elif system == "sextant" and index != "Flat" and best.get("plan") != "index":
+        note = (note + "; " if note else "") + f"plan {best.get('plan')}"
     rows.append((system, index, f"{best['qps']:.0f}" if ok else "-", f"{best['recall']:.4f}",
                  f"{best['p99_us']:.0f}" if best.get("p99_us") is not None else "-", setting,
                  f"{best['build_s']:.2f}", f"{best.get('bytes_per_vector', 0):.0f}", note))

@@ -201,6 +201,12 @@ class HnswlibSystem:
     def set_param(self, value):
         self.index.set_ef(max(value, self.args.k))  # as the engine: a list of at least k
 
+    def reset_stats(self):
+        pass
+
+    def distances(self):
+        return None  # hnswlib does not count them in its Python binding
+
     def search(self, q, k):
         labels, _ = self.index.knn_query(q, k=k, num_threads=1)
         return labels[0]
@@ -293,6 +299,16 @@ class FaissSystem:
             self.index.hnsw.efSearch = max(value, self.args.k)
         else:
             self.ivf.nprobe = value
+
+    def reset_stats(self):
+        self.faiss.cvar.hnsw_stats.reset()
+        self.faiss.cvar.indexIVF_stats.reset()
+
+    def distances(self):
+        """Distances computed since reset_stats (FAISS's global counters; approximate with threads)."""
+        if self.kind == "faiss-hnsw":
+            return self.faiss.cvar.hnsw_stats.ndis
+        return self.faiss.cvar.indexIVF_stats.ndis
 
     def search(self, q, k):
         if self.args.metric == "cosine":
@@ -414,7 +430,9 @@ def run_system(system, args):
 
     for value in default_sweep(system, args):
         sut.set_param(value)
+        sut.reset_stats()
         wall, latency, ids = run_pass(sut, queries, k, args.threads, args.warmup)
+        ndis = sut.distances()
         hits, r = recall(ids, truth, k)
         line = {
             "system": sut.system,
@@ -438,6 +456,8 @@ def run_system(system, args):
             "metric": args.metric,
             "dataset": dataset_name(args.base),
             "engine_index": sut.impl,
+            "plan": "index",
+            "distances_per_query": None if ndis is None else round(ndis / (nq + min(args.warmup, nq))),
         }
         if args.reopen:
             line["reopen_s"] = round(reopen_s, 3)

@@ -947,6 +947,8 @@ struct PassResult {
   double wall_s = 0;
   std::vector<double> latency_us;  // sorted
   std::vector<uint64_t> ids;       // nq * k, UINT64_MAX where fewer came back
+  uint64_t index_plans = 0;        // queries the index answered (SearchPlan::Kind::kIndex)
+  uint64_t distance_computations = 0;
 };
 
 StatusOr<PassResult> RunPass(const sextant::Collection& collection, const sextant::SearchOptions& options,
@@ -961,11 +963,16 @@ StatusOr<PassResult> RunPass(const sextant::Collection& collection, const sextan
   result.latency_us.resize(ds.nq);
   result.ids.assign(ds.nq * k, UINT64_MAX);
   std::vector<Status> errors(threads);
+  std::atomic<uint64_t> index_plans{0}, distance_computations{0};
   auto work = [&](uint32_t w, size_t begin, size_t end) {
+    uint64_t my_index_plans = 0, my_distances = 0;
     for (size_t i = begin; i < end; ++i) {
+      sextant::SearchPlan plan;
       const auto t0 = Clock::now();
-      auto hits = collection.Search(options, std::span<const float>(ds.queries.data() + i * dim, dim));
+      auto hits = collection.Search(options, std::span<const float>(ds.queries.data() + i * dim, dim), &plan);
       const auto t1 = Clock::now();
+      my_index_plans += plan.kind == sextant::SearchPlan::Kind::kIndex ? 1 : 0;
+      my_distances += plan.distance_computations;
       if (!hits.ok()) {
         errors[w] = hits.status().WithPrefix("search (query " + std::to_string(i) + ")");
         return;
@@ -977,6 +984,8 @@ StatusOr<PassResult> RunPass(const sextant::Collection& collection, const sextan
         result.ids[i * k + j] = id.is_number() ? id.number() : UINT64_MAX;
       }
     }
+    index_plans += my_index_plans;
+    distance_computations += my_distances;
   };
   const auto start = Clock::now();
   std::vector<std::thread> pool;
@@ -988,6 +997,8 @@ StatusOr<PassResult> RunPass(const sextant::Collection& collection, const sextan
   work(0, 0, std::min(ds.nq, per));
   for (auto& t : pool) t.join();
   result.wall_s = Seconds(Clock::now() - start);
+  result.index_plans = index_plans;
+  result.distance_computations = distance_computations;
   for (const Status& s : errors) SEXTANT_RETURN_IF_ERROR(s);
   std::sort(result.latency_us.begin(), result.latency_us.end());
   return result;
@@ -1167,6 +1178,8 @@ Status RunBench(const Flags& flags) {
         .Str("metric", sextant::MetricName(flags.metric))
         .Str("dataset", ds.name)
         .Str("engine_index", info.index)
+        .Str("plan", pass.index_plans == ds.nq ? "index" : pass.index_plans == 0 ? "exact" : "mixed")
+        .Num("distances_per_query", static_cast<double>(pass.distance_computations) / static_cast<double>(ds.nq), 0)
         .Str("simd", sextant::SimdLevelName());
     if (flags.reopen) line.Num("reopen_s", reopen_s, 3).Num("close_s", close_s, 3);
     std::printf("%s\n", line.Done().c_str());
