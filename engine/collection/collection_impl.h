@@ -1,64 +1,89 @@
-// CollectionImpl: the write path, exact search and the in-memory state of one collection.
+// CollectionImpl: the write path, the search planner, the index lifecycle and the in-memory state
+// of one collection.
 //
-// State and invariants. Each point lives in a dense 32-bit slot. In memory the collection holds
-// every vector (vectors_, slot-major, dim floats a slot), which slots are live, the encoded
-// external id of every live slot and the map back from id to slot. RocksDB holds the same, as
-// ids (id -> slot), vectors (slot -> floats) and payloads (slot -> JSON); payloads are read from
-// RocksDB when needed. A deleted slot is reused by a later insert.
+// State. Each point lives in a dense 32-bit slot. In memory: every vector (store_, a
+// SegmentedRows whose rows never move), which slots are live, each live slot's encoded external
+// id and the map back, the payload indexes, and the vector index (index_; none for Flat, or while
+// an IVF/SQ8 index waits for enough points to train). RocksDB holds ids (id -> slot), vectors
+// (slot -> floats), payloads (slot -> JSON) and payload index entries; payloads are read from
+// RocksDB when a search needs them.
 //
-// Threading. mu_ is a reader/writer lock: searches, gets and scans take it shared; writes take it
-// exclusive for the RocksDB commit and the in-memory update together, so a reader sees a batch
-// entirely or not at all and memory never runs ahead of, or behind, what is durable.
+// Slots. A new point takes a free slot or a new one. A replaced point gets a NEW slot and its old
+// slot is retired, as is a deleted point's: an index may still reference a retired slot (as a
+// removed graph node, say) until its Consolidate releases it, so a slot's row is never rewritten
+// while any index holds it. Without an index a retired slot is free at once.
+//
+// Locks (always taken in this order):
+//   mu_        reader/writer. Searches, gets and scans hold it shared. A write holds it exclusive
+//              for its commit: plan slots, one RocksDB batch, update memory.
+//   index_mu_  serialises every change to index_ (Add/Remove, consolidation, the swap after a
+//              build, saving). A writer takes index_mu_ before releasing mu_ (hand-off), so
+//              index changes happen in commit order; searches keep running meanwhile (the
+//              indexes allow Search concurrent with Add/Remove), and the write is acknowledged
+//              only after its index changes, so an acknowledged point is searchable.
+//   free_mu_   guards free_slots_ (touched by commits and by index-phase releases).
+// Consolidation, training swaps and the end of a background build take mu_ exclusive as well,
+// as the VectorIndex contract asks.
 #ifndef SEXTANT_COLLECTION_COLLECTION_IMPL_H_
 #define SEXTANT_COLLECTION_COLLECTION_IMPL_H_
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "collection/descriptor.h"
+#include "index/segmented.h"
+#include "index/vector_index.h"
+#include "payload/filter.h"
+#include "payload/payload_index.h"
 #include "sextant/collection.h"
 #include "storage/storage.h"
 
 namespace sextant {
-
-// What the catalogue records about a collection (db/ persists it in the meta family).
-struct CollectionDescriptor {
-  uint32_t id = 0;  // key prefix in every column family; never reused
-  std::string name;
-  uint32_t dimension = 0;
-  Metric metric = Metric::kCosine;
-};
 
 // Limits from DatabaseOptions that the write path enforces.
 struct CollectionLimits {
   size_t max_payload_bytes = 64 * 1024;
 };
 
+// What a collection needs from its database.
+struct CollectionEnv {
+  storage::Storage* storage = nullptr;  // owned by the database; valid until Close()
+  std::string index_dir;                // where index checkpoint files go
+  CollectionLimits limits;
+};
+
 class CollectionImpl final : public Collection {
  public:
-  // Loads the collection's ids and vectors from storage into memory. DataLoss when they do not
-  // agree (an id whose vector is missing or of the wrong size).
-  static StatusOr<std::shared_ptr<CollectionImpl>> Load(storage::Storage* storage,
-                                                        CollectionDescriptor descriptor,
-                                                        CollectionLimits limits);
+  // Loads the collection's ids, vectors and payload index entries into memory, and its index
+  // from its checkpoint file (applying the writes the checkpoint misses); when the file is
+  // missing or damaged the index is rebuilt in the background (with a logged warning when it was
+  // damaged) and searches are exact meanwhile. DataLoss when ids and vectors disagree.
+  static StatusOr<std::shared_ptr<CollectionImpl>> Load(const CollectionEnv& env, CollectionDescriptor descriptor);
+  ~CollectionImpl() override;
 
   const std::string& name() const override { return desc_.name; }
   uint32_t dimension() const override { return desc_.dimension; }
   Metric metric() const override { return desc_.metric; }
 
-  Status Upsert(const WriteOptions& options, std::span<const PointId> ids,
-                std::span<const float> vectors, std::span<const std::string> payloads) override;
+  Status Upsert(const WriteOptions& options, std::span<const PointId> ids, std::span<const float> vectors,
+                std::span<const std::string> payloads) override;
   StatusOr<uint64_t> Delete(const WriteOptions& options, std::span<const PointId> ids) override;
   StatusOr<Point> Get(const PointId& id) const override;
   StatusOr<uint64_t> Count() const override;
   StatusOr<ScanPage> Scan(const ScanOptions& options) const override;
   StatusOr<std::vector<Hit>> Search(const SearchOptions& options, std::span<const float> query,
                                     SearchPlan* plan) const override;
-  StatusOr<std::vector<std::vector<Hit>>> SearchBatch(const SearchOptions& options,
-                                                      std::span<const float> queries,
+  StatusOr<std::vector<std::vector<Hit>>> SearchBatch(const SearchOptions& options, std::span<const float> queries,
                                                       std::vector<SearchPlan>* plans) const override;
   StatusOr<CollectionInfo> Describe() const override;
   Status SetIndex(const IndexOptions& options) override;
@@ -66,37 +91,92 @@ class CollectionImpl final : public Collection {
   Status WaitForIndex(uint64_t timeout_ms) const override;
   Status Checkpoint() override;
 
-  const CollectionDescriptor& descriptor() const { return desc_; }
+  uint32_t id() const { return desc_.id; }
 
-  // Called by the database with its catalogue lock held: after a drop every call returns
-  // NotFound; after the database closes, FailedPrecondition. Waits for calls in flight.
+  // Background upkeep, called periodically by the database's maintenance thread: consolidates
+  // the index after many deletes, trains a waiting index once there are enough points, and
+  // checkpoints an index that has changed a lot since its last checkpoint.
+  void Maintain();
+
+  // The database is dropping this collection: stop background work, delete the checkpoint
+  // file; every call returns NotFound from now on.
   void MarkDropped();
-  void MarkClosed();
+  // The database is closing: stop background work, checkpoint a changed index, and return
+  // FailedPrecondition from every call from now on. Waits for calls in flight.
+  void Close();
 
  private:
   enum class State { kOpen, kDropped, kClosed };
+  struct Matches;  // the planner's view of a filter: mask of allowed slots and their count
 
-  CollectionImpl(storage::Storage* storage, CollectionDescriptor descriptor, CollectionLimits limits);
+  CollectionImpl(const CollectionEnv& env, CollectionDescriptor descriptor);
 
-  Status CheckOpen() const;  // requires mu_ held (either mode)
-  // The mask of slots a search may return: live, and matching the filter when one is given.
-  StatusOr<std::vector<uint8_t>> SearchMask(const std::string& filter) const;
+  Status CheckOpen() const;  // requires mu_ (either mode)
+  Status LoadIndexFromFile();  // during Load
+  // Which slots the (parsed) filter allows; requires mu_ shared.
+  StatusOr<Matches> FilterMatches(const std::optional<payload::Filter>& filter) const;
   StatusOr<std::string> ReadPayload(uint32_t slot) const;
-  void EnsureCapacity(uint32_t slots);
+  std::vector<index::VectorRun> Runs() const;  // requires mu_
+  void EnsureCapacity(uint64_t slots);          // requires mu_ exclusive
+  std::string PayloadIndexKey(const std::string& entry, uint32_t slot) const;
 
-  storage::Storage* const storage_;  // owned by the database; valid while state_ != kClosed
-  const CollectionDescriptor desc_;
-  const CollectionLimits limits_;
-  const std::string prefix_;  // storage::CollectionPrefix(desc_.id)
+  // Retires a slot in the commit phase (requires mu_ exclusive): it stops being live; it is
+  // freed at once when no index can hold it.
+  void RetireSlot(uint32_t slot, std::vector<uint32_t>* retired);
+  // The index phase of a write (requires index_mu_): apply removals and adds to the index (and
+  // to the pending log of a build in progress).
+  void ApplyToIndex(const std::vector<uint32_t>& removed, const std::vector<uint32_t>& added);
+  // Rebuilds free_slots_ from scratch (requires mu_ exclusive and index_mu_).
+  void RecomputeFreeSlots();
+
+  // Background build of `options` (a new index, a retrain, or training once enough points), on
+  // builder_. Start and Stop require build_mu_.
+  void StartBuild(const IndexOptions& options);
+  void StopBuild();
+  void BuildMain(IndexOptions options);
+  // Ends a build: swaps in `built` (after applying the writes it has not seen) or, when null,
+  // keeps the current index; sets the state and recomputes the free slots.
+  void EndBuild(std::shared_ptr<index::VectorIndex> built, const IndexOptions& options, IndexState state);
+  Status PersistDescriptor(const CollectionDescriptor& d);
+
+  const CollectionEnv env_;
+  const std::string prefix_;  // storage::CollectionPrefix(id)
 
   mutable std::shared_mutex mu_;
-  State state_ = State::kOpen;                         // guarded by mu_
-  std::vector<float> vectors_;                         // guarded by mu_; slots_ * dim floats
-  std::vector<uint8_t> live_;                          // guarded by mu_; one per slot
-  std::vector<std::string> slot_ids_;                  // guarded by mu_; encoded id, "" if free
+  mutable std::mutex index_mu_;
+  std::mutex free_mu_;
+  std::mutex build_mu_;      // guards builder_ and build_stop_ (starting/stopping builds)
+  std::mutex checkpoint_mu_;  // one checkpoint at a time
+
+  CollectionDescriptor desc_;  // guarded by mu_ (index options change with SetIndex)
+  State state_ = State::kOpen;  // guarded by mu_
+  index::VectorStore store_;    // rows written under mu_ exclusive before the slot is published
+  std::vector<uint8_t> live_;   // guarded by mu_; one per slot up to capacity
+  std::vector<std::string> slot_ids_;                  // guarded by mu_; encoded id, "" if none
   std::unordered_map<std::string, uint32_t> id_slot_;  // guarded by mu_
-  std::vector<uint32_t> free_slots_;                   // guarded by mu_
-  uint32_t slots_ = 0;                                 // guarded by mu_; slots in use or freed
+  uint32_t slots_ = 0;                                 // guarded by mu_; high-water mark
+  std::unique_ptr<payload::PayloadIndexSet> payload_index_;  // guarded by mu_; null when none declared
+  std::vector<uint32_t> free_slots_;                   // guarded by free_mu_
+
+  // Guarded by index_mu_ for changes, and by mu_ exclusive + index_mu_ for replacing the pointer
+  // or flipping building_ (so readers holding either lock see a stable value).
+  std::shared_ptr<index::VectorIndex> index_;
+  bool building_ = false;
+  std::vector<std::pair<bool, uint32_t>> pending_ops_;  // (is_add, slot) seen by a build in progress
+  IndexState index_state_ = IndexState::kReady;
+  std::string index_spec_ = "Flat";  // spec of index_ (may differ from desc_ during a build)
+  std::string index_identity_;       // spec + build parameters of index_, recorded in checkpoints
+  std::string index_origin_ = "none";  // CollectionInfo::index_origin
+  size_t min_training_points_ = 0;   // while kTraining
+  std::atomic<bool> rebuild_requested_{false};  // an index Add failed after its write committed
+  std::atomic<bool> build_running_{false};
+
+  std::thread builder_;                // guarded by build_mu_
+  std::atomic<bool> build_stop_{false};
+  mutable std::condition_variable_any index_cv_;  // notified when index_state_ changes (with mu_)
+
+  std::atomic<uint64_t> changes_since_checkpoint_{0};
+  std::chrono::steady_clock::time_point last_checkpoint_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace sextant

@@ -4,12 +4,16 @@
 // -> decimal text, and "collection/<name>" -> a JSON descriptor (docs/format.md). Collection ids
 // are never reused, so a dropped collection's keys can never be mistaken for a new one's.
 #include <filesystem>
+#include <condition_variable>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "collection/collection_impl.h"
+#include "collection/descriptor.h"
+#include "util/logging.h"
 #include "db/file_lock.h"
 #include "sextant/database.h"
 #include "simd/distance.h"
@@ -27,10 +31,7 @@ using storage::Cf;
 constexpr int kFormatVersion = 1;
 constexpr std::string_view kFormatVersionKey = "format_version";
 constexpr std::string_view kNextIdKey = "next_collection_id";
-constexpr std::string_view kCollectionKeyPrefix = "collection/";
 constexpr size_t kMaxNameLength = 128;
-
-std::string CollectionKey(std::string_view name) { return std::string(kCollectionKeyPrefix) + std::string(name); }
 
 Status ValidateName(std::string_view name) {
   if (name.empty()) return Status::InvalidArgument("collection name is empty");
@@ -51,42 +52,44 @@ Status ValidateName(std::string_view name) {
   return Status::OK();
 }
 
-std::string EncodeDescriptor(const CollectionDescriptor& d) {
-  nlohmann::json j = {{"id", d.id},
-                      {"name", d.name},
-                      {"dimension", d.dimension},
-                      {"metric", std::string(MetricName(d.metric))}};
-  return j.dump();
-}
-
-StatusOr<CollectionDescriptor> DecodeDescriptor(std::string_view text) {
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  auto corrupt = [&] { return Status::DataLoss("corrupt collection descriptor: " + std::string(text.substr(0, 200))); };
-  if (!j.is_object() || !j["id"].is_number_unsigned() || !j["name"].is_string() ||
-      !j["dimension"].is_number_unsigned() || !j["metric"].is_string()) {
-    return corrupt();
-  }
-  CollectionDescriptor d;
-  d.id = j["id"].get<uint32_t>();
-  d.name = j["name"].get<std::string>();
-  d.dimension = j["dimension"].get<uint32_t>();
-  auto metric = ParseMetric(j["metric"].get<std::string>());
-  if (!metric.ok() || d.dimension == 0 || d.dimension > CollectionOptions::kMaxDimension) return corrupt();
-  d.metric = *metric;
-  return d;
-}
-
 class DatabaseImpl final : public Database {
  public:
   DatabaseImpl(std::string path, FileLock lock, std::unique_ptr<storage::Storage> storage,
                CollectionLimits limits)
-      : path_(std::move(path)), lock_(std::move(lock)), storage_(std::move(storage)), limits_(limits) {}
+      : path_(std::move(path)), lock_(std::move(lock)), storage_(std::move(storage)) {
+    env_.storage = storage_.get();
+    env_.index_dir = path_ + "/index";
+    env_.limits = limits;
+  }
 
   ~DatabaseImpl() override {
+    {
+      std::lock_guard guard(maintenance_mu_);
+      stopping_ = true;
+    }
+    maintenance_cv_.notify_all();
+    if (maintenance_.joinable()) maintenance_.join();
     std::lock_guard guard(mu_);
-    for (auto& [name, c] : collections_) c->MarkClosed();
+    for (auto& [name, c] : collections_) c->Close();  // stops builds, checkpoints changed indexes
     collections_.clear();
     storage_.reset();  // closes RocksDB before the lock is released
+  }
+
+  // Runs each collection's Maintain() about once a second until the database closes.
+  void StartMaintenance() {
+    maintenance_ = std::thread([this] {
+      std::unique_lock lock(maintenance_mu_);
+      while (!maintenance_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_; })) {
+        lock.unlock();
+        std::vector<std::shared_ptr<CollectionImpl>> all;
+        {
+          std::lock_guard guard(mu_);
+          for (auto& [name, c] : collections_) all.push_back(c);
+        }
+        for (auto& c : all) c->Maintain();
+        lock.lock();
+      }
+    });
   }
 
   Status Load() {
@@ -105,9 +108,9 @@ class DatabaseImpl final : public Database {
 
     std::vector<CollectionDescriptor> descriptors;
     Status bad;
-    std::string end(kCollectionKeyPrefix);
+    std::string end(kDescriptorKeyPrefix);
     end.back() += 1;
-    SEXTANT_RETURN_IF_ERROR(storage_->Scan(Cf::kMeta, kCollectionKeyPrefix, end, [&](std::string_view, std::string_view v) {
+    SEXTANT_RETURN_IF_ERROR(storage_->Scan(Cf::kMeta, kDescriptorKeyPrefix, end, [&](std::string_view, std::string_view v) {
       auto d = DecodeDescriptor(v);
       if (!d.ok()) {
         bad = d.status();
@@ -119,7 +122,7 @@ class DatabaseImpl final : public Database {
     SEXTANT_RETURN_IF_ERROR(bad);
     for (auto& d : descriptors) {
       std::string name = d.name;
-      SEXTANT_ASSIGN_OR_RETURN(auto c, CollectionImpl::Load(storage_.get(), std::move(d), limits_));
+      SEXTANT_ASSIGN_OR_RETURN(auto c, CollectionImpl::Load(env_, std::move(d)));
       collections_.emplace(std::move(name), std::move(c));
     }
     return Status::OK();
@@ -136,17 +139,24 @@ class DatabaseImpl final : public Database {
     if (MetricName(options.metric) == "unknown") {
       return Status::InvalidArgument("create collection " + std::string(name) + ": unknown metric");
     }
+    SEXTANT_RETURN_IF_ERROR(options.index.Validate(options.dimension).WithPrefix("create collection " + std::string(name)));
+    if (!options.payload_indexes.empty()) {
+      SEXTANT_RETURN_IF_ERROR(payload::PayloadIndexSet::Create(options.payload_indexes)
+                                  .status()
+                                  .WithPrefix("create collection " + std::string(name)));
+    }
     std::lock_guard guard(mu_);
     if (collections_.count(std::string(name))) {
       return Status::AlreadyExists("collection " + std::string(name) + " already exists");
     }
-    CollectionDescriptor d{next_id_, std::string(name), options.dimension, options.metric};
+    CollectionDescriptor d{next_id_, std::string(name), options.dimension, options.metric, options.index,
+                           options.payload_indexes};
     storage::Batch batch;
-    batch.Put(Cf::kMeta, CollectionKey(name), EncodeDescriptor(d));
+    batch.Put(Cf::kMeta, DescriptorKey(name), EncodeDescriptor(d));
     batch.Put(Cf::kMeta, kNextIdKey, std::to_string(next_id_ + 1));
     SEXTANT_RETURN_IF_ERROR(storage_->Write(batch, /*sync=*/true).WithPrefix("create collection"));
     ++next_id_;
-    SEXTANT_ASSIGN_OR_RETURN(auto c, CollectionImpl::Load(storage_.get(), std::move(d), limits_));
+    SEXTANT_ASSIGN_OR_RETURN(auto c, CollectionImpl::Load(env_, std::move(d)));
     collections_.emplace(std::string(name), c);
     return std::shared_ptr<Collection>(c);
   }
@@ -162,16 +172,17 @@ class DatabaseImpl final : public Database {
     std::lock_guard guard(mu_);
     auto it = collections_.find(std::string(name));
     if (it == collections_.end()) return Status::NotFound("collection " + std::string(name) + " not found");
-    const uint32_t cid = it->second->descriptor().id;
+    const uint32_t cid = it->second->id();
     const std::string begin = storage::CollectionPrefix(cid), end = storage::CollectionPrefix(cid + 1);
     storage::Batch batch;
-    batch.Delete(Cf::kMeta, CollectionKey(name));
+    batch.Delete(Cf::kMeta, DescriptorKey(name));
     for (int cf = 0; cf < storage::kNumCfs; ++cf) {
       if (static_cast<Cf>(cf) != Cf::kMeta) batch.DeleteRange(static_cast<Cf>(cf), begin, end);
     }
     SEXTANT_RETURN_IF_ERROR(storage_->Write(batch, /*sync=*/true).WithPrefix("drop collection"));
-    it->second->MarkDropped();
+    std::shared_ptr<CollectionImpl> dropped = it->second;
     collections_.erase(it);
+    dropped->MarkDropped();
     // Reclaim the disk space now rather than at some later compaction. The drop is already
     // committed; a failure here only delays reclaiming.
     for (int cf = 0; cf < storage::kNumCfs; ++cf) {
@@ -196,7 +207,12 @@ class DatabaseImpl final : public Database {
   const std::string path_;
   FileLock lock_;
   std::unique_ptr<storage::Storage> storage_;
-  const CollectionLimits limits_;
+  CollectionEnv env_;
+
+  std::thread maintenance_;
+  std::mutex maintenance_mu_;
+  std::condition_variable maintenance_cv_;
+  bool stopping_ = false;  // guarded by maintenance_mu_
 
   mutable std::mutex mu_;  // guards the catalogue below
   std::map<std::string, std::shared_ptr<CollectionImpl>, std::less<>> collections_;
@@ -229,6 +245,7 @@ StatusOr<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& option
     limits.max_payload_bytes = options.max_payload_bytes;
     auto db = std::make_unique<DatabaseImpl>(path, std::move(lock), std::move(storage), limits);
     SEXTANT_RETURN_IF_ERROR(db->Load());
+    db->StartMaintenance();
     return std::unique_ptr<Database>(std::move(db));
   } catch (const std::bad_alloc&) {
     return Status::ResourceExhausted("opening " + path + ": out of memory");

@@ -111,6 +111,9 @@ struct CollectionInfo {
   IndexState index_state = IndexState::kReady;
   uint64_t index_bytes = 0;   // memory the index holds beyond the float32 vectors
   uint64_t vector_bytes = 0;  // memory of the float32 vectors
+  // Where the index in use came from: "checkpoint" (loaded from disk when the database opened),
+  // "built" (built in this process), or "none" (Flat, or waiting to train).
+  std::string index_origin = "none";
 };
 
 // A page of Collection::Scan.
