@@ -24,7 +24,7 @@ SEXTANT_SIMD=scalar ctest --test-dir build --output-on-failure -j "$jobs"
 
 if [ "${SEXTANT_TEST_SANITIZE:-1}" != "0" ]; then
   echo "== build with address,undefined sanitizers"
-  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSEXTANT_SANITIZE=address,undefined \
+  cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEXTANT_SANITIZE=address,undefined \
     -DSEXTANT_BUILD_BENCH=OFF >/dev/null
   cmake --build build-asan -j "$jobs"
   echo "== tests under address,undefined sanitizers"
