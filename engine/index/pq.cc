@@ -1,0 +1,206 @@
+// ProductQuantizer (pq.h). Codebooks come from kmeans.h, one k-means per subspace on the same
+// sampled rows; everything after training is plain loops over the transposed layout, 256
+// centroids wide, which GCC vectorises at the baseline ISA.
+#include "index/pq.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <new>
+
+#include "index/kmeans.h"
+
+namespace sextant::index {
+namespace {
+
+constexpr size_t kK = ProductQuantizer::kCentroids;
+
+void PutU32(std::string* out, uint32_t v) {
+  char buf[4];
+  std::memcpy(buf, &v, 4);
+  out->append(buf, 4);
+}
+
+uint32_t GetU32(const char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+}  // namespace
+
+size_t ProductQuantizer::AutoM(size_t dim) {
+  for (size_t m = std::min<size_t>(64, dim / 2); m >= 1; --m) {
+    if (dim % m == 0) return m;
+  }
+  return 1;
+}
+
+Status ProductQuantizer::Train(const float* vectors, size_t n, uint64_t seed) {
+  if (m_ == 0 || dim_ == 0 || dim_ % m_ != 0) {
+    return Status::InvalidArgument("pq: m " + std::to_string(m_) + " must divide the dimension " +
+                                   std::to_string(dim_));
+  }
+  if (n < kK) {
+    return Status::InvalidArgument("pq: " + std::to_string(n) + " training vectors, need at least " +
+                                   std::to_string(kK));
+  }
+  try {
+    std::vector<float> centroids(m_ * kK * dsub_);
+    std::vector<float> sub(n * dsub_);
+    KMeansOptions opt;
+    opt.k = kK;
+    opt.max_iterations = 25;
+    opt.seed = seed;  // the same seed in every subspace: k-means samples the same rows
+    opt.max_points_per_centroid = kMaxTrainingRows / kK;
+    for (size_t j = 0; j < m_; ++j) {
+      for (size_t i = 0; i < n; ++i) {
+        std::memcpy(&sub[i * dsub_], vectors + i * dim_ + j * dsub_, dsub_ * sizeof(float));
+      }
+      StatusOr<KMeansResult> km = KMeans(sub.data(), n, dsub_, opt);
+      if (!km.ok()) return km.status().WithPrefix("pq subspace " + std::to_string(j));
+      std::memcpy(&centroids[j * kK * dsub_], km->centroids.data(), kK * dsub_ * sizeof(float));
+    }
+    centroids_ = std::move(centroids);
+    BuildTransposed();
+    return Status::OK();
+  } catch (const std::bad_alloc&) {
+    centroids_.clear();
+    transposed_.clear();
+    return Status::ResourceExhausted("pq: out of memory while training");
+  }
+}
+
+void ProductQuantizer::BuildTransposed() {
+  transposed_.assign(m_ * dsub_ * kK, 0.0f);
+  for (size_t j = 0; j < m_; ++j) {
+    for (size_t c = 0; c < kK; ++c) {
+      for (size_t t = 0; t < dsub_; ++t) {
+        transposed_[(j * dsub_ + t) * kK + c] = centroids_[(j * kK + c) * dsub_ + t];
+      }
+    }
+  }
+}
+
+void ProductQuantizer::Encode(const float* x, uint8_t* code) const {
+  alignas(64) float dist[kK];
+  for (size_t j = 0; j < m_; ++j) {
+    const float* tj = &transposed_[j * dsub_ * kK];
+    const float* xj = x + j * dsub_;
+    std::fill(dist, dist + kK, 0.0f);
+    for (size_t t = 0; t < dsub_; ++t) {
+      const float v = xj[t];
+      const float* col = tj + t * kK;
+#pragma GCC ivdep
+      for (size_t c = 0; c < kK; ++c) {
+        const float diff = v - col[c];
+        dist[c] += diff * diff;
+      }
+    }
+    code[j] = static_cast<uint8_t>(ArgMin(dist, kK));
+  }
+}
+
+void ProductQuantizer::Decode(const uint8_t* code, float* x) const {
+  for (size_t j = 0; j < m_; ++j) {
+    std::memcpy(x + j * dsub_, &centroids_[(j * kK + code[j]) * dsub_], dsub_ * sizeof(float));
+  }
+}
+
+void ProductQuantizer::L2Table(const float* query, float* table) const {
+  for (size_t j = 0; j < m_; ++j) {
+    float* row = table + j * kK;
+    std::fill(row, row + kK, 0.0f);
+    for (size_t t = 0; t < dsub_; ++t) {
+      const float v = query[j * dsub_ + t];
+      const float* col = &transposed_[(j * dsub_ + t) * kK];
+#pragma GCC ivdep
+      for (size_t c = 0; c < kK; ++c) {
+        const float diff = v - col[c];
+        row[c] += diff * diff;
+      }
+    }
+  }
+}
+
+void ProductQuantizer::DotTable(const float* query, float* table) const {
+  for (size_t j = 0; j < m_; ++j) {
+    float* row = table + j * kK;
+    std::fill(row, row + kK, 0.0f);
+    for (size_t t = 0; t < dsub_; ++t) {
+      const float v = query[j * dsub_ + t];
+      const float* col = &transposed_[(j * dsub_ + t) * kK];
+#pragma GCC ivdep
+      for (size_t c = 0; c < kK; ++c) row[c] += v * col[c];
+    }
+  }
+}
+
+void ProductQuantizer::NormTable(float* table) const {
+  for (size_t j = 0; j < m_; ++j) {
+    float* row = table + j * kK;
+    std::fill(row, row + kK, 0.0f);
+    for (size_t t = 0; t < dsub_; ++t) {
+      const float* col = &transposed_[(j * dsub_ + t) * kK];
+#pragma GCC ivdep
+      for (size_t c = 0; c < kK; ++c) row[c] += col[c] * col[c];
+    }
+  }
+}
+
+void ProductQuantizer::Serialize(std::string* out) const {
+  PutU32(out, static_cast<uint32_t>(dim_));
+  PutU32(out, static_cast<uint32_t>(m_));
+  PutU32(out, static_cast<uint32_t>(kK));
+  out->push_back(trained() ? 1 : 0);
+  if (trained()) {
+    out->append(reinterpret_cast<const char*>(centroids_.data()), centroids_.size() * sizeof(float));
+  }
+}
+
+Status ProductQuantizer::Deserialize(std::string_view* in) {
+  if (in->size() < 13) return Status::DataLoss("pq: truncated header");
+  const uint32_t dim = GetU32(in->data());
+  const uint32_t m = GetU32(in->data() + 4);
+  const uint32_t k = GetU32(in->data() + 8);
+  const auto trained = static_cast<uint8_t>((*in)[12]);
+  if (dim == 0 || m == 0 || dim % m != 0 || k != kK || trained > 1) {
+    return Status::DataLoss("pq: bad header (dim " + std::to_string(dim) + ", m " + std::to_string(m) +
+                            ", k " + std::to_string(k) + ")");
+  }
+  if (dim_ != 0 && (dim != dim_ || (m_ != 0 && m != m_))) {
+    return Status::DataLoss("pq: saved for dim " + std::to_string(dim) + " m " + std::to_string(m) +
+                            ", expected dim " + std::to_string(dim_) + " m " + std::to_string(m_));
+  }
+  std::string_view rest = in->substr(13);
+  std::vector<float> centroids;
+  if (trained == 1) {
+    // dim <= 2^32 so this product cannot overflow 64 bits; compare before allocating.
+    const uint64_t bytes = uint64_t{dim} * kK * sizeof(float);
+    if (rest.size() < bytes) return Status::DataLoss("pq: truncated codebooks");
+    try {
+      centroids.resize(static_cast<size_t>(bytes / sizeof(float)));
+    } catch (const std::bad_alloc&) {
+      return Status::ResourceExhausted("pq: out of memory for the codebooks");
+    }
+    std::memcpy(centroids.data(), rest.data(), bytes);
+    for (float v : centroids) {
+      if (!std::isfinite(v)) return Status::DataLoss("pq: non-finite centroid");
+    }
+    rest.remove_prefix(bytes);
+  }
+  dim_ = dim;
+  m_ = m;
+  dsub_ = dim / m;
+  centroids_ = std::move(centroids);
+  if (trained == 1) {
+    BuildTransposed();
+  } else {
+    transposed_.clear();
+  }
+  *in = rest;
+  return Status::OK();
+}
+
+}  // namespace sextant::index
