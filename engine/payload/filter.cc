@@ -1,4 +1,6 @@
 // The filter language: parsing JSON into a tree of FilterNode, and evaluating it on payloads.
+// The tree's types are declared in filter_internal.h, so the payload indexes can read a parsed
+// filter; every rule of evaluation is defined here.
 //
 // Parsing does all the work that does not depend on the payload: dotted paths are split into
 // segments, operands are converted to their compared form (exact numbers, sorted $in sets), and
@@ -27,27 +29,21 @@
 #include <cstdint>
 #include <exception>
 #include <new>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "payload/filter_internal.h"
 #include "payload/json_util.h"
 
 namespace sextant::payload {
 
-namespace {
-
 using json = nlohmann::json;
 
-// A JSON number in its exact form: nlohmann keeps integers as int64 or uint64 and the rest as
-// double, and so do we, so comparisons never round a large integer through a double.
-struct Number {
-  enum class Kind : uint8_t { kInt, kUint, kDouble };
-  Kind kind = Kind::kInt;
-  int64_t i = 0;
-  uint64_t u = 0;
-  double d = 0;
-};
+namespace internal {
+
+namespace {
 
 int Sign(bool less, bool greater) { return less ? -1 : (greater ? 1 : 0); }
 
@@ -69,6 +65,8 @@ int CompareUintDouble(uint64_t u, double d) {
   if (u != tu) return Sign(u < tu, u > tu);
   return Sign(t < d, t > d);
 }
+
+}  // namespace
 
 int CompareNumbers(const Number& a, const Number& b) {
   using K = Number::Kind;
@@ -100,25 +98,49 @@ int CompareNumbers(const Number& a, const Number& b) {
   return 0;
 }
 
-// Reads a JSON number without throwing; false for any other type.
 bool ToNumber(const json& v, Number* out) {
   switch (v.type()) {
     case json::value_t::number_integer:
-      out->kind = Number::Kind::kInt;
-      out->i = *v.get_ptr<const json::number_integer_t*>();
+      *out = Number::Int(*v.get_ptr<const json::number_integer_t*>());
       return true;
     case json::value_t::number_unsigned:
-      out->kind = Number::Kind::kUint;
-      out->u = *v.get_ptr<const json::number_unsigned_t*>();
+      *out = Number::Uint(*v.get_ptr<const json::number_unsigned_t*>());
       return true;
     case json::value_t::number_float:
-      out->kind = Number::Kind::kDouble;
-      out->d = *v.get_ptr<const json::number_float_t*>();
+      *out = Number::Double(*v.get_ptr<const json::number_float_t*>());
       return true;
     default:
       return false;
   }
 }
+
+bool SplitPath(std::string_view key, std::vector<std::string>* out) {
+  out->clear();
+  size_t start = 0;
+  while (true) {
+    size_t dot = key.find('.', start);
+    std::string_view segment =
+        key.substr(start, dot == std::string_view::npos ? dot : dot - start);
+    if (segment.empty()) return false;
+    out->emplace_back(segment);
+    if (dot == std::string_view::npos) return true;
+    start = dot + 1;
+  }
+}
+
+const json* LookupPath(const json& payload, const std::vector<std::string>& path) {
+  const json* current = &payload;
+  for (const auto& segment : path) {
+    const auto* object = current->get_ptr<const json::object_t*>();
+    if (object == nullptr) return nullptr;
+    auto it = object->find(segment);
+    if (it == object->end()) return nullptr;
+    current = &it->second;
+  }
+  return current;
+}
+
+namespace {
 
 // Whole-value equality with the numeric rule above (nlohmann's operator== would round integers
 // through double). Recursion is bounded by the shallower of the two values, and the filter side
@@ -155,82 +177,6 @@ bool DeepEqual(const json& a, const json& b) {
   }
 }
 
-// The scalars of an $in list (and of $eq with a scalar, which is $in with one element), sorted
-// per type so a lookup is a binary search.
-class ScalarSet {
- public:
-  // `value` must be a scalar (checked by the parser).
-  void Add(const json& value) {
-    Number n;
-    if (ToNumber(value, &n)) {
-      numbers_.push_back(n);
-    } else if (value.is_string()) {
-      strings_.push_back(*value.get_ptr<const json::string_t*>());
-    } else if (value.is_boolean()) {
-      (*value.get_ptr<const json::boolean_t*>() ? has_true_ : has_false_) = true;
-    } else if (value.is_null()) {
-      has_null_ = true;
-    }
-  }
-  void Seal() {
-    std::sort(numbers_.begin(), numbers_.end(),
-              [](const Number& a, const Number& b) { return CompareNumbers(a, b) < 0; });
-    std::sort(strings_.begin(), strings_.end());
-  }
-  // Whether the scalar `v` is in the set; false for arrays and objects.
-  bool Contains(const json& v) const {
-    switch (v.type()) {
-      case json::value_t::null: return has_null_;
-      case json::value_t::boolean: return *v.get_ptr<const json::boolean_t*>() ? has_true_
-                                                                              : has_false_;
-      case json::value_t::string:
-        return std::binary_search(strings_.begin(), strings_.end(),
-                                  *v.get_ptr<const json::string_t*>());
-      case json::value_t::number_integer:
-      case json::value_t::number_unsigned:
-      case json::value_t::number_float: {
-        Number n;
-        ToNumber(v, &n);
-        return std::binary_search(
-            numbers_.begin(), numbers_.end(), n,
-            [](const Number& a, const Number& b) { return CompareNumbers(a, b) < 0; });
-      }
-      default:
-        return false;
-    }
-  }
-
- private:
-  std::vector<Number> numbers_;
-  std::vector<std::string> strings_;
-  bool has_null_ = false;
-  bool has_true_ = false;
-  bool has_false_ = false;
-};
-
-enum class Op : uint8_t {
-  kIn,       // $in, and $eq with a scalar
-  kNin,      // $nin, and $ne with a scalar
-  kEqValue,  // $eq with an array or an object: whole-value equality
-  kNeValue,
-  kGt,
-  kGte,
-  kLt,
-  kLte,
-  kExists,
-  kNotExists,
-};
-
-// One operator applied to one field.
-struct Condition {
-  Op op = Op::kExists;
-  ScalarSet set;        // kIn, kNin
-  json literal;         // kEqValue, kNeValue
-  bool bound_is_string = false;  // kGt .. kLte: the bound is a string or a number
-  std::string bound_string;
-  Number bound_number;
-};
-
 // Calls `pred` on `v`, and on each element if `v` is an array; true if any call is.
 template <typename Pred>
 bool AnyValueOrElement(const json& v, const Pred& pred) {
@@ -256,7 +202,46 @@ bool CompareToBound(const json& v, const Condition& c, int* result) {
   return true;
 }
 
-// `value` is the field's value, or nullptr when the field is missing.
+}  // namespace
+
+void ScalarSet::Add(const json& value) {
+  Number n;
+  if (ToNumber(value, &n)) {
+    numbers_.push_back(n);
+  } else if (value.is_string()) {
+    strings_.push_back(*value.get_ptr<const json::string_t*>());
+  } else if (value.is_boolean()) {
+    (*value.get_ptr<const json::boolean_t*>() ? has_true_ : has_false_) = true;
+  } else if (value.is_null()) {
+    has_null_ = true;
+  }
+}
+
+void ScalarSet::Seal() {
+  std::sort(numbers_.begin(), numbers_.end(), NumberLess());
+  std::sort(strings_.begin(), strings_.end());
+}
+
+bool ScalarSet::Contains(const json& v) const {
+  switch (v.type()) {
+    case json::value_t::null: return has_null_;
+    case json::value_t::boolean: return *v.get_ptr<const json::boolean_t*>() ? has_true_
+                                                                            : has_false_;
+    case json::value_t::string:
+      return std::binary_search(strings_.begin(), strings_.end(),
+                                *v.get_ptr<const json::string_t*>());
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned:
+    case json::value_t::number_float: {
+      Number n;
+      ToNumber(v, &n);
+      return std::binary_search(numbers_.begin(), numbers_.end(), n, NumberLess());
+    }
+    default:
+      return false;
+  }
+}
+
 bool ConditionHolds(const Condition& c, const json* value) {
   switch (c.op) {
     case Op::kExists: return value != nullptr;
@@ -294,60 +279,46 @@ bool ConditionHolds(const Condition& c, const json* value) {
   return false;
 }
 
-}  // namespace
+std::optional<bool> ConstantResult(const Condition& c) {
+  // An empty set contains nothing, so no value and no element is ever in it.
+  if (c.op == Op::kIn && c.set.empty()) return false;
+  if (c.op == Op::kNin && c.set.empty()) return true;
+  return std::nullopt;
+}
 
-// A node of the parsed filter. kAnd with no children is the empty filter {} (matches all).
-class FilterNode {
- public:
-  enum class Kind : uint8_t { kAnd, kOr, kNot, kField };
+}  // namespace internal
 
-  bool Matches(const json& payload) const {
-    switch (kind) {
-      case Kind::kAnd:
-        for (const auto& child : children) {
-          if (!child.Matches(payload)) return false;
-        }
-        return true;
-      case Kind::kOr:
-        for (const auto& child : children) {
-          if (child.Matches(payload)) return true;
-        }
-        return false;
-      case Kind::kNot:
-        return !children.front().Matches(payload);
-      case Kind::kField: {
-        const json* value = Lookup(payload);
-        for (const auto& condition : conditions) {
-          if (!ConditionHolds(condition, value)) return false;
-        }
-        return true;
+using internal::Condition;
+using internal::Number;
+using internal::Op;
+using internal::ToNumber;
+
+bool FilterNode::Matches(const json& payload) const {
+  switch (kind) {
+    case Kind::kAnd:
+      for (const auto& child : children) {
+        if (!child.Matches(payload)) return false;
       }
+      return true;
+    case Kind::kOr:
+      for (const auto& child : children) {
+        if (child.Matches(payload)) return true;
+      }
+      return false;
+    case Kind::kNot:
+      return !children.front().Matches(payload);
+    case Kind::kField: {
+      const json* value = Lookup(payload);
+      for (const auto& condition : conditions) {
+        if (!internal::ConditionHolds(condition, value)) return false;
+      }
+      return true;
     }
-    return false;
   }
-
-  // The value at `path` in `payload`, or nullptr if any step is not an object with that key.
-  const json* Lookup(const json& payload) const {
-    const json* current = &payload;
-    for (const auto& segment : path) {
-      const auto* object = current->get_ptr<const json::object_t*>();
-      if (object == nullptr) return nullptr;
-      auto it = object->find(segment);
-      if (it == object->end()) return nullptr;
-      current = &it->second;
-    }
-    return current;
-  }
-
-  Kind kind = Kind::kAnd;
-  std::vector<FilterNode> children;  // kAnd, kOr; exactly one for kNot
-  std::vector<std::string> path;     // kField: the dotted path, split
-  std::vector<Condition> conditions; // kField: all must hold
-};
+  return false;
+}
 
 namespace {
-
-bool IsOperator(std::string_view key) { return !key.empty() && key.front() == '$'; }
 
 bool IsComparisonOperator(std::string_view key) {
   return key == "$eq" || key == "$ne" || key == "$gt" || key == "$gte" || key == "$lt" ||
@@ -398,7 +369,7 @@ class Parser {
     for (const auto& [key, value] : v.get_ref<const json::object_t&>()) {
       FilterNode part;
       if (key.empty()) return Error(path, "a field name is empty");
-      if (IsOperator(key)) {
+      if (internal::IsOperatorKey(key)) {
         SEXTANT_RETURN_IF_ERROR(ParseLogical(key, value, path, &part));
       } else {
         SEXTANT_RETURN_IF_ERROR(ParseField(key, value, path, &part));
@@ -446,16 +417,8 @@ class Parser {
   Status ParseField(const std::string& key, const json& value, const std::string& parent,
                     FilterNode* out) {
     out->kind = FilterNode::Kind::kField;
-    size_t start = 0;
-    while (true) {
-      size_t dot = key.find('.', start);
-      std::string segment = key.substr(start, dot == std::string::npos ? dot : dot - start);
-      if (segment.empty()) {
-        return Error(parent, "field path '" + key + "' has an empty segment");
-      }
-      out->path.push_back(std::move(segment));
-      if (dot == std::string::npos) break;
-      start = dot + 1;
+    if (!internal::SplitPath(key, &out->path)) {
+      return Error(parent, "field path '" + key + "' has an empty segment");
     }
     std::string path = parent + "." + key;
 
@@ -473,7 +436,7 @@ class Parser {
     const std::string* an_operator = nullptr;
     const std::string* a_name = nullptr;
     for (const auto& [k, v] : object) {
-      (IsOperator(k) ? an_operator : a_name) = &k;
+      (internal::IsOperatorKey(k) ? an_operator : a_name) = &k;
     }
     if (an_operator == nullptr) {  // a plain object: whole-value equality, as in MongoDB
       Condition c;

@@ -20,7 +20,10 @@
 
 namespace sextant::payload {
 
-class FilterNode;  // the parsed tree (filter.cc)
+class FilterNode;  // the parsed tree (filter_internal.h, for engine/payload only)
+namespace internal {
+class FilterAccess;  // lets engine/payload walk the tree (payload indexes)
+}  // namespace internal
 
 // An immutable, parsed filter. Cheap to copy; safe to use from many threads.
 class Filter {
@@ -40,6 +43,7 @@ class Filter {
   bool MatchesAll() const;
 
  private:
+  friend class internal::FilterAccess;
   explicit Filter(std::shared_ptr<const FilterNode> root) : root_(std::move(root)) {}
   std::shared_ptr<const FilterNode> root_;
 };
