@@ -15,8 +15,10 @@
 #   SYSTEMS=hnswlib,faiss-hnsw,faiss-ivf,faiss-ivfpq   peers to run ("" for none)
 #   M=16 EFC=200 EF=16,32,64,128,256      HNSW links, build list, search-list sweep
 #   NLIST=auto NPROBE=1,2,4,8,16,32,64    IVF lists (auto: the power of two nearest sqrt(n)), probes
-#   PQM=16 PQ_REFINE=0                    IVF-PQ sub-quantizers; FAISS re-rank factor (0: none)
+#   PQM=16 PQ_REFINE=8                    IVF-PQ sub-quantizers; FAISS re-rank factor (IndexRefineFlat
+#                                         k_factor; 8 matches Sextant, which re-ranks max(8k, 64); 0: none)
 #   REOPEN=0                              1: add --reopen (reopen_s) to every run
+#   RUNS=1                                timed passes per setting, the fastest reported (a busy box)
 #   RECALL_TARGET=0.95
 #   SEXTANT_BENCH=path/to/sextant-bench   default: build-bench/, then build/ of this checkout
 #   PEERS_PYTHON=bench/.venv/bin/python   made by bench/ann/setup_peers.sh
@@ -38,8 +40,9 @@ EF="${EF:-16,32,64,128,256}"
 NLIST="${NLIST:-auto}"
 NPROBE="${NPROBE:-1,2,4,8,16,32,64}"
 PQM="${PQM:-16}"
-PQ_REFINE="${PQ_REFINE:-0}"
+PQ_REFINE="${PQ_REFINE:-8}"
 REOPEN="${REOPEN:-0}"
+RUNS="${RUNS:-1}"
 RECALL_TARGET="${RECALL_TARGET:-0.95}"
 
 # Split the arguments: data (--base/--query/--gt or --synthetic/--queries/--seed) and common.
@@ -88,6 +91,7 @@ data=(--base "$base" --query "$query")
 [[ -n "$gt" ]] && data+=(--gt "$gt")
 [[ -n "$queries" ]] && data+=(--queries "$queries")
 [[ "$REOPEN" == 1 ]] && common+=(--reopen)
+common+=(--runs "$RUNS")
 
 if [[ "$NLIST" == auto ]]; then
   # The number of base rows from the file size, then the power of two nearest its square root.

@@ -433,6 +433,10 @@ def run_system(system, args):
         sut.reset_stats()
         wall, latency, ids = run_pass(sut, queries, k, args.threads, args.warmup)
         ndis = sut.distances()
+        for _ in range(1, args.runs):  # report the fastest pass
+            again = run_pass(sut, queries, k, args.threads, args.warmup)
+            if again[0] < wall:
+                wall, latency, ids = again
         hits, r = recall(ids, truth, k)
         line = {
             "system": sut.system,
@@ -453,6 +457,7 @@ def run_system(system, args):
             "k": k,
             "queries": nq,
             "threads": args.threads,
+            "runs": args.runs,
             "metric": args.metric,
             "dataset": dataset_name(args.base),
             "engine_index": sut.impl,
@@ -485,6 +490,7 @@ def main():
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--warmup", type=int, default=10)
+    p.add_argument("--runs", type=int, default=1, help="timed passes per setting; the fastest is reported")
     p.add_argument("--reopen", action="store_true",
                    help="save the index to a file (close_s), load it back (reopen_s), search the loaded one")
     p.add_argument("--in-process", action="store_true", help=argparse.SUPPRESS)
@@ -493,8 +499,8 @@ def main():
     for s in systems:
         if s not in SYSTEMS:
             p.error(f"unknown system '{s}' (expected {', '.join(SYSTEMS)})")
-    if args.k < 1 or args.threads < 1:
-        p.error("-k and --threads must be >= 1")
+    if args.k < 1 or args.threads < 1 or args.runs < 1:
+        p.error("-k, --threads and --runs must be >= 1")
 
     try:
         if args.in_process or len(systems) == 1:
