@@ -343,7 +343,7 @@ uint32_t HnswIndex::GreedyDescend(const Dist& dist, uint32_t ep, float* ep_dista
 }
 
 template <class Dist, class Accept>
-bool HnswIndex::SearchLayer(const Dist& dist, uint32_t ep, float ep_distance, int level,
+void HnswIndex::SearchLayer(const Dist& dist, uint32_t ep, float ep_distance, int level,
                             size_t ef, const Accept& accept, Scratch* s, uint64_t* count) const {
   auto& cand = s->candidates;
   auto& res = s->results;
@@ -356,6 +356,8 @@ bool HnswIndex::SearchLayer(const Dist& dist, uint32_t ep, float ep_distance, in
     s->ids.resize(max_links);
     s->rows.resize(max_links);
   }
+  // Cache lines of a layer-0 list worth prefetching: the count and the first ids.
+  const size_t list_lines = std::min<size_t>((m0_ + 1) * 4 / 64 + 1, 3);
   uint32_t* const ids = s->ids.data();
   const void** const rows = s->rows.data();
 
@@ -366,15 +368,13 @@ bool HnswIndex::SearchLayer(const Dist& dist, uint32_t ep, float ep_distance, in
     bound = ep_distance;
   }
   uint64_t n_dist = 0;
-  bool exhausted = true;
   while (!cand.empty()) {
     const Candidate c = cand.front();
-    if (c.distance > bound && res.size() >= ef) {
-      exhausted = false;
-      break;
-    }
+    if (c.distance > bound && res.size() >= ef) break;
     std::pop_heap(cand.begin(), cand.end(), CandidateGreater());
     cand.pop_back();
+    // The next candidate's list is the next likely cache miss (hnswlib does the same).
+    if (level == 0 && !cand.empty()) PrefetchLines(links0_.Row(cand.front().id), list_lines);
 
     const uint32_t* list = level == 0 ? links0_.Row(c.id) : List(c.id, level);
     if (list == nullptr) continue;
@@ -395,6 +395,7 @@ bool HnswIndex::SearchLayer(const Dist& dist, uint32_t ep, float ep_distance, in
       if (res.size() < ef || d < bound) {
         cand.push_back({d, ids[j]});
         std::push_heap(cand.begin(), cand.end(), CandidateGreater());
+        if (level == 0 && cand.front().id == ids[j]) PrefetchLines(links0_.Row(ids[j]), list_lines);
         if (accept(ids[j])) {
           res.push_back({d, ids[j]});
           std::push_heap(res.begin(), res.end(), CandidateLess());
@@ -408,7 +409,6 @@ bool HnswIndex::SearchLayer(const Dist& dist, uint32_t ep, float ep_distance, in
     }
   }
   *count += n_dist;
-  return exhausted;
 }
 
 namespace {
@@ -443,24 +443,18 @@ Status HnswIndex::SearchWith(const Dist& dist, const float* query, const IndexSe
   float ep_d = dist(ep);
   ep = GreedyDescend<Dist, AcceptAll>(dist, ep, &ep_d, top, 0, &count);
 
-  const size_t size = Size();
   size_t ef = std::max<size_t>(params.ef_search != 0 ? params.ef_search : options_.ef_search,
                                params.k);
-  size_t target = params.k;
   if (params.allowed != 0) {
     // The result list cannot hold more than `allowed`; once it holds them all, nothing is left.
     ef = std::min<size_t>(ef, params.allowed);
-    target = std::min<size_t>(target, params.allowed);
   }
   ef = std::max<size_t>(ef, 1);
-  const size_t cap =
-      std::max<size_t>(ef, 16 * std::max<size_t>(params.allowed != 0 ? params.allowed : size, 1));
-  while (true) {
-    const bool exhausted = SearchLayer(dist, ep, ep_d, 0, ef, accept, s, &count);
-    // A walk that ran out of candidates saw everything reachable: a wider one finds no more.
-    if (s->results.size() >= target || exhausted || ef >= cap) break;
-    ef = std::min(ef * 2, cap);
-  }
+  // One pass is enough: the walk does not stop while its (allowed-only) result list is short of
+  // ef >= min(k, allowed), so it widens by itself, without restarting, until it has them or has
+  // seen every node reachable from the entry point. In the latter case a restart with a larger
+  // ef would see the same nodes again, so the caller's exact fallback is the only remedy.
+  SearchLayer(dist, ep, ep_d, 0, ef, accept, s, &count);
   st->effort = static_cast<uint32_t>(std::min<size_t>(ef, UINT32_MAX));
 
   auto& res = s->results;
@@ -565,6 +559,9 @@ void HnswIndex::Connect(uint32_t neighbor, uint32_t slot, float distance, int le
   const size_t cap = MaxLinks(level);
   const size_t n = std::min<size_t>(list[0], cap);
   const bool any_removed = removed_.load(std::memory_order_relaxed) != 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (list[1 + i] == slot) return;  // already linked (repair re-links existing nodes)
+  }
   if (n < cap) {
     StoreRelease(list + 1 + n, slot);
     StoreRelease(list, static_cast<uint32_t>(n + 1));
@@ -739,8 +736,10 @@ void HnswIndex::Repair(uint32_t slot, int level, Scratch* s) {
   }
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-  if (ids.size() < m_) {
-    // Too few to choose from (a neighbourhood removed wholesale): search for the node's own vector.
+  if (level > 0 || ids.size() < m_) {
+    // Upper layers are sparse, so two hops rarely offer the long links that route between
+    // regions; and a neighbourhood removed wholesale leaves too few to choose from. Either way,
+    // search for the node's own vector (cheap on the sparse upper layers).
     std::vector<Candidate> found;
     SearchForInsert(store_->Row(slot), slot, level, options_.ef_construction, s, &found);
     for (const Candidate& c : found) ids.push_back(c.id);
@@ -755,9 +754,18 @@ void HnswIndex::Repair(uint32_t slot, int level, Scratch* s) {
   const size_t keep = 3 * MaxLinks(level);
   if (cands.size() > keep) cands.resize(keep);
   SelectNeighbors(cands, MaxLinks(level), &s->selected);
+  std::vector<uint32_t> old_ids(list + 1, list + 1 + n);
+  std::sort(old_ids.begin(), old_ids.end());
+  const std::vector<Candidate> selected = s->selected;
   ids.clear();
-  for (const Candidate& c : s->selected) ids.push_back(c.id);
+  for (const Candidate& c : selected) ids.push_back(c.id);
   WriteList(list, ids.data(), ids.size());
+  // Link back from the new neighbours, as an insert would: without it, nodes whose in-links all
+  // came from removed nodes keep only the few that happen to choose them, and regions of the
+  // graph drift apart over rounds of deletes.
+  for (const Candidate& c : selected) {
+    if (!std::binary_search(old_ids.begin(), old_ids.end(), c.id)) Connect(c.id, slot, c.distance, level, s);
+  }
 }
 
 std::vector<uint32_t> HnswIndex::Consolidate() {
@@ -1016,6 +1024,29 @@ Status HnswIndex::TEST_Validate(bool expect_consolidated) const {
     if (expect_consolidated && (LoadMeta(ep) & kRemoved)) return bad("entry removed");
   }
   return Status::OK();
+}
+
+size_t HnswIndex::TEST_Unreachable() const {
+  const uint64_t entry = entry_.load();
+  std::vector<uint8_t> seen(slot_limit_, 0);
+  std::vector<uint32_t> stack;
+  if ((entry >> 32) != 0) stack.push_back(static_cast<uint32_t>(entry));
+  while (!stack.empty()) {
+    const uint32_t id = stack.back();
+    stack.pop_back();
+    if (seen[id]) continue;
+    seen[id] = 1;
+    for (int l = 0; l <= LevelOfMeta(LoadMeta(id)); ++l) {
+      const uint32_t* list = List(id, l);
+      for (uint32_t i = 0; i < list[0]; ++i) stack.push_back(list[1 + i]);
+    }
+  }
+  size_t unreachable = 0;
+  for (uint32_t slot = 0; slot < slot_limit_; ++slot) {
+    const uint64_t meta = LoadMeta(slot);
+    if ((meta & kHeld) && !(meta & kRemoved) && !seen[slot]) ++unreachable;
+  }
+  return unreachable;
 }
 
 }  // namespace sextant::index

@@ -111,11 +111,14 @@ class HnswIndex final : public VectorIndex {
 
   // The k nearest allowed slots with exact distances. ef = max(params.ef_search or the default,
   // k), capped at params.allowed when that is non-zero (0 means "not counted"). The layer-0 walk
-  // crosses every node but lets only allowed, non-removed ones into the result list, and does not
-  // stop while that list is short of ef; when a pass still ends with fewer than
-  // min(k, allowed) results, ef doubles (up to 16 * max(allowed, Size())) for another pass.
-  // stats->effort is the ef of the last pass. HNSW-SQ8 walks on codes and re-ranks the whole
-  // result list with the float vectors. InvalidArgument for k == 0 or a null mask.
+  // crosses every node, allowed or not, but only allowed, non-removed nodes enter the result
+  // list, and the walk does not stop while that list is short of ef (hnswlib's filtered rule):
+  // it widens by itself until the list is full and no candidate can improve it, or until it has
+  // seen every node reachable from the entry point. So it returns min(k, allowed) results unless
+  // some allowed nodes are unreachable, which only the caller's exact fallback can fix; a restart
+  // with a larger ef would see the same nodes. The cost grows like ef / selectivity.
+  // stats->effort is the ef used. HNSW-SQ8 walks on codes and re-ranks the whole result list
+  // with the float vectors. InvalidArgument for k == 0 or a null mask.
   Status Search(const float* query, const IndexSearchParams& params, std::vector<Neighbor>* out,
                 IndexSearchStats* stats) const override;
 
@@ -133,6 +136,8 @@ class HnswIndex final : public VectorIndex {
   // bounds, entry point, counters); after Consolidate also that no list mentions a removed slot.
   // For tests; call it with no writer running.
   Status TEST_Validate(bool expect_consolidated) const;
+  // Live nodes that no chain of links (on any layer) from the entry point reaches.
+  size_t TEST_Unreachable() const;
   // The level `slot` has (or would have) in the graph.
   int TEST_LevelOf(uint32_t slot) const { return LevelOf(slot); }
 
@@ -186,9 +191,9 @@ class HnswIndex final : public VectorIndex {
   uint32_t GreedyDescend(const Dist& dist, uint32_t ep, float* ep_distance, int from_level,
                          int to_level, uint64_t* count) const;
   // Best-first search of one layer from `ep`; fills s->results (a max-heap of at most ef
-  // accepted nodes). Returns true when the walk ran out of candidates (saw all it could reach).
+  // accepted nodes). Nodes not accepted are walked through but never kept.
   template <class Dist, class Accept>
-  bool SearchLayer(const Dist& dist, uint32_t ep, float ep_distance, int level, size_t ef,
+  void SearchLayer(const Dist& dist, uint32_t ep, float ep_distance, int level, size_t ef,
                    const Accept& accept, Scratch* s, uint64_t* count) const;
   template <class Dist>
   Status SearchWith(const Dist& dist, const float* query, const IndexSearchParams& params,
