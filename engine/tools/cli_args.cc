@@ -10,11 +10,28 @@ namespace sextant::cli {
 namespace {
 
 constexpr FlagSpec kFlags[] = {
-    {"db", '\0', true},          {"help", 'h', false},      {"version", '\0', false},
-    {"dim", '\0', true},         {"metric", '\0', true},    {"format", '\0', true},
-    {"batch-size", '\0', true},  {"string-ids", '\0', false}, {"query", '\0', true},
-    {"vector", '\0', true},      {"k", 'k', true},          {"filter", '\0', true},
+    {"db", '\0', true},
+    {"help", 'h', false},
+    {"version", '\0', false},
+    {"dim", '\0', true},
+    {"metric", '\0', true},
+    {"index", '\0', true},
+    {"ef-construction", '\0', true},
+    {"payload-index", '\0', true},
+    {"format", '\0', true},
+    {"batch-size", '\0', true},
+    {"wait", '\0', false},
+    {"string-ids", '\0', false},
+    {"query", '\0', true},
+    {"vector", '\0', true},
+    {"k", 'k', true},
+    {"filter", '\0', true},
     {"with-payload", '\0', false},
+    {"with-vector", '\0', false},
+    {"ef-search", '\0', true},
+    {"nprobe", '\0', true},
+    {"exact", '\0', false},
+    {"plan", '\0', false},
 };
 
 const FlagSpec* FindLong(std::string_view name) {
@@ -40,6 +57,12 @@ std::span<const FlagSpec> AllFlags() { return kFlags; }
 std::optional<std::string> Args::Get(std::string_view name) const {
   auto it = flags.find(std::string(name));
   if (it == flags.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<std::string> Args::GetAll(std::string_view name) const {
+  auto it = all_values.find(std::string(name));
+  if (it == all_values.end()) return {};
   return it->second;
 }
 
@@ -102,6 +125,7 @@ std::optional<Args> ParseArgs(int argc, const char* const* argv, std::string* er
       *error = "option --" + std::string(spec->name) + " takes no value";
       return std::nullopt;
     }
+    args.all_values[std::string(spec->name)].push_back(value);
     args.flags[std::string(spec->name)] = std::move(value);
   }
   return args;

@@ -39,10 +39,15 @@ struct Args {
   std::string command;                       // empty when none was given
   std::vector<std::string> positional;       // the arguments after the command
   std::map<std::string, std::string> flags;  // long name -> value ("" for a boolean flag)
+  // Every value of every flag, in command-line order (for flags that may be repeated, such as
+  // --payload-index). `flags` keeps the last one.
+  std::map<std::string, std::vector<std::string>> all_values;
 
   bool Has(std::string_view name) const { return flags.count(std::string(name)) != 0; }
-  // The flag's value, or nullopt when absent.
+  // The flag's value (the last one when it was given more than once), or nullopt when absent.
   std::optional<std::string> Get(std::string_view name) const;
+  // Every value the flag was given, in order; empty when absent.
+  std::vector<std::string> GetAll(std::string_view name) const;
 };
 
 // Parses argv[1..argc). On a malformed command line returns nullopt and sets *error to a

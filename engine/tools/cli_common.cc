@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <iterator>
 
 #include "tools/cli_args.h"
 
@@ -67,25 +68,49 @@ std::string FormatDuration(std::chrono::steady_clock::duration d) {
   return buf;
 }
 
+std::string FormatBytes(uint64_t bytes) {
+  if (bytes < 1024) return std::to_string(bytes) + " B";
+  static constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes) / 1024;
+  size_t unit = 0;
+  while (value >= 1024 && unit + 1 < std::size(kUnits)) {
+    value /= 1024;
+    ++unit;
+  }
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.1f %s", value, kUnits[unit]);
+  return buf;
+}
+
 ProgressBar::ProgressBar(std::string label)
     : label_(std::move(label)), enabled_(isatty(STDERR_FILENO) == 1) {}
 
 void ProgressBar::Update(uint64_t done, std::optional<uint64_t> total, double fraction) {
   if (!enabled_) return;
-  auto now = std::chrono::steady_clock::now();
-  bool finished = total && done >= *total;
-  if (shown_ && !finished && now - last_draw_ < std::chrono::milliseconds(100)) return;
-  last_draw_ = now;
-  std::string line = "\r" + label_ + ": ";
+  std::string text;
   if (total && *total > 0) {
-    line += std::to_string(done) + "/" + std::to_string(*total) + " (" +
-            std::to_string(done * 100 / *total) + "%)";
+    text = std::to_string(done) + "/" + std::to_string(*total) + " (" +
+           std::to_string(done * 100 / *total) + "%)";
   } else if (fraction >= 0) {
-    line += std::to_string(done) + " (" + std::to_string(static_cast<int>(fraction * 100)) +
-            "% of the file)";
+    text = std::to_string(done) + " (" + std::to_string(static_cast<int>(fraction * 100)) +
+           "% of the file)";
   } else {
-    line += std::to_string(done);
+    text = std::to_string(done);
   }
+  Draw(text, /*force=*/total && done >= *total);
+}
+
+void ProgressBar::Show(std::string_view text) {
+  if (!enabled_) return;
+  Draw(text, /*force=*/false);
+}
+
+void ProgressBar::Draw(std::string_view text, bool force) {
+  auto now = std::chrono::steady_clock::now();
+  if (shown_ && !force && now - last_draw_ < std::chrono::milliseconds(100)) return;
+  last_draw_ = now;
+  std::string line = "\r" + label_;
+  if (!text.empty()) line += ": " + std::string(text);
   line += "\033[K";  // erase what a longer earlier line left
   std::cerr << line << std::flush;
   shown_ = true;

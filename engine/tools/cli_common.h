@@ -41,6 +41,8 @@ int ReportUsage(std::string_view message);
 
 // "1.23 s", "45.6 ms", "789 us".
 std::string FormatDuration(std::chrono::steady_clock::duration d);
+// "512 B", "3.4 KiB", "2.5 MiB", "1.2 GiB".
+std::string FormatBytes(uint64_t bytes);
 
 // A one-line progress report on stderr, redrawn in place, shown only when stderr is a terminal.
 // "importing demo: 45000/100000 (45%)" when the total is known.
@@ -54,10 +56,16 @@ class ProgressBar {
   // `done` items out of `total` (when known); otherwise `fraction` in [0, 1] of the input read
   // (negative when unknown). Redraws at most ten times a second.
   void Update(uint64_t done, std::optional<uint64_t> total, double fraction);
+  // Shows "<label>: <text>" (just the label when `text` is empty), for waits without a count.
+  // The first call draws at once; later ones at most ten times a second.
+  void Show(std::string_view text);
   // Erases the line (before a summary or an error message).
   void Clear();
 
  private:
+  // Draws "<label>: <text>" unless the last draw was less than 0.1 s ago (and !force).
+  void Draw(std::string_view text, bool force);
+
   std::string label_;
   bool enabled_;
   bool shown_ = false;

@@ -194,8 +194,11 @@ TEST_F(CliTest, HelpPrintsUsageOnStdout) {
     RunResult r = RunRaw({flag});
     EXPECT_EQ(r.code, 0) << flag;
     EXPECT_THAT(r.out, HasSubstr("Usage: sextant"));
-    for (const char* command : {"create", "list", "info", "drop", "import", "get", "delete",
-                                "search", "demo", "--string-ids", "SEXTANT_DB"}) {
+    for (const char* command :
+         {"create", "list", "info", "drop", "import", "get", "delete", "search", "demo", "index",
+          "reindex", "--string-ids", "SEXTANT_DB", "--index SPEC", "HNSW16", "IVF1024,PQ16",
+          "--ef-construction", "--payload-index FIELD:TYPE", "--wait", "--ef-search", "--nprobe",
+          "--exact", "--with-vector", "--plan", "index_state"}) {
       EXPECT_THAT(r.out, HasSubstr(command)) << flag;
     }
     EXPECT_EQ(r.err, "");
@@ -245,6 +248,50 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
   EXPECT_USAGE_ERROR(Run({"search", "c", "--with-payload=yes", "--vector", "1"}),
                      "--with-payload takes no value");
   EXPECT_USAGE_ERROR(Run({"get", "c", "99999999999999999999999"}), "too large");
+  // Indexes: what the spec parser or the tool rejects is a usage error.
+  EXPECT_USAGE_ERROR(Run({"create", "c", "--dim", "4", "--index", "bogus"}),
+                     "index spec 'bogus': expected Flat, HNSW<m>");
+  EXPECT_USAGE_ERROR(Run({"create", "c", "--dim", "4", "--index", "HNSW16,PQ8"}),
+                     "index spec 'HNSW16,PQ8'");
+  EXPECT_USAGE_ERROR(Run({"create", "c", "--dim", "4", "--index", "IVF"}), "index spec 'IVF'");
+  EXPECT_USAGE_ERROR(Run({"create", "c", "--dim", "4", "--index", "IVF16,PQx"}),
+                     "index spec 'IVF16,PQx'");
+  EXPECT_USAGE_ERROR(Run({"create", "c", "--dim", "4", "--index"}), "--index needs a value");
+  EXPECT_USAGE_ERROR(Run({"create", "c", "--dim", "4", "--ef-construction", "100"}),
+                     "--ef-construction applies to HNSW");
+  EXPECT_USAGE_ERROR(Run({"create", "c", "--dim", "4", "--index", "IVF16", "--ef-construction",
+                          "100"}),
+                     "--ef-construction applies to HNSW indexes, not IVF16");
+  EXPECT_USAGE_ERROR(Run({"create", "c", "--dim", "4", "--index", "HNSW16", "--ef-construction",
+                          "0"}),
+                     "--ef-construction must be an integer");
+  EXPECT_USAGE_ERROR(Run({"create", "c", "--dim", "4", "--payload-index", "year:string"}),
+                     "the type must be keyword, integer, float or bool, got 'string'");
+  EXPECT_USAGE_ERROR(Run({"create", "c", "--dim", "4", "--payload-index", "year"}),
+                     "--payload-index must be FIELD:TYPE");
+  EXPECT_USAGE_ERROR(Run({"create", "c", "--dim", "4", "--payload-index", ":integer"}),
+                     "--payload-index must be FIELD:TYPE");
+  EXPECT_USAGE_ERROR(Run({"create", "c", "--dim", "4", "--payload-index", "a:integer",
+                          "--payload-index", "b:int"}),
+                     "got 'int'");
+  EXPECT_USAGE_ERROR(Run({"index", "c"}), "missing argument: usage: sextant index NAME SPEC");
+  EXPECT_USAGE_ERROR(Run({"index", "c", "HNSW", "extra"}), "too many arguments");
+  EXPECT_USAGE_ERROR(Run({"index", "c", "HNSWx"}), "index spec 'HNSWx'");
+  EXPECT_USAGE_ERROR(Run({"index", "c", "Flat", "--ef-construction", "10"}),
+                     "--ef-construction applies to HNSW indexes, not Flat");
+  EXPECT_USAGE_ERROR(Run({"index", "c", "HNSW16", "--metric", "l2"}),
+                     "--metric does not apply to 'index'");
+  EXPECT_USAGE_ERROR(Run({"reindex"}), "missing argument");
+  EXPECT_USAGE_ERROR(Run({"reindex", "c", "HNSW16"}), "too many arguments");
+  EXPECT_USAGE_ERROR(Run({"list", "--wait"}), "--wait does not apply to 'list'");
+  EXPECT_USAGE_ERROR(Run({"search", "c", "--vector", "1,2", "--ef-search", "0"}),
+                     "--ef-search must be an integer");
+  EXPECT_USAGE_ERROR(Run({"search", "c", "--vector", "1,2", "--ef-search", "many"}),
+                     "--ef-search must be an integer");
+  EXPECT_USAGE_ERROR(Run({"search", "c", "--vector", "1,2", "--nprobe", "-1"}),
+                     "--nprobe must be an integer");
+  EXPECT_USAGE_ERROR(Run({"search", "c", "--vector", "1,2", "--plan=yes"}),
+                     "--plan takes no value");
   // No database given at all.
   EXPECT_USAGE_ERROR(RunRaw({"list"}), "--db");
   // Nothing was created by any of these.
@@ -255,7 +302,7 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
 
 TEST_F(CliTest, CreateListInfoDrop) {
   EXPECT_THAT(Ok({"create", "alpha", "--dim", "4", "--metric", "l2"}),
-              HasSubstr("created collection alpha"));
+              HasSubstr("created collection alpha (dimension 4, metric l2, index Flat)"));
   // Flags before the command and --flag=value work too; cosine is the default metric.
   RunResult r = RunRaw({"--db=" + db_, "--dim=8", "create", "beta"});
   EXPECT_EQ(r.code, 0) << r.err;
@@ -263,8 +310,12 @@ TEST_F(CliTest, CreateListInfoDrop) {
 
   std::vector<json> list = JsonLines(Ok({"list"}));
   ASSERT_EQ(list.size(), 3u);
-  EXPECT_EQ(list[0], json::parse(R"({"name":"alpha","dimension":4,"metric":"l2","count":0})"));
-  EXPECT_EQ(list[1], json::parse(R"({"name":"beta","dimension":8,"metric":"cosine","count":0})"));
+  EXPECT_EQ(list[0], json::parse(R"({"name":"alpha","dimension":4,"metric":"l2","count":0,
+                                      "index":"Flat","index_state":"ready","index_origin":"none",
+                                      "index_bytes":0,"vector_bytes":0})"));
+  EXPECT_EQ(list[1], json::parse(R"({"name":"beta","dimension":8,"metric":"cosine","count":0,
+                                      "index":"Flat","index_state":"ready","index_origin":"none",
+                                      "index_bytes":0,"vector_bytes":0})"));
   EXPECT_EQ(list[2]["metric"], "ip");
 
   std::vector<json> info = JsonLines(Ok({"info", "beta"}));
@@ -670,6 +721,332 @@ TEST_F(CliTest, CosineAndInnerProductScoresAreHighestFirst) {
   EXPECT_EQ(out[0]["hits"][0]["id"], 4);
 }
 
+// ---- approximate indexes and payload indexes ----
+
+class AnnTest : public CliTest {
+ protected:
+  static constexpr size_t kN = 300;
+  static constexpr size_t kDim = 8;
+
+  void SetUp() override {
+    base_ = testing::RandomVectors(kN, kDim, 21);
+    std::string lines;
+    for (size_t i = 0; i < kN; ++i) {
+      json row = {{"id", i},
+                  {"vector", json::parse(VectorArg(base_, i, kDim))},
+                  {"payload", {{"group", i % 3}, {"name", "p" + std::to_string(i)}}}};
+      lines += row.dump() + "\n";
+    }
+    WriteText(tmp_.Sub("base.jsonl"), lines);
+  }
+
+  // The one JSON line of `info name`.
+  json Info(const std::string& name) {
+    std::vector<json> lines = JsonLines(Ok({"info", name}));
+    EXPECT_EQ(lines.size(), 1u);
+    return lines.empty() ? json() : lines[0];
+  }
+
+  // The one result line of a search for stored point `row` with `extra` arguments.
+  json SearchRow(const std::string& name, size_t row, std::vector<std::string> extra) {
+    std::vector<std::string> args = {"search", name, "--vector", VectorArg(base_, row, kDim)};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<json> lines = JsonLines(Ok(args));
+    EXPECT_EQ(lines.size(), 1u);
+    return lines.empty() ? json() : lines[0];
+  }
+
+  std::vector<float> base_;
+};
+
+TEST_F(AnnTest, CreateWithHnswAndPayloadIndexes) {
+  RunResult r = Run({"create", "h", "--dim", "8", "--metric", "l2", "--index", "hnsw16",
+                     "--ef-construction", "64", "--payload-index", "group:integer",
+                     "--payload-index", "name:keyword"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("created collection h (dimension 8, metric l2, index HNSW16, "
+                               "payload indexes group:integer, name:keyword)"));
+  json info = Info("h");
+  EXPECT_EQ(info["index"], "HNSW16");
+  EXPECT_EQ(info["index_state"], "ready");
+  EXPECT_EQ(info["count"], 0);
+
+  r = Run({"import", "h", tmp_.Sub("base.jsonl"), "--batch-size", "64"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("imported 300 points into h"));
+  EXPECT_THAT(r.out, Not(HasSubstr("note:")));  // the index took the points as they came
+  info = Info("h");
+  EXPECT_EQ(info["count"], kN);
+  EXPECT_EQ(info["index"], "HNSW16");
+  EXPECT_EQ(info["index_state"], "ready");
+  EXPECT_EQ(info["index_origin"], "checkpoint");  // saved on close, loaded by `info`
+  EXPECT_GT(info["index_bytes"].get<uint64_t>(), 0u);
+  EXPECT_GE(info["vector_bytes"].get<uint64_t>(), kN * kDim * sizeof(float));
+  // list prints the same fields.
+  std::vector<json> list = JsonLines(Ok({"list"}));
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0]["index"], "HNSW16");
+  EXPECT_EQ(list[0]["index_state"], "ready");
+  for (const char* key : {"index_origin", "index_bytes", "vector_bytes"}) {
+    EXPECT_TRUE(list[0].contains(key)) << key;
+  }
+  // An IVF collection, with one payload index of each type.
+  r = Run({"create", "v", "--dim", "8", "--index", "IVF16,SQ8", "--payload-index", "a:float",
+           "--payload-index", "b.c:bool"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("index IVF16,SQ8, payload indexes a:float, b.c:bool)"));
+  EXPECT_EQ(Info("v")["index"], "IVF16,SQ8");
+}
+
+TEST_F(AnnTest, SearchPlanAndOptions) {
+  Ok({"create", "h", "--dim", "8", "--metric", "l2", "--index", "HNSW16", "--payload-index",
+      "group:integer"});
+  Ok({"import", "h", tmp_.Sub("base.jsonl")});
+
+  // Unfiltered: the HNSW index answers.
+  json out = SearchRow("h", 42, {"-k", "5", "--plan"});
+  ASSERT_EQ(out["hits"].size(), 5u);
+  EXPECT_EQ(out["hits"][0]["id"], 42);
+  const json& plan = out["plan"];
+  EXPECT_EQ(plan["kind"], "index");
+  EXPECT_EQ(plan["index"], "HNSW16");
+  EXPECT_EQ(plan["matches"], kN);
+  EXPECT_EQ(plan["filter_from_index"], false);
+  EXPECT_GT(plan["distance_computations"].get<uint64_t>(), 0u);
+  EXPECT_GE(plan["effort"].get<uint64_t>(), 5u);
+  for (const char* key : {"kind", "index", "matches", "filter_from_index", "distance_computations",
+                          "effort"}) {
+    EXPECT_TRUE(plan.contains(key)) << key;
+  }
+  // No plan unless asked.
+  EXPECT_FALSE(SearchRow("h", 42, {"-k", "5"}).contains("plan"));
+
+  // --exact scores every point.
+  json exact = SearchRow("h", 42, {"-k", "5", "--plan", "--exact"});
+  EXPECT_EQ(exact["plan"]["kind"], "exact");
+  EXPECT_EQ(exact["plan"]["index"], "Flat");
+  EXPECT_EQ(exact["plan"]["distance_computations"], kN);
+  EXPECT_EQ(exact["plan"]["effort"], 0);
+  ASSERT_EQ(exact["hits"].size(), 5u);
+  EXPECT_EQ(exact["hits"][0]["id"], 42);
+  EXPECT_EQ(exact["hits"][0]["score"], 0.0);
+
+  // --ef-search widens the walk; --nprobe is accepted (and ignored by HNSW).
+  json wide = SearchRow("h", 42, {"-k", "5", "--plan", "--ef-search", "150", "--nprobe", "3"});
+  EXPECT_EQ(wide["plan"]["kind"], "index");
+  EXPECT_GE(wide["plan"]["effort"].get<uint64_t>(), 150u);
+  EXPECT_EQ(wide["hits"][0]["id"], 42);
+  // With a large ef on 300 points the walk finds the exact top 5.
+  std::vector<json> exact_ids, wide_ids;
+  for (const json& hit : exact["hits"]) exact_ids.push_back(hit["id"]);
+  for (const json& hit : wide["hits"]) wide_ids.push_back(hit["id"]);
+  EXPECT_EQ(wide_ids, exact_ids);
+
+  // A filter on an indexed field is answered from the payload index.
+  json filtered = SearchRow("h", 42, {"-k", "5", "--plan", "--filter", R"({"group": 0})"});
+  EXPECT_EQ(filtered["plan"]["matches"], kN / 3);
+  EXPECT_EQ(filtered["plan"]["filter_from_index"], true);
+  for (const json& hit : filtered["hits"]) EXPECT_EQ(hit["id"].get<size_t>() % 3, 0u);
+  // One on a field without an index reads the payloads.
+  filtered = SearchRow("h", 42, {"-k", "5", "--plan", "--filter", R"({"name": "p7"})"});
+  EXPECT_EQ(filtered["plan"]["matches"], 1);
+  EXPECT_EQ(filtered["plan"]["filter_from_index"], false);
+  EXPECT_EQ(filtered["plan"]["kind"], "exact");
+  ASSERT_EQ(filtered["hits"].size(), 1u);
+  EXPECT_EQ(filtered["hits"][0]["id"], 7);
+
+  // --with-vector adds each hit's vector, next to the payload.
+  json with = SearchRow("h", 42, {"-k", "2", "--with-vector", "--with-payload"});
+  ASSERT_EQ(with["hits"].size(), 2u);
+  ASSERT_EQ(with["hits"][0]["vector"].size(), kDim);
+  for (size_t j = 0; j < kDim; ++j) {
+    EXPECT_EQ(with["hits"][0]["vector"][j].get<float>(), base_[42 * kDim + j]);
+  }
+  EXPECT_EQ(with["hits"][0]["payload"]["name"], "p42");
+
+  // A query file: one plan per line.
+  std::vector<float> queries(base_.begin(), base_.begin() + 3 * kDim);
+  WriteVecs(tmp_.Sub("q.fvecs"), queries, kDim);
+  std::vector<json> lines =
+      JsonLines(Ok({"search", "h", "--query", tmp_.Sub("q.fvecs"), "-k", "3", "--plan"}));
+  ASSERT_EQ(lines.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(lines[i]["hits"][0]["id"], i);
+    EXPECT_EQ(lines[i]["plan"]["kind"], "index");
+  }
+  lines = JsonLines(
+      Ok({"search", "h", "--query", tmp_.Sub("q.fvecs"), "-k", "3", "--plan", "--exact"}));
+  ASSERT_EQ(lines.size(), 3u);
+  for (const json& line : lines) EXPECT_EQ(line["plan"]["kind"], "exact");
+
+  // On a Flat collection every search is exact, and the ANN options are accepted.
+  Ok({"create", "f", "--dim", "8", "--metric", "l2"});
+  Ok({"import", "f", tmp_.Sub("base.jsonl")});
+  json flat = SearchRow("f", 42, {"-k", "5", "--plan", "--ef-search", "10", "--nprobe", "2"});
+  EXPECT_EQ(flat["plan"]["kind"], "exact");
+  EXPECT_EQ(flat["plan"]["index"], "Flat");
+  EXPECT_EQ(flat["hits"][0]["id"], 42);
+}
+
+TEST_F(AnnTest, IndexCommandSwitchesFlatToHnswAndBack) {
+  Ok({"create", "s", "--dim", "8", "--metric", "l2"});
+  Ok({"import", "s", tmp_.Sub("base.jsonl")});
+  EXPECT_EQ(SearchRow("s", 9, {"--plan"})["plan"]["kind"], "exact");
+
+  RunResult r = Run({"index", "s", "HNSW16", "--ef-construction", "80", "--wait"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("index of s set to HNSW16; building it from 300 points"));
+  EXPECT_THAT(r.out, HasSubstr("index HNSW16 of s is ready"));
+  EXPECT_EQ(r.err, "");  // no "building index..." line when stderr is not a terminal
+  json info = Info("s");
+  EXPECT_EQ(info["index"], "HNSW16");
+  EXPECT_EQ(info["index_state"], "ready");
+  EXPECT_EQ(info["index_origin"], "checkpoint");
+  EXPECT_GT(info["index_bytes"].get<uint64_t>(), 0u);
+  EXPECT_EQ(info["count"], kN);
+  json out = SearchRow("s", 9, {"--plan"});
+  EXPECT_EQ(out["plan"]["kind"], "index");
+  EXPECT_EQ(out["plan"]["index"], "HNSW16");
+  EXPECT_EQ(out["hits"][0]["id"], 9);
+
+  // Rebuild in place.
+  r = Run({"reindex", "s", "--wait"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("rebuilding index HNSW16 of s from 300 points"));
+  EXPECT_THAT(r.out, HasSubstr("index HNSW16 of s is ready"));
+  EXPECT_EQ(Info("s")["index_state"], "ready");
+
+  // Back to exact search.
+  r = Run({"index", "s", "flat", "--wait"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("index of s set to Flat"));
+  info = Info("s");
+  EXPECT_EQ(info["index"], "Flat");
+  EXPECT_EQ(info["index_state"], "ready");
+  EXPECT_EQ(info["index_origin"], "none");
+  EXPECT_EQ(info["index_bytes"], 0);
+  out = SearchRow("s", 9, {"--plan"});
+  EXPECT_EQ(out["plan"]["kind"], "exact");
+  EXPECT_EQ(out["hits"][0]["id"], 9);
+  EXPECT_THAT(Ok({"reindex", "s"}), HasSubstr("s has no index to rebuild"));
+
+  // Without --wait the command returns at once; the configured index changes either way.
+  r = Run({"index", "s", "HNSW8"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("index of s set to HNSW8"));
+  EXPECT_EQ(Info("s")["index"], "HNSW8");
+  // reindex --wait finishes whatever build the previous commands left.
+  r = Run({"reindex", "s", "--wait"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  info = Info("s");
+  EXPECT_EQ(info["index_state"], "ready");
+  EXPECT_EQ(info["index_origin"], "checkpoint");
+  EXPECT_EQ(SearchRow("s", 9, {"--plan"})["plan"]["index"], "HNSW8");
+
+  EXPECT_ENGINE_ERROR(Run({"index", "nosuch", "HNSW16"}), "collection nosuch not found");
+  EXPECT_ENGINE_ERROR(Run({"reindex", "nosuch"}), "collection nosuch not found");
+  // An engine rejection leaves the index as it was.
+  EXPECT_ENGINE_ERROR(Run({"index", "s", "HNSW1"}), "m must be 2..128");
+  EXPECT_EQ(Info("s")["index"], "HNSW8");
+}
+
+TEST_F(AnnTest, PqThatDoesNotDivideTheDimensionIsAnEngineError) {
+  RunResult r = Run({"create", "p", "--dim", "10", "--index", "IVF16,PQ3"});
+  EXPECT_ENGINE_ERROR(r, "InvalidArgument");
+  EXPECT_THAT(r.err, HasSubstr("pq_m 3 must divide the dimension 10"));
+  EXPECT_EQ(r.out, "");
+  // Nothing was created.
+  EXPECT_EQ(JsonLines(Ok({"list"})).size(), 0u);
+  // The same through `index`.
+  Ok({"create", "s", "--dim", "8"});
+  r = Run({"index", "s", "IVF16,PQ3", "--wait"});
+  EXPECT_ENGINE_ERROR(r, "pq_m 3 must divide the dimension 8");
+  EXPECT_EQ(Info("s")["index"], "Flat");
+  // A divisor is fine.
+  EXPECT_THAT(Ok({"create", "p", "--dim", "10", "--index", "IVF16,PQ5"}), HasSubstr("IVF16,PQ5"));
+}
+
+TEST_F(AnnTest, PayloadIndexTypeViolationOnImportNamesTheLine) {
+  Ok({"create", "y", "--dim", "2", "--metric", "l2", "--payload-index", "year:integer",
+      "--payload-index", "tags:keyword"});
+  const std::string file = tmp_.Sub("years.jsonl");
+  WriteText(file,
+            "{\"id\": 1, \"vector\": [1, 0], \"payload\": {\"year\": 2001, \"tags\": [\"a\"]}}\n"
+            "{\"id\": 2, \"vector\": [0, 1], \"payload\": {\"tags\": \"b\"}}\n"
+            "{\"id\": 3, \"vector\": [1, 1], \"payload\": {\"year\": \"two thousand\"}}\n"
+            "{\"id\": 4, \"vector\": [2, 1], \"payload\": {\"year\": 2004}}\n");
+  RunResult r = Run({"import", "y", file});
+  EXPECT_ENGINE_ERROR(r, "InvalidArgument: " + file + " line 3: ");
+  EXPECT_THAT(r.err, HasSubstr("year is declared integer"));
+  EXPECT_THAT(r.err, HasSubstr("2 points imported before the error"));
+  EXPECT_EQ(Count("y"), 2u);
+
+  // Array elements must have the declared type too, and an integer field takes whole numbers.
+  WriteText(file, "{\"id\": 5, \"vector\": [1, 0], \"payload\": {\"tags\": [\"a\", 7]}}\n");
+  r = Run({"import", "y", file});
+  EXPECT_ENGINE_ERROR(r, file + " line 1: ");
+  EXPECT_THAT(r.err, HasSubstr("tags is declared keyword"));
+  WriteText(file, "{\"id\": 6, \"vector\": [1, 0], \"payload\": {\"year\": 2000.5}}\n");
+  EXPECT_ENGINE_ERROR(Run({"import", "y", file}), "year is declared integer");
+  EXPECT_EQ(Count("y"), 2u);
+
+  // The indexed field filters, answered from the index.
+  std::vector<json> out = JsonLines(Ok({"search", "y", "--vector", "0,0", "--plan", "--filter",
+                                        R"({"year": {"$gte": 2000}})"}));
+  ASSERT_EQ(out.size(), 1u);
+  ASSERT_EQ(out[0]["hits"].size(), 1u);
+  EXPECT_EQ(out[0]["hits"][0]["id"], 1);
+  EXPECT_EQ(out[0]["plan"]["filter_from_index"], true);
+}
+
+TEST_F(AnnTest, ImportNotesAnIndexThatIsNotReadyAndWaitBuildsIt) {
+  // IVF trains on the stored points once there are enough (1,000 for IVF4).
+  Ok({"create", "v", "--dim", "8", "--metric", "l2", "--index", "IVF4"});
+  RunResult r = Run({"import", "v", tmp_.Sub("base.jsonl")});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("imported 300 points into v"));
+  EXPECT_THAT(r.out, HasSubstr("note: index IVF4 of v is"));
+  EXPECT_THAT(r.out, HasSubstr("--wait"));
+  // --wait tries to train now: too few points.
+  r = Run({"import", "v", tmp_.Sub("base.jsonl"), "--wait"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("index IVF4 of v needs more points to train (it has 300)"));
+  EXPECT_EQ(SearchRow("v", 5, {"--plan"})["plan"]["kind"], "exact");
+
+  const size_t n = 1500;
+  std::vector<float> more = testing::RandomVectors(n, kDim, 22);
+  WriteVecs(tmp_.Sub("more.fvecs"), more, kDim);
+  r = Run({"import", "v", tmp_.Sub("more.fvecs"), "--wait"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("imported 1500 points into v"));
+  EXPECT_THAT(r.out, Not(HasSubstr("note:")));
+  json info = Info("v");
+  EXPECT_EQ(info["count"], n);  // the fvecs row ids 0..1499 replaced the 300 points
+  EXPECT_EQ(info["index_state"], "ready");
+  EXPECT_EQ(info["index_origin"], "checkpoint");
+  std::vector<json> out = JsonLines(Ok({"search", "v", "--vector", VectorArg(more, 77, kDim),
+                                        "--plan", "--nprobe", "2", "-k", "3"}));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0]["plan"]["kind"], "index");
+  EXPECT_EQ(out[0]["plan"]["index"], "IVF4");
+  EXPECT_EQ(out[0]["plan"]["effort"], 2);
+  EXPECT_EQ(out[0]["hits"][0]["id"], 77);
+}
+
+TEST_F(AnnTest, BuildingIndexShownOnATerminal) {
+  if (!std::filesystem::exists("/usr/bin/script")) GTEST_SKIP() << "needs util-linux script(1)";
+  Ok({"create", "t", "--dim", "8", "--metric", "l2"});
+  Ok({"import", "t", tmp_.Sub("base.jsonl")});
+  const std::string command =
+      std::string(SEXTANT_CLI_PATH) + " --db " + db_ + " index t HNSW16 --wait";
+  const std::string log = tmp_.Sub("script.out");
+  std::string shell = "/usr/bin/script -qec '" + command + "' /dev/null > " + log + " 2>&1";
+  ASSERT_EQ(std::system(shell.c_str()), 0);
+  std::string text = ReadFile(log);
+  EXPECT_THAT(text, HasSubstr("building index HNSW16 of t"));
+  EXPECT_THAT(text, HasSubstr("index HNSW16 of t is ready"));
+}
+
 // ---- get / delete ----
 
 TEST_F(CliTest, GetAndDelete) {
@@ -708,12 +1085,27 @@ TEST_F(CliTest, DemoRunsInTheGivenDatabase) {
   EXPECT_THAT(r.out, HasSubstr("20,000 points"));
   EXPECT_THAT(r.out, HasSubstr("5 of 5 hits are in cluster 3"));
   EXPECT_THAT(r.out, HasSubstr("5 of 5 hits match the filter"));
-  EXPECT_THAT(r.out, HasSubstr("200 of 200 found themselves first"));
+  EXPECT_THAT(r.out, HasSubstr("an HNSW16 index"));
+  EXPECT_THAT(r.out, HasSubstr("a payload index on \"cluster\" (integer)"));
+  // The plans of the plain and the filtered searches.
+  EXPECT_THAT(r.out, HasSubstr("plan: walked the HNSW16 index"));
+  EXPECT_THAT(r.out, HasSubstr("plan: exact: scored the "));
+  EXPECT_THAT(r.out, HasSubstr("the filter was answered from the payload index alone"));
+  // The exact batch finds every stored point first; the index's recall is printed.
+  EXPECT_THAT(r.out, HasSubstr("exact: 200 of 200 found themselves first"));
+  const size_t at = r.out.find("recall@10 ");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const double recall = std::strtod(r.out.c_str() + at + 10, nullptr);
+  EXPECT_GE(recall, 0.9) << r.out;
+  EXPECT_LE(recall, 1.0);
   EXPECT_EQ(r.err, "");
   std::vector<json> list = JsonLines(Ok({"list"}));
   ASSERT_EQ(list.size(), 1u);
   EXPECT_EQ(list[0]["name"], "demo");
   EXPECT_EQ(list[0]["count"], 19900);
+  EXPECT_EQ(list[0]["index"], "HNSW16");
+  EXPECT_EQ(list[0]["index_state"], "ready");
+  EXPECT_EQ(list[0]["index_origin"], "checkpoint");
 
   // A second run does not touch the existing collection.
   EXPECT_ENGINE_ERROR(Run({"demo"}), "AlreadyExists: collection demo already exists");
@@ -786,6 +1178,45 @@ TEST_F(CliTest, SiftSmallExactRecall) {
   double recall = static_cast<double>(found) / (num_queries * gt_dim);
   // Exact search; the ground truth orders some equal distances differently (~0.2% of ids).
   EXPECT_GE(recall, 0.998) << "recall@100 = " << recall;
+}
+
+
+TEST_F(CliTest, SiftSmallHnswRecall) {
+  SEXTANT_REQUIRE_DATA(base, "siftsmall/siftsmall_base.fvecs");
+  SEXTANT_REQUIRE_DATA(query, "siftsmall/siftsmall_query.fvecs");
+  SEXTANT_REQUIRE_DATA(groundtruth, "siftsmall/siftsmall_groundtruth.ivecs");
+  size_t gt_dim = 0;
+  std::vector<int32_t> gt = testing::ReadVecs<int32_t>(groundtruth, &gt_dim);
+  const size_t num_queries = gt.size() / gt_dim;
+  ASSERT_EQ(num_queries, 100u);
+
+  Ok({"create", "sift", "--dim", "128", "--metric", "l2", "--index", "HNSW16"});
+  RunResult r = Run({"import", "sift", base});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(Count("sift"), 10000u);
+
+  // recall@10 against the ground truth's top 10, at the default ef and a wider one.
+  auto recall = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"search", "sift", "--query", query, "-k", "10", "--plan"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    RunResult s = Run(args);
+    EXPECT_EQ(s.code, 0) << s.err;
+    std::vector<json> out = JsonLines(s.out);
+    EXPECT_EQ(out.size(), num_queries);
+    size_t found = 0;
+    for (size_t q = 0; q < out.size() && q < num_queries; ++q) {
+      EXPECT_EQ(out[q]["plan"]["kind"], extra.empty() || extra[0] != "--exact" ? "index" : "exact");
+      std::set<int64_t> truth(gt.begin() + q * gt_dim, gt.begin() + q * gt_dim + 10);
+      for (const json& hit : out[q]["hits"]) found += truth.count(hit["id"].get<int64_t>());
+    }
+    return static_cast<double>(found) / (num_queries * 10);
+  };
+  const double at_default = recall({});
+  const double at_128 = recall({"--ef-search", "128"});
+  const double exact = recall({"--exact"});
+  EXPECT_GE(at_default, 0.9) << "recall@10 at the default ef_search";
+  EXPECT_GE(at_128, 0.97) << "recall@10 at ef_search 128";
+  EXPECT_GE(exact, 0.99) << "recall@10 of exact search";
 }
 
 }  // namespace
