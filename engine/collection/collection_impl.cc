@@ -225,8 +225,9 @@ StatusOr<std::shared_ptr<CollectionImpl>> CollectionImpl::Load(const CollectionE
   if (c->desc_.index.type != IndexType::kFlat) {
     Status loaded = c->LoadIndexFromFile();
     if (!loaded.ok()) {
-      if (loaded.code() == StatusCode::kNotFound) {
-        Log(LogLevel::kInfo, "collection " + name + ": no index checkpoint; building the index");
+      if (loaded.code() == StatusCode::kNotFound || loaded.code() == StatusCode::kFailedPrecondition) {
+        // No checkpoint yet, or one of an index the collection no longer uses: build, quietly.
+        Log(LogLevel::kInfo, "collection " + name + ": building the index (" + loaded.ToString() + ")");
       } else {
         Log(LogLevel::kWarning, "collection " + name + ": index checkpoint not usable (" + loaded.ToString() +
                                     "); rebuilding it from the stored vectors");
