@@ -11,7 +11,8 @@
 # (vectors and exact ground truth), and both tools read those files: identical data and truth.
 #
 # Parameters (environment, with defaults):
-#   INDEXES="Flat HNSW IVF IVFPQ"       which index families to run (Flat: Sextant only)
+#   INDEXES="Flat HNSW IVF IVFPQ"       which index families to run; also HNSWSQ8 and IVFSQ8
+#                                         (Flat and the SQ8 ones: Sextant only)
 #   SYSTEMS=hnswlib,faiss-hnsw,faiss-ivf,faiss-ivfpq   peers to run ("" for none)
 #   M=16 EFC=200 EF=16,32,64,128,256      HNSW links, build list, search-list sweep
 #   NLIST=auto NPROBE=1,2,4,8,16,32,64    IVF lists (auto: the power of two nearest sqrt(n)), probes
@@ -120,6 +121,8 @@ for family in $INDEXES; do
     HNSW) run_sextant --index "HNSW$M" --ef-construction "$EFC" --ef-search "$EF" ;;
     IVF) run_sextant --index "IVF$NLIST" --nprobe "$NPROBE" ;;
     IVFPQ) run_sextant --index "IVF$NLIST,PQ$PQM" --nprobe "$NPROBE" ;;
+    HNSWSQ8) run_sextant --index "HNSW$M,SQ8" --ef-construction "$EFC" --ef-search "$EF" ;;
+    IVFSQ8) run_sextant --index "IVF$NLIST,SQ8" --nprobe "$NPROBE" ;;
     *) die "unknown index family $family in INDEXES" ;;
   esac
 done
