@@ -29,8 +29,13 @@
 //
 // Search: the coarse distances to all nlist centroids, then the nprobe nearest lists are
 // scanned. Only allowed slots (the mask) that the index holds and has not removed are
-// candidates. When fewer than min(k, allowed) candidates were found (a selective filter), nprobe
-// doubles and the next lists are scanned, until enough are found or every list was probed.
+// candidates; a masked-out entry costs a byte test, not a distance. Filters:
+//  - a mask allowing a fraction s = allowed / Size() < 1 probes ceil(nprobe / s) lists (at most
+//    nlist), so that about as many candidates are scored as without a filter, and recall holds;
+//  - when fewer than min(k, allowed) candidates were found (a filter whose matches lie away from
+//    the query, or allowed == 0 = unknown), nprobe doubles and the next lists are scanned until
+//    enough are found or every list was probed; after such a widening one more doubling is
+//    scanned, since the first matches found in far lists are seldom the nearest.
 // IndexSearchStats::effort is the number of lists probed; distance_computations counts coarse,
 // list and re-rank distances.
 //

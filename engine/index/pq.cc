@@ -54,6 +54,9 @@ Status ProductQuantizer::Train(const float* vectors, size_t n, uint64_t seed) {
     opt.max_iterations = 25;
     opt.seed = seed;  // the same seed in every subspace: k-means samples the same rows
     opt.max_points_per_centroid = kMaxTrainingRows / kK;
+    // Random initial centroids, as FAISS's ProductQuantizer: with 25 Lloyd iterations k-means++
+    // buys little here, and its 256 passes cost as much as the iterations on small subspaces.
+    opt.init = KMeansOptions::Init::kRandom;
     for (size_t j = 0; j < m_; ++j) {
       for (size_t i = 0; i < n; ++i) {
         std::memcpy(&sub[i * dsub_], vectors + i * dim_ + j * dsub_, dsub_ * sizeof(float));
@@ -73,6 +76,10 @@ Status ProductQuantizer::Train(const float* vectors, size_t n, uint64_t seed) {
 }
 
 void ProductQuantizer::BuildTransposed() {
+  if (centroids_.empty()) {
+    transposed_.clear();
+    return;
+  }
   transposed_.assign(m_ * dsub_ * kK, 0.0f);
   for (size_t j = 0; j < m_; ++j) {
     for (size_t c = 0; c < kK; ++c) {
@@ -194,10 +201,12 @@ Status ProductQuantizer::Deserialize(std::string_view* in) {
   m_ = m;
   dsub_ = dim / m;
   centroids_ = std::move(centroids);
-  if (trained == 1) {
+  try {
     BuildTransposed();
-  } else {
+  } catch (const std::bad_alloc&) {
+    centroids_.clear();
     transposed_.clear();
+    return Status::ResourceExhausted("pq: out of memory for the codebooks");
   }
   *in = rest;
   return Status::OK();

@@ -59,7 +59,7 @@ class ProductQuantizer {
   bool trained() const { return !centroids_.empty(); }
 
   // Learns the m codebooks from n row-major vectors (n >= 256; at most kMaxTrainingRows are
-  // used), 25 Lloyd iterations each, k-means++ initialisation, seeded by `seed`.
+  // used), 25 Lloyd iterations each from 256 random rows (as FAISS), seeded by `seed`.
   Status Train(const float* vectors, size_t n, uint64_t seed = 1234);
 
   // Preconditions for the rest: trained().
@@ -95,7 +95,7 @@ class ProductQuantizer {
   void Serialize(std::string* out) const;
   // Reads what Serialize wrote from the front of *in and advances it. DataLoss on a short or
   // inconsistent header, a dimension other than dim() (when dim() is set), or a non-finite
-  // centroid; *this is unchanged on error.
+  // centroid; *this is unchanged then. ResourceExhausted (and untrained) when memory runs out.
   Status Deserialize(std::string_view* in);
 
  private:

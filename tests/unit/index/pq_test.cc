@@ -54,7 +54,7 @@ TEST(PqTest, AutoMIsLargestDivisorUpToHalfAndSixtyFour) {
 }
 
 TEST(PqTest, ReconstructionErrorIsSmallAndFallsWithM) {
-  const size_t n = 4000, dim = 32;
+  const size_t n = 2000, dim = 32;
   std::vector<float> x = Clustered(n, dim, 1);
   std::vector<float> test = Clustered(500, dim, 1);  // same centres (seeded), other noise below
   {
