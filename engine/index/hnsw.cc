@@ -134,6 +134,7 @@ struct HnswIndex::Scratch {
   std::vector<Candidate> work, selected, extra;
   std::vector<uint32_t> ids;
   std::vector<const void*> rows;
+  std::vector<float> dists;
 
   // Starts a new visited set covering at least n slots.
   void NewEpoch(size_t n) {
@@ -154,7 +155,8 @@ struct HnswIndex::Scratch {
     return tags.capacity() * sizeof(uint16_t) +
            (candidates.capacity() + results.capacity() + work.capacity() + selected.capacity() +
             extra.capacity()) * sizeof(Candidate) +
-           ids.capacity() * sizeof(uint32_t) + rows.capacity() * sizeof(void*) + sizeof(*this);
+           ids.capacity() * sizeof(uint32_t) + rows.capacity() * sizeof(void*) +
+           dists.capacity() * sizeof(float) + sizeof(*this);
   }
 };
 
@@ -352,10 +354,12 @@ void HnswIndex::SearchLayer(const Dist& dist, uint32_t ep, float ep_distance, in
   s->NewEpoch(links0_.capacity());
   s->Visit(ep);
   const size_t max_links = MaxLinks(level);
-  if (s->ids.size() < max_links) {
-    s->ids.resize(max_links);
+  if (s->ids.size() < max_links) s->ids.resize(max_links);
+  if (s->rows.size() < max_links) {
     s->rows.resize(max_links);
+    s->dists.resize(max_links);
   }
+  float* const dists = s->dists.data();
   // Cache lines of a layer-0 list worth prefetching: the count and the first ids.
   const size_t list_lines = std::min<size_t>((m0_ + 1) * 4 / 64 + 1, 3);
   uint32_t* const ids = s->ids.data();
@@ -387,11 +391,17 @@ void HnswIndex::SearchLayer(const Dist& dist, uint32_t ep, float ep_distance, in
       rows[nb] = dist.Address(id);
       ++nb;
     }
-    for (size_t j = 0; j < std::min(nb, kPrefetchAhead); ++j) PrefetchLines(rows[j], dist.lines);
+    // Score the batch first (a tight loop of kernel calls, prefetching ahead), then update the
+    // heaps: two simple loops keep more in registers than one that does both.
+    const size_t lines = dist.lines;
+    for (size_t j = 0; j < std::min(nb, kPrefetchAhead); ++j) PrefetchLines(rows[j], lines);
     for (size_t j = 0; j < nb; ++j) {
-      if (j + kPrefetchAhead < nb) PrefetchLines(rows[j + kPrefetchAhead], dist.lines);
-      const float d = dist.At(rows[j]);
-      ++n_dist;
+      if (j + kPrefetchAhead < nb) PrefetchLines(rows[j + kPrefetchAhead], lines);
+      dists[j] = dist.At(rows[j]);
+    }
+    n_dist += nb;
+    for (size_t j = 0; j < nb; ++j) {
+      const float d = dists[j];
       if (res.size() < ef || d < bound) {
         cand.push_back({d, ids[j]});
         std::push_heap(cand.begin(), cand.end(), CandidateGreater());
@@ -461,9 +471,13 @@ Status HnswIndex::SearchWith(const Dist& dist, const float* query, const IndexSe
   if (sq8_) {
     // Re-rank the whole list with the float vectors, so returned distances are exact.
     const simd::Kernels& k = simd::Active();
-    for (Candidate& c : res) {
-      const float* v = store_->Row(c.id);
-      c.distance = IsDot(metric_) ? -k.dot(query, v, dim_) : k.l2sq(query, v, dim_);
+    const size_t lines = std::min<size_t>((dim_ * sizeof(float) + 63) / 64, 8);
+    constexpr size_t kAhead = 4;
+    for (size_t i = 0; i < std::min(res.size(), kAhead); ++i) PrefetchLines(store_->Row(res[i].id), lines);
+    for (size_t i = 0; i < res.size(); ++i) {
+      if (i + kAhead < res.size()) PrefetchLines(store_->Row(res[i + kAhead].id), lines);
+      const float* v = store_->Row(res[i].id);
+      res[i].distance = IsDot(metric_) ? -k.dot(query, v, dim_) : k.l2sq(query, v, dim_);
     }
     count += res.size();
   }

@@ -257,7 +257,7 @@ class HnswMetricTest : public ::testing::TestWithParam<Metric> {};
 
 TEST_P(HnswMetricTest, RecallAt10OnClusteredData) {
   const Metric metric = GetParam();
-  const size_t dim = 48, n = 8000, k = 10;
+  const size_t dim = 48, n = 6000, k = 10;
   auto data = ClusteredVectors(n, dim, 11);
   auto queries = ClusteredVectors(200, dim, 12);
   if (metric == Metric::kCosine) {
@@ -796,7 +796,7 @@ class HnswSq8Test : public ::testing::TestWithParam<Metric> {};
 
 TEST_P(HnswSq8Test, RecallCloseToFloat) {
   const Metric metric = GetParam();
-  const size_t dim = 48, n = 8000, k = 10;
+  const size_t dim = 48, n = 5000, k = 10;
   auto data = ClusteredVectors(n, dim, 81);
   auto queries = ClusteredVectors(200, dim, 82);
   if (metric == Metric::kCosine) {
@@ -805,7 +805,7 @@ TEST_P(HnswSq8Test, RecallCloseToFloat) {
   }
   auto store = MakeStore(data, dim);
   // Train on a sample, as the collection does.
-  std::vector<float> sample(data.begin(), data.begin() + 2000 * dim);
+  std::vector<float> sample(data.begin(), data.begin() + 1000 * dim);
   auto sq8 = Build(Hnsw(16, 100, 64, true), metric, store.get(), n, &sample);
   auto plain = Build(Hnsw(16, 100, 64, false), metric, store.get(), n);
   const auto mask = AllOf(n);
