@@ -161,6 +161,44 @@ inline std::vector<Point> ScanAll(const Collection& c, uint32_t limit = 1000,
   return out;
 }
 
+// One database shared by the tests of a suite (opening one costs far more than creating a
+// collection); each test works in collections of its own, named after it.
+class SharedDatabase {
+ public:
+  static void Open(const DatabaseOptions& options = {}) {
+    options_ = options;
+    dir_ = new TempDir();
+    db_ = MustOpen(dir_->path(), options_).release();
+  }
+  // Closes and opens the database again (handles taken before are dead afterwards).
+  static void Reopen() {
+    delete db_;
+    db_ = MustOpen(dir_->path(), options_).release();
+  }
+  static void Close() {
+    delete db_;
+    db_ = nullptr;
+    delete dir_;
+    dir_ = nullptr;
+  }
+  static Database* db() { return db_; }
+
+ private:
+  static inline TempDir* dir_ = nullptr;
+  static inline Database* db_ = nullptr;
+  static inline DatabaseOptions options_;
+};
+
+// A valid collection name unique to the running test, plus `suffix`.
+inline std::string TestCollectionName(const std::string& suffix = "") {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = std::string("t.") + info->test_suite_name() + "." + info->name() + suffix;
+  for (char& ch : name) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_' && ch != '-' && ch != '.') ch = '_';
+  }
+  return name.size() > 128 ? name.substr(name.size() - 128) : name;
+}
+
 // ---- The oracle: scores in double precision, straight from the definitions in types.h. ----
 
 inline double Dot(const float* a, const float* b, size_t dim) {
@@ -240,10 +278,15 @@ struct Oracle {
       all.push_back({i, TrueScore(metric, query, row(i), dim)});
     }
     const bool lower = LowerIsNearer(metric);
-    std::sort(all.begin(), all.end(), [lower](const Scored& a, const Scored& b) {
+    auto nearer = [lower](const Scored& a, const Scored& b) {
       return lower ? a.score < b.score : a.score > b.score;
-    });
-    if (all.size() > k) all.resize(k);
+    };
+    if (all.size() > k) {
+      std::partial_sort(all.begin(), all.begin() + static_cast<long>(k), all.end(), nearer);
+      all.resize(k);
+    } else {
+      std::sort(all.begin(), all.end(), nearer);
+    }
     return all;
   }
 };

@@ -93,12 +93,16 @@ Metric MetricFor(const Defect& d) {
 
 class BadPointTest : public ::testing::TestWithParam<Defect> {
  protected:
+  static void SetUpTestSuite() {
+    DatabaseOptions o;
+    o.max_payload_bytes = kMaxPayload;
+    testing::SharedDatabase::Open(o);
+  }
+  static void TearDownTestSuite() { testing::SharedDatabase::Close(); }
   void SetUp() override {
     const Metric metric = MetricFor(GetParam());
-    options_.max_payload_bytes = kMaxPayload;
-    db_ = MustOpen(tmp_.path(), options_);
-    ASSERT_NE(db_, nullptr);
-    c_ = MustCreate(db_.get(), "c", kDim, metric);
+    ASSERT_NE(testing::SharedDatabase::db(), nullptr);
+    c_ = MustCreate(testing::SharedDatabase::db(), testing::TestCollectionName(), kDim, metric);
     ASSERT_NE(c_, nullptr);
     // Points that exist before the batch: the batch would replace the first kPreexisting.
     std::vector<PointId> ids;
@@ -134,9 +138,6 @@ class BadPointTest : public ::testing::TestWithParam<Defect> {
     EXPECT_EQ(hits.size(), kPreexisting + 1);
   }
 
-  TempDir tmp_;
-  DatabaseOptions options_;
-  std::unique_ptr<Database> db_;
   std::shared_ptr<Collection> c_;
   std::vector<float> old_vectors_;
   Point before_;
@@ -166,11 +167,11 @@ TEST_P(BadPointTest, FailsNamingThePointAndFieldAndWritesNothing) {
   }
 
   // Nothing reappears after reopening (no partial batch reached the log).
+  const std::string name = c_->name();
   c_.reset();
-  db_.reset();
-  db_ = MustOpen(tmp_.path(), options_);
-  ASSERT_NE(db_, nullptr);
-  ASSERT_OK_AND_ASSIGN(auto c, db_->GetCollection("c"));
+  testing::SharedDatabase::Reopen();
+  ASSERT_NE(testing::SharedDatabase::db(), nullptr);
+  ASSERT_OK_AND_ASSIGN(auto c, testing::SharedDatabase::db()->GetCollection(name));
   ExpectUnchanged(*c);
 
   // The collection still takes good writes.
@@ -231,11 +232,13 @@ TEST(BadVectorTest, NonFiniteComponentsFailInEveryMetric) {
 
 class ErrorsTest : public ::testing::Test {
  protected:
+  static void SetUpTestSuite() { testing::SharedDatabase::Open(); }
+  static void TearDownTestSuite() { testing::SharedDatabase::Close(); }
   void SetUp() override {
-    db_ = MustOpen(tmp_.path());
+    db_ = testing::SharedDatabase::db();
     ASSERT_NE(db_, nullptr);
-    c_ = MustCreate(db_.get(), "c", kDim, Metric::kL2);
-    cos_ = MustCreate(db_.get(), "cos", kDim, Metric::kCosine);
+    c_ = MustCreate(db_, testing::TestCollectionName(), kDim, Metric::kL2);
+    cos_ = MustCreate(db_, testing::TestCollectionName("-cos"), kDim, Metric::kCosine);
     ASSERT_NE(c_, nullptr);
     ASSERT_NE(cos_, nullptr);
     std::vector<std::string> pl(20, R"({"g":1})");
@@ -246,8 +249,7 @@ class ErrorsTest : public ::testing::Test {
     ASSERT_OK_AND_ASSIGN(uint64_t n, c.Count());
     EXPECT_EQ(n, want);
   }
-  TempDir tmp_;
-  std::unique_ptr<Database> db_;
+  Database* db_ = nullptr;
   std::shared_ptr<Collection> c_, cos_;
 };
 
