@@ -224,6 +224,9 @@ HnswIndex::HnswIndex(const IndexOptions& options, Metric metric, const VectorSto
       level_mult_(1.0 / std::log(static_cast<double>(options.m))),
       seed_(kDefaultSeed),
       sq8_(options.quantizer == QuantizerType::kSq8),
+      kernel_(IsDot(metric) ? simd::Active().dot : simd::Active().l2sq),
+      sign_(IsDot(metric) ? -1.0f : 1.0f),
+      vector_lines_(std::min<size_t>((store->width() * sizeof(float) + 63) / 64, 8)),
       links0_(1 + 2 * size_t{options.m}),
       meta_(1),
       upper_(1 + size_t{options.m}),
@@ -306,15 +309,13 @@ void HnswIndex::WriteList(uint32_t* list, const uint32_t* ids, size_t n) {
 }
 
 float HnswIndex::StoredDistance(uint32_t a, uint32_t b) const {
-  const simd::Kernels& k = simd::Active();
-  if (IsDot(metric_)) return -k.dot(store_->Row(a), store_->Row(b), dim_);
-  return k.l2sq(store_->Row(a), store_->Row(b), dim_);
+  return sign_ * kernel_(store_->Row(a), store_->Row(b), dim_);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Search
 
-template <class Dist, class Accept>
+template <class Dist>
 uint32_t HnswIndex::GreedyDescend(const Dist& dist, uint32_t ep, float* ep_distance,
                                   int from_level, int to_level, uint64_t* count) const {
   uint32_t cur = ep;
@@ -421,12 +422,6 @@ void HnswIndex::SearchLayer(const Dist& dist, uint32_t ep, float ep_distance, in
   *count += n_dist;
 }
 
-namespace {
-struct AcceptAll {
-  bool operator()(uint32_t) const { return true; }
-};
-}  // namespace
-
 template <class Dist>
 Status HnswIndex::SearchWith(const Dist& dist, const float* query, const IndexSearchParams& params,
                              std::vector<Neighbor>* out, IndexSearchStats* stats) const {
@@ -451,7 +446,7 @@ Status HnswIndex::SearchWith(const Dist& dist, const float* query, const IndexSe
   Scratch* s = lease.get();
   uint64_t count = 1;
   float ep_d = dist(ep);
-  ep = GreedyDescend<Dist, AcceptAll>(dist, ep, &ep_d, top, 0, &count);
+  ep = GreedyDescend(dist, ep, &ep_d, top, 0, &count);
 
   size_t ef = std::max<size_t>(params.ef_search != 0 ? params.ef_search : options_.ef_search,
                                params.k);
@@ -470,14 +465,13 @@ Status HnswIndex::SearchWith(const Dist& dist, const float* query, const IndexSe
   auto& res = s->results;
   if (sq8_) {
     // Re-rank the whole list with the float vectors, so returned distances are exact.
-    const simd::Kernels& k = simd::Active();
-    const size_t lines = std::min<size_t>((dim_ * sizeof(float) + 63) / 64, 8);
     constexpr size_t kAhead = 4;
-    for (size_t i = 0; i < std::min(res.size(), kAhead); ++i) PrefetchLines(store_->Row(res[i].id), lines);
+    for (size_t i = 0; i < std::min(res.size(), kAhead); ++i) {
+      PrefetchLines(store_->Row(res[i].id), vector_lines_);
+    }
     for (size_t i = 0; i < res.size(); ++i) {
-      if (i + kAhead < res.size()) PrefetchLines(store_->Row(res[i + kAhead].id), lines);
-      const float* v = store_->Row(res[i].id);
-      res[i].distance = IsDot(metric_) ? -k.dot(query, v, dim_) : k.l2sq(query, v, dim_);
+      if (i + kAhead < res.size()) PrefetchLines(store_->Row(res[i + kAhead].id), vector_lines_);
+      res[i].distance = sign_ * kernel_(query, store_->Row(res[i].id), dim_);
     }
     count += res.size();
   }
@@ -495,7 +489,6 @@ Status HnswIndex::Search(const float* query, const IndexSearchParams& params,
   if (params.k == 0) return Status::InvalidArgument("hnsw: k must be >= 1");
   if (params.mask == nullptr) return Status::InvalidArgument("hnsw: null mask");
   try {
-    const simd::Kernels& k = simd::Active();
     if (sq8_) {
       if (!quantizer_.trained()) {
         out->clear();
@@ -506,12 +499,7 @@ Status HnswIndex::Search(const float* query, const IndexSearchParams& params,
                         std::min<size_t>((dim_ + 63) / 64, 8)};
       return SearchWith(dist, query, params, out, stats);
     }
-    FloatDistance dist{query,
-                       store_,
-                       IsDot(metric_) ? k.dot : k.l2sq,
-                       dim_,
-                       IsDot(metric_) ? -1.0f : 1.0f,
-                       std::min<size_t>((dim_ * sizeof(float) + 63) / 64, 8)};
+    FloatDistance dist{query, store_, kernel_, dim_, sign_, vector_lines_};
     return SearchWith(dist, query, params, out, stats);
   } catch (const std::bad_alloc&) {
     out->clear();
@@ -550,17 +538,11 @@ void HnswIndex::SearchForInsert(const float* vec, uint32_t exclude, int level, s
   if ((entry >> 32) == 0) return;
   const int top = static_cast<int>(entry >> 32) - 1;
   if (top < level) return;
-  const simd::Kernels& k = simd::Active();
-  FloatDistance dist{vec,
-                     store_,
-                     IsDot(metric_) ? k.dot : k.l2sq,
-                     dim_,
-                     IsDot(metric_) ? -1.0f : 1.0f,
-                     std::min<size_t>((dim_ * sizeof(float) + 63) / 64, 8)};
+  FloatDistance dist{vec, store_, kernel_, dim_, sign_, vector_lines_};
   uint64_t count = 0;
   uint32_t ep = static_cast<uint32_t>(entry);
   float ep_d = dist(ep);
-  ep = GreedyDescend<FloatDistance, AcceptAll>(dist, ep, &ep_d, top, level, &count);
+  ep = GreedyDescend(dist, ep, &ep_d, top, level, &count);
   auto live = [&](uint32_t id) { return id != exclude && !(LoadMeta(id) & kRemoved); };
   SearchLayer(dist, ep, ep_d, level, ef, live, s, &count);
   out->assign(s->results.begin(), s->results.end());
@@ -607,19 +589,13 @@ void HnswIndex::Insert(uint32_t slot, int level) {
   }
   const int top = static_cast<int>(entry >> 32) - 1;
   const float* vec = store_->Row(slot);
-  const simd::Kernels& k = simd::Active();
-  FloatDistance dist{vec,
-                     store_,
-                     IsDot(metric_) ? k.dot : k.l2sq,
-                     dim_,
-                     IsDot(metric_) ? -1.0f : 1.0f,
-                     std::min<size_t>((dim_ * sizeof(float) + 63) / 64, 8)};
+  FloatDistance dist{vec, store_, kernel_, dim_, sign_, vector_lines_};
   Lease<ScratchPool, Scratch> lease(pool_.get());
   Scratch* s = lease.get();
   uint64_t count = 0;
   uint32_t ep = static_cast<uint32_t>(entry);
   float ep_d = dist(ep);
-  if (top > level) ep = GreedyDescend<FloatDistance, AcceptAll>(dist, ep, &ep_d, top, level, &count);
+  if (top > level) ep = GreedyDescend(dist, ep, &ep_d, top, level, &count);
 
   const bool any_removed = removed_.load(std::memory_order_relaxed) != 0;
   auto live = [&](uint32_t id) { return !any_removed || !(LoadMeta(id) & kRemoved); };

@@ -187,7 +187,7 @@ class HnswIndex final : public VectorIndex {
                        std::vector<Candidate>* out) const;
   float StoredDistance(uint32_t a, uint32_t b) const;
 
-  template <class Dist, class Accept>
+  template <class Dist>
   uint32_t GreedyDescend(const Dist& dist, uint32_t ep, float* ep_distance, int from_level,
                          int to_level, uint64_t* count) const;
   // Best-first search of one layer from `ep`; fills s->results (a max-heap of at most ef
@@ -210,6 +210,11 @@ class HnswIndex final : public VectorIndex {
   const double level_mult_;
   uint64_t seed_;
   const bool sq8_;
+  // The float kernel (squared L2 or dot, from simd::Active(), fixed for the process) and the sign
+  // that turns it into a distance (+1, or -1 for the negated dot product).
+  float (*const kernel_)(const float*, const float*, size_t);
+  const float sign_;
+  const size_t vector_lines_;  // cache lines of one float vector worth prefetching (<= 8)
 
   SegmentedRows<uint32_t> links0_;
   SegmentedRows<uint64_t> meta_;
