@@ -494,13 +494,30 @@ Status CollectionImpl::Upsert(const WriteOptions& options, std::span<const Point
     }
     slots_ = static_cast<uint32_t>(std::max<uint64_t>(slots_, next_slot));
     changes_since_checkpoint_ += plan.size();
+    // This write may bring a waiting index to the points it needs to train: start it now, so a
+    // bulk load followed by WaitForIndex gets the index rather than exact search.
+    const bool train = index_state_ == IndexState::kTraining && id_slot_.size() >= min_training_points_;
     if (index_ || building_) {
       std::lock_guard index_lock(index_mu_);  // hand-off: index changes in commit order
       lock.unlock();
       ApplyToIndex(retired, added);
+    } else {
+      lock.unlock();
     }
+    if (train) StartTrainingIfWaiting();
     return Status::OK();
   });
+}
+
+void CollectionImpl::StartTrainingIfWaiting() {
+  std::lock_guard b(build_mu_);
+  if (build_running_) return;
+  StopBuild();  // joins a builder thread that has finished
+  std::shared_lock lock(mu_);
+  if (state_ != State::kOpen || index_state_ != IndexState::kTraining || id_slot_.size() < min_training_points_) return;
+  const IndexOptions options = desc_.index;
+  lock.unlock();
+  StartBuild(options);
 }
 
 StatusOr<uint64_t> CollectionImpl::Delete(const WriteOptions& options, std::span<const PointId> ids) {
@@ -1070,7 +1087,8 @@ void CollectionImpl::Maintain() {
       }
     }
   }
-  if (train || rebuild) {
+  if (train) StartTrainingIfWaiting();
+  if (rebuild) {
     std::lock_guard b(build_mu_);
     if (!build_running_) {
       StopBuild();  // joins a finished builder thread

@@ -14,7 +14,7 @@
 // while any index holds it. Without an index a retired slot is free at once.
 //
 // Locks (always taken in this order):
-//   mu_        reader/writer. Searches, gets and scans hold it shared. A write holds it exclusive
+//   mu_        reader/writer, writer-preferring. Searches, gets and scans hold it shared. A write holds it exclusive
 //              for its commit: plan slots, one RocksDB batch, update memory.
 //   index_mu_  serialises every change to index_ (Add/Remove, consolidation, the swap after a
 //              build, saving). A writer takes index_mu_ before releasing mu_ (hand-off), so
@@ -47,6 +47,7 @@
 #include "payload/payload_index.h"
 #include "sextant/collection.h"
 #include "storage/storage.h"
+#include "util/rw_mutex.h"
 
 namespace sextant {
 
@@ -133,6 +134,8 @@ class CollectionImpl final : public Collection {
   // builder_. Start and Stop require build_mu_.
   void StartBuild(const IndexOptions& options);
   void StopBuild();
+  // Starts training an index that waits for points, once the collection has enough.
+  void StartTrainingIfWaiting();
   void BuildMain(IndexOptions options);
   // Ends a build: swaps in `built` (after applying the writes it has not seen) or, when null,
   // keeps the current index; sets the state and recomputes the free slots.
@@ -142,7 +145,7 @@ class CollectionImpl final : public Collection {
   const CollectionEnv env_;
   const std::string prefix_;  // storage::CollectionPrefix(id)
 
-  mutable std::shared_mutex mu_;
+  mutable internal::RwMutex mu_;  // writer-preferring: searches cannot starve writes
   mutable std::mutex index_mu_;
   std::mutex free_mu_;
   std::mutex build_mu_;      // guards builder_ and build_stop_ (starting/stopping builds)
@@ -167,7 +170,7 @@ class CollectionImpl final : public Collection {
   std::string index_spec_ = "Flat";  // spec of index_ (may differ from desc_ during a build)
   std::string index_identity_;       // spec + build parameters of index_, recorded in checkpoints
   std::string index_origin_ = "none";  // CollectionInfo::index_origin
-  size_t min_training_points_ = 0;   // while kTraining
+  std::atomic<size_t> min_training_points_{0};  // while kTraining
   std::atomic<bool> rebuild_requested_{false};  // an index Add failed after its write committed
   std::atomic<bool> build_running_{false};
 
