@@ -126,7 +126,8 @@ class HnswIndex final : public VectorIndex {
 
   // Format (little-endian), version 1:
   //   "SXHNSW\0\1" u32 version u32 dim u32 m u8 metric u8 quantizer u16 reserved
-  //   u32 entry u32 max_level u64 seed u64 slot_limit u64 node_count
+  //   u32 entry (0xFFFFFFFF when empty) u32 top_level + 1 (0 when empty)
+  //   u64 seed (of LevelOf) u64 slot_limit (> every slot) u64 node_count
   //   node_count x { u32 slot (ascending) u8 level u8 flags(bit0 removed)
   //                  u32 count0, count0 x u32 id; level x { u32 count, count x u32 id } }
   //   [SQ8: Sq8Quantizer::Serialize bytes, then node_count x dim code bytes, in node order]
