@@ -112,12 +112,16 @@ std::string IndexIdentity(const IndexOptions& o) {
 }
 
 // Exact search is cheaper than a filtered index walk when few points match. A filtered HNSW walk
-// visits about ef / selectivity nodes with up to 2m distances each; scoring the matches costs
-// `matches` distances. They are equal near matches^2 = 2m * ef * live.
+// computes about kWalkDistancesPerEf * ef / selectivity distances (measured on siftsmall and
+// synthetic sets: 4 to 8 x ef / selectivity, bench/README.md); scoring the matches costs
+// `matches` distances. They are equal near matches^2 = kWalkDistancesPerEf * ef * live.
+constexpr double kWalkDistancesPerEf = 8.0;
+
 bool ExactIsCheaper(const IndexOptions& o, uint32_t ef, uint32_t nprobe, uint64_t matches, uint64_t live) {
   if (o.type == IndexType::kHnsw) {
     const double ef_used = ef ? ef : o.ef_search;
-    return static_cast<double>(matches) * static_cast<double>(matches) <= 2.0 * o.m * ef_used * static_cast<double>(live);
+    return static_cast<double>(matches) * static_cast<double>(matches) <=
+           kWalkDistancesPerEf * ef_used * static_cast<double>(live);
   }
   if (o.type == IndexType::kIvf) {
     // An IVF probe scans about nprobe / nlist of the points whatever the filter.
