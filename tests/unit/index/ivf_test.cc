@@ -232,6 +232,73 @@ TEST(IvfSiftTest, RecallAtTenOnSiftsmall) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Real embeddings: bge-m3 (inner product, paragraph queries against sentence vectors, with its
+// ground truth) and word2vec (cosine, every 10th word as a query, ground truth by exact search).
+
+// Recall@10 of `idx` over queries against the true top-10 lists `truth` (slot ids).
+double RecallAt10(const IvfIndex& idx, const std::vector<float>& queries, size_t dim,
+                  const std::vector<std::vector<uint32_t>>& truth, size_t n, uint32_t nprobe) {
+  std::vector<uint8_t> mask(n, 1);
+  double hits = 0;
+  for (size_t qi = 0; qi < truth.size(); ++qi) {
+    std::set<uint32_t> want(truth[qi].begin(), truth[qi].end());
+    for (const Neighbor& nb : SearchOne(idx, &queries[qi * dim], 10, mask, n, nprobe)) hits += want.count(nb.slot);
+  }
+  return hits / static_cast<double>(truth.size() * 10);
+}
+
+TEST(IvfRealDataTest, BgeM3InnerProduct) {
+  SEXTANT_REQUIRE_DATA(base_path, "bge-m3-1k/bgem3_sentence_500.fvecs");
+  SEXTANT_REQUIRE_DATA(query_path, "bge-m3-1k/bgem3_paragraph_500.fvecs");
+  SEXTANT_REQUIRE_DATA(gt_path, "bge-m3-1k/gt_ip_paragraph_vs_sentence_top100.ivecs");
+  size_t dim = 0, qdim = 0, gdim = 0;
+  std::vector<float> base = ::sextant::testing::ReadVecs<float>(base_path, &dim);
+  std::vector<float> queries = ::sextant::testing::ReadVecs<float>(query_path, &qdim);
+  std::vector<int32_t> gt = ::sextant::testing::ReadVecs<int32_t>(gt_path, &gdim);
+  ASSERT_EQ(dim, 1024u);
+  ASSERT_EQ(qdim, 1024u);
+  const size_t n = base.size() / dim, nq = queries.size() / dim;
+  std::vector<std::vector<uint32_t>> truth(nq);
+  for (size_t qi = 0; qi < nq; ++qi) truth[qi].assign(gt.begin() + qi * gdim, gt.begin() + qi * gdim + 10);
+  auto store = MakeStore(base, dim);
+  // 500 sentences: nlist 16, probing half the lists (real embeddings cluster weakly).
+  for (QuantizerType q : {QuantizerType::kNone, QuantizerType::kSq8, QuantizerType::kPq}) {
+    auto idx = Build(IvfOptions(16, q, 8, q == QuantizerType::kPq ? 64 : 0), Metric::kInnerProduct, store.get(),
+                     base, n, n);
+    ASSERT_NE(idx, nullptr);
+    const double recall = RecallAt10(*idx, queries, dim, truth, n, 8);
+    std::cout << "[ recall ] bge-m3 " << idx->Spec() << " nprobe 8: " << recall << "\n";
+    EXPECT_GE(recall, 0.95) << idx->Spec();
+  }
+}
+
+TEST(IvfRealDataTest, Word2VecCosine) {
+  SEXTANT_REQUIRE_DATA(path, "word2vec-1k/word2vec_1000x300.fvecs");
+  size_t dim = 0;
+  std::vector<float> base = ::sextant::testing::ReadVecs<float>(path, &dim);
+  ASSERT_EQ(dim, 300u);
+  const size_t n = base.size() / dim;
+  std::vector<float> queries;
+  for (size_t i = 0; i < n; i += 10) queries.insert(queries.end(), base.begin() + i * dim, base.begin() + (i + 1) * dim);
+  const size_t nq = queries.size() / dim;
+  std::vector<uint8_t> all(n, 1);
+  std::vector<std::vector<Neighbor>> exact;
+  ExactSearch(VectorView{base.data(), dim, n}, Metric::kCosine, all.data(), queries.data(), nq, 10, &exact);
+  std::vector<std::vector<uint32_t>> truth(nq);
+  for (size_t qi = 0; qi < nq; ++qi) {
+    for (const Neighbor& nb : exact[qi]) truth[qi].push_back(nb.slot);
+  }
+  auto store = MakeStore(base, dim);  // the vectors are unit-norm: cosine is their dot product
+  for (QuantizerType q : {QuantizerType::kNone, QuantizerType::kSq8, QuantizerType::kPq}) {
+    auto idx = Build(IvfOptions(16, q, 8, q == QuantizerType::kPq ? 50 : 0), Metric::kCosine, store.get(), base, n, n);
+    ASSERT_NE(idx, nullptr);
+    const double recall = RecallAt10(*idx, queries, dim, truth, n, 8);
+    std::cout << "[ recall ] word2vec " << idx->Spec() << " nprobe 8: " << recall << "\n";
+    EXPECT_GE(recall, 0.95) << idx->Spec();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Lifecycle and errors.
 
 TEST(IvfIndexTest, SpecTrainingThresholdAndErrors) {
