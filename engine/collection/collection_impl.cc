@@ -256,6 +256,14 @@ Status CollectionImpl::LoadIndexFromFile() {
     return Status::FailedPrecondition("checkpoint is of index " + file.index_spec + ", the collection wants " +
                                       IndexIdentity(desc_.index));
   }
+  // The checkpoint may reference slots above today's highest (their points were deleted after
+  // it was taken): count them as allocated, so the index can load them as removed and no new
+  // point takes one before the index has let it go.
+  if (file.fingerprints.size() > slots_) {
+    if (file.fingerprints.size() > UINT32_MAX) return Status::DataLoss("checkpoint has too many slots");
+    EnsureCapacity(file.fingerprints.size());
+    slots_ = static_cast<uint32_t>(file.fingerprints.size());
+  }
   SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<index::VectorIndex> idx,
                            index::LoadIndex(file.index_bytes, desc_.index, desc_.metric, &store_));
   // Apply what the checkpoint does not cover: compare each slot's vector with the fingerprint the

@@ -329,6 +329,63 @@ TEST(AnnCollectionTest, WritesAfterTheCheckpointAreReplayedAfterACrash) {
   EXPECT_EQ((*hits)[0].score, 0.0f);
 }
 
+TEST(AnnCollectionTest, CheckpointLoadsAfterTheHighestSlotsWereDeletedAndTheProcessCrashed) {
+  // 4,100 slots need a store of 8,192 rows; after deleting down to 4,000 the store reopens with
+  // 4,096, smaller than the checkpoint's slots.
+  const size_t n = 4100, dim = 8;
+  TempDir dir;
+  auto data = Clustered(n, dim, 8, 20);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto db = Database::Open(DatabaseOptions{}, dir.path());
+    if (!db.ok()) _exit(10);
+    CollectionOptions o;
+    o.dimension = dim;
+    o.metric = Metric::kL2;
+    o.index = *IndexOptions::Parse("IVF8");
+    auto c = (*db)->CreateCollection("c", o);
+    if (!c.ok()) _exit(11);
+    std::vector<PointId> ids;
+    for (size_t i = 0; i < n; ++i) ids.emplace_back(uint64_t{i});
+    if (!(*c)->Upsert({}, ids, data).ok()) _exit(12);
+    for (int i = 0; i < 600 && (*c)->Describe()->index_origin != "built"; ++i) usleep(100000);
+    if (!(*c)->Checkpoint().ok()) _exit(13);
+    // Delete the points in the highest slots, then die without closing.
+    // (A batch takes slots from its last point backwards, so ids 0..99 hold slots 4000..4099.)
+    std::vector<PointId> gone(ids.begin(), ids.begin() + 100);
+    if (!(*c)->Delete({}, gone).ok()) _exit(14);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  auto db = Open(dir.path());
+  auto c = *db->GetCollection("c");
+  EXPECT_EQ(c->Describe()->index_origin, "checkpoint");
+  EXPECT_EQ(*c->Count(), 4000u);
+  SearchOptions opts;
+  opts.k = 10;
+  opts.nprobe = 8;
+  for (size_t i = 0; i < 20; ++i) {
+    auto hits = c->Search(opts, std::span<const float>(data.data() + i * dim, dim));
+    ASSERT_TRUE(hits.ok());
+    for (const Hit& h : *hits) EXPECT_GE(h.id.number(), 100u) << "deleted point returned";
+  }
+  // New points reuse slots once the index lets go of them; they must all be findable.
+  auto extra = Clustered(600, dim, 8, 21);
+  std::vector<PointId> ids;
+  for (size_t i = 0; i < 600; ++i) ids.emplace_back(uint64_t{10000 + i});
+  ASSERT_TRUE(c->Upsert({}, ids, extra).ok());
+  opts.k = 1;
+  for (size_t i = 0; i < 600; ++i) {
+    auto hits = c->Search(opts, std::span<const float>(extra.data() + i * dim, dim));
+    ASSERT_TRUE(hits.ok());
+    EXPECT_EQ((*hits)[0].score, 0.0f);
+  }
+}
+
 TEST(AnnCollectionTest, CorruptCheckpointIsDetectedAndRebuilt) {
   const size_t n = 3000, dim = 16;
   TempDir dir;
