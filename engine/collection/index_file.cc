@@ -70,7 +70,9 @@ Status WriteIndexFile(const std::string& path, const IndexFile& file) {
   PutU32(&out, static_cast<uint32_t>(header.size()));
   out += header;
   PutU64(&out, file.fingerprints.size());
-  out.append(reinterpret_cast<const char*>(file.fingerprints.data()), file.fingerprints.size() * 8);
+  if (!file.fingerprints.empty()) {
+    out.append(reinterpret_cast<const char*>(file.fingerprints.data()), file.fingerprints.size() * 8);
+  }
   PutU64(&out, file.index_bytes.size());
   out += file.index_bytes;
   PutU64(&out, internal::Hash64(out.data(), out.size()));
@@ -139,7 +141,7 @@ StatusOr<IndexFile> ReadIndexFile(const std::string& path) {
   f.index_spec = h["index"].get<std::string>();
   f.sequence = h["sequence"].get<uint64_t>();
   f.fingerprints.resize(n_fps);
-  std::memcpy(f.fingerprints.data(), fps.data(), fps.size());
+  if (n_fps > 0) std::memcpy(f.fingerprints.data(), fps.data(), fps.size());  // data() may be null when empty
   f.index_bytes.assign(bytes);
   return f;
 }

@@ -103,7 +103,7 @@ class Reader {
   size_t remaining() const { return in_.size(); }
   bool Bytes(void* out, size_t n) {
     if (in_.size() < n) return false;
-    std::memcpy(out, in_.data(), n);
+    if (n > 0) std::memcpy(out, in_.data(), n);  // out may be null for an empty array
     in_.remove_prefix(n);
     return true;
   }
