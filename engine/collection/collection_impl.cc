@@ -542,35 +542,61 @@ StatusOr<uint64_t> CollectionImpl::Delete(const WriteOptions& options, std::span
       auto it = id_slot_.find(storage::EncodeId(id));
       if (it != id_slot_.end() && seen.insert(it->second).second) slots.push_back(it->second);
     }
-    if (slots.empty()) return uint64_t{0};
-    storage::Batch batch;
-    for (uint32_t slot : slots) {
-      const std::string slot_key = storage::SlotKey(desc_.id, slot);
-      batch.Delete(Cf::kIds, storage::IdKey(desc_.id, slot_ids_[slot]));
-      batch.Delete(Cf::kVectors, slot_key);
-      batch.Delete(Cf::kPayloads, slot_key);
-      if (payload_index_) {
-        for (const std::string& e : payload_index_->EntriesOf(slot)) batch.Delete(Cf::kPayloadIndex, PayloadIndexKey(e, slot));
-      }
-    }
-    {
-      std::lock_guard f(free_mu_);
-      free_slots_.reserve(free_slots_.size() + slots.size());
-    }
-    SEXTANT_RETURN_IF_ERROR(env_.storage->Write(batch, options.sync).WithPrefix("delete"));
-    std::vector<uint32_t> retired;
-    for (uint32_t slot : slots) {
-      id_slot_.erase(slot_ids_[slot]);
-      RetireSlot(slot, &retired);
-    }
-    changes_since_checkpoint_ += slots.size();
-    if (index_ || building_) {
-      std::lock_guard index_lock(index_mu_);
-      lock.unlock();
-      ApplyToIndex(retired, {});
-    }
-    return uint64_t{slots.size()};
+    return DeleteSlots(options, slots, lock);
   });
+}
+
+StatusOr<uint64_t> CollectionImpl::DeleteWhere(const WriteOptions& options, std::string_view filter_text) {
+  return Guarded("delete", [&]() -> StatusOr<uint64_t> {
+    if (filter_text.empty()) {
+      return Status::InvalidArgument("delete: filter is empty (use {} to delete every point)");
+    }
+    SEXTANT_ASSIGN_OR_RETURN(payload::Filter parsed, payload::Filter::Parse(filter_text));
+    std::optional<payload::Filter> filter;
+    if (!parsed.MatchesAll()) filter = std::move(parsed);
+    // Exclusive from the match to the commit, so no write slips in between.
+    std::unique_lock lock(mu_);
+    SEXTANT_RETURN_IF_ERROR(CheckOpen());
+    SEXTANT_ASSIGN_OR_RETURN(Matches m, FilterMatches(filter));
+    std::vector<uint32_t> slots;
+    slots.reserve(m.count);
+    for (uint32_t s = 0; s < slots_; ++s) {
+      if (m.mask[s] && live_[s]) slots.push_back(s);
+    }
+    return DeleteSlots(options, slots, lock);
+  });
+}
+
+StatusOr<uint64_t> CollectionImpl::DeleteSlots(const WriteOptions& options, const std::vector<uint32_t>& slots,
+                                               std::unique_lock<internal::RwMutex>& lock) {
+  if (slots.empty()) return uint64_t{0};
+  storage::Batch batch;
+  for (uint32_t slot : slots) {
+    const std::string slot_key = storage::SlotKey(desc_.id, slot);
+    batch.Delete(Cf::kIds, storage::IdKey(desc_.id, slot_ids_[slot]));
+    batch.Delete(Cf::kVectors, slot_key);
+    batch.Delete(Cf::kPayloads, slot_key);
+    if (payload_index_) {
+      for (const std::string& e : payload_index_->EntriesOf(slot)) batch.Delete(Cf::kPayloadIndex, PayloadIndexKey(e, slot));
+    }
+  }
+  {
+    std::lock_guard f(free_mu_);
+    free_slots_.reserve(free_slots_.size() + slots.size());
+  }
+  SEXTANT_RETURN_IF_ERROR(env_.storage->Write(batch, options.sync).WithPrefix("delete"));
+  std::vector<uint32_t> retired;
+  for (uint32_t slot : slots) {
+    id_slot_.erase(slot_ids_[slot]);
+    RetireSlot(slot, &retired);
+  }
+  changes_since_checkpoint_ += slots.size();
+  if (index_ || building_) {
+    std::lock_guard index_lock(index_mu_);
+    lock.unlock();
+    ApplyToIndex(retired, {});
+  }
+  return uint64_t{slots.size()};
 }
 
 StatusOr<std::string> CollectionImpl::ReadPayload(uint32_t slot) const {

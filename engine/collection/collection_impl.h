@@ -79,6 +79,7 @@ class CollectionImpl final : public Collection {
   Status Upsert(const WriteOptions& options, std::span<const PointId> ids, std::span<const float> vectors,
                 std::span<const std::string> payloads) override;
   StatusOr<uint64_t> Delete(const WriteOptions& options, std::span<const PointId> ids) override;
+  StatusOr<uint64_t> DeleteWhere(const WriteOptions& options, std::string_view filter) override;
   StatusOr<Point> Get(const PointId& id) const override;
   StatusOr<uint64_t> Count() const override;
   StatusOr<ScanPage> Scan(const ScanOptions& options) const override;
@@ -117,6 +118,9 @@ class CollectionImpl final : public Collection {
   // Which slots the (parsed) filter allows; requires mu_ shared.
   StatusOr<Matches> FilterMatches(const std::optional<payload::Filter>& filter) const;
   StatusOr<std::string> ReadPayload(uint32_t slot) const;
+  // Deletes these live slots in one batch; requires `lock` (mu_ exclusive), which it may release.
+  StatusOr<uint64_t> DeleteSlots(const WriteOptions& options, const std::vector<uint32_t>& slots,
+                                 std::unique_lock<internal::RwMutex>& lock);
   std::vector<index::VectorRun> Runs() const;  // requires mu_
   void EnsureCapacity(uint64_t slots);          // requires mu_ exclusive
   std::string PayloadIndexKey(const std::string& entry, uint32_t slot) const;

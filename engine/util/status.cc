@@ -9,6 +9,11 @@ std::string_view StatusCodeName(StatusCode code) {
   switch (code) {
     case StatusCode::kOk: return "OK";
     case StatusCode::kCancelled: return "Cancelled";
+    case StatusCode::kUnknown: return "Unknown";
+    case StatusCode::kDeadlineExceeded: return "DeadlineExceeded";
+    case StatusCode::kPermissionDenied: return "PermissionDenied";
+    case StatusCode::kOutOfRange: return "OutOfRange";
+    case StatusCode::kUnauthenticated: return "Unauthenticated";
     case StatusCode::kInvalidArgument: return "InvalidArgument";
     case StatusCode::kNotFound: return "NotFound";
     case StatusCode::kAlreadyExists: return "AlreadyExists";

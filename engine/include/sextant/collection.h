@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sextant/options.h"
@@ -43,6 +44,11 @@ class Collection {
   // Deletes the points with these ids in one atomic batch; ids that are absent are skipped (not
   // an error). Returns how many points were deleted.
   virtual StatusOr<uint64_t> Delete(const WriteOptions& options, std::span<const PointId> ids) = 0;
+
+  // Deletes every point whose payload matches `filter` (JSON, docs/filters.md) in one atomic
+  // batch, and returns how many were deleted. The filter is required: an empty string is
+  // InvalidArgument (use "{}" to delete every point), and so is a malformed one.
+  virtual StatusOr<uint64_t> DeleteWhere(const WriteOptions& options, std::string_view filter) = 0;
 
   // The point with this id, or NotFound.
   virtual StatusOr<Point> Get(const PointId& id) const = 0;

@@ -4,8 +4,9 @@
 // error). An OK Status is a null pointer, so success costs nothing; an error carries a code and a
 // message that names the bad input (the point, the field, the value).
 //
-// The codes are a subset of the canonical codes and keep gRPC's numbers, so the server maps them in
-// one switch and clients see the same kinds.
+// The codes are the canonical codes with gRPC's numbers, so the server maps them in one switch and
+// clients see the same kinds. The engine itself never returns kUnknown, kDeadlineExceeded,
+// kPermissionDenied, kOutOfRange or kUnauthenticated; they arrive through the client library.
 #ifndef SEXTANT_STATUS_H_
 #define SEXTANT_STATUS_H_
 
@@ -20,16 +21,21 @@ namespace sextant {
 enum class StatusCode : int {
   kOk = 0,
   kCancelled = 1,
+  kUnknown = 2,
   kInvalidArgument = 3,    // the caller's input is wrong: dimension, NaN, malformed filter, bad name
+  kDeadlineExceeded = 4,   // the caller's deadline passed (remote calls)
   kNotFound = 5,           // unknown collection or point
   kAlreadyExists = 6,      // a collection of that name exists
+  kPermissionDenied = 7,   // the caller's key may not do this (remote calls)
   kResourceExhausted = 8,  // a size limit or the disk
   kFailedPrecondition = 9, // the state does not allow it: database locked, collection dropped
   kAborted = 10,
+  kOutOfRange = 11,
   kUnimplemented = 12,
   kInternal = 13,          // a bug or a broken invariant
   kUnavailable = 14,
   kDataLoss = 15,          // corruption found on disk
+  kUnauthenticated = 16,   // no valid credentials (remote calls)
 };
 
 // Returns "OK", "InvalidArgument", ... for `code`.
@@ -57,6 +63,9 @@ class [[nodiscard]] Status {
   static Status FailedPrecondition(std::string_view msg) {
     return {StatusCode::kFailedPrecondition, msg};
   }
+  static Status DeadlineExceeded(std::string_view msg) { return {StatusCode::kDeadlineExceeded, msg}; }
+  static Status PermissionDenied(std::string_view msg) { return {StatusCode::kPermissionDenied, msg}; }
+  static Status Unauthenticated(std::string_view msg) { return {StatusCode::kUnauthenticated, msg}; }
   static Status Aborted(std::string_view msg) { return {StatusCode::kAborted, msg}; }
   static Status Unimplemented(std::string_view msg) { return {StatusCode::kUnimplemented, msg}; }
   static Status Internal(std::string_view msg) { return {StatusCode::kInternal, msg}; }

@@ -1,0 +1,70 @@
+// Conversions between the engine's public types (engine/include/sextant) and the wire messages
+// (proto/sextant/v1/sextant.proto), and the one mapping between sextant::Status and grpc::Status.
+// Used by sextantd and the C++ client; the engine itself never sees protobuf.
+//
+// FromProto functions that can fail take `field`, the path of the message in the request
+// ("points[3].id", "params"), and name it in the InvalidArgument they return.
+#ifndef SEXTANT_PROTO_CONVERT_H_
+#define SEXTANT_PROTO_CONVERT_H_
+
+#include <grpcpp/support/status.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sextant/options.h"
+#include "sextant/status.h"
+#include "sextant/types.h"
+#include "sextant/v1/sextant.pb.h"
+
+namespace sextant::convert {
+
+namespace v1 = ::sextant::v1;
+
+// ---- status: the engine's codes carry gRPC's numbers, so this is one cast each way.
+grpc::Status ToGrpc(const Status& status);
+Status FromGrpc(const grpc::Status& status);
+
+// ---- point ids
+void ToProto(const PointId& id, v1::PointId* out);
+// InvalidArgument "<field>: unset" when neither kind is set, or for an empty/oversize string.
+StatusOr<PointId> FromProto(const v1::PointId& id, std::string_view field);
+
+// ---- metrics
+v1::Metric ToProto(Metric metric);
+StatusOr<Metric> FromProto(v1::Metric metric, std::string_view field);
+
+// ---- index specs. FromProto parses spec.spec ("" = Flat) and applies the non-zero parameters,
+// then validates nothing dimension-specific (the engine does that on create).
+void ToProto(const IndexOptions& options, v1::IndexSpec* out);
+StatusOr<IndexOptions> FromProto(const v1::IndexSpec& spec, std::string_view field);
+
+// ---- payload index declarations
+v1::PayloadFieldType ToProto(PayloadFieldType type);
+StatusOr<PayloadFieldType> FromProto(v1::PayloadFieldType type, std::string_view field);
+
+// ---- collections
+void ToProto(std::string_view name, const CollectionOptions& options, v1::CreateCollectionRequest* out);
+// The options of a create request (its name is request.name()).
+StatusOr<CollectionOptions> FromProto(const v1::CreateCollectionRequest& request);
+v1::IndexState ToProto(IndexState state);
+IndexState FromProto(v1::IndexState state);
+void ToProto(const CollectionInfo& info, v1::CollectionInfo* out);
+CollectionInfo FromProto(const v1::CollectionInfo& info);
+
+// ---- points and hits
+void ToProto(const Point& point, v1::Point* out);
+StatusOr<Point> FromProto(const v1::Point& point, std::string_view field);
+void ToProto(const Hit& hit, v1::Hit* out);
+StatusOr<Hit> FromProto(const v1::Hit& hit, std::string_view field);
+
+// ---- search. SearchParams' zero k means the default (10).
+void ToProto(const SearchOptions& options, v1::SearchParams* out);
+SearchOptions FromProto(const v1::SearchParams& params);
+void ToProto(const SearchPlan& plan, v1::SearchPlan* out);
+SearchPlan FromProto(const v1::SearchPlan& plan);
+
+}  // namespace sextant::convert
+
+#endif  // SEXTANT_PROTO_CONVERT_H_
