@@ -200,6 +200,81 @@ TEST_F(UpsertTest, DeleteSkipsAbsentIdsAndReturnsHowManyWereDeleted) {
   EXPECT_EQ(Count(), 8u);
 }
 
+TEST_F(UpsertTest, DeleteWhereDeletesExactlyTheMatchingPoints) {
+  const size_t kN = 300;
+  std::vector<std::string> payloads;
+  for (size_t i = 0; i < kN; ++i) {
+    payloads.push_back(i % 5 == 0 ? std::string("{}")
+                                  : R"({"group":)" + std::to_string(i % 3) + R"(,"name":"p)" + std::to_string(i) + "\"}");
+  }
+  ASSERT_OK(c_->Upsert({}, NumericIds(0, kN), testing::RandomVectors(kN, 3, 21), payloads));
+
+  // Malformed and empty filters are refused and delete nothing.
+  EXPECT_STATUS(c_->DeleteWhere({}, ""), StatusCode::kInvalidArgument);
+  EXPECT_STATUS(c_->DeleteWhere({}, R"({"group": {"$gt": )"), StatusCode::kInvalidArgument);
+  EXPECT_STATUS(c_->DeleteWhere({}, R"({"group": {"$bogus": 1}})"), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Count(), kN);
+
+  size_t expected = 0;
+  for (size_t i = 0; i < kN; ++i) expected += (i % 5 != 0 && i % 3 == 1);
+  ASSERT_OK_AND_ASSIGN(uint64_t n, c_->DeleteWhere({}, R"({"group": 1})"));
+  EXPECT_EQ(n, expected);
+  EXPECT_EQ(Count(), kN - expected);
+  for (size_t i = 0; i < kN; ++i) {
+    const bool gone = i % 5 != 0 && i % 3 == 1;
+    EXPECT_EQ(c_->Get(PointId(uint64_t{i})).ok(), !gone) << i;
+  }
+  // Nothing left to match: zero, not an error.
+  ASSERT_OK_AND_ASSIGN(uint64_t again, c_->DeleteWhere({}, R"({"group": 1})"));
+  EXPECT_EQ(again, 0u);
+
+  // Searches never return a deleted point.
+  SearchOptions so;
+  so.k = static_cast<uint32_t>(kN);
+  so.with_payload = true;
+  ASSERT_OK_AND_ASSIGN(auto hits, c_->Search(so, std::vector<float>{0.5f, 0.5f, 0.5f}));
+  EXPECT_EQ(hits.size(), kN - expected);
+  for (const Hit& h : hits) EXPECT_EQ(h.payload.find(R"("group":1)"), std::string::npos) << h.payload;
+
+  // "{}" matches every point, including those without a payload.
+  ASSERT_OK_AND_ASSIGN(uint64_t rest, c_->DeleteWhere({}, "{}"));
+  EXPECT_EQ(rest, kN - expected);
+  EXPECT_EQ(Count(), 0u);
+}
+
+TEST(DeleteWhereTest, UsesPayloadIndexesAndKeepsTheAnnIndexConsistent) {
+  TempDir dir;
+  auto db = MustOpen(dir.path());
+  ASSERT_NE(db, nullptr);
+  CollectionOptions o;
+  o.dimension = 8;
+  o.metric = Metric::kL2;
+  o.index = *IndexOptions::Parse("HNSW8");
+  o.payload_indexes.push_back({"group", PayloadFieldType::kInteger});
+  ASSERT_OK_AND_ASSIGN(auto c, db->CreateCollection("dw", o));
+  const size_t kN = 2000;
+  std::vector<std::string> payloads;
+  for (size_t i = 0; i < kN; ++i) payloads.push_back(R"({"group":)" + std::to_string(i % 10) + "}");
+  auto vecs = testing::RandomVectors(kN, 8, 5);
+  ASSERT_OK(c->Upsert({}, NumericIds(0, kN), vecs, payloads));
+  ASSERT_OK(c->WaitForIndex(60000));
+  ASSERT_OK_AND_ASSIGN(uint64_t n, c->DeleteWhere({}, R"({"group": {"$in": [2, 7]}})"));
+  EXPECT_EQ(n, kN / 5);
+  ASSERT_OK_AND_ASSIGN(uint64_t count, c->Count());
+  EXPECT_EQ(count, kN - kN / 5);
+  SearchOptions so;
+  so.k = 50;
+  so.with_payload = true;
+  for (size_t q = 0; q < 20; ++q) {
+    ASSERT_OK_AND_ASSIGN(auto hits, c->Search(so, std::span<const float>(vecs.data() + q * 8 * 37, 8)));
+    EXPECT_EQ(hits.size(), 50u);
+    for (const Hit& h : hits) {
+      EXPECT_NE(h.id.number() % 10, 2u);
+      EXPECT_NE(h.id.number() % 10, 7u);
+    }
+  }
+}
+
 TEST_F(UpsertTest, DeleteThenReinsertManyKeepsEveryPointDistinct) {
   // Churn: inserts after deletes may reuse internal storage; every id must keep its own data.
   const size_t kN = 200;
