@@ -1,0 +1,644 @@
+"""Client and Collection: the user-facing API over the generated sextant.v1 stub."""
+
+from __future__ import annotations
+
+import numbers
+import os
+import sys
+from typing import (
+    Any,
+    Callable,
+    Iterable,
+    Iterator,
+    List,
+    Literal,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    TypeVar,
+    Union,
+    overload,
+)
+
+import grpc
+import numpy as np
+
+from . import _convert as cv
+from ._errors import DeadlineExceededError, InvalidArgumentError, NotFoundError, from_rpc_error
+from ._proto import sextant_pb2 as pb
+from ._proto import sextant_pb2_grpc as pb_grpc
+from ._types import CollectionInfo, Hit, Point, PointId, SearchResult, ServerInfo
+
+__all__ = ["Client", "Collection"]
+
+_T = TypeVar("_T")
+
+#: Per-call wait of WaitForIndex when the caller waits without a limit (it calls again until ready).
+_WAIT_SLICE_S = 60.0
+
+PayloadIndexes = Union[Mapping[str, str], Iterable[Tuple[str, str]], None]
+
+
+class Client:
+    """A connection to a sextantd server.
+
+    ::
+
+        with sextant.Client("localhost:7070", api_key="secret") as c:
+            col = c.create_collection("docs", dimension=384, metric="cosine", index="HNSW16")
+
+    address: "host:port" (anything gRPC accepts as a target).
+    api_key: sent as `authorization: Bearer KEY` on every call; None sends none.
+    tls: connect over TLS, checking the server's certificate against `root_certificates`, or the
+        system's roots when that is None.
+    root_certificates: PEM bytes, or the path (str / os.PathLike) of a PEM file; implies tls.
+    timeout: default deadline of every call in seconds (None = no deadline). Each method takes
+        its own `timeout` too. import_points and wait_for_index do not use the default: they run
+        as long as they need unless given a timeout of their own.
+    options: extra gRPC channel options, [(name, value), ...]. By default the client lifts gRPC's
+        4 MiB message limits, so the server's limits (ServerInfo.max_message_bytes) are the ones
+        that apply.
+
+    The client is thread-safe and holds one channel; close() it (or use `with`) when done.
+    Every failed call raises a sextant.SextantError subclass (see sextant._errors).
+    """
+
+    def __init__(
+        self,
+        address: str = "localhost:7070",
+        api_key: Optional[str] = None,
+        tls: bool = False,
+        root_certificates: Union[bytes, str, "os.PathLike[str]", None] = None,
+        timeout: Optional[float] = None,
+        options: Optional[Sequence[Tuple[str, Any]]] = None,
+    ) -> None:
+        if not isinstance(address, str) or not address:
+            raise InvalidArgumentError("address: expected 'host:port'")
+        if api_key is not None and (not isinstance(api_key, str) or not api_key):
+            raise InvalidArgumentError("api_key: expected a non-empty str or None")
+        self._address = address
+        self._timeout = timeout
+        self._metadata: Optional[Tuple[Tuple[str, str], ...]] = (
+            (("authorization", f"Bearer {api_key}"),) if api_key else None
+        )
+        channel_options: List[Tuple[str, Any]] = [
+            ("grpc.max_send_message_length", -1),
+            ("grpc.max_receive_message_length", -1),
+        ]
+        channel_options += list(options or [])
+        if root_certificates is not None or tls:
+            roots: Optional[bytes]
+            if root_certificates is None or isinstance(root_certificates, bytes):
+                roots = root_certificates
+            else:
+                with open(root_certificates, "rb") as f:
+                    roots = f.read()
+            credentials = grpc.ssl_channel_credentials(root_certificates=roots)
+            self._channel = grpc.secure_channel(address, credentials, options=channel_options)
+        else:
+            self._channel = grpc.insecure_channel(address, options=channel_options)
+        self._stub: Any = pb_grpc.SextantStub(self._channel)  # type: ignore[no-untyped-call]
+        self._closed = False
+
+    # ---------------------------------------------------------------- plumbing
+
+    def _deadline(self, timeout: Optional[float]) -> Optional[float]:
+        return self._timeout if timeout is None else timeout
+
+    def _call(self, method: str, request: Any, timeout: Optional[float]) -> Any:
+        """One unary call; grpc errors become SextantError subclasses."""
+        if self._closed:
+            raise ValueError("sextant.Client: the client is closed")
+        try:
+            return getattr(self._stub, method)(
+                request, timeout=self._deadline(timeout), metadata=self._metadata
+            )
+        except grpc.RpcError as e:
+            raise from_rpc_error(e) from None
+
+    def close(self) -> None:
+        """Closes the channel. Calls in flight are cancelled; later calls raise ValueError."""
+        if not self._closed:
+            self._closed = True
+            self._channel.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"sextant.Client({self._address!r})"
+
+    @property
+    def address(self) -> str:
+        return self._address
+
+    # ---------------------------------------------------------------- server
+
+    def server_info(self, *, timeout: Optional[float] = None) -> ServerInfo:
+        """Version, build, SIMD level, the caller's read-only flag and the server's limits."""
+        return cv.server_info_from_proto(self._call("ServerInfo", pb.ServerInfoRequest(), timeout))
+
+    # ---------------------------------------------------------------- collections
+
+    def create_collection(
+        self,
+        name: str,
+        dimension: int,
+        metric: str = "cosine",
+        index: str = "Flat",
+        payload_indexes: PayloadIndexes = None,
+        *,
+        ef_construction: Optional[int] = None,
+        ef_search: Optional[int] = None,
+        nprobe: Optional[int] = None,
+        timeout: Optional[float] = None,
+    ) -> "Collection":
+        """Creates a collection and returns its handle.
+
+        metric: "l2" (score = squared distance, lower is nearer), "inner_product" or "cosine"
+            (higher is nearer; vectors are stored normalised).
+        index: "Flat" (exact), "HNSW16", "HNSW32,SQ8", "IVF256", "IVF1024,PQ16"...
+            (docs/index_params.md). ef_construction, ef_search (HNSW) and nprobe (IVF) set the
+            index's defaults; None keeps the server's.
+        payload_indexes: {"field": "keyword" | "integer" | "float" | "bool"} (or a list of pairs):
+            payload fields whose filters are answered from memory.
+        AlreadyExistsError if the name is taken, InvalidArgumentError for bad options.
+        """
+        if (
+            isinstance(dimension, bool)
+            or not isinstance(dimension, numbers.Integral)
+            or not 1 <= int(dimension) < 2**32
+        ):
+            raise InvalidArgumentError(f"dimension: expected an int >= 1, not {dimension!r}")
+        request = pb.CreateCollectionRequest(
+            name=name,
+            dimension=int(dimension),
+            metric=cv.metric_to_proto(metric),
+            index=cv.index_spec(index, ef_construction, ef_search, nprobe),
+            payload_indexes=cv.payload_indexes_to_proto(payload_indexes),
+        )
+        info = self._call("CreateCollection", request, timeout)
+        return Collection(self, info.name)
+
+    def collection(self, name: str, *, timeout: Optional[float] = None) -> "Collection":
+        """The handle of an existing collection; NotFoundError if there is none of that name.
+
+        (It asks the server once, with DescribeCollection, so a typo fails here rather than at
+        the first write.)"""
+        info = self._call("DescribeCollection", pb.DescribeCollectionRequest(name=name), timeout)
+        return Collection(self, info.name)
+
+    def has_collection(self, name: str, *, timeout: Optional[float] = None) -> bool:
+        """Whether a collection of that name exists."""
+        return any(c.name == name for c in self.list_collections(timeout=timeout))
+
+    def list_collections(self, *, timeout: Optional[float] = None) -> List[CollectionInfo]:
+        """Every collection, ordered by name, with its counts and index state."""
+        response = self._call("ListCollections", pb.ListCollectionsRequest(), timeout)
+        return [cv.collection_info_from_proto(c) for c in response.collections]
+
+    def drop_collection(
+        self, name: str, *, missing_ok: bool = False, timeout: Optional[float] = None
+    ) -> bool:
+        """Drops a collection and its points. Returns True if it existed. A missing collection is
+        NotFoundError, or returns False when missing_ok is set."""
+        try:
+            self._call("DropCollection", pb.DropCollectionRequest(name=name), timeout)
+        except NotFoundError:
+            if missing_ok:
+                return False
+            raise
+        return True
+
+
+class Collection:
+    """A handle on one collection of a Client. Cheap to create; it holds only the name.
+
+    Ids are ints (0..2**64-1) or strs (1..512 bytes); 7 and "7" are different ids.
+    Vectors are lists of numbers or NumPy arrays (float32 on the wire).
+    Payloads are dicts (sent as JSON object text) or JSON text; filters likewise (docs/filters.md).
+    """
+
+    def __init__(self, client: Client, name: str) -> None:
+        self._client = client
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def client(self) -> Client:
+        return self._client
+
+    def __repr__(self) -> str:
+        return f"sextant.Collection({self._name!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Collection)
+            and other._client is self._client
+            and other._name == self._name
+        )
+
+    def __hash__(self) -> int:
+        return hash((id(self._client), self._name))
+
+    def _call(self, method: str, request: Any, timeout: Optional[float]) -> Any:
+        return self._client._call(method, request, timeout)
+
+    # ---------------------------------------------------------------- collection
+
+    def describe(self, *, timeout: Optional[float] = None) -> CollectionInfo:
+        """Dimension, metric, live point count, index spec and state, memory."""
+        info = self._call("DescribeCollection", pb.DescribeCollectionRequest(name=self._name), timeout)
+        return cv.collection_info_from_proto(info)
+
+    def set_index(
+        self,
+        index: str,
+        *,
+        wait: bool = False,
+        ef_construction: Optional[int] = None,
+        ef_search: Optional[int] = None,
+        nprobe: Optional[int] = None,
+        timeout: Optional[float] = None,
+    ) -> CollectionInfo:
+        """Replaces the index ("HNSW16", "IVF256", "Flat"...). It is built in the background while
+        searches use the old one; with wait=True this returns once it is ready (see
+        wait_for_index, which `timeout` then bounds too)."""
+        request = pb.SetIndexRequest(
+            collection=self._name, index=cv.index_spec(index, ef_construction, ef_search, nprobe)
+        )
+        info = self._call("SetIndex", request, timeout)
+        if wait:
+            return self.wait_for_index(timeout=timeout)
+        return cv.collection_info_from_proto(info)
+
+    def rebuild_index(self, *, wait: bool = False, timeout: Optional[float] = None) -> CollectionInfo:
+        """Rebuilds the current index from the stored vectors (retrains IVF clusters and
+        quantizers), in the background like set_index."""
+        info = self._call("SetIndex", pb.SetIndexRequest(collection=self._name, rebuild=True), timeout)
+        if wait:
+            return self.wait_for_index(timeout=timeout)
+        return cv.collection_info_from_proto(info)
+
+    def wait_for_index(self, timeout: Optional[float] = None) -> CollectionInfo:
+        """Waits until the configured index answers searches (an IVF index still waiting for
+        enough points to train counts as ready: searches are exact until then).
+
+        timeout: seconds; DeadlineExceededError if the index is still building then. None waits
+        as long as it takes (the client's default timeout does not apply)."""
+        if timeout is not None:
+            request = pb.WaitForIndexRequest(
+                collection=self._name, timeout_ms=max(1, int(timeout * 1000))
+            )
+            # The server gives up at timeout_ms and says so; the call's own deadline is later,
+            # so that the server's answer arrives rather than a client-side expiry.
+            info = self._call("WaitForIndex", request, timeout + 10.0)
+            return cv.collection_info_from_proto(info)
+        while True:
+            request = pb.WaitForIndexRequest(
+                collection=self._name, timeout_ms=int(_WAIT_SLICE_S * 1000)
+            )
+            try:
+                info = self._call("WaitForIndex", request, _WAIT_SLICE_S + 30.0)
+            except DeadlineExceededError:
+                continue
+            return cv.collection_info_from_proto(info)
+
+    # ---------------------------------------------------------------- points
+
+    def upsert(
+        self,
+        ids: Sequence[PointId],
+        vectors: cv.MatrixLike,
+        payloads: Optional[Sequence[cv.PayloadLike]] = None,
+        *,
+        sync: bool = False,
+        timeout: Optional[float] = None,
+    ) -> int:
+        """Inserts or replaces points in one atomic batch (all or none) and returns how many.
+
+        ids: a sequence of ints / strs (or a NumPy integer array); vectors: one per id, as a
+        list of lists or a 2-D array; payloads: None, or one dict / JSON text / None per id.
+        A batch is limited to ServerInfo.max_batch_points (10,000 by default): use import_points
+        for more. sync=True fsyncs the server's log before it answers."""
+        id_list = _sequence(ids, "ids")
+        payload_list = None if payloads is None else _sequence(payloads, "payloads")
+        points = cv.points_to_proto(id_list, vectors, payload_list)
+        request = pb.UpsertRequest(collection=self._name, points=points, sync=sync)
+        return int(self._call("Upsert", request, timeout).upserted)
+
+    def import_points(
+        self,
+        ids: Sequence[PointId],
+        vectors: cv.MatrixLike,
+        payloads: Optional[Sequence[cv.PayloadLike]] = None,
+        *,
+        batch_size: int = 1000,
+        progress: Optional[bool] = None,
+        on_progress: Optional[Callable[[int, int], None]] = None,
+        sync: bool = False,
+        timeout: Optional[float] = None,
+    ) -> int:
+        """Bulk import over one streaming call; returns the number of points written.
+
+        Arguments as for upsert, of any length. The points go in batches of batch_size, each
+        committed atomically on its own and acknowledged by the server. If the import fails or
+        the process dies halfway, the acknowledged batches stay and nothing of a later batch is
+        half-written: re-running the import (upsert replaces) completes it.
+
+        progress: a tqdm progress bar on stderr; None shows it when stderr is a terminal.
+        on_progress(batches, points): called after each acknowledged batch with the totals.
+        timeout: a deadline for the whole import (None: none, whatever the client's default).
+        Conversion is lazy, one batch at a time, so a large NumPy array is not copied whole.
+        """
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InvalidArgumentError(f"batch_size: expected an int >= 1, not {batch_size!r}")
+        id_list = _sequence(ids, "ids")
+        n = len(id_list)
+        if isinstance(vectors, np.ndarray):
+            if vectors.ndim != 2:
+                raise InvalidArgumentError(
+                    f"vectors: expected a 2-D array (n x dimension), got {vectors.ndim} dimension(s)"
+                )
+            vector_rows: Sequence[Any] = vectors  # type: ignore[assignment]
+        else:
+            vector_rows = _sequence(vectors, "vectors")
+        if len(vector_rows) != n:
+            raise InvalidArgumentError(
+                f"vectors: {len(vector_rows)} vectors for {n} ids; give one vector per id"
+            )
+        payload_list = None if payloads is None else _sequence(payloads, "payloads")
+        if payload_list is not None and len(payload_list) != n:
+            raise InvalidArgumentError(
+                f"payloads: {len(payload_list)} payloads for {n} ids; give one per id (or None)"
+            )
+        if self._client._closed:
+            raise ValueError("sextant.Client: the client is closed")
+
+        # An input error in a later batch ends the stream cleanly (the batches before it are
+        # committed) and is raised once the server has answered the rest.
+        failure: List[BaseException] = []
+
+        def requests() -> Iterator[pb.UpsertRequest]:
+            for start in range(0, n, batch_size):
+                end = min(start + batch_size, n)
+                try:
+                    points = cv.points_to_proto(
+                        id_list[start:end],
+                        vector_rows[start:end],
+                        payload_list[start:end] if payload_list is not None else None,
+                        offset=start,
+                    )
+                except BaseException as e:  # noqa: B902 - re-raised in the caller's thread
+                    failure.append(e)
+                    return
+                yield pb.UpsertRequest(collection=self._name, points=points, sync=sync)
+
+        from tqdm.auto import tqdm
+
+        show = sys.stderr.isatty() if progress is None else bool(progress)
+        bar = tqdm(total=n, unit="pt", unit_scale=True, desc=self._name, disable=not show)
+        committed = 0
+        call = self._client._stub.UpsertStream(
+            requests(), timeout=timeout, metadata=self._client._metadata
+        )
+        try:
+            for answer in call:
+                bar.update(answer.points - committed)
+                committed = answer.points
+                if on_progress is not None:
+                    on_progress(int(answer.batches), int(answer.points))
+        except grpc.RpcError as e:
+            raise from_rpc_error(e) from None
+        except BaseException:
+            call.cancel()
+            raise
+        finally:
+            bar.close()
+        if failure:
+            raise failure[0]
+        return int(committed)
+
+    def get(self, id: PointId, *, timeout: Optional[float] = None) -> Point:
+        """The point with this id (vector and payload); NotFoundError if there is none."""
+        request = pb.GetRequest(collection=self._name, id=cv.id_to_proto(id))
+        return cv.point_from_proto(self._call("Get", request, timeout))
+
+    def delete(
+        self,
+        ids: Union[Sequence[PointId], PointId, None] = None,
+        *,
+        filter: cv.Filter = None,
+        sync: bool = False,
+        timeout: Optional[float] = None,
+    ) -> int:
+        """Deletes the points with these ids (absent ones are skipped; a single id works too), or
+        with filter=, every point whose payload matches. Exactly one of the two. Returns how
+        many points were deleted."""
+        if (ids is None) == (filter is None):
+            raise InvalidArgumentError("delete: give either ids or filter=, not both or neither")
+        request = pb.DeleteRequest(collection=self._name, sync=sync)
+        if ids is not None:
+            if isinstance(ids, (int, str, np.integer)):
+                id_list: Sequence[Any] = [ids]
+            else:
+                id_list = _sequence(ids, "ids")
+            request.ids.SetInParent()
+            request.ids.ids.extend(cv.ids_to_proto(id_list))
+        else:
+            request.filter = cv.filter_to_json(filter)
+        return int(self._call("Delete", request, timeout).deleted)
+
+    def count(self, *, timeout: Optional[float] = None) -> int:
+        """The number of live points."""
+        return int(self._call("Count", pb.CountRequest(collection=self._name), timeout).count)
+
+    def scan(
+        self,
+        filter: cv.Filter = None,
+        page_size: int = 1000,
+        *,
+        with_vector: bool = False,
+        timeout: Optional[float] = None,
+    ) -> Iterator[Point]:
+        """Every point (or those whose payload matches `filter`) in id order, fetched page_size at
+        a time (1..100000). Points carry payloads; vectors only with with_vector=True (else
+        Point.vector is None). `timeout` applies to each page. Writes made while iterating may or
+        may not be seen."""
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size < 2**32:
+            raise InvalidArgumentError(f"page_size: expected an int >= 1, not {page_size!r}")
+        filter_json = cv.filter_to_json(filter)
+        return self._scan(filter_json, page_size, with_vector, timeout)
+
+    def _scan(
+        self, filter_json: str, page_size: int, with_vector: bool, timeout: Optional[float]
+    ) -> Iterator[Point]:
+        cursor = ""
+        while True:
+            request = pb.ScanRequest(
+                collection=self._name,
+                limit=page_size,
+                cursor=cursor,
+                filter=filter_json,
+                with_vector=with_vector,
+            )
+            page = self._call("Scan", request, timeout)
+            for point in page.points:
+                yield cv.point_from_proto(point, with_vector)
+            if not page.next_cursor:
+                return
+            cursor = page.next_cursor
+
+    # ---------------------------------------------------------------- search
+
+    @overload
+    def search(
+        self,
+        vector: cv.VectorLike,
+        k: int = ...,
+        filter: cv.Filter = ...,
+        ef_search: Optional[int] = ...,
+        nprobe: Optional[int] = ...,
+        exact: bool = ...,
+        with_payload: bool = ...,
+        with_vector: bool = ...,
+        *,
+        return_plan: Literal[False] = ...,
+        timeout: Optional[float] = ...,
+    ) -> List[Hit]: ...
+
+    @overload
+    def search(
+        self,
+        vector: cv.VectorLike,
+        k: int = ...,
+        filter: cv.Filter = ...,
+        ef_search: Optional[int] = ...,
+        nprobe: Optional[int] = ...,
+        exact: bool = ...,
+        with_payload: bool = ...,
+        with_vector: bool = ...,
+        *,
+        return_plan: Literal[True],
+        timeout: Optional[float] = ...,
+    ) -> SearchResult: ...
+
+    def search(
+        self,
+        vector: cv.VectorLike,
+        k: int = 10,
+        filter: cv.Filter = None,
+        ef_search: Optional[int] = None,
+        nprobe: Optional[int] = None,
+        exact: bool = False,
+        with_payload: bool = True,
+        with_vector: bool = False,
+        *,
+        return_plan: bool = False,
+        timeout: Optional[float] = None,
+    ) -> Union[List[Hit], SearchResult]:
+        """The k nearest points to `vector`, nearest first (fewer when fewer points match).
+
+        filter: a dict or JSON text (docs/filters.md); ef_search (HNSW) / nprobe (IVF): effort of
+        this search, None = the index's default; exact: score every matching point, bypassing
+        the index; with_payload / with_vector: fill Hit.payload / Hit.vector.
+        Returns a list of Hit; with return_plan=True a SearchResult (hits, plan) telling how
+        the server answered."""
+        params = cv.search_params(k, filter, ef_search, nprobe, exact, with_payload, with_vector)
+        request = pb.SearchRequest(
+            collection=self._name, vector=cv.as_vector(vector).tolist(), params=params
+        )
+        response = self._call("Search", request, timeout)
+        hits = [cv.hit_from_proto(h, with_payload, with_vector) for h in response.hits]
+        if return_plan:
+            return SearchResult(hits, cv.plan_from_proto(response.plan))
+        return hits
+
+    @overload
+    def search_batch(
+        self,
+        vectors: cv.MatrixLike,
+        k: int = ...,
+        filter: cv.Filter = ...,
+        ef_search: Optional[int] = ...,
+        nprobe: Optional[int] = ...,
+        exact: bool = ...,
+        with_payload: bool = ...,
+        with_vector: bool = ...,
+        *,
+        return_plan: Literal[False] = ...,
+        timeout: Optional[float] = ...,
+    ) -> List[List[Hit]]: ...
+
+    @overload
+    def search_batch(
+        self,
+        vectors: cv.MatrixLike,
+        k: int = ...,
+        filter: cv.Filter = ...,
+        ef_search: Optional[int] = ...,
+        nprobe: Optional[int] = ...,
+        exact: bool = ...,
+        with_payload: bool = ...,
+        with_vector: bool = ...,
+        *,
+        return_plan: Literal[True],
+        timeout: Optional[float] = ...,
+    ) -> List[SearchResult]: ...
+
+    def search_batch(
+        self,
+        vectors: cv.MatrixLike,
+        k: int = 10,
+        filter: cv.Filter = None,
+        ef_search: Optional[int] = None,
+        nprobe: Optional[int] = None,
+        exact: bool = False,
+        with_payload: bool = True,
+        with_vector: bool = False,
+        *,
+        return_plan: bool = False,
+        timeout: Optional[float] = None,
+    ) -> Union[List[List[Hit]], List[SearchResult]]:
+        """search() for several query vectors (a list of vectors or a 2-D array) in one call, with
+        the same options for all. Returns one list of hits per query, in order (or one
+        SearchResult per query with return_plan=True)."""
+        params = cv.search_params(k, filter, ef_search, nprobe, exact, with_payload, with_vector)
+        matrix = cv.as_matrix(vectors)
+        request = pb.SearchBatchRequest(
+            collection=self._name, vectors=matrix.ravel().tolist(), params=params
+        )
+        response = self._call("SearchBatch", request, timeout)
+        results = [
+            [cv.hit_from_proto(h, with_payload, with_vector) for h in r.hits]
+            for r in response.results
+        ]
+        if return_plan:
+            return [
+                SearchResult(hits, cv.plan_from_proto(r.plan))
+                for hits, r in zip(results, response.results)
+            ]
+        return results
+
+
+def _sequence(values: Any, field: str) -> Sequence[Any]:
+    """A sized, sliceable sequence (list, tuple, range, NumPy array) as is; any other iterable as
+    a list; a str, bytes or dict is refused (it is almost always a mistake here)."""
+    if isinstance(values, (str, bytes, Mapping)):
+        raise InvalidArgumentError(f"{field}: expected a sequence, got {type(values).__name__}")
+    if isinstance(values, np.ndarray):
+        if values.ndim == 0:
+            raise InvalidArgumentError(f"{field}: expected a sequence, got a NumPy scalar")
+        return values  # type: ignore[return-value]
+    if isinstance(values, Sequence):
+        return values
+    if isinstance(values, Iterable):
+        return list(values)
+    raise InvalidArgumentError(f"{field}: expected a sequence, got {type(values).__name__}")

@@ -1,0 +1,389 @@
+"""Python values <-> sextant.v1 messages: ids, vectors, payloads, filters, enums, results.
+
+Every conversion the client makes lives here, so the tests can check them without a server.
+Bad input raises InvalidArgumentError naming the argument (and the row: "vectors[3]").
+"""
+
+from __future__ import annotations
+
+import json
+import numbers
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+
+import numpy as np
+
+from ._errors import InvalidArgumentError, SextantError
+from ._proto import sextant_pb2 as pb
+from ._types import CollectionInfo, Hit, Payload, Point, PointId, SearchPlan, ServerInfo
+
+#: A filter: a dict (serialised to JSON), JSON text, or None for "no filter".
+Filter = Union[Mapping[str, Any], str, None]
+#: One vector: a sequence of numbers or a 1-D NumPy array.
+VectorLike = Union[Sequence[float], "np.ndarray[Any, Any]"]
+#: Several vectors: a sequence of vectors or a 2-D NumPy array (n x dimension).
+MatrixLike = Union[Sequence[Sequence[float]], "np.ndarray[Any, Any]"]
+#: A payload on the way in: a dict (serialised to JSON), JSON object text, or None for none.
+PayloadLike = Union[Mapping[str, Any], str, None]
+
+_UINT64_MAX = 2**64 - 1
+
+_METRICS: Dict[str, int] = {
+    "l2": pb.METRIC_L2,
+    "euclidean": pb.METRIC_L2,
+    "inner_product": pb.METRIC_INNER_PRODUCT,
+    "ip": pb.METRIC_INNER_PRODUCT,
+    "dot": pb.METRIC_INNER_PRODUCT,
+    "cosine": pb.METRIC_COSINE,
+}
+_METRIC_NAMES: Dict[int, str] = {
+    pb.METRIC_L2: "l2",
+    pb.METRIC_INNER_PRODUCT: "inner_product",
+    pb.METRIC_COSINE: "cosine",
+}
+_FIELD_TYPES: Dict[str, int] = {
+    "keyword": pb.PAYLOAD_FIELD_TYPE_KEYWORD,
+    "integer": pb.PAYLOAD_FIELD_TYPE_INTEGER,
+    "float": pb.PAYLOAD_FIELD_TYPE_FLOAT,
+    "bool": pb.PAYLOAD_FIELD_TYPE_BOOL,
+}
+_INDEX_STATES: Dict[int, str] = {
+    pb.INDEX_STATE_READY: "ready",
+    pb.INDEX_STATE_TRAINING: "training",
+    pb.INDEX_STATE_BUILDING: "building",
+}
+_PLAN_KINDS: Dict[int, str] = {
+    pb.SearchPlan.KIND_EXACT: "exact",
+    pb.SearchPlan.KIND_INDEX: "index",
+}
+
+
+# ---------------------------------------------------------------- ids
+
+
+def id_to_proto(value: object, field: str = "id") -> pb.PointId:
+    """An int (0..2**64-1, NumPy integers too) or a str -> PointId. bool is refused."""
+    if isinstance(value, str):
+        return pb.PointId(str=value)
+    if isinstance(value, (bool, np.bool_)):
+        raise InvalidArgumentError(f"{field}: a bool is not an id; use an int or a str")
+    if isinstance(value, numbers.Integral):
+        number = int(value)
+        if not 0 <= number <= _UINT64_MAX:
+            raise InvalidArgumentError(
+                f"{field}: {number} is out of range; numeric ids are 0..2**64-1"
+            )
+        return pb.PointId(num=number)
+    raise InvalidArgumentError(
+        f"{field}: an id is an int or a str, not {type(value).__name__}"
+    )
+
+
+def ids_to_proto(ids: Iterable[object], field: str = "ids") -> List[pb.PointId]:
+    if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
+        raise InvalidArgumentError(f"{field}: expected a sequence of ids, got {type(ids).__name__}")
+    return [id_to_proto(v, f"{field}[{i}]") for i, v in enumerate(ids)]
+
+
+def id_from_proto(msg: pb.PointId) -> PointId:
+    kind = msg.WhichOneof("kind")
+    if kind == "str":
+        return msg.str
+    if kind == "num":
+        return msg.num
+    raise SextantError("the server sent a point without an id")
+
+
+# ---------------------------------------------------------------- vectors
+
+
+def as_matrix(vectors: object, field: str = "vectors") -> "np.ndarray[Any, np.dtype[np.float32]]":
+    """A 2-D float32 array (n x dimension) from a 2-D array or a sequence of vectors."""
+    if isinstance(vectors, (str, bytes)):
+        raise InvalidArgumentError(f"{field}: expected vectors, got {type(vectors).__name__}")
+    if not isinstance(vectors, np.ndarray) and len(vectors) == 0:  # type: ignore[arg-type]
+        return np.zeros((0, 0), dtype=np.float32)
+    try:
+        arr = np.asarray(vectors, dtype=np.float32)
+    except (ValueError, TypeError) as e:
+        raise InvalidArgumentError(f"{field}: {_why_not_a_matrix(vectors, e)}") from None
+    if arr.ndim != 2:
+        hint = "; wrap a single vector as [vector]" if arr.ndim == 1 else ""
+        raise InvalidArgumentError(
+            f"{field}: expected a 2-D array (n x dimension), got {arr.ndim} dimension(s){hint}"
+        )
+    return arr
+
+
+def _why_not_a_matrix(vectors: Any, error: Exception) -> str:
+    """The first row that is not a vector, or of another length than the first."""
+    try:
+        rows = list(vectors)
+        first = len(rows[0])
+        for i, row in enumerate(rows):
+            if isinstance(row, (str, bytes)) or len(row) != first:
+                got = f"a {type(row).__name__}" if isinstance(row, (str, bytes)) else f"{len(row)} numbers"
+                return f"row {i} has {got}, row 0 has {first} numbers; all vectors need the same length"
+    except TypeError:
+        pass
+    return f"not a list of equally long vectors of numbers ({error})"
+
+
+def as_vector(vector: object, field: str = "vector") -> "np.ndarray[Any, np.dtype[np.float32]]":
+    """A 1-D float32 array from a 1-D array or a sequence of numbers."""
+    if isinstance(vector, (str, bytes)):
+        raise InvalidArgumentError(f"{field}: expected a vector, got {type(vector).__name__}")
+    try:
+        arr = np.asarray(vector, dtype=np.float32)
+    except (ValueError, TypeError) as e:
+        raise InvalidArgumentError(f"{field}: not a vector of numbers ({e})") from None
+    if arr.ndim != 1:
+        raise InvalidArgumentError(
+            f"{field}: expected one vector (1-D), got {arr.ndim} dimension(s)"
+            + ("; use search_batch for several" if arr.ndim == 2 else "")
+        )
+    return arr
+
+
+# ---------------------------------------------------------------- payloads and filters
+
+
+def payload_to_json(payload: object, field: str = "payload") -> str:
+    """dict -> JSON object text; str passes unchanged (the server checks it); None -> "" (none)."""
+    if payload is None:
+        return ""
+    if isinstance(payload, str):
+        return payload
+    if isinstance(payload, Mapping):
+        try:
+            return json.dumps(dict(payload), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        except (TypeError, ValueError) as e:
+            raise InvalidArgumentError(f"{field}: cannot be written as JSON ({e})") from None
+    raise InvalidArgumentError(
+        f"{field}: a payload is a dict, JSON object text or None, not {type(payload).__name__}"
+    )
+
+
+def payload_from_json(text: str) -> Payload:
+    """JSON object text from the server -> dict; "" -> {} (no payload)."""
+    if not text:
+        return {}
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise SextantError(f"the server sent a payload that is not a JSON object: {text[:80]!r}")
+    return value
+
+
+def filter_to_json(filter: object, field: str = "filter") -> str:
+    """dict -> JSON text; str passes unchanged; None -> "" (no filter)."""
+    if filter is None:
+        return ""
+    if isinstance(filter, str):
+        return filter
+    if isinstance(filter, Mapping):
+        try:
+            return json.dumps(dict(filter), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        except (TypeError, ValueError) as e:
+            raise InvalidArgumentError(f"{field}: cannot be written as JSON ({e})") from None
+    raise InvalidArgumentError(
+        f"{field}: a filter is a dict, JSON text or None, not {type(filter).__name__}"
+    )
+
+
+# ---------------------------------------------------------------- points
+
+
+def points_to_proto(
+    ids: Sequence[object],
+    vectors: object,
+    payloads: Optional[Sequence[object]],
+    offset: int = 0,
+) -> List[pb.Point]:
+    """One message per point. `offset` is the index of ids[0] in the caller's whole input, so
+    that errors name the caller's row."""
+    matrix = as_matrix(vectors)
+    n = len(ids)
+    if matrix.shape[0] != n:
+        raise InvalidArgumentError(
+            f"vectors: {matrix.shape[0]} vectors for {n} ids; give one vector per id"
+        )
+    if payloads is not None:
+        if isinstance(payloads, (str, bytes, Mapping)):
+            raise InvalidArgumentError("payloads: expected a list with one payload per id")
+        if len(payloads) != n:
+            raise InvalidArgumentError(
+                f"payloads: {len(payloads)} payloads for {n} ids; give one per id (or None)"
+            )
+    rows = matrix.tolist()
+    points = []
+    for i in range(n):
+        row = offset + i
+        points.append(
+            pb.Point(
+                id=id_to_proto(ids[i], f"ids[{row}]"),
+                vector=rows[i],
+                payload=payload_to_json(payloads[i], f"payloads[{row}]") if payloads is not None else "",
+            )
+        )
+    return points
+
+
+def point_from_proto(msg: pb.Point, with_vector: bool = True) -> Point:
+    return Point(
+        id=id_from_proto(msg.id),
+        vector=list(msg.vector) if with_vector else None,
+        payload=payload_from_json(msg.payload),
+    )
+
+
+# ---------------------------------------------------------------- enums
+
+
+def metric_to_proto(metric: Union[str, int]) -> int:
+    """"l2" (or "euclidean"), "inner_product" (or "ip", "dot"), "cosine"; any case."""
+    if isinstance(metric, str):
+        value = _METRICS.get(metric.strip().lower())
+        if value is None:
+            raise InvalidArgumentError(
+                f"metric: unknown metric {metric!r}; expected 'l2', 'inner_product' or 'cosine'"
+            )
+        return value
+    if isinstance(metric, int) and not isinstance(metric, bool) and metric in _METRIC_NAMES:
+        return metric
+    raise InvalidArgumentError(f"metric: expected 'l2', 'inner_product' or 'cosine', not {metric!r}")
+
+
+def metric_name(value: int) -> str:
+    return _METRIC_NAMES.get(value, "unspecified")
+
+
+def field_type_to_proto(field: str, type_name: object) -> int:
+    """"keyword", "integer", "float" or "bool" (any case) -> PayloadFieldType."""
+    value = _FIELD_TYPES.get(type_name.strip().lower()) if isinstance(type_name, str) else None
+    if value is None:
+        raise InvalidArgumentError(
+            f"payload_indexes[{field!r}]: unknown type {type_name!r}; expected 'keyword', "
+            "'integer', 'float' or 'bool'"
+        )
+    return value
+
+
+def payload_indexes_to_proto(
+    payload_indexes: Optional[Union[Mapping[str, str], Iterable[Sequence[str]]]],
+) -> List[pb.PayloadIndex]:
+    """{"field": "type"} or [("field", "type"), ...] -> PayloadIndex messages."""
+    if payload_indexes is None:
+        return []
+    if isinstance(payload_indexes, Mapping):
+        pairs = list(payload_indexes.items())
+    else:
+        pairs = []
+        for item in payload_indexes:
+            if isinstance(item, str) or len(item) != 2:
+                raise InvalidArgumentError(
+                    "payload_indexes: expected {field: type} or a list of (field, type) pairs"
+                )
+            pairs.append((item[0], item[1]))
+    out = []
+    for field, type_name in pairs:
+        if not isinstance(field, str):
+            raise InvalidArgumentError(f"payload_indexes: a field name is a str, not {field!r}")
+        out.append(pb.PayloadIndex(field=field, type=field_type_to_proto(field, type_name)))  # type: ignore[arg-type]
+    return out
+
+
+def index_spec(
+    spec: str,
+    ef_construction: Optional[int] = None,
+    ef_search: Optional[int] = None,
+    nprobe: Optional[int] = None,
+) -> pb.IndexSpec:
+    if not isinstance(spec, str):
+        raise InvalidArgumentError(f"index: an index spec is a str such as 'HNSW16', not {spec!r}")
+    return pb.IndexSpec(
+        spec=spec,
+        ef_construction=_count("ef_construction", ef_construction),
+        ef_search=_count("ef_search", ef_search),
+        nprobe=_count("nprobe", nprobe),
+    )
+
+
+def _count(field: str, value: Optional[int]) -> int:
+    """An optional uint32 option: None -> 0 (the server's default)."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InvalidArgumentError(f"{field}: expected an int, not {value!r}")
+    if not 1 <= int(value) <= 2**32 - 1:
+        raise InvalidArgumentError(f"{field}: {value} is out of range (1..2**32-1, or None for the default)")
+    return int(value)
+
+
+def search_params(
+    k: int,
+    filter: Filter,
+    ef_search: Optional[int],
+    nprobe: Optional[int],
+    exact: bool,
+    with_payload: bool,
+    with_vector: bool,
+) -> pb.SearchParams:
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= int(k) <= 2**32 - 1:
+        raise InvalidArgumentError(f"k: expected an int >= 1, not {k!r}")
+    return pb.SearchParams(
+        k=int(k),
+        filter=filter_to_json(filter),
+        with_payload=bool(with_payload),
+        with_vector=bool(with_vector),
+        ef_search=_count("ef_search", ef_search),
+        nprobe=_count("nprobe", nprobe),
+        exact=bool(exact),
+    )
+
+
+# ---------------------------------------------------------------- results
+
+
+def hit_from_proto(msg: pb.Hit, with_payload: bool, with_vector: bool) -> Hit:
+    return Hit(
+        id=id_from_proto(msg.id),
+        score=msg.score,
+        payload=payload_from_json(msg.payload) if with_payload else None,
+        vector=list(msg.vector) if with_vector else None,
+    )
+
+
+def plan_from_proto(msg: pb.SearchPlan) -> SearchPlan:
+    return SearchPlan(
+        kind=_PLAN_KINDS.get(msg.kind, "unspecified"),
+        index=msg.index,
+        matches=msg.matches,
+        filter_from_index=msg.filter_from_index,
+        distance_computations=msg.distance_computations,
+        effort=msg.effort,
+    )
+
+
+def collection_info_from_proto(msg: pb.CollectionInfo) -> CollectionInfo:
+    return CollectionInfo(
+        name=msg.name,
+        dimension=msg.dimension,
+        metric=metric_name(msg.metric),
+        count=msg.count,
+        index=msg.index,
+        index_state=_INDEX_STATES.get(msg.index_state, "unspecified"),
+        index_bytes=msg.index_bytes,
+        vector_bytes=msg.vector_bytes,
+        index_origin=msg.index_origin,
+    )
+
+
+def server_info_from_proto(msg: pb.ServerInfoResponse) -> ServerInfo:
+    return ServerInfo(
+        version=msg.version,
+        build=msg.build,
+        simd_level=msg.simd_level,
+        read_only=msg.read_only,
+        max_message_bytes=msg.max_message_bytes,
+        max_batch_points=msg.max_batch_points,
+        max_dimension=msg.max_dimension,
+    )
