@@ -404,7 +404,7 @@ class Collection:
         from tqdm.auto import tqdm
 
         show = sys.stderr.isatty() if progress is None else bool(progress)
-        bar = tqdm(total=n, unit="pt", unit_scale=True, desc=self._name, disable=not show)
+        bar = tqdm(total=n, unit="points", desc=self._name, disable=not show)
         committed = 0
         call = self._client._stub.UpsertStream(
             requests(), timeout=timeout, metadata=self._client._metadata

@@ -1,0 +1,356 @@
+"""The client against an in-process fake of the Sextant service (no sextantd needed).
+
+The fake records what arrives (requests, metadata, deadlines) and answers as scripted, so these
+tests pin down what the client sends: the authorization header, the delete selector, the
+batches of a streaming import, the scan cursors, and that every failure becomes the right
+SextantError subclass.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent import futures
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+import grpc
+import numpy as np
+import pytest
+
+import sextant
+from sextant._proto import sextant_pb2 as pb
+from sextant._proto import sextant_pb2_grpc as pb_grpc
+
+
+class FakeSextant(pb_grpc.SextantServicer):  # type: ignore[misc]
+    def __init__(self) -> None:
+        self.requests: List[Tuple[str, Any]] = []
+        self.metadata: List[Dict[str, str]] = []
+        self.deadlines: List[Optional[float]] = []
+        self.fail: Optional[Tuple[grpc.StatusCode, str]] = None
+        self.fail_stream_at_batch: Optional[int] = None
+        self.scan_pages: List[pb.ScanResponse] = []
+        self.hold = False  # keep calls waiting until the client gives up (at most 60 s)
+
+    def _record(self, name: str, request: Any, context: grpc.ServicerContext) -> None:
+        self.requests.append((name, request))
+        self.metadata.append(dict(context.invocation_metadata()))
+        self.deadlines.append(context.time_remaining())
+        if self.hold:
+            ended = threading.Event()
+            context.add_callback(ended.set)
+            ended.wait(60)
+        if self.fail is not None:
+            context.abort(*self.fail)
+
+    def ServerInfo(self, request: Any, context: grpc.ServicerContext) -> pb.ServerInfoResponse:
+        self._record("ServerInfo", request, context)
+        return pb.ServerInfoResponse(version="9.9.9", simd_level="scalar")
+
+    def CreateCollection(self, request: Any, context: grpc.ServicerContext) -> pb.CollectionInfo:
+        self._record("CreateCollection", request, context)
+        return pb.CollectionInfo(name=request.name, dimension=request.dimension, metric=request.metric)
+
+    def DescribeCollection(self, request: Any, context: grpc.ServicerContext) -> pb.CollectionInfo:
+        self._record("DescribeCollection", request, context)
+        return pb.CollectionInfo(name=request.name, dimension=2, metric=pb.METRIC_L2)
+
+    def DropCollection(self, request: Any, context: grpc.ServicerContext) -> pb.DropCollectionResponse:
+        self._record("DropCollection", request, context)
+        return pb.DropCollectionResponse()
+
+    def Upsert(self, request: Any, context: grpc.ServicerContext) -> pb.UpsertResponse:
+        self._record("Upsert", request, context)
+        return pb.UpsertResponse(upserted=len(request.points))
+
+    def UpsertStream(self, request_iterator: Iterator[Any], context: grpc.ServicerContext) -> Iterator[pb.UpsertProgress]:
+        self._record("UpsertStream", None, context)
+        batches = points = 0
+        for request in request_iterator:
+            if self.fail_stream_at_batch == batches + 1:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "points[0].vector: wrong dimension")
+            self.requests.append(("UpsertStream.batch", request))
+            batches += 1
+            points += len(request.points)
+            yield pb.UpsertProgress(batches=batches, points=points)
+
+    def Delete(self, request: Any, context: grpc.ServicerContext) -> pb.DeleteResponse:
+        self._record("Delete", request, context)
+        return pb.DeleteResponse(deleted=len(request.ids.ids) if request.HasField("ids") else 42)
+
+    def Scan(self, request: Any, context: grpc.ServicerContext) -> pb.ScanResponse:
+        self._record("Scan", request, context)
+        return self.scan_pages.pop(0)
+
+    def Search(self, request: Any, context: grpc.ServicerContext) -> pb.SearchResponse:
+        self._record("Search", request, context)
+        return pb.SearchResponse(
+            hits=[pb.Hit(id=pb.PointId(num=4), score=0.25, payload='{"g":1}')],
+            plan=pb.SearchPlan(kind=pb.SearchPlan.KIND_EXACT, index="Flat", matches=1),
+        )
+
+    def SearchBatch(self, request: Any, context: grpc.ServicerContext) -> pb.SearchBatchResponse:
+        self._record("SearchBatch", request, context)
+        n = len(request.vectors) // 2
+        return pb.SearchBatchResponse(
+            results=[pb.SearchResponse(hits=[pb.Hit(id=pb.PointId(str=f"q{i}"), score=i)]) for i in range(n)]
+        )
+
+
+@pytest.fixture()
+def fake() -> Iterator[Tuple[FakeSextant, str]]:
+    servicer = FakeSextant()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    pb_grpc.add_SextantServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        yield servicer, f"127.0.0.1:{port}"
+    finally:
+        server.stop(grace=None)
+
+
+def last(servicer: FakeSextant, name: str) -> Any:
+    return [r for n, r in servicer.requests if n == name][-1]
+
+
+def test_api_key_goes_as_bearer_metadata(fake: Tuple[FakeSextant, str]) -> None:
+    servicer, address = fake
+    with sextant.Client(address, api_key="secret") as c:
+        assert c.server_info().version == "9.9.9"
+    with sextant.Client(address) as c:
+        c.server_info()
+    assert servicer.metadata[0].get("authorization") == "Bearer secret"
+    assert "authorization" not in servicer.metadata[1]
+
+
+def test_default_and_per_call_deadlines(fake: Tuple[FakeSextant, str]) -> None:
+    servicer, address = fake
+    with sextant.Client(address, timeout=30) as c:
+        c.server_info()
+        c.server_info(timeout=300)
+    with sextant.Client(address) as c:
+        c.server_info()
+    first, second, none = servicer.deadlines
+    # (gRPC rounds deadlines up a little on the wire.)
+    assert first is not None and 0 < first <= 31
+    assert second is not None and 31 < second <= 301
+    assert none is None or none > 1e6  # no deadline
+
+
+@pytest.mark.parametrize(
+    "code, cls",
+    [
+        (grpc.StatusCode.NOT_FOUND, sextant.NotFoundError),
+        (grpc.StatusCode.PERMISSION_DENIED, sextant.PermissionDeniedError),
+        (grpc.StatusCode.RESOURCE_EXHAUSTED, sextant.ResourceExhaustedError),
+        (grpc.StatusCode.ABORTED, sextant.SextantError),
+    ],
+)
+def test_server_errors_become_exceptions(fake: Tuple[FakeSextant, str], code: grpc.StatusCode, cls: type) -> None:
+    servicer, address = fake
+    servicer.fail = (code, "collection 'docs' does not exist")
+    with sextant.Client(address) as c:
+        with pytest.raises(cls) as info:
+            c.collection("docs")
+    assert type(info.value) is cls
+    assert info.value.code == code
+    assert info.value.message == "collection 'docs' does not exist"
+
+
+def test_create_collection_request(fake: Tuple[FakeSextant, str]) -> None:
+    servicer, address = fake
+    with sextant.Client(address) as c:
+        col = c.create_collection(
+            "docs", dimension=384, metric="cosine", index="HNSW16",
+            payload_indexes={"group": "integer"}, ef_search=80,
+        )
+    assert col.name == "docs"
+    req = last(servicer, "CreateCollection")
+    assert (req.name, req.dimension, req.metric) == ("docs", 384, pb.METRIC_COSINE)
+    assert (req.index.spec, req.index.ef_search, req.index.ef_construction) == ("HNSW16", 80, 0)
+    assert [(p.field, p.type) for p in req.payload_indexes] == [("group", pb.PAYLOAD_FIELD_TYPE_INTEGER)]
+
+
+def test_delete_selectors(fake: Tuple[FakeSextant, str]) -> None:
+    servicer, address = fake
+    with sextant.Client(address) as c:
+        col = sextant.Collection(c, "docs")
+        assert col.delete([1, "a", np.uint64(2)]) == 3
+        req = last(servicer, "Delete")
+        assert req.WhichOneof("selector") == "ids"
+        assert [m.WhichOneof("kind") for m in req.ids.ids] == ["num", "str", "num"]
+        # An empty list is still "by ids" (nothing to delete), never "everything".
+        assert col.delete([]) == 0
+        assert last(servicer, "Delete").WhichOneof("selector") == "ids"
+        assert col.delete(7) == 1
+        assert col.delete(filter={"group": 9}) == 42
+        req = last(servicer, "Delete")
+        assert req.WhichOneof("selector") == "filter" and req.filter == '{"group":9}'
+        sent = len(servicer.requests)
+        with pytest.raises(sextant.InvalidArgumentError, match="either ids or filter"):
+            col.delete()
+        with pytest.raises(sextant.InvalidArgumentError, match="either ids or filter"):
+            col.delete([1], filter={"a": 1})
+        assert len(servicer.requests) == sent  # refused before sending
+
+
+def test_upsert_request(fake: Tuple[FakeSextant, str]) -> None:
+    servicer, address = fake
+    with sextant.Client(address) as c:
+        col = sextant.Collection(c, "docs")
+        assert col.upsert([1, 2], np.array([[1, 2], [3, 4]], dtype=np.float64), [{"a": 1}, None], sync=True) == 2
+    req = last(servicer, "Upsert")
+    assert req.collection == "docs" and req.sync
+    assert [list(p.vector) for p in req.points] == [[1, 2], [3, 4]]
+    assert [p.payload for p in req.points] == ['{"a":1}', ""]
+
+
+def test_import_points_streams_batches(fake: Tuple[FakeSextant, str], capsys: pytest.CaptureFixture[str]) -> None:
+    servicer, address = fake
+    seen: List[Tuple[int, int]] = []
+    with sextant.Client(address) as c:
+        col = sextant.Collection(c, "docs")
+        n = col.import_points(
+            range(25), np.zeros((25, 2)), [{"i": i} for i in range(25)], batch_size=10,
+            progress=False, on_progress=lambda b, p: seen.append((b, p)),
+        )
+    assert n == 25
+    assert seen == [(1, 10), (2, 20), (3, 25)]
+    batches = [r for name, r in servicer.requests if name == "UpsertStream.batch"]
+    assert [len(b.points) for b in batches] == [10, 10, 5]
+    assert all(b.collection == "docs" for b in batches)
+    assert [cv_id.id.num for cv_id in batches[2].points] == list(range(20, 25))
+    assert capsys.readouterr().err == ""  # progress=False: no bar
+
+
+def test_import_points_progress_bar(fake: Tuple[FakeSextant, str], capsys: pytest.CaptureFixture[str]) -> None:
+    _, address = fake
+    with sextant.Client(address) as c:
+        sextant.Collection(c, "docs").import_points([1, 2, 3], [[1, 2]] * 3, batch_size=2, progress=True)
+        assert "3/3" in capsys.readouterr().err
+        # progress=None: a bar only on a terminal, and pytest's stderr is not one.
+        sextant.Collection(c, "docs").import_points([1, 2, 3], [[1, 2]] * 3, batch_size=2)
+        assert capsys.readouterr().err == ""
+
+
+def test_import_points_bad_row_later_keeps_earlier_batches(fake: Tuple[FakeSextant, str]) -> None:
+    servicer, address = fake
+    vectors: List[Any] = [[1.0, 2.0]] * 30
+    vectors[25] = [1.0]  # third batch is ragged
+    with sextant.Client(address) as c:
+        with pytest.raises(sextant.InvalidArgumentError, match="row 5 has 1 numbers"):
+            sextant.Collection(c, "docs").import_points(range(30), vectors, batch_size=10, progress=False)
+    batches = [r for name, r in servicer.requests if name == "UpsertStream.batch"]
+    assert [len(b.points) for b in batches] == [10, 10]
+
+
+def test_import_points_server_error_midway(fake: Tuple[FakeSextant, str]) -> None:
+    servicer, address = fake
+    servicer.fail_stream_at_batch = 2
+    seen: List[Tuple[int, int]] = []
+    with sextant.Client(address) as c:
+        with pytest.raises(sextant.InvalidArgumentError, match="wrong dimension"):
+            sextant.Collection(c, "docs").import_points(
+                range(30), np.zeros((30, 2)), batch_size=10, progress=False,
+                on_progress=lambda b, p: seen.append((b, p)),
+            )
+    assert seen == [(1, 10)]
+
+
+def test_import_points_checks_lengths_first(fake: Tuple[FakeSextant, str]) -> None:
+    servicer, address = fake
+    with sextant.Client(address) as c:
+        col = sextant.Collection(c, "docs")
+        with pytest.raises(sextant.InvalidArgumentError, match="2 vectors for 3 ids"):
+            col.import_points([1, 2, 3], np.zeros((2, 4)))
+        with pytest.raises(sextant.InvalidArgumentError, match="2-D"):
+            col.import_points([1, 2, 3], np.zeros(3))
+        with pytest.raises(sextant.InvalidArgumentError, match="1 payloads for 3 ids"):
+            col.import_points([1, 2, 3], np.zeros((3, 4)), [{}])
+        with pytest.raises(sextant.InvalidArgumentError, match="batch_size"):
+            col.import_points([1], np.zeros((1, 4)), batch_size=0)
+    assert servicer.requests == []
+
+
+def test_scan_follows_cursors(fake: Tuple[FakeSextant, str]) -> None:
+    servicer, address = fake
+
+    def page(ids: List[int], cursor: str) -> pb.ScanResponse:
+        return pb.ScanResponse(
+            points=[pb.Point(id=pb.PointId(num=i), payload='{"i":%d}' % i) for i in ids], next_cursor=cursor
+        )
+
+    servicer.scan_pages = [page([1, 2], "c1"), page([3, 4], "c2"), page([5], "")]
+    with sextant.Client(address) as c:
+        points = list(sextant.Collection(c, "docs").scan(filter={"i": {"$gt": 0}}, page_size=2))
+    assert [p.id for p in points] == [1, 2, 3, 4, 5]
+    assert points[0] == sextant.Point(1, None, {"i": 1})
+    scans = [r for name, r in servicer.requests if name == "Scan"]
+    assert [r.cursor for r in scans] == ["", "c1", "c2"]
+    assert all(r.limit == 2 and r.filter == '{"i":{"$gt":0}}' and not r.with_vector for r in scans)
+
+
+def test_search_and_search_batch(fake: Tuple[FakeSextant, str]) -> None:
+    servicer, address = fake
+    with sextant.Client(address) as c:
+        col = sextant.Collection(c, "docs")
+        hits = col.search(np.array([1.0, 2.0]), k=3, filter='{"g": 1}', ef_search=50, exact=True)
+        assert hits == [sextant.Hit(4, 0.25, {"g": 1}, None)]
+        req = last(servicer, "Search")
+        assert list(req.vector) == [1, 2]
+        assert (req.params.k, req.params.filter, req.params.ef_search, req.params.exact) == (3, '{"g": 1}', 50, True)
+        assert req.params.with_payload and not req.params.with_vector
+        result = col.search([1, 2], return_plan=True, with_payload=False)
+        hits, plan = result
+        assert hits == [sextant.Hit(4, 0.25, None, None)]
+        assert result.plan.kind == "exact" and plan.index == "Flat"
+        batch = col.search_batch([[1, 2], [3, 4], [5, 6]], k=1)
+        assert [[h.id for h in r] for r in batch] == [["q0"], ["q1"], ["q2"]]
+        assert list(last(servicer, "SearchBatch").vectors) == [1, 2, 3, 4, 5, 6]
+        with pytest.raises(sextant.InvalidArgumentError, match="use search_batch"):
+            col.search([[1, 2]])
+
+
+def test_drop_collection_missing_ok(fake: Tuple[FakeSextant, str]) -> None:
+    servicer, address = fake
+    with sextant.Client(address) as c:
+        assert c.drop_collection("docs") is True
+        servicer.fail = (grpc.StatusCode.NOT_FOUND, "no collection 'docs'")
+        assert c.drop_collection("docs", missing_ok=True) is False
+        with pytest.raises(sextant.NotFoundError):
+            c.drop_collection("docs")
+        servicer.fail = (grpc.StatusCode.PERMISSION_DENIED, "read-only key")
+        with pytest.raises(sextant.PermissionDeniedError):
+            c.drop_collection("docs", missing_ok=True)
+
+
+def test_closed_client(fake: Tuple[FakeSextant, str]) -> None:
+    _, address = fake
+    c = sextant.Client(address)
+    c.close()
+    c.close()  # twice is fine
+    with pytest.raises(ValueError, match="closed"):
+        c.server_info()
+    with pytest.raises(ValueError, match="closed"):
+        sextant.Collection(c, "docs").import_points([1], [[1.0]])
+
+
+def test_nothing_listening_is_unavailable() -> None:
+    # A port that was free a moment ago; nothing listens there.
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with sextant.Client(f"127.0.0.1:{port}", timeout=20) as c:
+        with pytest.raises(sextant.UnavailableError):
+            c.server_info()
+
+
+def test_deadline_exceeded(fake: Tuple[FakeSextant, str]) -> None:
+    # The fake never answers; only the client's deadline can end the call.
+    servicer, address = fake
+    servicer.hold = True
+    with sextant.Client(address, timeout=0.2) as c:
+        with pytest.raises(sextant.DeadlineExceededError):
+            c.server_info()
