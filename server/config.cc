@@ -1,0 +1,428 @@
+#include "server/config.h"
+
+#include <arpa/inet.h>
+
+#include <cctype>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <optional>
+#include <sstream>
+
+#include "sextant/options.h"
+
+namespace sextant::server {
+namespace {
+
+enum class Kind { kString, kBool, kNumber, kList };
+
+struct Flag {
+  std::string_view name;
+  Kind kind;
+};
+
+// Every setting, by its flag name without dashes (also its key in a --config file).
+constexpr Flag kFlags[] = {
+    {"data", Kind::kString},
+    {"listen", Kind::kString},
+    {"port-file", Kind::kString},
+    {"api-key", Kind::kList},
+    {"read-only-key", Kind::kList},
+    {"api-key-file", Kind::kList},
+    {"allow-remote", Kind::kBool},
+    {"tls-cert", Kind::kString},
+    {"tls-key", Kind::kString},
+    {"metrics", Kind::kString},
+    {"max-message-bytes", Kind::kNumber},
+    {"max-batch-points", Kind::kNumber},
+    {"max-dimension", Kind::kNumber},
+    {"max-payload-bytes", Kind::kNumber},
+    {"block-cache-bytes", Kind::kNumber},
+    {"slow-call-ms", Kind::kNumber},
+    {"log-level", Kind::kString},
+    {"config", Kind::kString},
+};
+
+const Flag* FindFlag(std::string_view name) {
+  for (const Flag& f : kFlags) {
+    if (f.name == name) return &f;
+  }
+  return nullptr;
+}
+
+// Values of each setting, in the order given.
+using Values = std::map<std::string, std::vector<std::string>, std::less<>>;
+
+std::string Trim(std::string_view s) {
+  size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return std::string(s.substr(b, e - b));
+}
+
+std::optional<bool> ParseBool(std::string_view v) {
+  if (v == "true" || v == "1" || v == "yes" || v == "on") return true;
+  if (v == "false" || v == "0" || v == "no" || v == "off") return false;
+  return std::nullopt;
+}
+
+std::optional<uint64_t> ParseNumber(std::string_view text) {
+  if (text.empty() || text.size() > 19) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return v;
+}
+
+bool ReadFile(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  out->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return !in.bad();
+}
+
+// A key travels in an HTTP/2 header: printable ASCII without spaces.
+bool ValidKey(std::string_view key) {
+  if (key.empty()) return false;
+  for (char c : key) {
+    if (c <= ' ' || c > '~') return false;
+  }
+  return true;
+}
+
+// Parses the command line into `values`; false with *error set on a malformed one.
+bool ParseCommandLine(int argc, const char* const* argv, Values* values, bool* help, bool* version,
+                      std::string* error) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      *help = true;
+      continue;
+    }
+    if (arg == "--version") {
+      *version = true;
+      continue;
+    }
+    if (arg.size() < 3 || arg.substr(0, 2) != "--") {
+      *error = "unexpected argument \"" + std::string(arg) + "\" (settings are --name value)";
+      return false;
+    }
+    std::string_view name = arg.substr(2);
+    std::optional<std::string> inline_value;
+    if (size_t eq = name.find('='); eq != std::string_view::npos) {
+      inline_value = std::string(name.substr(eq + 1));
+      name = name.substr(0, eq);
+    }
+    const Flag* flag = FindFlag(name);
+    if (flag == nullptr) {
+      *error = "unknown flag --" + std::string(name);
+      return false;
+    }
+    std::string value;
+    if (flag->kind == Kind::kBool) {
+      value = inline_value.value_or("true");
+    } else if (inline_value) {
+      value = *inline_value;
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      *error = "--" + std::string(name) + " needs a value";
+      return false;
+    }
+    (*values)[std::string(name)].push_back(std::move(value));
+  }
+  return true;
+}
+
+// Parses a --config file into `values`.
+bool ParseConfigFile(const std::string& path, Values* values, std::string* error) {
+  std::string text;
+  if (!ReadFile(path, &text)) {
+    *error = "cannot read config file " + path;
+    return false;
+  }
+  std::istringstream in(text);
+  std::string line;
+  int lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    const std::string trimmed = Trim(line);
+    if (trimmed.empty() || trimmed[0] == '#') continue;
+    const std::string where = path + " line " + std::to_string(lineno);
+    const size_t eq = trimmed.find('=');
+    if (eq == std::string::npos) {
+      *error = where + ": expected \"key = value\", got \"" + trimmed + "\"";
+      return false;
+    }
+    std::string key = Trim(std::string_view(trimmed).substr(0, eq));
+    std::string value = Trim(std::string_view(trimmed).substr(eq + 1));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+      value = value.substr(1, value.size() - 2);
+    }
+    if (key.size() > 2 && key.substr(0, 2) == "--") key = key.substr(2);
+    const Flag* flag = FindFlag(key);
+    if (flag == nullptr || key == "config") {
+      *error = where + ": unknown setting \"" + key + "\"";
+      return false;
+    }
+    (*values)[key].push_back(std::move(value));
+  }
+  return true;
+}
+
+// Reads an --api-key-file: one key per line, "KEY" or "KEY read-only"; '#' starts a comment line.
+bool ReadKeyFile(const std::string& path, std::vector<ApiKey>* keys, std::string* error) {
+  std::string text;
+  if (!ReadFile(path, &text)) {
+    *error = "--api-key-file: cannot read " + path;
+    return false;
+  }
+  std::istringstream in(text);
+  std::string line;
+  int lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    const std::string trimmed = Trim(line);
+    if (trimmed.empty() || trimmed[0] == '#') continue;
+    std::istringstream words(trimmed);
+    std::string key, kind, extra;
+    words >> key >> kind >> extra;
+    const std::string where = "--api-key-file " + path + " line " + std::to_string(lineno);
+    if (!extra.empty() || (!kind.empty() && kind != "read-only" && kind != "read-write")) {
+      *error = where + ": expected \"KEY\" or \"KEY read-only\"";
+      return false;
+    }
+    if (!ValidKey(key)) {
+      *error = where + ": a key must be printable ASCII without spaces";
+      return false;
+    }
+    keys->push_back({key, kind == "read-only"});
+  }
+  return true;
+}
+
+}  // namespace
+
+bool SplitHostPort(std::string_view host_port, std::string* host, int* port) {
+  size_t colon;
+  if (!host_port.empty() && host_port[0] == '[') {
+    const size_t close = host_port.find(']');
+    if (close == std::string_view::npos || close + 1 >= host_port.size() ||
+        host_port[close + 1] != ':') {
+      return false;
+    }
+    *host = std::string(host_port.substr(1, close - 1));
+    colon = close + 1;
+  } else {
+    colon = host_port.rfind(':');
+    if (colon == std::string_view::npos) return false;
+    *host = std::string(host_port.substr(0, colon));
+    if (host->find(':') != std::string::npos) return false;  // a bare IPv6 address needs [ ]
+  }
+  if (host->empty()) return false;
+  const auto p = ParseNumber(host_port.substr(colon + 1));
+  if (!p || *p > 65535) return false;
+  *port = static_cast<int>(*p);
+  return true;
+}
+
+bool IsLoopbackAddress(std::string_view host_port) {
+  std::string host;
+  int port = 0;
+  if (!SplitHostPort(host_port, &host, &port)) return false;
+  if (host == "localhost") return true;
+  in_addr v4{};
+  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) {
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  }
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) {
+    return IN6_IS_ADDR_LOOPBACK(&v6);
+  }
+  return false;
+}
+
+std::string_view UsageText() {
+  return R"(sextantd - the Sextant vector database server (gRPC)
+
+Usage: sextantd [--data DIR] [--listen HOST:PORT] [OPTIONS]
+
+Serves the collections of one database directory over gRPC (service sextant.v1.Sextant, with
+gRPC health checking and server reflection). Settings are "--name value" or "--name=value";
+every one may also be given in a --config file as "name = value" (the command line wins).
+
+  --data DIR               database directory, created when missing (default ./sextant-data)
+  --listen HOST:PORT       address to serve on (default 127.0.0.1:7070; port 0 picks a free one)
+  --port-file PATH         once listening, write the port number and a newline to PATH
+  --config FILE            read settings from FILE ("name = value" lines, '#' comments)
+
+Security:
+  --api-key KEY            accept "authorization: Bearer KEY" for every call (repeatable)
+  --read-only-key KEY      accept KEY for reads only; writes get PERMISSION_DENIED (repeatable)
+  --api-key-file PATH      keys from a file: "KEY" or "KEY read-only" per line (repeatable)
+  --allow-remote           serve without any key on a non-loopback address
+  --tls-cert PEM           serve TLS with this certificate chain (needs --tls-key)
+  --tls-key PEM            the certificate's private key
+
+Limits:
+  --max-message-bytes N    largest request or response message (default 67108864)
+  --max-batch-points N     most points in one upsert or delete, queries in one batch (default 10000)
+  --max-dimension N        largest collection dimension, 1..65536 (default 65536)
+  --max-payload-bytes N    largest payload JSON of one point (default 65536)
+  --block-cache-bytes N    storage block cache (default 67108864)
+
+Observability:
+  --metrics HOST:PORT      serve Prometheus metrics over HTTP at /metrics
+  --log-level LEVEL        debug, info, warn or error (default info); debug logs every call
+  --slow-call-ms N         calls slower than this are logged at info (default 1000)
+
+  --help                   this text
+  --version                the version
+
+SIGTERM or SIGINT stops accepting calls, lets running ones finish (up to 10 s), flushes the
+database and exits 0. Exit status 1: the server could not start (data, port); 2: bad settings.
+)";
+}
+
+ParseResult ParseConfig(int argc, const char* const* argv) {
+  ParseResult result;
+  Values cli;
+  bool help = false, version = false;
+  if (!ParseCommandLine(argc, argv, &cli, &help, &version, &result.error)) return result;
+  if (help) {
+    result.action = ParseResult::Action::kHelp;
+    return result;
+  }
+  if (version) {
+    result.action = ParseResult::Action::kVersion;
+    return result;
+  }
+
+  Values file;
+  if (auto it = cli.find("config"); it != cli.end()) {
+    if (it->second.size() > 1) {
+      result.error = "--config given more than once";
+      return result;
+    }
+    if (!ParseConfigFile(it->second.front(), &file, &result.error)) return result;
+  }
+  // The command line wins, per setting (a repeatable one given there replaces the file's list).
+  Values merged = file;
+  for (auto& [name, list] : cli) merged[name] = list;
+
+  ServerConfig& c = result.config;
+  std::string& error = result.error;
+  auto last = [&](std::string_view name) -> const std::string* {
+    auto it = merged.find(name);
+    return it == merged.end() || it->second.empty() ? nullptr : &it->second.back();
+  };
+  auto number = [&](std::string_view name, uint64_t min, uint64_t max, auto* out) -> bool {
+    const std::string* v = last(name);
+    if (v == nullptr) return true;
+    const auto n = ParseNumber(*v);
+    if (!n || *n < min || *n > max) {
+      error = "--" + std::string(name) + ": \"" + *v + "\" is not a whole number in " +
+              std::to_string(min) + ".." + std::to_string(max);
+      return false;
+    }
+    *out = static_cast<std::remove_pointer_t<decltype(out)>>(*n);
+    return true;
+  };
+
+  if (const auto* v = last("data")) c.data_dir = *v;
+  if (c.data_dir.empty()) {
+    error = "--data: empty directory name";
+    return result;
+  }
+  if (const auto* v = last("listen")) c.listen = *v;
+  {
+    std::string host;
+    int port = 0;
+    if (!SplitHostPort(c.listen, &host, &port)) {
+      error = "--listen: \"" + c.listen + "\" is not HOST:PORT (port 0..65535; IPv6 as [ADDR]:PORT)";
+      return result;
+    }
+  }
+  if (const auto* v = last("port-file")) c.port_file = *v;
+  if (const auto* v = last("metrics")) {
+    c.metrics_listen = *v;
+    std::string host;
+    int port = 0;
+    if (!SplitHostPort(c.metrics_listen, &host, &port)) {
+      error = "--metrics: \"" + c.metrics_listen + "\" is not HOST:PORT";
+      return result;
+    }
+  }
+  if (const auto* v = last("allow-remote")) {
+    const auto b = ParseBool(*v);
+    if (!b) {
+      error = "--allow-remote: \"" + *v + "\" is not true or false";
+      return result;
+    }
+    c.allow_remote = *b;
+  }
+  if (const auto* v = last("log-level")) {
+    const auto level = ParseLogLevel(*v);
+    if (!level) {
+      error = "--log-level: \"" + *v + "\" is not debug, info, warn or error";
+      return result;
+    }
+    c.log_level = *level;
+  }
+  if (!number("max-message-bytes", 1024, 2147483647, &c.max_message_bytes) ||
+      !number("max-batch-points", 1, 10000000, &c.max_batch_points) ||
+      !number("max-dimension", 1, CollectionOptions::kMaxDimension, &c.max_dimension) ||
+      !number("max-payload-bytes", 2, 1u << 30, &c.max_payload_bytes) ||
+      !number("block-cache-bytes", 0, uint64_t{1} << 44, &c.block_cache_bytes) ||
+      !number("slow-call-ms", 0, 3600000, &c.slow_call_ms)) {
+    return result;
+  }
+
+  for (const char* name : {"api-key", "read-only-key"}) {
+    auto it = merged.find(name);
+    if (it == merged.end()) continue;
+    for (const std::string& key : it->second) {
+      if (!ValidKey(key)) {
+        error = "--" + std::string(name) + ": a key must be printable ASCII without spaces";
+        return result;
+      }
+      c.keys.push_back({key, std::string_view(name) == "read-only-key"});
+    }
+  }
+  if (auto it = merged.find("api-key-file"); it != merged.end()) {
+    for (const std::string& path : it->second) {
+      if (!ReadKeyFile(path, &c.keys, &error)) return result;
+    }
+  }
+
+  if (const auto* v = last("tls-cert")) c.tls_cert_file = *v;
+  if (const auto* v = last("tls-key")) c.tls_key_file = *v;
+  if (c.tls_cert_file.empty() != c.tls_key_file.empty()) {
+    error = c.tls_cert_file.empty() ? "--tls-key given without --tls-cert"
+                                    : "--tls-cert given without --tls-key";
+    return result;
+  }
+  if (!c.tls_cert_file.empty()) {
+    if (!ReadFile(c.tls_cert_file, &c.tls_cert_pem) || c.tls_cert_pem.empty()) {
+      error = "--tls-cert: cannot read " + c.tls_cert_file;
+      return result;
+    }
+    if (!ReadFile(c.tls_key_file, &c.tls_key_pem) || c.tls_key_pem.empty()) {
+      error = "--tls-key: cannot read " + c.tls_key_file;
+      return result;
+    }
+  }
+
+  if (c.keys.empty() && !c.allow_remote && !IsLoopbackAddress(c.listen)) {
+    error = "--listen " + c.listen +
+            " is not a loopback address and no API key is configured; add --api-key or "
+            "--api-key-file, or --allow-remote to serve without authentication";
+    return result;
+  }
+  result.action = ParseResult::Action::kRun;
+  return result;
+}
+
+}  // namespace sextant::server

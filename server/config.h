@@ -1,0 +1,72 @@
+// sextantd's configuration: the command line, an optional `--config FILE` of `key = value` lines
+// with the same names, and the checks that run before anything starts. docs/server.md lists every
+// setting.
+#ifndef SEXTANT_SERVER_CONFIG_H_
+#define SEXTANT_SERVER_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "server/log.h"
+
+namespace sextant::server {
+
+// Exit codes of sextantd.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 1;  // could not open the data, bind the port, ...
+inline constexpr int kExitUsage = 2;  // the command line or the configuration is wrong
+
+// One configured API key.
+struct ApiKey {
+  std::string key;
+  bool read_only = false;
+};
+
+struct ServerConfig {
+  std::string data_dir = "./sextant-data";
+  std::string listen = "127.0.0.1:7070";
+  std::string port_file;  // empty: none
+  std::vector<ApiKey> keys;
+  bool allow_remote = false;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_cert_pem;  // read from the files by ParseConfig
+  std::string tls_key_pem;
+  std::string metrics_listen;  // empty: no metrics endpoint
+  uint64_t max_message_bytes = 64u << 20;
+  uint32_t max_batch_points = 10000;
+  uint32_t max_dimension = 65536;
+  uint64_t max_payload_bytes = 64u << 10;
+  uint64_t block_cache_bytes = 64u << 20;
+  uint32_t slow_call_ms = 1000;  // calls at least this slow are logged at info
+  LogLevel log_level = LogLevel::kInfo;
+
+  bool tls() const { return !tls_cert_pem.empty(); }
+};
+
+// What the command line asked for.
+struct ParseResult {
+  enum class Action { kRun, kHelp, kVersion, kError };
+  Action action = Action::kError;
+  ServerConfig config;  // for kRun
+  std::string error;    // for kError: one line, without the program name
+};
+
+// Parses argv[1..argc) and the --config file it names, then validates everything (numbers,
+// addresses, TLS files, key files, the loopback rule).
+ParseResult ParseConfig(int argc, const char* const* argv);
+
+// The --help text.
+std::string_view UsageText();
+
+// Whether `host_port`'s host is a loopback address (127.0.0.0/8, ::1, localhost).
+bool IsLoopbackAddress(std::string_view host_port);
+
+// Splits "HOST:PORT" / "[V6]:PORT"; false when malformed or the port is not 0..65535.
+bool SplitHostPort(std::string_view host_port, std::string* host, int* port);
+
+}  // namespace sextant::server
+
+#endif  // SEXTANT_SERVER_CONFIG_H_

@@ -1,0 +1,181 @@
+#include "server/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "sextant/database.h"
+#include "server/log.h"
+#include "server/service.h"
+
+#ifndef SEXTANTD_BUILD_INFO
+#define SEXTANTD_BUILD_INFO "unknown build"
+#endif
+
+namespace sextant::server {
+namespace {
+
+constexpr auto kShutdownGrace = std::chrono::seconds(10);
+
+sigset_t ShutdownSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+
+// Writes "<port>\n" to `path` through a temporary file and a rename, so that a reader never sees
+// a partial file.
+bool WritePortFile(const std::string& path, int port, std::string* error) {
+  const std::string tmp = path + ".tmp." + std::to_string(getpid());
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << port << '\n';
+    out.flush();
+    if (!out) {
+      *error = "cannot write " + tmp;
+      return false;
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    *error = "cannot rename " + tmp + " to " + path;
+    return false;
+  }
+  return true;
+}
+
+// "127.0.0.1:0" with the bound port -> "127.0.0.1:41234".
+std::string BoundAddress(const std::string& listen, int port) {
+  std::string host;
+  int ignored = 0;
+  if (!SplitHostPort(listen, &host, &ignored)) return listen;
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return host + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+void BlockShutdownSignals() {
+  sigset_t set = ShutdownSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+int RunServer(const ServerConfig& config) {
+  SetLogLevel(config.log_level);
+
+  DatabaseOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.max_payload_bytes = config.max_payload_bytes;
+  db_options.block_cache_bytes = config.block_cache_bytes;
+  auto opened = Database::Open(db_options, config.data_dir);
+  if (!opened.ok()) {
+    Log(LogLevel::kError, "open_failed",
+        {{"data", config.data_dir}, {"error", opened.status().ToString()}});
+    std::fprintf(stderr, "sextantd: cannot open the database in %s: %s\n", config.data_dir.c_str(),
+                 opened.status().ToString().c_str());
+    return kExitError;
+  }
+  std::unique_ptr<Database> db = std::move(opened).value();
+
+  ServiceOptions service_options;
+  service_options.max_message_bytes = config.max_message_bytes;
+  service_options.max_batch_points = config.max_batch_points;
+  service_options.max_dimension = config.max_dimension;
+  service_options.slow_call_ms = config.slow_call_ms;
+  service_options.keys = config.keys;
+  service_options.build = SEXTANTD_BUILD_INFO;
+  // Declared before the server: a service must outlive the grpc::Server that serves it.
+  auto service = std::make_unique<SextantService>(db.get(), std::move(service_options));
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  std::shared_ptr<grpc::ServerCredentials> creds;
+  if (config.tls()) {
+    grpc::SslServerCredentialsOptions ssl;
+    ssl.pem_key_cert_pairs.push_back({config.tls_key_pem, config.tls_cert_pem});
+    creds = grpc::SslServerCredentials(ssl);
+  } else {
+    creds = grpc::InsecureServerCredentials();
+  }
+  int port = 0;
+  builder.AddListeningPort(config.listen, creds, &port);
+  // Without this, Linux lets a second server bind the same port (SO_REUSEPORT) and share it.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  const int max_message = static_cast<int>(config.max_message_bytes);
+  builder.SetMaxReceiveMessageSize(max_message);
+  builder.SetMaxSendMessageSize(max_message);
+  builder.RegisterService(service.get());
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    const std::string why = config.tls() ? " (the port is taken, or the TLS certificate or key is not usable)"
+                                         : " (the port is taken or the address is not local)";
+    Log(LogLevel::kError, "listen_failed", {{"listen", config.listen}});
+    std::fprintf(stderr, "sextantd: cannot listen on %s%s\n", config.listen.c_str(), why.c_str());
+    if (server) server->Shutdown();
+    return kExitError;
+  }
+  if (auto* health = server->GetHealthCheckService()) {
+    health->SetServingStatus(true);
+  }
+  const std::string address = BoundAddress(config.listen, port);
+
+  if (!config.port_file.empty()) {
+    std::string error;
+    if (!WritePortFile(config.port_file, port, &error)) {
+      std::fprintf(stderr, "sextantd: --port-file: %s\n", error.c_str());
+      server->Shutdown(std::chrono::system_clock::now());
+      return kExitError;
+    }
+  }
+
+  const std::string version(Version());
+  std::fprintf(stderr, "sextantd %s listening on %s data=%s\n", version.c_str(), address.c_str(),
+               config.data_dir.c_str());
+  std::fflush(stderr);
+  size_t read_only_keys = 0;
+  for (const ApiKey& k : config.keys) read_only_keys += k.read_only;
+  Log(LogLevel::kInfo, "start",
+      {{"version", version},
+       {"listen", address},
+       {"data", config.data_dir},
+       {"tls", config.tls() ? "on" : "off"},
+       {"auth", config.keys.empty() ? "off" : "on"},
+       {"keys", std::to_string(config.keys.size())},
+       {"read_only_keys", std::to_string(read_only_keys)},
+       {"simd", SimdLevelName()},
+       {"max_message_bytes", std::to_string(config.max_message_bytes)},
+       {"max_batch_points", std::to_string(config.max_batch_points)},
+       {"max_dimension", std::to_string(config.max_dimension)}});
+
+  // Wait for SIGTERM/SIGINT (blocked in every thread since main started).
+  sigset_t signals = ShutdownSignals();
+  int sig = 0;
+  while (sigwait(&signals, &sig) != 0) {
+  }
+  Log(LogLevel::kInfo, "shutdown", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  if (auto* health = server->GetHealthCheckService()) {
+    health->SetServingStatus(false);
+  }
+  // Stops accepting calls, lets running ones finish for up to kShutdownGrace, then cancels them.
+  server->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
+  server->Wait();
+  server.reset();
+  service.reset();
+  db.reset();  // flushes and closes
+  Log(LogLevel::kInfo, "stopped", {});
+  return kExitOk;
+}
+
+}  // namespace sextant::server
