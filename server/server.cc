@@ -14,6 +14,7 @@
 
 #include "sextant/database.h"
 #include "server/log.h"
+#include "server/metrics.h"
 #include "server/service.h"
 
 #ifndef SEXTANTD_BUILD_INFO
@@ -63,6 +64,34 @@ std::string BoundAddress(const std::string& listen, int port) {
   return host + ":" + std::to_string(port);
 }
 
+// Refreshes the per-collection gauges from the database, then renders every metric.
+std::string RenderMetrics(Metrics& metrics, const Database& db) {
+  auto list = db.ListCollections();
+  if (list.ok()) {
+    std::vector<std::pair<MetricLabels, double>> points, state, index_bytes, vector_bytes;
+    for (const CollectionInfo& c : *list) {
+      points.push_back({{{"collection", c.name}}, static_cast<double>(c.count)});
+      index_bytes.push_back({{{"collection", c.name}}, static_cast<double>(c.index_bytes)});
+      vector_bytes.push_back({{{"collection", c.name}}, static_cast<double>(c.vector_bytes)});
+      for (IndexState s : {IndexState::kReady, IndexState::kTraining, IndexState::kBuilding}) {
+        state.push_back({{{"collection", c.name}, {"state", std::string(IndexStateName(s))}},
+                         c.index_state == s ? 1.0 : 0.0});
+      }
+    }
+    metrics.ReplaceGauge("sextant_collection_points", "Live points per collection.", points);
+    metrics.ReplaceGauge("sextant_index_state",
+                         "1 for the state the collection's index is in (ready, training, "
+                         "building), 0 for the others.",
+                         state);
+    metrics.ReplaceGauge("sextant_index_memory_bytes",
+                         "Memory the index holds beyond the float32 vectors, per collection.",
+                         index_bytes);
+    metrics.ReplaceGauge("sextant_vector_memory_bytes",
+                         "Memory of the float32 vectors, per collection.", vector_bytes);
+  }
+  return metrics.Render();
+}
+
 }  // namespace
 
 void BlockShutdownSignals() {
@@ -95,6 +124,14 @@ int RunServer(const ServerConfig& config) {
   service_options.slow_call_ms = config.slow_call_ms;
   service_options.keys = config.keys;
   service_options.build = SEXTANTD_BUILD_INFO;
+  // Declared before the service and the servers that use it.
+  auto metrics = std::make_unique<Metrics>();
+  metrics->SetGauge("sextant_build_info", "Always 1; the labels name the build.",
+                    {{"version", std::string(Version())}, {"simd", std::string(SimdLevelName())}},
+                    1);
+  service_options.observe = [m = metrics.get()](std::string_view method, int code, double secs) {
+    m->ObserveRequest(method, code, secs);
+  };
   // Declared before the server: a service must outlive the grpc::Server that serves it.
   auto service = std::make_unique<SextantService>(db.get(), std::move(service_options));
 
@@ -130,6 +167,21 @@ int RunServer(const ServerConfig& config) {
     health->SetServingStatus(true);
   }
   const std::string address = BoundAddress(config.listen, port);
+
+  std::unique_ptr<MetricsHttpServer> metrics_http;
+  if (!config.metrics_listen.empty()) {
+    auto started = MetricsHttpServer::Start(
+        config.metrics_listen, [m = metrics.get(), d = db.get()] { return RenderMetrics(*m, *d); });
+    if (!started.ok()) {
+      std::fprintf(stderr, "sextantd: --metrics: %s\n", started.status().ToString().c_str());
+      server->Shutdown(std::chrono::system_clock::now());
+      return kExitError;
+    }
+    metrics_http = std::move(started).value();
+    Log(LogLevel::kInfo, "metrics_listening",
+        {{"listen", BoundAddress(config.metrics_listen, metrics_http->port())},
+         {"path", "/metrics"}});
+  }
 
   if (!config.port_file.empty()) {
     std::string error;
@@ -171,6 +223,8 @@ int RunServer(const ServerConfig& config) {
   // Stops accepting calls, lets running ones finish for up to kShutdownGrace, then cancels them.
   server->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
   server->Wait();
+  if (metrics_http) metrics_http->Stop();
+  metrics_http.reset();
   server.reset();
   service.reset();
   db.reset();  // flushes and closes
