@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	sextant "github.com/sextant-db/sextant/client/go"
+	"github.com/sextant-db/sextant/client/go/internal/sextantdtest"
 )
 
 // randomPoints makes n points of dimension dim with numeric ids 0..n-1 and the payload
@@ -86,9 +87,9 @@ func wantCode(t *testing.T, what string, err error, sentinel error, code codes.C
 }
 
 func TestCollectionsLifecycle(t *testing.T) {
-	srv := startServer(t)
-	c := srv.dial(t)
-	ctx := testContext(t)
+	srv := sextantdtest.Start(t)
+	c := srv.Dial(t)
+	ctx := sextantdtest.Context(t)
 
 	info, err := c.ServerInfo(ctx)
 	if err != nil {
@@ -155,9 +156,9 @@ func TestCollectionsLifecycle(t *testing.T) {
 }
 
 func TestPointsUpsertGetCountDelete(t *testing.T) {
-	srv := startServer(t)
-	c := srv.dial(t)
-	ctx := testContext(t)
+	srv := sextantdtest.Start(t)
+	c := srv.Dial(t)
+	ctx := sextantdtest.Context(t)
 	col := mustCreate(t, ctx, c, "pts", sextant.CollectionConfig{Dimension: 4, Metric: sextant.MetricL2,
 		PayloadIndexes: []sextant.PayloadIndex{{Field: "group", Type: sextant.FieldInteger}}})
 
@@ -249,9 +250,9 @@ func TestPointsUpsertGetCountDelete(t *testing.T) {
 }
 
 func TestScanPaging(t *testing.T) {
-	srv := startServer(t)
-	c := srv.dial(t)
-	ctx := testContext(t)
+	srv := sextantdtest.Start(t)
+	c := srv.Dial(t)
+	ctx := sextantdtest.Context(t)
 	col := mustCreate(t, ctx, c, "scan", sextant.CollectionConfig{Dimension: 3, Metric: sextant.MetricL2})
 	points := randomPoints(7, 250, 3)
 	// Upsert in a scrambled order: the scan must still come back in id order.
@@ -322,9 +323,9 @@ func TestScanPaging(t *testing.T) {
 }
 
 func TestSearch(t *testing.T) {
-	srv := startServer(t)
-	c := srv.dial(t)
-	ctx := testContext(t)
+	srv := sextantdtest.Start(t)
+	c := srv.Dial(t)
+	ctx := sextantdtest.Context(t)
 	const dim = 16
 	points := randomPoints(11, 2000, dim)
 	queries := randomPoints(12, 20, dim)
@@ -454,9 +455,9 @@ func TestSearch(t *testing.T) {
 }
 
 func TestSetIndexAndWait(t *testing.T) {
-	srv := startServer(t)
-	c := srv.dial(t)
-	ctx := testContext(t)
+	srv := sextantdtest.Start(t)
+	c := srv.Dial(t)
+	ctx := sextantdtest.Context(t)
 	const dim = 8
 	points := randomPoints(21, 3000, dim)
 	col := mustCreate(t, ctx, c, "reindex", sextant.CollectionConfig{Dimension: dim, Metric: sextant.MetricL2})
@@ -490,9 +491,9 @@ func TestSetIndexAndWait(t *testing.T) {
 }
 
 func TestImportWithProgress(t *testing.T) {
-	srv := startServer(t)
-	c := srv.dial(t)
-	ctx := testContext(t)
+	srv := sextantdtest.Start(t)
+	c := srv.Dial(t)
+	ctx := sextantdtest.Context(t)
 	col := mustCreate(t, ctx, c, "imp", sextant.CollectionConfig{Dimension: 8, Metric: sextant.MetricInnerProduct})
 	points := randomPoints(5, 5000, 8)
 
@@ -550,9 +551,9 @@ func TestImportWithProgress(t *testing.T) {
 // TestImportCancelledKeepsWholeBatches cancels an import after some acknowledgements: what the
 // collection holds afterwards is a prefix of whole batches, each point with its payload.
 func TestImportCancelledKeepsWholeBatches(t *testing.T) {
-	srv := startServer(t)
-	c := srv.dial(t)
-	ctx := testContext(t)
+	srv := sextantdtest.Start(t)
+	c := srv.Dial(t)
+	ctx := sextantdtest.Context(t)
 	const dim, batch = 64, 500
 	col := mustCreate(t, ctx, c, "cancel", sextant.CollectionConfig{Dimension: dim, Metric: sextant.MetricL2})
 	points := randomPoints(9, 40000, dim)
@@ -606,9 +607,9 @@ func TestImportCancelledKeepsWholeBatches(t *testing.T) {
 }
 
 func TestErrorKinds(t *testing.T) {
-	srv := startServer(t, "--max-batch-points", "50")
-	c := srv.dial(t)
-	ctx := testContext(t)
+	srv := sextantdtest.Start(t, "--max-batch-points", "50")
+	c := srv.Dial(t)
+	ctx := sextantdtest.Context(t)
 	col := mustCreate(t, ctx, c, "errs", sextant.CollectionConfig{Dimension: 4, Metric: sextant.MetricL2})
 	missing := c.Collection("missing")
 
@@ -664,18 +665,18 @@ func TestErrorKinds(t *testing.T) {
 }
 
 func TestAuth(t *testing.T) {
-	srv := startServer(t, "--api-key", "secret", "--read-only-key", "ro")
-	ctx := testContext(t)
+	srv := sextantdtest.Start(t, "--api-key", "secret", "--read-only-key", "ro")
+	ctx := sextantdtest.Context(t)
 
 	// The health check needs no key, so Dial succeeds; calls do not.
-	anon := srv.dial(t)
+	anon := srv.Dial(t)
 	_, err := anon.ListCollections(ctx)
 	wantCode(t, "ListCollections without a key", err, sextant.ErrUnauthenticated, codes.Unauthenticated)
-	wrong := srv.dial(t, sextant.WithAPIKey("guess"))
+	wrong := srv.Dial(t, sextant.WithAPIKey("guess"))
 	_, err = wrong.ServerInfo(ctx)
 	wantCode(t, "ServerInfo with a wrong key", err, sextant.ErrUnauthenticated, codes.Unauthenticated)
 
-	rw := srv.dial(t, sextant.WithAPIKey("secret"), sextant.WithInsecure())
+	rw := srv.Dial(t, sextant.WithAPIKey("secret"), sextant.WithInsecure())
 	info, err := rw.ServerInfo(ctx)
 	if err != nil || info.ReadOnly {
 		t.Fatalf("ServerInfo with the read-write key = %+v, %v", info, err)
@@ -685,7 +686,7 @@ func TestAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ro := srv.dial(t, sextant.WithAPIKey("ro"))
+	ro := srv.Dial(t, sextant.WithAPIKey("ro"))
 	info, err = ro.ServerInfo(ctx)
 	if err != nil || !info.ReadOnly {
 		t.Errorf("ServerInfo with the read-only key = %+v, %v", info, err)
@@ -712,7 +713,7 @@ func TestAuth(t *testing.T) {
 }
 
 func TestDialErrors(t *testing.T) {
-	ctx := testContext(t)
+	ctx := sextantdtest.Context(t)
 	// A port nothing listens on.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -1,4 +1,7 @@
-package sextant_test
+// Package sextantdtest starts a real sextantd for the Go client's tests: a child process on a
+// free loopback port, with its data in a temporary directory, stopped with SIGTERM when the test
+// ends. The binary comes from the environment variable SEXTANTD; without it the test is skipped.
+package sextantdtest
 
 import (
 	"bytes"
@@ -16,17 +19,19 @@ import (
 	sextant "github.com/sextant-db/sextant/client/go"
 )
 
-// testServer is a sextantd child process on a free loopback port with its data in a temporary
+// Server is a sextantd child process on a free loopback port with its data in a temporary
 // directory, stopped with SIGTERM when the test ends.
-type testServer struct {
-	addr    string
-	dataDir string
+type Server struct {
+	// Addr is "127.0.0.1:PORT".
+	Addr string
+	// DataDir is the server's --data directory.
+	DataDir string
 	logPath string
 }
 
-// startServer runs $SEXTANTD --data DIR --listen 127.0.0.1:0 --port-file F extra... and waits
+// Start runs $SEXTANTD --data DIR --listen 127.0.0.1:0 --port-file F extra... and waits
 // until it has written its port. It skips the test when SEXTANTD is not set.
-func startServer(t *testing.T, extra ...string) *testServer {
+func Start(t testing.TB, extra ...string) *Server {
 	t.Helper()
 	bin := os.Getenv("SEXTANTD")
 	if bin == "" {
@@ -34,9 +39,9 @@ func startServer(t *testing.T, extra ...string) *testServer {
 			"(SEXTANTD=$PWD/../../build/server/sextantd go test ./...)")
 	}
 	dir := t.TempDir()
-	s := &testServer{dataDir: filepath.Join(dir, "data"), logPath: filepath.Join(dir, "sextantd.log")}
+	s := &Server{DataDir: filepath.Join(dir, "data"), logPath: filepath.Join(dir, "sextantd.log")}
 	portFile := filepath.Join(dir, "port")
-	args := append([]string{"--data", s.dataDir, "--listen", "127.0.0.1:0", "--port-file", portFile}, extra...)
+	args := append([]string{"--data", s.DataDir, "--listen", "127.0.0.1:0", "--port-file", portFile}, extra...)
 	logFile, err := os.Create(s.logPath)
 	if err != nil {
 		t.Fatal(err)
@@ -53,25 +58,25 @@ func startServer(t *testing.T, extra ...string) *testServer {
 
 	// The port file is written (to a temporary name, then renamed) once the server listens.
 	deadline := time.Now().Add(60 * time.Second)
-	for s.addr == "" {
+	for s.Addr == "" {
 		if b, err := os.ReadFile(portFile); err == nil && bytes.HasSuffix(b, []byte("\n")) {
 			port, err := strconv.Atoi(strings.TrimSpace(string(b)))
 			if err != nil || port <= 0 || port > 65535 {
 				cmd.Process.Kill()
 				t.Fatalf("sextantd wrote a bad port file %q", b)
 			}
-			s.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+			s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 			break
 		}
 		select {
 		case err := <-exited:
-			t.Fatalf("sextantd %s exited before listening: %v\n%s", strings.Join(args, " "), err, s.log())
+			t.Fatalf("sextantd %s exited before listening: %v\n%s", strings.Join(args, " "), err, s.Log())
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
 			<-exited
-			t.Fatalf("sextantd did not write %s within 60 s\n%s", portFile, s.log())
+			t.Fatalf("sextantd did not write %s within 60 s\n%s", portFile, s.Log())
 		}
 	}
 	t.Cleanup(func() {
@@ -79,39 +84,39 @@ func startServer(t *testing.T, extra ...string) *testServer {
 		select {
 		case err := <-exited:
 			if err != nil {
-				t.Errorf("sextantd exited with %v after SIGTERM\n%s", err, s.log())
+				t.Errorf("sextantd exited with %v after SIGTERM\n%s", err, s.Log())
 			}
 		case <-time.After(60 * time.Second):
 			cmd.Process.Kill()
 			<-exited
-			t.Errorf("sextantd did not stop within 60 s of SIGTERM\n%s", s.log())
+			t.Errorf("sextantd did not stop within 60 s of SIGTERM\n%s", s.Log())
 		}
 	})
 	return s
 }
 
-// log returns the server's output so far.
-func (s *testServer) log() string {
+// Log returns the server's output so far.
+func (s *Server) Log() string {
 	b, _ := os.ReadFile(s.logPath)
 	return string(b)
 }
 
-// dial connects to s and closes the client when the test ends.
-func (s *testServer) dial(t *testing.T, opts ...sextant.Option) *sextant.Client {
+// Dial connects to s and closes the client when the test ends.
+func (s *Server) Dial(t testing.TB, opts ...sextant.Option) *sextant.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := sextant.Dial(ctx, s.addr, opts...)
+	c, err := sextant.Dial(ctx, s.Addr, opts...)
 	if err != nil {
-		t.Fatalf("Dial(%s): %v\n%s", s.addr, err, s.log())
+		t.Fatalf("Dial(%s): %v\n%s", s.Addr, err, s.Log())
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
 }
 
-// testContext is a context for one test's calls, bounded so that a hung server fails the test
+// Context is a context for one test's calls, bounded so that a hung server fails the test
 // instead of the whole run.
-func testContext(t *testing.T) context.Context {
+func Context(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
