@@ -121,3 +121,46 @@ func Context(t testing.TB) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// SharedData returns the folder sub (e.g. "siftsmall") of the real data sets: under
+// $SEXTANT_DATA_DIR when set, else ../shared/data beside the repository, else /work/shared/data.
+// It skips the test with a message when the folder is absent.
+func SharedData(t testing.TB, sub string) string {
+	t.Helper()
+	var roots []string
+	if env := os.Getenv("SEXTANT_DATA_DIR"); env != "" {
+		roots = []string{env}
+	} else {
+		if root, err := repoRoot(); err == nil {
+			roots = append(roots, filepath.Join(root, "..", "shared", "data"))
+		}
+		roots = append(roots, "/work/shared/data")
+	}
+	for _, r := range roots {
+		p := filepath.Join(r, sub)
+		if st, err := os.Stat(p); err == nil && st.IsDir() {
+			return p
+		}
+	}
+	t.Skipf("real data %q not found under %s (set SEXTANT_DATA_DIR)", sub, strings.Join(roots, " or "))
+	return ""
+}
+
+// repoRoot is the repository that holds this module: the nearest parent of the working
+// directory (a package folder of client/go during go test) that has proto/sextant.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if st, err := os.Stat(filepath.Join(dir, "proto", "sextant")); err == nil && st.IsDir() {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", os.ErrNotExist
+		}
+		dir = parent
+	}
+}
