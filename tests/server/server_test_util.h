@@ -2,11 +2,22 @@
 #ifndef SEXTANT_TESTS_SERVER_SERVER_TEST_UTIL_H_
 #define SEXTANT_TESTS_SERVER_SERVER_TEST_UTIL_H_
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <memory>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -78,6 +89,95 @@ inline v1::UpsertRequest UpsertReq(const std::string& collection, uint64_t first
     p->set_payload("{\"group\":" + std::to_string((first + i) % 10) + "}");
   }
   return req;
+}
+
+// Runs sextantd with `args` to completion (it must exit on its own, e.g. a usage error) and
+// returns its exit code; *output receives what it printed on stdout and stderr.
+inline int RunSextantd(const std::vector<std::string>& args, std::string* output) {
+  TempDir tmp;
+  const std::string out_file = tmp.Sub("out");
+  std::vector<std::string> argv_s = {SextantdPath()};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int fd = open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    std::vector<char*> argv;
+    for (auto& a : argv_s) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  std::ifstream in(out_file);
+  output->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// The value of `key=` in the first log line of `event` ("event=metrics_listening"), or "".
+inline std::string LogValue(const std::string& log, const std::string& event,
+                            const std::string& key) {
+  std::smatch m;
+  const std::regex re("event=" + event + "[^\n]* " + key + "=([^ \n]*)");
+  return std::regex_search(log, m, re) ? m[1].str() : std::string();
+}
+
+// GET http://host_port/path over a plain socket; the whole response (status line, headers,
+// body), or "" when the connection fails.
+inline std::string HttpGet(const std::string& host_port, const std::string& path) {
+  const size_t colon = host_port.rfind(':');
+  const std::string host = host_port.substr(0, colon);
+  const int port = std::atoi(host_port.c_str() + colon + 1);
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return "";
+  }
+  const std::string req = "GET " + path + " HTTP/1.1\r\nHost: " + host_port +
+                          "\r\nConnection: close\r\n\r\n";
+  if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
+    close(fd);
+    return "";
+  }
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+  close(fd);
+  return out;
+}
+
+// Calls a unary method by name with raw (serialized protobuf) bytes; returns the status and
+// fills *response. For services whose C++ stubs Debian does not ship (health, reflection).
+inline grpc::Status RawUnaryCall(const std::shared_ptr<grpc::Channel>& channel,
+                                 const std::string& method, const std::string& request,
+                                 std::string* response, grpc::ClientContext* ctx) {
+  grpc::GenericStub stub(channel);
+  grpc::CompletionQueue cq;
+  grpc::Slice slice(request);
+  grpc::ByteBuffer req(&slice, 1), resp;
+  auto call = stub.PrepareUnaryCall(ctx, method, req, &cq);
+  call->StartCall();
+  grpc::Status status;
+  call->Finish(&resp, &status, reinterpret_cast<void*>(1));
+  void* tag = nullptr;
+  bool ok = false;
+  cq.Next(&tag, &ok);
+  response->clear();
+  std::vector<grpc::Slice> slices;
+  if (status.ok() && resp.Dump(&slices).ok()) {
+    for (const auto& s : slices) response->append(reinterpret_cast<const char*>(s.begin()), s.size());
+  }
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+  return status;
 }
 
 // "CODE: message" for failure output.
