@@ -75,7 +75,7 @@ class UnauthenticatedError(SextantError):
 
 
 class ResourceExhaustedError(SextantError):
-    """RESOURCE_EXHAUSTED: a message, batch or dimension above the server's limits."""
+    """RESOURCE_EXHAUSTED: a message or a batch above the server's limits."""
 
 
 class FailedPreconditionError(SextantError):
