@@ -229,7 +229,7 @@ func TestPointsUpsertGetCountDelete(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("DeleteWhere(map) = %d, %v; want 1", n, err)
 	}
-	n, err = col.DeleteWhere(ctx, `{"group": {"$gte": 2}}`)
+	n, err = col.DeleteWhere(ctx, `{"group": {"$lt": 3}}`)
 	if err != nil || n != 1 {
 		t.Fatalf("DeleteWhere(text) = %d, %v; want 1", n, err)
 	}
