@@ -28,7 +28,7 @@ from . import _convert as cv
 from ._errors import DeadlineExceededError, InvalidArgumentError, NotFoundError, from_rpc_error
 from ._proto import sextant_pb2 as pb
 from ._proto import sextant_pb2_grpc as pb_grpc
-from ._types import CollectionInfo, Hit, Point, PointId, SearchResult, ServerInfo
+from ._types import CollectionInfo, Hit, Point, SearchResult, ServerInfo
 
 __all__ = ["Client", "Collection"]
 
@@ -315,7 +315,7 @@ class Collection:
 
     def upsert(
         self,
-        ids: Sequence[PointId],
+        ids: cv.IdsLike,
         vectors: cv.MatrixLike,
         payloads: Optional[Sequence[cv.PayloadLike]] = None,
         *,
@@ -336,7 +336,7 @@ class Collection:
 
     def import_points(
         self,
-        ids: Sequence[PointId],
+        ids: cv.IdsLike,
         vectors: cv.MatrixLike,
         payloads: Optional[Sequence[cv.PayloadLike]] = None,
         *,
@@ -426,14 +426,14 @@ class Collection:
             raise failure[0]
         return int(committed)
 
-    def get(self, id: PointId, *, timeout: Optional[float] = None) -> Point:
+    def get(self, id: cv.IdLike, *, timeout: Optional[float] = None) -> Point:
         """The point with this id (vector and payload); NotFoundError if there is none."""
         request = pb.GetRequest(collection=self._name, id=cv.id_to_proto(id))
         return cv.point_from_proto(self._call("Get", request, timeout))
 
     def delete(
         self,
-        ids: Union[Sequence[PointId], PointId, None] = None,
+        ids: Union[cv.IdsLike, cv.IdLike, None] = None,
         *,
         filter: cv.Filter = None,
         sync: bool = False,

@@ -20,8 +20,12 @@ from ._types import CollectionInfo, Hit, Payload, Point, PointId, SearchPlan, Se
 Filter = Union[Mapping[str, Any], str, None]
 #: One vector: a sequence of numbers or a 1-D NumPy array.
 VectorLike = Union[Sequence[float], "np.ndarray[Any, Any]"]
-#: Several vectors: a sequence of vectors or a 2-D NumPy array (n x dimension).
-MatrixLike = Union[Sequence[Sequence[float]], "np.ndarray[Any, Any]"]
+#: Several vectors: a 2-D NumPy array (n x dimension) or a sequence of vectors.
+MatrixLike = Union["np.ndarray[Any, Any]", Sequence[VectorLike]]
+#: An id on the way in: an int (NumPy integers too) or a str.
+IdLike = Union[int, str, "np.integer[Any]"]
+#: Several ids: a list, tuple, range, NumPy integer array or any other iterable of ids.
+IdsLike = Union["np.ndarray[Any, Any]", Iterable[IdLike]]
 #: A payload on the way in: a dict (serialised to JSON), JSON object text, or None for none.
 PayloadLike = Union[Mapping[str, Any], str, None]
 

@@ -21,7 +21,7 @@ from sextant._proto import sextant_pb2 as pb
 from sextant._proto import sextant_pb2_grpc as pb_grpc
 
 
-class FakeSextant(pb_grpc.SextantServicer):  # type: ignore[misc]
+class FakeSextant(pb_grpc.SextantServicer):
     def __init__(self) -> None:
         self.requests: List[Tuple[str, Any]] = []
         self.metadata: List[Dict[str, str]] = []
@@ -33,7 +33,7 @@ class FakeSextant(pb_grpc.SextantServicer):  # type: ignore[misc]
 
     def _record(self, name: str, request: Any, context: grpc.ServicerContext) -> None:
         self.requests.append((name, request))
-        self.metadata.append(dict(context.invocation_metadata()))
+        self.metadata.append({k: str(v) for k, v in context.invocation_metadata()})
         self.deadlines.append(context.time_remaining())
         if self.hold:
             ended = threading.Event()
@@ -100,7 +100,7 @@ class FakeSextant(pb_grpc.SextantServicer):  # type: ignore[misc]
 def fake() -> Iterator[Tuple[FakeSextant, str]]:
     servicer = FakeSextant()
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    pb_grpc.add_SextantServicer_to_server(servicer, server)
+    pb_grpc.add_SextantServicer_to_server(servicer, server)  # type: ignore[no-untyped-call]
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     try:
@@ -152,9 +152,10 @@ def test_server_errors_become_exceptions(fake: Tuple[FakeSextant, str], code: gr
     with sextant.Client(address) as c:
         with pytest.raises(cls) as info:
             c.collection("docs")
-    assert type(info.value) is cls
-    assert info.value.code == code
-    assert info.value.message == "collection 'docs' does not exist"
+    err = info.value
+    assert type(err) is cls and isinstance(err, sextant.SextantError)
+    assert err.code == code
+    assert err.message == "collection 'docs' does not exist"
 
 
 def test_create_collection_request(fake: Tuple[FakeSextant, str]) -> None:
@@ -308,7 +309,7 @@ def test_search_and_search_batch(fake: Tuple[FakeSextant, str]) -> None:
         assert [[h.id for h in r] for r in batch] == [["q0"], ["q1"], ["q2"]]
         assert list(last(servicer, "SearchBatch").vectors) == [1, 2, 3, 4, 5, 6]
         with pytest.raises(sextant.InvalidArgumentError, match="use search_batch"):
-            col.search([[1, 2]])
+            col.search([[1, 2]])  # type: ignore[list-item]
 
 
 def test_drop_collection_missing_ok(fake: Tuple[FakeSextant, str]) -> None:

@@ -29,8 +29,8 @@ class FakeRpcError(grpc.RpcError):
         self._code = code
         self._details = details
 
-    def code(self) -> Optional[grpc.StatusCode]:
-        return self._code
+    def code(self) -> grpc.StatusCode:
+        return self._code  # type: ignore[return-value]  # None too: a malformed error
 
     def details(self) -> Optional[str]:
         return self._details

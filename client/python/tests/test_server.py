@@ -87,7 +87,7 @@ def test_metrics(client: sextant.Client, name: str) -> None:
     cos = client.create_collection(name + "_cos", dimension=2, metric="cosine")
     cos.upsert([1, 2], [[3, 4], [0, 2]])
     # Cosine stores vectors normalised; the score is the similarity (higher is nearer).
-    np.testing.assert_allclose(cos.get(1).vector, [0.6, 0.8], rtol=1e-6)
+    np.testing.assert_allclose(np.array(cos.get(1).vector), np.array([0.6, 0.8]), rtol=1e-6)
     hits = cos.search([6, 8], k=2)
     assert [h.id for h in hits] == [1, 2]
     np.testing.assert_allclose([h.score for h in hits], [1.0, 0.8], rtol=1e-5)
@@ -193,7 +193,7 @@ def test_scan_paging(client: sextant.Client, name: str) -> None:
     col.upsert([int(i) for i in order], vectors[order], [{"g": int(i) % 4} for i in order])
     points = list(col.scan(page_size=1000))
     assert [p.id for p in points] == list(range(n))
-    assert all(p.vector is None and p.payload == {"g": p.id % 4} for p in points)  # type: ignore[operator]
+    assert all(p.vector is None and p.payload == {"g": p.id % 4} for p in points)
     with_vectors = list(col.scan(page_size=333, with_vector=True))
     assert [p.id for p in with_vectors] == list(range(n))
     assert all(p.vector == vectors[p.id].tolist() for p in with_vectors)  # type: ignore[index]
@@ -218,7 +218,7 @@ def test_search_flat(client: sextant.Client, name: str) -> None:
         expected = nearest_l2(base, q, 10)
         assert [h.id for h in hits] == expected
         np.testing.assert_allclose([h.score for h in hits], ((base[expected] - q) ** 2).sum(axis=1), rtol=1e-4)
-        assert all(h.payload == {"group": h.id % 5} and h.vector is None for h in hits)  # type: ignore[operator]
+        assert all(h.payload == {"group": h.id % 5} and h.vector is None for h in hits)
 
         filtered = col.search(q, k=10, filter={"group": 2})
         assert [h.id for h in filtered] == nearest_l2(base, q, 10, groups == 2)
@@ -312,7 +312,7 @@ def test_import_stops_at_a_refused_batch(client: sextant.Client, name: str) -> N
     with pytest.raises(sextant.InvalidArgumentError, match="dimension"):
         col.import_points(range(250), vectors, batch_size=100, progress=False)
     assert col.count() == 200
-    assert sorted(p.id for p in col.scan()) == list(range(200))  # type: ignore[type-var]
+    assert sorted(p.id for p in col.scan()) == list(range(200))
 
 
 KILLED_CLIENT = textwrap.dedent(
