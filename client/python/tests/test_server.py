@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -488,3 +489,30 @@ def test_sigterm_exits_zero(sextantd_binary: str, tmp_path: Path) -> None:
     with sextant.Client(s.address) as c:
         c.server_info()
     assert s.stop(signal.SIGTERM) == 0, s.log()
+
+
+def test_tls(sextantd_binary: str, tmp_path: Path) -> None:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed: cannot make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+        check=True, capture_output=True,
+    )
+    s = Sextantd(sextantd_binary, tmp_path, ["--tls-cert", str(cert), "--tls-key", str(key)]).start()
+    try:
+        with sextant.Client(s.address, root_certificates=str(cert)) as c:
+            c.create_collection("docs", dimension=2, metric="l2").upsert([1], [[1, 2]])
+        with sextant.Client(s.address, tls=True, root_certificates=cert.read_bytes()) as c:
+            assert c.collection("docs").count() == 1
+        # Plain text to a TLS port, and TLS that does not trust the certificate, both fail.
+        with sextant.Client(s.address, timeout=30) as plain:
+            with pytest.raises(sextant.UnavailableError):
+                plain.server_info()
+        with sextant.Client(s.address, tls=True, timeout=30) as untrusted:
+            with pytest.raises(sextant.UnavailableError):
+                untrusted.server_info()
+    finally:
+        assert s.stop() == 0, s.log()
