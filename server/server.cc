@@ -24,7 +24,10 @@
 namespace sextant::server {
 namespace {
 
+// How long running calls may take to finish after SIGTERM/SIGINT.
 constexpr auto kShutdownGrace = std::chrono::seconds(10);
+// How long the gRPC server then waits for responses to be written and clients to hang up.
+constexpr auto kFinalGrace = std::chrono::milliseconds(500);
 
 sigset_t ShutdownSignals() {
   sigset_t set;
@@ -220,13 +223,20 @@ int RunServer(const ServerConfig& config) {
   if (auto* health = server->GetHealthCheckService()) {
     health->SetServingStatus(false);
   }
-  // Stops accepting calls, lets running ones finish for up to kShutdownGrace, then cancels them.
-  server->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
+  // New calls get UNAVAILABLE from here on; running ones have up to kShutdownGrace to finish.
+  // Only then is the gRPC server shut down (with a short grace for the last responses), so that
+  // idle client connections, which may take seconds to notice a GOAWAY, cannot hold the exit up.
+  service->BeginShutdown();
+  if (!service->WaitIdle(std::chrono::steady_clock::now() + kShutdownGrace)) {
+    Log(LogLevel::kWarn, "shutdown_cancelling", {{"reason", "calls still running after 10 s"}});
+  }
+  server->Shutdown(std::chrono::system_clock::now() + kFinalGrace);
   server->Wait();
   if (metrics_http) metrics_http->Stop();
   metrics_http.reset();
   server.reset();
   service.reset();
+  Log(LogLevel::kDebug, "grpc_stopped", {});
   db.reset();  // flushes and closes
   Log(LogLevel::kInfo, "stopped", {});
   return kExitOk;

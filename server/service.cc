@@ -98,6 +98,16 @@ grpc::Status Describe(Collection& c, v1::CollectionInfo* out) {
 SextantService::SextantService(Database* db, ServiceOptions options)
     : db_(db), options_(std::move(options)), keys_(options_.keys) {}
 
+void SextantService::BeginShutdown() {
+  std::lock_guard lock(mu_);
+  shutting_down_ = true;
+}
+
+bool SextantService::WaitIdle(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(mu_);
+  return idle_.wait_until(lock, deadline, [this] { return running_ == 0; });
+}
+
 template <typename Fn>
 grpc::Status SextantService::Run(grpc::ServerContext* ctx, std::string_view method, bool write,
                                  std::string_view collection, Fn&& fn) {
@@ -106,8 +116,16 @@ grpc::Status SextantService::Run(grpc::ServerContext* ctx, std::string_view meth
   ctx->AddInitialMetadata("x-request-id", call.request_id);
   call.access = keys_.Check(Metadata(ctx, "authorization"));
 
+  bool refused = false;
+  {
+    std::lock_guard lock(mu_);
+    refused = shutting_down_;
+    if (!refused) ++running_;
+  }
   grpc::Status status;
-  if (call.access == Access::kDenied) {
+  if (refused) {
+    status = Error(grpc::StatusCode::UNAVAILABLE, "the server is shutting down");
+  } else if (call.access == Access::kDenied) {
     status = Error(grpc::StatusCode::UNAUTHENTICATED,
                    Metadata(ctx, "authorization").empty()
                        ? "this server needs an API key: send metadata \"authorization: Bearer KEY\""
@@ -117,6 +135,10 @@ grpc::Status SextantService::Run(grpc::ServerContext* ctx, std::string_view meth
                    std::string(method) + " writes, and this API key is read-only");
   } else {
     status = fn(call);
+  }
+  if (!refused) {
+    std::lock_guard lock(mu_);
+    if (--running_ == 0) idle_.notify_all();
   }
 
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
@@ -341,7 +363,15 @@ grpc::Status SextantService::UpsertStream(
         note();
         return Error(grpc::StatusCode::CANCELLED, "the call was cancelled");
       }
-      if (!stream->Read(&req)) break;  // the client closed its side (or went away)
+      if (!stream->Read(&req)) {
+        note();
+        if (ctx->IsCancelled()) {
+          return Error(grpc::StatusCode::CANCELLED,
+                       "the client went away after " + std::to_string(progress.batches()) +
+                           " committed batches");
+        }
+        break;  // the client closed its side: done
+      }
       const std::string where = "message " + std::to_string(progress.batches() + 1) + ": ";
       if (!collection) {
         call.collection = req.collection();

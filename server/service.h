@@ -6,8 +6,11 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +39,12 @@ struct ServiceOptions {
 class SextantService final : public v1::Sextant::Service {
  public:
   SextantService(Database* db, ServiceOptions options);
+
+  // The first step of a clean shutdown: from now on new calls fail at once with UNAVAILABLE
+  // ("the server is shutting down") while the calls already running go on.
+  void BeginShutdown();
+  // Waits until no call is running or `deadline` passes; true when idle.
+  bool WaitIdle(std::chrono::steady_clock::time_point deadline);
 
   grpc::Status ServerInfo(grpc::ServerContext* ctx, const v1::ServerInfoRequest* req,
                           v1::ServerInfoResponse* resp) override;
@@ -88,6 +97,11 @@ class SextantService final : public v1::Sextant::Service {
 
   // Validates one upsert batch against `collection` and the limits, and commits it.
   grpc::Status WriteBatch(const v1::UpsertRequest& req, Collection& collection);
+
+  std::mutex mu_;
+  std::condition_variable idle_;
+  int running_ = 0;             // calls inside Run; guarded by mu_
+  bool shutting_down_ = false;  // guarded by mu_
 
   Database* const db_;
   const ServiceOptions options_;
