@@ -62,6 +62,7 @@ const maxRecvBytes = 1 << 30
 // bearer is the per-call credential of WithAPIKey.
 type bearer struct{ key string }
 
+// GetRequestMetadata adds the authorization header to a call.
 func (b bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
 	return map[string]string{"authorization": "Bearer " + b.key}, nil
 }
