@@ -167,6 +167,7 @@ int RunServer(const ServerConfig& config) {
     return kExitError;
   }
   if (auto* health = server->GetHealthCheckService()) {
+    health->SetServingStatus(v1::Sextant::service_full_name(), true);
     health->SetServingStatus(true);
   }
   const std::string address = BoundAddress(config.listen, port);

@@ -141,7 +141,20 @@ TEST(LifecycleTest, SigtermFinishesTheStreamInFlightAndExitsZero) {
   // SIGTERM while the stream is open: the server stops accepting new calls but lets this one
   // finish (within 10 s).
   ASSERT_EQ(kill(server.process().pid(), SIGTERM), 0);
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // While it drains, new calls are refused with UNAVAILABLE and health reports NOT_SERVING.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  grpc::Status refused;
+  do {
+    v1::CountRequest req;
+    req.set_collection("docs");
+    v1::CountResponse resp;
+    refused = server.stub().Count(Ctx().get(), req, &resp);
+  } while (refused.ok() && std::chrono::steady_clock::now() < until);
+  EXPECT_EQ(refused.error_code(), StatusCode::UNAVAILABLE) << Describe(refused);
+  grpc::ClientContext health_ctx;
+  std::string health;
+  ASSERT_TRUE(RawUnaryCall(server.channel(), "/grpc.health.v1.Health/Check", "", &health, &health_ctx).ok());
+  EXPECT_EQ(health, std::string("\x08\x02", 2));  // NOT_SERVING
   ASSERT_TRUE(stream->Write(UpsertReq("docs", 2000, 1000, kDim, v)));
   ASSERT_TRUE(stream->Read(&progress));
   EXPECT_EQ(progress.batches(), 3u);
