@@ -1,6 +1,11 @@
 // The error kinds a client sees: the engine's (InvalidArgument, NotFound, AlreadyExists) through
 // the server unchanged, the client's own checks, the server's limits, and API keys
 // (Unauthenticated without or with a wrong key, PermissionDenied for a read-only key's writes).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <limits>
 
@@ -19,7 +24,7 @@ class ClientErrorsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     server_ = new TestServer;
-    started_ = server_->Start({"--max-batch-points", "100"});
+    started_ = server_->Start({"--max-batch-points", "100", "--max-message-bytes", "1000000"});
     if (!started_) {
       ADD_FAILURE() << started_.message();
     }
@@ -160,6 +165,52 @@ TEST_F(ClientErrorsTest, BatchLimitIsEnforced) {
   auto stream = c->OpenUpsertStream();
   EXPECT_CODE(stream->Write(NumericIds(101, 1000), v), StatusCode::kResourceExhausted);
   EXPECT_EQ(*c->Count(), 100u);
+}
+
+TEST_F(ClientErrorsTest, MessageSizeLimitsAreResourceExhausted) {
+  auto info = client_->Info();
+  ASSERT_TRUE(info.ok());
+  ASSERT_EQ(info->limits.max_message_bytes, 1000000u);
+  constexpr uint32_t kWide = 5000;
+  ASSERT_TRUE(client_->CreateCollection("wide", Options(kWide, Metric::kL2)).ok());
+  auto c = client_->Collection("wide");
+  // 60 points of 5000 floats: 1.2 MB, over the server's 1 MB limit.
+  const std::vector<float> v = RandomVectors(60, kWide, 2);
+  EXPECT_CODE(c->Upsert({}, NumericIds(60), v), StatusCode::kResourceExhausted);
+  EXPECT_EQ(*c->Count(), 0u);
+  ASSERT_OK(c->Upsert({}, NumericIds(20), std::span<const float>(v).subspan(0, 20 * kWide)));
+
+  // A response larger than the client accepts (20 x 20 KB of vectors, 16 KB allowed).
+  ClientOptions small;
+  small.address = server_->process.address();
+  small.max_receive_message_bytes = 16 * 1024;
+  auto limited = Client::Connect(small);
+  ASSERT_TRUE(limited.ok());
+  auto scan = (*limited)->Collection("wide")->Scan({});
+  EXPECT_EQ(scan.status().code(), StatusCode::kResourceExhausted) << scan.status().ToString();
+  EXPECT_TRUE((*limited)->Collection("wide")->Scan({}, /*with_vector=*/false).ok());
+}
+
+TEST(ClientDeadlineTest, SilentServerIsDeadlineExceeded) {
+  // A socket that listens but never answers: the call waits for the server until its deadline.
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(listen(fd, 16), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  ClientOptions options;
+  options.address = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  options.timeout_ms = 300;
+  auto client = Client::Connect(options);
+  ASSERT_TRUE(client.ok());
+  EXPECT_CODE((*client)->Info().status(), StatusCode::kDeadlineExceeded);
+  EXPECT_CODE((*client)->Collection("x")->Count().status(), StatusCode::kDeadlineExceeded);
+  close(fd);
 }
 
 // A server that requires keys: "rw" may do everything, "ro" may only read.
