@@ -3,8 +3,9 @@
 #  1. builds sextantd and sextant-server-bench (CMake, in $BUILD_DIR), the Go program
 #     sextant-ingest-bench, and a venv with the Python client (unless $PYTHON is given);
 #  2. starts sextantd on a scratch directory and measures the streaming bulk ingest from Python
-#     (ingest_python.py) and from Go (sextant-ingest-bench), each into a fresh collection, then the
-#     in-process ingest through the engine (sextant-server-bench --ingest-only) as the baseline;
+#     (ingest_python.py) and from Go (sextant-ingest-bench), each into a fresh collection, and the
+#     in-process ingest through the engine (sextant-server-bench --ingest-only) as the baseline,
+#     in rounds of the three;
 #  3. stops that server and runs the search benchmark (sextant-server-bench, which loads a
 #     collection, searches it in-process, then serves it with its own sextantd and searches it
 #     over loopback with 1, 8, 32 concurrent clients).
@@ -20,7 +21,7 @@
 #   --clients LIST [1,8,32]   --duration-s S [10]   --warmup-s S [1]
 #   --batch N [1000]          points per upsert / stream message, for all three ingest runs
 #   --ingest-index SPEC [Flat]   the index of the ingest collections
-#   --ingest-runs R [3]       ingest runs per client (each a fresh collection)
+#   --ingest-runs R [5]       ingest rounds (python, go, in-process; each a fresh collection)
 #   --skip-search / --skip-ingest
 # Environment: BUILD_DIR [<repo>/build-bench], PYTHON [$BUILD_DIR/venv/bin/python, created when
 # missing], GO [go on PATH, else /usr/local/go/bin/go], SEXTANT_DATA_DIR [<repo>/../shared/data].
@@ -34,7 +35,7 @@ say() { echo "run.sh: $*" >&2; }
 
 data=() base="" query="" gt="" synthetic=""
 index=HNSW16 ef_search=64 k=10 clients=1,8,32 duration=10 warmup=1 batch=1000
-ingest_index=Flat ingest_runs=3 do_search=1 do_ingest=1
+ingest_index=Flat ingest_runs=5 do_search=1 do_ingest=1
 while [[ $# -gt 0 ]]; do
   case $1 in
     --base) base=${2:?--base needs a file}; shift 2 ;;
@@ -119,18 +120,17 @@ if [[ $do_ingest == 1 ]]; then
   [[ -s $SCRATCH/port ]] || die "sextantd wrote no port file in 30 s"
   ADDRESS=127.0.0.1:$(tr -d '\n' <"$SCRATCH/port")
   say "sextantd listening on $ADDRESS; ingest runs: $ingest_runs per client, batch $batch, index $ingest_index"
+  # Round by round, so that a burst of load elsewhere on the machine hits all three alike; the
+  # in-process baseline (the same upserts through the embedded engine) runs beside the idle server.
   for run in $(seq "$ingest_runs"); do
     "$PYTHON" "$ROOT/bench/server/ingest_python.py" --address "$ADDRESS" "${ingest_data[@]}" \
       --batch "$batch" --index "$ingest_index"
     "$GO_BENCH" -address "$ADDRESS" "${ingest_data[@]}" -batch "$batch" -index "$ingest_index"
+    "$BENCH" "${data[@]}" --index "$ingest_index" --batch "$batch" --ingest-only
   done
   kill -TERM "$SERVER_PID"
   wait "$SERVER_PID" || die "sextantd exited with status $? (log: $(tail -3 "$SCRATCH/sextantd.log"))"
   SERVER_PID=""
-  # The baseline: the same upserts through the embedded engine, in-process.
-  for run in $(seq "$ingest_runs"); do
-    "$BENCH" "${data[@]}" --index "$ingest_index" --batch "$batch" --ingest-only
-  done
 fi
 
 # 3. Search: in-process against sextantd over loopback.
