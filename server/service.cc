@@ -156,7 +156,9 @@ grpc::Status SextantService::Run(grpc::ServerContext* ctx, std::string_view meth
     if (call.collection.empty()) fields.erase(fields.begin() + 2);
     for (const auto& [k, v] : call.extra) fields.emplace_back(k, v);
     if (slow) fields.emplace_back("slow", "true");
-    if (!status.ok()) fields.emplace_back("error", status.error_message());
+    // grpc::Status::error_message() returns a copy: keep it alive while the fields view it.
+    const std::string error = status.error_message();
+    if (!status.ok()) fields.emplace_back("error", error);
     Log(level, "call", fields);
   }
   return status;

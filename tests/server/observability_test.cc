@@ -148,7 +148,11 @@ TEST(ObservabilityTest, LogLinesCarryRequestIds) {
                      "code=NOT_FOUND duration_ms="),
             std::string::npos)
       << log;
-  EXPECT_NE(log.find("error=\""), std::string::npos) << log;
+  // The error field holds the message the client got (it names the collection).
+  const size_t error_at = log.find("error=\"");
+  ASSERT_NE(error_at, std::string::npos) << log;
+  const std::string error_value = log.substr(error_at, log.find('\n', error_at) - error_at);
+  EXPECT_NE(error_value.find("nope"), std::string::npos) << error_value;
   EXPECT_EQ(log.find("rid-ok-call"), std::string::npos) << log;
   EXPECT_NE(log.find("event=start"), std::string::npos) << log;
   EXPECT_NE(log.find("event=shutdown signal=SIGTERM"), std::string::npos) << log;
