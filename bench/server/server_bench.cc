@@ -560,6 +560,10 @@ Status InProcess(Context* ctx, sextant::Database* db, std::map<uint32_t, Measure
 Status OverGrpc(Context* ctx, const std::string& db_path, std::map<uint32_t, Measured>* out) {
   const Flags& flags = *ctx->flags;
   if (!flags.sextantd.empty()) setenv("SEXTANTD", flags.sextantd.c_str(), 1);
+  const std::string binary = sextant::testing::SextantdPath();
+  if (access(binary.c_str(), X_OK) != 0) {
+    return Status::NotFound("sextantd: " + binary + ": " + std::strerror(errno) + " (give --sextantd PATH)");
+  }
   sextant::testing::SextantdProcess server;
   std::fprintf(stderr, "%s: starting %s on %s\n", kTool, sextant::testing::SextantdPath().c_str(), db_path.c_str());
   if (!server.Start(db_path)) {
