@@ -1,32 +1,45 @@
 #!/usr/bin/env bash
-# Sets up, builds and runs every test: installs the build dependencies, builds in build/, runs the
-# whole suite with ctest, runs it again with the SIMD kernels forced to scalar, then builds with
-# AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/ and runs the suite once more.
+# Sets up, builds and runs every test: installs the build dependencies, Python (venv) and Go,
+# builds in build/, runs the whole suite with ctest (the engine, sextantd, and the C++, Python and
+# Go clients against real servers), runs the C++ suites again with the SIMD kernels forced to
+# scalar, then builds with AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/ and runs
+# the C++ suites once more.
 #
 #   bash scripts/test.sh              everything (what CI runs)
 #   SEXTANT_TEST_SANITIZE=0 bash scripts/test.sh    skip the sanitizer build (faster, local use)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh --all
+go_bin=$(bash scripts/install-go.sh)
 
 jobs="${SEXTANT_JOBS:-2}"
+launcher=()
+if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+
+echo "== Python client: venv in build/venv"
+mkdir -p build
+[ -x build/venv/bin/python ] || python3 -m venv build/venv
+build/venv/bin/python -m pip install -q --upgrade pip
+# Not editable: the package is built (stubs generated from proto/) exactly as users install it.
+build/venv/bin/python -m pip install -q "./client/python[test]"
 
 echo "== build (RelWithDebInfo, warnings as errors)"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEXTANT_WERROR=ON >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEXTANT_WERROR=ON "${launcher[@]}" \
+  -DSEXTANT_PYTHON="$PWD/build/venv/bin/python" -DSEXTANT_GO="$go_bin" >/dev/null
 cmake --build build -j "$jobs"
 
 echo "== tests"
 ctest --test-dir build --output-on-failure -j "$jobs"
 
-echo "== tests, SIMD forced to scalar"
-SEXTANT_SIMD=scalar ctest --test-dir build --output-on-failure -j "$jobs"
+echo "== C++ tests, SIMD forced to scalar"
+SEXTANT_SIMD=scalar ctest --test-dir build --output-on-failure -j "$jobs" -LE clients
 
 if [ "${SEXTANT_TEST_SANITIZE:-1}" != "0" ]; then
   echo "== build with address,undefined sanitizers"
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEXTANT_SANITIZE=address,undefined \
-    -DSEXTANT_BUILD_BENCH=OFF >/dev/null
+    -DSEXTANT_BUILD_BENCH=OFF "${launcher[@]}" >/dev/null
   cmake --build build-asan -j "$jobs"
-  echo "== tests under address,undefined sanitizers"
+  echo "== C++ tests under address,undefined sanitizers"
   ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j "$jobs"
 fi
