@@ -31,6 +31,9 @@ class AuthTest : public ::testing::Test {
     status = server_->stub().Upsert(Ctx("rw-key").get(), UpsertReq("docs", 0, 20, kDim, Vectors()), &resp);
     ASSERT_TRUE(status.ok()) << Describe(status);
   }
+  void TearDown() override {
+    if (HasFailure()) server_->PrintLog();
+  }
   static void TearDownTestSuite() {
     delete server_;
     server_ = nullptr;

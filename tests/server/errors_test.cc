@@ -28,6 +28,9 @@ class ErrorsTest : public ::testing::Test {
     v1::UpsertResponse resp;
     ASSERT_TRUE(server_->stub().Upsert(Ctx().get(), UpsertReq("docs", 0, 100, kDim, Vectors()), &resp).ok());
   }
+  void TearDown() override {
+    if (HasFailure()) server_->PrintLog();
+  }
   static void TearDownTestSuite() {
     delete server_;
     server_ = nullptr;

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 #include <memory>
 #include <regex>
@@ -32,6 +33,17 @@ namespace v1 = ::sextant::v1;
 // A sextantd on a free port with its data in a fresh directory, and a stub connected to it.
 class ServerFixture {
  public:
+  ServerFixture() = default;
+  ServerFixture(const ServerFixture&) = delete;
+  ServerFixture& operator=(const ServerFixture&) = delete;
+  // Shows the server's log when the test failed.
+  ~ServerFixture() {
+    if (::testing::Test::HasFailure()) PrintLog();
+  }
+  void PrintLog() const {
+    std::cerr << "---- sextantd log (" << data_dir() << ")\n" << server_.log() << "----\n";
+  }
+
   // Starts the server with `extra` flags; ADD_FAILUREs with its log when it does not come up.
   bool Start(const std::vector<std::string>& extra = {}) {
     if (!server_.Start(data_dir(), extra)) {
