@@ -156,6 +156,13 @@ int RunServer(const ServerConfig& config) {
   const int max_message = static_cast<int>(config.max_message_bytes);
   builder.SetMaxReceiveMessageSize(max_message);
   builder.SetMaxSendMessageSize(max_message);
+  // Keep a few polling threads waiting instead of gRPC's default of one: a thread that takes a
+  // call stops polling, and with a single poller every call then wakes another thread first.
+  // Measured with bench/server (siftsmall, HNSW16): about 7% more queries/s with 1 client and
+  // 13% with 8, and 10% less server CPU per query. (The callback API was slower here.)
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::NUM_CQS, 1);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 4);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, 64);
   builder.RegisterService(service.get());
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
