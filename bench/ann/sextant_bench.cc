@@ -66,6 +66,7 @@ using sextant::bench::JsonLine;
 using sextant::bench::OpenDataset;
 using sextant::bench::ParseList;
 using sextant::bench::ParseNumber;
+using sextant::bench::ParseSynthetic;
 using sextant::bench::Percentile;
 using sextant::bench::ProcStatusMb;
 using sextant::bench::ScratchDir;
@@ -204,13 +205,7 @@ Status ParseFlags(int argc, char** argv, Flags* flags) {
     } else if (name == "--gt") {
       flags->gt_path = value;
     } else if (name == "--synthetic") {
-      size_t comma = value.find(',');
-      if (comma == std::string_view::npos || !ParseNumber(value.substr(0, comma), &flags->synthetic_n) ||
-          !ParseNumber(value.substr(comma + 1), &flags->synthetic_dim) || flags->synthetic_n == 0 ||
-          flags->synthetic_dim == 0) {
-        return bad("expected N,D with N, D >= 1, e.g. 100000,128");
-      }
-      flags->synthetic = true;
+      if (!ParseSynthetic(value, flags)) return bad("expected N,D with N, D >= 1, e.g. 100000,128");
     } else if (name == "--queries") {
       uint64_t q = 0;
       if (!ParseNumber(value, &q) || q == 0) return bad("expected a number >= 1");
