@@ -1,0 +1,226 @@
+// ChunkText: windows of white-space tokens that end at paragraph, sentence, then word boundaries,
+// with overlap. See docs/rag.md ("Chunking rules") for the rules this file implements.
+#include <algorithm>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rag/text.h"
+#include "sextant/rag.h"
+
+namespace sextant::rag {
+namespace {
+
+using text::Span;
+
+constexpr size_t kNone = static_cast<size_t>(-1);
+
+// How good a place between two tokens is to end a chunk; higher is better.
+enum Level : int {
+  kMidFenceLine = -2,    // inside a line of a code fence: only when nothing else is possible
+  kInFittingFence = -1,  // a line end inside a code fence that fits in one chunk
+  kWord = 1,
+  kSentence = 2,  // after a sentence end, or before a markdown list item
+  kParagraph = 3,  // at a blank line, or before a markdown heading or code fence
+};
+
+class Chunker {
+ public:
+  Chunker(std::string_view text, const ChunkerOptions& options)
+      : text_(text), options_(options), tokens_(text::WhitespaceTokens(text)) {
+    size_t n = tokens_.size();
+    level_.assign(n + 1, kWord);
+    block_start_.assign(n + 1, false);
+    heading_.assign(n + 1, false);
+    MarkPlainBoundaries();
+    if (options_.markdown) MarkMarkdown();
+  }
+
+  std::vector<Chunk> Run() const {
+    std::vector<Chunk> chunks;
+    size_t start = 0;
+    size_t prev_end = 0;
+    while (start < tokens_.size()) {
+      size_t end = ChooseEnd(start, prev_end + 1);
+      prev_end = end;
+      Chunk c;
+      c.index = static_cast<uint32_t>(chunks.size());
+      c.begin = tokens_[start].begin;
+      c.end = tokens_[end - 1].end;
+      c.tokens = static_cast<uint32_t>(end - start);
+      c.text = std::string(text_.substr(c.begin, c.end - c.begin));
+      chunks.push_back(std::move(c));
+      if (end == tokens_.size()) break;
+      start = ChooseNextStart(start, end);
+    }
+    return chunks;
+  }
+
+ private:
+  std::string_view Token(size_t i) const { return text_.substr(tokens_[i].begin, tokens_[i].size()); }
+  // The white space between token i - 1 and token i (i >= 1).
+  std::string_view GapBefore(size_t i) const {
+    return text_.substr(tokens_[i - 1].end, tokens_[i].begin - tokens_[i - 1].end);
+  }
+  // True when token i is the first on its line.
+  bool StartsLine(size_t i) const {
+    if (i == 0) return true;
+    return GapBefore(i).find('\n') != std::string_view::npos;
+  }
+
+  void MarkPlainBoundaries() {
+    for (size_t i = 1; i < tokens_.size(); ++i) {
+      if (text::IsParagraphGap(GapBefore(i))) {
+        level_[i] = kParagraph;
+      } else if (text::EndsSentence(Token(i - 1))) {
+        level_[i] = kSentence;
+      }
+    }
+  }
+
+  static bool IsFenceMarker(std::string_view token) {
+    return token.starts_with("```") || token.starts_with("~~~");
+  }
+  static bool IsHeadingMarker(std::string_view token) {
+    return !token.empty() && token.size() <= 6 && token.find_first_not_of('#') == std::string_view::npos;
+  }
+  static bool IsListMarker(std::string_view token) {
+    if (token == "-" || token == "*" || token == "+") return true;
+    size_t digits = token.find_first_not_of("0123456789");
+    return digits != std::string_view::npos && digits > 0 && digits + 1 == token.size() &&
+           (token.back() == '.' || token.back() == ')');
+  }
+
+  // Code fences first (their content is code, not markdown), then headings and list items.
+  void MarkMarkdown() {
+    std::vector<bool> in_fence(tokens_.size(), false);
+    for (size_t i = 0; i < tokens_.size(); ++i) {
+      if (!StartsLine(i) || !IsFenceMarker(Token(i))) continue;
+      size_t end = FenceEnd(i);
+      MarkFence(i, end);
+      std::fill(in_fence.begin() + static_cast<ptrdiff_t>(i), in_fence.begin() + static_cast<ptrdiff_t>(end), true);
+      i = end - 1;
+    }
+    for (size_t i = 1; i < tokens_.size(); ++i) {
+      if (in_fence[i] || !StartsLine(i)) continue;
+      if (IsHeadingMarker(Token(i))) {
+        level_[i] = kParagraph;
+        heading_[i] = block_start_[i] = true;
+      } else if (IsListMarker(Token(i))) {
+        level_[i] = std::max<int>(level_[i], kSentence);
+      }
+    }
+  }
+
+  // The token after the fence opened at token `open`: past the last token of the closing fence's
+  // line, or the end of the text when the fence is never closed.
+  size_t FenceEnd(size_t open) const {
+    std::string_view marker = Token(open).substr(0, 3);
+    for (size_t i = open + 1; i < tokens_.size(); ++i) {
+      if (!StartsLine(i) || !Token(i).starts_with(marker)) continue;
+      size_t j = i + 1;
+      while (j < tokens_.size() && !StartsLine(j)) ++j;
+      return j;
+    }
+    return tokens_.size();
+  }
+
+  // A fence that fits in one chunk is cut inside only as a last resort; a longer one is cut at line
+  // ends; none is cut inside a line unless a single line is longer than a chunk.
+  void MarkFence(size_t open, size_t end) {
+    bool fits = end - open <= options_.chunk_tokens;
+    level_[open] = kParagraph;
+    block_start_[open] = true;
+    level_[end] = kParagraph;
+    for (size_t i = open + 1; i < end; ++i) {
+      level_[i] = !StartsLine(i) ? kMidFenceLine : fits ? kInFittingFence : kWord;
+    }
+  }
+
+  // The latest cut in [lo, hi] (lo >= 1) of at least `min_level`, or kNone.
+  size_t Latest(size_t lo, size_t hi, int min_level) const {
+    for (size_t p = hi; p >= lo; --p) {
+      if (level_[p] >= min_level) return p;
+    }
+    return kNone;
+  }
+
+  // The token after the last one of the chunk that starts at token `start`; at least `min_end`
+  // (past the previous chunk's end, so every chunk adds text). start + chunk_tokens >= min_end.
+  size_t ChooseEnd(size_t start, size_t min_end) const {
+    const size_t n = options_.chunk_tokens;
+    const size_t hi = std::min(start + n, tokens_.size());
+    const size_t quarter = std::max(start + n / 4, min_end);
+    const size_t half = std::max(start + n / 2 + 1, min_end);
+    // A heading starts a new chunk once the current one is more than a quarter full.
+    for (size_t p = std::max(start + n / 4 + 1, min_end); p < hi; ++p) {
+      if (heading_[p]) return p;
+    }
+    if (hi == tokens_.size()) return hi;
+    // Paragraph, then sentence, then word boundaries in the second half of the window.
+    for (int level : {kParagraph, kSentence, kWord}) {
+      if (size_t p = Latest(half, hi, level); p != kNone) return p;
+    }
+    // Only a code fence is left in the second half: end before it, else cut at one of its line ends.
+    for (int level : {kWord, kInFittingFence}) {
+      if (size_t p = Latest(quarter, hi, level); p != kNone) return p;
+    }
+    return hi;
+  }
+
+  // Where the chunk after [start, end) begins: about overlap_tokens before `end`, at a sentence start
+  // if one is near, else at a word; at `end` itself before a heading or a code fence.
+  size_t ChooseNextStart(size_t start, size_t end) const {
+    const size_t overlap = options_.overlap_tokens;
+    if (overlap == 0 || block_start_[end]) return end;
+    const size_t target = end > start + overlap ? end - overlap : start + 1;
+    const size_t lo = std::max(start + 1, target > overlap / 2 ? target - overlap / 2 : 0);
+    const size_t hi = std::min(end - 1, target + overlap / 2);
+    for (int level : {kSentence, kWord}) {
+      size_t best = kNone;
+      for (size_t p = lo; p <= hi; ++p) {
+        if (level_[p] < level) continue;
+        size_t dist = p > target ? p - target : target - p;
+        size_t best_dist = best == kNone ? kNone : (best > target ? best - target : target - best);
+        if (dist < best_dist) best = p;
+      }
+      if (best != kNone) return best;
+    }
+    return end;
+  }
+
+  std::string_view text_;
+  const ChunkerOptions& options_;
+  std::vector<Span> tokens_;
+  std::vector<int> level_;         // level_[p]: ending a chunk before token p (p in 1..n-1)
+  std::vector<bool> block_start_;  // token p opens a heading or a code fence
+  std::vector<bool> heading_;      // token p opens a markdown heading
+};
+
+Status ValidateOptions(const ChunkerOptions& options) {
+  if (options.chunk_tokens < 8) {
+    return Status::InvalidArgument("chunk_tokens: must be at least 8, got " +
+                                   std::to_string(options.chunk_tokens));
+  }
+  if (options.overlap_tokens >= options.chunk_tokens / 2) {
+    return Status::InvalidArgument("overlap_tokens: must be less than chunk_tokens / 2 (" +
+                                   std::to_string(options.chunk_tokens / 2) + "), got " +
+                                   std::to_string(options.overlap_tokens));
+  }
+  if (options.tokens == TokenKind::kWordPiece) {
+    return Status::Unimplemented(
+        "tokens: WordPiece chunking is not available yet; it lands with the local encoder's "
+        "WordPiece tokenizer (use TokenKind::kWhitespace)");
+  }
+  if (options.tokens != TokenKind::kWhitespace) return Status::InvalidArgument("tokens: unknown kind");
+  return Status::OK();
+}
+
+}  // namespace
+
+StatusOr<std::vector<Chunk>> ChunkText(std::string_view text, const ChunkerOptions& options) {
+  SEXTANT_RETURN_IF_ERROR(ValidateOptions(options));
+  return Chunker(text, options).Run();
+}
+
+}  // namespace sextant::rag
