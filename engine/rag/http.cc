@@ -139,6 +139,10 @@ StatusOr<Response> Perform(const Request& request, const DataCallback* on_data) 
   } else {
     reason = curl_easy_strerror(code);
   }
+  if (t.response.status != 0) {  // it answered, then the connection failed
+    return Status::Unavailable(request.url + " broke off its answer (HTTP " +
+                               std::to_string(t.response.status) + "): " + reason);
+  }
   return Status::Unavailable("cannot reach " + request.url + ": " + reason);
 }
 

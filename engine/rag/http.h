@@ -38,7 +38,8 @@ struct Response {
 using DataCallback = std::function<bool(std::string_view bytes)>;
 
 // POSTs request.body to request.url. Errors:
-//   Unavailable      "cannot reach <url>: <reason>" (refused, unresolvable, reset, TLS failure)
+//   Unavailable      "cannot reach <url>: <reason>" (refused, unresolvable, reset, TLS failure), or
+//                    "<url> broke off its answer (HTTP 200): <reason>" when it fails mid-answer
 //   DeadlineExceeded "<url> did not answer within N ms" / "<url> sent nothing for N ms"
 //   InvalidArgument  a malformed URL
 StatusOr<Response> Post(const Request& request);

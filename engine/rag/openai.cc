@@ -8,8 +8,11 @@
 //   ResourceExhausted 429 on every try
 //   InvalidArgument / Unauthenticated / PermissionDenied / NotFound
 //                     400 and 422 (and other 4xx) / 401 / 403 / 404, with the server's own message
+//   InvalidArgument   vectors whose dimension differs from the one given or learned
 //   Internal          an answer that is not the JSON the API defines ("malformed answer from <url>:
 //                     ..."): the server is not OpenAI-compatible, or broken. Not retried.
+// The embedder L2-normalises every vector it receives (OpenAI's are unit length already; llama.cpp's
+// need not be), so that cosine and inner product agree; a zero vector is an Internal error.
 // Connection errors, timeouts, 429 and 5xx are retried `retries` times, after 100 ms, 200 ms, 400 ms,
 // ... (capped at 2 s). A stream that has already handed pieces to the caller is not retried.
 #include <algorithm>

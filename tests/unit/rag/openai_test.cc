@@ -405,6 +405,8 @@ TEST(OpenAIEmbedderTest, SlowServerTimesOutAndIsRetried) {
   EXPECT_NE(v.status().message().find("did not answer within 200 ms"), std::string::npos)
       << v.status().ToString();
   EXPECT_EQ(s.requests().size(), 2u);
+  // The server's handler sees the client hang up a moment after the client returns.
+  for (int i = 0; i < 500 && closed.load() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_EQ(closed.load(), 2);
 }
 
@@ -626,6 +628,22 @@ TEST(OpenAIGeneratorTest, StreamingErrorsAndRetries) {
   r = (*g)->Generate("q", TwoChunkPrompt());
   EXPECT_EQ(r.status().code(), StatusCode::kInternal);
   EXPECT_NE(r.status().message().find("not a JSON object"), std::string::npos) << r.status().ToString();
+
+  FakeServer cut([](const Received&, int, Conn& c) {
+    c.StartChunked();
+    c.Chunk(Delta("first"));
+    // Closes without the last chunk: the answer is cut short.
+  });
+  o.endpoint = Endpoint(cut);
+  o.endpoint.retries = 2;  // not retried: a piece was delivered
+  g = MakeOpenAIGenerator(o);
+  ASSERT_TRUE(g.ok());
+  r = (*g)->Generate("q", TwoChunkPrompt());
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(r.status().message().find("the stream broke after 5 bytes"), std::string::npos) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("/chat/completions broke off its answer (HTTP 200)"), std::string::npos)
+      << r.status().ToString();
+  EXPECT_EQ(cut.requests().size(), 1u);
 
   FakeServer midstream([](const Received&, int, Conn& c) {
     c.StartChunked();
