@@ -8,8 +8,10 @@
 // one product over all their tokens, and attention is computed per text over its own rows, which
 // is what an attention mask over padded rows computes, without the padded work.
 //
-// Speed: this file is built with the baseline flags (x86-64: SSE2), so Eigen's products use
-// 4-wide SSE. See the figures in docs/rag.md (or the commit message) for sentences per second.
+// Speed: the linear layers (nearly all the work) run on an AVX2 + FMA kernel when the CPU has
+// it (local_encoder_avx2.cc, chosen at run time; SEXTANT_SIMD=sse4 or scalar turns it off), else
+// on Eigen at this file's baseline flags (x86-64: SSE2). Attention, GELU and LayerNorm stay on
+// Eigen at the baseline. Texts of one Embed call are split across `threads` workers by batch.
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -23,6 +25,7 @@
 #include <nlohmann/json.hpp>
 #include <unsupported/Eigen/SpecialFunctions>
 
+#include "rag/local_encoder_gemm.h"
 #include "rag/safetensors.h"
 #include "rag/wordpiece.h"
 #include "sextant/rag.h"
@@ -183,6 +186,11 @@ void LayerNorm(const LayerNormWeights& norm, float eps, Matrix& x) {
 }
 
 void Apply(const Linear& linear, const Matrix& x, Matrix& y) {
+  y.resize(x.rows(), linear.wt.cols());
+  if (internal::GemmBiasAvx2(x.data(), linear.wt.data(), linear.b.data(), y.data(), x.rows(), x.cols(),
+                             linear.wt.cols())) {
+    return;
+  }
   y.noalias() = x * linear.wt;
   y.rowwise() += linear.b;
 }
