@@ -12,7 +12,9 @@
 //   Internal          an answer that is not the JSON the API defines ("malformed answer from <url>:
 //                     ..."): the server is not OpenAI-compatible, or broken. Not retried.
 // The embedder L2-normalises every vector it receives (OpenAI's are unit length already; llama.cpp's
-// need not be), so that cosine and inner product agree; a zero vector is an Internal error.
+// need not be), so that cosine and inner product agree; a zero vector is an Internal error. An
+// embedding sent as one vector per token (llama-cpp-python's answer for a model without pooling,
+// such as a chat LLaMA) is mean-pooled first, as llama.cpp's own mean pooling would.
 // Connection errors, timeouts, 429 and 5xx are retried `retries` times, after 100 ms, 200 ms, 400 ms,
 // ... (capped at 2 s). A stream that has already handed pieces to the caller is not retried.
 #include <algorithm>
@@ -198,8 +200,7 @@ class OpenAIEmbedder final : public Embedder {
       }
       if (seen[index]) return Malformed(url_, "two embeddings for input " + std::to_string(index));
       seen[index] = true;
-      const json& e = item["embedding"];
-      if (e.empty()) return Malformed(url_, "an empty embedding");
+      SEXTANT_ASSIGN_OR_RETURN(std::vector<double> e, ReadEmbedding(item["embedding"]));
       uint32_t dim = dimension_.load();
       if (dim == 0) {  // the first answer sets the dimension
         uint32_t expected = 0;
@@ -213,19 +214,42 @@ class OpenAIEmbedder final : public Embedder {
       if (out.size() == base) out.resize(base + texts.size() * dim);
       float* v = out.data() + base + index * dim;
       double norm2 = 0;
-      for (size_t k = 0; k < dim; ++k) {
-        if (!e[k].is_number()) return Malformed(url_, "an embedding holds a non-number");
-        const double x = e[k].get<double>();
-        if (!std::isfinite(x)) return Malformed(url_, "an embedding holds a non-finite number");
-        v[k] = static_cast<float>(x);
-        norm2 += x * x;
-      }
+      for (size_t k = 0; k < dim; ++k) norm2 += e[k] * e[k];
       if (!(norm2 > 0)) return Malformed(url_, "a zero embedding for input " + std::to_string(index));
       // Unit length, whatever the server sent (OpenAI's are already; llama.cpp's may not be).
       const double inv = 1.0 / std::sqrt(norm2);
-      for (size_t k = 0; k < dim; ++k) v[k] = static_cast<float>(v[k] * inv);
+      for (size_t k = 0; k < dim; ++k) v[k] = static_cast<float>(e[k] * inv);
     }
     return Status::OK();
+  }
+
+  // One embedding: an array of numbers, or (llama-cpp-python with a model that has no pooling, such
+  // as a LLaMA) an array of one such array per token, which is mean-pooled here.
+  StatusOr<std::vector<double>> ReadEmbedding(const json& e) const {
+    auto numbers = [this](const json& a, std::vector<double>& sum) -> Status {
+      if (a.empty()) return Malformed(url_, "an empty embedding");
+      if (sum.empty()) sum.assign(a.size(), 0.0);
+      if (a.size() != sum.size()) return Malformed(url_, "token embeddings of different lengths");
+      for (size_t k = 0; k < a.size(); ++k) {
+        if (!a[k].is_number()) return Malformed(url_, "an embedding holds a non-number");
+        const double x = a[k].get<double>();
+        if (!std::isfinite(x)) return Malformed(url_, "an embedding holds a non-finite number");
+        sum[k] += x;
+      }
+      return Status::OK();
+    };
+    std::vector<double> v;
+    if (e.empty()) return Malformed(url_, "an empty embedding");
+    if (!e[0].is_array()) {
+      SEXTANT_RETURN_IF_ERROR(numbers(e, v));
+      return v;
+    }
+    for (const json& token : e) {
+      if (!token.is_array()) return Malformed(url_, "an embedding mixes numbers and arrays");
+      SEXTANT_RETURN_IF_ERROR(numbers(token, v));
+    }
+    for (double& x : v) x /= static_cast<double>(e.size());
+    return v;
   }
 
   OpenAIOptions options_;

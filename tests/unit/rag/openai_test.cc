@@ -277,6 +277,23 @@ TEST(OpenAIEmbedderTest, LearnsTheDimensionWhenNotGiven) {
   EXPECT_EQ(s.requests().size(), 1u);
 }
 
+TEST(OpenAIEmbedderTest, PerTokenEmbeddingsAreMeanPooled) {
+  // llama-cpp-python answers so for a model without pooling: one vector per token.
+  FakeServer s([](const Received&, int, Conn& c) {
+    c.Respond(200, R"({"data": [{"index": 0, "embedding": [[1, 0, 4], [3, 2, 0]]}]})");
+  });
+  auto e = MakeOpenAIEmbedder(Endpoint(s));
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  EXPECT_EQ((*e)->dimension(), 3u);
+  std::vector<std::string> texts = {"two tokens"};
+  auto v = (*e)->Embed(texts);
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  const float n = std::sqrt(2.f * 2 + 1 + 2 * 2);  // mean [2, 1, 2], norm 3
+  EXPECT_NEAR((*v)[0], 2 / n, 1e-6);
+  EXPECT_NEAR((*v)[1], 1 / n, 1e-6);
+  EXPECT_NEAR((*v)[2], 2 / n, 1e-6);
+}
+
 TEST(OpenAIEmbedderTest, WrongDimensionIsAnError) {
   FakeServer s([](const Received& r, int, Conn& c) { c.Respond(200, EmbeddingsFor(r)); });
   auto e = MakeOpenAIEmbedder(Endpoint(s), 4);
@@ -372,6 +389,8 @@ TEST(OpenAIEmbedderTest, MalformedAnswersAreInternalErrors) {
       {R"({"data": [{"index": 5, "embedding": [1, 2, 3]}]})", "not an input position"},
       {R"({"data": [{"index": 0, "embedding": [1, "x", 3]}]})", "non-number"},
       {R"({"data": [{"index": 0, "embedding": [0, 0, 0]}]})", "zero embedding"},
+      {R"({"data": [{"index": 0, "embedding": [[1, 2, 3], [1, 2]]}]})", "different lengths"},
+      {R"({"data": [{"index": 0, "embedding": [[1, 2, 3], 4]}]})", "mixes numbers and arrays"},
   };
   for (const auto& [body, message] : cases) {
     FakeServer s([&body](const Received&, int, Conn& c) { c.Respond(200, body); });
