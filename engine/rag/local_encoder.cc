@@ -47,10 +47,24 @@ struct BertConfig {
   float eps = 1e-12f;
 };
 
-// A linear layer y = x W^T + b, with W^T kept (in x out, row-major) so the product streams rows.
+// A linear layer y = x W^T + b, with W^T kept (in x out, row-major) so the product streams rows,
+// or, for the AVX2 kernel, packed in panels of 16 columns (and wt left empty).
 struct Linear {
   Matrix wt;
+  std::vector<float> packed;
   RowVector b;
+  Eigen::Index in = 0, out = 0;
+
+  // Repacks wt for the AVX2 kernel when it will be used.
+  void Prepare() {
+    in = wt.rows();
+    out = wt.cols();
+    if (internal::UseAvx2Gemm() && out % 16 == 0) {
+      packed.resize(static_cast<size_t>(in * out));
+      internal::PackPanels(wt.data(), in, out, packed.data());
+      wt = Matrix();
+    }
+  }
 };
 
 struct LayerNormWeights {
@@ -170,6 +184,7 @@ StatusOr<BertWeights> ReadWeights(const SafeTensorsFile& file, const BertConfig&
     SEXTANT_RETURN_IF_ERROR(r.Read(p + "intermediate.dense", h, c.intermediate, &layer.ffn_in));
     SEXTANT_RETURN_IF_ERROR(r.Read(p + "output.dense", c.intermediate, h, &layer.ffn_out));
     SEXTANT_RETURN_IF_ERROR(r.Read(p + "output.LayerNorm", h, &layer.ffn_norm));
+    for (Linear* linear : {&layer.qkv, &layer.attn_out, &layer.ffn_in, &layer.ffn_out}) linear->Prepare();
   }
   return w;
 }
@@ -186,10 +201,12 @@ void LayerNorm(const LayerNormWeights& norm, float eps, Matrix& x) {
 }
 
 void Apply(const Linear& linear, const Matrix& x, Matrix& y) {
-  y.resize(x.rows(), linear.wt.cols());
-  if (internal::GemmBiasAvx2(x.data(), linear.wt.data(), linear.b.data(), y.data(), x.rows(), x.cols(),
-                             linear.wt.cols())) {
-    return;
+  if (!linear.packed.empty()) {
+    y.resize(x.rows(), linear.out);
+    if (internal::GemmBiasAvx2(x.data(), linear.packed.data(), linear.b.data(), y.data(), x.rows(), linear.in,
+                               linear.out)) {
+      return;
+    }
   }
   y.noalias() = x * linear.wt;
   y.rowwise() += linear.b;

@@ -27,9 +27,10 @@ bool CpuHasAvx2Fma() {
   return (lo & 0x6) == 0x6;
 }
 
-// Rows i0 .. i0+R-1 by columns j0 .. j0+15 of y = x w + b.
+// Rows i0 .. i0+R-1 by columns j0 .. j0+15 of y = x w + b; `panel` is w's columns j0 .. j0+15,
+// packed k x 16 contiguous.
 template <int R>
-__attribute__((target("avx2,fma"))) inline void Block(const float* x, const float* w, const float* b,
+__attribute__((target("avx2,fma"))) inline void Block(const float* x, const float* panel, const float* b,
                                                       float* y, long k, long m, long i0, long j0) {
   __m256 acc[R][2];
   const __m256 b0 = _mm256_loadu_ps(b + j0), b1 = _mm256_loadu_ps(b + j0 + 8);
@@ -37,8 +38,8 @@ __attribute__((target("avx2,fma"))) inline void Block(const float* x, const floa
     acc[r][0] = b0;
     acc[r][1] = b1;
   }
-  const float* wp = w + j0;
-  for (long p = 0; p < k; ++p, wp += m) {
+  const float* wp = panel;
+  for (long p = 0; p < k; ++p, wp += 16) {
     const __m256 w0 = _mm256_loadu_ps(wp), w1 = _mm256_loadu_ps(wp + 8);
     for (int r = 0; r < R; ++r) {
       const __m256 xv = _mm256_broadcast_ss(x + (i0 + r) * k + p);
@@ -52,15 +53,16 @@ __attribute__((target("avx2,fma"))) inline void Block(const float* x, const floa
   }
 }
 
-__attribute__((target("avx2,fma"))) void Gemm(const float* x, const float* w, const float* b, float* y, long n,
-                                              long k, long m) {
+__attribute__((target("avx2,fma"))) void Gemm(const float* x, const float* packed, const float* b, float* y,
+                                              long n, long k, long m) {
   const long kRowChunk = 48;  // rows of x kept hot in L2 while all column panels pass over them
   for (long r0 = 0; r0 < n; r0 += kRowChunk) {
     const long r1 = r0 + kRowChunk < n ? r0 + kRowChunk : n;
     for (long j0 = 0; j0 < m; j0 += 16) {
+      const float* panel = packed + j0 * k;
       long i = r0;
-      for (; i + 6 <= r1; i += 6) Block<6>(x, w, b, y, k, m, i, j0);
-      for (; i < r1; ++i) Block<1>(x, w, b, y, k, m, i, j0);
+      for (; i + 6 <= r1; i += 6) Block<6>(x, panel, b, y, k, m, i, j0);
+      for (; i < r1; ++i) Block<1>(x, panel, b, y, k, m, i, j0);
     }
   }
 }
@@ -82,13 +84,19 @@ bool UseAvx2Gemm() {
 #endif
 }
 
-bool GemmBiasAvx2(const float* x, const float* w, const float* b, float* y, long n, long k, long m) {
+void PackPanels(const float* w, long k, long m, float* packed) {
+  for (long j0 = 0; j0 < m; j0 += 16) {
+    for (long p = 0; p < k; ++p) memcpy(packed + j0 * k + p * 16, w + p * m + j0, 16 * sizeof(float));
+  }
+}
+
+bool GemmBiasAvx2(const float* x, const float* packed, const float* b, float* y, long n, long k, long m) {
 #if defined(__x86_64__)
   if (m % 16 != 0 || !UseAvx2Gemm()) return false;
-  Gemm(x, w, b, y, n, k, m);
+  Gemm(x, packed, b, y, n, k, m);
   return true;
 #else
-  (void)x, (void)w, (void)b, (void)y, (void)n, (void)k, (void)m;
+  (void)x, (void)packed, (void)b, (void)y, (void)n, (void)k, (void)m;
   return false;
 #endif
 }

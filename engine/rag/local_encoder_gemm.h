@@ -9,9 +9,14 @@ namespace sextant::rag::internal {
 // kernels: "scalar", "sse4", "avx2", "avx512") does not name a lower level. Decided once.
 bool UseAvx2Gemm();
 
-// y = x w + b for row-major, contiguous x (n x k), w (k x m), b (m) and y (n x m). Returns false
-// (and writes nothing) when m is not a multiple of 16 or the CPU lacks AVX2/FMA.
-bool GemmBiasAvx2(const float* x, const float* w, const float* b, float* y, long n, long k, long m);
+// Copies row-major w (k x m, m a multiple of 16) into `packed` (k * m floats) as m / 16 panels
+// of 16 columns, each k x 16 contiguous: the layout GemmBiasAvx2 reads.
+void PackPanels(const float* w, long k, long m, float* packed);
+
+// y = x w + b for row-major, contiguous x (n x k), b (m) and y (n x m), with w given as
+// PackPanels made it. Returns false (and writes nothing) when m is not a multiple of 16 or the
+// CPU lacks AVX2/FMA.
+bool GemmBiasAvx2(const float* x, const float* packed_w, const float* b, float* y, long n, long k, long m);
 
 }  // namespace sextant::rag::internal
 

@@ -45,7 +45,9 @@ TEST(LocalEncoderTest, Avx2ProductMatchesPlainLoops) {
         for (auto* v : {&x, &w, &b}) {
           for (float& f : *v) f = u(rng);
         }
-        ASSERT_TRUE(internal::GemmBiasAvx2(x.data(), w.data(), b.data(), y.data(), n, k, m));
+        std::vector<float> packed(w.size());
+        internal::PackPanels(w.data(), k, m, packed.data());
+        ASSERT_TRUE(internal::GemmBiasAvx2(x.data(), packed.data(), b.data(), y.data(), n, k, m));
         for (long i = 0; i < n; ++i) {
           for (long j = 0; j < m; ++j) {
             double want = b[size_t(j)];
