@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -88,6 +89,22 @@ TEST(WordPieceTest, BadVocabulariesAreRefused) {
   auto absent = WordPieceTokenizer::Load(dir.Sub("vocab.txt"));
   ASSERT_FALSE(absent.ok());
   EXPECT_EQ(absent.status().code(), StatusCode::kNotFound);
+}
+
+// Arbitrary bytes (truncated and overlong UTF-8, surrogates, NULs) give valid ids and never read
+// past the input.
+TEST(WordPieceTest, ArbitraryBytesAreSafe) {
+  auto t = SmallTokenizer();
+  std::mt19937 rng(11);
+  for (int round = 0; round < 2000; ++round) {
+    std::string bytes(rng() % 24, '\0');
+    for (char& c : bytes) c = static_cast<char>(rng() % 256);
+    for (int32_t id : t->Encode(bytes)) {
+      ASSERT_GE(id, 0);
+      ASSERT_LT(static_cast<size_t>(id), t->size());
+    }
+  }
+  EXPECT_EQ(t->Tokenize(std::string("a\0b\xed\xa0\x80" "c\xc0\xaf", 10)), (Strings{"[UNK]"}));
 }
 
 // The ids of Hugging Face's tokenizer for the reference sentences (scripts/make_minilm_fixture.py),
