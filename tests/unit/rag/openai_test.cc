@@ -277,6 +277,37 @@ TEST(OpenAIEmbedderTest, LearnsTheDimensionWhenNotGiven) {
   EXPECT_EQ(s.requests().size(), 1u);
 }
 
+TEST(OpenAIEmbedderTest, ConcurrentCallsOnOneEmbedder) {
+  FakeServer s([](const Received& r, int, Conn& c) { c.Respond(200, EmbeddingsFor(r)); });
+  auto e = MakeOpenAIEmbedder(Endpoint(s), 3);
+  ASSERT_TRUE(e.ok());
+  Embedder* embedder = e->get();
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 5; ++i) {
+        std::vector<std::string> texts = {std::string(static_cast<size_t>(t + 1), 'x'),
+                                          std::string(static_cast<size_t>(10 + i), 'y')};
+        auto v = embedder->Embed(texts);
+        if (!v.ok() || v->size() != 6) {
+          ++wrong;
+          continue;
+        }
+        for (size_t k = 0; k < 2; ++k) {
+          std::vector<float> want = Expected(texts[k], k);
+          for (size_t d = 0; d < 3; ++d) {
+            if (std::abs((*v)[k * 3 + d] - want[d]) > 1e-6) ++wrong;
+          }
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(s.requests().size(), 20u);
+}
+
 TEST(OpenAIEmbedderTest, PerTokenEmbeddingsAreMeanPooled) {
   // llama-cpp-python answers so for a model without pooling: one vector per token.
   FakeServer s([](const Received&, int, Conn& c) {
