@@ -5,8 +5,9 @@
 // message that names the bad input (the point, the field, the value).
 //
 // The codes are the canonical codes with gRPC's numbers, so the server maps them in one switch and
-// clients see the same kinds. The engine itself never returns kUnknown, kDeadlineExceeded,
-// kPermissionDenied, kOutOfRange or kUnauthenticated; they arrive through the client library.
+// clients see the same kinds. Databases and collections never return kUnknown, kDeadlineExceeded,
+// kPermissionDenied, kOutOfRange or kUnauthenticated; they come from remote calls (the client
+// library, and the RAG module's OpenAI-compatible endpoints).
 #ifndef SEXTANT_STATUS_H_
 #define SEXTANT_STATUS_H_
 
