@@ -230,9 +230,11 @@ class LocalEmbedder final : public Embedder {
     const size_t dim = static_cast<size_t>(config_.hidden);
     std::vector<float> out(n * dim);
     if (n == 0) return out;
-    const size_t batch = options_.batch;
+    // Smaller batches when there are too few texts to give every thread one.
+    const size_t threads = options_.threads;
+    const size_t batch = std::min<size_t>(options_.batch, (n + threads - 1) / threads);
     const size_t batches = (n + batch - 1) / batch;
-    const size_t workers = std::min<size_t>(options_.threads, batches);
+    const size_t workers = std::min(threads, batches);
     // Worker w takes every workers-th batch, so long and short texts spread evenly enough.
     auto work = [&](size_t w) {
       for (size_t b = w; b < batches; b += workers) {
