@@ -624,6 +624,32 @@ inline bool ParseSynthetic(std::string_view value, DataSpec* spec) {
   return true;
 }
 
+// Applies one of the data flags every benchmark tool takes (--base, --query, --gt, --synthetic,
+// --queries, --seed, --max-base) to `spec`. Returns std::nullopt when `name` is not a data flag,
+// "" when it was applied, or what is wrong with `value`.
+inline std::optional<std::string> ApplyDataFlag(std::string_view name, std::string_view value, DataSpec* spec) {
+  if (name == "--base") {
+    spec->base_path = value;
+  } else if (name == "--query") {
+    spec->query_path = value;
+  } else if (name == "--gt") {
+    spec->gt_path = value;
+  } else if (name == "--synthetic") {
+    if (!ParseSynthetic(value, spec)) return "expected N,D with N, D >= 1, e.g. 100000,128";
+  } else if (name == "--queries") {
+    uint64_t q = 0;
+    if (!ParseNumber(value, &q) || q == 0) return "expected a number >= 1";
+    spec->queries = q;
+  } else if (name == "--seed") {
+    if (!ParseNumber(value, &spec->seed)) return "expected a number";
+  } else if (name == "--max-base") {
+    if (!ParseNumber(value, &spec->max_base) || spec->max_base == 0) return "expected a number >= 1";
+  } else {
+    return std::nullopt;
+  }
+  return std::string();
+}
+
 // What OpenDataset opens.
 struct Dataset {
   std::string name;

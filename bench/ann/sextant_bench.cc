@@ -66,7 +66,6 @@ using sextant::bench::JsonLine;
 using sextant::bench::OpenDataset;
 using sextant::bench::ParseList;
 using sextant::bench::ParseNumber;
-using sextant::bench::ParseSynthetic;
 using sextant::bench::Percentile;
 using sextant::bench::ProcStatusMb;
 using sextant::bench::ScratchDir;
@@ -198,22 +197,8 @@ Status ParseFlags(int argc, char** argv, Flags* flags) {
                                                            : "unexpected argument '" + std::string(name) + "'");
     }
     if (!take()) return bad("needs a value");
-    if (name == "--base") {
-      flags->base_path = value;
-    } else if (name == "--query") {
-      flags->query_path = value;
-    } else if (name == "--gt") {
-      flags->gt_path = value;
-    } else if (name == "--synthetic") {
-      if (!ParseSynthetic(value, flags)) return bad("expected N,D with N, D >= 1, e.g. 100000,128");
-    } else if (name == "--queries") {
-      uint64_t q = 0;
-      if (!ParseNumber(value, &q) || q == 0) return bad("expected a number >= 1");
-      flags->queries = q;
-    } else if (name == "--seed") {
-      if (!ParseNumber(value, &flags->seed)) return bad("expected a number");
-    } else if (name == "--max-base") {
-      if (!ParseNumber(value, &flags->max_base) || flags->max_base == 0) return bad("expected a number >= 1");
+    if (auto data = sextant::bench::ApplyDataFlag(name, value, flags)) {
+      if (!data->empty()) return bad(*data);
     } else if (name == "--metric") {
       metric_name = value;
     } else if (name == "--index") {
