@@ -110,6 +110,10 @@ func TestCollectionsLifecycle(t *testing.T) {
 	}
 	mustCreate(t, ctx, c, "alpha", sextant.CollectionConfig{Dimension: 3, Metric: sextant.MetricL2})
 
+	// A new HNSW collection may report "building" for a moment while its (empty) index is set up.
+	if _, err := col.WaitForIndex(ctx, time.Minute); err != nil {
+		t.Fatal(err)
+	}
 	d, err := col.Describe(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -118,6 +118,8 @@ TEST_F(ClientTest, CreateDescribeListDrop) {
   EXPECT_EQ(created->count, 0u);
   ASSERT_TRUE(client_->CreateCollection("cdld_a", Options(3, Metric::kInnerProduct)).ok());
 
+  // A new HNSW collection may report kBuilding for a moment while its (empty) index is set up.
+  ASSERT_OK(client_->Collection("cdld_b")->WaitForIndex(60000));
   auto described = client_->Describe("cdld_b");
   ASSERT_TRUE(described.ok()) << described.status().ToString();
   EXPECT_EQ(described->metric, Metric::kCosine);
