@@ -100,6 +100,10 @@ struct CollectionOptions {
   IndexOptions index;
   // Payload fields to index, at most 64, each field at most once.
   std::vector<PayloadIndexOptions> payload_indexes;
+  // Application properties recorded with the collection: a JSON object (or empty), at most
+  // 64 KiB, returned by Describe() and never interpreted by the engine. sextant::rag records a
+  // text collection's embedder here, under the key "sextant.text".
+  std::string properties;
 
   static constexpr uint32_t kMaxDimension = 65536;
 };

@@ -2,19 +2,22 @@
 // documents into chunks and vectors, and a question plus retrieved chunks into an answer.
 // Usable from C++ without the server; sextantd exposes them over gRPC.
 //
-// Status: the interfaces of issue 5. What is implemented is listed in docs/rag.md.
 #ifndef SEXTANT_RAG_H_
 #define SEXTANT_RAG_H_
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "sextant/database.h"
+#include "sextant/options.h"
 #include "sextant/status.h"
+#include "sextant/types.h"
 
 namespace sextant::rag {
 
@@ -155,6 +158,182 @@ struct OpenAIChatOptions {
 };
 // Any OpenAI-compatible /v1/chat/completions endpoint (llama.cpp server, Ollama, vLLM, OpenAI).
 StatusOr<std::unique_ptr<Generator>> MakeOpenAIGenerator(const OpenAIChatOptions& options);
+
+// ---------------------------------------------------------------- embedder configuration
+
+// Which embedder a text collection uses. Recorded with the collection (as JSON in
+// CollectionOptions::properties), so every later ingest and question uses the same one. Secrets
+// (the OpenAI key) are never recorded: they come from the EmbedderEnvironment.
+struct EmbedderConfig {
+  std::string kind = "hash";          // "hash", "local" or "openai"
+  HashEmbedderOptions hash;           // kind "hash"
+  std::string local_model = "all-MiniLM-L6-v2";  // kind "local": a directory name under
+                                                 // EmbedderEnvironment::model_root, or an absolute path
+  std::string openai_base_url;        // kind "openai": ".../v1"
+  std::string openai_model;           // kind "openai"
+  uint32_t dimension = 0;             // kind "openai": 0 = learned by embedding a probe text at create
+
+  // {"kind":"hash","dimension":384,...}. FromJson: InvalidArgument naming the bad field.
+  std::string ToJson() const;
+  static StatusOr<EmbedderConfig> FromJson(std::string_view json);
+  // InvalidArgument for an unknown kind or out-of-range option.
+  Status Validate() const;
+};
+
+// What the process supplies to embedders that the collection does not record.
+struct EmbedderEnvironment {
+  // Where "local" models live: $SEXTANT_MODEL_DIR, else ~/.cache/sextant/models.
+  std::string model_root;
+  std::string openai_api_key;  // sent to "openai" endpoints; default $OPENAI_API_KEY
+  uint32_t threads = 0;        // local encoder threads; 0 = hardware concurrency
+  uint32_t timeout_ms = 30000; // openai requests
+  // The defaults above, read from the environment.
+  static EmbedderEnvironment FromProcess();
+};
+
+// Builds embedders from configs and keeps them, so every collection using one model shares one
+// loaded copy. Thread-safe.
+class EmbedderProvider {
+ public:
+  explicit EmbedderProvider(EmbedderEnvironment env = EmbedderEnvironment::FromProcess());
+  ~EmbedderProvider();
+  // The embedder for `config`, built on first use. NotFound for a missing local model (the
+  // message says how to fetch it), Unavailable for an unreachable endpoint.
+  StatusOr<std::shared_ptr<Embedder>> Get(const EmbedderConfig& config);
+  const EmbedderEnvironment& environment() const;
+
+ private:
+  struct Rep;
+  std::unique_ptr<Rep> rep_;
+};
+
+// ---------------------------------------------------------------- text collections
+
+// A document to ingest. Its chunks become points with ids "<id>#<chunk>" and payloads
+// {"document_id", "chunk", "text", "begin", "end", "metadata"}.
+struct Document {
+  std::string id;        // 1..256 bytes
+  std::string text;      // UTF-8; an empty text deletes the document's chunks
+  std::string metadata;  // a JSON object (or empty), stored with every chunk under "metadata"
+};
+
+struct TextCollectionOptions {
+  EmbedderConfig embedder;
+  // Chunking. tokens = kWordPiece uses the local model's vocabulary (vocabulary_path is filled
+  // in); the default for "local" is WordPiece windows of 200 tokens, for others whitespace 256.
+  ChunkerOptions chunker;
+  bool chunker_set = false;  // false = the default for the embedder, as above
+  IndexOptions index = IndexOptions{.type = IndexType::kHnsw};
+};
+
+// Progress of an ingest, called after each committed batch of documents.
+struct IngestProgress {
+  uint64_t documents = 0;  // ingested so far in this call
+  uint64_t chunks = 0;     // written so far in this call
+  uint64_t total_documents = 0;
+};
+using IngestProgressCallback = std::function<void(const IngestProgress&)>;
+
+struct IngestOptions {
+  WriteOptions write;
+  uint32_t batch_documents = 64;  // documents per atomic batch (each document is atomic on its own)
+  IngestProgressCallback progress;
+};
+
+struct IngestResult {
+  uint64_t documents = 0;
+  uint64_t chunks = 0;           // chunks written
+  uint64_t replaced_chunks = 0;  // older chunks of re-ingested documents removed
+  double chunk_ms = 0, embed_ms = 0, write_ms = 0;
+};
+
+struct RetrieveOptions {
+  uint32_t k = 5;
+  std::string filter;      // payload filter (docs/filters.md); metadata fields are "metadata.<field>"
+  uint32_t ef_search = 0;  // 0 = the index default
+};
+
+struct AskOptions {
+  RetrieveOptions retrieve;
+  PromptOptions prompt;
+};
+
+// A chunk handed to the generator as [number].
+struct Citation {
+  uint32_t number = 0;  // [n] in the prompt, 1-based, in rank order
+  std::string document_id;
+  uint32_t chunk = 0;
+  float score = 0;
+  std::string text;
+  uint64_t begin = 0, end = 0;  // byte span of text in the document
+  bool cited = false;           // the answer refers to [number]
+};
+
+struct AskTimings {
+  double embed_ms = 0, retrieve_ms = 0, generate_ms = 0, total_ms = 0;
+};
+
+struct Answer {
+  std::string text;
+  std::vector<Citation> citations;  // every chunk in the prompt, [1] first
+  AskTimings timings;
+  std::string generator;  // Generator::name()
+  std::string embedder;   // Embedder::spec()
+};
+
+// A collection of text chunks with the embedder recorded at creation. Thread-safe.
+class TextCollection {
+ public:
+  // Creates collection `name` with the embedder's dimension, cosine metric, a keyword index on
+  // "document_id", and the configuration recorded. AlreadyExists, InvalidArgument, or the
+  // embedder's error (a missing model is NotFound).
+  static StatusOr<std::unique_ptr<TextCollection>> Create(Database& db, std::string_view name,
+                                                          const TextCollectionOptions& options,
+                                                          EmbedderProvider& embedders);
+  // Opens an existing text collection. NotFound; FailedPrecondition when `name` is a plain vector
+  // collection.
+  static StatusOr<std::unique_ptr<TextCollection>> Open(Database& db, std::string_view name,
+                                                        EmbedderProvider& embedders);
+  // The recorded configuration of a collection, or nullopt when it is not a text collection.
+  static StatusOr<std::optional<TextCollectionOptions>> ConfigOf(const CollectionInfo& info);
+
+  ~TextCollection();
+
+  const std::string& name() const;
+  Collection& collection() const;
+  Embedder& embedder() const;
+  const TextCollectionOptions& options() const;
+
+  // Chunks, embeds and writes the documents. Each document is replaced atomically: its new chunks
+  // and the removal of its old ones commit in one batch, so a search sees the old version or the
+  // new one. InvalidArgument naming the document for a bad id, metadata or duplicate id in the
+  // call; nothing of that document or later ones is written.
+  StatusOr<IngestResult> Ingest(std::span<const Document> documents, const IngestOptions& options = {});
+
+  // Deletes every chunk of these documents atomically; returns the number of chunks deleted.
+  StatusOr<uint64_t> DeleteDocuments(std::span<const std::string> document_ids, const WriteOptions& options = {});
+
+  // Embeds texts with the collection's embedder.
+  StatusOr<std::vector<float>> Embed(std::span<const std::string> texts) const;
+
+  // Searches with a vector made elsewhere: FailedPrecondition unless `embedder_spec` is this
+  // collection's Embedder::spec() (vectors of different models are not comparable).
+  StatusOr<std::vector<Hit>> SearchEmbedded(std::span<const float> query, std::string_view embedder_spec,
+                                            const SearchOptions& options) const;
+
+  // The chunks nearest to the question, best first.
+  StatusOr<std::vector<Citation>> Retrieve(std::string_view question, const RetrieveOptions& options,
+                                           AskTimings* timings = nullptr) const;
+
+  // embed -> retrieve -> prompt -> generate. Streams the answer through on_token when given.
+  StatusOr<Answer> Ask(std::string_view question, const AskOptions& options, Generator& generator,
+                       const TokenCallback& on_token = nullptr) const;
+
+ private:
+  struct Rep;
+  explicit TextCollection(std::unique_ptr<Rep> rep);
+  std::unique_ptr<Rep> rep_;
+};
 
 }  // namespace sextant::rag
 

@@ -114,6 +114,7 @@ struct CollectionInfo {
   // Where the index in use came from: "checkpoint" (loaded from disk when the database opened),
   // "built" (built in this process), or "none" (Flat, or waiting to train).
   std::string index_origin = "none";
+  std::string properties;  // CollectionOptions::properties, compact JSON ("" when none)
 };
 
 // A page of Collection::Scan.
