@@ -464,6 +464,8 @@ type CollectionInfo struct {
 	IndexBytes    uint64                 `protobuf:"varint,7,opt,name=index_bytes,json=indexBytes,proto3" json:"index_bytes,omitempty"`    // memory the index holds beyond the float32 vectors
 	VectorBytes   uint64                 `protobuf:"varint,8,opt,name=vector_bytes,json=vectorBytes,proto3" json:"vector_bytes,omitempty"` // memory of the float32 vectors
 	IndexOrigin   string                 `protobuf:"bytes,9,opt,name=index_origin,json=indexOrigin,proto3" json:"index_origin,omitempty"`  // "checkpoint", "built" or "none"
+	Properties    string                 `protobuf:"bytes,10,opt,name=properties,proto3" json:"properties,omitempty"`                      // application properties, JSON object text ("" = none)
+	Text          *TextOptions           `protobuf:"bytes,11,opt,name=text,proto3" json:"text,omitempty"`                                  // set for a text collection
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -559,6 +561,20 @@ func (x *CollectionInfo) GetIndexOrigin() string {
 		return x.IndexOrigin
 	}
 	return ""
+}
+
+func (x *CollectionInfo) GetProperties() string {
+	if x != nil {
+		return x.Properties
+	}
+	return ""
+}
+
+func (x *CollectionInfo) GetText() *TextOptions {
+	if x != nil {
+		return x.Text
+	}
+	return nil
 }
 
 type Point struct {
@@ -757,8 +773,12 @@ type CreateCollectionRequest struct {
 	Metric         Metric                 `protobuf:"varint,3,opt,name=metric,proto3,enum=sextant.v1.Metric" json:"metric,omitempty"`
 	Index          *IndexSpec             `protobuf:"bytes,4,opt,name=index,proto3" json:"index,omitempty"` // unset = Flat (exact)
 	PayloadIndexes []*PayloadIndex        `protobuf:"bytes,5,rep,name=payload_indexes,json=payloadIndexes,proto3" json:"payload_indexes,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	Properties     string                 `protobuf:"bytes,6,opt,name=properties,proto3" json:"properties,omitempty"` // JSON object text recorded with the collection; "" = none
+	// Makes a text collection: dimension may be 0 (it follows from the embedder) and the metric
+	// is cosine. The index defaults to HNSW16.
+	Text          *TextOptions `protobuf:"bytes,7,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CreateCollectionRequest) Reset() {
@@ -822,6 +842,20 @@ func (x *CreateCollectionRequest) GetIndex() *IndexSpec {
 func (x *CreateCollectionRequest) GetPayloadIndexes() []*PayloadIndex {
 	if x != nil {
 		return x.PayloadIndexes
+	}
+	return nil
+}
+
+func (x *CreateCollectionRequest) GetProperties() string {
+	if x != nil {
+		return x.Properties
+	}
+	return ""
+}
+
+func (x *CreateCollectionRequest) GetText() *TextOptions {
+	if x != nil {
+		return x.Text
 	}
 	return nil
 }
@@ -2221,6 +2255,1043 @@ func (x *SearchBatchResponse) GetResults() []*SearchResponse {
 	return nil
 }
 
+// Which embedder a text collection uses; recorded with it (docs/rag.md).
+type EmbedderConfig struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Kind       string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`                               // "hash" (default), "local" or "openai"
+	Dimension  uint32                 `protobuf:"varint,2,opt,name=dimension,proto3" json:"dimension,omitempty"`                    // hash: 384 by default; openai: 0 = learned from the endpoint
+	LocalModel string                 `protobuf:"bytes,3,opt,name=local_model,json=localModel,proto3" json:"local_model,omitempty"` // local: model directory name under the server's model root
+	// (default "all-MiniLM-L6-v2")
+	OpenaiBaseUrl string `protobuf:"bytes,4,opt,name=openai_base_url,json=openaiBaseUrl,proto3" json:"openai_base_url,omitempty"` // openai: ".../v1"; the key is the server's (--openai-api-key)
+	OpenaiModel   string `protobuf:"bytes,5,opt,name=openai_model,json=openaiModel,proto3" json:"openai_model,omitempty"`         // openai
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EmbedderConfig) Reset() {
+	*x = EmbedderConfig{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EmbedderConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EmbedderConfig) ProtoMessage() {}
+
+func (x *EmbedderConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EmbedderConfig.ProtoReflect.Descriptor instead.
+func (*EmbedderConfig) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *EmbedderConfig) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *EmbedderConfig) GetDimension() uint32 {
+	if x != nil {
+		return x.Dimension
+	}
+	return 0
+}
+
+func (x *EmbedderConfig) GetLocalModel() string {
+	if x != nil {
+		return x.LocalModel
+	}
+	return ""
+}
+
+func (x *EmbedderConfig) GetOpenaiBaseUrl() string {
+	if x != nil {
+		return x.OpenaiBaseUrl
+	}
+	return ""
+}
+
+func (x *EmbedderConfig) GetOpenaiModel() string {
+	if x != nil {
+		return x.OpenaiModel
+	}
+	return ""
+}
+
+type ChunkingConfig struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ChunkTokens   uint32                 `protobuf:"varint,1,opt,name=chunk_tokens,json=chunkTokens,proto3" json:"chunk_tokens,omitempty"`       // 0 = the embedder's default (local: 200 WordPiece tokens, else 256 words)
+	OverlapTokens uint32                 `protobuf:"varint,2,opt,name=overlap_tokens,json=overlapTokens,proto3" json:"overlap_tokens,omitempty"` // 0 = the default (32); use chunk_tokens to set it
+	Markdown      bool                   `protobuf:"varint,3,opt,name=markdown,proto3" json:"markdown,omitempty"`                                // treat headings and code fences as boundaries
+	Tokens        string                 `protobuf:"bytes,4,opt,name=tokens,proto3" json:"tokens,omitempty"`                                     // "whitespace" or "wordpiece" (local only); "" = the default
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChunkingConfig) Reset() {
+	*x = ChunkingConfig{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChunkingConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChunkingConfig) ProtoMessage() {}
+
+func (x *ChunkingConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChunkingConfig.ProtoReflect.Descriptor instead.
+func (*ChunkingConfig) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ChunkingConfig) GetChunkTokens() uint32 {
+	if x != nil {
+		return x.ChunkTokens
+	}
+	return 0
+}
+
+func (x *ChunkingConfig) GetOverlapTokens() uint32 {
+	if x != nil {
+		return x.OverlapTokens
+	}
+	return 0
+}
+
+func (x *ChunkingConfig) GetMarkdown() bool {
+	if x != nil {
+		return x.Markdown
+	}
+	return false
+}
+
+func (x *ChunkingConfig) GetTokens() string {
+	if x != nil {
+		return x.Tokens
+	}
+	return ""
+}
+
+type TextOptions struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Embedder      *EmbedderConfig        `protobuf:"bytes,1,opt,name=embedder,proto3" json:"embedder,omitempty"`
+	Chunking      *ChunkingConfig        `protobuf:"bytes,2,opt,name=chunking,proto3" json:"chunking,omitempty"`
+	EmbedderSpec  string                 `protobuf:"bytes,3,opt,name=embedder_spec,json=embedderSpec,proto3" json:"embedder_spec,omitempty"` // out: what produced the vectors, e.g. "hash:384:v1"
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TextOptions) Reset() {
+	*x = TextOptions{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TextOptions) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TextOptions) ProtoMessage() {}
+
+func (x *TextOptions) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TextOptions.ProtoReflect.Descriptor instead.
+func (*TextOptions) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *TextOptions) GetEmbedder() *EmbedderConfig {
+	if x != nil {
+		return x.Embedder
+	}
+	return nil
+}
+
+func (x *TextOptions) GetChunking() *ChunkingConfig {
+	if x != nil {
+		return x.Chunking
+	}
+	return nil
+}
+
+func (x *TextOptions) GetEmbedderSpec() string {
+	if x != nil {
+		return x.EmbedderSpec
+	}
+	return ""
+}
+
+type Document struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`             // 1..256 bytes
+	Text          string                 `protobuf:"bytes,2,opt,name=text,proto3" json:"text,omitempty"`         // "" deletes the document's chunks
+	Metadata      string                 `protobuf:"bytes,3,opt,name=metadata,proto3" json:"metadata,omitempty"` // JSON object text stored with every chunk under "metadata"; "" = none
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Document) Reset() {
+	*x = Document{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Document) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Document) ProtoMessage() {}
+
+func (x *Document) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Document.ProtoReflect.Descriptor instead.
+func (*Document) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *Document) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Document) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *Document) GetMetadata() string {
+	if x != nil {
+		return x.Metadata
+	}
+	return ""
+}
+
+type IngestDocumentsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"` // required on the first message
+	Documents     []*Document            `protobuf:"bytes,2,rep,name=documents,proto3" json:"documents,omitempty"`
+	Sync          bool                   `protobuf:"varint,3,opt,name=sync,proto3" json:"sync,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IngestDocumentsRequest) Reset() {
+	*x = IngestDocumentsRequest{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IngestDocumentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IngestDocumentsRequest) ProtoMessage() {}
+
+func (x *IngestDocumentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IngestDocumentsRequest.ProtoReflect.Descriptor instead.
+func (*IngestDocumentsRequest) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *IngestDocumentsRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *IngestDocumentsRequest) GetDocuments() []*Document {
+	if x != nil {
+		return x.Documents
+	}
+	return nil
+}
+
+func (x *IngestDocumentsRequest) GetSync() bool {
+	if x != nil {
+		return x.Sync
+	}
+	return false
+}
+
+type IngestProgress struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Documents      uint64                 `protobuf:"varint,1,opt,name=documents,proto3" json:"documents,omitempty"`                                 // documents ingested so far on this stream
+	Chunks         uint64                 `protobuf:"varint,2,opt,name=chunks,proto3" json:"chunks,omitempty"`                                       // chunks written so far
+	ReplacedChunks uint64                 `protobuf:"varint,3,opt,name=replaced_chunks,json=replacedChunks,proto3" json:"replaced_chunks,omitempty"` // older chunks of re-ingested documents removed so far
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *IngestProgress) Reset() {
+	*x = IngestProgress{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IngestProgress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IngestProgress) ProtoMessage() {}
+
+func (x *IngestProgress) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IngestProgress.ProtoReflect.Descriptor instead.
+func (*IngestProgress) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *IngestProgress) GetDocuments() uint64 {
+	if x != nil {
+		return x.Documents
+	}
+	return 0
+}
+
+func (x *IngestProgress) GetChunks() uint64 {
+	if x != nil {
+		return x.Chunks
+	}
+	return 0
+}
+
+func (x *IngestProgress) GetReplacedChunks() uint64 {
+	if x != nil {
+		return x.ReplacedChunks
+	}
+	return 0
+}
+
+type DeleteDocumentsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	DocumentIds   []string               `protobuf:"bytes,2,rep,name=document_ids,json=documentIds,proto3" json:"document_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteDocumentsRequest) Reset() {
+	*x = DeleteDocumentsRequest{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteDocumentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteDocumentsRequest) ProtoMessage() {}
+
+func (x *DeleteDocumentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteDocumentsRequest.ProtoReflect.Descriptor instead.
+func (*DeleteDocumentsRequest) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *DeleteDocumentsRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *DeleteDocumentsRequest) GetDocumentIds() []string {
+	if x != nil {
+		return x.DocumentIds
+	}
+	return nil
+}
+
+type DeleteDocumentsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	DeletedChunks uint64                 `protobuf:"varint,1,opt,name=deleted_chunks,json=deletedChunks,proto3" json:"deleted_chunks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteDocumentsResponse) Reset() {
+	*x = DeleteDocumentsResponse{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteDocumentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteDocumentsResponse) ProtoMessage() {}
+
+func (x *DeleteDocumentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteDocumentsResponse.ProtoReflect.Descriptor instead.
+func (*DeleteDocumentsResponse) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *DeleteDocumentsResponse) GetDeletedChunks() uint64 {
+	if x != nil {
+		return x.DeletedChunks
+	}
+	return 0
+}
+
+type EmbedRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"` // a text collection; its embedder is used
+	Texts         []string               `protobuf:"bytes,2,rep,name=texts,proto3" json:"texts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EmbedRequest) Reset() {
+	*x = EmbedRequest{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EmbedRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EmbedRequest) ProtoMessage() {}
+
+func (x *EmbedRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EmbedRequest.ProtoReflect.Descriptor instead.
+func (*EmbedRequest) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *EmbedRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *EmbedRequest) GetTexts() []string {
+	if x != nil {
+		return x.Texts
+	}
+	return nil
+}
+
+type EmbedResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Dimension     uint32                 `protobuf:"varint,1,opt,name=dimension,proto3" json:"dimension,omitempty"`
+	Vectors       []float32              `protobuf:"fixed32,2,rep,packed,name=vectors,proto3" json:"vectors,omitempty"` // texts.size() * dimension, row-major, unit length
+	EmbedderSpec  string                 `protobuf:"bytes,3,opt,name=embedder_spec,json=embedderSpec,proto3" json:"embedder_spec,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EmbedResponse) Reset() {
+	*x = EmbedResponse{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EmbedResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EmbedResponse) ProtoMessage() {}
+
+func (x *EmbedResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EmbedResponse.ProtoReflect.Descriptor instead.
+func (*EmbedResponse) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *EmbedResponse) GetDimension() uint32 {
+	if x != nil {
+		return x.Dimension
+	}
+	return 0
+}
+
+func (x *EmbedResponse) GetVectors() []float32 {
+	if x != nil {
+		return x.Vectors
+	}
+	return nil
+}
+
+func (x *EmbedResponse) GetEmbedderSpec() string {
+	if x != nil {
+		return x.EmbedderSpec
+	}
+	return ""
+}
+
+type AskRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Collection string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	Question   string                 `protobuf:"bytes,2,opt,name=question,proto3" json:"question,omitempty"`
+	K          uint32                 `protobuf:"varint,3,opt,name=k,proto3" json:"k,omitempty"`           // chunks retrieved; 0 = 5
+	Filter     string                 `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`  // payload filter; document metadata is under "metadata."
+	Stream     bool                   `protobuf:"varint,5,opt,name=stream,proto3" json:"stream,omitempty"` // send the answer's pieces as they are produced
+	// "" = the server's default generator; "extractive" = no language model.
+	Generator       string `protobuf:"bytes,6,opt,name=generator,proto3" json:"generator,omitempty"`
+	SystemTemplate  string `protobuf:"bytes,7,opt,name=system_template,json=systemTemplate,proto3" json:"system_template,omitempty"` // {context} and {question} are replaced; "" = built-in
+	UserTemplate    string `protobuf:"bytes,8,opt,name=user_template,json=userTemplate,proto3" json:"user_template,omitempty"`
+	MaxPromptTokens uint32 `protobuf:"varint,9,opt,name=max_prompt_tokens,json=maxPromptTokens,proto3" json:"max_prompt_tokens,omitempty"` // 0 = 2048
+	EfSearch        uint32 `protobuf:"varint,10,opt,name=ef_search,json=efSearch,proto3" json:"ef_search,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *AskRequest) Reset() {
+	*x = AskRequest{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AskRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AskRequest) ProtoMessage() {}
+
+func (x *AskRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AskRequest.ProtoReflect.Descriptor instead.
+func (*AskRequest) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *AskRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *AskRequest) GetQuestion() string {
+	if x != nil {
+		return x.Question
+	}
+	return ""
+}
+
+func (x *AskRequest) GetK() uint32 {
+	if x != nil {
+		return x.K
+	}
+	return 0
+}
+
+func (x *AskRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *AskRequest) GetStream() bool {
+	if x != nil {
+		return x.Stream
+	}
+	return false
+}
+
+func (x *AskRequest) GetGenerator() string {
+	if x != nil {
+		return x.Generator
+	}
+	return ""
+}
+
+func (x *AskRequest) GetSystemTemplate() string {
+	if x != nil {
+		return x.SystemTemplate
+	}
+	return ""
+}
+
+func (x *AskRequest) GetUserTemplate() string {
+	if x != nil {
+		return x.UserTemplate
+	}
+	return ""
+}
+
+func (x *AskRequest) GetMaxPromptTokens() uint32 {
+	if x != nil {
+		return x.MaxPromptTokens
+	}
+	return 0
+}
+
+func (x *AskRequest) GetEfSearch() uint32 {
+	if x != nil {
+		return x.EfSearch
+	}
+	return 0
+}
+
+type Citation struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Number        uint32                 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"` // [n] in the prompt
+	DocumentId    string                 `protobuf:"bytes,2,opt,name=document_id,json=documentId,proto3" json:"document_id,omitempty"`
+	Chunk         uint32                 `protobuf:"varint,3,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	Score         float32                `protobuf:"fixed32,4,opt,name=score,proto3" json:"score,omitempty"`
+	Text          string                 `protobuf:"bytes,5,opt,name=text,proto3" json:"text,omitempty"`
+	Begin         uint64                 `protobuf:"varint,6,opt,name=begin,proto3" json:"begin,omitempty"` // byte span of text in the document
+	End           uint64                 `protobuf:"varint,7,opt,name=end,proto3" json:"end,omitempty"`
+	Cited         bool                   `protobuf:"varint,8,opt,name=cited,proto3" json:"cited,omitempty"` // the answer refers to [number]
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Citation) Reset() {
+	*x = Citation{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Citation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Citation) ProtoMessage() {}
+
+func (x *Citation) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Citation.ProtoReflect.Descriptor instead.
+func (*Citation) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *Citation) GetNumber() uint32 {
+	if x != nil {
+		return x.Number
+	}
+	return 0
+}
+
+func (x *Citation) GetDocumentId() string {
+	if x != nil {
+		return x.DocumentId
+	}
+	return ""
+}
+
+func (x *Citation) GetChunk() uint32 {
+	if x != nil {
+		return x.Chunk
+	}
+	return 0
+}
+
+func (x *Citation) GetScore() float32 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+func (x *Citation) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *Citation) GetBegin() uint64 {
+	if x != nil {
+		return x.Begin
+	}
+	return 0
+}
+
+func (x *Citation) GetEnd() uint64 {
+	if x != nil {
+		return x.End
+	}
+	return 0
+}
+
+func (x *Citation) GetCited() bool {
+	if x != nil {
+		return x.Cited
+	}
+	return false
+}
+
+type AskTimings struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	EmbedMs       float64                `protobuf:"fixed64,1,opt,name=embed_ms,json=embedMs,proto3" json:"embed_ms,omitempty"`
+	RetrieveMs    float64                `protobuf:"fixed64,2,opt,name=retrieve_ms,json=retrieveMs,proto3" json:"retrieve_ms,omitempty"`
+	GenerateMs    float64                `protobuf:"fixed64,3,opt,name=generate_ms,json=generateMs,proto3" json:"generate_ms,omitempty"`
+	TotalMs       float64                `protobuf:"fixed64,4,opt,name=total_ms,json=totalMs,proto3" json:"total_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AskTimings) Reset() {
+	*x = AskTimings{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AskTimings) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AskTimings) ProtoMessage() {}
+
+func (x *AskTimings) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AskTimings.ProtoReflect.Descriptor instead.
+func (*AskTimings) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *AskTimings) GetEmbedMs() float64 {
+	if x != nil {
+		return x.EmbedMs
+	}
+	return 0
+}
+
+func (x *AskTimings) GetRetrieveMs() float64 {
+	if x != nil {
+		return x.RetrieveMs
+	}
+	return 0
+}
+
+func (x *AskTimings) GetGenerateMs() float64 {
+	if x != nil {
+		return x.GenerateMs
+	}
+	return 0
+}
+
+func (x *AskTimings) GetTotalMs() float64 {
+	if x != nil {
+		return x.TotalMs
+	}
+	return 0
+}
+
+type AskAnswer struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Answer        string                 `protobuf:"bytes,1,opt,name=answer,proto3" json:"answer,omitempty"`
+	Citations     []*Citation            `protobuf:"bytes,2,rep,name=citations,proto3" json:"citations,omitempty"` // every chunk in the prompt, [1] first
+	Timings       *AskTimings            `protobuf:"bytes,3,opt,name=timings,proto3" json:"timings,omitempty"`
+	Generator     string                 `protobuf:"bytes,4,opt,name=generator,proto3" json:"generator,omitempty"`
+	EmbedderSpec  string                 `protobuf:"bytes,5,opt,name=embedder_spec,json=embedderSpec,proto3" json:"embedder_spec,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AskAnswer) Reset() {
+	*x = AskAnswer{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AskAnswer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AskAnswer) ProtoMessage() {}
+
+func (x *AskAnswer) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AskAnswer.ProtoReflect.Descriptor instead.
+func (*AskAnswer) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *AskAnswer) GetAnswer() string {
+	if x != nil {
+		return x.Answer
+	}
+	return ""
+}
+
+func (x *AskAnswer) GetCitations() []*Citation {
+	if x != nil {
+		return x.Citations
+	}
+	return nil
+}
+
+func (x *AskAnswer) GetTimings() *AskTimings {
+	if x != nil {
+		return x.Timings
+	}
+	return nil
+}
+
+func (x *AskAnswer) GetGenerator() string {
+	if x != nil {
+		return x.Generator
+	}
+	return ""
+}
+
+func (x *AskAnswer) GetEmbedderSpec() string {
+	if x != nil {
+		return x.EmbedderSpec
+	}
+	return ""
+}
+
+type AskResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Event:
+	//
+	//	*AskResponse_Token
+	//	*AskResponse_Answer
+	Event         isAskResponse_Event `protobuf_oneof:"event"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AskResponse) Reset() {
+	*x = AskResponse{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AskResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AskResponse) ProtoMessage() {}
+
+func (x *AskResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AskResponse.ProtoReflect.Descriptor instead.
+func (*AskResponse) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *AskResponse) GetEvent() isAskResponse_Event {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+func (x *AskResponse) GetToken() string {
+	if x != nil {
+		if x, ok := x.Event.(*AskResponse_Token); ok {
+			return x.Token
+		}
+	}
+	return ""
+}
+
+func (x *AskResponse) GetAnswer() *AskAnswer {
+	if x != nil {
+		if x, ok := x.Event.(*AskResponse_Answer); ok {
+			return x.Answer
+		}
+	}
+	return nil
+}
+
+type isAskResponse_Event interface {
+	isAskResponse_Event()
+}
+
+type AskResponse_Token struct {
+	Token string `protobuf:"bytes,1,opt,name=token,proto3,oneof"` // a piece of the answer (stream only)
+}
+
+type AskResponse_Answer struct {
+	Answer *AskAnswer `protobuf:"bytes,2,opt,name=answer,proto3,oneof"` // always the last message
+}
+
+func (*AskResponse_Token) isAskResponse_Event() {}
+
+func (*AskResponse_Answer) isAskResponse_Event() {}
+
 var File_sextant_v1_sextant_proto protoreflect.FileDescriptor
 
 const file_sextant_v1_sextant_proto_rawDesc = "" +
@@ -2238,7 +3309,7 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\x06nprobe\x18\x04 \x01(\rR\x06nprobe\"V\n" +
 	"\fPayloadIndex\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x120\n" +
-	"\x04type\x18\x02 \x01(\x0e2\x1c.sextant.v1.PayloadFieldTypeR\x04type\"\xba\x02\n" +
+	"\x04type\x18\x02 \x01(\x0e2\x1c.sextant.v1.PayloadFieldTypeR\x04type\"\x87\x03\n" +
 	"\x0eCollectionInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tdimension\x18\x02 \x01(\rR\tdimension\x12*\n" +
@@ -2250,7 +3321,12 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\vindex_bytes\x18\a \x01(\x04R\n" +
 	"indexBytes\x12!\n" +
 	"\fvector_bytes\x18\b \x01(\x04R\vvectorBytes\x12!\n" +
-	"\findex_origin\x18\t \x01(\tR\vindexOrigin\"^\n" +
+	"\findex_origin\x18\t \x01(\tR\vindexOrigin\x12\x1e\n" +
+	"\n" +
+	"properties\x18\n" +
+	" \x01(\tR\n" +
+	"properties\x12+\n" +
+	"\x04text\x18\v \x01(\v2\x17.sextant.v1.TextOptionsR\x04text\"^\n" +
 	"\x05Point\x12#\n" +
 	"\x02id\x18\x01 \x01(\v2\x13.sextant.v1.PointIdR\x02id\x12\x16\n" +
 	"\x06vector\x18\x02 \x03(\x02R\x06vector\x12\x18\n" +
@@ -2264,13 +3340,17 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\tread_only\x18\x04 \x01(\bR\breadOnly\x12*\n" +
 	"\x11max_message_bytes\x18\x05 \x01(\x04R\x0fmaxMessageBytes\x12(\n" +
 	"\x10max_batch_points\x18\x06 \x01(\rR\x0emaxBatchPoints\x12#\n" +
-	"\rmax_dimension\x18\a \x01(\rR\fmaxDimension\"\xe7\x01\n" +
+	"\rmax_dimension\x18\a \x01(\rR\fmaxDimension\"\xb4\x02\n" +
 	"\x17CreateCollectionRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tdimension\x18\x02 \x01(\rR\tdimension\x12*\n" +
 	"\x06metric\x18\x03 \x01(\x0e2\x12.sextant.v1.MetricR\x06metric\x12+\n" +
 	"\x05index\x18\x04 \x01(\v2\x15.sextant.v1.IndexSpecR\x05index\x12A\n" +
-	"\x0fpayload_indexes\x18\x05 \x03(\v2\x18.sextant.v1.PayloadIndexR\x0epayloadIndexes\"/\n" +
+	"\x0fpayload_indexes\x18\x05 \x03(\v2\x18.sextant.v1.PayloadIndexR\x0epayloadIndexes\x12\x1e\n" +
+	"\n" +
+	"properties\x18\x06 \x01(\tR\n" +
+	"properties\x12+\n" +
+	"\x04text\x18\a \x01(\v2\x17.sextant.v1.TextOptionsR\x04text\"/\n" +
 	"\x19DescribeCollectionRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\x18\n" +
 	"\x16ListCollectionsRequest\"W\n" +
@@ -2384,7 +3464,96 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\avectors\x18\x02 \x03(\x02R\avectors\x120\n" +
 	"\x06params\x18\x03 \x01(\v2\x18.sextant.v1.SearchParamsR\x06params\"K\n" +
 	"\x13SearchBatchResponse\x124\n" +
-	"\aresults\x18\x01 \x03(\v2\x1a.sextant.v1.SearchResponseR\aresults*\\\n" +
+	"\aresults\x18\x01 \x03(\v2\x1a.sextant.v1.SearchResponseR\aresults\"\xae\x01\n" +
+	"\x0eEmbedderConfig\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x1c\n" +
+	"\tdimension\x18\x02 \x01(\rR\tdimension\x12\x1f\n" +
+	"\vlocal_model\x18\x03 \x01(\tR\n" +
+	"localModel\x12&\n" +
+	"\x0fopenai_base_url\x18\x04 \x01(\tR\ropenaiBaseUrl\x12!\n" +
+	"\fopenai_model\x18\x05 \x01(\tR\vopenaiModel\"\x8e\x01\n" +
+	"\x0eChunkingConfig\x12!\n" +
+	"\fchunk_tokens\x18\x01 \x01(\rR\vchunkTokens\x12%\n" +
+	"\x0eoverlap_tokens\x18\x02 \x01(\rR\roverlapTokens\x12\x1a\n" +
+	"\bmarkdown\x18\x03 \x01(\bR\bmarkdown\x12\x16\n" +
+	"\x06tokens\x18\x04 \x01(\tR\x06tokens\"\xa2\x01\n" +
+	"\vTextOptions\x126\n" +
+	"\bembedder\x18\x01 \x01(\v2\x1a.sextant.v1.EmbedderConfigR\bembedder\x126\n" +
+	"\bchunking\x18\x02 \x01(\v2\x1a.sextant.v1.ChunkingConfigR\bchunking\x12#\n" +
+	"\rembedder_spec\x18\x03 \x01(\tR\fembedderSpec\"J\n" +
+	"\bDocument\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04text\x18\x02 \x01(\tR\x04text\x12\x1a\n" +
+	"\bmetadata\x18\x03 \x01(\tR\bmetadata\"\x80\x01\n" +
+	"\x16IngestDocumentsRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x122\n" +
+	"\tdocuments\x18\x02 \x03(\v2\x14.sextant.v1.DocumentR\tdocuments\x12\x12\n" +
+	"\x04sync\x18\x03 \x01(\bR\x04sync\"o\n" +
+	"\x0eIngestProgress\x12\x1c\n" +
+	"\tdocuments\x18\x01 \x01(\x04R\tdocuments\x12\x16\n" +
+	"\x06chunks\x18\x02 \x01(\x04R\x06chunks\x12'\n" +
+	"\x0freplaced_chunks\x18\x03 \x01(\x04R\x0ereplacedChunks\"[\n" +
+	"\x16DeleteDocumentsRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12!\n" +
+	"\fdocument_ids\x18\x02 \x03(\tR\vdocumentIds\"@\n" +
+	"\x17DeleteDocumentsResponse\x12%\n" +
+	"\x0edeleted_chunks\x18\x01 \x01(\x04R\rdeletedChunks\"D\n" +
+	"\fEmbedRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12\x14\n" +
+	"\x05texts\x18\x02 \x03(\tR\x05texts\"l\n" +
+	"\rEmbedResponse\x12\x1c\n" +
+	"\tdimension\x18\x01 \x01(\rR\tdimension\x12\x18\n" +
+	"\avectors\x18\x02 \x03(\x02R\avectors\x12#\n" +
+	"\rembedder_spec\x18\x03 \x01(\tR\fembedderSpec\"\xbb\x02\n" +
+	"\n" +
+	"AskRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12\x1a\n" +
+	"\bquestion\x18\x02 \x01(\tR\bquestion\x12\f\n" +
+	"\x01k\x18\x03 \x01(\rR\x01k\x12\x16\n" +
+	"\x06filter\x18\x04 \x01(\tR\x06filter\x12\x16\n" +
+	"\x06stream\x18\x05 \x01(\bR\x06stream\x12\x1c\n" +
+	"\tgenerator\x18\x06 \x01(\tR\tgenerator\x12'\n" +
+	"\x0fsystem_template\x18\a \x01(\tR\x0esystemTemplate\x12#\n" +
+	"\ruser_template\x18\b \x01(\tR\fuserTemplate\x12*\n" +
+	"\x11max_prompt_tokens\x18\t \x01(\rR\x0fmaxPromptTokens\x12\x1b\n" +
+	"\tef_search\x18\n" +
+	" \x01(\rR\befSearch\"\xc1\x01\n" +
+	"\bCitation\x12\x16\n" +
+	"\x06number\x18\x01 \x01(\rR\x06number\x12\x1f\n" +
+	"\vdocument_id\x18\x02 \x01(\tR\n" +
+	"documentId\x12\x14\n" +
+	"\x05chunk\x18\x03 \x01(\rR\x05chunk\x12\x14\n" +
+	"\x05score\x18\x04 \x01(\x02R\x05score\x12\x12\n" +
+	"\x04text\x18\x05 \x01(\tR\x04text\x12\x14\n" +
+	"\x05begin\x18\x06 \x01(\x04R\x05begin\x12\x10\n" +
+	"\x03end\x18\a \x01(\x04R\x03end\x12\x14\n" +
+	"\x05cited\x18\b \x01(\bR\x05cited\"\x84\x01\n" +
+	"\n" +
+	"AskTimings\x12\x19\n" +
+	"\bembed_ms\x18\x01 \x01(\x01R\aembedMs\x12\x1f\n" +
+	"\vretrieve_ms\x18\x02 \x01(\x01R\n" +
+	"retrieveMs\x12\x1f\n" +
+	"\vgenerate_ms\x18\x03 \x01(\x01R\n" +
+	"generateMs\x12\x19\n" +
+	"\btotal_ms\x18\x04 \x01(\x01R\atotalMs\"\xcc\x01\n" +
+	"\tAskAnswer\x12\x16\n" +
+	"\x06answer\x18\x01 \x01(\tR\x06answer\x122\n" +
+	"\tcitations\x18\x02 \x03(\v2\x14.sextant.v1.CitationR\tcitations\x120\n" +
+	"\atimings\x18\x03 \x01(\v2\x16.sextant.v1.AskTimingsR\atimings\x12\x1c\n" +
+	"\tgenerator\x18\x04 \x01(\tR\tgenerator\x12#\n" +
+	"\rembedder_spec\x18\x05 \x01(\tR\fembedderSpec\"_\n" +
+	"\vAskResponse\x12\x16\n" +
+	"\x05token\x18\x01 \x01(\tH\x00R\x05token\x12/\n" +
+	"\x06answer\x18\x02 \x01(\v2\x15.sextant.v1.AskAnswerH\x00R\x06answerB\a\n" +
+	"\x05event*\\\n" +
 	"\x06Metric\x12\x16\n" +
 	"\x12METRIC_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tMETRIC_L2\x10\x01\x12\x18\n" +
@@ -2401,7 +3570,8 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\x17INDEX_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11INDEX_STATE_READY\x10\x01\x12\x18\n" +
 	"\x14INDEX_STATE_TRAINING\x10\x02\x12\x18\n" +
-	"\x14INDEX_STATE_BUILDING\x10\x032\xd4\b\n" +
+	"\x14INDEX_STATE_BUILDING\x10\x032\xff\n" +
+	"\n" +
 	"\aSextant\x12K\n" +
 	"\n" +
 	"ServerInfo\x12\x1d.sextant.v1.ServerInfoRequest\x1a\x1e.sextant.v1.ServerInfoResponse\x12S\n" +
@@ -2418,7 +3588,11 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\x05Count\x12\x18.sextant.v1.CountRequest\x1a\x19.sextant.v1.CountResponse\x129\n" +
 	"\x04Scan\x12\x17.sextant.v1.ScanRequest\x1a\x18.sextant.v1.ScanResponse\x12?\n" +
 	"\x06Search\x12\x19.sextant.v1.SearchRequest\x1a\x1a.sextant.v1.SearchResponse\x12N\n" +
-	"\vSearchBatch\x12\x1e.sextant.v1.SearchBatchRequest\x1a\x1f.sextant.v1.SearchBatchResponseB?P\x01Z;github.com/sextant-db/sextant/client/go/sextantpb;sextantpbb\x06proto3"
+	"\vSearchBatch\x12\x1e.sextant.v1.SearchBatchRequest\x1a\x1f.sextant.v1.SearchBatchResponse\x12U\n" +
+	"\x0fIngestDocuments\x12\".sextant.v1.IngestDocumentsRequest\x1a\x1a.sextant.v1.IngestProgress(\x010\x01\x12Z\n" +
+	"\x0fDeleteDocuments\x12\".sextant.v1.DeleteDocumentsRequest\x1a#.sextant.v1.DeleteDocumentsResponse\x12<\n" +
+	"\x05Embed\x12\x18.sextant.v1.EmbedRequest\x1a\x19.sextant.v1.EmbedResponse\x128\n" +
+	"\x03Ask\x12\x16.sextant.v1.AskRequest\x1a\x17.sextant.v1.AskResponse0\x01B?P\x01Z;github.com/sextant-db/sextant/client/go/sextantpb;sextantpbb\x06proto3"
 
 var (
 	file_sextant_v1_sextant_proto_rawDescOnce sync.Once
@@ -2433,7 +3607,7 @@ func file_sextant_v1_sextant_proto_rawDescGZIP() []byte {
 }
 
 var file_sextant_v1_sextant_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_sextant_v1_sextant_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_sextant_v1_sextant_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_sextant_v1_sextant_proto_goTypes = []any{
 	(Metric)(0),                       // 0: sextant.v1.Metric
 	(PayloadFieldType)(0),             // 1: sextant.v1.PayloadFieldType
@@ -2472,64 +3646,95 @@ var file_sextant_v1_sextant_proto_goTypes = []any{
 	(*SearchResponse)(nil),            // 34: sextant.v1.SearchResponse
 	(*SearchBatchRequest)(nil),        // 35: sextant.v1.SearchBatchRequest
 	(*SearchBatchResponse)(nil),       // 36: sextant.v1.SearchBatchResponse
+	(*EmbedderConfig)(nil),            // 37: sextant.v1.EmbedderConfig
+	(*ChunkingConfig)(nil),            // 38: sextant.v1.ChunkingConfig
+	(*TextOptions)(nil),               // 39: sextant.v1.TextOptions
+	(*Document)(nil),                  // 40: sextant.v1.Document
+	(*IngestDocumentsRequest)(nil),    // 41: sextant.v1.IngestDocumentsRequest
+	(*IngestProgress)(nil),            // 42: sextant.v1.IngestProgress
+	(*DeleteDocumentsRequest)(nil),    // 43: sextant.v1.DeleteDocumentsRequest
+	(*DeleteDocumentsResponse)(nil),   // 44: sextant.v1.DeleteDocumentsResponse
+	(*EmbedRequest)(nil),              // 45: sextant.v1.EmbedRequest
+	(*EmbedResponse)(nil),             // 46: sextant.v1.EmbedResponse
+	(*AskRequest)(nil),                // 47: sextant.v1.AskRequest
+	(*Citation)(nil),                  // 48: sextant.v1.Citation
+	(*AskTimings)(nil),                // 49: sextant.v1.AskTimings
+	(*AskAnswer)(nil),                 // 50: sextant.v1.AskAnswer
+	(*AskResponse)(nil),               // 51: sextant.v1.AskResponse
 }
 var file_sextant_v1_sextant_proto_depIdxs = []int32{
 	1,  // 0: sextant.v1.PayloadIndex.type:type_name -> sextant.v1.PayloadFieldType
 	0,  // 1: sextant.v1.CollectionInfo.metric:type_name -> sextant.v1.Metric
 	2,  // 2: sextant.v1.CollectionInfo.index_state:type_name -> sextant.v1.IndexState
-	4,  // 3: sextant.v1.Point.id:type_name -> sextant.v1.PointId
-	0,  // 4: sextant.v1.CreateCollectionRequest.metric:type_name -> sextant.v1.Metric
-	5,  // 5: sextant.v1.CreateCollectionRequest.index:type_name -> sextant.v1.IndexSpec
-	6,  // 6: sextant.v1.CreateCollectionRequest.payload_indexes:type_name -> sextant.v1.PayloadIndex
-	7,  // 7: sextant.v1.ListCollectionsResponse.collections:type_name -> sextant.v1.CollectionInfo
-	5,  // 8: sextant.v1.SetIndexRequest.index:type_name -> sextant.v1.IndexSpec
-	8,  // 9: sextant.v1.UpsertRequest.points:type_name -> sextant.v1.Point
-	4,  // 10: sextant.v1.GetRequest.id:type_name -> sextant.v1.PointId
-	4,  // 11: sextant.v1.PointIds.ids:type_name -> sextant.v1.PointId
-	23, // 12: sextant.v1.DeleteRequest.ids:type_name -> sextant.v1.PointIds
-	8,  // 13: sextant.v1.ScanResponse.points:type_name -> sextant.v1.Point
-	4,  // 14: sextant.v1.Hit.id:type_name -> sextant.v1.PointId
-	3,  // 15: sextant.v1.SearchPlan.kind:type_name -> sextant.v1.SearchPlan.Kind
-	30, // 16: sextant.v1.SearchRequest.params:type_name -> sextant.v1.SearchParams
-	31, // 17: sextant.v1.SearchResponse.hits:type_name -> sextant.v1.Hit
-	32, // 18: sextant.v1.SearchResponse.plan:type_name -> sextant.v1.SearchPlan
-	30, // 19: sextant.v1.SearchBatchRequest.params:type_name -> sextant.v1.SearchParams
-	34, // 20: sextant.v1.SearchBatchResponse.results:type_name -> sextant.v1.SearchResponse
-	9,  // 21: sextant.v1.Sextant.ServerInfo:input_type -> sextant.v1.ServerInfoRequest
-	11, // 22: sextant.v1.Sextant.CreateCollection:input_type -> sextant.v1.CreateCollectionRequest
-	12, // 23: sextant.v1.Sextant.DescribeCollection:input_type -> sextant.v1.DescribeCollectionRequest
-	13, // 24: sextant.v1.Sextant.ListCollections:input_type -> sextant.v1.ListCollectionsRequest
-	15, // 25: sextant.v1.Sextant.DropCollection:input_type -> sextant.v1.DropCollectionRequest
-	17, // 26: sextant.v1.Sextant.SetIndex:input_type -> sextant.v1.SetIndexRequest
-	18, // 27: sextant.v1.Sextant.WaitForIndex:input_type -> sextant.v1.WaitForIndexRequest
-	19, // 28: sextant.v1.Sextant.Upsert:input_type -> sextant.v1.UpsertRequest
-	19, // 29: sextant.v1.Sextant.UpsertStream:input_type -> sextant.v1.UpsertRequest
-	22, // 30: sextant.v1.Sextant.Get:input_type -> sextant.v1.GetRequest
-	24, // 31: sextant.v1.Sextant.Delete:input_type -> sextant.v1.DeleteRequest
-	26, // 32: sextant.v1.Sextant.Count:input_type -> sextant.v1.CountRequest
-	28, // 33: sextant.v1.Sextant.Scan:input_type -> sextant.v1.ScanRequest
-	33, // 34: sextant.v1.Sextant.Search:input_type -> sextant.v1.SearchRequest
-	35, // 35: sextant.v1.Sextant.SearchBatch:input_type -> sextant.v1.SearchBatchRequest
-	10, // 36: sextant.v1.Sextant.ServerInfo:output_type -> sextant.v1.ServerInfoResponse
-	7,  // 37: sextant.v1.Sextant.CreateCollection:output_type -> sextant.v1.CollectionInfo
-	7,  // 38: sextant.v1.Sextant.DescribeCollection:output_type -> sextant.v1.CollectionInfo
-	14, // 39: sextant.v1.Sextant.ListCollections:output_type -> sextant.v1.ListCollectionsResponse
-	16, // 40: sextant.v1.Sextant.DropCollection:output_type -> sextant.v1.DropCollectionResponse
-	7,  // 41: sextant.v1.Sextant.SetIndex:output_type -> sextant.v1.CollectionInfo
-	7,  // 42: sextant.v1.Sextant.WaitForIndex:output_type -> sextant.v1.CollectionInfo
-	20, // 43: sextant.v1.Sextant.Upsert:output_type -> sextant.v1.UpsertResponse
-	21, // 44: sextant.v1.Sextant.UpsertStream:output_type -> sextant.v1.UpsertProgress
-	8,  // 45: sextant.v1.Sextant.Get:output_type -> sextant.v1.Point
-	25, // 46: sextant.v1.Sextant.Delete:output_type -> sextant.v1.DeleteResponse
-	27, // 47: sextant.v1.Sextant.Count:output_type -> sextant.v1.CountResponse
-	29, // 48: sextant.v1.Sextant.Scan:output_type -> sextant.v1.ScanResponse
-	34, // 49: sextant.v1.Sextant.Search:output_type -> sextant.v1.SearchResponse
-	36, // 50: sextant.v1.Sextant.SearchBatch:output_type -> sextant.v1.SearchBatchResponse
-	36, // [36:51] is the sub-list for method output_type
-	21, // [21:36] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	39, // 3: sextant.v1.CollectionInfo.text:type_name -> sextant.v1.TextOptions
+	4,  // 4: sextant.v1.Point.id:type_name -> sextant.v1.PointId
+	0,  // 5: sextant.v1.CreateCollectionRequest.metric:type_name -> sextant.v1.Metric
+	5,  // 6: sextant.v1.CreateCollectionRequest.index:type_name -> sextant.v1.IndexSpec
+	6,  // 7: sextant.v1.CreateCollectionRequest.payload_indexes:type_name -> sextant.v1.PayloadIndex
+	39, // 8: sextant.v1.CreateCollectionRequest.text:type_name -> sextant.v1.TextOptions
+	7,  // 9: sextant.v1.ListCollectionsResponse.collections:type_name -> sextant.v1.CollectionInfo
+	5,  // 10: sextant.v1.SetIndexRequest.index:type_name -> sextant.v1.IndexSpec
+	8,  // 11: sextant.v1.UpsertRequest.points:type_name -> sextant.v1.Point
+	4,  // 12: sextant.v1.GetRequest.id:type_name -> sextant.v1.PointId
+	4,  // 13: sextant.v1.PointIds.ids:type_name -> sextant.v1.PointId
+	23, // 14: sextant.v1.DeleteRequest.ids:type_name -> sextant.v1.PointIds
+	8,  // 15: sextant.v1.ScanResponse.points:type_name -> sextant.v1.Point
+	4,  // 16: sextant.v1.Hit.id:type_name -> sextant.v1.PointId
+	3,  // 17: sextant.v1.SearchPlan.kind:type_name -> sextant.v1.SearchPlan.Kind
+	30, // 18: sextant.v1.SearchRequest.params:type_name -> sextant.v1.SearchParams
+	31, // 19: sextant.v1.SearchResponse.hits:type_name -> sextant.v1.Hit
+	32, // 20: sextant.v1.SearchResponse.plan:type_name -> sextant.v1.SearchPlan
+	30, // 21: sextant.v1.SearchBatchRequest.params:type_name -> sextant.v1.SearchParams
+	34, // 22: sextant.v1.SearchBatchResponse.results:type_name -> sextant.v1.SearchResponse
+	37, // 23: sextant.v1.TextOptions.embedder:type_name -> sextant.v1.EmbedderConfig
+	38, // 24: sextant.v1.TextOptions.chunking:type_name -> sextant.v1.ChunkingConfig
+	40, // 25: sextant.v1.IngestDocumentsRequest.documents:type_name -> sextant.v1.Document
+	48, // 26: sextant.v1.AskAnswer.citations:type_name -> sextant.v1.Citation
+	49, // 27: sextant.v1.AskAnswer.timings:type_name -> sextant.v1.AskTimings
+	50, // 28: sextant.v1.AskResponse.answer:type_name -> sextant.v1.AskAnswer
+	9,  // 29: sextant.v1.Sextant.ServerInfo:input_type -> sextant.v1.ServerInfoRequest
+	11, // 30: sextant.v1.Sextant.CreateCollection:input_type -> sextant.v1.CreateCollectionRequest
+	12, // 31: sextant.v1.Sextant.DescribeCollection:input_type -> sextant.v1.DescribeCollectionRequest
+	13, // 32: sextant.v1.Sextant.ListCollections:input_type -> sextant.v1.ListCollectionsRequest
+	15, // 33: sextant.v1.Sextant.DropCollection:input_type -> sextant.v1.DropCollectionRequest
+	17, // 34: sextant.v1.Sextant.SetIndex:input_type -> sextant.v1.SetIndexRequest
+	18, // 35: sextant.v1.Sextant.WaitForIndex:input_type -> sextant.v1.WaitForIndexRequest
+	19, // 36: sextant.v1.Sextant.Upsert:input_type -> sextant.v1.UpsertRequest
+	19, // 37: sextant.v1.Sextant.UpsertStream:input_type -> sextant.v1.UpsertRequest
+	22, // 38: sextant.v1.Sextant.Get:input_type -> sextant.v1.GetRequest
+	24, // 39: sextant.v1.Sextant.Delete:input_type -> sextant.v1.DeleteRequest
+	26, // 40: sextant.v1.Sextant.Count:input_type -> sextant.v1.CountRequest
+	28, // 41: sextant.v1.Sextant.Scan:input_type -> sextant.v1.ScanRequest
+	33, // 42: sextant.v1.Sextant.Search:input_type -> sextant.v1.SearchRequest
+	35, // 43: sextant.v1.Sextant.SearchBatch:input_type -> sextant.v1.SearchBatchRequest
+	41, // 44: sextant.v1.Sextant.IngestDocuments:input_type -> sextant.v1.IngestDocumentsRequest
+	43, // 45: sextant.v1.Sextant.DeleteDocuments:input_type -> sextant.v1.DeleteDocumentsRequest
+	45, // 46: sextant.v1.Sextant.Embed:input_type -> sextant.v1.EmbedRequest
+	47, // 47: sextant.v1.Sextant.Ask:input_type -> sextant.v1.AskRequest
+	10, // 48: sextant.v1.Sextant.ServerInfo:output_type -> sextant.v1.ServerInfoResponse
+	7,  // 49: sextant.v1.Sextant.CreateCollection:output_type -> sextant.v1.CollectionInfo
+	7,  // 50: sextant.v1.Sextant.DescribeCollection:output_type -> sextant.v1.CollectionInfo
+	14, // 51: sextant.v1.Sextant.ListCollections:output_type -> sextant.v1.ListCollectionsResponse
+	16, // 52: sextant.v1.Sextant.DropCollection:output_type -> sextant.v1.DropCollectionResponse
+	7,  // 53: sextant.v1.Sextant.SetIndex:output_type -> sextant.v1.CollectionInfo
+	7,  // 54: sextant.v1.Sextant.WaitForIndex:output_type -> sextant.v1.CollectionInfo
+	20, // 55: sextant.v1.Sextant.Upsert:output_type -> sextant.v1.UpsertResponse
+	21, // 56: sextant.v1.Sextant.UpsertStream:output_type -> sextant.v1.UpsertProgress
+	8,  // 57: sextant.v1.Sextant.Get:output_type -> sextant.v1.Point
+	25, // 58: sextant.v1.Sextant.Delete:output_type -> sextant.v1.DeleteResponse
+	27, // 59: sextant.v1.Sextant.Count:output_type -> sextant.v1.CountResponse
+	29, // 60: sextant.v1.Sextant.Scan:output_type -> sextant.v1.ScanResponse
+	34, // 61: sextant.v1.Sextant.Search:output_type -> sextant.v1.SearchResponse
+	36, // 62: sextant.v1.Sextant.SearchBatch:output_type -> sextant.v1.SearchBatchResponse
+	42, // 63: sextant.v1.Sextant.IngestDocuments:output_type -> sextant.v1.IngestProgress
+	44, // 64: sextant.v1.Sextant.DeleteDocuments:output_type -> sextant.v1.DeleteDocumentsResponse
+	46, // 65: sextant.v1.Sextant.Embed:output_type -> sextant.v1.EmbedResponse
+	51, // 66: sextant.v1.Sextant.Ask:output_type -> sextant.v1.AskResponse
+	48, // [48:67] is the sub-list for method output_type
+	29, // [29:48] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_sextant_v1_sextant_proto_init() }
@@ -2545,13 +3750,17 @@ func file_sextant_v1_sextant_proto_init() {
 		(*DeleteRequest_Ids)(nil),
 		(*DeleteRequest_Filter)(nil),
 	}
+	file_sextant_v1_sextant_proto_msgTypes[47].OneofWrappers = []any{
+		(*AskResponse_Token)(nil),
+		(*AskResponse_Answer)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sextant_v1_sextant_proto_rawDesc), len(file_sextant_v1_sextant_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   33,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

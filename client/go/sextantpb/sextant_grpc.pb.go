@@ -48,6 +48,10 @@ const (
 	Sextant_Scan_FullMethodName               = "/sextant.v1.Sextant/Scan"
 	Sextant_Search_FullMethodName             = "/sextant.v1.Sextant/Search"
 	Sextant_SearchBatch_FullMethodName        = "/sextant.v1.Sextant/SearchBatch"
+	Sextant_IngestDocuments_FullMethodName    = "/sextant.v1.Sextant/IngestDocuments"
+	Sextant_DeleteDocuments_FullMethodName    = "/sextant.v1.Sextant/DeleteDocuments"
+	Sextant_Embed_FullMethodName              = "/sextant.v1.Sextant/Embed"
+	Sextant_Ask_FullMethodName                = "/sextant.v1.Sextant/Ask"
 )
 
 // SextantClient is the client API for Sextant service.
@@ -82,6 +86,18 @@ type SextantClient interface {
 	// ---- search
 	Search(ctx context.Context, in *SearchRequest, opts ...grpc.CallOption) (*SearchResponse, error)
 	SearchBatch(ctx context.Context, in *SearchBatchRequest, opts ...grpc.CallOption) (*SearchBatchResponse, error)
+	// ---- text (RAG): collections created with CreateCollectionRequest.text
+	// Chunks, embeds and writes documents. Each request message is one batch of documents; every
+	// document in it is replaced atomically (its new chunks and the removal of its old ones commit
+	// together). The server answers each message with the running totals, as UpsertStream does.
+	IngestDocuments(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[IngestDocumentsRequest, IngestProgress], error)
+	// Deletes every chunk of the given documents.
+	DeleteDocuments(ctx context.Context, in *DeleteDocumentsRequest, opts ...grpc.CallOption) (*DeleteDocumentsResponse, error)
+	// Embeds texts with a text collection's embedder (for clients that want the vectors).
+	Embed(ctx context.Context, in *EmbedRequest, opts ...grpc.CallOption) (*EmbedResponse, error)
+	// embed -> retrieve -> prompt -> generate. Streams the answer's pieces (when
+	// AskRequest.stream), then one final message with the whole answer, citations and timings.
+	Ask(ctx context.Context, in *AskRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[AskResponse], error)
 }
 
 type sextantClient struct {
@@ -245,6 +261,58 @@ func (c *sextantClient) SearchBatch(ctx context.Context, in *SearchBatchRequest,
 	return out, nil
 }
 
+func (c *sextantClient) IngestDocuments(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[IngestDocumentsRequest, IngestProgress], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Sextant_ServiceDesc.Streams[1], Sextant_IngestDocuments_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[IngestDocumentsRequest, IngestProgress]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Sextant_IngestDocumentsClient = grpc.BidiStreamingClient[IngestDocumentsRequest, IngestProgress]
+
+func (c *sextantClient) DeleteDocuments(ctx context.Context, in *DeleteDocumentsRequest, opts ...grpc.CallOption) (*DeleteDocumentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteDocumentsResponse)
+	err := c.cc.Invoke(ctx, Sextant_DeleteDocuments_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sextantClient) Embed(ctx context.Context, in *EmbedRequest, opts ...grpc.CallOption) (*EmbedResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EmbedResponse)
+	err := c.cc.Invoke(ctx, Sextant_Embed_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sextantClient) Ask(ctx context.Context, in *AskRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[AskResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Sextant_ServiceDesc.Streams[2], Sextant_Ask_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[AskRequest, AskResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Sextant_AskClient = grpc.ServerStreamingClient[AskResponse]
+
 // SextantServer is the server API for Sextant service.
 // All implementations must embed UnimplementedSextantServer
 // for forward compatibility.
@@ -277,6 +345,18 @@ type SextantServer interface {
 	// ---- search
 	Search(context.Context, *SearchRequest) (*SearchResponse, error)
 	SearchBatch(context.Context, *SearchBatchRequest) (*SearchBatchResponse, error)
+	// ---- text (RAG): collections created with CreateCollectionRequest.text
+	// Chunks, embeds and writes documents. Each request message is one batch of documents; every
+	// document in it is replaced atomically (its new chunks and the removal of its old ones commit
+	// together). The server answers each message with the running totals, as UpsertStream does.
+	IngestDocuments(grpc.BidiStreamingServer[IngestDocumentsRequest, IngestProgress]) error
+	// Deletes every chunk of the given documents.
+	DeleteDocuments(context.Context, *DeleteDocumentsRequest) (*DeleteDocumentsResponse, error)
+	// Embeds texts with a text collection's embedder (for clients that want the vectors).
+	Embed(context.Context, *EmbedRequest) (*EmbedResponse, error)
+	// embed -> retrieve -> prompt -> generate. Streams the answer's pieces (when
+	// AskRequest.stream), then one final message with the whole answer, citations and timings.
+	Ask(*AskRequest, grpc.ServerStreamingServer[AskResponse]) error
 	mustEmbedUnimplementedSextantServer()
 }
 
@@ -331,6 +411,18 @@ func (UnimplementedSextantServer) Search(context.Context, *SearchRequest) (*Sear
 }
 func (UnimplementedSextantServer) SearchBatch(context.Context, *SearchBatchRequest) (*SearchBatchResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SearchBatch not implemented")
+}
+func (UnimplementedSextantServer) IngestDocuments(grpc.BidiStreamingServer[IngestDocumentsRequest, IngestProgress]) error {
+	return status.Errorf(codes.Unimplemented, "method IngestDocuments not implemented")
+}
+func (UnimplementedSextantServer) DeleteDocuments(context.Context, *DeleteDocumentsRequest) (*DeleteDocumentsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DeleteDocuments not implemented")
+}
+func (UnimplementedSextantServer) Embed(context.Context, *EmbedRequest) (*EmbedResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Embed not implemented")
+}
+func (UnimplementedSextantServer) Ask(*AskRequest, grpc.ServerStreamingServer[AskResponse]) error {
+	return status.Errorf(codes.Unimplemented, "method Ask not implemented")
 }
 func (UnimplementedSextantServer) mustEmbedUnimplementedSextantServer() {}
 func (UnimplementedSextantServer) testEmbeddedByValue()                 {}
@@ -612,6 +704,60 @@ func _Sextant_SearchBatch_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Sextant_IngestDocuments_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(SextantServer).IngestDocuments(&grpc.GenericServerStream[IngestDocumentsRequest, IngestProgress]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Sextant_IngestDocumentsServer = grpc.BidiStreamingServer[IngestDocumentsRequest, IngestProgress]
+
+func _Sextant_DeleteDocuments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteDocumentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SextantServer).DeleteDocuments(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sextant_DeleteDocuments_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SextantServer).DeleteDocuments(ctx, req.(*DeleteDocumentsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Sextant_Embed_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EmbedRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SextantServer).Embed(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sextant_Embed_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SextantServer).Embed(ctx, req.(*EmbedRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Sextant_Ask_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(AskRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(SextantServer).Ask(m, &grpc.GenericServerStream[AskRequest, AskResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Sextant_AskServer = grpc.ServerStreamingServer[AskResponse]
+
 // Sextant_ServiceDesc is the grpc.ServiceDesc for Sextant service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -675,6 +821,14 @@ var Sextant_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "SearchBatch",
 			Handler:    _Sextant_SearchBatch_Handler,
 		},
+		{
+			MethodName: "DeleteDocuments",
+			Handler:    _Sextant_DeleteDocuments_Handler,
+		},
+		{
+			MethodName: "Embed",
+			Handler:    _Sextant_Embed_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -682,6 +836,17 @@ var Sextant_ServiceDesc = grpc.ServiceDesc{
 			Handler:       _Sextant_UpsertStream_Handler,
 			ServerStreams: true,
 			ClientStreams: true,
+		},
+		{
+			StreamName:    "IngestDocuments",
+			Handler:       _Sextant_IngestDocuments_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "Ask",
+			Handler:       _Sextant_Ask_Handler,
+			ServerStreams: true,
 		},
 	},
 	Metadata: "sextant/v1/sextant.proto",
