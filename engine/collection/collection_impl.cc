@@ -376,7 +376,24 @@ std::string CollectionImpl::PayloadIndexKey(const std::string& entry, uint32_t s
 
 Status CollectionImpl::Upsert(const WriteOptions& options, std::span<const PointId> ids, std::span<const float> vectors,
                               std::span<const std::string> payloads) {
-  return Guarded("upsert", [&]() -> Status {
+  return Guarded("upsert", [&]() -> Status { return WritePoints(options, nullptr, ids, vectors, payloads).status(); });
+}
+
+StatusOr<uint64_t> CollectionImpl::Replace(const WriteOptions& options, std::string_view delete_filter,
+                                           std::span<const PointId> ids, std::span<const float> vectors,
+                                           std::span<const std::string> payloads) {
+  return Guarded("replace", [&]() -> StatusOr<uint64_t> {
+    if (delete_filter.empty()) return Status::InvalidArgument("replace: filter is empty (use {} to replace every point)");
+    auto parsed = payload::Filter::Parse(delete_filter);
+    if (!parsed.ok()) return parsed.status().WithPrefix("replace: filter");
+    return WritePoints(options, &*parsed, ids, vectors, payloads);
+  });
+}
+
+StatusOr<uint64_t> CollectionImpl::WritePoints(const WriteOptions& options, const payload::Filter* delete_filter,
+                                               std::span<const PointId> ids, std::span<const float> vectors,
+                                               std::span<const std::string> payloads) {
+  {
     const size_t n = ids.size();
     const size_t dim = desc_.dimension;
     if (n == 0) return Status::InvalidArgument("upsert: the batch is empty");
@@ -459,7 +476,35 @@ Status CollectionImpl::Upsert(const WriteOptions& options, std::span<const Point
       }
     };
 
+    // Replace: the points matching the filter that this batch does not itself replace.
+    std::vector<uint32_t> removed;
+    if (delete_filter != nullptr) {
+      std::optional<payload::Filter> filter;
+      if (!delete_filter->MatchesAll()) filter = *delete_filter;
+      auto m = FilterMatches(filter);
+      if (!m.ok()) {
+        give_back();
+        return m.status().WithPrefix("replace");
+      }
+      std::unordered_set<uint32_t> replaced;
+      for (const Planned& p : plan) {
+        if (p.old_slot >= 0) replaced.insert(static_cast<uint32_t>(p.old_slot));
+      }
+      for (uint32_t s = 0; s < slots_; ++s) {
+        if (m->mask[s] && live_[s] && !replaced.count(s)) removed.push_back(s);
+      }
+    }
+
     storage::Batch batch;
+    for (uint32_t slot : removed) {
+      const std::string slot_key = storage::SlotKey(desc_.id, slot);
+      batch.Delete(Cf::kIds, storage::IdKey(desc_.id, slot_ids_[slot]));
+      batch.Delete(Cf::kVectors, slot_key);
+      batch.Delete(Cf::kPayloads, slot_key);
+      if (payload_index_) {
+        for (const std::string& e : payload_index_->EntriesOf(slot)) batch.Delete(Cf::kPayloadIndex, PayloadIndexKey(e, slot));
+      }
+    }
     for (const Planned& p : plan) {
       const std::string slot_key = storage::SlotKey(desc_.id, p.slot);
       std::string slot_value;
@@ -490,10 +535,14 @@ Status CollectionImpl::Upsert(const WriteOptions& options, std::span<const Point
     Status written = env_.storage->Write(batch, options.sync);
     if (!written.ok()) {
       give_back();
-      return written.WithPrefix("upsert");
+      return written.WithPrefix(delete_filter ? "replace" : "upsert");
     }
 
     std::vector<uint32_t> retired, added;
+    for (uint32_t slot : removed) {
+      id_slot_.erase(slot_ids_[slot]);
+      RetireSlot(slot, &retired);
+    }
     added.reserve(plan.size());
     for (const Planned& p : plan) {
       std::memcpy(store_.Row(p.slot), rows + p.index * dim, dim * sizeof(float));
@@ -505,7 +554,7 @@ Status CollectionImpl::Upsert(const WriteOptions& options, std::span<const Point
       added.push_back(p.slot);
     }
     slots_ = static_cast<uint32_t>(std::max<uint64_t>(slots_, next_slot));
-    changes_since_checkpoint_ += plan.size();
+    changes_since_checkpoint_ += plan.size() + removed.size();
     // This write may bring a waiting index to the points it needs to train: start it now, so a
     // bulk load followed by WaitForIndex gets the index rather than exact search.
     const bool train = index_state_ == IndexState::kTraining && id_slot_.size() >= min_training_points_;
@@ -517,8 +566,8 @@ Status CollectionImpl::Upsert(const WriteOptions& options, std::span<const Point
       lock.unlock();
     }
     if (train) StartTrainingIfWaiting();
-    return Status::OK();
-  });
+    return uint64_t{removed.size()};
+  }
 }
 
 void CollectionImpl::StartTrainingIfWaiting() {
@@ -639,6 +688,7 @@ StatusOr<CollectionInfo> CollectionImpl::Describe() const {
   info.index_bytes = index_ ? index_->MemoryBytes() : 0;
   info.vector_bytes = uint64_t{slots_} * desc_.dimension * sizeof(float);
   info.index_origin = index_origin_;
+  info.properties = desc_.properties;
   return info;
 }
 

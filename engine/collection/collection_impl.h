@@ -80,6 +80,8 @@ class CollectionImpl final : public Collection {
                 std::span<const std::string> payloads) override;
   StatusOr<uint64_t> Delete(const WriteOptions& options, std::span<const PointId> ids) override;
   StatusOr<uint64_t> DeleteWhere(const WriteOptions& options, std::string_view filter) override;
+  StatusOr<uint64_t> Replace(const WriteOptions& options, std::string_view delete_filter, std::span<const PointId> ids,
+                             std::span<const float> vectors, std::span<const std::string> payloads) override;
   StatusOr<Point> Get(const PointId& id) const override;
   StatusOr<uint64_t> Count() const override;
   StatusOr<ScanPage> Scan(const ScanOptions& options) const override;
@@ -116,6 +118,11 @@ class CollectionImpl final : public Collection {
   Status CheckOpen() const;  // requires mu_ (either mode)
   Status LoadIndexFromFile();  // during Load
   // Which slots the (parsed) filter allows; requires mu_ shared.
+  // Upsert, and with delete_filter also Replace: one atomic batch. Returns the points removed by
+  // the filter. Call inside Guarded.
+  StatusOr<uint64_t> WritePoints(const WriteOptions& options, const payload::Filter* delete_filter,
+                                 std::span<const PointId> ids, std::span<const float> vectors,
+                                 std::span<const std::string> payloads);
   StatusOr<Matches> FilterMatches(const std::optional<payload::Filter>& filter) const;
   StatusOr<std::string> ReadPayload(uint32_t slot) const;
   // Deletes these live slots in one batch; requires `lock` (mu_ exclusive), which it may release.

@@ -66,6 +66,7 @@ std::string EncodeDescriptor(const CollectionDescriptor& d) {
                         {"nprobe", i.nprobe},
                         {"pq_m", i.pq_m}}},
                       {"payload_indexes", fields}};
+  if (!d.properties.empty()) j["properties"] = nlohmann::json::parse(d.properties);
   return j.dump();
 }
 
@@ -112,6 +113,10 @@ StatusOr<CollectionDescriptor> DecodeDescriptor(std::string_view text) {
       if (!type.ok()) return corrupt("payload index type");
       d.payload_indexes.push_back({f["field"].get<std::string>(), *type});
     }
+  }
+  if (j.contains("properties")) {
+    if (!j["properties"].is_object()) return corrupt("properties");
+    d.properties = j["properties"].dump();
   }
   return d;
 }

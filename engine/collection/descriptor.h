@@ -20,6 +20,7 @@ struct CollectionDescriptor {
   Metric metric = Metric::kCosine;
   IndexOptions index;
   std::vector<PayloadIndexOptions> payload_indexes;
+  std::string properties;  // compact JSON object text, or "" (CollectionOptions::properties)
 };
 
 // Key of a collection's descriptor in the meta family: "collection/" + name.

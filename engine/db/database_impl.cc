@@ -145,12 +145,26 @@ class DatabaseImpl final : public Database {
                                   .status()
                                   .WithPrefix("create collection " + std::string(name)));
     }
+    std::string properties;
+    if (!options.properties.empty()) {
+      constexpr size_t kMaxPropertiesBytes = 64 * 1024;
+      nlohmann::json parsed = nlohmann::json::parse(options.properties, nullptr, /*allow_exceptions=*/false);
+      if (!parsed.is_object()) {
+        return Status::InvalidArgument("create collection " + std::string(name) +
+                                       ": properties must be a JSON object");
+      }
+      properties = parsed.dump();
+      if (properties.size() > kMaxPropertiesBytes) {
+        return Status::InvalidArgument("create collection " + std::string(name) + ": properties exceed " +
+                                       std::to_string(kMaxPropertiesBytes) + " bytes");
+      }
+    }
     std::lock_guard guard(mu_);
     if (collections_.count(std::string(name))) {
       return Status::AlreadyExists("collection " + std::string(name) + " already exists");
     }
     CollectionDescriptor d{next_id_, std::string(name), options.dimension, options.metric, options.index,
-                           options.payload_indexes};
+                           options.payload_indexes, std::move(properties)};
     storage::Batch batch;
     batch.Put(Cf::kMeta, DescriptorKey(name), EncodeDescriptor(d));
     batch.Put(Cf::kMeta, kNextIdKey, std::to_string(next_id_ + 1));

@@ -1,11 +1,21 @@
 // ChunkText: windows of white-space tokens that end at paragraph, sentence, then word boundaries,
-// with overlap. See docs/rag.md ("Chunking rules") for the rules this file implements.
+// with overlap. Sizes count either the tokens themselves or their WordPiece tokens. See docs/rag.md
+// ("Chunking rules") for the rules this file implements.
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "rag/text.h"
+#include "rag/wordpiece.h"
 #include "sextant/rag.h"
 
 namespace sextant::rag {
@@ -24,10 +34,15 @@ enum Level : int {
   kParagraph = 3,  // at a blank line, or before a markdown heading or code fence
 };
 
+// Positions p (0..n) are the places before token p. Sizes are measured with Weight(p), the number
+// of size units in tokens [0, p): p itself for white-space tokens, else the prefix sum of the
+// tokens' WordPiece counts (weights_).
 class Chunker {
  public:
-  Chunker(std::string_view text, const ChunkerOptions& options)
+  // `wordpiece`: null to count white-space tokens.
+  Chunker(std::string_view text, const ChunkerOptions& options, const WordPieceTokenizer* wordpiece)
       : text_(text), options_(options), tokens_(text::WhitespaceTokens(text)) {
+    if (wordpiece != nullptr) Weigh(*wordpiece);
     size_t n = tokens_.size();
     level_.assign(n + 1, kWord);
     block_start_.assign(n + 1, false);
@@ -47,7 +62,7 @@ class Chunker {
       c.index = static_cast<uint32_t>(chunks.size());
       c.begin = tokens_[start].begin;
       c.end = tokens_[end - 1].end;
-      c.tokens = static_cast<uint32_t>(end - start);
+      c.tokens = static_cast<uint32_t>(Weight(end) - Weight(start));
       c.text = std::string(text_.substr(c.begin, c.end - c.begin));
       chunks.push_back(std::move(c));
       if (end == tokens_.size()) break;
@@ -57,6 +72,43 @@ class Chunker {
   }
 
  private:
+  // WordPiece sizes. The basic tokenizer drops VT and FF (control characters), so a word around
+  // one is a single word to it: such tokens are joined first. Then every token's WordPiece count
+  // is the count of its text, and a chunk's count is the sum over its tokens.
+  void Weigh(const WordPieceTokenizer& wordpiece) {
+    size_t kept = 0;
+    for (size_t i = 0; i < tokens_.size(); ++i) {
+      if (kept > 0 && GapBefore(i).find_first_of(" \t\n\r") == std::string_view::npos) {
+        tokens_[kept - 1].end = tokens_[i].end;
+      } else {
+        tokens_[kept++] = tokens_[i];
+      }
+    }
+    tokens_.resize(kept);
+    weights_.resize(tokens_.size() + 1);
+    weights_[0] = 0;
+    std::unordered_map<std::string_view, size_t> counts;  // words repeat: count each once
+    for (size_t i = 0; i < tokens_.size(); ++i) {
+      auto [it, added] = counts.try_emplace(Token(i), 0);
+      if (added) it->second = wordpiece.CountTokens(it->first);
+      weights_[i + 1] = weights_[i] + it->second;
+    }
+  }
+
+  size_t Weight(size_t p) const { return weights_.empty() ? p : weights_[p]; }
+  // The first position p >= from with Weight(p) >= w; tokens_.size() + 1 when there is none (for
+  // white-space tokens, possibly more: callers only compare it with valid positions).
+  size_t FirstReaching(size_t from, size_t w) const {
+    if (weights_.empty()) return std::max(from, w);
+    return static_cast<size_t>(std::lower_bound(weights_.begin() + static_cast<ptrdiff_t>(from), weights_.end(), w) -
+                               weights_.begin());
+  }
+  // The last position p with Weight(p) <= w (w >= Weight(0)).
+  size_t LastWithin(size_t w) const {
+    if (weights_.empty()) return std::min(w, tokens_.size());
+    return static_cast<size_t>(std::upper_bound(weights_.begin(), weights_.end(), w) - weights_.begin()) - 1;
+  }
+
   std::string_view Token(size_t i) const { return text_.substr(tokens_[i].begin, tokens_[i].size()); }
   // The white space between token i - 1 and token i (i >= 1).
   std::string_view GapBefore(size_t i) const {
@@ -128,7 +180,7 @@ class Chunker {
   // A fence that fits in one chunk is cut inside only as a last resort; a longer one is cut at line
   // ends; none is cut inside a line unless a single line is longer than a chunk.
   void MarkFence(size_t open, size_t end) {
-    bool fits = end - open <= options_.chunk_tokens;
+    bool fits = Weight(end) - Weight(open) <= options_.chunk_tokens;
     level_[open] = kParagraph;
     block_start_[open] = true;
     level_[end] = kParagraph;
@@ -146,14 +198,17 @@ class Chunker {
   }
 
   // The token after the last one of the chunk that starts at token `start`; at least `min_end`
-  // (past the previous chunk's end, so every chunk adds text). start + chunk_tokens >= min_end.
+  // (past the previous chunk's end, so every chunk adds text). Tokens [start, min_end) fit in
+  // chunk_tokens (ChooseNextStart sees to it), unless min_end == start + 1.
   size_t ChooseEnd(size_t start, size_t min_end) const {
     const size_t n = options_.chunk_tokens;
-    const size_t hi = std::min(start + n, tokens_.size());
-    const size_t quarter = std::max(start + n / 4, min_end);
-    const size_t half = std::max(start + n / 2 + 1, min_end);
+    const size_t w = Weight(start);
+    // The window: as many tokens as fit, and at least one (a word is never split).
+    const size_t hi = std::max(LastWithin(w + n), start + 1);
+    const size_t quarter = std::max(FirstReaching(start, w + n / 4), min_end);
+    const size_t half = std::max(FirstReaching(start, w + n / 2 + 1), min_end);
     // A heading starts a new chunk once the current one is more than a quarter full.
-    for (size_t p = std::max(start + n / 4 + 1, min_end); p < hi; ++p) {
+    for (size_t p = std::max(FirstReaching(start, w + n / 4 + 1), min_end); p < hi; ++p) {
       if (heading_[p]) return p;
     }
     if (hi == tokens_.size()) return hi;
@@ -168,20 +223,24 @@ class Chunker {
     return hi;
   }
 
-  // Where the chunk after [start, end) begins: about overlap_tokens before `end`, at a sentence start
-  // if one is near, else at a word; at `end` itself before a heading or a code fence.
+  // Where the chunk after [start, end) begins (end < tokens_.size()): about overlap_tokens before
+  // `end`, at a sentence start if one is near, else at a word; at `end` itself before a heading or a
+  // code fence, or when no start near enough leaves room for the token at `end`.
   size_t ChooseNextStart(size_t start, size_t end) const {
     const size_t overlap = options_.overlap_tokens;
     if (overlap == 0 || block_start_[end]) return end;
-    const size_t target = end > start + overlap ? end - overlap : start + 1;
-    const size_t lo = std::max(start + 1, target > overlap / 2 ? target - overlap / 2 : 0);
-    const size_t hi = std::min(end - 1, target + overlap / 2);
+    // Weights from here on: the target start and the positions within overlap / 2 of it.
+    const size_t target = Weight(end) - Weight(start) > overlap ? Weight(end) - overlap : Weight(start + 1);
+    const size_t lo = FirstReaching(start + 1, target > overlap / 2 ? target - overlap / 2 : 0);
+    const size_t limit = Weight(end + 1) - options_.chunk_tokens;  // a start must keep token `end` in
+    const bool limited = Weight(end + 1) > options_.chunk_tokens;
     for (int level : {kSentence, kWord}) {
       size_t best = kNone;
-      for (size_t p = lo; p <= hi; ++p) {
-        if (level_[p] < level) continue;
-        size_t dist = p > target ? p - target : target - p;
-        size_t best_dist = best == kNone ? kNone : (best > target ? best - target : target - best);
+      for (size_t p = lo; p < end && Weight(p) <= target + overlap / 2; ++p) {
+        if (level_[p] < level || (limited && Weight(p) < limit)) continue;
+        size_t dist = Weight(p) > target ? Weight(p) - target : target - Weight(p);
+        size_t best_dist =
+            best == kNone ? kNone : (Weight(best) > target ? Weight(best) - target : target - Weight(best));
         if (dist < best_dist) best = p;
       }
       if (best != kNone) return best;
@@ -192,6 +251,7 @@ class Chunker {
   std::string_view text_;
   const ChunkerOptions& options_;
   std::vector<Span> tokens_;
+  std::vector<size_t> weights_;    // WordPiece sizes: weights_[p] = Weight(p); empty for white space
   std::vector<int> level_;         // level_[p]: ending a chunk before token p (p in 1..n-1)
   std::vector<bool> block_start_;  // token p opens a heading or a code fence
   std::vector<bool> heading_;      // token p opens a markdown heading
@@ -208,19 +268,73 @@ Status ValidateOptions(const ChunkerOptions& options) {
                                    std::to_string(options.overlap_tokens));
   }
   if (options.tokens == TokenKind::kWordPiece) {
-    return Status::Unimplemented(
-        "tokens: WordPiece chunking is not available yet; it lands with the local encoder's "
-        "WordPiece tokenizer (use TokenKind::kWhitespace)");
+    if (options.vocabulary_path.empty()) {
+      return Status::InvalidArgument("vocabulary_path: required with TokenKind::kWordPiece (a BERT vocab.txt)");
+    }
+  } else if (options.tokens != TokenKind::kWhitespace) {
+    return Status::InvalidArgument("tokens: unknown kind");
   }
-  if (options.tokens != TokenKind::kWhitespace) return Status::InvalidArgument("tokens: unknown kind");
   return Status::OK();
+}
+
+// A loaded vocabulary and the files it came from, to notice when they change.
+struct CachedVocabulary {
+  std::shared_ptr<const WordPieceTokenizer> tokenizer;
+  uintmax_t size = 0;
+  std::filesystem::file_time_type modified;
+  std::filesystem::file_time_type config_modified;  // tokenizer_config.json; min() when absent
+};
+
+// The tokenizer of vocab.txt at `path`, loaded once per path (and again when the file changes).
+// Lower-casing follows do_lower_case in tokenizer_config.json beside it, when there is one, as the
+// local encoder does. Thread-safe.
+StatusOr<std::shared_ptr<const WordPieceTokenizer>> LoadVocabulary(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status st = fs::status(path, ec);
+  if (!fs::exists(st)) return Status::NotFound("vocabulary_path: " + path + " does not exist");
+  if (!fs::is_regular_file(st)) return Status::InvalidArgument("vocabulary_path: " + path + " is not a file");
+  const uintmax_t size = fs::file_size(path, ec);
+  const fs::file_time_type modified = ec ? fs::file_time_type() : fs::last_write_time(path, ec);
+  if (ec) return Status::InvalidArgument("vocabulary_path: " + path + ": " + ec.message());
+
+  const fs::path config = fs::path(path).parent_path() / "tokenizer_config.json";
+  fs::file_time_type config_modified = fs::last_write_time(config, ec);
+  if (ec) config_modified = fs::file_time_type::min();
+
+  static std::mutex mu;
+  static auto* cache = new std::map<std::string, CachedVocabulary>();  // never destroyed
+  std::lock_guard<std::mutex> lock(mu);
+  if (auto it = cache->find(path); it != cache->end() && it->second.size == size && it->second.modified == modified &&
+                                   it->second.config_modified == config_modified) {
+    return it->second.tokenizer;
+  }
+  WordPieceOptions wp;
+  if (std::ifstream in(config); in) {
+    try {
+      wp.lower_case = nlohmann::json::parse(in).value("do_lower_case", true);
+    } catch (const nlohmann::json::exception& e) {
+      return Status::InvalidArgument("vocabulary_path: " + config.string() + ": " + e.what());
+    }
+  }
+  auto loaded = WordPieceTokenizer::Load(path, wp);
+  if (!loaded.ok()) return loaded.status().WithPrefix("vocabulary_path");
+  std::shared_ptr<const WordPieceTokenizer> tokenizer = std::move(*loaded);
+  if (cache->size() >= 8 && cache->find(path) == cache->end()) cache->clear();  // a bound, not an LRU
+  (*cache)[path] = CachedVocabulary{tokenizer, size, modified, config_modified};
+  return tokenizer;
 }
 
 }  // namespace
 
 StatusOr<std::vector<Chunk>> ChunkText(std::string_view text, const ChunkerOptions& options) {
   SEXTANT_RETURN_IF_ERROR(ValidateOptions(options));
-  return Chunker(text, options).Run();
+  if (options.tokens == TokenKind::kWordPiece) {
+    SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<const WordPieceTokenizer> wordpiece,
+                             LoadVocabulary(options.vocabulary_path));
+    return Chunker(text, options, wordpiece.get()).Run();
+  }
+  return Chunker(text, options, nullptr).Run();
 }
 
 }  // namespace sextant::rag

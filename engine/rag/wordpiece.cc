@@ -1305,6 +1305,18 @@ std::vector<int32_t> WordPieceTokenizer::Encode(std::string_view text) const {
   return ids;
 }
 
+size_t WordPieceTokenizer::CountTokens(std::string_view text) const {
+  std::vector<int32_t> ids;
+  std::string scratch;
+  size_t n = 0;
+  for (const std::string& word : BasicTokenize(text)) {
+    ids.clear();
+    SplitWord(word, scratch, ids);
+    n += ids.size();
+  }
+  return n;
+}
+
 std::vector<std::string> WordPieceTokenizer::Tokenize(std::string_view text) const {
   std::vector<std::string> out;
   for (int32_t id : Encode(text)) out.push_back(Token(id));

@@ -48,6 +48,10 @@ class WordPieceTokenizer {
   std::vector<int32_t> Encode(std::string_view text) const;
   // The same as token strings ("play", "##ing").
   std::vector<std::string> Tokenize(std::string_view text) const;
+  // Encode(text).size(), without keeping the ids. Text cut at a white-space character the basic
+  // tokenizer keeps as a separator (space, tab, newline, CR; not VT or FF, which it drops as control
+  // characters) counts the same in pieces: CountTokens("a b") == CountTokens("a") + CountTokens("b").
+  size_t CountTokens(std::string_view text) const;
 
   size_t size() const { return tokens_.size(); }
   int32_t Id(std::string_view token) const;  // -1 when absent

@@ -32,6 +32,13 @@ constexpr FlagSpec kFlags[] = {
     {"nprobe", '\0', true},
     {"exact", '\0', false},
     {"plan", '\0', false},
+    {"embedder", '\0', true},
+    {"chunk-tokens", '\0', true},
+    {"overlap", '\0', true},
+    {"generator", '\0', true},
+    {"llm-url", '\0', true},
+    {"llm-model", '\0', true},
+    {"json", '\0', false},
 };
 
 const FlagSpec* FindLong(std::string_view name) {
