@@ -9,11 +9,16 @@
         for hit in col.search([1, 0.1, 0], k=2, filter={"group": 1}):
             print(hit.id, hit.score, hit.payload)
 
+        faq = c.create_collection("faq", embedder="hash")   # a text collection (RAG)
+        faq.ingest([{"id": "doc-1", "text": "Sextant stores vectors.", "metadata": {"lang": "en"}}])
+        ans = faq.ask("What does Sextant store?", k=5)
+        print(ans.answer, [(x.document_id, x.score) for x in ans.citations])
+
 Everything the server does is reached through Client and Collection; failures raise SextantError
 subclasses that carry the gRPC status code. See client/python/README.md.
 """
 
-from ._client import Client, Collection
+from ._client import AskStream, Client, Collection
 from ._errors import (
     AlreadyExistsError,
     DeadlineExceededError,
@@ -28,14 +33,20 @@ from ._errors import (
     UnavailableError,
 )
 from ._types import (
+    Answer,
+    AskTimings,
+    Citation,
     CollectionInfo,
+    EmbedderConfig,
     Hit,
+    IngestResult,
     Payload,
     Point,
     PointId,
     SearchPlan,
     SearchResult,
     ServerInfo,
+    TextOptions,
 )
 
 __version__ = "0.1.0"
@@ -51,6 +62,13 @@ __all__ = [
     "SearchPlan",
     "SearchResult",
     "ServerInfo",
+    "EmbedderConfig",
+    "TextOptions",
+    "IngestResult",
+    "Answer",
+    "AskStream",
+    "AskTimings",
+    "Citation",
     "SextantError",
     "InvalidArgumentError",
     "NotFoundError",

@@ -15,6 +15,7 @@ from typing import (
     Mapping,
     Optional,
     Sequence,
+    Sized,
     Tuple,
     TypeVar,
     Union,
@@ -25,12 +26,28 @@ import grpc
 import numpy as np
 
 from . import _convert as cv
-from ._errors import DeadlineExceededError, InvalidArgumentError, NotFoundError, from_rpc_error
+from ._errors import (
+    DeadlineExceededError,
+    InvalidArgumentError,
+    NotFoundError,
+    SextantError,
+    from_rpc_error,
+)
 from ._proto import sextant_pb2 as pb
 from ._proto import sextant_pb2_grpc as pb_grpc
-from ._types import CollectionInfo, Hit, Point, SearchResult, ServerInfo
+from ._types import (
+    Answer,
+    AskTimings,
+    Citation,
+    CollectionInfo,
+    Hit,
+    IngestResult,
+    Point,
+    SearchResult,
+    ServerInfo,
+)
 
-__all__ = ["Client", "Collection"]
+__all__ = ["Client", "Collection", "AskStream"]
 
 _T = TypeVar("_T")
 
@@ -147,11 +164,17 @@ class Client:
     def create_collection(
         self,
         name: str,
-        dimension: int,
+        dimension: Optional[int] = None,
         metric: str = "cosine",
-        index: str = "Flat",
+        index: Optional[str] = None,
         payload_indexes: PayloadIndexes = None,
         *,
+        embedder: Optional[cv.EmbedderLike] = None,
+        chunk_tokens: Optional[int] = None,
+        overlap_tokens: Optional[int] = None,
+        markdown: bool = False,
+        tokens: Optional[str] = None,
+        properties: Optional[Mapping[str, Any]] = None,
         ef_construction: Optional[int] = None,
         ef_search: Optional[int] = None,
         nprobe: Optional[int] = None,
@@ -159,16 +182,43 @@ class Client:
     ) -> "Collection":
         """Creates a collection and returns its handle.
 
+        A vector collection needs `dimension`:
+
+            c.create_collection("docs", dimension=384, metric="cosine", index="HNSW16")
+
+        A text collection (for ingest() and ask(), docs/rag.md) needs `embedder` instead; its
+        dimension follows from the embedder and its metric is cosine:
+
+            c.create_collection("faq", embedder="hash")        # or "local"
+            c.create_collection("faq", embedder={"openai": {"base_url": "http://127.0.0.1:8080/v1",
+                                                            "model": "nomic-embed", "dimension": 768}})
+
         metric: "l2" (score = squared distance, lower is nearer), "inner_product" or "cosine"
             (higher is nearer; vectors are stored normalised).
         index: "Flat" (exact), "HNSW16", "HNSW32,SQ8", "IVF256", "IVF1024,PQ16"...
-            (docs/index_params.md). ef_construction, ef_search (HNSW) and nprobe (IVF) set the
-            index's defaults; None keeps the server's.
+            (docs/index_params.md); None = "Flat" for a vector collection, "HNSW16" for a text
+            one. ef_construction, ef_search (HNSW) and nprobe (IVF) set the index's defaults;
+            None keeps the server's.
         payload_indexes: {"field": "keyword" | "integer" | "float" | "bool"} (or a list of pairs):
             payload fields whose filters are answered from memory.
-        AlreadyExistsError if the name is taken, InvalidArgumentError for bad options.
+        embedder: "hash" (no model), "local" (all-MiniLM-L6-v2 in the server), a dict
+            {"hash": {"dimension": 256}}, {"local": {"model": "..."}}, {"openai": {"base_url": ...,
+            "model": ..., "dimension": ...}}, or the EmbedderConfig of another collection.
+            `dimension`, when given with it, is the embedder's dimension (hash, openai).
+        chunk_tokens, overlap_tokens: chunk size and overlap in tokens (None = the embedder's
+            default); markdown: headings and code fences are boundaries; tokens: "whitespace"
+            or "wordpiece" (local only). Text collections only.
+        properties: a dict recorded with the collection (CollectionInfo.properties).
+        AlreadyExistsError if the name is taken, InvalidArgumentError for bad options, and for a
+        text collection the embedder's error (a missing local model is NotFoundError).
         """
-        if (
+        text_only = {
+            "chunk_tokens": chunk_tokens,
+            "overlap_tokens": overlap_tokens,
+            "tokens": tokens,
+            "markdown": markdown or None,
+        }
+        if dimension is not None and (
             isinstance(dimension, bool)
             or not isinstance(dimension, numbers.Integral)
             or not 1 <= int(dimension) < 2**32
@@ -176,11 +226,45 @@ class Client:
             raise InvalidArgumentError(f"dimension: expected an int >= 1, not {dimension!r}")
         request = pb.CreateCollectionRequest(
             name=name,
-            dimension=int(dimension),
-            metric=cv.metric_to_proto(metric),
-            index=cv.index_spec(index, ef_construction, ef_search, nprobe),
             payload_indexes=cv.payload_indexes_to_proto(payload_indexes),
+            properties=cv.payload_to_json(properties, "properties"),
         )
+        if embedder is None:
+            if dimension is None:
+                raise InvalidArgumentError(
+                    "dimension: required for a vector collection (or give embedder= for a text "
+                    "collection)"
+                )
+            given = [k for k, v in text_only.items() if v is not None]
+            if given:
+                raise InvalidArgumentError(
+                    f"{given[0]}: only for a text collection; give embedder= too"
+                )
+            request.dimension = int(dimension)
+            request.metric = cv.metric_to_proto(metric)
+            request.index.CopyFrom(
+                cv.index_spec("Flat" if index is None else index, ef_construction, ef_search, nprobe)
+            )
+        else:
+            if cv.metric_to_proto(metric) != pb.METRIC_COSINE:
+                raise InvalidArgumentError(
+                    f"metric: a text collection is always cosine, not {metric!r}"
+                )
+            request.dimension = 0 if dimension is None else int(dimension)
+            request.metric = pb.METRIC_COSINE
+            request.index.CopyFrom(
+                cv.index_spec("" if index is None else index, ef_construction, ef_search, nprobe)
+            )
+            request.text.CopyFrom(
+                cv.text_options_to_proto(
+                    embedder,
+                    None if dimension is None else int(dimension),
+                    chunk_tokens,
+                    overlap_tokens,
+                    markdown,
+                    tokens,
+                )
+            )
         info = self._call("CreateCollection", request, timeout)
         return Collection(self, info.name)
 
@@ -626,6 +710,335 @@ class Collection:
                 for hits, r in zip(results, response.results)
             ]
         return results
+
+    # ---------------------------------------------------------------- text collections (RAG)
+
+    def ingest(
+        self,
+        documents: Iterable[cv.DocumentLike],
+        *,
+        batch_size: int = 64,
+        progress: Optional[bool] = None,
+        on_progress: Optional[Callable[[IngestResult], None]] = None,
+        sync: bool = False,
+        timeout: Optional[float] = None,
+    ) -> IngestResult:
+        """Chunks, embeds and stores documents in a text collection, over one streaming call.
+
+            col.ingest([{"id": "doc-1", "text": "...", "metadata": {"lang": "en"}}, ...])
+
+        documents: dicts {"id": str, "text": str, "metadata": dict | JSON text | None} or tuples
+            (id, text[, metadata]); any iterable (a generator is read lazily, batch by batch).
+            The metadata is stored with every chunk under "metadata", so ask(filter=
+            {"metadata.lang": "en"}) retrieves from matching documents only.
+        Re-ingesting a document id replaces all its chunks atomically (a search sees the old
+        version or the new one); an empty text deletes the document. The documents go in
+        batches of batch_size, each committed on its own and acknowledged by the server; when the
+        ingest fails halfway the acknowledged batches stay and nothing of a later batch is written.
+        A bad document (id, metadata, a duplicate id in one batch) is InvalidArgumentError naming
+        it. NotFoundError for an unknown collection, FailedPreconditionError for a collection
+        that is not a text collection.
+
+        progress: a tqdm progress bar (documents) on stderr; None shows it when stderr is a
+        terminal. on_progress(result): called after each acknowledged batch with the totals.
+        timeout: a deadline for the whole ingest (None: none, whatever the client's default).
+        Returns the totals: documents, chunks written, older chunks replaced.
+        """
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InvalidArgumentError(f"batch_size: expected an int >= 1, not {batch_size!r}")
+        if isinstance(documents, (str, bytes, Mapping)) or not isinstance(documents, Iterable):
+            raise InvalidArgumentError(
+                f"documents: expected a list of documents, not {type(documents).__name__}"
+            )
+        total = len(documents) if isinstance(documents, Sized) else None
+        if self._client._closed:
+            raise ValueError("sextant.Client: the client is closed")
+
+        # An input error in a later batch ends the stream cleanly (the batches before it are
+        # committed) and is raised once the server has answered the rest.
+        failure: List[BaseException] = []
+
+        def requests() -> Iterator[pb.IngestDocumentsRequest]:
+            batch: List[pb.Document] = []
+            try:
+                for i, doc in enumerate(documents):
+                    batch.append(cv.document_to_proto(doc, f"documents[{i}]"))
+                    if len(batch) == batch_size:
+                        yield pb.IngestDocumentsRequest(
+                            collection=self._name, documents=batch, sync=sync
+                        )
+                        batch = []
+            except BaseException as e:  # noqa: B902 - re-raised in the caller's thread
+                failure.append(e)
+                return
+            if batch:
+                yield pb.IngestDocumentsRequest(collection=self._name, documents=batch, sync=sync)
+
+        from tqdm.auto import tqdm
+
+        show = sys.stderr.isatty() if progress is None else bool(progress)
+        bar = tqdm(total=total, unit="docs", desc=self._name, disable=not show)
+        result = IngestResult(documents=0, chunks=0, replaced_chunks=0)
+        call = self._client._stub.IngestDocuments(
+            requests(), timeout=timeout, metadata=self._client._metadata
+        )
+        try:
+            for answer in call:
+                bar.update(answer.documents - result.documents)
+                result = cv.ingest_result_from_proto(answer)
+                bar.set_postfix(chunks=result.chunks, refresh=False)
+                if on_progress is not None:
+                    on_progress(result)
+        except grpc.RpcError as e:
+            raise from_rpc_error(e) from None
+        except BaseException:
+            call.cancel()
+            raise
+        finally:
+            bar.close()
+        if failure:
+            raise failure[0]
+        return result
+
+    def delete_documents(
+        self, document_ids: Union[str, Iterable[str]], *, timeout: Optional[float] = None
+    ) -> int:
+        """Deletes every chunk of these documents (one id or a list) atomically; returns the
+        number of chunks deleted (0 for ids that are not there)."""
+        ids = cv.document_ids(document_ids)
+        request = pb.DeleteDocumentsRequest(collection=self._name, document_ids=ids)
+        return int(self._call("DeleteDocuments", request, timeout).deleted_chunks)
+
+    @overload
+    def embed(
+        self, texts: str, *, timeout: Optional[float] = ...
+    ) -> "np.ndarray[Any, np.dtype[np.float32]]": ...
+
+    @overload
+    def embed(
+        self, texts: Iterable[str], *, timeout: Optional[float] = ...
+    ) -> "np.ndarray[Any, np.dtype[np.float32]]": ...
+
+    def embed(
+        self, texts: Union[str, Iterable[str]], *, timeout: Optional[float] = None
+    ) -> "np.ndarray[Any, np.dtype[np.float32]]":
+        """Embeds texts with the text collection's embedder, as ingest() and ask() do.
+
+        A list of strs gives a float32 array of shape (len(texts), dimension); one str gives
+        one vector of shape (dimension,). The vectors have unit length. Call .tolist() for
+        plain lists."""
+        single = isinstance(texts, str)
+        text_list = [texts] if isinstance(texts, str) else cv.texts(texts)
+        request = pb.EmbedRequest(collection=self._name, texts=text_list)
+        response = self._call("Embed", request, timeout)
+        dim = int(response.dimension)
+        flat = np.asarray(response.vectors, dtype=np.float32)
+        if flat.size != len(text_list) * dim:
+            raise SextantError(
+                f"the server sent {flat.size} floats for {len(text_list)} texts of dimension {dim}"
+            )
+        matrix = flat.reshape(len(text_list), dim)
+        return matrix[0] if single else matrix
+
+    @overload
+    def ask(
+        self,
+        question: str,
+        k: int = ...,
+        filter: cv.Filter = ...,
+        generator: Optional[str] = ...,
+        *,
+        stream: Literal[False] = ...,
+        system_template: Optional[str] = ...,
+        user_template: Optional[str] = ...,
+        max_prompt_tokens: Optional[int] = ...,
+        ef_search: Optional[int] = ...,
+        timeout: Optional[float] = ...,
+    ) -> Answer: ...
+
+    @overload
+    def ask(
+        self,
+        question: str,
+        k: int = ...,
+        filter: cv.Filter = ...,
+        generator: Optional[str] = ...,
+        *,
+        stream: Literal[True],
+        system_template: Optional[str] = ...,
+        user_template: Optional[str] = ...,
+        max_prompt_tokens: Optional[int] = ...,
+        ef_search: Optional[int] = ...,
+        timeout: Optional[float] = ...,
+    ) -> "AskStream": ...
+
+    def ask(
+        self,
+        question: str,
+        k: int = 5,
+        filter: cv.Filter = None,
+        generator: Optional[str] = None,
+        *,
+        stream: bool = False,
+        system_template: Optional[str] = None,
+        user_template: Optional[str] = None,
+        max_prompt_tokens: Optional[int] = None,
+        ef_search: Optional[int] = None,
+        timeout: Optional[float] = None,
+    ) -> Union[Answer, "AskStream"]:
+        """Answers a question from the text collection: embed -> retrieve k chunks -> prompt ->
+        generate (docs/rag.md).
+
+            ans = col.ask("How do I reverse a list?", k=5)
+            print(ans.answer)
+            for c in ans.citations:       # every chunk in the prompt, [1] first
+                print(c.number, c.document_id, c.chunk, c.score, c.cited)
+            print(ans.timings.total_ms, ans.generator)
+
+        filter: a payload filter (docs/filters.md); document metadata is under "metadata.",
+            e.g. {"metadata.lang": "en"}.
+        generator: None = the server's default, "extractive" = no language model (the context
+            sentences that best match the question, cited).
+        system_template / user_template: prompt templates ({context} and {question} are
+            replaced); max_prompt_tokens: the prompt's budget (the lowest-ranked chunks are
+            dropped first); ef_search: HNSW effort of the retrieval. None = the server's default.
+
+        stream=True returns an AskStream instead: iterate it for the answer's pieces (strs) as
+        they are produced; once it is exhausted, .answer, .citations, .timings and .result (the
+        whole Answer) hold the final answer:
+
+            s = col.ask("How do I reverse a list?", stream=True)
+            for piece in s:
+                print(piece, end="", flush=True)
+            print(s.citations)
+
+        InvalidArgumentError for an empty question or a bad filter, NotFoundError for an unknown
+        collection, FailedPreconditionError for a collection that is not a text collection,
+        UnavailableError when the generator's endpoint is down.
+        """
+        request = cv.ask_request(
+            self._name,
+            question,
+            k,
+            filter,
+            generator,
+            stream,
+            system_template,
+            user_template,
+            max_prompt_tokens,
+            ef_search,
+        )
+        if self._client._closed:
+            raise ValueError("sextant.Client: the client is closed")
+        call = self._client._stub.Ask(
+            request, timeout=self._client._deadline(timeout), metadata=self._client._metadata
+        )
+        ask_stream = AskStream(call)
+        if stream:
+            return ask_stream
+        return ask_stream.result
+
+
+class AskStream:
+    """The answer of ask(..., stream=True), as it is produced.
+
+    Iterating yields the answer's pieces (strs) in order; their concatenation is the answer's
+    text. Once the iteration ends, `result` is the whole Answer, and `answer`, `citations`,
+    `timings`, `generator` and `embedder_spec` its fields. Reading any of them earlier reads the
+    rest of the stream first. A failure (on the server or of the connection) raises the
+    SextantError subclass from the iteration (or from those attributes).
+
+    `text` is the answer's text received so far. cancel() (or leaving a `with` block early)
+    stops the server's work; the stream then raises no more.
+    """
+
+    def __init__(self, call: Any) -> None:
+        self._call = call
+        self._pieces: List[str] = []
+        self._result: Optional[Answer] = None
+        self._cancelled = False
+
+    def __iter__(self) -> "AskStream":
+        return self
+
+    def __next__(self) -> str:
+        if self._result is not None or self._cancelled:
+            raise StopIteration
+        try:
+            message = next(self._call)
+        except StopIteration:
+            raise SextantError(
+                "the server ended the Ask stream without an answer"
+            ) from None
+        except grpc.RpcError as e:
+            raise from_rpc_error(e) from None
+        kind = message.WhichOneof("event")
+        if kind == "token":
+            self._pieces.append(message.token)
+            return str(message.token)
+        if kind == "answer":
+            self._result = cv.answer_from_proto(message.answer)
+            raise StopIteration
+        raise SextantError("the server sent an Ask message without a token or an answer")
+
+    def __enter__(self) -> "AskStream":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._result is None:
+            self.cancel()
+
+    def cancel(self) -> None:
+        """Stops the call (the server stops generating)."""
+        if self._result is None and not self._cancelled:
+            self._cancelled = True
+            self._call.cancel()
+
+    @property
+    def done(self) -> bool:
+        """Whether the final answer has arrived."""
+        return self._result is not None
+
+    @property
+    def text(self) -> str:
+        """The answer's text received so far (the whole answer once done)."""
+        return self._result.answer if self._result is not None else "".join(self._pieces)
+
+    @property
+    def result(self) -> Answer:
+        """The whole Answer; reads the rest of the stream first when needed."""
+        if self._result is None:
+            if self._cancelled:
+                raise SextantError("the Ask stream was cancelled", grpc.StatusCode.CANCELLED)
+            for _ in self:
+                pass
+        assert self._result is not None
+        return self._result
+
+    @property
+    def answer(self) -> str:
+        """The answer's text (the pieces joined); reads the rest of the stream first."""
+        return self.result.answer
+
+    @property
+    def citations(self) -> List[Citation]:
+        return self.result.citations
+
+    @property
+    def timings(self) -> AskTimings:
+        return self.result.timings
+
+    @property
+    def generator(self) -> str:
+        return self.result.generator
+
+    @property
+    def embedder_spec(self) -> str:
+        return self.result.embedder_spec
+
+    def __repr__(self) -> str:
+        state = "done" if self._result is not None else ("cancelled" if self._cancelled else "streaming")
+        return f"sextant.AskStream({state}, {len(self._pieces)} pieces)"
 
 
 def _sequence(values: Any, field: str) -> Sequence[Any]:

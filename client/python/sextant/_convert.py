@@ -8,13 +8,27 @@ from __future__ import annotations
 
 import json
 import numbers
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from ._errors import InvalidArgumentError, SextantError
 from ._proto import sextant_pb2 as pb
-from ._types import CollectionInfo, Hit, Payload, Point, PointId, SearchPlan, ServerInfo
+from ._types import (
+    Answer,
+    AskTimings,
+    Citation,
+    CollectionInfo,
+    EmbedderConfig,
+    Hit,
+    IngestResult,
+    Payload,
+    Point,
+    PointId,
+    SearchPlan,
+    ServerInfo,
+    TextOptions,
+)
 
 #: A filter: a dict (serialised to JSON), JSON text, or None for "no filter".
 Filter = Union[Mapping[str, Any], str, None]
@@ -28,6 +42,13 @@ IdLike = Union[int, str, "np.integer[Any]"]
 IdsLike = Union["np.ndarray[Any, Any]", Iterable[IdLike]]
 #: A payload on the way in: a dict (serialised to JSON), JSON object text, or None for none.
 PayloadLike = Union[Mapping[str, Any], str, None]
+#: A text collection's embedder: "hash", "local", {"hash": {"dimension": 256}},
+#: {"local": {"model": "all-MiniLM-L6-v2"}}, {"openai": {"base_url": ..., "model": ...,
+#: "dimension": ...}}, {"kind": "hash", "dimension": 256}, or an EmbedderConfig.
+EmbedderLike = Union[str, Mapping[str, Any], EmbedderConfig]
+#: A document to ingest: {"id": str, "text": str, "metadata": dict | JSON text | None}, or a
+#: tuple (id, text) / (id, text, metadata).
+DocumentLike = Union[Mapping[str, Any], Tuple[str, str], Tuple[str, str, PayloadLike]]
 
 _UINT64_MAX = 2**64 - 1
 
@@ -378,7 +399,21 @@ def collection_info_from_proto(msg: pb.CollectionInfo) -> CollectionInfo:
         index_bytes=msg.index_bytes,
         vector_bytes=msg.vector_bytes,
         index_origin=msg.index_origin,
+        properties=_properties_from_json(msg.properties),
+        text=text_options_from_proto(msg.text) if msg.HasField("text") else None,
     )
+
+
+def _properties_from_json(text: str) -> Dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise SextantError(f"the server sent properties that are not JSON: {text[:80]!r}") from None
+    if not isinstance(value, dict):
+        raise SextantError(f"the server sent properties that are not a JSON object: {text[:80]!r}")
+    return value
 
 
 def server_info_from_proto(msg: pb.ServerInfoResponse) -> ServerInfo:
@@ -390,4 +425,264 @@ def server_info_from_proto(msg: pb.ServerInfoResponse) -> ServerInfo:
         max_message_bytes=msg.max_message_bytes,
         max_batch_points=msg.max_batch_points,
         max_dimension=msg.max_dimension,
+    )
+
+
+# ---------------------------------------------------------------- text collections (RAG)
+
+_EMBEDDER_KINDS = ("hash", "local", "openai")
+# Option names each kind takes in the dict forms, and the EmbedderConfig field each sets.
+_EMBEDDER_OPTIONS: Dict[str, Dict[str, str]] = {
+    "hash": {"dimension": "dimension"},
+    "local": {"model": "local_model", "local_model": "local_model"},
+    "openai": {
+        "base_url": "openai_base_url",
+        "openai_base_url": "openai_base_url",
+        "model": "openai_model",
+        "openai_model": "openai_model",
+        "dimension": "dimension",
+    },
+}
+_TOKEN_KINDS = ("whitespace", "wordpiece")
+
+
+def embedder_to_proto(embedder: object, dimension: Optional[int] = None) -> pb.EmbedderConfig:
+    """An EmbedderLike -> EmbedderConfig. `dimension` (create_collection's) sets the embedder's
+    dimension when the embedder does not name one; both and different is an error."""
+    if isinstance(embedder, EmbedderConfig):
+        kind = embedder.kind
+        fields: Dict[str, Any] = {
+            "dimension": embedder.dimension,
+            "local_model": embedder.local_model,
+            "openai_base_url": embedder.openai_base_url,
+            "openai_model": embedder.openai_model,
+        }
+    else:
+        if isinstance(embedder, str):
+            kind, options = embedder, {}
+        elif isinstance(embedder, Mapping):
+            if "kind" in embedder:
+                kind = embedder["kind"]
+                options = {k: v for k, v in embedder.items() if k != "kind"}
+            elif len(embedder) == 1:
+                kind, opts = next(iter(embedder.items()))
+                if opts is None:
+                    opts = {}
+                if not isinstance(opts, Mapping):
+                    raise InvalidArgumentError(
+                        f"embedder: the options of {kind!r} are a dict, not {type(opts).__name__}"
+                    )
+                options = dict(opts)
+            else:
+                raise InvalidArgumentError(
+                    "embedder: expected one key naming the kind, e.g. {'openai': {'base_url': ..., "
+                    "'model': ...}}, or {'kind': ..., ...}"
+                )
+        else:
+            raise InvalidArgumentError(
+                "embedder: expected 'hash', 'local', a dict such as {'openai': {...}} or an "
+                f"EmbedderConfig, not {type(embedder).__name__}"
+            )
+        if not isinstance(kind, str) or kind.strip().lower() not in _EMBEDDER_KINDS:
+            raise InvalidArgumentError(
+                f"embedder: unknown kind {kind!r}; expected 'hash', 'local' or 'openai'"
+            )
+        kind = kind.strip().lower()
+        allowed = _EMBEDDER_OPTIONS[kind]
+        fields = {}
+        for key, value in options.items():
+            target = allowed.get(key) if isinstance(key, str) else None
+            if target is None:
+                raise InvalidArgumentError(
+                    f"embedder: {kind!r} takes no option {key!r}; it takes "
+                    + ", ".join(repr(k) for k in allowed)
+                )
+            fields[target] = value
+    for key in ("local_model", "openai_base_url", "openai_model"):
+        value = fields.get(key, "")
+        if value is None:
+            fields[key] = ""
+        elif not isinstance(value, str):
+            raise InvalidArgumentError(f"embedder: {key} is a str, not {value!r}")
+    own = fields.get("dimension") or 0
+    if isinstance(own, bool) or not isinstance(own, numbers.Integral) or not 0 <= int(own) <= 2**32 - 1:
+        raise InvalidArgumentError(f"embedder: dimension is an int >= 1, not {own!r}")
+    own = int(own)
+    if dimension is not None:
+        if own and own != dimension:
+            raise InvalidArgumentError(
+                f"dimension: {dimension} differs from the embedder's dimension {own}; give one"
+            )
+        if kind != "local":
+            own = dimension
+    return pb.EmbedderConfig(
+        kind=kind,
+        dimension=own,
+        local_model=fields.get("local_model", ""),
+        openai_base_url=fields.get("openai_base_url", ""),
+        openai_model=fields.get("openai_model", ""),
+    )
+
+
+def text_options_to_proto(
+    embedder: object,
+    dimension: Optional[int],
+    chunk_tokens: Optional[int],
+    overlap_tokens: Optional[int],
+    markdown: bool,
+    tokens: Optional[str],
+) -> pb.TextOptions:
+    if tokens is not None and (not isinstance(tokens, str) or tokens.strip().lower() not in _TOKEN_KINDS):
+        raise InvalidArgumentError(f"tokens: expected 'whitespace' or 'wordpiece', not {tokens!r}")
+    return pb.TextOptions(
+        embedder=embedder_to_proto(embedder, dimension),
+        chunking=pb.ChunkingConfig(
+            chunk_tokens=_count("chunk_tokens", chunk_tokens),
+            overlap_tokens=_count("overlap_tokens", overlap_tokens),
+            markdown=bool(markdown),
+            tokens=tokens.strip().lower() if tokens is not None else "",
+        ),
+    )
+
+
+def text_options_from_proto(msg: pb.TextOptions) -> TextOptions:
+    e = msg.embedder
+    return TextOptions(
+        embedder=EmbedderConfig(
+            kind=e.kind,
+            dimension=e.dimension,
+            local_model=e.local_model,
+            openai_base_url=e.openai_base_url,
+            openai_model=e.openai_model,
+        ),
+        chunk_tokens=msg.chunking.chunk_tokens,
+        overlap_tokens=msg.chunking.overlap_tokens,
+        markdown=msg.chunking.markdown,
+        tokens=msg.chunking.tokens,
+        embedder_spec=msg.embedder_spec,
+    )
+
+
+_DOCUMENT_KEYS = ("id", "text", "metadata")
+
+
+def document_to_proto(doc: object, field: str = "document") -> pb.Document:
+    """{"id", "text", "metadata"} or (id, text[, metadata]) -> Document. The id and the text are
+    strs; metadata a dict, JSON object text or None."""
+    if isinstance(doc, Mapping):
+        unknown = [k for k in doc if k not in _DOCUMENT_KEYS]
+        if unknown:
+            raise InvalidArgumentError(
+                f"{field}: unknown key {unknown[0]!r}; a document has 'id', 'text' and 'metadata'"
+            )
+        if "id" not in doc or "text" not in doc:
+            raise InvalidArgumentError(f"{field}: a document needs 'id' and 'text'")
+        doc_id, text, metadata = doc["id"], doc["text"], doc.get("metadata")
+    elif isinstance(doc, (tuple, list)) and len(doc) in (2, 3):
+        doc_id, text = doc[0], doc[1]
+        metadata = doc[2] if len(doc) == 3 else None
+    else:
+        raise InvalidArgumentError(
+            f"{field}: a document is a dict {{'id', 'text', 'metadata'}} or a tuple "
+            f"(id, text[, metadata]), not {type(doc).__name__}"
+        )
+    if not isinstance(doc_id, str):
+        raise InvalidArgumentError(f"{field}.id: a document id is a str, not {type(doc_id).__name__}")
+    if not isinstance(text, str):
+        raise InvalidArgumentError(f"{field}.text: expected a str, not {type(text).__name__}")
+    return pb.Document(id=doc_id, text=text, metadata=payload_to_json(metadata, f"{field}.metadata"))
+
+
+def ingest_result_from_proto(msg: pb.IngestProgress) -> IngestResult:
+    return IngestResult(
+        documents=msg.documents, chunks=msg.chunks, replaced_chunks=msg.replaced_chunks
+    )
+
+
+def document_ids(ids: object, field: str = "document_ids") -> List[str]:
+    """One str or a sequence of strs -> a list of document ids."""
+    if isinstance(ids, str):
+        return [ids]
+    if isinstance(ids, (bytes, Mapping)) or not isinstance(ids, Iterable):
+        raise InvalidArgumentError(f"{field}: expected a str or a list of strs, not {type(ids).__name__}")
+    out = list(ids)
+    for i, v in enumerate(out):
+        if not isinstance(v, str):
+            raise InvalidArgumentError(f"{field}[{i}]: a document id is a str, not {type(v).__name__}")
+    return out
+
+
+def texts(values: object, field: str = "texts") -> List[str]:
+    """A sequence of strs (a single str is refused here; the caller wraps it)."""
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
+        raise InvalidArgumentError(f"{field}: expected a list of strs, not {type(values).__name__}")
+    out = list(values)
+    for i, v in enumerate(out):
+        if not isinstance(v, str):
+            raise InvalidArgumentError(f"{field}[{i}]: expected a str, not {type(v).__name__}")
+    return out
+
+
+def ask_request(
+    collection: str,
+    question: object,
+    k: int,
+    filter: Filter,
+    generator: Optional[str],
+    stream: bool,
+    system_template: Optional[str],
+    user_template: Optional[str],
+    max_prompt_tokens: Optional[int],
+    ef_search: Optional[int],
+) -> pb.AskRequest:
+    if not isinstance(question, str):
+        raise InvalidArgumentError(f"question: expected a str, not {type(question).__name__}")
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= int(k) <= 2**32 - 1:
+        raise InvalidArgumentError(f"k: expected an int >= 1, not {k!r}")
+    for name, value in (
+        ("generator", generator),
+        ("system_template", system_template),
+        ("user_template", user_template),
+    ):
+        if value is not None and not isinstance(value, str):
+            raise InvalidArgumentError(f"{name}: expected a str or None, not {type(value).__name__}")
+    return pb.AskRequest(
+        collection=collection,
+        question=question,
+        k=int(k),
+        filter=filter_to_json(filter),
+        stream=bool(stream),
+        generator=generator or "",
+        system_template=system_template or "",
+        user_template=user_template or "",
+        max_prompt_tokens=_count("max_prompt_tokens", max_prompt_tokens),
+        ef_search=_count("ef_search", ef_search),
+    )
+
+
+def answer_from_proto(msg: pb.AskAnswer) -> Answer:
+    t = msg.timings
+    return Answer(
+        answer=msg.answer,
+        citations=[
+            Citation(
+                number=c.number,
+                document_id=c.document_id,
+                chunk=c.chunk,
+                score=c.score,
+                text=c.text,
+                begin=c.begin,
+                end=c.end,
+                cited=c.cited,
+            )
+            for c in msg.citations
+        ],
+        timings=AskTimings(
+            embed_ms=t.embed_ms,
+            retrieve_ms=t.retrieve_ms,
+            generate_ms=t.generate_ms,
+            total_ms=t.total_ms,
+        ),
+        generator=msg.generator,
+        embedder_spec=msg.embedder_spec,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, NamedTuple, Optional, Union
 
 __all__ = [
@@ -14,6 +14,12 @@ __all__ = [
     "SearchResult",
     "CollectionInfo",
     "ServerInfo",
+    "EmbedderConfig",
+    "TextOptions",
+    "IngestResult",
+    "Citation",
+    "AskTimings",
+    "Answer",
 ]
 
 #: A point id: an int in 0..2**64-1 or a str of 1..512 bytes. 7 and "7" are different ids.
@@ -75,7 +81,10 @@ class CollectionInfo:
     metric: "l2", "inner_product" or "cosine". index: the configured spec ("HNSW16").
     index_state: "ready", "training" (IVF/PQ waits for enough points; searches are exact
     meanwhile) or "building" (a new index is being built; the previous one answers).
-    index_origin: "checkpoint", "built" or "none"."""
+    index_origin: "checkpoint", "built" or "none".
+    properties: the application properties recorded with the collection ({} for none).
+    text: the embedder and chunking of a text collection (create_collection(..., embedder=)),
+    None for a plain vector collection."""
 
     name: str
     dimension: int
@@ -86,6 +95,13 @@ class CollectionInfo:
     index_bytes: int
     vector_bytes: int
     index_origin: str
+    properties: Dict[str, Any] = field(default_factory=dict)
+    text: Optional["TextOptions"] = None
+
+    @property
+    def is_text(self) -> bool:
+        """Whether this is a text collection (one that ingests documents and answers ask())."""
+        return self.text is not None
 
 
 @dataclass(frozen=True)
@@ -100,3 +116,102 @@ class ServerInfo:
     max_message_bytes: int
     max_batch_points: int
     max_dimension: int
+
+
+# ---------------------------------------------------------------- text collections (RAG)
+
+
+@dataclass(frozen=True)
+class EmbedderConfig:
+    """Which embedder a text collection uses (docs/rag.md); recorded with the collection.
+
+    kind: "hash" (feature hashing, no model), "local" (a sentence-transformers model run in the
+    server, all-MiniLM-L6-v2 by default) or "openai" (an OpenAI-compatible /v1/embeddings
+    endpoint; the key is the server's). dimension: hash: 384 by default; openai: 0 = learned
+    from the endpoint. local_model: the model directory under the server's model root.
+    openai_base_url, openai_model: the endpoint (".../v1") and model.
+
+    An instance can be passed back as create_collection(..., embedder=config)."""
+
+    kind: str = "hash"
+    dimension: int = 0
+    local_model: str = ""
+    openai_base_url: str = ""
+    openai_model: str = ""
+
+
+@dataclass(frozen=True)
+class TextOptions:
+    """How a text collection chunks and embeds documents, as the server reports it.
+
+    chunk_tokens / overlap_tokens: chunk size and overlap in tokens (0 = the embedder's
+    default); markdown: headings and code fences are boundaries; tokens: "whitespace",
+    "wordpiece" or "" (the default); embedder_spec: what produced the vectors, e.g. "hash:384:v1"
+    (a query is embedded by the same)."""
+
+    embedder: EmbedderConfig
+    chunk_tokens: int = 0
+    overlap_tokens: int = 0
+    markdown: bool = False
+    tokens: str = ""
+    embedder_spec: str = ""
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What an ingest wrote: documents ingested, chunks written, and older chunks of re-ingested
+    documents that were removed."""
+
+    documents: int
+    chunks: int
+    replaced_chunks: int
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A chunk handed to the generator as [number] (1-based, in rank order).
+
+    document_id and chunk (its position in the document, from 0) name it; score is the cosine
+    similarity to the question; text is the chunk, which is document_text[begin:end] in bytes
+    of its UTF-8; cited: the answer refers to [number]."""
+
+    number: int
+    document_id: str
+    chunk: int
+    score: float
+    text: str
+    begin: int
+    end: int
+    cited: bool
+
+
+@dataclass(frozen=True)
+class AskTimings:
+    """Milliseconds spent by the server embedding the question, retrieving the chunks,
+    generating the answer, and in all."""
+
+    embed_ms: float
+    retrieve_ms: float
+    generate_ms: float
+    total_ms: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The answer of ask(): its text, every chunk in the prompt ([1] first), the server's
+    timings, the generator that wrote it ("extractive", "openai:<model>") and the embedder
+    spec of the collection. str(answer) is the text."""
+
+    answer: str
+    citations: List[Citation]
+    timings: AskTimings
+    generator: str
+    embedder_spec: str
+
+    def __str__(self) -> str:
+        return self.answer
+
+    @property
+    def cited(self) -> List[Citation]:
+        """The citations the answer refers to ([n] in its text)."""
+        return [c for c in self.citations if c.cited]

@@ -30,6 +30,9 @@ class FakeSextant(pb_grpc.SextantServicer):
         self.fail_stream_at_batch: Optional[int] = None
         self.scan_pages: List[pb.ScanResponse] = []
         self.hold = False  # keep calls waiting until the client gives up (at most 60 s)
+        self.describe_reply: Optional[pb.CollectionInfo] = None
+        self.ask_replies: List[pb.AskResponse] = []
+        self.embed_dimension = 3
 
     def _record(self, name: str, request: Any, context: grpc.ServicerContext) -> None:
         self.requests.append((name, request))
@@ -52,6 +55,8 @@ class FakeSextant(pb_grpc.SextantServicer):
 
     def DescribeCollection(self, request: Any, context: grpc.ServicerContext) -> pb.CollectionInfo:
         self._record("DescribeCollection", request, context)
+        if self.describe_reply is not None:
+            return self.describe_reply
         return pb.CollectionInfo(name=request.name, dimension=2, metric=pb.METRIC_L2)
 
     def DropCollection(self, request: Any, context: grpc.ServicerContext) -> pb.DropCollectionResponse:
@@ -94,6 +99,35 @@ class FakeSextant(pb_grpc.SextantServicer):
         return pb.SearchBatchResponse(
             results=[pb.SearchResponse(hits=[pb.Hit(id=pb.PointId(str=f"q{i}"), score=i)]) for i in range(n)]
         )
+
+    def IngestDocuments(self, request_iterator: Iterator[Any], context: grpc.ServicerContext) -> Iterator[pb.IngestProgress]:
+        self._record("IngestDocuments", None, context)
+        batches = documents = chunks = 0
+        for request in request_iterator:
+            batches += 1
+            if self.fail_stream_at_batch == batches:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "documents[0].metadata: not a JSON object")
+            self.requests.append(("IngestDocuments.batch", request))
+            documents += len(request.documents)
+            chunks += sum(len(d.text.split()) for d in request.documents)
+            yield pb.IngestProgress(documents=documents, chunks=chunks, replaced_chunks=1)
+
+    def DeleteDocuments(self, request: Any, context: grpc.ServicerContext) -> pb.DeleteDocumentsResponse:
+        self._record("DeleteDocuments", request, context)
+        return pb.DeleteDocumentsResponse(deleted_chunks=2 * len(request.document_ids))
+
+    def Embed(self, request: Any, context: grpc.ServicerContext) -> pb.EmbedResponse:
+        self._record("Embed", request, context)
+        d = self.embed_dimension
+        vectors = [float(i * 10 + j) for i in range(len(request.texts)) for j in range(d)]
+        return pb.EmbedResponse(dimension=d, vectors=vectors, embedder_spec="hash:3:v1")
+
+    def Ask(self, request: Any, context: grpc.ServicerContext) -> Iterator[pb.AskResponse]:
+        self._record("Ask", request, context)
+        for reply in self.ask_replies:
+            if reply.WhichOneof("event") == "token" and not request.stream:
+                continue
+            yield reply
 
 
 @pytest.fixture()
@@ -355,3 +389,246 @@ def test_deadline_exceeded(fake: Tuple[FakeSextant, str]) -> None:
     with sextant.Client(address, timeout=0.2) as c:
         with pytest.raises(sextant.DeadlineExceededError):
             c.server_info()
+
+
+# ---------------------------------------------------------------- text collections (RAG)
+
+
+def test_create_text_collection_request(fake: Tuple[FakeSextant, str]) -> None:
+    servicer, address = fake
+    with sextant.Client(address) as c:
+        c.create_collection("faq", embedder="hash")
+        req = last(servicer, "CreateCollection")
+        assert req.HasField("text") and (req.dimension, req.metric) == (0, pb.METRIC_COSINE)
+        assert (req.text.embedder.kind, req.text.embedder.dimension, req.index.spec) == ("hash", 0, "")
+
+        c.create_collection("faq", dimension=256, embedder="hash", chunk_tokens=64, overlap_tokens=8,
+                            markdown=True, index="Flat", properties={"owner": "me"})
+        req = last(servicer, "CreateCollection")
+        assert (req.dimension, req.text.embedder.dimension, req.index.spec) == (256, 256, "Flat")
+        assert (req.text.chunking.chunk_tokens, req.text.chunking.overlap_tokens, req.text.chunking.markdown) == (64, 8, True)
+        assert req.properties == '{"owner":"me"}'
+
+        c.create_collection("faq", embedder={"local": {"model": "all-MiniLM-L6-v2"}}, tokens="WordPiece")
+        req = last(servicer, "CreateCollection")
+        assert (req.text.embedder.kind, req.text.embedder.local_model, req.text.chunking.tokens) == (
+            "local", "all-MiniLM-L6-v2", "wordpiece")
+
+        c.create_collection("faq", embedder={"openai": {"base_url": "http://h/v1", "model": "m", "dimension": 8}})
+        e = last(servicer, "CreateCollection").text.embedder
+        assert (e.kind, e.openai_base_url, e.openai_model, e.dimension) == ("openai", "http://h/v1", "m", 8)
+
+        config = sextant.EmbedderConfig(kind="hash", dimension=128)
+        c.create_collection("faq", embedder=config)
+        assert last(servicer, "CreateCollection").text.embedder.dimension == 128
+        c.create_collection("faq", embedder={"kind": "hash", "dimension": 64})
+        assert last(servicer, "CreateCollection").text.embedder.dimension == 64
+
+        # A vector collection carries no text options.
+        c.create_collection("vec", 4)
+        req = last(servicer, "CreateCollection")
+        assert not req.HasField("text") and req.index.spec == "Flat"
+
+        sent = len(servicer.requests)
+        for kwargs, message in [
+            ({}, "dimension: required"),
+            ({"dimension": 4, "chunk_tokens": 10}, "chunk_tokens: only for a text collection"),
+            ({"embedder": "hash", "metric": "l2"}, "always cosine"),
+            ({"embedder": "bert"}, "unknown kind 'bert'"),
+            ({"embedder": {"hash": {"model": "x"}}}, "takes no option 'model'"),
+            ({"embedder": {"hash": {}, "local": {}}}, "one key"),
+            ({"embedder": {"hash": {"dimension": 64}}, "dimension": 32}, "differs"),
+            ({"embedder": "hash", "tokens": "chars"}, "tokens"),
+            ({"embedder": "hash", "chunk_tokens": -1}, "chunk_tokens"),
+            ({"embedder": 3}, "embedder: expected"),
+        ]:
+            with pytest.raises(sextant.InvalidArgumentError, match=message):
+                c.create_collection("faq", **kwargs)  # type: ignore[arg-type]
+        assert len(servicer.requests) == sent  # refused before sending
+
+
+def test_describe_text_collection(fake: Tuple[FakeSextant, str]) -> None:
+    servicer, address = fake
+    servicer.describe_reply = pb.CollectionInfo(
+        name="faq", dimension=384, metric=pb.METRIC_COSINE, properties='{"sextant.text":{"kind":"hash"}}',
+        text=pb.TextOptions(embedder=pb.EmbedderConfig(kind="hash", dimension=384),
+                            chunking=pb.ChunkingConfig(chunk_tokens=256, overlap_tokens=32),
+                            embedder_spec="hash:384:v1"),
+    )
+    with sextant.Client(address) as c:
+        info = c.collection("faq").describe()
+    assert info.is_text and info.text is not None
+    assert info.text.embedder == sextant.EmbedderConfig(kind="hash", dimension=384)
+    assert (info.text.chunk_tokens, info.text.overlap_tokens, info.text.embedder_spec) == (256, 32, "hash:384:v1")
+    assert info.properties == {"sextant.text": {"kind": "hash"}}
+    servicer.describe_reply = pb.CollectionInfo(name="vec", dimension=2, metric=pb.METRIC_L2)
+    with sextant.Client(address) as c:
+        info = c.collection("vec").describe()
+    assert not info.is_text and info.text is None and info.properties == {}
+
+
+def test_ingest_streams_batches(fake: Tuple[FakeSextant, str], capsys: pytest.CaptureFixture[str]) -> None:
+    servicer, address = fake
+    seen: List[sextant.IngestResult] = []
+    docs = ({"id": f"d{i}", "text": "one two", "metadata": {"i": i}} for i in range(4))
+    with sextant.Client(address) as c:
+        col = sextant.Collection(c, "faq")
+        result = col.ingest(
+            list(docs) + [("d4", "three"), ("d5", "four", '{"x":1}')], batch_size=2,
+            progress=False, on_progress=seen.append, sync=True,
+        )
+    assert result == sextant.IngestResult(documents=6, chunks=10, replaced_chunks=1)
+    assert [s.documents for s in seen] == [2, 4, 6]
+    batches = [r for name, r in servicer.requests if name == "IngestDocuments.batch"]
+    assert [len(b.documents) for b in batches] == [2, 2, 2]
+    assert all(b.collection == "faq" and b.sync for b in batches)
+    assert [(d.id, d.text, d.metadata) for d in batches[0].documents] == [
+        ("d0", "one two", '{"i":0}'), ("d1", "one two", '{"i":1}')]
+    assert [(d.id, d.metadata) for d in batches[2].documents] == [("d4", ""), ("d5", '{"x":1}')]
+    assert capsys.readouterr().err == ""
+
+
+def test_ingest_generator_and_progress_bar(fake: Tuple[FakeSextant, str], capsys: pytest.CaptureFixture[str]) -> None:
+    servicer, address = fake
+    with sextant.Client(address) as c:
+        col = sextant.Collection(c, "faq")
+        col.ingest([{"id": str(i), "text": "x"} for i in range(3)], batch_size=2, progress=True)
+        assert "3/3" in capsys.readouterr().err
+        # A generator has no length: read lazily, the bar counts without a total.
+        result = col.ingest(({"id": str(i), "text": "x y"} for i in range(5)), batch_size=4, progress=False)
+        assert (result.documents, result.chunks) == (5, 10)
+        # Nothing to ingest: no batch is sent.
+        before = len([r for n, r in servicer.requests if n == "IngestDocuments.batch"])
+        assert col.ingest([], progress=False) == sextant.IngestResult(0, 0, 0)
+        assert len([r for n, r in servicer.requests if n == "IngestDocuments.batch"]) == before
+
+
+def test_ingest_bad_document_later_keeps_earlier_batches(fake: Tuple[FakeSextant, str]) -> None:
+    servicer, address = fake
+    docs: List[Any] = [{"id": f"d{i}", "text": "t"} for i in range(5)]
+    docs[3] = {"id": "d3", "text": "t", "metadata": 7}
+    with sextant.Client(address) as c:
+        col = sextant.Collection(c, "faq")
+        with pytest.raises(sextant.InvalidArgumentError, match=r"documents\[3\]\.metadata"):
+            col.ingest(docs, batch_size=2, progress=False)
+        batches = [r for name, r in servicer.requests if name == "IngestDocuments.batch"]
+        assert [len(b.documents) for b in batches] == [2]
+        bad: Any
+        for bad, message in [
+            ({"id": 1, "text": "t"}, r"documents\[0\]\.id: a document id is a str"),
+            ({"id": "a", "text": b"t"}, r"documents\[0\]\.text"),
+            ({"id": "a"}, "needs 'id' and 'text'"),
+            ({"id": "a", "text": "t", "meta": {}}, "unknown key 'meta'"),
+            ("just text", "a document is a dict"),
+        ]:
+            with pytest.raises(sextant.InvalidArgumentError, match=message):
+                col.ingest([bad], progress=False)
+        with pytest.raises(sextant.InvalidArgumentError, match="documents: expected a list"):
+            col.ingest("doc", progress=False)  # type: ignore[arg-type]
+        with pytest.raises(sextant.InvalidArgumentError, match="batch_size"):
+            col.ingest([], batch_size=0)
+
+
+def test_ingest_server_error_midway(fake: Tuple[FakeSextant, str]) -> None:
+    servicer, address = fake
+    servicer.fail_stream_at_batch = 2
+    seen: List[sextant.IngestResult] = []
+    with sextant.Client(address) as c:
+        with pytest.raises(sextant.InvalidArgumentError, match="not a JSON object"):
+            sextant.Collection(c, "faq").ingest(
+                [{"id": f"d{i}", "text": "t"} for i in range(6)], batch_size=2, progress=False,
+                on_progress=seen.append)
+    assert [s.documents for s in seen] == [2]
+
+
+def test_delete_documents_and_embed(fake: Tuple[FakeSextant, str]) -> None:
+    servicer, address = fake
+    with sextant.Client(address) as c:
+        col = sextant.Collection(c, "faq")
+        assert col.delete_documents(["a", "b"]) == 4
+        assert list(last(servicer, "DeleteDocuments").document_ids) == ["a", "b"]
+        assert col.delete_documents("a") == 2
+        with pytest.raises(sextant.InvalidArgumentError, match=r"document_ids\[1\]"):
+            col.delete_documents(["a", 2])  # type: ignore[list-item]
+
+        vectors = col.embed(["x", "y"])
+        assert vectors.dtype == np.float32 and vectors.shape == (2, 3)
+        assert vectors.tolist() == [[0, 1, 2], [10, 11, 12]]
+        assert list(last(servicer, "Embed").texts) == ["x", "y"]
+        one = col.embed("x")
+        assert one.shape == (3,)
+        assert col.embed([]).shape == (0, 3)
+        with pytest.raises(sextant.InvalidArgumentError, match=r"texts\[0\]"):
+            col.embed([1])  # type: ignore[list-item]
+
+
+def _ask_replies() -> List[pb.AskResponse]:
+    answer = pb.AskAnswer(
+        answer="Use reversed() [1].",
+        citations=[
+            pb.Citation(number=1, document_id="lists", chunk=0, score=0.9, text="Use reversed().",
+                        begin=0, end=15, cited=True),
+            pb.Citation(number=2, document_id="dicts", chunk=2, score=0.5, text="Dicts map.", begin=40, end=50),
+        ],
+        timings=pb.AskTimings(embed_ms=1, retrieve_ms=2, generate_ms=3, total_ms=6.5),
+        generator="extractive", embedder_spec="hash:384:v1",
+    )
+    return [pb.AskResponse(token="Use "), pb.AskResponse(token="reversed() [1]."), pb.AskResponse(answer=answer)]
+
+
+def test_ask(fake: Tuple[FakeSextant, str]) -> None:
+    servicer, address = fake
+    servicer.ask_replies = _ask_replies()
+    with sextant.Client(address) as c:
+        col = sextant.Collection(c, "faq")
+        ans = col.ask("how to reverse?", k=3, filter={"metadata.lang": "en"}, generator="extractive",
+                      max_prompt_tokens=500, ef_search=40, system_template="S {context}")
+    req = last(servicer, "Ask")
+    assert (req.collection, req.question, req.k, req.filter, req.generator, req.stream) == (
+        "faq", "how to reverse?", 3, '{"metadata.lang":"en"}', "extractive", False)
+    assert (req.max_prompt_tokens, req.ef_search, req.system_template, req.user_template) == (500, 40, "S {context}", "")
+    assert isinstance(ans, sextant.Answer) and ans.answer == "Use reversed() [1]." and str(ans) == ans.answer
+    first = ans.citations[0]
+    assert first.score == pytest.approx(0.9)
+    assert first == sextant.Citation(1, "lists", 0, first.score, "Use reversed().", 0, 15, True)
+    assert [c.document_id for c in ans.cited] == ["lists"]
+    assert ans.timings == sextant.AskTimings(1, 2, 3, 6.5)
+    assert (ans.generator, ans.embedder_spec) == ("extractive", "hash:384:v1")
+
+
+def test_ask_stream(fake: Tuple[FakeSextant, str]) -> None:
+    servicer, address = fake
+    servicer.ask_replies = _ask_replies()
+    with sextant.Client(address) as c:
+        col = sextant.Collection(c, "faq")
+        stream = col.ask("how to reverse?", stream=True)
+        pieces = []
+        for piece in stream:
+            pieces.append(piece)
+            assert not stream.done
+        assert pieces == ["Use ", "reversed() [1]."] and last(servicer, "Ask").stream
+        assert stream.done and "".join(pieces) == stream.answer == stream.text
+        assert [x.number for x in stream.citations] == [1, 2] and stream.timings.total_ms == 6.5
+        assert stream.result.generator == stream.generator == "extractive"
+        assert list(stream) == []  # exhausted
+
+        # Reading the answer first consumes the stream.
+        stream = col.ask("how to reverse?", stream=True)
+        assert stream.answer == "Use reversed() [1]." and list(stream) == []
+
+        # A stream that ends without the final answer is an error, not a silent short answer.
+        servicer.ask_replies = _ask_replies()[:2]
+        with pytest.raises(sextant.SextantError, match="without an answer"):
+            list(col.ask("q", stream=True))
+
+        servicer.fail = (grpc.StatusCode.FAILED_PRECONDITION, "collection 'faq' is not a text collection")
+        with pytest.raises(sextant.FailedPreconditionError, match="not a text collection"):
+            col.ask("q")
+        with pytest.raises(sextant.FailedPreconditionError):
+            list(col.ask("q", stream=True))
+        servicer.fail = None
+
+        with pytest.raises(sextant.InvalidArgumentError, match="k"):
+            col.ask("q", k=0)
+        with pytest.raises(sextant.InvalidArgumentError, match="question"):
+            col.ask(None)  # type: ignore[call-overload]
