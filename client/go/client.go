@@ -149,11 +149,16 @@ func (c *Client) CreateCollection(ctx context.Context, name string, cfg Collecti
 	if err != nil {
 		return nil, err
 	}
+	props, err := encodePayload(op, "properties", cfg.Properties)
+	if err != nil {
+		return nil, err
+	}
 	req := &pb.CreateCollectionRequest{
-		Name:      name,
-		Dimension: dim,
-		Metric:    pb.Metric(cfg.Metric),
-		Index:     cfg.Index.toProto(),
+		Name:       name,
+		Dimension:  dim,
+		Metric:     pb.Metric(cfg.Metric),
+		Index:      cfg.Index.toProto(),
+		Properties: props,
 	}
 	for _, pi := range cfg.PayloadIndexes {
 		req.PayloadIndexes = append(req.PayloadIndexes,

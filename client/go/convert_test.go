@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -235,8 +237,57 @@ func TestEnumsMatchTheWire(t *testing.T) {
 		Index: "IVF256", IndexState: pb.IndexState_INDEX_STATE_TRAINING, IndexBytes: 1, VectorBytes: 2, IndexOrigin: "built"})
 	want := CollectionInfo{Name: "c", Dimension: 3, Metric: MetricCosine, Count: 12, Index: "IVF256",
 		IndexState: IndexTraining, IndexBytes: 1, VectorBytes: 2, IndexOrigin: "built"}
-	if info != want {
+	if !reflect.DeepEqual(info, want) {
 		t.Fatalf("collectionInfoFromProto = %+v", info)
+	}
+
+	text := collectionInfoFromProto(&pb.CollectionInfo{Name: "faq", Dimension: 384, Metric: pb.Metric_METRIC_COSINE,
+		Properties: `{"owner":"me","n":7}`,
+		Text: &pb.TextOptions{
+			Embedder:     &pb.EmbedderConfig{Kind: "hash", Dimension: 384},
+			Chunking:     &pb.ChunkingConfig{ChunkTokens: 256, OverlapTokens: 32, Markdown: true, Tokens: "whitespace"},
+			EmbedderSpec: "hash:384:v1",
+		}})
+	wantText := &TextInfo{
+		Embedder:     EmbedderConfig{Kind: "hash", Dimension: 384},
+		Chunking:     ChunkingConfig{ChunkTokens: 256, OverlapTokens: 32, Markdown: true, Tokens: "whitespace"},
+		EmbedderSpec: "hash:384:v1",
+	}
+	if !reflect.DeepEqual(text.Text, wantText) {
+		t.Fatalf("Text = %+v, want %+v", text.Text, wantText)
+	}
+	if !reflect.DeepEqual(text.Properties, map[string]any{"owner": "me", "n": json.Number("7")}) {
+		t.Fatalf("Properties = %#v", text.Properties)
+	}
+	if info.Text != nil || info.Properties != nil {
+		t.Fatalf("a vector collection has Text %v, Properties %v", info.Text, info.Properties)
+	}
+}
+
+func TestAnswerFromProto(t *testing.T) {
+	a := answerFromProto(&pb.AskAnswer{
+		Answer: "Use reversed() [1].",
+		Citations: []*pb.Citation{
+			{Number: 1, DocumentId: "lists", Chunk: 0, Score: 0.5, Text: "Use reversed().", Begin: 3, End: 18, Cited: true},
+			{Number: 2, DocumentId: "dicts", Chunk: 4, Score: 0.25, Text: "Dicts.", Begin: 40, End: 46},
+		},
+		Timings:      &pb.AskTimings{EmbedMs: 1.5, RetrieveMs: 2, GenerateMs: 3, TotalMs: 6.5},
+		Generator:    "extractive",
+		EmbedderSpec: "hash:384:v1",
+	})
+	want := Answer{
+		Text: "Use reversed() [1].",
+		Citations: []Citation{
+			{Number: 1, DocumentID: "lists", Chunk: 0, Score: 0.5, Text: "Use reversed().", Begin: 3, End: 18, Cited: true},
+			{Number: 2, DocumentID: "dicts", Chunk: 4, Score: 0.25, Text: "Dicts.", Begin: 40, End: 46},
+		},
+		Timings: AskTimings{Embed: 1500 * time.Microsecond, Retrieve: 2 * time.Millisecond,
+			Generate: 3 * time.Millisecond, Total: 6500 * time.Microsecond},
+		Generator:    "extractive",
+		EmbedderSpec: "hash:384:v1",
+	}
+	if !reflect.DeepEqual(a, want) {
+		t.Fatalf("answerFromProto = %+v\nwant %+v", a, want)
 	}
 }
 

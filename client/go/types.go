@@ -110,6 +110,8 @@ type CollectionConfig struct {
 	Index IndexSpec
 	// PayloadIndexes are the payload fields to index.
 	PayloadIndexes []PayloadIndex
+	// Properties is a JSON object recorded with the collection (CollectionInfo.Properties).
+	Properties map[string]any
 }
 
 // IndexState tells whether a collection's configured index answers its searches.
@@ -154,10 +156,23 @@ type CollectionInfo struct {
 	VectorBytes uint64
 	// IndexOrigin is "checkpoint" (loaded), "built" or "none".
 	IndexOrigin string
+	// Properties are the application properties recorded with the collection (nil for none);
+	// numbers are json.Number.
+	Properties map[string]any
+	// Text is the embedder and chunking of a text collection, nil for a vector collection.
+	Text *TextInfo
 }
 
 func collectionInfoFromProto(p *pb.CollectionInfo) CollectionInfo {
+	// The server sends properties as JSON object text; anything else is dropped rather than
+	// failing the whole description.
+	props, err := decodePayload("", p.GetProperties())
+	if err != nil || len(props) == 0 {
+		props = nil
+	}
 	return CollectionInfo{
+		Properties:  props,
+		Text:        textInfoFromProto(p.GetText()),
 		Name:        p.GetName(),
 		Dimension:   int(p.GetDimension()),
 		Metric:      Metric(p.GetMetric()),
