@@ -478,6 +478,7 @@ StatusOr<uint64_t> CollectionImpl::WritePoints(const WriteOptions& options, cons
 
     // Replace: the points matching the filter that this batch does not itself replace.
     std::vector<uint32_t> removed;
+    uint64_t matched = 0;
     if (delete_filter != nullptr) {
       std::optional<payload::Filter> filter;
       if (!delete_filter->MatchesAll()) filter = *delete_filter;
@@ -491,7 +492,9 @@ StatusOr<uint64_t> CollectionImpl::WritePoints(const WriteOptions& options, cons
         if (p.old_slot >= 0) replaced.insert(static_cast<uint32_t>(p.old_slot));
       }
       for (uint32_t s = 0; s < slots_; ++s) {
-        if (m->mask[s] && live_[s] && !replaced.count(s)) removed.push_back(s);
+        if (!m->mask[s] || !live_[s]) continue;
+        ++matched;
+        if (!replaced.count(s)) removed.push_back(s);
       }
     }
 
@@ -566,7 +569,7 @@ StatusOr<uint64_t> CollectionImpl::WritePoints(const WriteOptions& options, cons
       lock.unlock();
     }
     if (train) StartTrainingIfWaiting();
-    return uint64_t{removed.size()};
+    return matched;
   }
 }
 

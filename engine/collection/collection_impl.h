@@ -118,8 +118,8 @@ class CollectionImpl final : public Collection {
   Status CheckOpen() const;  // requires mu_ (either mode)
   Status LoadIndexFromFile();  // during Load
   // Which slots the (parsed) filter allows; requires mu_ shared.
-  // Upsert, and with delete_filter also Replace: one atomic batch. Returns the points removed by
-  // the filter. Call inside Guarded.
+  // Upsert, and with delete_filter also Replace: one atomic batch. Returns how many live points
+  // matched the filter. Call inside Guarded.
   StatusOr<uint64_t> WritePoints(const WriteOptions& options, const payload::Filter* delete_filter,
                                  std::span<const PointId> ids, std::span<const float> vectors,
                                  std::span<const std::string> payloads);

@@ -53,7 +53,7 @@ class Collection {
   // Deletes every point matching `delete_filter` and upserts the given points, in one atomic
   // batch: a search sees all of the old points or all of the new ones. Upserted ids that match
   // the filter are replaced, not deleted. Validation is Upsert's; the filter must be non-empty.
-  // Returns how many matching points were removed (not counting replaced ids).
+  // Returns how many points matched the filter before the write (removed or replaced).
   virtual StatusOr<uint64_t> Replace(const WriteOptions& options, std::string_view delete_filter,
                                      std::span<const PointId> ids, std::span<const float> vectors,
                                      std::span<const std::string> payloads = {}) = 0;

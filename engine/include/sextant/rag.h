@@ -200,6 +200,9 @@ class EmbedderProvider {
   // The embedder for `config`, built on first use. NotFound for a missing local model (the
   // message says how to fetch it), Unavailable for an unreachable endpoint.
   StatusOr<std::shared_ptr<Embedder>> Get(const EmbedderConfig& config);
+  // The directory of a "local" config's model (model_root/local_model, or local_model when it
+  // is an absolute path).
+  std::string LocalModelDir(const EmbedderConfig& config) const;
   const EmbedderEnvironment& environment() const;
 
  private:
