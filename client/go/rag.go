@@ -51,12 +51,10 @@ type ChunkingConfig struct {
 type TextOptions struct {
 	Embedder EmbedderConfig
 	Chunking ChunkingConfig
-	// Index is the index that answers retrievals; the zero IndexSpec is HNSW16.
+	// Index is the index that answers retrievals; the zero IndexSpec is HNSW16. (A text
+	// collection indexes "document_id" itself and records its embedder and chunking in its
+	// properties, so it takes no payload indexes or properties of its own.)
 	Index IndexSpec
-	// PayloadIndexes are payload fields to index, e.g. {Field: "metadata.lang", Type: FieldKeyword}.
-	PayloadIndexes []PayloadIndex
-	// Properties is a JSON object recorded with the collection (CollectionInfo.Properties).
-	Properties map[string]any
 }
 
 // TextInfo is how a text collection embeds and chunks, as the server reports it
@@ -141,20 +139,11 @@ func (c *Client) CreateTextCollection(ctx context.Context, name string, opts Tex
 	if err != nil {
 		return nil, err
 	}
-	props, err := encodePayload(op, "properties", opts.Properties)
-	if err != nil {
-		return nil, err
-	}
 	req := &pb.CreateCollectionRequest{
-		Name:       name,
-		Metric:     pb.Metric_METRIC_COSINE,
-		Index:      opts.Index.toProto(),
-		Properties: props,
-		Text:       &pb.TextOptions{Embedder: embedder, Chunking: chunking},
-	}
-	for _, pi := range opts.PayloadIndexes {
-		req.PayloadIndexes = append(req.PayloadIndexes,
-			&pb.PayloadIndex{Field: pi.Field, Type: pb.PayloadFieldType(pi.Type)})
+		Name:   name,
+		Metric: pb.Metric_METRIC_COSINE,
+		Index:  opts.Index.toProto(),
+		Text:   &pb.TextOptions{Embedder: embedder, Chunking: chunking},
 	}
 	if _, err := c.rpc.CreateCollection(ctx, req); err != nil {
 		return nil, wrapError(op, err)

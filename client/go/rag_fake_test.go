@@ -130,10 +130,9 @@ func TestCreateTextCollectionRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := c.CreateTextCollection(ctx, "faq2", TextOptions{
-		Embedder:   EmbedderConfig{Kind: "OpenAI", OpenAIBaseURL: "http://h/v1", OpenAIModel: "m", Dimension: 8},
-		Chunking:   ChunkingConfig{ChunkTokens: 64, OverlapTokens: 8, Markdown: true},
-		Index:      IndexSpec{Spec: "Flat"},
-		Properties: map[string]any{"owner": "me"},
+		Embedder: EmbedderConfig{Kind: "OpenAI", OpenAIBaseURL: "http://h/v1", OpenAIModel: "m", Dimension: 8},
+		Chunking: ChunkingConfig{ChunkTokens: 64, OverlapTokens: 8, Markdown: true},
+		Index:    IndexSpec{Spec: "Flat"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +152,7 @@ func TestCreateTextCollectionRequest(t *testing.T) {
 	e, ch := second.GetText().GetEmbedder(), second.GetText().GetChunking()
 	if e.GetKind() != "openai" || e.GetOpenaiBaseUrl() != "http://h/v1" || e.GetOpenaiModel() != "m" || e.GetDimension() != 8 ||
 		ch.GetChunkTokens() != 64 || ch.GetOverlapTokens() != 8 || !ch.GetMarkdown() ||
-		second.GetIndex().GetSpec() != "Flat" || second.GetProperties() != `{"owner":"me"}` {
+		second.GetIndex().GetSpec() != "Flat" {
 		t.Errorf("request = %v", second)
 	}
 }

@@ -79,10 +79,7 @@ func TestRAG(t *testing.T) {
 	ctx := sextantdtest.Context(t)
 
 	t.Run("CreateDescribeIngest", func(t *testing.T) {
-		col, err := c.CreateTextCollection(ctx, "create", sextant.TextOptions{
-			Embedder:   sextant.EmbedderConfig{Kind: "hash"},
-			Properties: map[string]any{"owner": "tests"},
-		})
+		col, err := c.CreateTextCollection(ctx, "create", sextant.TextOptions{Embedder: sextant.EmbedderConfig{Kind: "hash"}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,8 +91,8 @@ func TestRAG(t *testing.T) {
 			info.Dimension != 384 || info.Metric != sextant.MetricCosine || info.Count != 0 {
 			t.Fatalf("Describe = %+v (text %+v)", info, info.Text)
 		}
-		if info.Properties["owner"] != "tests" {
-			t.Errorf("Properties = %v", info.Properties)
+		if _, ok := info.Properties["sextant.text"]; !ok {
+			t.Errorf("Properties = %v, want the recorded embedder under \"sextant.text\"", info.Properties)
 		}
 
 		var seen []sextant.IngestResult
@@ -121,9 +118,10 @@ func TestRAG(t *testing.T) {
 			t.Errorf("chunk payload = %v", p.Payload)
 		}
 
-		plain := mustCreate(t, ctx, c, "create_vec", sextant.CollectionConfig{Dimension: 4, Metric: sextant.MetricL2})
-		if info, err := plain.Describe(ctx); err != nil || info.Text != nil {
-			t.Errorf("a vector collection: Text = %+v, %v", info.Text, err)
+		plain := mustCreate(t, ctx, c, "create_vec", sextant.CollectionConfig{Dimension: 4, Metric: sextant.MetricL2,
+			Properties: map[string]any{"owner": "tests"}})
+		if info, err := plain.Describe(ctx); err != nil || info.Text != nil || !reflect.DeepEqual(info.Properties, map[string]any{"owner": "tests"}) {
+			t.Errorf("a vector collection: Text = %+v, Properties = %v, %v", info.Text, info.Properties, err)
 		}
 	})
 
@@ -299,6 +297,12 @@ func TestRAG(t *testing.T) {
 		wantCode(t, "Ingest into a missing collection", err, sextant.ErrNotFound, codes.NotFound)
 		_, err = missing.Embed(ctx, "x")
 		wantCode(t, "Embed on a missing collection", err, sextant.ErrNotFound, codes.NotFound)
+		_, err = missing.DeleteDocuments(ctx, "a")
+		wantCode(t, "DeleteDocuments on a missing collection", err, sextant.ErrNotFound, codes.NotFound)
+		_, err = col.Embed(ctx)
+		wantCode(t, "Embed of no texts", err, sextant.ErrInvalidArgument, codes.InvalidArgument)
+		_, err = col.Ask(ctx, nitrogenQuestion, sextant.AskOptions{Generator: "gpt-9"})
+		wantCode(t, "an unknown generator", err, sextant.ErrInvalidArgument, codes.InvalidArgument)
 
 		plain := mustCreate(t, ctx, c, "errors_vec", sextant.CollectionConfig{Dimension: 4, Metric: sextant.MetricL2})
 		_, err = plain.Ask(ctx, "anything", sextant.AskOptions{})

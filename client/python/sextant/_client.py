@@ -200,7 +200,8 @@ class Client:
             one. ef_construction, ef_search (HNSW) and nprobe (IVF) set the index's defaults;
             None keeps the server's.
         payload_indexes: {"field": "keyword" | "integer" | "float" | "bool"} (or a list of pairs):
-            payload fields whose filters are answered from memory.
+            payload fields whose filters are answered from memory. Vector collections only (a
+            text collection indexes document_id itself).
         embedder: "hash" (no model), "local" (all-MiniLM-L6-v2 in the server), a dict
             {"hash": {"dimension": 256}}, {"local": {"model": "..."}}, {"openai": {"base_url": ...,
             "model": ..., "dimension": ...}}, or the EmbedderConfig of another collection.
@@ -208,7 +209,8 @@ class Client:
         chunk_tokens, overlap_tokens: chunk size and overlap in tokens (None = the embedder's
             default); markdown: headings and code fences are boundaries; tokens: "whitespace"
             or "wordpiece" (local only). Text collections only.
-        properties: a dict recorded with the collection (CollectionInfo.properties).
+        properties: a dict recorded with the collection (CollectionInfo.properties). Vector
+            collections only: a text collection records its embedder and chunking there.
         AlreadyExistsError if the name is taken, InvalidArgumentError for bad options, and for a
         text collection the embedder's error (a missing local model is NotFoundError).
         """

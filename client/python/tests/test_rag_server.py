@@ -45,12 +45,12 @@ def stored_texts(col: sextant.Collection, document_id: str) -> List[str]:
 
 
 def test_rag_create_describe_ingest(client: sextant.Client, name: str) -> None:
-    col = client.create_collection(name, embedder="hash", properties={"owner": "tests"})
+    col = client.create_collection(name, embedder="hash")
     info = col.describe()
     assert info.text is not None and info.is_text
     assert info.text.embedder.kind == "hash" and info.text.embedder_spec.startswith("hash:")
     assert (info.dimension, info.metric, info.count) == (384, "cosine", 0)
-    assert info.properties.get("owner") == "tests"
+    assert "sextant.text" in info.properties  # the recorded embedder and chunking
     listed = [c for c in client.list_collections() if c.name == name]
     assert listed[0].text == info.text
 
@@ -68,9 +68,10 @@ def test_rag_create_describe_ingest(client: sextant.Client, name: str) -> None:
     doc = DOCS[0]["text"].encode()
     assert doc[point.payload["begin"]:point.payload["end"]].decode() == point.payload["text"]
 
-    # A vector collection has no text options.
-    plain = client.create_collection(name + "_vec", dimension=4)
+    # A vector collection has no text options; its properties are the application's.
+    plain = client.create_collection(name + "_vec", dimension=4, properties={"owner": "tests"})
     assert plain.describe().text is None
+    assert plain.describe().properties == {"owner": "tests"}
 
 
 def test_rag_chunking_options(client: sextant.Client, name: str) -> None:
@@ -167,7 +168,8 @@ def test_rag_embed(client: sextant.Client, name: str) -> None:
     # The vectors are the collection's: searching with one finds the matching chunk.
     hits = col.search(col.embed(DOCS[3]["text"]), k=1)
     assert hits[0].id == "bread#0" and hits[0].score == pytest.approx(1.0, abs=1e-4)
-    assert col.embed([]).shape[0] == 0
+    with pytest.raises(sextant.InvalidArgumentError, match="texts"):
+        col.embed([])
 
 
 def test_rag_filter_on_metadata(client: sextant.Client, name: str) -> None:
@@ -234,6 +236,16 @@ def test_rag_errors(client: sextant.Client, name: str) -> None:
         client.create_collection(name + "_tiny", embedder="hash", chunk_tokens=2)
     with pytest.raises(sextant.AlreadyExistsError):
         client.create_collection(name, embedder="hash")
+    # A text collection records its own properties, and indexes document_id itself.
+    with pytest.raises(sextant.InvalidArgumentError, match="properties"):
+        client.create_collection(name + "_props", embedder="hash", properties={"owner": "me"})
+    with pytest.raises(sextant.InvalidArgumentError, match="payload_indexes"):
+        client.create_collection(name + "_pidx", embedder="hash", payload_indexes={"metadata.lang": "keyword"})
+    # A hash embedder's dimension is the collection's; a contradicting one is refused.
+    with pytest.raises(sextant.InvalidArgumentError, match="dimension"):
+        client.create_collection(name + "_dim", dimension=100, embedder={"local": {}})
+    with pytest.raises(sextant.InvalidArgumentError, match="generator"):
+        col.ask(NITROGEN_QUESTION, generator="gpt-9")
     assert not client.has_collection(name + "_tiny")
 
 
