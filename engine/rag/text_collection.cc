@@ -312,9 +312,9 @@ StatusOr<std::unique_ptr<TextCollection>> TextCollection::Create(Database& db, s
   if (!options.chunker_set) rep->options.chunker = DefaultChunker(options.embedder);
   rep->options.chunker_set = true;
   SEXTANT_RETURN_IF_ERROR(ResolveChunker(options.embedder, embedders, &rep->options.chunker).WithPrefix(where));
+  SEXTANT_ASSIGN_OR_RETURN(rep->embedder, embedders.Get(options.embedder));
   // Check the chunker options now rather than at the first ingest.
   SEXTANT_RETURN_IF_ERROR(ChunkText("", rep->options.chunker).status().WithPrefix(where));
-  SEXTANT_ASSIGN_OR_RETURN(rep->embedder, embedders.Get(options.embedder));
   rep->spec = rep->embedder->spec();
   // An openai embedder learns its dimension from the endpoint: record it, so that reopening
   // does not depend on asking again.
