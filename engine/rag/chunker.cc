@@ -232,12 +232,12 @@ class Chunker {
     // Weights from here on: the target start and the positions within overlap / 2 of it.
     const size_t target = Weight(end) - Weight(start) > overlap ? Weight(end) - overlap : Weight(start + 1);
     const size_t lo = FirstReaching(start + 1, target > overlap / 2 ? target - overlap / 2 : 0);
-    const size_t limit = Weight(end + 1) - options_.chunk_tokens;  // a start must keep token `end` in
-    const bool limited = Weight(end + 1) > options_.chunk_tokens;
+    // A start must leave room for token `end` in the next window (only long words make it bind).
+    const size_t limit = Weight(end + 1) > options_.chunk_tokens ? Weight(end + 1) - options_.chunk_tokens : 0;
     for (int level : {kSentence, kWord}) {
       size_t best = kNone;
       for (size_t p = lo; p < end && Weight(p) <= target + overlap / 2; ++p) {
-        if (level_[p] < level || (limited && Weight(p) < limit)) continue;
+        if (level_[p] < level || Weight(p) < limit) continue;
         size_t dist = Weight(p) > target ? Weight(p) - target : target - Weight(p);
         size_t best_dist =
             best == kNone ? kNone : (Weight(best) > target ? Weight(best) - target : target - Weight(best));
