@@ -406,19 +406,30 @@ def run_system(system, args):
         sut = HnswlibSystem(args, base.dim, n)
     else:
         sut = FaissSystem(args, base.dim, n, system, base)
-    print(f"peers.py: {sut.impl}: building {sut.name} on {n} x {base.dim}", file=sys.stderr)
-    t0 = time.perf_counter()
-    if hasattr(sut, "train"):
-        sut.train()
-    for start, x in base.blocks(n):
-        sut.add(start, x)
-    sut.finish()
-    build_s = time.perf_counter() - t0
-    print(f"peers.py: built in {build_s:.2f} s", file=sys.stderr)
+    index_file = args.index_file.replace("{system}", system) if args.index_file else None
+    build_s = None
+    reopen_s = close_s = None
+    if index_file and os.path.exists(index_file):
+        # An index an earlier run saved with --index-file: only the sweep is measured.
+        t0 = time.perf_counter()
+        sut.load(index_file)
+        reopen_s = time.perf_counter() - t0
+        print(f"peers.py: loaded {index_file} in {reopen_s:.2f} s", file=sys.stderr)
+    else:
+        print(f"peers.py: {sut.impl}: building {sut.name} on {n} x {base.dim}", file=sys.stderr)
+        t0 = time.perf_counter()
+        if hasattr(sut, "train"):
+            sut.train()
+        for start, x in base.blocks(n):
+            sut.add(start, x)
+        sut.finish()
+        build_s = time.perf_counter() - t0
+        print(f"peers.py: built in {build_s:.2f} s", file=sys.stderr)
+        if index_file:
+            sut.save(index_file)
     index_bytes, vector_bytes = sut.sizes()
 
-    reopen_s = close_s = None
-    if args.reopen:
+    if args.reopen and build_s is not None:
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "index.bin")
             t0 = time.perf_counter()
@@ -452,7 +463,7 @@ def run_system(system, args):
             "batch_qps": round(batch_qps, 1),
             "p50_us": round(percentile(latency, 0.50), 1),
             "p99_us": round(percentile(latency, 0.99), 1),
-            "build_s": round(build_s, 3),
+            "build_s": None if build_s is None else round(build_s, 3),
             "rss_mb": round(proc_status_mb("VmRSS") or -1, 1),
             "peak_rss_mb": round(proc_status_mb("VmHWM") or -1, 1),
             "index_bytes": int(index_bytes),
@@ -470,8 +481,9 @@ def run_system(system, args):
             "plan": "index",
             "distances_per_query": None if ndis is None else round(ndis / (nq + min(args.warmup, nq))),
         }
-        if args.reopen:
+        if reopen_s is not None:
             line["reopen_s"] = round(reopen_s, 3)
+        if close_s is not None:
             line["close_s"] = round(close_s, 3)
         print(json.dumps(line, separators=(",", ":")), flush=True)
 
@@ -499,6 +511,8 @@ def main():
     p.add_argument("--runs", type=int, default=1, help="timed passes per setting; the fastest is reported")
     p.add_argument("--reopen", action="store_true",
                    help="save the index to a file (close_s), load it back (reopen_s), search the loaded one")
+    p.add_argument("--index-file", help="load the index from this file when it exists (build_s null), else build "
+                   "it and save it there; {system} in the path is replaced by the system's name")
     p.add_argument("--in-process", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     systems = [s for s in args.systems.split(",") if s]

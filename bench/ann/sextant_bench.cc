@@ -102,6 +102,8 @@ Index and search:
 Database:
   --db DIR               build in DIR, which must not hold a database yet; kept afterwards.
                          Default: a fresh directory under $TMPDIR (or /tmp), removed at the end
+  --open DIR             skip the build: open the database an earlier run built with --db DIR (same
+                         data and --index), and sweep on it; reports reopen_s, and build_s as null
   --keep                 keep the temporary database directory (its path goes to stderr)
   --reopen               after the build, close the database, reopen it, and report reopen_s
                          (Open + GetCollection + WaitForIndex); the sweep then runs on the reopened one
@@ -133,6 +135,7 @@ struct Flags : DataSpec {
   uint32_t warmup = 10;
   uint32_t runs = 1;
   std::string db_dir;
+  std::string open_dir;
   bool keep = false;
   bool reopen = false;
   std::string write_synthetic_dir;
@@ -191,7 +194,7 @@ Status ParseFlags(int argc, char** argv, Flags* flags) {
     static constexpr std::string_view kValueFlags[] = {
         "--base", "--query", "--gt", "--synthetic", "--queries", "--seed", "--max-base", "--metric", "--index",
         "--ef-construction", "--ef-search", "--nprobe", "-k", "--k", "--threads", "--batch", "--warmup", "--runs", "--db",
-        "--write-synthetic"};
+        "--open", "--write-synthetic"};
     if (std::find(std::begin(kValueFlags), std::end(kValueFlags), name) == std::end(kValueFlags)) {
       return Status::InvalidArgument(name.starts_with("-") ? "unknown flag " + std::string(args[i])
                                                            : "unexpected argument '" + std::string(name) + "'");
@@ -227,6 +230,8 @@ Status ParseFlags(int argc, char** argv, Flags* flags) {
       if (!ParseNumber(value, &flags->runs) || flags->runs == 0) return bad("expected a number >= 1");
     } else if (name == "--db") {
       flags->db_dir = value;
+    } else if (name == "--open") {
+      flags->open_dir = value;
     } else if (name == "--write-synthetic") {
       flags->write_synthetic_dir = value;
     }
@@ -437,8 +442,24 @@ Status RunBench(const Flags& flags) {
   SEXTANT_RETURN_IF_ERROR(flags.index.Validate(dim).WithPrefix("--index"));
   SEXTANT_ASSIGN_OR_RETURN(const std::vector<uint64_t> truth, GroundTruth(&ds, flags.metric, k, kTool));
 
-  // The database: --db, or a scratch directory that outlives the database objects below.
+  const std::string kName = "bench";
+  std::unique_ptr<sextant::Database> db;
+  std::shared_ptr<sextant::Collection> collection;
+  double build_s = NAN, ingest_s = NAN, reopen_s = NAN, close_s = NAN;
   ScratchDir scratch;
+  if (!flags.open_dir.empty()) {
+    // --open: the database of an earlier --db run; only the sweep is measured.
+    if (!flags.db_dir.empty() || flags.reopen) return Status::InvalidArgument("--open excludes --db and --reopen");
+    sextant::DatabaseOptions db_options;
+    db_options.create_if_missing = false;
+    const auto t1 = Clock::now();
+    SEXTANT_ASSIGN_OR_RETURN(db, sextant::Database::Open(db_options, flags.open_dir));
+    SEXTANT_ASSIGN_OR_RETURN(collection, db->GetCollection(kName));
+    SEXTANT_RETURN_IF_ERROR(WaitReady(*collection));
+    reopen_s = Seconds(Clock::now() - t1);
+    std::fprintf(stderr, "sextant-bench: opened %s in %.2f s\n", flags.open_dir.c_str(), reopen_s);
+  } else {
+  // The database: --db, or a scratch directory that outlives the database objects below.
   std::string db_path = flags.db_dir;
   if (db_path.empty()) {
     SEXTANT_RETURN_IF_ERROR(scratch.Create());
@@ -448,14 +469,12 @@ Status RunBench(const Flags& flags) {
   sextant::DatabaseOptions db_options;
   db_options.create_if_missing = true;
   db_options.error_if_exists = true;
-  SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<sextant::Database> db, sextant::Database::Open(db_options, db_path));
+  SEXTANT_ASSIGN_OR_RETURN(db, sextant::Database::Open(db_options, db_path));
   sextant::CollectionOptions coll_options;
   coll_options.dimension = dim;
   coll_options.metric = flags.metric;
   coll_options.index = flags.index;
-  const std::string kName = "bench";
-  SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<sextant::Collection> collection,
-                           db->CreateCollection(kName, coll_options));
+  SEXTANT_ASSIGN_OR_RETURN(collection, db->CreateCollection(kName, coll_options));
 
   // Build: upsert everything in batches, then wait for the index.
   std::fprintf(stderr, "sextant-bench: loading %" PRIu64 " x %u (%s) into %s, index %s\n", n, dim, ds.name.c_str(),
@@ -478,7 +497,7 @@ Status RunBench(const Flags& flags) {
       next_report += n / 10;
     }
   }
-  const double ingest_s = Seconds(Clock::now() - build_start);
+  ingest_s = Seconds(Clock::now() - build_start);
   // An index that must be trained (IVF, SQ8, PQ) starts out waiting for points (kTraining, which
   // WaitForIndex counts as ready), and the engine's maintenance thread trains it about a second
   // after enough have arrived. Ask for the build now instead, so that the sweep never races it
@@ -489,11 +508,10 @@ Status RunBench(const Flags& flags) {
     SEXTANT_RETURN_IF_ERROR(collection->RebuildIndex().WithPrefix("RebuildIndex"));
   }
   SEXTANT_RETURN_IF_ERROR(WaitReady(*collection));
-  const double build_s = Seconds(Clock::now() - build_start);
+  build_s = Seconds(Clock::now() - build_start);
   std::fprintf(stderr, "sextant-bench: built in %.2f s (upserts %.2f s)\n", build_s, ingest_s);
   std::vector<float>().swap(chunk);
 
-  double reopen_s = NAN, close_s = NAN;
   if (flags.reopen) {
     collection.reset();
     const auto t0 = Clock::now();
@@ -507,6 +525,8 @@ Status RunBench(const Flags& flags) {
     SEXTANT_RETURN_IF_ERROR(WaitReady(*collection));
     reopen_s = Seconds(Clock::now() - t1);
     std::fprintf(stderr, "sextant-bench: closed in %.2f s, reopened in %.2f s\n", close_s, reopen_s);
+  }
+
   }
 
   SEXTANT_ASSIGN_OR_RETURN(sextant::CollectionInfo info, collection->Describe());
@@ -578,7 +598,7 @@ Status RunBench(const Flags& flags) {
         .Str("plan", pass.index_plans == ds.nq ? "index" : pass.index_plans == 0 ? "exact" : "mixed")
         .Num("distances_per_query", static_cast<double>(pass.distance_computations) / static_cast<double>(ds.nq), 0)
         .Str("simd", sextant::SimdLevelName());
-    if (flags.reopen) line.Num("reopen_s", reopen_s, 3).Num("close_s", close_s, 3);
+    if (flags.reopen || !flags.open_dir.empty()) line.Num("reopen_s", reopen_s, 3).Num("close_s", close_s, 3);
     std::printf("%s\n", line.Done().c_str());
     std::fflush(stdout);
   }
