@@ -257,6 +257,9 @@ OutJson InfoToJson(const CollectionInfo& info) {
   out["index_origin"] = info.index_origin;
   out["index_bytes"] = info.index_bytes;
   out["vector_bytes"] = info.vector_bytes;
+  // What an application recorded with the collection; for a text collection, its embedder and
+  // chunking ({"sextant.text": {...}}).
+  if (!info.properties.empty()) out["properties"] = PayloadToJson(info.properties);
   return out;
 }
 
@@ -1107,7 +1110,6 @@ Status WithIngestedCount(const Status& error, uint64_t documents) {
 
 Status IngestFiles(const std::string& db_path, const std::string& name,
                    std::span<const std::string> paths, const TextCreateFlags& flags, bool wait) {
-  const auto start = Clock::now();
   FileScan scan;
   SEXTANT_RETURN_IF_ERROR(ScanPaths(paths, &scan));
   if (scan.files.empty()) {
@@ -1131,6 +1133,8 @@ Status IngestFiles(const std::string& db_path, const std::string& name,
     return existing.status();
   }
 
+  // Timed from here: reading, chunking, embedding and writing (not opening or creating).
+  const auto start = Clock::now();
   ProgressBar progress("ingesting " + name);
   const uint64_t total = scan.files.size();
   uint64_t done = 0;        // documents ingested, as of the last committed batch

@@ -198,7 +198,9 @@ TEST_F(CliTest, HelpPrintsUsageOnStdout) {
          {"create", "list", "info", "drop", "import", "get", "delete", "search", "demo", "index",
           "reindex", "--string-ids", "SEXTANT_DB", "--index SPEC", "HNSW16", "IVF1024,PQ16",
           "--ef-construction", "--payload-index FIELD:TYPE", "--wait", "--ef-search", "--nprobe",
-          "--exact", "--with-vector", "--plan", "index_state"}) {
+          "--exact", "--with-vector", "--plan", "index_state", "ingest NAME PATH...",
+          "ask NAME QUESTION", "--embedder", "--chunk-tokens", "--generator", "--llm-url",
+          "--json"}) {
       EXPECT_THAT(r.out, HasSubstr(command)) << flag;
     }
     EXPECT_EQ(r.err, "");
@@ -1217,6 +1219,295 @@ TEST_F(CliTest, SiftSmallHnswRecall) {
   EXPECT_GE(at_default, 0.9) << "recall@10 at the default ef_search";
   EXPECT_GE(at_128, 0.97) << "recall@10 at ef_search 128";
   EXPECT_GE(exact, 0.99) << "recall@10 of exact search";
+}
+
+// ---- ingest / ask: text collections ----
+
+class RagCliTest : public CliTest {
+ protected:
+  void SetUp() override {
+    docs_ = tmp_.Sub("docs");
+    std::filesystem::create_directories(docs_ + "/cooking");
+    std::filesystem::create_directories(docs_ + "/.git");
+    WriteText(docs_ + "/volcanoes.md",
+              "# Volcanoes\n\nKrakatoa is a volcano in Indonesia. Krakatoa erupted violently in "
+              "August 1883, and the explosion was heard nearly 4,800 kilometres away.\n\n"
+              "Mount Vesuvius buried the Roman town of Pompeii in the year 79.\n");
+    WriteText(docs_ + "/cooking/bread.txt",
+              "Sourdough bread rises with a starter of wild yeast and lactic acid bacteria. Knead "
+              "the dough, let it proof overnight in the fridge, and bake it in a hot Dutch oven.\n");
+    WriteText(docs_ + "/cooking/tea.md",
+              "Green tea should be brewed with water at about 80 degrees Celsius for two "
+              "minutes; boiling water makes it bitter.\n");
+    WriteText(docs_ + "/astronomy.rst",
+              "Jupiter is the largest planet in the solar system. Its Great Red Spot is a storm "
+              "larger than the Earth.\n");
+    WriteText(docs_ + "/logo.png", std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16));
+    WriteText(docs_ + "/latin1.txt", "caf\xe9 cr\xe8me\n");  // not UTF-8
+    WriteText(docs_ + "/.git/config", "[core]\n");            // hidden: not even counted
+  }
+
+  // The answer of `ask NAME QUESTION --json [extra...]`, parsed.
+  json AskJson(const std::string& name, const std::string& question,
+               std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"ask", name, question, "--json"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<json> lines = JsonLines(Ok(args));
+    EXPECT_EQ(lines.size(), 1u);
+    return lines.empty() ? json() : lines[0];
+  }
+
+  // The number of chunks of document `id` (a filtered ask with a large k).
+  size_t ChunksOf(const std::string& name, const std::string& id) {
+    json filter = {{"document_id", id}};
+    json answer = AskJson(name, "anything at all", {"-k", "1000", "--filter", filter.dump()});
+    return answer["citations"].size();
+  }
+
+  std::string docs_;
+};
+
+TEST_F(RagCliTest, IngestFolderThenAskCitesTheFileThatHoldsTheAnswer) {
+  RunResult r = Run({"ingest", "kb", docs_});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("created text collection kb (embedder hash:"));
+  EXPECT_THAT(r.out, HasSubstr("ingested 4 documents (4 chunks, 0 replaced) into kb in "));
+  EXPECT_THAT(r.out, HasSubstr("chunks/s)"));
+  EXPECT_THAT(r.out, HasSubstr("skipped 1 file that is not text or Markdown (by extension) and 1 "
+                               "file that is not UTF-8 text"));
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(Count("kb"), 4u);
+  // info shows the recorded embedder and chunking.
+  std::vector<json> info = JsonLines(Ok({"info", "kb"}));
+  ASSERT_EQ(info.size(), 1u);
+  EXPECT_EQ(info[0]["properties"]["sextant.text"]["embedder"]["kind"], "hash");
+  EXPECT_EQ(info[0]["properties"]["sextant.text"]["chunker"]["chunk_tokens"], 256);
+  EXPECT_EQ(info[0]["index"], "HNSW16");
+
+  // Each chunk is a point "<document>#<chunk>" with the document id relative to the folder and
+  // the file's path and size as metadata.
+  std::vector<json> got = JsonLines(Ok({"get", "kb", "cooking/tea.md#0"}));
+  ASSERT_EQ(got.size(), 1u);
+  const json& payload = got[0]["payload"];
+  EXPECT_EQ(payload["document_id"], "cooking/tea.md");
+  EXPECT_EQ(payload["chunk"], 0);
+  EXPECT_EQ(payload["metadata"]["path"], docs_ + "/cooking/tea.md");
+  EXPECT_EQ(payload["metadata"]["bytes"], std::filesystem::file_size(docs_ + "/cooking/tea.md"));
+  EXPECT_THAT(payload["text"].get<std::string>(), HasSubstr("Green tea"));
+
+  json answer = AskJson("kb", "When did Krakatoa erupt?");
+  ASSERT_TRUE(answer.is_object());
+  EXPECT_EQ(answer["question"], "When did Krakatoa erupt?");
+  EXPECT_THAT(answer["answer"].get<std::string>(), HasSubstr("1883"));
+  EXPECT_EQ(answer["generator"], "extractive");
+  EXPECT_THAT(answer["embedder"].get<std::string>(), HasSubstr("hash:"));
+  ASSERT_EQ(answer["citations"].size(), 4u);  // k = 5, but there are 4 chunks
+  EXPECT_EQ(answer["citations"][0]["number"], 1);
+  EXPECT_EQ(answer["citations"][0]["document_id"], "volcanoes.md");
+  EXPECT_EQ(answer["citations"][0]["chunk"], 0);
+  EXPECT_EQ(answer["citations"][0]["cited"], true);
+  EXPECT_THAT(answer["citations"][0]["text"].get<std::string>(), HasSubstr("Krakatoa erupted"));
+  for (size_t i = 1; i < answer["citations"].size(); ++i) {
+    EXPECT_LE(answer["citations"][i]["score"].get<double>(),
+              answer["citations"][i - 1]["score"].get<double>());
+  }
+  for (const char* stage : {"embed_ms", "retrieve_ms", "generate_ms", "total_ms"}) {
+    ASSERT_TRUE(answer["timings"][stage].is_number()) << stage;
+    EXPECT_GE(answer["timings"][stage].get<double>(), 0.0) << stage;
+  }
+
+  // The same for people: the answer, then the sources, then the timings.
+  r = Run({"ask", "kb", "When did Krakatoa erupt?", "-k", "2"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  const size_t answer_at = r.out.find("1883");
+  const size_t sources_at = r.out.find("\nsources:\n[1] volcanoes.md #0  score ");
+  const size_t timings_at = r.out.find("timings: embed ");
+  ASSERT_NE(answer_at, std::string::npos) << r.out;
+  ASSERT_NE(sources_at, std::string::npos) << r.out;
+  ASSERT_NE(timings_at, std::string::npos) << r.out;
+  EXPECT_LT(answer_at, sources_at);
+  EXPECT_LT(sources_at, timings_at);
+  EXPECT_THAT(r.out, HasSubstr("    # Volcanoes Krakatoa is a volcano in Indonesia."));
+  EXPECT_THAT(r.out, HasSubstr("\n[2] "));
+  EXPECT_THAT(r.out, Not(HasSubstr("\n[3] ")));  // -k 2
+  EXPECT_THAT(r.out, HasSubstr(", retrieve "));
+  EXPECT_THAT(r.out, HasSubstr(", generate "));
+
+  // A filter on the document id (or any metadata field) keeps the other files out.
+  json filtered = AskJson("kb", "When did Krakatoa erupt?",
+                          {"--filter", R"({"document_id": "cooking/tea.md"})"});
+  ASSERT_EQ(filtered["citations"].size(), 1u);
+  EXPECT_EQ(filtered["citations"][0]["document_id"], "cooking/tea.md");
+  filtered = AskJson("kb", "What makes bread rise?",
+                     {"--filter", json({{"metadata.path", docs_ + "/cooking/bread.txt"}}).dump()});
+  ASSERT_EQ(filtered["citations"].size(), 1u);
+  EXPECT_EQ(filtered["citations"][0]["document_id"], "cooking/bread.txt");
+
+  // Other questions find their own files.
+  EXPECT_EQ(AskJson("kb", "What is the largest planet?")["citations"][0]["document_id"],
+            "astronomy.rst");
+  EXPECT_EQ(AskJson("kb", "How hot should the water be for green tea?")["citations"][0]["document_id"],
+            "cooking/tea.md");
+}
+
+TEST_F(RagCliTest, ReingestReplacesTheChunksOfChangedFiles) {
+  // Small chunks so that a document has several.
+  Ok({"ingest", "kb", docs_, "--chunk-tokens", "12", "--overlap", "2"});
+  const uint64_t before = Count("kb");
+  const size_t volcano_chunks = ChunksOf("kb", "volcanoes.md");
+  ASSERT_GE(volcano_chunks, 3u);
+  ASSERT_GT(before, 4u);
+
+  // The same files again: every chunk is replaced by an identical one.
+  RunResult r = Run({"ingest", "kb", docs_});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, Not(HasSubstr("created")));
+  EXPECT_THAT(r.out, HasSubstr("ingested 4 documents (" + std::to_string(before) + " chunks, " +
+                               std::to_string(before) + " replaced)"));
+  EXPECT_EQ(Count("kb"), before);
+
+  // Change one file and ingest just that file (its id is its file name, as in the folder).
+  WriteText(docs_ + "/volcanoes.md", "Mount Etna in Sicily erupts often.\n");
+  r = Run({"ingest", "kb", docs_ + "/volcanoes.md"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("ingested 1 document (1 chunk, " + std::to_string(volcano_chunks) +
+                               " replaced)"));
+  EXPECT_EQ(Count("kb"), before - volcano_chunks + 1);
+  EXPECT_EQ(ChunksOf("kb", "volcanoes.md"), 1u);
+  EXPECT_ENGINE_ERROR(Run({"get", "kb", "volcanoes.md#1"}), "NotFound");
+
+  json answer = AskJson("kb", "When did Krakatoa erupt?", {"-k", "100"});
+  for (const json& c : answer["citations"]) {
+    EXPECT_THAT(c["text"].get<std::string>(), Not(HasSubstr("Krakatoa")));
+  }
+  answer = AskJson("kb", "Which volcano in Sicily erupts often?");
+  EXPECT_EQ(answer["citations"][0]["document_id"], "volcanoes.md");
+  EXPECT_THAT(answer["citations"][0]["text"].get<std::string>(), HasSubstr("Etna"));
+
+  // An emptied file removes the document's chunks.
+  WriteText(docs_ + "/volcanoes.md", "");
+  r = Run({"ingest", "kb", docs_ + "/volcanoes.md"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("(0 chunks, 1 replaced)"));
+  EXPECT_EQ(Count("kb"), before - volcano_chunks);
+}
+
+TEST_F(RagCliTest, UsageErrors) {
+  EXPECT_USAGE_ERROR(Run({"ingest", "kb"}), "missing argument: usage: sextant ingest NAME PATH");
+  EXPECT_USAGE_ERROR(Run({"ingest", "kb", docs_, "--embedder", "word2vec"}),
+                     "--embedder must be hash or local, got 'word2vec'");
+  EXPECT_USAGE_ERROR(Run({"ingest", "kb", docs_, "--chunk-tokens", "4"}), "--chunk-tokens must be");
+  EXPECT_USAGE_ERROR(Run({"ingest", "kb", docs_, "--chunk-tokens", "many"}),
+                     "--chunk-tokens must be");
+  EXPECT_USAGE_ERROR(Run({"ingest", "kb", docs_, "--chunk-tokens", "64", "--overlap", "32"}),
+                     "--overlap must be less than half of the chunk size (64 tokens), got 32");
+  EXPECT_USAGE_ERROR(Run({"ingest", "kb", docs_, "--overlap", "-1"}), "--overlap must be");
+  EXPECT_USAGE_ERROR(Run({"ingest", "kb", docs_, "--index", "HNSWx"}), "index spec 'HNSWx'");
+  EXPECT_USAGE_ERROR(Run({"ingest", "kb", docs_, "-k", "3"}), "-k does not apply to 'ingest'");
+  EXPECT_USAGE_ERROR(Run({"ask", "kb"}), "missing argument: usage: sextant ask NAME QUESTION");
+  EXPECT_USAGE_ERROR(Run({"ask", "kb", "a", "b"}), "too many arguments");
+  EXPECT_USAGE_ERROR(Run({"ask", "kb", ""}), "the question is empty");
+  EXPECT_USAGE_ERROR(Run({"ask", "kb", "  \n "}), "the question is empty");
+  EXPECT_USAGE_ERROR(Run({"ask", "kb", "why?", "-k", "0"}), "-k must be an integer in 1..1000");
+  EXPECT_USAGE_ERROR(Run({"ask", "kb", "why?", "--generator", "gpt"}),
+                     "--generator must be extractive or openai, got 'gpt'");
+  EXPECT_USAGE_ERROR(Run({"ask", "kb", "why?", "--generator", "openai"}),
+                     "--generator openai needs --llm-model");
+  EXPECT_USAGE_ERROR(Run({"ask", "kb", "why?", "--llm-url", "http://127.0.0.1:1/v1"}),
+                     "--llm-url and --llm-model apply to --generator openai");
+  EXPECT_USAGE_ERROR(Run({"ask", "kb", "why?", "--embedder", "hash"}),
+                     "--embedder does not apply to 'ask'");
+  EXPECT_USAGE_ERROR(Run({"ask", "kb", "why?", "--json=yes"}), "--json takes no value");
+  EXPECT_FALSE(std::filesystem::exists(db_));
+}
+
+TEST_F(RagCliTest, ErrorsAreOneLineAndLoseNothing) {
+  // A path that does not exist: nothing is created, not even the database.
+  RunResult r = Run({"ingest", "kb", docs_, tmp_.Sub("nosuch")});
+  EXPECT_ENGINE_ERROR(r, "NotFound: path " + tmp_.Sub("nosuch") + ": ");
+  EXPECT_EQ(r.out, "");
+  EXPECT_FALSE(std::filesystem::exists(db_));
+  // A folder without text files.
+  const std::string empty = tmp_.Sub("empty");
+  std::filesystem::create_directories(empty);
+  WriteText(empty + "/a.png", "png");
+  EXPECT_ENGINE_ERROR(Run({"ingest", "kb", empty}),
+                      "nothing to ingest: no text or Markdown files (.txt, .text, .md, "
+                      ".markdown, .rst) in the paths given (1 other file)");
+  EXPECT_FALSE(std::filesystem::exists(db_));
+  // Two files that would be one document.
+  std::filesystem::create_directories(tmp_.Sub("other"));
+  WriteText(tmp_.Sub("other/volcanoes.md"), "Etna.\n");
+  EXPECT_ENGINE_ERROR(Run({"ingest", "kb", docs_ + "/volcanoes.md", tmp_.Sub("other/volcanoes.md")}),
+                      "would both be document volcanoes.md");
+  EXPECT_FALSE(std::filesystem::exists(db_));
+
+  Ok({"ingest", "kb", docs_});
+  const uint64_t count = Count("kb");
+
+  EXPECT_ENGINE_ERROR(Run({"ask", "nosuch", "When did Krakatoa erupt?"}),
+                      "NotFound: collection nosuch not found");
+  // A plain vector collection is neither asked nor ingested into.
+  Ok({"create", "vectors", "--dim", "4"});
+  EXPECT_ENGINE_ERROR(Run({"ask", "vectors", "When did Krakatoa erupt?"}),
+                      "FailedPrecondition: collection vectors is a plain vector collection, not a "
+                      "text collection");
+  EXPECT_ENGINE_ERROR(Run({"ingest", "vectors", docs_}), "is a plain vector collection");
+  EXPECT_EQ(Count("vectors"), 0u);
+  // A filter the engine cannot parse.
+  r = Run({"ask", "kb", "When did Krakatoa erupt?", "--filter", "{\"document_id\": "});
+  EXPECT_ENGINE_ERROR(r, "InvalidArgument");
+  EXPECT_EQ(r.out, "");
+  // Creation options that do not match the existing text collection.
+  EXPECT_ENGINE_ERROR(Run({"ingest", "kb", docs_, "--chunk-tokens", "100"}),
+                      "text collection kb already exists and does not match --chunk-tokens 100 "
+                      "(it uses 256)");
+  EXPECT_ENGINE_ERROR(Run({"ingest", "kb", docs_, "--embedder", "local"}),
+                      "does not match --embedder local (it uses hash)");
+  // An OpenAI-compatible server that is not there.
+  r = Run({"ask", "kb", "When did Krakatoa erupt?", "--generator", "openai", "--llm-url",
+           "http://127.0.0.1:1/v1", "--llm-model", "m"});
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("sextant: error: Unavailable"));
+  EXPECT_EQ(Count("kb"), count);
+}
+
+TEST_F(RagCliTest, IngestProgressOnlyOnATerminal) {
+  if (!std::filesystem::exists("/usr/bin/script")) GTEST_SKIP() << "needs util-linux script(1)";
+  const std::string command = std::string(SEXTANT_CLI_PATH) + " --db " + db_ + " ingest kb " + docs_;
+  const std::string log = tmp_.Sub("script.out");
+  std::string shell = "/usr/bin/script -qec '" + command + "' /dev/null > " + log + " 2>&1";
+  ASSERT_EQ(std::system(shell.c_str()), 0);
+  std::string text = ReadFile(log);
+  EXPECT_THAT(text, HasSubstr("ingesting kb: "));
+  EXPECT_THAT(text, HasSubstr("/5 ("));  // 5 files to read: 4 ingested, 1 not UTF-8 (not the png)
+  EXPECT_THAT(text, HasSubstr("ingested 4 documents"));
+  // Not on a file.
+  RunResult r = Run({"ingest", "kb", docs_});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.err, "");
+}
+
+TEST_F(RagCliTest, LocalEmbedder) {
+  const char* dir_env = std::getenv("SEXTANT_MODEL_DIR");
+  const char* home = std::getenv("HOME");
+  const std::string root = dir_env != nullptr && *dir_env != '\0'
+                               ? dir_env
+                               : std::string(home != nullptr ? home : "") + "/.cache/sextant/models";
+  if (!std::filesystem::exists(root + "/all-MiniLM-L6-v2/model.safetensors")) {
+    GTEST_SKIP() << "no all-MiniLM-L6-v2 in " << root << " (bash scripts/fetch-model.sh)";
+  }
+  RunResult r = Run({"ingest", "kb", docs_, "--embedder", "local"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("created text collection kb (embedder local:all-MiniLM-L6-v2, "
+                               "dimension 384, chunks of 200 WordPiece tokens"));
+  EXPECT_THAT(r.out, HasSubstr("ingested 4 documents"));
+  json answer = AskJson("kb", "Which volcano exploded in the nineteenth century?");
+  EXPECT_EQ(answer["embedder"], "local:all-MiniLM-L6-v2");
+  EXPECT_EQ(answer["citations"][0]["document_id"], "volcanoes.md");
+  answer = AskJson("kb", "How do I bake a loaf?");
+  EXPECT_EQ(answer["citations"][0]["document_id"], "cooking/bread.txt");
 }
 
 }  // namespace
