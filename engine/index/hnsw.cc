@@ -144,6 +144,9 @@ struct HnswIndex::Scratch {
       epoch = 1;
     }
   }
+  void PrefetchTag(uint32_t id) const {
+    if (id < tags.size()) __builtin_prefetch(tags.data() + id, 1, 3);
+  }
   // Marks id visited; false when it already was.
   bool Visit(uint32_t id) {
     if (id >= tags.size()) tags.resize(std::max<size_t>(size_t{id} + 1, tags.size() * 2), 0);
@@ -384,12 +387,16 @@ void HnswIndex::SearchLayer(const Dist& dist, uint32_t ep, float ep_distance, in
     const uint32_t* list = level == 0 ? links0_.Row(c.id) : List(c.id, level);
     if (list == nullptr) continue;
     const size_t n = std::min<size_t>(LoadAcquire(list), max_links);
+    // The visited tags of the neighbours are scattered over tags (2 bytes a slot): ask for all
+    // of them before testing the first, so their misses overlap (hnswlib prefetches them too).
+    for (size_t i = 0; i < n; ++i) s->PrefetchTag(LoadAcquire(list + 1 + i));
     size_t nb = 0;
     for (size_t i = 0; i < n; ++i) {
       const uint32_t id = LoadAcquire(list + 1 + i);
       if (!s->Visit(id)) continue;
       ids[nb] = id;
       rows[nb] = dist.Address(id);
+      if constexpr (requires { accept.Prefetch(id); }) accept.Prefetch(id);
       ++nb;
     }
     // Score the batch first (a tight loop of kernel calls, prefetching ahead), then update the
@@ -434,13 +441,22 @@ Status HnswIndex::SearchWith(const Dist& dist, const float* query, const IndexSe
   uint32_t ep = static_cast<uint32_t>(entry);
   const int top = static_cast<int>(entry >> 32) - 1;
 
-  const uint8_t* mask = params.mask;
-  const size_t mask_size = params.mask_size;
-  const bool check_removed = removed_.load(std::memory_order_relaxed) != 0;
-  auto accept = [&](uint32_t id) {
-    if (id >= mask_size || mask[id] == 0) return false;
-    return !check_removed || !(LoadMeta(id) & kRemoved);
+  // The caller's mask (a byte a slot) is read for every candidate that enters the results: the
+  // walk prefetches it when it gathers the candidate, long before it is read.
+  struct MaskAccept {
+    const HnswIndex* index;
+    const uint8_t* mask;
+    size_t mask_size;
+    bool check_removed;
+    bool operator()(uint32_t id) const {
+      if (id >= mask_size || mask[id] == 0) return false;
+      return !check_removed || !(index->LoadMeta(id) & kRemoved);
+    }
+    void Prefetch(uint32_t id) const {
+      if (id < mask_size) __builtin_prefetch(mask + id, 0, 3);
+    }
   };
+  const MaskAccept accept{this, params.mask, params.mask_size, removed_.load(std::memory_order_relaxed) != 0};
 
   Lease<ScratchPool, Scratch> lease(pool_.get());
   Scratch* s = lease.get();
