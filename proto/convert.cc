@@ -1,5 +1,7 @@
 #include "convert.h"
 
+#include <algorithm>
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace sextant::convert {
@@ -129,6 +131,7 @@ void ToProto(std::string_view name, const CollectionOptions& options, v1::Create
     pi->set_field(p.field);
     pi->set_type(ToProto(p.type));
   }
+  out->set_properties(options.properties);
 }
 
 StatusOr<CollectionOptions> FromProto(const v1::CreateCollectionRequest& request) {
@@ -146,6 +149,7 @@ StatusOr<CollectionOptions> FromProto(const v1::CreateCollectionRequest& request
     SEXTANT_ASSIGN_OR_RETURN(p.type, FromProto(pi.type(), field + ".type"));
     options.payload_indexes.push_back(std::move(p));
   }
+  options.properties = request.properties();
   return options;
 }
 
@@ -176,6 +180,9 @@ void ToProto(const CollectionInfo& info, v1::CollectionInfo* out) {
   out->set_index_bytes(info.index_bytes);
   out->set_vector_bytes(info.vector_bytes);
   out->set_index_origin(info.index_origin);
+  out->set_properties(info.properties);
+  TextOptionsOf(info, out->mutable_text());
+  if (!out->text().has_embedder()) out->clear_text();
 }
 
 CollectionInfo FromProto(const v1::CollectionInfo& info) {
@@ -190,6 +197,7 @@ CollectionInfo FromProto(const v1::CollectionInfo& info) {
   out.index_bytes = info.index_bytes();
   out.vector_bytes = info.vector_bytes();
   out.index_origin = info.index_origin();
+  out.properties = info.properties();
   return out;
 }
 
@@ -266,6 +274,200 @@ SearchPlan FromProto(const v1::SearchPlan& plan) {
   out.filter_from_index = plan.filter_from_index();
   out.distance_computations = plan.distance_computations();
   out.effort = plan.effort();
+  return out;
+}
+
+// ---- text collections
+
+namespace {
+
+constexpr uint32_t kDefaultHashDimension = 384;
+constexpr uint32_t kDefaultOverlap = 32;
+constexpr uint32_t kLocalChunkTokens = 200;
+constexpr uint32_t kOtherChunkTokens = 256;
+
+}  // namespace
+
+void ToProto(const rag::EmbedderConfig& config, v1::EmbedderConfig* out) {
+  out->set_kind(config.kind);
+  if (config.kind == "hash") {
+    out->set_dimension(config.hash.dimension);
+  } else if (config.kind == "local") {
+    out->set_local_model(config.local_model);
+    out->set_dimension(config.dimension);
+  } else {
+    out->set_openai_base_url(config.openai_base_url);
+    out->set_openai_model(config.openai_model);
+    out->set_dimension(config.dimension);
+  }
+}
+
+StatusOr<rag::EmbedderConfig> FromProto(const v1::EmbedderConfig& config, std::string_view field) {
+  const std::string f(field);
+  rag::EmbedderConfig out;
+  out.kind = config.kind().empty() ? std::string("hash") : config.kind();
+  if (out.kind != "hash" && out.kind != "local" && out.kind != "openai") {
+    return Bad(f + ".kind", "\"" + config.kind() + "\" is not one of \"hash\", \"local\", \"openai\"");
+  }
+  // A field of another kind is a mistake worth reporting rather than ignoring.
+  if (out.kind != "local" && !config.local_model().empty()) {
+    return Bad(f + ".local_model", "only for kind \"local\" (kind is \"" + out.kind + "\")");
+  }
+  if (out.kind != "openai" && (!config.openai_base_url().empty() || !config.openai_model().empty())) {
+    return Bad(f + (config.openai_base_url().empty() ? ".openai_model" : ".openai_base_url"),
+               "only for kind \"openai\" (kind is \"" + out.kind + "\")");
+  }
+  if (out.kind == "hash") {
+    out.hash.dimension = config.dimension() != 0 ? config.dimension() : kDefaultHashDimension;
+  } else if (out.kind == "local") {
+    if (!config.local_model().empty()) out.local_model = config.local_model();
+    // The model decides; a non-zero dimension is checked against it when the collection is made.
+    out.dimension = config.dimension();
+  } else {
+    if (config.openai_base_url().empty()) return Bad(f + ".openai_base_url", "empty (give the endpoint, \".../v1\")");
+    if (config.openai_model().empty()) return Bad(f + ".openai_model", "empty (name the embedding model)");
+    out.openai_base_url = config.openai_base_url();
+    out.openai_model = config.openai_model();
+    out.dimension = config.dimension();
+  }
+  if (Status s = out.Validate(); !s.ok()) return s.WithPrefix(f);
+  return out;
+}
+
+void ToProto(const rag::TextCollectionOptions& options, std::string_view embedder_spec,
+             v1::TextOptions* out) {
+  ToProto(options.embedder, out->mutable_embedder());
+  v1::ChunkingConfig* c = out->mutable_chunking();
+  if (options.chunker_set) {
+    c->set_chunk_tokens(options.chunker.chunk_tokens);
+    c->set_overlap_tokens(options.chunker.overlap_tokens);
+    c->set_markdown(options.chunker.markdown);
+    c->set_tokens(options.chunker.tokens == rag::TokenKind::kWordPiece ? "wordpiece" : "whitespace");
+  } else {
+    c->Clear();  // the embedder's default chunking
+  }
+  out->set_embedder_spec(std::string(embedder_spec));
+}
+
+StatusOr<rag::TextCollectionOptions> FromProto(const v1::TextOptions& options, std::string_view field) {
+  const std::string f(field);
+  rag::TextCollectionOptions out;
+  SEXTANT_ASSIGN_OR_RETURN(out.embedder, FromProto(options.embedder(), f + ".embedder"));
+  const v1::ChunkingConfig& c = options.chunking();
+  const std::string cf = f + ".chunking";
+  const bool local = out.embedder.kind == "local";
+  rag::TokenKind tokens = local ? rag::TokenKind::kWordPiece : rag::TokenKind::kWhitespace;
+  if (c.tokens() == "whitespace") {
+    tokens = rag::TokenKind::kWhitespace;
+  } else if (c.tokens() == "wordpiece") {
+    if (!local) {
+      return Bad(cf + ".tokens", "\"wordpiece\" needs embedder kind \"local\" (its vocabulary sizes the chunks)");
+    }
+    tokens = rag::TokenKind::kWordPiece;
+  } else if (!c.tokens().empty()) {
+    return Bad(cf + ".tokens", "\"" + c.tokens() + "\" is not \"whitespace\" or \"wordpiece\"");
+  }
+  out.chunker_set = c.chunk_tokens() != 0 || c.overlap_tokens() != 0 || c.markdown() || !c.tokens().empty();
+  if (out.chunker_set) {
+    out.chunker.tokens = tokens;
+    out.chunker.markdown = c.markdown();
+    out.chunker.chunk_tokens = c.chunk_tokens() != 0 ? c.chunk_tokens()
+                               : tokens == rag::TokenKind::kWordPiece ? kLocalChunkTokens
+                                                                      : kOtherChunkTokens;
+    if (out.chunker.chunk_tokens < 8) {
+      return Bad(cf + ".chunk_tokens", std::to_string(out.chunker.chunk_tokens) + " is below 8");
+    }
+    out.chunker.overlap_tokens = c.overlap_tokens() != 0
+                                     ? c.overlap_tokens()
+                                     : std::min(kDefaultOverlap, (out.chunker.chunk_tokens - 1) / 2);
+    if (out.chunker.overlap_tokens * 2 >= out.chunker.chunk_tokens) {
+      return Bad(cf + ".overlap_tokens", std::to_string(out.chunker.overlap_tokens) +
+                                             " is not below half of chunk_tokens (" +
+                                             std::to_string(out.chunker.chunk_tokens) + ")");
+    }
+  }
+  return out;
+}
+
+bool TextOptionsOf(const CollectionInfo& info, v1::TextOptions* out) {
+  if (info.properties.empty()) return false;
+  auto config = rag::TextCollection::ConfigOf(info);
+  if (!config.ok() || !config->has_value()) return false;
+  // The spec is recorded next to the configuration ("sextant.text".embedder_spec).
+  std::string spec;
+  const nlohmann::json props = nlohmann::json::parse(info.properties, nullptr, /*allow_exceptions=*/false);
+  if (props.is_object()) {
+    auto text = props.find("sextant.text");
+    if (text != props.end() && text->is_object()) {
+      auto recorded = text->find("embedder_spec");
+      if (recorded != text->end() && recorded->is_string()) spec = recorded->get<std::string>();
+    }
+  }
+  ToProto(**config, spec, out);
+  return true;
+}
+
+void ToProto(const rag::Document& document, v1::Document* out) {
+  out->set_id(document.id);
+  out->set_text(document.text);
+  out->set_metadata(document.metadata);
+}
+
+rag::Document FromProto(const v1::Document& document) {
+  return rag::Document{document.id(), document.text(), document.metadata()};
+}
+
+void ToProto(const rag::Citation& citation, v1::Citation* out) {
+  out->set_number(citation.number);
+  out->set_document_id(citation.document_id);
+  out->set_chunk(citation.chunk);
+  out->set_score(citation.score);
+  out->set_text(citation.text);
+  out->set_begin(citation.begin);
+  out->set_end(citation.end);
+  out->set_cited(citation.cited);
+}
+
+rag::Citation FromProto(const v1::Citation& citation) {
+  rag::Citation out;
+  out.number = citation.number();
+  out.document_id = citation.document_id();
+  out.chunk = citation.chunk();
+  out.score = citation.score();
+  out.text = citation.text();
+  out.begin = citation.begin();
+  out.end = citation.end();
+  out.cited = citation.cited();
+  return out;
+}
+
+void ToProto(const rag::AskTimings& timings, v1::AskTimings* out) {
+  out->set_embed_ms(timings.embed_ms);
+  out->set_retrieve_ms(timings.retrieve_ms);
+  out->set_generate_ms(timings.generate_ms);
+  out->set_total_ms(timings.total_ms);
+}
+
+rag::AskTimings FromProto(const v1::AskTimings& timings) {
+  return rag::AskTimings{timings.embed_ms(), timings.retrieve_ms(), timings.generate_ms(),
+                         timings.total_ms()};
+}
+
+void ToProto(const rag::Answer& answer, v1::AskAnswer* out) {
+  out->set_answer(answer.text);
+  for (const rag::Citation& c : answer.citations) ToProto(c, out->add_citations());
+  ToProto(answer.timings, out->mutable_timings());
+  out->set_generator(answer.generator);
+  out->set_embedder_spec(answer.embedder);
+}
+
+rag::Answer FromProto(const v1::AskAnswer& answer) {
+  rag::Answer out;
+  out.text = answer.answer();
+  for (const v1::Citation& c : answer.citations()) out.citations.push_back(FromProto(c));
+  out.timings = FromProto(answer.timings());
+  out.generator = answer.generator();
+  out.embedder = answer.embedder_spec();
   return out;
 }
 

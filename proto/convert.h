@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "sextant/options.h"
+#include "sextant/rag.h"
 #include "sextant/status.h"
 #include "sextant/types.h"
 #include "sextant/v1/sextant.pb.h"
@@ -64,6 +65,37 @@ void ToProto(const SearchOptions& options, v1::SearchParams* out);
 SearchOptions FromProto(const v1::SearchParams& params);
 void ToProto(const SearchPlan& plan, v1::SearchPlan* out);
 SearchPlan FromProto(const v1::SearchPlan& plan);
+
+// ---- text collections (sextant::rag)
+
+// EmbedderConfig: kind "" is "hash"; `dimension` is the hash embedder's dimension (0 = 384) or the
+// openai one's (0 = learned). InvalidArgument naming the field for an unknown kind or a bad option
+// (rag::EmbedderConfig::Validate).
+void ToProto(const rag::EmbedderConfig& config, v1::EmbedderConfig* out);
+StatusOr<rag::EmbedderConfig> FromProto(const v1::EmbedderConfig& config, std::string_view field);
+
+// TextOptions <-> the options of a text collection (embedder and chunking; the index comes from
+// CreateCollectionRequest.index). An all-zero ChunkingConfig leaves chunker_set false (the
+// embedder's default chunking); any field set fills the rest with the embedder's defaults.
+// `embedder_spec` is the Embedder::spec() of the collection's embedder ("" when not known).
+void ToProto(const rag::TextCollectionOptions& options, std::string_view embedder_spec,
+             v1::TextOptions* out);
+StatusOr<rag::TextCollectionOptions> FromProto(const v1::TextOptions& options, std::string_view field);
+// The text options recorded in a collection's properties (rag::TextCollection::ConfigOf), or
+// false when it is a plain vector collection (or the record cannot be read).
+bool TextOptionsOf(const CollectionInfo& info, v1::TextOptions* out);
+
+// Documents. FromProto does not validate (TextCollection::Ingest does, naming the document).
+void ToProto(const rag::Document& document, v1::Document* out);
+rag::Document FromProto(const v1::Document& document);
+
+// Answers of Ask.
+void ToProto(const rag::Citation& citation, v1::Citation* out);
+rag::Citation FromProto(const v1::Citation& citation);
+void ToProto(const rag::AskTimings& timings, v1::AskTimings* out);
+rag::AskTimings FromProto(const v1::AskTimings& timings);
+void ToProto(const rag::Answer& answer, v1::AskAnswer* out);
+rag::Answer FromProto(const v1::AskAnswer& answer);
 
 }  // namespace sextant::convert
 

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <cctype>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -40,6 +41,14 @@ constexpr Flag kFlags[] = {
     {"block-cache-bytes", Kind::kNumber},
     {"slow-call-ms", Kind::kNumber},
     {"log-level", Kind::kString},
+    {"model-dir", Kind::kString},
+    {"openai-api-key", Kind::kString},
+    {"allow-remote-embedders", Kind::kBool},
+    {"generator", Kind::kString},
+    {"llm-url", Kind::kString},
+    {"llm-model", Kind::kString},
+    {"llm-api-key", Kind::kString},
+    {"llm-timeout-ms", Kind::kNumber},
     {"config", Kind::kString},
 };
 
@@ -273,6 +282,18 @@ Limits:
   --max-payload-bytes N    largest payload JSON of one point (default 65536)
   --block-cache-bytes N    storage block cache (default 67108864)
 
+Text collections (RAG):
+  --model-dir DIR          root of local embedding models (default $SEXTANT_MODEL_DIR, else
+                           ~/.cache/sextant/models)
+  --openai-api-key KEY     key sent to "openai" embedders (default $OPENAI_API_KEY)
+  --allow-remote-embedders let clients create "openai" text collections, whose endpoint URL the
+                           client chooses: the server then opens URLs named by clients
+  --generator NAME         Ask's default generator: extractive (default) or openai
+  --llm-url URL            OpenAI-compatible chat endpoint for the openai generator (".../v1")
+  --llm-model NAME         the model the endpoint serves
+  --llm-api-key KEY        its key (default $SEXTANT_LLM_API_KEY)
+  --llm-timeout-ms N       per-request timeout of the endpoint (default 60000)
+
 Observability:
   --metrics HOST:PORT      serve Prometheus metrics over HTTP at /metrics
   --log-level LEVEL        debug, info, warn or error (default info); debug logs every call
@@ -377,6 +398,49 @@ ParseResult ParseConfig(int argc, const char* const* argv) {
       !number("max-payload-bytes", 2, 1u << 30, &c.max_payload_bytes) ||
       !number("block-cache-bytes", 0, uint64_t{1} << 44, &c.block_cache_bytes) ||
       !number("slow-call-ms", 0, 3600000, &c.slow_call_ms)) {
+    return result;
+  }
+
+  if (!number("llm-timeout-ms", 1, 3600000, &c.llm_timeout_ms)) return result;
+  if (const auto* v = last("model-dir")) {
+    if (v->empty()) {
+      error = "--model-dir: empty directory name";
+      return result;
+    }
+    c.model_dir = *v;
+  }
+  if (const auto* v = last("openai-api-key")) c.openai_api_key = *v;
+  if (const auto* v = last("allow-remote-embedders")) {
+    const auto b = ParseBool(*v);
+    if (!b) {
+      error = "--allow-remote-embedders: \"" + *v + "\" is not true or false";
+      return result;
+    }
+    c.allow_remote_embedders = *b;
+  }
+  if (const auto* v = last("generator")) c.generator = *v;
+  if (c.generator != "extractive" && c.generator != "openai") {
+    error = "--generator: \"" + c.generator + "\" is not extractive or openai";
+    return result;
+  }
+  if (const auto* v = last("llm-url")) c.llm_url = *v;
+  if (const auto* v = last("llm-model")) c.llm_model = *v;
+  if (const auto* v = last("llm-api-key")) {
+    c.llm_api_key = *v;
+  } else if (const char* env = std::getenv("SEXTANT_LLM_API_KEY")) {
+    c.llm_api_key = env;
+  }
+  if (c.llm_url.empty() != c.llm_model.empty()) {
+    error = c.llm_url.empty() ? "--llm-model given without --llm-url (the endpoint that serves it)"
+                              : "--llm-url given without --llm-model (the model to ask for)";
+    return result;
+  }
+  if (!c.llm_url.empty() && c.llm_url.rfind("http://", 0) != 0 && c.llm_url.rfind("https://", 0) != 0) {
+    error = "--llm-url: \"" + c.llm_url + "\" is not an http:// or https:// URL";
+    return result;
+  }
+  if (c.generator == "openai" && c.llm_url.empty()) {
+    error = "--generator openai needs --llm-url and --llm-model";
     return result;
   }
 

@@ -43,6 +43,16 @@ struct ServerConfig {
   uint32_t slow_call_ms = 1000;  // calls at least this slow are logged at info
   LogLevel log_level = LogLevel::kInfo;
 
+  // Text collections (RAG).
+  std::string model_dir;       // root of "local" models; empty: $SEXTANT_MODEL_DIR, else ~/.cache/sextant/models
+  std::string openai_api_key;  // for "openai" embedders; empty: $OPENAI_API_KEY
+  bool allow_remote_embedders = false;  // let clients name "openai" embedder URLs
+  std::string generator = "extractive";  // Ask's default generator: "extractive" or "openai"
+  std::string llm_url;         // OpenAI-compatible chat endpoint (".../v1"); empty: none
+  std::string llm_model;
+  std::string llm_api_key;     // empty: $SEXTANT_LLM_API_KEY
+  uint32_t llm_timeout_ms = 60000;
+
   bool tls() const { return !tls_cert_pem.empty(); }
 };
 

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "sextant/database.h"
+#include "sextant/rag.h"
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/service.h"
@@ -127,6 +128,25 @@ int RunServer(const ServerConfig& config) {
   service_options.slow_call_ms = config.slow_call_ms;
   service_options.keys = config.keys;
   service_options.build = SEXTANTD_BUILD_INFO;
+  service_options.embedders = rag::EmbedderEnvironment::FromProcess();
+  if (!config.model_dir.empty()) service_options.embedders.model_root = config.model_dir;
+  if (!config.openai_api_key.empty()) service_options.embedders.openai_api_key = config.openai_api_key;
+  service_options.allow_remote_embedders = config.allow_remote_embedders;
+  service_options.default_generator = config.generator;
+  if (!config.llm_url.empty()) {
+    rag::OpenAIChatOptions chat;
+    chat.endpoint.base_url = config.llm_url;
+    chat.endpoint.model = config.llm_model;
+    chat.endpoint.api_key = config.llm_api_key;
+    chat.endpoint.timeout_ms = config.llm_timeout_ms;
+    auto llm = rag::MakeOpenAIGenerator(chat);
+    if (!llm.ok()) {
+      std::fprintf(stderr, "sextantd: --llm-url: %s\n", llm.status().ToString().c_str());
+      return kExitUsage;
+    }
+    service_options.llm = std::shared_ptr<rag::Generator>(std::move(llm).value());
+  }
+  const std::string model_root = service_options.embedders.model_root;
   // Declared before the service and the servers that use it.
   auto metrics = std::make_unique<Metrics>();
   metrics->SetGauge("sextant_build_info", "Always 1; the labels name the build.",
@@ -220,7 +240,11 @@ int RunServer(const ServerConfig& config) {
        {"simd", SimdLevelName()},
        {"max_message_bytes", std::to_string(config.max_message_bytes)},
        {"max_batch_points", std::to_string(config.max_batch_points)},
-       {"max_dimension", std::to_string(config.max_dimension)}});
+       {"max_dimension", std::to_string(config.max_dimension)},
+       {"model_dir", model_root},
+       {"generator", config.generator},
+       {"llm", config.llm_url.empty() ? std::string("none") : config.llm_model + "@" + config.llm_url},
+       {"remote_embedders", config.allow_remote_embedders ? "allowed" : "refused"}});
 
   // Wait for SIGTERM/SIGINT (blocked in every thread since main started).
   sigset_t signals = ShutdownSignals();

@@ -10,12 +10,15 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "sextant/database.h"
+#include "sextant/rag.h"
 #include "sextant/v1/sextant.grpc.pb.h"
 #include "server/auth.h"
 #include "server/config.h"
@@ -32,7 +35,16 @@ struct ServiceOptions {
   // Called once per finished call with the method name ("Search"), the gRPC code and the
   // duration in seconds. May be empty.
   std::function<void(std::string_view method, int code, double seconds)> observe;
+
+  // Text collections (RAG).
+  rag::EmbedderEnvironment embedders = rag::EmbedderEnvironment::FromProcess();
+  bool allow_remote_embedders = false;  // clients may create "openai" text collections
+  std::string default_generator = "extractive";  // AskRequest.generator ""
+  std::shared_ptr<rag::Generator> llm;           // "openai"; null when none is configured
 };
+
+// Most chunks one Ask may retrieve (AskRequest.k).
+inline constexpr uint32_t kMaxAskK = 100;
 
 // Thread-safe; the synchronous gRPC server calls it from its thread pool. Must outlive the
 // grpc::Server that serves it. Does not own the database.
@@ -77,6 +89,15 @@ class SextantService final : public v1::Sextant::Service {
                       v1::SearchResponse* resp) override;
   grpc::Status SearchBatch(grpc::ServerContext* ctx, const v1::SearchBatchRequest* req,
                            v1::SearchBatchResponse* resp) override;
+  grpc::Status IngestDocuments(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<v1::IngestProgress, v1::IngestDocumentsRequest>* stream) override;
+  grpc::Status DeleteDocuments(grpc::ServerContext* ctx, const v1::DeleteDocumentsRequest* req,
+                               v1::DeleteDocumentsResponse* resp) override;
+  grpc::Status Embed(grpc::ServerContext* ctx, const v1::EmbedRequest* req,
+                     v1::EmbedResponse* resp) override;
+  grpc::Status Ask(grpc::ServerContext* ctx, const v1::AskRequest* req,
+                   grpc::ServerWriter<v1::AskResponse>* writer) override;
 
   // What a handler knows about its call, and what it adds to the call's log line.
   struct Call {
@@ -95,6 +116,18 @@ class SextantService final : public v1::Sextant::Service {
   // The collection named in a request (field `field`), or its error.
   StatusOr<std::shared_ptr<Collection>> Open(std::string_view name, std::string_view field);
 
+  // The text collection named in a request (field `field`): opened once and cached. NotFound,
+  // FailedPrecondition for a plain vector collection, PermissionDenied for an "openai" one
+  // without allow_remote_embedders, or the embedder's error (a missing local model is NotFound).
+  StatusOr<std::shared_ptr<rag::TextCollection>> OpenText(std::string_view name,
+                                                          std::string_view field);
+  // Forgets the cached text collection `name` (after a drop).
+  void ForgetText(std::string_view name);
+  // CreateCollection with CreateCollectionRequest.text set.
+  grpc::Status CreateTextCollection(const v1::CreateCollectionRequest& req, v1::CollectionInfo* resp);
+  // PermissionDenied unless remote embedders are allowed, for an "openai" embedder.
+  Status CheckEmbedderAllowed(const rag::EmbedderConfig& config, std::string_view what) const;
+
   // Validates one upsert batch against `collection` and the limits, and commits it.
   grpc::Status WriteBatch(const v1::UpsertRequest& req, Collection& collection);
 
@@ -106,6 +139,14 @@ class SextantService final : public v1::Sextant::Service {
   Database* const db_;
   const ServiceOptions options_;
   const KeyStore keys_;
+
+  // Shares loaded embedding models between text collections.
+  rag::EmbedderProvider embedders_;
+  std::shared_ptr<rag::Generator> extractive_;
+  // Opened text collections by name. Entries are checked against the database's collection
+  // object on every use (a dropped and re-created name gets a new one).
+  std::mutex text_mu_;
+  std::map<std::string, std::shared_ptr<rag::TextCollection>, std::less<>> texts_;
 };
 
 }  // namespace sextant::server
