@@ -142,8 +142,16 @@ func (c *Client) CreateTextCollection(ctx context.Context, name string, opts Tex
 	req := &pb.CreateCollectionRequest{
 		Name:   name,
 		Metric: pb.Metric_METRIC_COSINE,
-		Index:  opts.Index.toProto(),
 		Text:   &pb.TextOptions{Embedder: embedder, Chunking: chunking},
+	}
+	if opts.Index != (IndexSpec{}) {
+		// Unset, the server picks a text collection's default (HNSW16); options without a spec
+		// tune that default.
+		index := opts.Index
+		if index.Spec == "" {
+			index.Spec = "HNSW16"
+		}
+		req.Index = index.toProto()
 	}
 	if _, err := c.rpc.CreateCollection(ctx, req); err != nil {
 		return nil, wrapError(op, err)

@@ -137,16 +137,22 @@ func TestCreateTextCollectionRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := c.CreateTextCollection(ctx, "faq4", TextOptions{Index: IndexSpec{EfSearch: 99}}); err != nil {
+		t.Fatal(err)
+	}
+	if ix := f.creates[2].GetIndex(); ix.GetSpec() != "HNSW16" || ix.GetEfSearch() != 99 {
+		t.Errorf("index options without a spec tune the default HNSW16: got %v", ix)
+	}
 	_, err = c.CreateTextCollection(ctx, "faq3", TextOptions{Chunking: ChunkingConfig{ChunkTokens: -1}})
 	if !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), "chunk_tokens") {
 		t.Fatalf("negative chunk_tokens: err = %v", err)
 	}
-	if len(f.creates) != 2 {
-		t.Fatalf("%d CreateCollection calls, want 2 (the bad one is refused before sending)", len(f.creates))
+	if len(f.creates) != 3 {
+		t.Fatalf("%d CreateCollection calls, want 3 (the bad one is refused before sending)", len(f.creates))
 	}
 	first, second := f.creates[0], f.creates[1]
 	if first.GetText().GetEmbedder().GetKind() != "hash" || first.GetMetric() != pb.Metric_METRIC_COSINE ||
-		first.GetDimension() != 0 || first.GetIndex().GetSpec() != "" {
+		first.GetDimension() != 0 || first.GetIndex() != nil {
 		t.Errorf("default text collection request = %v", first)
 	}
 	e, ch := second.GetText().GetEmbedder(), second.GetText().GetChunking()

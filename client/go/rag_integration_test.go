@@ -88,7 +88,7 @@ func TestRAG(t *testing.T) {
 			t.Fatal(err)
 		}
 		if info.Text == nil || info.Text.Embedder.Kind != "hash" || !strings.HasPrefix(info.Text.EmbedderSpec, "hash:") ||
-			info.Dimension != 384 || info.Metric != sextant.MetricCosine || info.Count != 0 {
+			info.Dimension != 384 || info.Metric != sextant.MetricCosine || info.Count != 0 || !strings.HasPrefix(info.Index, "HNSW16") {
 			t.Fatalf("Describe = %+v (text %+v)", info, info.Text)
 		}
 		if _, ok := info.Properties["sextant.text"]; !ok {

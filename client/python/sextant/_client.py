@@ -254,9 +254,13 @@ class Client:
                 )
             request.dimension = 0 if dimension is None else int(dimension)
             request.metric = pb.METRIC_COSINE
-            request.index.CopyFrom(
-                cv.index_spec("" if index is None else index, ef_construction, ef_search, nprobe)
-            )
+            if index is not None or (ef_construction, ef_search, nprobe) != (None, None, None):
+                # Unset, the server picks a text collection's default (HNSW16).
+                request.index.CopyFrom(
+                    cv.index_spec(
+                        "HNSW16" if index is None else index, ef_construction, ef_search, nprobe
+                    )
+                )
             request.text.CopyFrom(
                 cv.text_options_to_proto(
                     embedder,

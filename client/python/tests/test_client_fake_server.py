@@ -400,7 +400,11 @@ def test_create_text_collection_request(fake: Tuple[FakeSextant, str]) -> None:
         c.create_collection("faq", embedder="hash")
         req = last(servicer, "CreateCollection")
         assert req.HasField("text") and (req.dimension, req.metric) == (0, pb.METRIC_COSINE)
-        assert (req.text.embedder.kind, req.text.embedder.dimension, req.index.spec) == ("hash", 0, "")
+        assert (req.text.embedder.kind, req.text.embedder.dimension) == ("hash", 0)
+        assert not req.HasField("index")  # the server's default for a text collection (HNSW16)
+        c.create_collection("faq", embedder="hash", ef_search=99)
+        req = last(servicer, "CreateCollection")
+        assert (req.index.spec, req.index.ef_search) == ("HNSW16", 99)
 
         c.create_collection("faq", dimension=256, embedder="hash", chunk_tokens=64, overlap_tokens=8,
                             markdown=True, index="Flat", properties={"owner": "me"})

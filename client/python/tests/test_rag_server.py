@@ -50,6 +50,7 @@ def test_rag_create_describe_ingest(client: sextant.Client, name: str) -> None:
     assert info.text is not None and info.is_text
     assert info.text.embedder.kind == "hash" and info.text.embedder_spec.startswith("hash:")
     assert (info.dimension, info.metric, info.count) == (384, "cosine", 0)
+    assert info.index.startswith("HNSW16")  # a text collection's default index
     assert "sextant.text" in info.properties  # the recorded embedder and chunking
     listed = [c for c in client.list_collections() if c.name == name]
     assert listed[0].text == info.text
@@ -75,9 +76,10 @@ def test_rag_create_describe_ingest(client: sextant.Client, name: str) -> None:
 
 
 def test_rag_chunking_options(client: sextant.Client, name: str) -> None:
-    col = client.create_collection(name, embedder={"hash": {"dimension": 64}}, chunk_tokens=8, overlap_tokens=2)
+    col = client.create_collection(name, embedder={"hash": {"dimension": 64}}, chunk_tokens=8, overlap_tokens=2,
+                                   index="Flat")
     info = col.describe()
-    assert info.dimension == 64 and info.text is not None
+    assert info.dimension == 64 and info.text is not None and info.index == "Flat"
     assert (info.text.chunk_tokens, info.text.overlap_tokens) == (8, 2)
     long_text = " ".join(f"word{i}." for i in range(60))
     result = col.ingest([{"id": "long", "text": long_text}], progress=False)
