@@ -4,13 +4,14 @@ embedder, which needs no model."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, Dict, List
 
 import numpy as np
 import pytest
 
 import sextant
-from conftest import data_dir
+from conftest import Sextantd, data_dir
 
 DOCS: List[Dict[str, Any]] = [
     {"id": "nitrogen", "metadata": {"topic": "chemistry", "lang": "en"},
@@ -122,6 +123,14 @@ def test_rag_ask_stream(client: sextant.Client, name: str) -> None:
     assert "".join(pieces) == stream.answer == whole.answer
     assert [c.document_id for c in stream.citations] == [c.document_id for c in whole.citations]
     assert stream.citations[0].document_id == "nitrogen"
+
+    # Leaving the block early cancels the call; the answer is then not available.
+    with col.ask(NITROGEN_QUESTION, generator="extractive", stream=True) as s:
+        first = next(s)
+    assert first == pieces[0] and not s.done and s.text == first
+    with pytest.raises(sextant.SextantError, match="cancelled"):
+        s.result
+    assert list(s) == []
 
 
 def test_rag_reingest_replaces(client: sextant.Client, name: str) -> None:
@@ -269,3 +278,37 @@ def test_rag_python_faq(client: sextant.Client, name: str) -> None:
         found += str(q["id"]) in [c.document_id for c in ans.citations]
     # The question is part of its document, so lexical hashing finds nearly all of them.
     assert found >= 0.9 * len(asked), f"{found} of {len(asked)} questions retrieved their answer"
+
+
+def test_rag_local_embedder(client: sextant.Client, name: str) -> None:
+    """The local sentence encoder (all-MiniLM-L6-v2) in the server, when its model is there."""
+    try:
+        col = client.create_collection(name, embedder="local")
+    except sextant.NotFoundError as e:
+        pytest.skip(f"the server has no local model: {e.message} (run scripts/fetch-model.sh)")
+    info = col.describe()
+    assert info.text is not None and info.text.embedder.kind == "local"
+    assert info.dimension == 384 and info.text.embedder_spec.startswith("local:")
+    col.ingest(DOCS, progress=False)
+    ans = col.ask("How cold is boiling liquid nitrogen?", k=3)
+    assert ans.citations[0].document_id == "nitrogen"
+    ans = col.ask("Which mountain in Italy spits out molten rock?", k=3)
+    assert ans.citations[0].document_id == "volcano"
+    vectors = col.embed(["a cat sits on the mat", "a kitten rests on the rug", "stock markets fell"])
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-4)
+    # Paraphrases are nearer each other than an unrelated sentence.
+    assert float(vectors[0] @ vectors[1]) > float(vectors[0] @ vectors[2]) + 0.2
+
+
+def test_rag_local_model_missing(sextantd_binary: str, tmp_path: Path) -> None:
+    server = Sextantd(sextantd_binary, tmp_path, ["--model-dir", str(tmp_path / "no-models")]).start()
+    try:
+        with sextant.Client(server.address, timeout=60) as c:
+            with pytest.raises(sextant.NotFoundError, match="all-MiniLM-L6-v2") as info:
+                c.create_collection("faq", embedder="local")
+            assert "fetch" in info.value.message or "download" in info.value.message
+            assert not c.has_collection("faq")
+            # The hash embedder needs no model.
+            c.create_collection("faq", embedder="hash").ingest([("a", "text")], progress=False)
+    finally:
+        assert server.stop() == 0, server.log()
