@@ -338,3 +338,52 @@ func TestRAG(t *testing.T) {
 		wantCode(t, "a duplicate name", err, sextant.ErrAlreadyExists, codes.AlreadyExists)
 	})
 }
+
+// TestRAGLocalEmbedder runs the local sentence encoder (all-MiniLM-L6-v2) in the server; it is
+// skipped when the server has no model.
+func TestRAGLocalEmbedder(t *testing.T) {
+	srv := sextantdtest.Start(t)
+	c := srv.Dial(t)
+	ctx := sextantdtest.Context(t)
+	col, err := c.CreateTextCollection(ctx, "local", sextant.TextOptions{Embedder: sextant.EmbedderConfig{Kind: "local"}})
+	if errors.Is(err, sextant.ErrNotFound) {
+		t.Skipf("the server has no local model (run scripts/fetch-model.sh): %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := col.Describe(ctx)
+	if err != nil || info.Text == nil || info.Text.Embedder.Kind != "local" || info.Dimension != 384 ||
+		!strings.HasPrefix(info.Text.EmbedderSpec, "local:") {
+		t.Fatalf("Describe = %+v, %v", info, err)
+	}
+	if _, err := col.Ingest(ctx, ragDocs, sextant.IngestOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for question, want := range map[string]string{
+		"How cold is boiling liquid nitrogen?":           "nitrogen",
+		"Which mountain in Italy spits out molten rock?": "volcano",
+	} {
+		ans, err := col.Ask(ctx, question, sextant.AskOptions{K: 3})
+		if err != nil || len(ans.Citations) == 0 || ans.Citations[0].DocumentID != want {
+			t.Errorf("Ask(%q) = %v, %v; want %q first", question, citedDocs(ans), err, want)
+		}
+	}
+}
+
+// TestRAGLocalModelMissing: a server without the model refuses a local text collection with
+// NOT_FOUND and creates nothing.
+func TestRAGLocalModelMissing(t *testing.T) {
+	srv := sextantdtest.Start(t, "--model-dir", t.TempDir()+"/no-models")
+	c := srv.Dial(t)
+	ctx := sextantdtest.Context(t)
+	_, err := c.CreateTextCollection(ctx, "faq", sextant.TextOptions{Embedder: sextant.EmbedderConfig{Kind: "local"}})
+	wantCode(t, "a local embedder without its model", err, sextant.ErrNotFound, codes.NotFound)
+	if err != nil && !strings.Contains(err.Error(), "all-MiniLM-L6-v2") {
+		t.Errorf("the error does not name the model: %v", err)
+	}
+	list, err := c.ListCollections(ctx)
+	if err != nil || len(list) != 0 {
+		t.Errorf("ListCollections = %+v, %v; want none", list, err)
+	}
+}
