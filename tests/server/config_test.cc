@@ -177,11 +177,61 @@ TEST(ConfigTest, ProcessExitCodes) {
   for (const char* flag : {"--data", "--listen", "--port-file", "--config", "--api-key",
                            "--read-only-key", "--api-key-file", "--allow-remote", "--tls-cert",
                            "--tls-key", "--metrics", "--max-message-bytes", "--max-batch-points",
-                           "--max-dimension", "--log-level"}) {
+                           "--max-dimension", "--log-level", "--model-dir", "--openai-api-key",
+                           "--allow-remote-embedders", "--generator", "--llm-url", "--llm-model",
+                           "--llm-api-key", "--llm-timeout-ms"}) {
     EXPECT_NE(output.find(flag), std::string::npos) << flag << " is not in --help";
   }
   EXPECT_EQ(RunSextantd({"--version"}, &output), 0);
   EXPECT_EQ(output.rfind("sextantd ", 0), 0u) << output;
+}
+
+TEST(ConfigTest, TextCollectionSettings) {
+  ParseResult r = Parse({});
+  ASSERT_EQ(r.action, ParseResult::Action::kRun) << r.error;
+  EXPECT_EQ(r.config.model_dir, "");  // the engine's default root
+  EXPECT_FALSE(r.config.allow_remote_embedders);
+  EXPECT_EQ(r.config.generator, "extractive");
+  EXPECT_EQ(r.config.llm_url, "");
+  EXPECT_EQ(r.config.llm_timeout_ms, 60000u);
+
+  r = Parse({"--model-dir", "/models", "--openai-api-key", "sk-1", "--allow-remote-embedders",
+             "--generator", "openai", "--llm-url", "http://127.0.0.1:8080/v1", "--llm-model",
+             "qwen", "--llm-api-key", "k2", "--llm-timeout-ms", "1500"});
+  ASSERT_EQ(r.action, ParseResult::Action::kRun) << r.error;
+  EXPECT_EQ(r.config.model_dir, "/models");
+  EXPECT_EQ(r.config.openai_api_key, "sk-1");
+  EXPECT_TRUE(r.config.allow_remote_embedders);
+  EXPECT_EQ(r.config.generator, "openai");
+  EXPECT_EQ(r.config.llm_url, "http://127.0.0.1:8080/v1");
+  EXPECT_EQ(r.config.llm_model, "qwen");
+  EXPECT_EQ(r.config.llm_api_key, "k2");
+  EXPECT_EQ(r.config.llm_timeout_ms, 1500u);
+
+  // An LLM configured without making it the default.
+  r = Parse({"--llm-url", "https://llm.example/v1", "--llm-model", "m"});
+  ASSERT_EQ(r.action, ParseResult::Action::kRun) << r.error;
+  EXPECT_EQ(r.config.generator, "extractive");
+
+  struct Case {
+    std::vector<std::string> args;
+    std::string needle;
+  };
+  const std::vector<Case> bad = {
+      {{"--generator", "gpt"}, "--generator"},
+      {{"--generator", "openai"}, "--llm-url"},
+      {{"--llm-url", "http://x/v1"}, "--llm-model"},
+      {{"--llm-model", "m"}, "--llm-url"},
+      {{"--llm-url", "ftp://x/v1", "--llm-model", "m"}, "--llm-url"},
+      {{"--llm-timeout-ms", "0"}, "--llm-timeout-ms"},
+      {{"--allow-remote-embedders=maybe"}, "--allow-remote-embedders"},
+      {{"--model-dir", ""}, "--model-dir"},
+  };
+  for (const Case& c : bad) {
+    r = Parse(c.args);
+    EXPECT_EQ(r.action, ParseResult::Action::kError) << c.args[0];
+    EXPECT_NE(r.error.find(c.needle), std::string::npos) << r.error;
+  }
 }
 
 TEST(ConfigTest, ConfigFileReachesTheServer) {
