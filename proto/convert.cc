@@ -181,8 +181,6 @@ void ToProto(const CollectionInfo& info, v1::CollectionInfo* out) {
   out->set_vector_bytes(info.vector_bytes);
   out->set_index_origin(info.index_origin);
   out->set_properties(info.properties);
-  TextOptionsOf(info, out->mutable_text());
-  if (!out->text().has_embedder()) out->clear_text();
 }
 
 CollectionInfo FromProto(const v1::CollectionInfo& info) {
@@ -330,7 +328,6 @@ StatusOr<rag::EmbedderConfig> FromProto(const v1::EmbedderConfig& config, std::s
     out.openai_model = config.openai_model();
     out.dimension = config.dimension();
   }
-  if (Status s = out.Validate(); !s.ok()) return s.WithPrefix(f);
   return out;
 }
 
@@ -389,22 +386,14 @@ StatusOr<rag::TextCollectionOptions> FromProto(const v1::TextOptions& options, s
   return out;
 }
 
-bool TextOptionsOf(const CollectionInfo& info, v1::TextOptions* out) {
-  if (info.properties.empty()) return false;
-  auto config = rag::TextCollection::ConfigOf(info);
-  if (!config.ok() || !config->has_value()) return false;
-  // The spec is recorded next to the configuration ("sextant.text".embedder_spec).
-  std::string spec;
-  const nlohmann::json props = nlohmann::json::parse(info.properties, nullptr, /*allow_exceptions=*/false);
-  if (props.is_object()) {
-    auto text = props.find("sextant.text");
-    if (text != props.end() && text->is_object()) {
-      auto recorded = text->find("embedder_spec");
-      if (recorded != text->end() && recorded->is_string()) spec = recorded->get<std::string>();
-    }
-  }
-  ToProto(**config, spec, out);
-  return true;
+std::string RecordedEmbedderSpec(std::string_view properties) {
+  if (properties.empty()) return "";
+  const nlohmann::json props = nlohmann::json::parse(properties, nullptr, /*allow_exceptions=*/false);
+  if (!props.is_object()) return "";
+  auto text = props.find("sextant.text");
+  if (text == props.end() || !text->is_object()) return "";
+  auto spec = text->find("embedder_spec");
+  return spec != text->end() && spec->is_string() ? spec->get<std::string>() : std::string();
 }
 
 void ToProto(const rag::Document& document, v1::Document* out) {

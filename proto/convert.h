@@ -45,7 +45,8 @@ StatusOr<IndexOptions> FromProto(const v1::IndexSpec& spec, std::string_view fie
 v1::PayloadFieldType ToProto(PayloadFieldType type);
 StatusOr<PayloadFieldType> FromProto(v1::PayloadFieldType type, std::string_view field);
 
-// ---- collections
+// ---- collections. CollectionInfo's `text` is filled by the caller (from
+// rag::TextCollection::ConfigOf and ToProto(TextCollectionOptions) below).
 void ToProto(std::string_view name, const CollectionOptions& options, v1::CreateCollectionRequest* out);
 // The options of a create request (its name is request.name()).
 StatusOr<CollectionOptions> FromProto(const v1::CreateCollectionRequest& request);
@@ -68,9 +69,13 @@ SearchPlan FromProto(const v1::SearchPlan& plan);
 
 // ---- text collections (sextant::rag)
 
+// These only move fields: they need no symbol of sextant_rag (which links the storage engine), so
+// the C++ client can use them. The engine validates the values (EmbedderConfig::Validate,
+// TextCollection::Create).
+//
 // EmbedderConfig: kind "" is "hash"; `dimension` is the hash embedder's dimension (0 = 384) or the
-// openai one's (0 = learned). InvalidArgument naming the field for an unknown kind or a bad option
-// (rag::EmbedderConfig::Validate).
+// openai one's (0 = learned). InvalidArgument naming the field for an unknown kind, a field of
+// another kind, or a missing openai URL or model.
 void ToProto(const rag::EmbedderConfig& config, v1::EmbedderConfig* out);
 StatusOr<rag::EmbedderConfig> FromProto(const v1::EmbedderConfig& config, std::string_view field);
 
@@ -81,9 +86,9 @@ StatusOr<rag::EmbedderConfig> FromProto(const v1::EmbedderConfig& config, std::s
 void ToProto(const rag::TextCollectionOptions& options, std::string_view embedder_spec,
              v1::TextOptions* out);
 StatusOr<rag::TextCollectionOptions> FromProto(const v1::TextOptions& options, std::string_view field);
-// The text options recorded in a collection's properties (rag::TextCollection::ConfigOf), or
-// false when it is a plain vector collection (or the record cannot be read).
-bool TextOptionsOf(const CollectionInfo& info, v1::TextOptions* out);
+// The embedder spec a text collection recorded in its properties ("sextant.text".embedder_spec),
+// or "" (a plain collection). The rest of the record is read by rag::TextCollection::ConfigOf.
+std::string RecordedEmbedderSpec(std::string_view properties);
 
 // Documents. FromProto does not validate (TextCollection::Ingest does, naming the document).
 void ToProto(const rag::Document& document, v1::Document* out);

@@ -86,10 +86,19 @@ grpc::Status TooManyPoints(std::string_view field, size_t n, uint32_t limit,
                    " exceed the server's max-batch-points limit of " + std::to_string(limit));
 }
 
+// CollectionInfo, with `text` for a text collection.
+void ToProto(const CollectionInfo& info, v1::CollectionInfo* out) {
+  convert::ToProto(info, out);
+  auto text = rag::TextCollection::ConfigOf(info);
+  if (text.ok() && text->has_value()) {
+    convert::ToProto(**text, convert::RecordedEmbedderSpec(info.properties), out->mutable_text());
+  }
+}
+
 grpc::Status Describe(Collection& c, v1::CollectionInfo* out) {
   auto info = c.Describe();
   if (!info.ok()) return ToGrpc(info.status());
-  convert::ToProto(*info, out);
+  ToProto(*info, out);
   return grpc::Status::OK;
 }
 
@@ -244,7 +253,7 @@ grpc::Status SextantService::ListCollections(grpc::ServerContext* ctx,
   return Run(ctx, "ListCollections", false, "", [&](Call&) {
     auto list = db_->ListCollections();
     if (!list.ok()) return ToGrpc(list.status());
-    for (const CollectionInfo& info : *list) convert::ToProto(info, resp->add_collections());
+    for (const CollectionInfo& info : *list) ToProto(info, resp->add_collections());
     return grpc::Status::OK;
   });
 }
