@@ -7,6 +7,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <mutex>
+#include <nlohmann/json.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -786,7 +789,8 @@ TEST_F(RagRemoteTest, UnreachableEndpointsAreUnavailable) {
 // ---- an OpenAI-compatible chat endpoint, faked: streams server-sent events
 
 // Serves POST /v1/chat/completions on a loopback port. With `endless`, it sends a piece every
-// 20 ms until the client hangs up; otherwise the pieces of `kPieces`, then [DONE].
+// 20 ms until the client hangs up; otherwise the pieces of `kPieces`, then [DONE]. Also serves
+// POST /v1/embeddings: 8 numbers per input, counting its bytes by value modulo 8.
 class FakeLlm {
  public:
   static constexpr const char* kPieces[] = {"Sea otters ", "crack shellfish ", "with rocks [1]."};
@@ -814,6 +818,11 @@ class FakeLlm {
   int requests() const { return requests_; }
   int pieces_sent() const { return pieces_; }
   bool client_hung_up() const { return hung_up_; }
+  int embedding_requests() const { return embedding_requests_; }
+  std::string last_request() const {
+    std::lock_guard lock(mu_);
+    return last_request_;
+  }
 
  private:
   void Serve() {
@@ -836,10 +845,32 @@ class FakeLlm {
           need = end + 4 + length;
         }
       }
-      ++requests_;
+      {
+        std::lock_guard lock(mu_);
+        last_request_ = in;
+      }
       auto send_all = [&](const std::string& data) {
         return ::send(c, data.data(), data.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(data.size());
       };
+      if (in.rfind("POST /v1/embeddings", 0) == 0) {
+        ++embedding_requests_;
+        const size_t body_at = in.find("\r\n\r\n");
+        const auto request = nlohmann::json::parse(in.substr(body_at + 4), nullptr, false);
+        nlohmann::json data = nlohmann::json::array();
+        if (request.is_object() && request.contains("input")) {
+          for (size_t i = 0; i < request["input"].size(); ++i) {
+            std::vector<double> e(8, 1.0);
+            for (unsigned char ch : request["input"][i].get<std::string>()) e[ch % 8] += 1;
+            data.push_back({{"index", i}, {"embedding", e}});
+          }
+        }
+        const std::string body = nlohmann::json{{"data", data}}.dump();
+        send_all("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                 std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+        close(c);
+        continue;
+      }
+      ++requests_;
       auto event = [](const std::string& piece) {
         return "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + piece + "\"}}]}\n\n";
       };
@@ -873,6 +904,9 @@ class FakeLlm {
   std::atomic<int> requests_{0};
   std::atomic<int> pieces_{0};
   std::atomic<bool> hung_up_{false};
+  std::atomic<int> embedding_requests_{0};
+  mutable std::mutex mu_;
+  std::string last_request_;
 };
 
 TEST(RagLlmTest, OpenAIGeneratorStreamsThroughTheServer) {
@@ -984,6 +1018,77 @@ TEST(RagLlmTest, CancellingAskStopsTheGeneration) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   EXPECT_NE(log.find("method=Ask collection=kb code=CANCELLED"), std::string::npos) << log;
+}
+
+TEST(RagLlmTest, OpenAIEmbedderNeedsAllowRemoteEmbeddersAlsoAfterARestart) {
+  FakeLlm endpoint(/*endless=*/false);
+  ServerFixture server;
+  ASSERT_TRUE(server.Start({"--allow-remote-embedders", "--openai-api-key", "sk-test"}));
+  v1::CreateCollectionRequest create;
+  create.set_name("remote");
+  v1::EmbedderConfig* e = create.mutable_text()->mutable_embedder();
+  e->set_kind("openai");
+  e->set_openai_base_url(endpoint.url());
+  e->set_openai_model("emb");
+  v1::CollectionInfo info;
+  auto s = server.stub().CreateCollection(Ctx().get(), create, &info);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(info.dimension(), 8u);  // learned from the endpoint
+  EXPECT_EQ(info.text().embedder().dimension(), 8u);
+  EXPECT_EQ(info.text().embedder().openai_base_url(), endpoint.url());
+  EXPECT_EQ(info.text().embedder_spec(), "openai:emb@" + endpoint.url());
+  EXPECT_GE(endpoint.embedding_requests(), 1);
+  // The server's key, not one from the client.
+  EXPECT_NE(endpoint.last_request().find("Bearer sk-test"), std::string::npos) << endpoint.last_request();
+  {
+    auto ctx = Ctx();
+    auto stream = server.stub().IngestDocuments(ctx.get());
+    v1::IngestDocumentsRequest req;
+    req.set_collection("remote");
+    for (const v1::Document& d : Corpus()) *req.add_documents() = d;
+    ASSERT_TRUE(stream->Write(req));
+    stream->WritesDone();
+    v1::IngestProgress p;
+    while (stream->Read(&p)) {
+    }
+    ASSERT_TRUE(stream->Finish().ok());
+  }
+  v1::AskRequest ask;
+  ask.set_collection("remote");
+  ask.set_question("otters");
+  {
+    auto ctx = Ctx();
+    auto reader = server.stub().Ask(ctx.get(), ask);
+    v1::AskResponse event;
+    ASSERT_TRUE(reader->Read(&event));
+    EXPECT_FALSE(event.answer().citations().empty());
+    EXPECT_EQ(event.answer().embedder_spec(), "openai:emb@" + endpoint.url());
+    while (reader->Read(&event)) {
+    }
+    ASSERT_TRUE(reader->Finish().ok());
+  }
+  ASSERT_EQ(server.process().Stop(), 0);
+
+  // Without the flag the collection is still listed and counted, but not embedded with.
+  ASSERT_TRUE(server.Start());
+  v1::DescribeCollectionRequest describe;
+  describe.set_name("remote");
+  ASSERT_TRUE(server.stub().DescribeCollection(Ctx().get(), describe, &info).ok());
+  EXPECT_EQ(info.text().embedder().kind(), "openai");
+  EXPECT_GT(info.count(), 0u);
+  const int before = endpoint.embedding_requests();
+  auto ctx = Ctx();
+  auto reader = server.stub().Ask(ctx.get(), ask);
+  v1::AskResponse event;
+  EXPECT_FALSE(reader->Read(&event));
+  ExpectError(reader->Finish(), StatusCode::PERMISSION_DENIED, {"--allow-remote-embedders", endpoint.url()});
+  v1::EmbedRequest embed;
+  embed.set_collection("remote");
+  embed.add_texts("x");
+  v1::EmbedResponse embedded;
+  ExpectError(server.stub().Embed(Ctx().get(), embed, &embedded), StatusCode::PERMISSION_DENIED,
+              {"--allow-remote-embedders"});
+  EXPECT_EQ(endpoint.embedding_requests(), before);
 }
 
 TEST(RagObservabilityTest, TextRpcsAreCountedAndLogged) {
