@@ -1127,14 +1127,14 @@ Status IngestFiles(const std::string& db_path, const std::string& name,
   if (existing.ok()) {
     SEXTANT_ASSIGN_OR_RETURN(text, OpenText(*db, name, embedders));
     SEXTANT_RETURN_IF_ERROR(CheckCreateFlags(*text, flags));
-  } else if (existing.status().code() == StatusCode::kNotFound) {
-    SEXTANT_ASSIGN_OR_RETURN(text, CreateText(*db, name, flags, embedders));
-  } else {
+  } else if (existing.status().code() != StatusCode::kNotFound) {
     return existing.status();
   }
+  // A new collection is created with the first batch, so that files which all turn out not to be
+  // text leave nothing behind.
 
   // Timed from here: reading, chunking, embedding and writing (not opening or creating).
-  const auto start = Clock::now();
+  auto start = Clock::now();
   ProgressBar progress("ingesting " + name);
   const uint64_t total = scan.files.size();
   uint64_t done = 0;        // documents ingested, as of the last committed batch
@@ -1147,6 +1147,12 @@ Status IngestFiles(const std::string& db_path, const std::string& name,
 
   auto flush = [&]() -> Status {
     if (batch.empty()) return Status::OK();
+    if (text == nullptr) {
+      progress.Clear();
+      const auto create_start = Clock::now();
+      SEXTANT_ASSIGN_OR_RETURN(text, CreateText(*db, name, flags, embedders));
+      start += Clock::now() - create_start;
+    }
     rag::IngestOptions options;
     const uint64_t before = done;
     options.progress = [&](const rag::IngestProgress& p) {
@@ -1190,6 +1196,16 @@ Status IngestFiles(const std::string& db_path, const std::string& name,
   Status flushed = flush();
   progress.Clear();
   if (!flushed.ok()) return WithIngestedCount(flushed, done);
+  if (done == 0) {  // every file was skipped as it was read
+    return Status::NotFound("nothing to ingest: " +
+                            Plural(not_utf8, "file is", "files are") + " not UTF-8 text" +
+                            (scan.skipped_kind > 0
+                                 ? " and " + Plural(scan.skipped_kind, "file is", "files are") +
+                                       " not text or Markdown"
+                                 : std::string()) +
+                            (text == nullptr ? "; collection " + name + " was not created"
+                                             : std::string()));
+  }
 
   const auto elapsed = Clock::now() - start;
   const double seconds = std::chrono::duration<double>(elapsed).count();

@@ -1442,9 +1442,23 @@ TEST_F(RagCliTest, ErrorsAreOneLineAndLoseNothing) {
   EXPECT_ENGINE_ERROR(Run({"ingest", "kb", docs_ + "/volcanoes.md", tmp_.Sub("other/volcanoes.md")}),
                       "would both be document volcanoes.md");
   EXPECT_FALSE(std::filesystem::exists(db_));
+  // Files that all turn out not to be text: nothing is created.
+  const std::string binary = tmp_.Sub("binary");
+  std::filesystem::create_directories(binary);
+  WriteText(binary + "/a.txt", std::string("\x00\x01\x02", 3));
+  WriteText(binary + "/b.md", "caf\xe9\n");
+  WriteText(binary + "/c.png", "png");
+  EXPECT_ENGINE_ERROR(Run({"ingest", "kb", binary}),
+                      "NotFound: nothing to ingest: 2 files are not UTF-8 text and 1 file is not "
+                      "text or Markdown; collection kb was not created");
+  EXPECT_EQ(Ok({"list"}), "");
 
   Ok({"ingest", "kb", docs_});
   const uint64_t count = Count("kb");
+  // The same into an existing collection: an error, and the collection is untouched.
+  EXPECT_ENGINE_ERROR(Run({"ingest", "kb", binary + "/b.md"}),
+                      "NotFound: nothing to ingest: 1 file is not UTF-8 text");
+  EXPECT_EQ(Count("kb"), count);
 
   EXPECT_ENGINE_ERROR(Run({"ask", "nosuch", "When did Krakatoa erupt?"}),
                       "NotFound: collection nosuch not found");
