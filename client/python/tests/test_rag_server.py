@@ -252,9 +252,6 @@ def test_rag_errors(client: sextant.Client, name: str) -> None:
         client.create_collection(name + "_props", embedder="hash", properties={"owner": "me"})
     with pytest.raises(sextant.InvalidArgumentError, match="payload_indexes"):
         client.create_collection(name + "_pidx", embedder="hash", payload_indexes={"metadata.lang": "keyword"})
-    # A hash embedder's dimension is the collection's; a contradicting one is refused.
-    with pytest.raises(sextant.InvalidArgumentError, match="dimension"):
-        client.create_collection(name + "_dim", dimension=100, embedder={"local": {}})
     with pytest.raises(sextant.InvalidArgumentError, match="generator"):
         col.ask(NITROGEN_QUESTION, generator="gpt-9")
     assert not client.has_collection(name + "_tiny")
@@ -286,6 +283,9 @@ def test_rag_local_embedder(client: sextant.Client, name: str) -> None:
         col = client.create_collection(name, embedder="local")
     except sextant.NotFoundError as e:
         pytest.skip(f"the server has no local model: {e.message} (run scripts/fetch-model.sh)")
+    # The model decides the dimension; a contradicting one is refused.
+    with pytest.raises(sextant.InvalidArgumentError, match="dimension"):
+        client.create_collection(name + "_dim", dimension=100, embedder={"local": {}})
     info = col.describe()
     assert info.text is not None and info.text.embedder.kind == "local"
     assert info.dimension == 384 and info.text.embedder_spec.startswith("local:")

@@ -23,12 +23,14 @@ inline std::string MiniLmFixtureDir() {
   return "";
 }
 
-// $SEXTANT_MODEL_DIR, else scripts/fetch-model.sh's default; empty when it holds no model.
+// The all-MiniLM-L6-v2 directory under $SEXTANT_MODEL_DIR (else ~/.cache/sextant/models); empty
+// when it holds no model.
 inline std::string MiniLmModelDir() {
   const char* env = std::getenv("SEXTANT_MODEL_DIR");
   const char* home = std::getenv("HOME");
-  std::string dir = env && *env ? env
-                                : std::string(home ? home : "") + "/.cache/sextant/models/all-MiniLM-L6-v2";
+  // SEXTANT_MODEL_DIR is the root holding model directories, as for EmbedderEnvironment.
+  std::string dir = (env && *env ? std::string(env) : std::string(home ? home : "") + "/.cache/sextant/models") +
+                    "/all-MiniLM-L6-v2";
   return std::filesystem::exists(dir + "/model.safetensors") ? dir : "";
 }
 
