@@ -499,15 +499,7 @@ StatusOr<uint64_t> CollectionImpl::WritePoints(const WriteOptions& options, cons
     }
 
     storage::Batch batch;
-    for (uint32_t slot : removed) {
-      const std::string slot_key = storage::SlotKey(desc_.id, slot);
-      batch.Delete(Cf::kIds, storage::IdKey(desc_.id, slot_ids_[slot]));
-      batch.Delete(Cf::kVectors, slot_key);
-      batch.Delete(Cf::kPayloads, slot_key);
-      if (payload_index_) {
-        for (const std::string& e : payload_index_->EntriesOf(slot)) batch.Delete(Cf::kPayloadIndex, PayloadIndexKey(e, slot));
-      }
-    }
+    for (uint32_t slot : removed) DeletePoint(slot, &batch);
     for (const Planned& p : plan) {
       const std::string slot_key = storage::SlotKey(desc_.id, p.slot);
       std::string slot_value;
@@ -619,19 +611,21 @@ StatusOr<uint64_t> CollectionImpl::DeleteWhere(const WriteOptions& options, std:
   });
 }
 
+void CollectionImpl::DeletePoint(uint32_t slot, storage::Batch* batch) const {
+  const std::string slot_key = storage::SlotKey(desc_.id, slot);
+  batch->Delete(Cf::kIds, storage::IdKey(desc_.id, slot_ids_[slot]));
+  batch->Delete(Cf::kVectors, slot_key);
+  batch->Delete(Cf::kPayloads, slot_key);
+  if (payload_index_) {
+    for (const std::string& e : payload_index_->EntriesOf(slot)) batch->Delete(Cf::kPayloadIndex, PayloadIndexKey(e, slot));
+  }
+}
+
 StatusOr<uint64_t> CollectionImpl::DeleteSlots(const WriteOptions& options, const std::vector<uint32_t>& slots,
                                                std::unique_lock<internal::RwMutex>& lock) {
   if (slots.empty()) return uint64_t{0};
   storage::Batch batch;
-  for (uint32_t slot : slots) {
-    const std::string slot_key = storage::SlotKey(desc_.id, slot);
-    batch.Delete(Cf::kIds, storage::IdKey(desc_.id, slot_ids_[slot]));
-    batch.Delete(Cf::kVectors, slot_key);
-    batch.Delete(Cf::kPayloads, slot_key);
-    if (payload_index_) {
-      for (const std::string& e : payload_index_->EntriesOf(slot)) batch.Delete(Cf::kPayloadIndex, PayloadIndexKey(e, slot));
-    }
-  }
+  for (uint32_t slot : slots) DeletePoint(slot, &batch);
   {
     std::lock_guard f(free_mu_);
     free_slots_.reserve(free_slots_.size() + slots.size());

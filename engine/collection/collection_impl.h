@@ -123,6 +123,9 @@ class CollectionImpl final : public Collection {
   StatusOr<uint64_t> WritePoints(const WriteOptions& options, const payload::Filter* delete_filter,
                                  std::span<const PointId> ids, std::span<const float> vectors,
                                  std::span<const std::string> payloads);
+  // Adds the removal of the live point in `slot` (id, vector, payload, payload index entries).
+  // Caller holds mu_ exclusively.
+  void DeletePoint(uint32_t slot, storage::Batch* batch) const;
   StatusOr<Matches> FilterMatches(const std::optional<payload::Filter>& filter) const;
   StatusOr<std::string> ReadPayload(uint32_t slot) const;
   // Deletes these live slots in one batch; requires `lock` (mu_ exclusive), which it may release.
