@@ -1,0 +1,299 @@
+// CollectionImpl's index lifecycle: SetIndex, RebuildIndex, WaitForIndex, the background build
+// (training, catch-up, swap), checkpoints, and the periodic Maintain().
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+
+#include "collection/collection_impl.h"
+#include "collection/collection_internal.h"
+#include "collection/index_file.h"
+#include "util/logging.h"
+
+namespace sextant {
+
+using storage::Cf;
+using internal::Log;
+using internal::LogLevel;
+using collection_internal::Guarded;
+using collection_internal::IndexIdentity;
+
+void CollectionImpl::StartTrainingIfWaiting() {
+  std::lock_guard b(build_mu_);
+  if (build_running_) return;
+  StopBuild();  // joins a builder thread that has finished
+  std::shared_lock lock(mu_);
+  if (state_ != State::kOpen || index_state_ != IndexState::kTraining || id_slot_.size() < min_training_points_) return;
+  const IndexOptions options = desc_.index;
+  lock.unlock();
+  StartBuild(options);
+}
+
+// ---- Index lifecycle ----
+
+Status CollectionImpl::PersistDescriptor(const CollectionDescriptor& d) {
+  storage::Batch batch;
+  batch.Put(Cf::kMeta, DescriptorKey(d.name), EncodeDescriptor(d));
+  return env_.storage->Write(batch, /*sync=*/true);
+}
+
+Status CollectionImpl::SetIndex(const IndexOptions& options) {
+  return Guarded("set index", [&]() -> Status {
+    SEXTANT_RETURN_IF_ERROR(options.Validate(desc_.dimension).WithPrefix("set index"));
+    std::lock_guard b(build_mu_);
+    {
+      std::unique_lock lock(mu_);
+      SEXTANT_RETURN_IF_ERROR(CheckOpen());
+      CollectionDescriptor d = desc_;
+      d.index = options;
+      SEXTANT_RETURN_IF_ERROR(PersistDescriptor(d).WithPrefix("set index"));
+      desc_ = std::move(d);
+    }
+    StopBuild();
+    if (options.type == IndexType::kFlat) {
+      {
+        std::unique_lock lock(mu_);
+        std::lock_guard il(index_mu_);
+        index_.reset();
+        index_spec_ = "Flat";
+        index_identity_.clear();
+        index_origin_ = "none";
+        index_state_ = IndexState::kReady;
+        RecomputeFreeSlots();
+      }
+      index_cv_.notify_all();
+      std::error_code ec;
+      std::filesystem::remove(IndexFilePath(env_.index_dir, desc_.id), ec);
+      return Status::OK();
+    }
+    StartBuild(options);
+    return Status::OK();
+  });
+}
+
+Status CollectionImpl::RebuildIndex() {
+  std::lock_guard b(build_mu_);
+  IndexOptions options;
+  {
+    std::shared_lock lock(mu_);
+    SEXTANT_RETURN_IF_ERROR(CheckOpen());
+    options = desc_.index;
+  }
+  if (options.type == IndexType::kFlat) return Status::OK();  // nothing to rebuild
+  StopBuild();
+  StartBuild(options);
+  return Status::OK();
+}
+
+Status CollectionImpl::WaitForIndex(uint64_t timeout_ms) const {
+  std::shared_lock lock(mu_);
+  const bool done = index_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] {
+    return state_ != State::kOpen || index_state_ != IndexState::kBuilding;
+  });
+  SEXTANT_RETURN_IF_ERROR(CheckOpen());
+  if (!done) return Status::Unavailable("collection " + desc_.name + ": index still building after " +
+                                        std::to_string(timeout_ms) + " ms");
+  return Status::OK();
+}
+
+void CollectionImpl::StartBuild(const IndexOptions& options) {
+  build_stop_ = false;
+  build_running_ = true;
+  {
+    std::unique_lock lock(mu_);
+    index_state_ = IndexState::kBuilding;
+  }
+  builder_ = std::thread([this, options] {
+    BuildMain(options);
+    build_running_ = false;
+  });
+}
+
+void CollectionImpl::StopBuild() {
+  if (!builder_.joinable()) return;
+  build_stop_ = true;
+  builder_.join();
+  build_stop_ = false;
+}
+
+void CollectionImpl::EndBuild(std::shared_ptr<index::VectorIndex> built, const IndexOptions& options,
+                              IndexState state) {
+  {
+    std::unique_lock lock(mu_);
+    std::lock_guard il(index_mu_);
+    if (built) {
+      for (const auto& [is_add, slot] : pending_ops_) {
+        if (is_add && !built->Holds(slot)) {
+          if (Status st = built->Add(slot); !st.ok()) rebuild_requested_ = true;
+        } else if (!is_add && built->Holds(slot)) {
+          built->Remove(slot);
+        }
+      }
+      index_ = std::move(built);
+      index_spec_ = options.ToString();
+      index_identity_ = IndexIdentity(options);
+      index_origin_ = "built";
+      changes_since_checkpoint_ = std::max<uint64_t>(changes_since_checkpoint_, 1);
+    } else if (state == IndexState::kTraining) {
+      index_.reset();
+      index_spec_ = "Flat";
+      index_identity_.clear();
+      index_origin_ = "none";
+    }
+    building_ = false;
+    pending_ops_.clear();
+    RecomputeFreeSlots();
+    index_state_ = state;
+  }
+  index_cv_.notify_all();
+}
+
+void CollectionImpl::BuildMain(IndexOptions options) {
+  std::vector<uint32_t> snapshot;
+  {
+    std::unique_lock lock(mu_);
+    std::lock_guard il(index_mu_);
+    if (state_ != State::kOpen) return;
+    building_ = true;
+    pending_ops_.clear();
+    index_state_ = IndexState::kBuilding;
+    snapshot.reserve(id_slot_.size());
+    for (uint32_t s = 0; s < slots_; ++s) {
+      if (live_[s]) snapshot.push_back(s);
+    }
+  }
+  auto fail = [&](const Status& st) {
+    Log(LogLevel::kError, "collection " + desc_.name + ": building index " + options.ToString() + " failed: " +
+                              st.ToString());
+    EndBuild(nullptr, options, IndexState::kReady);
+  };
+  auto created = index::CreateIndex(options, desc_.metric, &store_);
+  if (!created.ok()) return fail(created.status());
+  std::shared_ptr<index::VectorIndex> idx = std::move(*created);
+
+  if (idx->NeedsTraining()) {
+    const size_t need = idx->MinTrainingPoints();
+    if (snapshot.size() < need) {
+      // Not enough points yet: searches are exact until Maintain() sees enough and trains.
+      min_training_points_ = need;
+      EndBuild(nullptr, options, IndexState::kTraining);
+      std::error_code ec;
+      std::filesystem::remove(IndexFilePath(env_.index_dir, desc_.id), ec);
+      return;
+    }
+    // A deterministic, evenly spread sample of at most kMaxTrainingPoints vectors.
+    constexpr size_t kMaxTrainingPoints = 100000;
+    const size_t n = std::min(snapshot.size(), std::max(need, kMaxTrainingPoints));
+    std::vector<float> sample;
+    try {
+      sample.resize(n * desc_.dimension);
+    } catch (const std::bad_alloc&) {
+      return fail(Status::ResourceExhausted("out of memory for the training sample"));
+    }
+    for (size_t i = 0; i < n; ++i) {
+      const uint32_t s = snapshot[i * snapshot.size() / n];
+      std::memcpy(sample.data() + i * desc_.dimension, store_.Row(s), desc_.dimension * sizeof(float));
+    }
+    if (Status st = idx->Train(sample.data(), n); !st.ok()) return fail(st);
+  }
+  for (uint32_t s : snapshot) {
+    if (build_stop_) return EndBuild(nullptr, options, IndexState::kReady);
+    if (Status st = idx->Add(s); !st.ok()) return fail(st);
+  }
+  // Catch up with the writes made meanwhile, until few are left; the last ones are applied with
+  // writers held off, at the swap.
+  for (;;) {
+    if (build_stop_) return EndBuild(nullptr, options, IndexState::kReady);
+    std::vector<std::pair<bool, uint32_t>> ops;
+    {
+      std::lock_guard il(index_mu_);
+      if (pending_ops_.size() < 256) break;
+      ops.swap(pending_ops_);
+    }
+    for (const auto& [is_add, slot] : ops) {
+      if (is_add && !idx->Holds(slot)) {
+        if (Status st = idx->Add(slot); !st.ok()) return fail(st);
+      } else if (!is_add && idx->Holds(slot)) {
+        idx->Remove(slot);
+      }
+    }
+  }
+  EndBuild(std::move(idx), options, IndexState::kReady);
+  if (Status st = Checkpoint(); !st.ok()) {
+    Log(LogLevel::kWarning, "collection " + desc_.name + ": index checkpoint failed: " + st.ToString());
+  }
+}
+
+Status CollectionImpl::Checkpoint() {
+  return Guarded("checkpoint", [&]() -> Status {
+    std::lock_guard c(checkpoint_mu_);
+    IndexFile file;
+    {
+      std::shared_lock lock(mu_);
+      if (state_ == State::kDropped) return CheckOpen();
+      std::lock_guard il(index_mu_);
+      if (!index_) return Status::OK();  // Flat or waiting to train: nothing to save
+      SEXTANT_RETURN_IF_ERROR(index_->Save(&file.index_bytes).WithPrefix("checkpoint"));
+      file.collection_id = desc_.id;
+      file.dimension = desc_.dimension;
+      file.metric = desc_.metric;
+      file.index_spec = index_identity_;
+      file.sequence = env_.storage->LatestSequence();
+      file.fingerprints.assign(slots_, 0);
+      for (uint32_t s = 0; s < slots_; ++s) {
+        if (index_->Holds(s)) file.fingerprints[s] = VectorFingerprint(store_.Row(s), desc_.dimension);
+      }
+      changes_since_checkpoint_ = 0;
+    }
+    Status written = WriteIndexFile(IndexFilePath(env_.index_dir, desc_.id), file);
+    if (!written.ok()) {
+      changes_since_checkpoint_ += 1;  // try again later
+      return written.WithPrefix("checkpoint");
+    }
+    last_checkpoint_ = std::chrono::steady_clock::now();
+    return Status::OK();
+  });
+}
+
+void CollectionImpl::Maintain() {
+  // Consolidate after many removals: repairs the graph / lists and frees slots for reuse.
+  bool consolidate = false, train = false, rebuild = false;
+  uint64_t size = 0;
+  {
+    std::shared_lock lock(mu_);
+    if (state_ != State::kOpen) return;
+    size = id_slot_.size();
+    consolidate = index_ && !building_ && index_->PendingRemovals() > std::max<size_t>(1000, index_->Size() / 10);
+    train = index_state_ == IndexState::kTraining && size >= min_training_points_;
+    rebuild = rebuild_requested_.exchange(false);
+  }
+  if (consolidate) {
+    std::unique_lock lock(mu_);
+    std::lock_guard il(index_mu_);
+    if (index_ && !building_ && state_ == State::kOpen) {
+      std::vector<uint32_t> released = index_->Consolidate();
+      std::lock_guard f(free_mu_);
+      for (uint32_t s : released) {
+        if (s < slots_ && !live_[s]) free_slots_.push_back(s);
+      }
+    }
+  }
+  if (train) StartTrainingIfWaiting();
+  if (rebuild) {
+    std::lock_guard b(build_mu_);
+    if (!build_running_) {
+      StopBuild();  // joins a finished builder thread
+      std::shared_lock lock(mu_);
+      const IndexOptions options = desc_.index;
+      lock.unlock();
+      if (options.type != IndexType::kFlat) StartBuild(options);
+    }
+  }
+  const auto since = std::chrono::steady_clock::now() - last_checkpoint_;
+  if (changes_since_checkpoint_ > std::max<uint64_t>(10000, size / 5) && since > std::chrono::seconds(30)) {
+    if (Status st = Checkpoint(); !st.ok()) {
+      Log(LogLevel::kWarning, "collection " + desc_.name + ": index checkpoint failed: " + st.ToString());
+    }
+  }
+}
+
+}  // namespace sextant

@@ -1,0 +1,116 @@
+// Internals shared by the files of SextantService: service.cc (the call wrapper, server info,
+// collections), service_points.cc (writes, reads, search) and service_rag.cc (text collections).
+#ifndef SEXTANT_SERVER_SERVICE_INTERNAL_H_
+#define SEXTANT_SERVER_SERVICE_INTERNAL_H_
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "convert.h"
+#include "server/log.h"
+#include "server/service.h"
+
+namespace sextant::server::service_internal {
+
+using Clock = std::chrono::steady_clock;
+
+inline grpc::Status Error(grpc::StatusCode code, std::string message) {
+  return grpc::Status(code, std::move(message));
+}
+
+inline grpc::Status ToGrpc(const Status& s) { return convert::ToGrpc(s); }
+
+// "INVALID_ARGUMENT" for the log line.
+std::string_view CodeName(grpc::StatusCode code);
+
+// The value of metadata `key` sent by the client, or "".
+std::string_view Metadata(const grpc::ServerContext* ctx, std::string_view key);
+
+// The client's x-request-id when it is sane (1..128 printable characters), else a fresh one.
+std::string RequestId(const grpc::ServerContext* ctx);
+
+// "<field>: N floats, collection "c" has dimension D".
+std::string DimensionMismatch(std::string_view field, size_t got, const Collection& c);
+
+// RESOURCE_EXHAUSTED naming the server's max-batch-points limit.
+grpc::Status TooManyPoints(std::string_view field, size_t n, uint32_t limit, std::string_view what);
+
+// CollectionInfo, with `text` for a text collection.
+void ToProto(const CollectionInfo& info, v1::CollectionInfo* out);
+
+// Describes `c` into `out`.
+grpc::Status Describe(Collection& c, v1::CollectionInfo* out);
+
+}  // namespace sextant::server::service_internal
+
+namespace sextant::server {
+
+// Every RPC runs its body through Run: request id, key check, shutdown refusal, the running-call
+// count, metrics and the log line.
+template <typename Fn>
+grpc::Status SextantService::Run(grpc::ServerContext* ctx, std::string_view method, bool write,
+                                 std::string_view collection, Fn&& fn) {
+  using service_internal::CodeName;
+  using service_internal::Error;
+  using service_internal::Metadata;
+  using service_internal::RequestId;
+  const auto start = service_internal::Clock::now();
+  Call call{ctx, Access::kDenied, RequestId(ctx), std::string(collection), {}};
+  ctx->AddInitialMetadata("x-request-id", call.request_id);
+  call.access = keys_.Check(Metadata(ctx, "authorization"));
+
+  bool refused = false;
+  {
+    std::lock_guard lock(mu_);
+    refused = shutting_down_;
+    if (!refused) ++running_;
+  }
+  grpc::Status status;
+  if (refused) {
+    status = Error(grpc::StatusCode::UNAVAILABLE, "the server is shutting down");
+  } else if (call.access == Access::kDenied) {
+    status = Error(grpc::StatusCode::UNAUTHENTICATED,
+                   Metadata(ctx, "authorization").empty()
+                       ? "this server needs an API key: send metadata \"authorization: Bearer KEY\""
+                       : "the API key is not valid (expected \"authorization: Bearer KEY\")");
+  } else if (write && call.access == Access::kReadOnly) {
+    status = Error(grpc::StatusCode::PERMISSION_DENIED,
+                   std::string(method) + " writes, and this API key is read-only");
+  } else {
+    status = fn(call);
+  }
+  if (!refused) {
+    std::lock_guard lock(mu_);
+    if (--running_ == 0) idle_.notify_all();
+  }
+
+  const double seconds = std::chrono::duration<double>(service_internal::Clock::now() - start).count();
+  if (options_.observe) options_.observe(method, static_cast<int>(status.error_code()), seconds);
+  const bool slow = seconds * 1000 >= options_.slow_call_ms;
+  const LogLevel level = !status.ok() || slow ? LogLevel::kInfo : LogLevel::kDebug;
+  if (LogEnabled(level)) {
+    char duration[32];
+    std::snprintf(duration, sizeof(duration), "%.3f", seconds * 1000);
+    std::vector<LogField> fields = {{"rid", call.request_id},
+                                    {"method", method},
+                                    {"collection", call.collection},
+                                    {"code", CodeName(status.error_code())},
+                                    {"duration_ms", duration}};
+    if (call.collection.empty()) fields.erase(fields.begin() + 2);
+    for (const auto& [k, v] : call.extra) fields.emplace_back(k, v);
+    if (slow) fields.emplace_back("slow", "true");
+    // grpc::Status::error_message() returns a copy: keep it alive while the fields view it.
+    const std::string error = status.error_message();
+    if (!status.ok()) fields.emplace_back("error", error);
+    Log(level, "call", fields);
+  }
+  return status;
+}
+
+}  // namespace sextant::server
+
+#endif  // SEXTANT_SERVER_SERVICE_INTERNAL_H_

@@ -1,0 +1,350 @@
+// SextantService: text collections (RAG): create, IngestDocuments, DeleteDocuments, Embed, Ask.
+#include <algorithm>
+#include <utility>
+
+#include "server/service.h"
+#include "server/service_internal.h"
+
+namespace sextant::server {
+
+using service_internal::Clock;
+using service_internal::Describe;
+using service_internal::DimensionMismatch;
+using service_internal::Error;
+using service_internal::ToGrpc;
+using service_internal::ToProto;
+using service_internal::TooManyPoints;
+
+// ---------------------------------------------------------------- text (RAG)
+
+Status SextantService::CheckEmbedderAllowed(const rag::EmbedderConfig& config,
+                                            std::string_view what) const {
+  if (config.kind != "openai" || options_.allow_remote_embedders) return Status::OK();
+  return Status::PermissionDenied(
+      std::string(what) + ": an \"openai\" embedder makes the server call a URL chosen by a client (" +
+      config.openai_base_url +
+      "), and this server does not allow that (start sextantd with --allow-remote-embedders)");
+}
+
+StatusOr<std::shared_ptr<rag::TextCollection>> SextantService::OpenText(std::string_view name,
+                                                                        std::string_view field) {
+  SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<Collection> c, Open(name, field));
+  {
+    std::lock_guard lock(text_mu_);
+    auto it = texts_.find(name);
+    if (it != texts_.end() && &it->second->collection() == c.get()) return it->second;
+  }
+  SEXTANT_ASSIGN_OR_RETURN(CollectionInfo info, c->Describe());
+  SEXTANT_ASSIGN_OR_RETURN(std::optional<rag::TextCollectionOptions> config,
+                           rag::TextCollection::ConfigOf(info));
+  if (!config) {
+    return Status::FailedPrecondition(
+        "collection \"" + std::string(name) +
+        "\" is a plain vector collection, not a text collection (text RPCs need one made with "
+        "CreateCollectionRequest.text; use Upsert and Search on this one)");
+  }
+  SEXTANT_RETURN_IF_ERROR(CheckEmbedderAllowed(config->embedder, "collection \"" + std::string(name) + "\""));
+  // Opening may load a model: done without the lock, so other collections are not held up.
+  SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<rag::TextCollection> opened,
+                           rag::TextCollection::Open(*db_, name, embedders_));
+  std::shared_ptr<rag::TextCollection> text = std::move(opened);
+  std::lock_guard lock(text_mu_);
+  auto& slot = texts_[std::string(name)];
+  if (slot && &slot->collection() == &text->collection()) return slot;  // another call was first
+  slot = text;
+  return text;
+}
+
+void SextantService::ForgetText(std::string_view name) {
+  std::lock_guard lock(text_mu_);
+  if (auto it = texts_.find(name); it != texts_.end()) texts_.erase(it);
+}
+
+grpc::Status SextantService::CreateTextCollection(const v1::CreateCollectionRequest& req,
+                                                  v1::CollectionInfo* resp) {
+  if (req.metric() != v1::METRIC_UNSPECIFIED && req.metric() != v1::METRIC_COSINE) {
+    return Error(grpc::StatusCode::INVALID_ARGUMENT,
+                 "metric: a text collection always uses METRIC_COSINE (leave metric unset)");
+  }
+  if (req.payload_indexes_size() > 0) {
+    return Error(grpc::StatusCode::INVALID_ARGUMENT,
+                 "payload_indexes: not available for a text collection (it indexes document_id "
+                 "itself; filters on metadata are answered by scanning)");
+  }
+  if (!req.properties().empty()) {
+    return Error(grpc::StatusCode::INVALID_ARGUMENT,
+                 "properties: a text collection records its own (its embedder and chunking); "
+                 "leave properties empty");
+  }
+  auto options = convert::FromProto(req.text(), "text");
+  if (!options.ok()) return ToGrpc(options.status());
+  if (req.has_index()) {
+    auto index = convert::FromProto(req.index(), "index");
+    if (!index.ok()) return ToGrpc(index.status());
+    options->index = *index;
+  }
+  if (Status s = CheckEmbedderAllowed(options->embedder, "text.embedder"); !s.ok()) return ToGrpc(s);
+  // The embedder decides the dimension: check the request against it before creating anything.
+  auto embedder = embedders_.Get(options->embedder);
+  if (!embedder.ok()) return ToGrpc(embedder.status().WithPrefix("text.embedder"));
+  const uint32_t dim = (*embedder)->dimension();  // 0: an endpoint not asked yet
+  if (dim != 0) {
+    if (req.dimension() != 0 && req.dimension() != dim) {
+      return Error(grpc::StatusCode::INVALID_ARGUMENT,
+                   "dimension: " + std::to_string(req.dimension()) + ", but embedder " +
+                       (*embedder)->spec() + " makes vectors of " + std::to_string(dim) +
+                       " (leave dimension 0 for a text collection)");
+    }
+    if (options->embedder.kind == "local" && options->embedder.dimension != 0 &&
+        options->embedder.dimension != dim) {
+      return Error(grpc::StatusCode::INVALID_ARGUMENT,
+                   "text.embedder.dimension: " + std::to_string(options->embedder.dimension) +
+                       ", but model " + (*embedder)->spec() + " makes vectors of " +
+                       std::to_string(dim) + " (leave it 0)");
+    }
+    if (dim > options_.max_dimension) {
+      return Error(grpc::StatusCode::INVALID_ARGUMENT,
+                   "text.embedder: its dimension " + std::to_string(dim) +
+                       " exceeds the server's max-dimension limit of " +
+                       std::to_string(options_.max_dimension));
+    }
+  }
+  auto created = rag::TextCollection::Create(*db_, req.name(), *options, embedders_);
+  if (!created.ok()) return ToGrpc(created.status());
+  std::shared_ptr<rag::TextCollection> text = std::move(created).value();
+  const uint32_t made = text->collection().dimension();
+  if ((req.dimension() != 0 && made != req.dimension()) || made > options_.max_dimension) {
+    // An endpoint that reported its dimension only now: undo the create.
+    const std::string spec = text->embedder().spec();
+    text.reset();
+    (void)db_->DropCollection(req.name());
+    return Error(grpc::StatusCode::INVALID_ARGUMENT,
+                 made > options_.max_dimension
+                     ? "text.embedder: its dimension " + std::to_string(made) +
+                           " exceeds the server's max-dimension limit of " +
+                           std::to_string(options_.max_dimension)
+                     : "dimension: " + std::to_string(req.dimension()) + ", but embedder " + spec +
+                           " makes vectors of " + std::to_string(made) +
+                           " (leave dimension 0 for a text collection)");
+  }
+  {
+    std::lock_guard lock(text_mu_);
+    texts_[req.name()] = text;
+  }
+  return Describe(text->collection(), resp);
+}
+
+grpc::Status SextantService::IngestDocuments(
+    grpc::ServerContext* ctx,
+    grpc::ServerReaderWriter<v1::IngestProgress, v1::IngestDocumentsRequest>* stream) {
+  return Run(ctx, "IngestDocuments", true, "", [&](Call& call) {
+    std::shared_ptr<rag::TextCollection> text;
+    v1::IngestProgress progress;
+    uint64_t messages = 0;
+    v1::IngestDocumentsRequest req;
+    auto note = [&] {
+      call.extra = {{"messages", std::to_string(messages)},
+                    {"documents", std::to_string(progress.documents())},
+                    {"chunks", std::to_string(progress.chunks())}};
+    };
+    auto gone = [&] {
+      note();
+      return Error(grpc::StatusCode::CANCELLED,
+                   "the client went away after " + std::to_string(messages) +
+                       " acknowledged messages");
+    };
+    while (true) {
+      if (ctx->IsCancelled()) return gone();
+      if (!stream->Read(&req)) {
+        if (ctx->IsCancelled()) return gone();
+        break;  // the client closed its side: done
+      }
+      const std::string where = "message " + std::to_string(messages + 1);
+      if (!text) {
+        call.collection = req.collection();
+        auto t = OpenText(req.collection(), "collection");
+        if (!t.ok()) {
+          note();
+          return ToGrpc(t.status().WithPrefix(where));
+        }
+        text = std::move(t).value();
+      } else if (!req.collection().empty() && req.collection() != text->name()) {
+        note();
+        return Error(grpc::StatusCode::INVALID_ARGUMENT,
+                     where + ": collection: \"" + req.collection() +
+                         "\", but this stream writes to \"" + text->name() +
+                         "\" (leave it empty after the first message)");
+      }
+      const size_t n = static_cast<size_t>(req.documents_size());
+      if (n == 0) {
+        note();
+        return Error(grpc::StatusCode::INVALID_ARGUMENT,
+                     where + ": documents: empty (send 1.." +
+                         std::to_string(options_.max_batch_points) + " documents)");
+      }
+      if (n > options_.max_batch_points) {
+        note();
+        grpc::Status s = TooManyPoints("documents", n, options_.max_batch_points, "documents");
+        return grpc::Status(s.error_code(), where + ": " + s.error_message());
+      }
+      std::vector<rag::Document> documents;
+      documents.reserve(n);
+      for (const v1::Document& d : req.documents()) documents.push_back(convert::FromProto(d));
+      rag::IngestOptions options;
+      options.write.sync = req.sync();
+      // The whole message is one engine batch.
+      options.batch_documents = static_cast<uint32_t>(n);
+      if (ctx->IsCancelled()) return gone();  // nothing of this message is written
+      auto result = text->Ingest(documents, options);
+      if (!result.ok()) {
+        note();
+        return ToGrpc(result.status().WithPrefix(where));
+      }
+      ++messages;
+      progress.set_documents(progress.documents() + result->documents);
+      progress.set_chunks(progress.chunks() + result->chunks);
+      progress.set_replaced_chunks(progress.replaced_chunks() + result->replaced_chunks);
+      if (!stream->Write(progress)) return gone();
+    }
+    note();
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status SextantService::DeleteDocuments(grpc::ServerContext* ctx,
+                                             const v1::DeleteDocumentsRequest* req,
+                                             v1::DeleteDocumentsResponse* resp) {
+  return Run(ctx, "DeleteDocuments", true, req->collection(), [&](Call& call) {
+    const size_t n = static_cast<size_t>(req->document_ids_size());
+    call.extra.emplace_back("documents", std::to_string(n));
+    if (n == 0) {
+      return Error(grpc::StatusCode::INVALID_ARGUMENT,
+                   "document_ids: empty (name the documents to delete)");
+    }
+    if (n > options_.max_batch_points) {
+      return TooManyPoints("document_ids", n, options_.max_batch_points, "ids");
+    }
+    std::vector<std::string> ids;
+    ids.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      const std::string& id = req->document_ids(static_cast<int>(i));
+      if (id.empty()) {
+        return Error(grpc::StatusCode::INVALID_ARGUMENT,
+                     "document_ids[" + std::to_string(i) + "]: empty");
+      }
+      ids.push_back(id);
+    }
+    auto text = OpenText(req->collection(), "collection");
+    if (!text.ok()) return ToGrpc(text.status());
+    auto deleted = (*text)->DeleteDocuments(ids);
+    if (!deleted.ok()) return ToGrpc(deleted.status());
+    resp->set_deleted_chunks(*deleted);
+    call.extra.emplace_back("chunks", std::to_string(*deleted));
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status SextantService::Embed(grpc::ServerContext* ctx, const v1::EmbedRequest* req,
+                                   v1::EmbedResponse* resp) {
+  return Run(ctx, "Embed", false, req->collection(), [&](Call& call) {
+    const size_t n = static_cast<size_t>(req->texts_size());
+    call.extra.emplace_back("texts", std::to_string(n));
+    if (n == 0) {
+      return Error(grpc::StatusCode::INVALID_ARGUMENT, "texts: empty (send 1.." +
+                                                           std::to_string(options_.max_batch_points) +
+                                                           " texts)");
+    }
+    if (n > options_.max_batch_points) {
+      return TooManyPoints("texts", n, options_.max_batch_points, "texts");
+    }
+    auto text = OpenText(req->collection(), "collection");
+    if (!text.ok()) return ToGrpc(text.status());
+    const std::vector<std::string> texts(req->texts().begin(), req->texts().end());
+    auto vectors = (*text)->Embed(texts);
+    if (!vectors.ok()) return ToGrpc(vectors.status());
+    if (ctx->IsCancelled()) return Error(grpc::StatusCode::CANCELLED, "the call was cancelled");
+    resp->set_dimension((*text)->embedder().dimension());
+    resp->mutable_vectors()->Assign(vectors->begin(), vectors->end());
+    resp->set_embedder_spec((*text)->embedder().spec());
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status SextantService::Ask(grpc::ServerContext* ctx, const v1::AskRequest* req,
+                                 grpc::ServerWriter<v1::AskResponse>* writer) {
+  return Run(ctx, "Ask", false, req->collection(), [&](Call& call) {
+    const std::string& question = req->question();
+    if (std::all_of(question.begin(), question.end(),
+                    [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; })) {
+      return Error(grpc::StatusCode::INVALID_ARGUMENT, "question: empty (ask something)");
+    }
+    if (req->k() > kMaxAskK) {
+      return Error(grpc::StatusCode::INVALID_ARGUMENT,
+                   "k: " + std::to_string(req->k()) + " exceeds the limit of " +
+                       std::to_string(kMaxAskK) + " chunks per question");
+    }
+    const std::string& name = req->generator().empty() ? options_.default_generator : req->generator();
+    rag::Generator* generator = nullptr;
+    if (name == "extractive") {
+      generator = extractive_.get();
+    } else if (name == "openai") {
+      if (!options_.llm) {
+        return Error(grpc::StatusCode::FAILED_PRECONDITION,
+                     "generator: \"openai\" is not configured on this server (start sextantd "
+                     "with --llm-url and --llm-model), and \"extractive\" needs no model");
+      }
+      generator = options_.llm.get();
+    } else {
+      return Error(grpc::StatusCode::INVALID_ARGUMENT,
+                   "generator: \"" + req->generator() +
+                       "\" is not \"extractive\" or \"openai\" (\"\" = the server's default)");
+    }
+    call.extra.emplace_back("generator", name);
+    auto text = OpenText(req->collection(), "collection");
+    if (!text.ok()) return ToGrpc(text.status());
+
+    rag::AskOptions options;
+    if (req->k() != 0) options.retrieve.k = req->k();
+    options.retrieve.filter = req->filter();
+    options.retrieve.ef_search = req->ef_search();
+    options.prompt.system_template = req->system_template();
+    options.prompt.user_template = req->user_template();
+    if (req->max_prompt_tokens() != 0) options.prompt.max_prompt_tokens = req->max_prompt_tokens();
+    call.extra.emplace_back("k", std::to_string(options.retrieve.k));
+
+    // Stops the generator as soon as the client is gone (or a piece cannot be sent).
+    bool lost = false;
+    uint64_t pieces = 0;
+    auto on_token = [&](std::string_view piece) {
+      if (lost || ctx->IsCancelled()) {
+        lost = true;
+        return false;
+      }
+      if (req->stream()) {
+        v1::AskResponse event;
+        event.set_token(std::string(piece));
+        if (!writer->Write(event)) {
+          lost = true;
+          return false;
+        }
+        ++pieces;
+      }
+      return true;
+    };
+    auto answer = (*text)->Ask(question, options, *generator, on_token);
+    if (lost || ctx->IsCancelled()) {
+      return Error(grpc::StatusCode::CANCELLED, "the call was cancelled; the answer was stopped");
+    }
+    if (!answer.ok()) return ToGrpc(answer.status());
+    if (req->stream()) call.extra.emplace_back("pieces", std::to_string(pieces));
+    call.extra.emplace_back("citations", std::to_string(answer->citations.size()));
+    v1::AskResponse last;
+    convert::ToProto(*answer, last.mutable_answer());
+    if (!writer->Write(last)) {
+      return Error(grpc::StatusCode::CANCELLED, "the client went away before the answer was sent");
+    }
+    return grpc::Status::OK;
+  });
+}
+
+}  // namespace sextant::server
