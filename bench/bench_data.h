@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "sextant/sextant.h"
+#include "tools/vector_file.h"
 
 namespace sextant::bench {
 
@@ -61,148 +62,10 @@ inline bool ParseList(std::string_view s, std::vector<uint32_t>* out) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// TEXMEX vector files (.fvecs, .bvecs, .ivecs): per row an int32 d, then d float32 / uint8 /
-// int32, little-endian. Read a block of rows at a time.
+// TEXMEX vector files (.fvecs, .bvecs, .ivecs): the one reader and writer, tools/vector_file.h.
 
-enum class VecsType { kFloat, kByte, kInt };
-
-class VecsFile {
- public:
-  static StatusOr<std::unique_ptr<VecsFile>> Open(const std::string& path) {
-    const std::string ext = std::filesystem::path(path).extension().string();
-    VecsType type;
-    if (ext == ".fvecs") {
-      type = VecsType::kFloat;
-    } else if (ext == ".bvecs") {
-      type = VecsType::kByte;
-    } else if (ext == ".ivecs") {
-      type = VecsType::kInt;
-    } else {
-      return Status::InvalidArgument(path + ": unknown extension '" + ext + "' (expected .fvecs, .bvecs or .ivecs)");
-    }
-    std::error_code ec;
-    const uint64_t size = std::filesystem::file_size(path, ec);
-    if (ec) return Status::NotFound(path + ": " + ec.message());
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (f == nullptr) return Status::NotFound(path + ": " + std::strerror(errno));
-    std::unique_ptr<VecsFile> file(new VecsFile(path, type, f));
-    int32_t d = 0;
-    if (size < 4 || std::fread(&d, 4, 1, f) != 1) return Status::InvalidArgument(path + ": empty or unreadable");
-    if (d <= 0 || d > static_cast<int32_t>(sextant::CollectionOptions::kMaxDimension)) {
-      return Status::InvalidArgument(path + ": row 0 has dimension " + std::to_string(d));
-    }
-    file->dim_ = static_cast<uint32_t>(d);
-    file->row_bytes_ = 4 + uint64_t{file->dim_} * (type == VecsType::kByte ? 1 : 4);
-    if (size % file->row_bytes_ != 0) {
-      return Status::InvalidArgument(path + ": size " + std::to_string(size) + " is not a multiple of the row size " +
-                                     std::to_string(file->row_bytes_) + " (dimension " + std::to_string(d) +
-                                     "): truncated, or rows of different dimensions");
-    }
-    file->rows_ = size / file->row_bytes_;
-    SEXTANT_RETURN_IF_ERROR(file->Rewind());
-    return file;
-  }
-
-  ~VecsFile() { std::fclose(file_); }
-  VecsFile(const VecsFile&) = delete;
-  VecsFile& operator=(const VecsFile&) = delete;
-
-  uint32_t dim() const { return dim_; }
-  uint64_t rows() const { return rows_; }
-  const std::string& path() const { return path_; }
-
-  Status Rewind() {
-    if (std::fseek(file_, 0, SEEK_SET) != 0) return Status::Internal(path_ + ": seek failed");
-    next_row_ = 0;
-    return Status::OK();
-  }
-
-  // Reads up to `max_rows` rows into `out` (rows * dim() values), returns how many were read
-  // (0 at the end). T is float for .fvecs/.bvecs and int32_t for .ivecs.
-  template <typename T>
-  StatusOr<size_t> Read(size_t max_rows, T* out) {
-    const size_t n = static_cast<size_t>(std::min<uint64_t>(max_rows, rows_ - next_row_));
-    if (n == 0) return size_t{0};
-    buffer_.resize(n * row_bytes_);
-    if (std::fread(buffer_.data(), row_bytes_, n, file_) != n) {
-      return Status::DataLoss(path_ + ": read failed at row " + std::to_string(next_row_));
-    }
-    for (size_t r = 0; r < n; ++r) {
-      const char* row = buffer_.data() + r * row_bytes_;
-      int32_t d = 0;
-      std::memcpy(&d, row, 4);
-      if (d != static_cast<int32_t>(dim_)) {
-        return Status::InvalidArgument(path_ + ": row " + std::to_string(next_row_ + r) + " has dimension " +
-                                       std::to_string(d) + ", expected " + std::to_string(dim_));
-      }
-      T* dst = out + r * dim_;
-      const char* src = row + 4;
-      if constexpr (std::is_same_v<T, float>) {
-        if (type_ == VecsType::kFloat) {
-          std::memcpy(dst, src, size_t{dim_} * 4);
-        } else if (type_ == VecsType::kByte) {
-          for (uint32_t j = 0; j < dim_; ++j) dst[j] = static_cast<unsigned char>(src[j]);
-        } else {
-          return Status::InvalidArgument(path_ + ": holds ids (.ivecs), not vectors");
-        }
-      } else {
-        if (type_ != VecsType::kInt) return Status::InvalidArgument(path_ + ": expected an .ivecs file");
-        std::memcpy(dst, src, size_t{dim_} * 4);
-      }
-    }
-    next_row_ += n;
-    return n;
-  }
-
- private:
-  VecsFile(std::string path, VecsType type, std::FILE* f) : path_(std::move(path)), type_(type), file_(f) {}
-
-  std::string path_;
-  VecsType type_;
-  std::FILE* file_;
-  uint32_t dim_ = 0;
-  uint64_t row_bytes_ = 0;
-  uint64_t rows_ = 0;
-  uint64_t next_row_ = 0;
-  std::vector<char> buffer_;
-};
-
-// Writes rows in TEXMEX layout.
-class VecsWriter {
- public:
-  static StatusOr<std::unique_ptr<VecsWriter>> Create(const std::string& path) {
-    std::FILE* f = std::fopen(path.c_str(), "wb");
-    if (f == nullptr) return Status::Internal(path + ": " + std::strerror(errno));
-    return std::unique_ptr<VecsWriter>(new VecsWriter(path, f));
-  }
-  ~VecsWriter() {
-    if (file_ != nullptr) std::fclose(file_);
-  }
-  VecsWriter(const VecsWriter&) = delete;
-  VecsWriter& operator=(const VecsWriter&) = delete;
-
-  template <typename T>
-  Status Write(const T* rows, size_t n, uint32_t dim) {
-    static_assert(sizeof(T) == 4);
-    const int32_t d = static_cast<int32_t>(dim);
-    for (size_t r = 0; r < n; ++r) {
-      if (std::fwrite(&d, 4, 1, file_) != 1 || std::fwrite(rows + r * dim, 4, dim, file_) != dim) {
-        return Status::ResourceExhausted(path_ + ": write failed");
-      }
-    }
-    return Status::OK();
-  }
-  Status Close() {
-    const int rc = std::fclose(file_);
-    file_ = nullptr;
-    return rc == 0 ? Status::OK() : Status::ResourceExhausted(path_ + ": close failed");
-  }
-
- private:
-  VecsWriter(std::string path, std::FILE* f) : path_(std::move(path)), file_(f) {}
-  std::string path_;
-  std::FILE* file_;
-};
+using VecsFile = vecfile::TexmexFile;
+using VecsWriter = vecfile::TexmexWriter;
 
 // ---------------------------------------------------------------------------------------------
 // The synthetic data set: a seeded gaussian mixture, generated row by row so that a million
@@ -459,8 +322,8 @@ inline StatusOr<std::vector<uint64_t>> BruteForce(BaseSource* base, const std::v
 // Reads the first k ids of the first nq rows of an .ivecs ground-truth file.
 inline StatusOr<std::vector<uint64_t>> ReadGroundTruth(const std::string& path, size_t nq, uint32_t k) {
   SEXTANT_ASSIGN_OR_RETURN(auto file, VecsFile::Open(path));
-  if (file->rows() < nq) {
-    return Status::InvalidArgument(path + ": " + std::to_string(file->rows()) + " rows of ground truth for " +
+  if (*file->rows() < nq) {
+    return Status::InvalidArgument(path + ": " + std::to_string(*file->rows()) + " rows of ground truth for " +
                                    std::to_string(nq) + " queries");
   }
   if (file->dim() < k) {
@@ -680,14 +543,14 @@ inline Status OpenDataset(const DataSpec& spec, std::string_view tool, Dataset* 
     return Status::OK();
   }
   SEXTANT_ASSIGN_OR_RETURN(auto base_file, VecsFile::Open(spec.base_path));
-  const uint64_t total = base_file->rows();
+  const uint64_t total = *base_file->rows();
   const uint64_t n = spec.max_base ? std::min(spec.max_base, total) : total;
   SEXTANT_ASSIGN_OR_RETURN(auto query_file, VecsFile::Open(spec.query_path));
   if (query_file->dim() != base_file->dim()) {
     return Status::InvalidArgument(spec.query_path + ": dimension " + std::to_string(query_file->dim()) +
                                    ", but the base vectors have " + std::to_string(base_file->dim()));
   }
-  ds->nq = static_cast<size_t>(std::min<uint64_t>(spec.queries.value_or(query_file->rows()), query_file->rows()));
+  ds->nq = static_cast<size_t>(std::min<uint64_t>(spec.queries.value_or(*query_file->rows()), *query_file->rows()));
   ds->queries.resize(ds->nq * base_file->dim());
   SEXTANT_ASSIGN_OR_RETURN(size_t got, query_file->Read(ds->nq, ds->queries.data()));
   if (got != ds->nq) return Status::DataLoss(spec.query_path + ": ended early");

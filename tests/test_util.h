@@ -15,6 +15,9 @@
 #include <string>
 #include <vector>
 
+#include "sextant/status.h"
+#include "tools/vector_file.h"
+
 namespace sextant::testing {
 
 // A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
@@ -61,24 +64,19 @@ inline std::optional<std::string> DataDir() {
     var = *_dir + "/" + (relpath);                                                            \
   } while (0)
 
-// Reads a TEXMEX .fvecs (float) or .ivecs (int32) file: rows of `int32 d` then d values.
-// Returns the values row-major and sets *dim; empty on error.
+// Reads a TEXMEX .fvecs (float) or .ivecs (int32) file through the one vector-file reader
+// (tools/vector_file.h). Returns the values row-major and sets *dim; on error it records a test
+// failure naming the problem and returns nothing.
 template <typename T>
 std::vector<T> ReadVecs(const std::string& path, size_t* dim) {
-  std::ifstream in(path, std::ios::binary);
-  std::vector<T> out;
-  *dim = 0;
-  int32_t d = 0;
-  while (in.read(reinterpret_cast<char*>(&d), 4)) {
-    if (d <= 0 || (*dim != 0 && static_cast<size_t>(d) != *dim)) return {};
-    *dim = static_cast<size_t>(d);
-    size_t old = out.size();
-    out.resize(old + *dim);
-    if (!in.read(reinterpret_cast<char*>(out.data() + old), static_cast<std::streamsize>(*dim * 4))) {
-      return {};
-    }
+  StatusOr<vecfile::TexmexRows<T>> rows = vecfile::ReadTexmex<T>(path);
+  if (!rows.ok()) {
+    ADD_FAILURE() << rows.status().ToString();
+    *dim = 0;
+    return {};
   }
-  return out;
+  *dim = rows->dim;
+  return std::move(rows->values);
 }
 
 // n * dim floats, uniform in [-1, 1), from a fixed seed.

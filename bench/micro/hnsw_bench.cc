@@ -32,6 +32,7 @@
 
 #include "index/flat.h"
 #include "index/hnsw.h"
+#include "tools/vector_file.h"
 
 namespace sextant::index {
 namespace {
@@ -46,30 +47,13 @@ struct Dataset {
   size_t nq() const { return queries.size() / dim; }
 };
 
-template <typename T>
-std::vector<T> ReadVecs(const std::string& path, size_t* dim) {
-  std::ifstream in(path, std::ios::binary);
-  std::vector<T> out;
-  *dim = 0;
-  int32_t d = 0;
-  while (in.read(reinterpret_cast<char*>(&d), 4)) {
-    if (d <= 0 || (*dim != 0 && static_cast<size_t>(d) != *dim)) return {};
-    *dim = static_cast<size_t>(d);
-    const size_t old = out.size();
-    out.resize(old + *dim);
-    if (!in.read(reinterpret_cast<char*>(out.data() + old), static_cast<std::streamsize>(*dim * 4))) return {};
-  }
-  return out;
-}
+// TEXMEX files through the one reader and writer (tools/vector_file.h).
+using vecfile::ReadTexmexValues;
 
 template <typename T>
 void WriteVecs(const std::string& path, const T* data, size_t rows, size_t dim) {
-  std::ofstream out(path, std::ios::binary);
-  const int32_t d = static_cast<int32_t>(dim);
-  for (size_t i = 0; i < rows; ++i) {
-    out.write(reinterpret_cast<const char*>(&d), 4);
-    out.write(reinterpret_cast<const char*>(data + i * dim), static_cast<std::streamsize>(dim * sizeof(T)));
-  }
+  Status s = vecfile::WriteTexmex(path, data, rows, static_cast<uint32_t>(dim));
+  if (!s.ok()) std::fprintf(stderr, "%s\n", s.ToString().c_str());
 }
 
 std::vector<float> Clustered(size_t n, size_t dim, uint32_t seed, size_t clusters, size_t intrinsic) {
@@ -123,9 +107,9 @@ const Dataset* GetDataset(const std::string& name) {
   if (name == "siftsmall") {
     const std::string dir = DataDir() + "/siftsmall/";
     size_t qd = 0, gd = 0;
-    d->base = ReadVecs<float>(dir + "siftsmall_base.fvecs", &d->dim);
-    d->queries = ReadVecs<float>(dir + "siftsmall_query.fvecs", &qd);
-    auto gt = ReadVecs<int32_t>(dir + "siftsmall_groundtruth.ivecs", &gd);
+    d->base = ReadTexmexValues<float>(dir + "siftsmall_base.fvecs", &d->dim);
+    d->queries = ReadTexmexValues<float>(dir + "siftsmall_query.fvecs", &qd);
+    auto gt = ReadTexmexValues<int32_t>(dir + "siftsmall_groundtruth.ivecs", &gd);
     if (d->base.empty() || qd != d->dim || gd < 10) {
       cache[name] = nullptr;
       return nullptr;

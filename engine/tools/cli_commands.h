@@ -20,6 +20,14 @@
 
 namespace sextant::cli {
 
+// The vector files the commands read (tools/vector_file.h).
+using vecfile::FormatFromPath;
+using vecfile::ParseFormatName;
+using vecfile::Record;
+using vecfile::RecordKind;
+using vecfile::VectorFileReader;
+using vecfile::VectorFormat;
+
 // cli_shared.cc
 // Opens the database in `path`; `create` makes it when absent, else NotFound says how to create one.
 StatusOr<std::unique_ptr<Database>> OpenDatabase(const std::string& path, bool create);

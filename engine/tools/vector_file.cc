@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace sextant::cli {
+namespace sextant::vecfile {
 namespace {
 
 using nlohmann::json;
@@ -33,6 +33,183 @@ std::string ParseMessage(const char* what) {
 }
 
 }  // namespace
+
+// ---- TEXMEX ----
+
+std::optional<TexmexType> TexmexTypeFromPath(std::string_view path) {
+  const std::string ext = std::filesystem::path(path).extension().string();
+  if (ext == ".fvecs") return TexmexType::kFloat;
+  if (ext == ".bvecs") return TexmexType::kByte;
+  if (ext == ".ivecs") return TexmexType::kInt;
+  return std::nullopt;
+}
+
+StatusOr<std::unique_ptr<TexmexFile>> TexmexFile::Open(const std::string& path, std::optional<TexmexType> type) {
+  if (!type) type = TexmexTypeFromPath(path);
+  if (!type) {
+    return Status::InvalidArgument(path + ": unknown extension '" + std::filesystem::path(path).extension().string() +
+                                   "' (expected .fvecs, .bvecs or .ivecs)");
+  }
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return Status::NotFound("no such file: " + path);
+  if (std::filesystem::is_directory(path, ec)) return Status::InvalidArgument(path + " is a directory, not a file");
+  const uint64_t size = std::filesystem::file_size(path, ec);
+  if (ec) return Status::Unavailable("cannot read the size of " + path + ": " + ec.message());
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return Status::Unavailable("cannot open " + path + ": " + std::strerror(errno));
+  std::unique_ptr<TexmexFile> file(new TexmexFile(path, *type, f, /*owned=*/true));
+  if (size == 0) return Status::InvalidArgument(path + " is empty");
+  SEXTANT_RETURN_IF_ERROR(file->ReadFirstHeader());
+  file->rows_ = size / file->row_bytes_;  // a partial last row is reported when it is read
+  SEXTANT_RETURN_IF_ERROR(file->Rewind());
+  return file;
+}
+
+StatusOr<std::unique_ptr<TexmexFile>> TexmexFile::FromStream(std::FILE* stream, std::string name, TexmexType type,
+                                                             bool take_ownership) {
+  std::unique_ptr<TexmexFile> file(new TexmexFile(std::move(name), type, stream, take_ownership));
+  int c = std::fgetc(stream);
+  if (c == EOF) return file;  // empty: no rows
+  std::ungetc(c, stream);
+  SEXTANT_RETURN_IF_ERROR(file->ReadFirstHeader());
+  file->header_pending_ = true;
+  file->bytes_read_ = 4;
+  return file;
+}
+
+TexmexFile::~TexmexFile() {
+  if (owned_) std::fclose(file_);
+}
+
+Status TexmexFile::Bad(uint64_t row, const std::string& what) const {
+  return Status::InvalidArgument(path_ + " row " + std::to_string(row) + ": " + what);
+}
+
+Status TexmexFile::ReadFirstHeader() {
+  int32_t d = 0;
+  const size_t got = std::fread(&d, 1, 4, file_);
+  if (got != 4) return Bad(0, "the file ends inside the dimension header (truncated file?)");
+  if (d <= 0 || d > 65536) {
+    const char* ext = type_ == TexmexType::kFloat ? ".fvecs" : type_ == TexmexType::kByte ? ".bvecs" : ".ivecs";
+    return Bad(0, "the dimension header is " + std::to_string(d) + ", not a count in 1..65536 (is this really a " +
+                      ext + " file?)");
+  }
+  dim_ = static_cast<uint32_t>(d);
+  row_bytes_ = 4 + uint64_t{dim_} * ElementBytes();
+  return Status::OK();
+}
+
+Status TexmexFile::Rewind() {
+  if (std::fseek(file_, 0, SEEK_SET) != 0) return Status::FailedPrecondition(path_ + ": cannot seek (a pipe?)");
+  next_row_ = 0;
+  bytes_read_ = 0;
+  header_pending_ = false;
+  return Status::OK();
+}
+
+template <typename T>
+StatusOr<size_t> TexmexFile::Read(size_t max_rows, T* out) {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, int32_t>);
+  if constexpr (std::is_same_v<T, float>) {
+    if (type_ == TexmexType::kInt) return Status::InvalidArgument(path_ + ": holds ids (.ivecs), not vectors");
+  } else {
+    if (type_ != TexmexType::kInt) return Status::InvalidArgument(path_ + ": expected an .ivecs file");
+  }
+  if (dim_ == 0) return size_t{0};
+  const size_t n = max_rows;
+  const size_t element = ElementBytes();
+  const size_t data_bytes = size_t{dim_} * element;
+  size_t done = 0;
+  // Row by row through stdio's buffer, so that a short or partial row is reported exactly.
+  buffer_.resize(std::max<size_t>(row_bytes_, 1));
+  for (; done < n; ++done) {
+    const uint64_t row = next_row_;
+    int32_t d = 0;
+    if (header_pending_) {
+      d = static_cast<int32_t>(dim_);
+      header_pending_ = false;
+    } else {
+      const size_t got = std::fread(&d, 1, 4, file_);
+      bytes_read_ += got;
+      if (got == 0) {
+        if (std::ferror(file_)) return Status::Unavailable("reading " + path_ + " failed");
+        break;  // the end
+      }
+      if (got != 4) return Bad(row, "the file ends inside the dimension header (truncated file?)");
+    }
+    if (d != static_cast<int32_t>(dim_)) {
+      return Bad(row, std::string(type_ == TexmexType::kInt ? "the row" : "the vector") + " has dimension " +
+                          std::to_string(d) + ", but the file's first row has dimension " + std::to_string(dim_));
+    }
+    const size_t got = std::fread(buffer_.data(), 1, data_bytes, file_);
+    bytes_read_ += got;
+    if (got != data_bytes) {
+      if (std::ferror(file_)) return Status::Unavailable("reading " + path_ + " failed");
+      return Bad(row, type_ == TexmexType::kInt ? "the file ends inside the row (truncated file?)"
+                                                : "the file ends inside the vector (truncated file?)");
+    }
+    T* dst = out + done * dim_;
+    if (type_ == TexmexType::kByte) {
+      for (uint32_t j = 0; j < dim_; ++j) dst[j] = static_cast<T>(static_cast<uint8_t>(buffer_[j]));
+    } else {
+      std::memcpy(dst, buffer_.data(), data_bytes);
+    }
+    ++next_row_;
+  }
+  return done;
+}
+
+template StatusOr<size_t> TexmexFile::Read<float>(size_t, float*);
+template StatusOr<size_t> TexmexFile::Read<int32_t>(size_t, int32_t*);
+
+template <typename T>
+StatusOr<TexmexRows<T>> ReadTexmex(const std::string& path) {
+  SEXTANT_ASSIGN_OR_RETURN(auto file, TexmexFile::Open(path));
+  TexmexRows<T> out;
+  out.dim = file->dim();
+  const size_t rows = static_cast<size_t>(*file->rows());
+  out.values.resize(rows * out.dim);
+  SEXTANT_ASSIGN_OR_RETURN(size_t got, file->Read(rows, out.values.data()));
+  out.rows = got;
+  out.values.resize(got * out.dim);
+  // A partial last row is an error, not silently dropped.
+  std::vector<T> probe(out.dim);
+  SEXTANT_ASSIGN_OR_RETURN(size_t more, file->Read(1, probe.data()));
+  if (more != 0) return Status::Internal(path + ": grew while it was read");
+  return out;
+}
+
+template StatusOr<TexmexRows<float>> ReadTexmex<float>(const std::string&);
+template StatusOr<TexmexRows<int32_t>> ReadTexmex<int32_t>(const std::string&);
+
+StatusOr<std::unique_ptr<TexmexWriter>> TexmexWriter::Create(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (f == nullptr) return Status::Unavailable("cannot create " + path + ": " + std::strerror(errno));
+  return std::unique_ptr<TexmexWriter>(new TexmexWriter(path, f));
+}
+
+TexmexWriter::~TexmexWriter() {
+  if (file_ != nullptr) std::fclose(file_);
+}
+
+Status TexmexWriter::WriteRows(const void* rows, size_t n, uint32_t dim) {
+  const int32_t d = static_cast<int32_t>(dim);
+  const char* p = static_cast<const char*>(rows);
+  for (size_t r = 0; r < n; ++r) {
+    if (std::fwrite(&d, 4, 1, file_) != 1 || std::fwrite(p + r * size_t{dim} * 4, 4, dim, file_) != dim) {
+      return Status::ResourceExhausted(path_ + ": write failed: " + std::strerror(errno));
+    }
+  }
+  return Status::OK();
+}
+
+Status TexmexWriter::Close() {
+  const int rc = std::fclose(file_);
+  file_ = nullptr;
+  return rc == 0 ? Status::OK() : Status::ResourceExhausted(path_ + ": close failed: " + std::strerror(errno));
+}
+
+// ---- Records ----
 
 std::string_view FormatName(VectorFormat format) {
   switch (format) {
@@ -75,14 +252,20 @@ StatusOr<std::unique_ptr<VectorFileReader>> VectorFileReader::Open(const std::st
   if (std::filesystem::is_directory(path, ec)) {
     return Status::InvalidArgument(path + " is a directory, not a file");
   }
+  uint64_t size = std::filesystem::file_size(path, ec);
+  if (!ec && std::filesystem::is_regular_file(path, ec)) reader->file_bytes_ = size;
+  if (format != VectorFormat::kJsonLines) {
+    std::FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) return Status::Unavailable("cannot open " + path + ": " + std::strerror(errno));
+    reader->texmex_file_ = f;
+    return reader;
+  }
   reader->stream_buffer_ = std::make_unique<char[]>(kReadBufferBytes);
   reader->file_.rdbuf()->pubsetbuf(reader->stream_buffer_.get(), kReadBufferBytes);
   reader->file_.open(path, std::ios::binary);
   if (!reader->file_.is_open()) {
     return Status::Unavailable("cannot open " + path + ": " + std::strerror(errno));
   }
-  uint64_t size = std::filesystem::file_size(path, ec);
-  if (!ec && std::filesystem::is_regular_file(path, ec)) reader->file_bytes_ = size;
   reader->in_ = &reader->file_;
   return reader;
 }
@@ -102,49 +285,29 @@ StatusOr<bool> VectorFileReader::Next(Record* record) {
 }
 
 StatusOr<bool> VectorFileReader::NextTexmex(Record* record) {
-  const uint64_t row = records_;
-  const std::string where = "row " + std::to_string(row);
-  int32_t header = 0;
-  in_->read(reinterpret_cast<char*>(&header), sizeof(header));
-  std::streamsize got = in_->gcount();
-  bytes_ += static_cast<uint64_t>(got);
-  if (got == 0) {
-    if (in_->bad()) return Status::Unavailable("reading " + path_ + " failed");
-    return false;
+  if (!texmex_) {
+    // The first header is read here, so that its errors come with the first record.
+    const TexmexType type = format_ == VectorFormat::kFvecs ? TexmexType::kFloat : TexmexType::kByte;
+    std::FILE* f = texmex_file_ != nullptr ? texmex_file_ : stdin;
+    texmex_file_ = nullptr;  // owned by texmex_ from here (stdin never is)
+    SEXTANT_ASSIGN_OR_RETURN(texmex_, TexmexFile::FromStream(f, path_, type, /*take_ownership=*/f != stdin));
+    if (texmex_->dim() != 0 && texmex_->dim() != dimension_) {
+      return Bad("row 0", "the vector has dimension " + std::to_string(texmex_->dim()) + ", but collection '" +
+                              collection_ + "' has dimension " + std::to_string(dimension_));
+    }
   }
-  if (got != sizeof(header)) {
-    return Bad(where, "the file ends inside the dimension header (truncated file?)");
-  }
-  if (header <= 0) {
-    return Bad(where, "the dimension header is " + std::to_string(header) +
-                          ", not a positive count (is this really a ." +
-                          std::string(FormatName(format_)) + " file?)");
-  }
-  if (static_cast<uint32_t>(header) != dimension_) {
-    return Bad(where, "the vector has dimension " + std::to_string(header) + ", but collection '" +
-                          collection_ + "' has dimension " + std::to_string(dimension_));
-  }
-  const size_t element = format_ == VectorFormat::kFvecs ? 4 : 1;
-  const size_t bytes = element * dimension_;
-  row_buffer_.resize(bytes);
-  in_->read(row_buffer_.data(), static_cast<std::streamsize>(bytes));
-  got = in_->gcount();
-  bytes_ += static_cast<uint64_t>(got);
-  if (static_cast<size_t>(got) != bytes) {
-    return Bad(where, "the file ends inside the vector (truncated file?)");
-  }
+  const uint64_t row = texmex_->next_row();
   record->vector.resize(dimension_);
+  SEXTANT_ASSIGN_OR_RETURN(size_t got, texmex_->Read(1, record->vector.data()));
+  bytes_ = texmex_->bytes_read();
+  if (got == 0) return false;
+  const std::string where = "row " + std::to_string(row);
   if (format_ == VectorFormat::kFvecs) {
-    std::memcpy(record->vector.data(), row_buffer_.data(), bytes);
     for (uint32_t j = 0; j < dimension_; ++j) {
       if (!std::isfinite(record->vector[j])) {
         return Bad(where, "component " + std::to_string(j) + " is " +
                               (std::isnan(record->vector[j]) ? "NaN" : "infinite"));
       }
-    }
-  } else {
-    for (uint32_t j = 0; j < dimension_; ++j) {
-      record->vector[j] = static_cast<float>(static_cast<uint8_t>(row_buffer_[j]));
     }
   }
   record->id = PointId(row);
@@ -152,6 +315,10 @@ StatusOr<bool> VectorFileReader::NextTexmex(Record* record) {
   record->where = where;
   ++records_;
   return true;
+}
+
+VectorFileReader::~VectorFileReader() {
+  if (texmex_file_ != nullptr) std::fclose(texmex_file_);
 }
 
 StatusOr<bool> VectorFileReader::NextJsonLine(Record* record) {
@@ -244,4 +411,4 @@ StatusOr<bool> VectorFileReader::NextJsonLine(Record* record) {
   return true;
 }
 
-}  // namespace sextant::cli
+}  // namespace sextant::vecfile

@@ -29,6 +29,7 @@
 
 #include "sextant/client.h"
 #include "sextant/sextant.h"
+#include "tools/vector_file.h"
 
 namespace sextant {
 namespace {
@@ -53,26 +54,12 @@ void Usage() {
                "       sextant_client_scenario --embedded DATA_DIR --siftsmall DIR --out FILE\n");
 }
 
-// Reads a .fvecs file (rows of int32 d, then d floats) into row-major floats.
+// Reads a .fvecs file into row-major floats (the one vector-file reader, tools/vector_file.h).
 StatusOr<std::vector<float>> ReadFvecs(const std::string& path, size_t* dim) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound("cannot open " + path);
-  std::vector<float> out;
-  *dim = 0;
-  int32_t d = 0;
-  while (in.read(reinterpret_cast<char*>(&d), sizeof d)) {
-    if (d <= 0 || (*dim != 0 && static_cast<size_t>(d) != *dim)) {
-      return Status::InvalidArgument(path + ": bad row dimension " + std::to_string(d));
-    }
-    *dim = static_cast<size_t>(d);
-    const size_t old = out.size();
-    out.resize(old + *dim);
-    if (!in.read(reinterpret_cast<char*>(out.data() + old), static_cast<std::streamsize>(*dim * sizeof(float)))) {
-      return Status::InvalidArgument(path + ": truncated row");
-    }
-  }
-  if (out.empty()) return Status::InvalidArgument(path + ": no vectors");
-  return out;
+  SEXTANT_ASSIGN_OR_RETURN(vecfile::TexmexRows<float> rows, vecfile::ReadTexmex<float>(path));
+  if (rows.rows == 0) return Status::InvalidArgument(path + ": no vectors");
+  *dim = rows.dim;
+  return std::move(rows.values);
 }
 
 struct Sift {
