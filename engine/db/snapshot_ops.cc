@@ -14,10 +14,11 @@ using storage::Cf;
 namespace {
 
 // Removes collection `keep`'s strangers from a checkpoint: other descriptors, other ids' keys.
-Status PruneToCollection(const std::string& db_dir, uint32_t keep, const std::string& keep_name) {
+Status PruneToCollection(const storage::Files& files, const std::string& db_dir, uint32_t keep, const std::string& keep_name) {
   storage::StorageOptions so;
   so.create_if_missing = false;
   so.block_cache_bytes = 8 << 20;
+  so.file_system = files.file_system();
   SEXTANT_ASSIGN_OR_RETURN(auto st, storage::Storage::Open(db_dir, so));
   storage::Batch batch;
   std::string end(kDescriptorKeyPrefix);
@@ -63,20 +64,21 @@ std::string DefaultSnapshotName(const std::string& collection) {
   return base + "-" + when + "-" + suffix;
 }
 
-StatusOr<SnapshotInfo> FinishSnapshot(const std::string& staging, const std::string& final_path, SnapshotInfo info,
+StatusOr<SnapshotInfo> FinishSnapshot(const storage::Files& files, const std::string& staging, const std::string& final_path, SnapshotInfo info,
                                       std::vector<SnapshotPart> parts) {
   auto body = [&]() -> StatusOr<SnapshotInfo> {
     Manifest m;
     for (SnapshotPart& p : parts) {
       if (p.index) {
-        SEXTANT_RETURN_IF_ERROR(WriteIndexFile(IndexFilePath(staging + "/index", p.id), *p.index));
+        SEXTANT_RETURN_IF_ERROR(files.CreateDirs(staging + "/index"));
+        SEXTANT_RETURN_IF_ERROR(WriteIndexFile(files, IndexFilePath(staging + "/index", p.id), *p.index));
         p.index.reset();  // free the memory early
       }
       m.collection_ids.push_back(p.id);
       info.collections.push_back(p.info);
     }
     if (info.scope == "collection") {
-      SEXTANT_RETURN_IF_ERROR(PruneToCollection(staging + "/db", parts.at(0).id, parts.at(0).info.name));
+      SEXTANT_RETURN_IF_ERROR(PruneToCollection(files, staging + "/db", parts.at(0).id, parts.at(0).info.name));
     }
     // RocksDB's diagnostic logs are not data; leave them out.
     std::error_code ec;

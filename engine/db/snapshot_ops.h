@@ -12,6 +12,7 @@
 #include "db/snapshot_files.h"
 #include "sextant/snapshot.h"
 #include "sextant/status.h"
+#include "storage/files.h"
 #include "storage/storage.h"
 
 namespace sextant::snapshot_internal {
@@ -29,7 +30,7 @@ std::string DefaultSnapshotName(const std::string& collection);
 // Completes a snapshot whose RocksDB checkpoint is in staging/db: writes the index files, for a
 // collection snapshot removes every other collection from the checkpoint, writes the manifest and
 // renames the staging directory to `final_path`. Removes the staging directory on failure.
-StatusOr<SnapshotInfo> FinishSnapshot(const std::string& staging, const std::string& final_path, SnapshotInfo info,
+StatusOr<SnapshotInfo> FinishSnapshot(const storage::Files& files, const std::string& staging, const std::string& final_path, SnapshotInfo info,
                                       std::vector<SnapshotPart> parts);
 
 // Copies every key of collection `src_cid` of `src` (every family but meta) to `dst` under

@@ -19,6 +19,10 @@
 #include "sextant/status.h"
 #include "sextant/types.h"
 
+namespace rocksdb {
+class FileSystem;
+}
+
 namespace sextant::storage {
 
 // Column families (docs/format.md gives each one's keys and values).
@@ -42,6 +46,8 @@ struct StorageOptions {
   // its files and their checksums stay as they are). Write, CompactRange and CreateCheckpoint
   // fail.
   bool read_only = false;
+  // Every file RocksDB touches goes through it; null: the real file system.
+  std::shared_ptr<rocksdb::FileSystem> file_system;
 };
 
 // A set of writes applied atomically by Storage::Write.
