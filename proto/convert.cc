@@ -460,4 +460,48 @@ rag::Answer FromProto(const v1::AskAnswer& answer) {
   return out;
 }
 
+void ToProto(const SnapshotInfo& info, v1::SnapshotInfo* out) {
+  out->set_name(info.name);
+  out->set_scope(info.scope);
+  for (const SnapshotCollection& c : info.collections) {
+    v1::SnapshotCollection* pc = out->add_collections();
+    pc->set_name(c.name);
+    pc->set_dimension(c.dimension);
+    pc->set_metric(ToProto(c.metric));
+    pc->set_index(c.index);
+    pc->set_count(c.count);
+    pc->set_index_checkpoint(c.has_index_checkpoint);
+  }
+  out->set_sequence(info.sequence);
+  out->set_created_ms(info.created_ms);
+  out->set_bytes(info.bytes);
+  out->set_files(info.files);
+  out->set_format_version(info.format_version);
+  out->set_sextant_version(info.sextant_version);
+}
+
+SnapshotInfo FromProto(const v1::SnapshotInfo& info) {
+  SnapshotInfo out;
+  out.name = info.name();
+  out.scope = info.scope();
+  for (const v1::SnapshotCollection& pc : info.collections()) {
+    SnapshotCollection c;
+    c.name = pc.name();
+    c.dimension = pc.dimension();
+    auto metric = FromProto(pc.metric(), "metric");
+    if (metric.ok()) c.metric = *metric;
+    c.index = pc.index();
+    c.count = pc.count();
+    c.has_index_checkpoint = pc.index_checkpoint();
+    out.collections.push_back(std::move(c));
+  }
+  out.sequence = info.sequence();
+  out.created_ms = info.created_ms();
+  out.bytes = info.bytes();
+  out.files = info.files();
+  out.format_version = info.format_version();
+  out.sextant_version = info.sextant_version();
+  return out;
+}
+
 }  // namespace sextant::convert

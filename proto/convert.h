@@ -15,6 +15,7 @@
 
 #include "sextant/options.h"
 #include "sextant/rag.h"
+#include "sextant/snapshot.h"
 #include "sextant/status.h"
 #include "sextant/types.h"
 #include "sextant/v1/sextant.pb.h"
@@ -101,6 +102,10 @@ void ToProto(const rag::AskTimings& timings, v1::AskTimings* out);
 rag::AskTimings FromProto(const v1::AskTimings& timings);
 void ToProto(const rag::Answer& answer, v1::AskAnswer* out);
 rag::Answer FromProto(const v1::AskAnswer& answer);
+
+// ---- snapshots (the wire form has no path: clients never see the server's directories)
+void ToProto(const SnapshotInfo& info, v1::SnapshotInfo* out);
+SnapshotInfo FromProto(const v1::SnapshotInfo& info);
 
 }  // namespace sextant::convert
 

@@ -25,6 +25,7 @@ struct Flag {
 // Every setting, by its flag name without dashes (also its key in a --config file).
 constexpr Flag kFlags[] = {
     {"data", Kind::kString},
+    {"snapshot-dir", Kind::kString},
     {"listen", Kind::kString},
     {"port-file", Kind::kString},
     {"api-key", Kind::kList},
@@ -264,6 +265,8 @@ every one may also be given in a --config file as "name = value" (the command li
 
   --data DIR               database directory, created when missing (default ./sextant-data)
   --listen HOST:PORT       address to serve on (default 127.0.0.1:7070; port 0 picks a free one)
+  --snapshot-dir DIR       where snapshots are written, listed and restored from (created when
+                           missing); without it the snapshot RPCs fail with FAILED_PRECONDITION
   --port-file PATH         once listening, write the port number and a newline to PATH
   --config FILE            read settings from FILE ("name = value" lines, '#' comments)
 
@@ -356,6 +359,13 @@ ParseResult ParseConfig(int argc, const char* const* argv) {
   if (c.data_dir.empty()) {
     error = "--data: empty directory name";
     return result;
+  }
+  if (const auto* v = last("snapshot-dir")) {
+    c.snapshot_dir = *v;
+    if (c.snapshot_dir.empty()) {
+      error = "--snapshot-dir: empty directory name";
+      return result;
+    }
   }
   if (const auto* v = last("listen")) c.listen = *v;
   {

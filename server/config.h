@@ -26,6 +26,7 @@ struct ApiKey {
 
 struct ServerConfig {
   std::string data_dir = "./sextant-data";
+  std::string snapshot_dir;  // empty: snapshots disabled (the snapshot RPCs fail)
   std::string listen = "127.0.0.1:7070";
   std::string port_file;  // empty: none
   std::vector<ApiKey> keys;

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -121,6 +122,24 @@ int RunServer(const ServerConfig& config) {
   }
   std::unique_ptr<Database> db = std::move(opened).value();
 
+  if (!config.snapshot_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(config.snapshot_dir, ec);
+    const auto snaps = std::filesystem::weakly_canonical(config.snapshot_dir, ec);
+    const auto data = std::filesystem::weakly_canonical(config.data_dir, ec);
+    if (snaps == data || snaps == data / "index") {
+      std::fprintf(stderr, "sextantd: --snapshot-dir must not be the database directory (or its index/)\n");
+      return kExitUsage;
+    }
+    if (!std::filesystem::is_directory(config.snapshot_dir, ec)) {
+      std::fprintf(stderr, "sextantd: --snapshot-dir: cannot create directory %s\n", config.snapshot_dir.c_str());
+      return kExitError;
+    }
+    if (Status s = RemoveUnfinishedSnapshots(config.snapshot_dir); !s.ok()) {
+      Log(LogLevel::kWarn, "snapshot_cleanup_failed", {{"dir", config.snapshot_dir}, {"error", s.ToString()}});
+    }
+  }
+
   ServiceOptions service_options;
   service_options.max_message_bytes = config.max_message_bytes;
   service_options.max_batch_points = config.max_batch_points;
@@ -128,6 +147,7 @@ int RunServer(const ServerConfig& config) {
   service_options.slow_call_ms = config.slow_call_ms;
   service_options.keys = config.keys;
   service_options.build = SEXTANTD_BUILD_INFO;
+  service_options.snapshot_dir = config.snapshot_dir;
   service_options.embedders = rag::EmbedderEnvironment::FromProcess();
   if (!config.model_dir.empty()) service_options.embedders.model_root = config.model_dir;
   if (!config.openai_api_key.empty()) service_options.embedders.openai_api_key = config.openai_api_key;

@@ -32,6 +32,7 @@ struct ServiceOptions {
   uint32_t slow_call_ms = 1000;
   std::vector<ApiKey> keys;  // empty: no authentication
   std::string build;         // ServerInfo.build
+  std::string snapshot_dir;  // where snapshots live; empty: the snapshot RPCs fail (FAILED_PRECONDITION)
   // Called once per finished call with the method name ("Search"), the gRPC code and the
   // duration in seconds. May be empty.
   std::function<void(std::string_view method, int code, double seconds)> observe;
@@ -98,6 +99,18 @@ class SextantService final : public v1::Sextant::Service {
                      v1::EmbedResponse* resp) override;
   grpc::Status Ask(grpc::ServerContext* ctx, const v1::AskRequest* req,
                    grpc::ServerWriter<v1::AskResponse>* writer) override;
+  grpc::Status CreateSnapshot(grpc::ServerContext* ctx, const v1::CreateSnapshotRequest* req,
+                              v1::SnapshotInfo* resp) override;
+  grpc::Status ListSnapshots(grpc::ServerContext* ctx, const v1::ListSnapshotsRequest* req,
+                             v1::ListSnapshotsResponse* resp) override;
+  grpc::Status DeleteSnapshot(grpc::ServerContext* ctx, const v1::DeleteSnapshotRequest* req,
+                              v1::DeleteSnapshotResponse* resp) override;
+  grpc::Status RestoreSnapshot(grpc::ServerContext* ctx, const v1::RestoreSnapshotRequest* req,
+                               v1::CollectionInfo* resp) override;
+  grpc::Status DownloadSnapshot(grpc::ServerContext* ctx, const v1::DownloadSnapshotRequest* req,
+                                grpc::ServerWriter<v1::SnapshotChunk>* writer) override;
+  grpc::Status UploadSnapshot(grpc::ServerContext* ctx, grpc::ServerReader<v1::UploadSnapshotRequest>* reader,
+                              v1::SnapshotInfo* resp) override;
 
   // What a handler knows about its call, and what it adds to the call's log line.
   struct Call {
@@ -127,6 +140,11 @@ class SextantService final : public v1::Sextant::Service {
   grpc::Status CreateTextCollection(const v1::CreateCollectionRequest& req, v1::CollectionInfo* resp);
   // PermissionDenied unless remote embedders are allowed, for an "openai" embedder.
   Status CheckEmbedderAllowed(const rag::EmbedderConfig& config, std::string_view what) const;
+
+  // The snapshot directory, or FAILED_PRECONDITION when the server has none.
+  StatusOr<std::string> SnapshotDir() const;
+  // The path of snapshot `name` (validated) in the snapshot directory.
+  StatusOr<std::string> SnapshotPath(std::string_view name, std::string_view field) const;
 
   // Validates one upsert batch against `collection` and the limits, and commits it.
   grpc::Status WriteBatch(const v1::UpsertRequest& req, Collection& collection);

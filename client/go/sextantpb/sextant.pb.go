@@ -3292,6 +3292,610 @@ func (*AskResponse_Token) isAskResponse_Event() {}
 
 func (*AskResponse_Answer) isAskResponse_Event() {}
 
+type SnapshotCollection struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Name            string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Dimension       uint32                 `protobuf:"varint,2,opt,name=dimension,proto3" json:"dimension,omitempty"`
+	Metric          Metric                 `protobuf:"varint,3,opt,name=metric,proto3,enum=sextant.v1.Metric" json:"metric,omitempty"`
+	Index           string                 `protobuf:"bytes,4,opt,name=index,proto3" json:"index,omitempty"`                                             // index spec, as CollectionInfo.index
+	Count           uint64                 `protobuf:"varint,5,opt,name=count,proto3" json:"count,omitempty"`                                            // live points at the snapshot point
+	IndexCheckpoint bool                   `protobuf:"varint,6,opt,name=index_checkpoint,json=indexCheckpoint,proto3" json:"index_checkpoint,omitempty"` // the snapshot holds the index structure (false for Flat)
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *SnapshotCollection) Reset() {
+	*x = SnapshotCollection{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotCollection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotCollection) ProtoMessage() {}
+
+func (x *SnapshotCollection) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotCollection.ProtoReflect.Descriptor instead.
+func (*SnapshotCollection) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *SnapshotCollection) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SnapshotCollection) GetDimension() uint32 {
+	if x != nil {
+		return x.Dimension
+	}
+	return 0
+}
+
+func (x *SnapshotCollection) GetMetric() Metric {
+	if x != nil {
+		return x.Metric
+	}
+	return Metric_METRIC_UNSPECIFIED
+}
+
+func (x *SnapshotCollection) GetIndex() string {
+	if x != nil {
+		return x.Index
+	}
+	return ""
+}
+
+func (x *SnapshotCollection) GetCount() uint64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *SnapshotCollection) GetIndexCheckpoint() bool {
+	if x != nil {
+		return x.IndexCheckpoint
+	}
+	return false
+}
+
+type SnapshotInfo struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Name           string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Scope          string                 `protobuf:"bytes,2,opt,name=scope,proto3" json:"scope,omitempty"` // "database" or "collection"
+	Collections    []*SnapshotCollection  `protobuf:"bytes,3,rep,name=collections,proto3" json:"collections,omitempty"`
+	Sequence       uint64                 `protobuf:"varint,4,opt,name=sequence,proto3" json:"sequence,omitempty"`                    // the database's write sequence at the snapshot point
+	CreatedMs      int64                  `protobuf:"varint,5,opt,name=created_ms,json=createdMs,proto3" json:"created_ms,omitempty"` // Unix time, milliseconds
+	Bytes          uint64                 `protobuf:"varint,6,opt,name=bytes,proto3" json:"bytes,omitempty"`                          // total size of its files
+	Files          uint64                 `protobuf:"varint,7,opt,name=files,proto3" json:"files,omitempty"`
+	FormatVersion  uint32                 `protobuf:"varint,8,opt,name=format_version,json=formatVersion,proto3" json:"format_version,omitempty"`
+	SextantVersion string                 `protobuf:"bytes,9,opt,name=sextant_version,json=sextantVersion,proto3" json:"sextant_version,omitempty"` // of the server that wrote it
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *SnapshotInfo) Reset() {
+	*x = SnapshotInfo{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotInfo) ProtoMessage() {}
+
+func (x *SnapshotInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotInfo.ProtoReflect.Descriptor instead.
+func (*SnapshotInfo) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *SnapshotInfo) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SnapshotInfo) GetScope() string {
+	if x != nil {
+		return x.Scope
+	}
+	return ""
+}
+
+func (x *SnapshotInfo) GetCollections() []*SnapshotCollection {
+	if x != nil {
+		return x.Collections
+	}
+	return nil
+}
+
+func (x *SnapshotInfo) GetSequence() uint64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *SnapshotInfo) GetCreatedMs() int64 {
+	if x != nil {
+		return x.CreatedMs
+	}
+	return 0
+}
+
+func (x *SnapshotInfo) GetBytes() uint64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+func (x *SnapshotInfo) GetFiles() uint64 {
+	if x != nil {
+		return x.Files
+	}
+	return 0
+}
+
+func (x *SnapshotInfo) GetFormatVersion() uint32 {
+	if x != nil {
+		return x.FormatVersion
+	}
+	return 0
+}
+
+func (x *SnapshotInfo) GetSextantVersion() string {
+	if x != nil {
+		return x.SextantVersion
+	}
+	return ""
+}
+
+type CreateSnapshotRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"` // "" = the whole database
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`             // "" = generated; else 1..100 of [A-Za-z0-9_.-], starting alphanumeric
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateSnapshotRequest) Reset() {
+	*x = CreateSnapshotRequest{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateSnapshotRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateSnapshotRequest) ProtoMessage() {}
+
+func (x *CreateSnapshotRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateSnapshotRequest.ProtoReflect.Descriptor instead.
+func (*CreateSnapshotRequest) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *CreateSnapshotRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *CreateSnapshotRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type ListSnapshotsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSnapshotsRequest) Reset() {
+	*x = ListSnapshotsRequest{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSnapshotsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSnapshotsRequest) ProtoMessage() {}
+
+func (x *ListSnapshotsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSnapshotsRequest.ProtoReflect.Descriptor instead.
+func (*ListSnapshotsRequest) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{51}
+}
+
+type ListSnapshotsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Snapshots     []*SnapshotInfo        `protobuf:"bytes,1,rep,name=snapshots,proto3" json:"snapshots,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSnapshotsResponse) Reset() {
+	*x = ListSnapshotsResponse{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSnapshotsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSnapshotsResponse) ProtoMessage() {}
+
+func (x *ListSnapshotsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSnapshotsResponse.ProtoReflect.Descriptor instead.
+func (*ListSnapshotsResponse) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *ListSnapshotsResponse) GetSnapshots() []*SnapshotInfo {
+	if x != nil {
+		return x.Snapshots
+	}
+	return nil
+}
+
+type DeleteSnapshotRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteSnapshotRequest) Reset() {
+	*x = DeleteSnapshotRequest{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteSnapshotRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteSnapshotRequest) ProtoMessage() {}
+
+func (x *DeleteSnapshotRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteSnapshotRequest.ProtoReflect.Descriptor instead.
+func (*DeleteSnapshotRequest) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *DeleteSnapshotRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type DeleteSnapshotResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteSnapshotResponse) Reset() {
+	*x = DeleteSnapshotResponse{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteSnapshotResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteSnapshotResponse) ProtoMessage() {}
+
+func (x *DeleteSnapshotResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteSnapshotResponse.ProtoReflect.Descriptor instead.
+func (*DeleteSnapshotResponse) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{54}
+}
+
+type RestoreSnapshotRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`             // the snapshot
+	Source        string                 `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`         // its collection to restore; "" when it holds exactly one
+	Collection    string                 `protobuf:"bytes,3,opt,name=collection,proto3" json:"collection,omitempty"` // the new collection's name (must not exist)
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RestoreSnapshotRequest) Reset() {
+	*x = RestoreSnapshotRequest{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RestoreSnapshotRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RestoreSnapshotRequest) ProtoMessage() {}
+
+func (x *RestoreSnapshotRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RestoreSnapshotRequest.ProtoReflect.Descriptor instead.
+func (*RestoreSnapshotRequest) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *RestoreSnapshotRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RestoreSnapshotRequest) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *RestoreSnapshotRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+type DownloadSnapshotRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DownloadSnapshotRequest) Reset() {
+	*x = DownloadSnapshotRequest{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DownloadSnapshotRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DownloadSnapshotRequest) ProtoMessage() {}
+
+func (x *DownloadSnapshotRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DownloadSnapshotRequest.ProtoReflect.Descriptor instead.
+func (*DownloadSnapshotRequest) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *DownloadSnapshotRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type SnapshotChunk struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Data          []byte                 `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SnapshotChunk) Reset() {
+	*x = SnapshotChunk{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SnapshotChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SnapshotChunk) ProtoMessage() {}
+
+func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SnapshotChunk.ProtoReflect.Descriptor instead.
+func (*SnapshotChunk) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *SnapshotChunk) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+type UploadSnapshotRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"` // first message only: store under this name ("" = the archive's own name)
+	Data          []byte                 `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"` // the next piece of the archive
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadSnapshotRequest) Reset() {
+	*x = UploadSnapshotRequest{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadSnapshotRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadSnapshotRequest) ProtoMessage() {}
+
+func (x *UploadSnapshotRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadSnapshotRequest.ProtoReflect.Descriptor instead.
+func (*UploadSnapshotRequest) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *UploadSnapshotRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *UploadSnapshotRequest) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
 var File_sextant_v1_sextant_proto protoreflect.FileDescriptor
 
 const file_sextant_v1_sextant_proto_rawDesc = "" +
@@ -3553,7 +4157,49 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\vAskResponse\x12\x16\n" +
 	"\x05token\x18\x01 \x01(\tH\x00R\x05token\x12/\n" +
 	"\x06answer\x18\x02 \x01(\v2\x15.sextant.v1.AskAnswerH\x00R\x06answerB\a\n" +
-	"\x05event*\\\n" +
+	"\x05event\"\xc9\x01\n" +
+	"\x12SnapshotCollection\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
+	"\tdimension\x18\x02 \x01(\rR\tdimension\x12*\n" +
+	"\x06metric\x18\x03 \x01(\x0e2\x12.sextant.v1.MetricR\x06metric\x12\x14\n" +
+	"\x05index\x18\x04 \x01(\tR\x05index\x12\x14\n" +
+	"\x05count\x18\x05 \x01(\x04R\x05count\x12)\n" +
+	"\x10index_checkpoint\x18\x06 \x01(\bR\x0findexCheckpoint\"\xb1\x02\n" +
+	"\fSnapshotInfo\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05scope\x18\x02 \x01(\tR\x05scope\x12@\n" +
+	"\vcollections\x18\x03 \x03(\v2\x1e.sextant.v1.SnapshotCollectionR\vcollections\x12\x1a\n" +
+	"\bsequence\x18\x04 \x01(\x04R\bsequence\x12\x1d\n" +
+	"\n" +
+	"created_ms\x18\x05 \x01(\x03R\tcreatedMs\x12\x14\n" +
+	"\x05bytes\x18\x06 \x01(\x04R\x05bytes\x12\x14\n" +
+	"\x05files\x18\a \x01(\x04R\x05files\x12%\n" +
+	"\x0eformat_version\x18\b \x01(\rR\rformatVersion\x12'\n" +
+	"\x0fsextant_version\x18\t \x01(\tR\x0esextantVersion\"K\n" +
+	"\x15CreateSnapshotRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\"\x16\n" +
+	"\x14ListSnapshotsRequest\"O\n" +
+	"\x15ListSnapshotsResponse\x126\n" +
+	"\tsnapshots\x18\x01 \x03(\v2\x18.sextant.v1.SnapshotInfoR\tsnapshots\"+\n" +
+	"\x15DeleteSnapshotRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\x18\n" +
+	"\x16DeleteSnapshotResponse\"d\n" +
+	"\x16RestoreSnapshotRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06source\x18\x02 \x01(\tR\x06source\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x03 \x01(\tR\n" +
+	"collection\"-\n" +
+	"\x17DownloadSnapshotRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"#\n" +
+	"\rSnapshotChunk\x12\x12\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\"?\n" +
+	"\x15UploadSnapshotRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data*\\\n" +
 	"\x06Metric\x12\x16\n" +
 	"\x12METRIC_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tMETRIC_L2\x10\x01\x12\x18\n" +
@@ -3570,8 +4216,7 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\x17INDEX_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11INDEX_STATE_READY\x10\x01\x12\x18\n" +
 	"\x14INDEX_STATE_TRAINING\x10\x02\x12\x18\n" +
-	"\x14INDEX_STATE_BUILDING\x10\x032\xff\n" +
-	"\n" +
+	"\x14INDEX_STATE_BUILDING\x10\x032\xf7\x0e\n" +
 	"\aSextant\x12K\n" +
 	"\n" +
 	"ServerInfo\x12\x1d.sextant.v1.ServerInfoRequest\x1a\x1e.sextant.v1.ServerInfoResponse\x12S\n" +
@@ -3592,7 +4237,13 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\x0fIngestDocuments\x12\".sextant.v1.IngestDocumentsRequest\x1a\x1a.sextant.v1.IngestProgress(\x010\x01\x12Z\n" +
 	"\x0fDeleteDocuments\x12\".sextant.v1.DeleteDocumentsRequest\x1a#.sextant.v1.DeleteDocumentsResponse\x12<\n" +
 	"\x05Embed\x12\x18.sextant.v1.EmbedRequest\x1a\x19.sextant.v1.EmbedResponse\x128\n" +
-	"\x03Ask\x12\x16.sextant.v1.AskRequest\x1a\x17.sextant.v1.AskResponse0\x01B?P\x01Z;github.com/sextant-db/sextant/client/go/sextantpb;sextantpbb\x06proto3"
+	"\x03Ask\x12\x16.sextant.v1.AskRequest\x1a\x17.sextant.v1.AskResponse0\x01\x12M\n" +
+	"\x0eCreateSnapshot\x12!.sextant.v1.CreateSnapshotRequest\x1a\x18.sextant.v1.SnapshotInfo\x12T\n" +
+	"\rListSnapshots\x12 .sextant.v1.ListSnapshotsRequest\x1a!.sextant.v1.ListSnapshotsResponse\x12W\n" +
+	"\x0eDeleteSnapshot\x12!.sextant.v1.DeleteSnapshotRequest\x1a\".sextant.v1.DeleteSnapshotResponse\x12Q\n" +
+	"\x0fRestoreSnapshot\x12\".sextant.v1.RestoreSnapshotRequest\x1a\x1a.sextant.v1.CollectionInfo\x12T\n" +
+	"\x10DownloadSnapshot\x12#.sextant.v1.DownloadSnapshotRequest\x1a\x19.sextant.v1.SnapshotChunk0\x01\x12O\n" +
+	"\x0eUploadSnapshot\x12!.sextant.v1.UploadSnapshotRequest\x1a\x18.sextant.v1.SnapshotInfo(\x01B?P\x01Z;github.com/sextant-db/sextant/client/go/sextantpb;sextantpbb\x06proto3"
 
 var (
 	file_sextant_v1_sextant_proto_rawDescOnce sync.Once
@@ -3607,7 +4258,7 @@ func file_sextant_v1_sextant_proto_rawDescGZIP() []byte {
 }
 
 var file_sextant_v1_sextant_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_sextant_v1_sextant_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
+var file_sextant_v1_sextant_proto_msgTypes = make([]protoimpl.MessageInfo, 59)
 var file_sextant_v1_sextant_proto_goTypes = []any{
 	(Metric)(0),                       // 0: sextant.v1.Metric
 	(PayloadFieldType)(0),             // 1: sextant.v1.PayloadFieldType
@@ -3661,6 +4312,17 @@ var file_sextant_v1_sextant_proto_goTypes = []any{
 	(*AskTimings)(nil),                // 49: sextant.v1.AskTimings
 	(*AskAnswer)(nil),                 // 50: sextant.v1.AskAnswer
 	(*AskResponse)(nil),               // 51: sextant.v1.AskResponse
+	(*SnapshotCollection)(nil),        // 52: sextant.v1.SnapshotCollection
+	(*SnapshotInfo)(nil),              // 53: sextant.v1.SnapshotInfo
+	(*CreateSnapshotRequest)(nil),     // 54: sextant.v1.CreateSnapshotRequest
+	(*ListSnapshotsRequest)(nil),      // 55: sextant.v1.ListSnapshotsRequest
+	(*ListSnapshotsResponse)(nil),     // 56: sextant.v1.ListSnapshotsResponse
+	(*DeleteSnapshotRequest)(nil),     // 57: sextant.v1.DeleteSnapshotRequest
+	(*DeleteSnapshotResponse)(nil),    // 58: sextant.v1.DeleteSnapshotResponse
+	(*RestoreSnapshotRequest)(nil),    // 59: sextant.v1.RestoreSnapshotRequest
+	(*DownloadSnapshotRequest)(nil),   // 60: sextant.v1.DownloadSnapshotRequest
+	(*SnapshotChunk)(nil),             // 61: sextant.v1.SnapshotChunk
+	(*UploadSnapshotRequest)(nil),     // 62: sextant.v1.UploadSnapshotRequest
 }
 var file_sextant_v1_sextant_proto_depIdxs = []int32{
 	1,  // 0: sextant.v1.PayloadIndex.type:type_name -> sextant.v1.PayloadFieldType
@@ -3692,49 +4354,64 @@ var file_sextant_v1_sextant_proto_depIdxs = []int32{
 	48, // 26: sextant.v1.AskAnswer.citations:type_name -> sextant.v1.Citation
 	49, // 27: sextant.v1.AskAnswer.timings:type_name -> sextant.v1.AskTimings
 	50, // 28: sextant.v1.AskResponse.answer:type_name -> sextant.v1.AskAnswer
-	9,  // 29: sextant.v1.Sextant.ServerInfo:input_type -> sextant.v1.ServerInfoRequest
-	11, // 30: sextant.v1.Sextant.CreateCollection:input_type -> sextant.v1.CreateCollectionRequest
-	12, // 31: sextant.v1.Sextant.DescribeCollection:input_type -> sextant.v1.DescribeCollectionRequest
-	13, // 32: sextant.v1.Sextant.ListCollections:input_type -> sextant.v1.ListCollectionsRequest
-	15, // 33: sextant.v1.Sextant.DropCollection:input_type -> sextant.v1.DropCollectionRequest
-	17, // 34: sextant.v1.Sextant.SetIndex:input_type -> sextant.v1.SetIndexRequest
-	18, // 35: sextant.v1.Sextant.WaitForIndex:input_type -> sextant.v1.WaitForIndexRequest
-	19, // 36: sextant.v1.Sextant.Upsert:input_type -> sextant.v1.UpsertRequest
-	19, // 37: sextant.v1.Sextant.UpsertStream:input_type -> sextant.v1.UpsertRequest
-	22, // 38: sextant.v1.Sextant.Get:input_type -> sextant.v1.GetRequest
-	24, // 39: sextant.v1.Sextant.Delete:input_type -> sextant.v1.DeleteRequest
-	26, // 40: sextant.v1.Sextant.Count:input_type -> sextant.v1.CountRequest
-	28, // 41: sextant.v1.Sextant.Scan:input_type -> sextant.v1.ScanRequest
-	33, // 42: sextant.v1.Sextant.Search:input_type -> sextant.v1.SearchRequest
-	35, // 43: sextant.v1.Sextant.SearchBatch:input_type -> sextant.v1.SearchBatchRequest
-	41, // 44: sextant.v1.Sextant.IngestDocuments:input_type -> sextant.v1.IngestDocumentsRequest
-	43, // 45: sextant.v1.Sextant.DeleteDocuments:input_type -> sextant.v1.DeleteDocumentsRequest
-	45, // 46: sextant.v1.Sextant.Embed:input_type -> sextant.v1.EmbedRequest
-	47, // 47: sextant.v1.Sextant.Ask:input_type -> sextant.v1.AskRequest
-	10, // 48: sextant.v1.Sextant.ServerInfo:output_type -> sextant.v1.ServerInfoResponse
-	7,  // 49: sextant.v1.Sextant.CreateCollection:output_type -> sextant.v1.CollectionInfo
-	7,  // 50: sextant.v1.Sextant.DescribeCollection:output_type -> sextant.v1.CollectionInfo
-	14, // 51: sextant.v1.Sextant.ListCollections:output_type -> sextant.v1.ListCollectionsResponse
-	16, // 52: sextant.v1.Sextant.DropCollection:output_type -> sextant.v1.DropCollectionResponse
-	7,  // 53: sextant.v1.Sextant.SetIndex:output_type -> sextant.v1.CollectionInfo
-	7,  // 54: sextant.v1.Sextant.WaitForIndex:output_type -> sextant.v1.CollectionInfo
-	20, // 55: sextant.v1.Sextant.Upsert:output_type -> sextant.v1.UpsertResponse
-	21, // 56: sextant.v1.Sextant.UpsertStream:output_type -> sextant.v1.UpsertProgress
-	8,  // 57: sextant.v1.Sextant.Get:output_type -> sextant.v1.Point
-	25, // 58: sextant.v1.Sextant.Delete:output_type -> sextant.v1.DeleteResponse
-	27, // 59: sextant.v1.Sextant.Count:output_type -> sextant.v1.CountResponse
-	29, // 60: sextant.v1.Sextant.Scan:output_type -> sextant.v1.ScanResponse
-	34, // 61: sextant.v1.Sextant.Search:output_type -> sextant.v1.SearchResponse
-	36, // 62: sextant.v1.Sextant.SearchBatch:output_type -> sextant.v1.SearchBatchResponse
-	42, // 63: sextant.v1.Sextant.IngestDocuments:output_type -> sextant.v1.IngestProgress
-	44, // 64: sextant.v1.Sextant.DeleteDocuments:output_type -> sextant.v1.DeleteDocumentsResponse
-	46, // 65: sextant.v1.Sextant.Embed:output_type -> sextant.v1.EmbedResponse
-	51, // 66: sextant.v1.Sextant.Ask:output_type -> sextant.v1.AskResponse
-	48, // [48:67] is the sub-list for method output_type
-	29, // [29:48] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	0,  // 29: sextant.v1.SnapshotCollection.metric:type_name -> sextant.v1.Metric
+	52, // 30: sextant.v1.SnapshotInfo.collections:type_name -> sextant.v1.SnapshotCollection
+	53, // 31: sextant.v1.ListSnapshotsResponse.snapshots:type_name -> sextant.v1.SnapshotInfo
+	9,  // 32: sextant.v1.Sextant.ServerInfo:input_type -> sextant.v1.ServerInfoRequest
+	11, // 33: sextant.v1.Sextant.CreateCollection:input_type -> sextant.v1.CreateCollectionRequest
+	12, // 34: sextant.v1.Sextant.DescribeCollection:input_type -> sextant.v1.DescribeCollectionRequest
+	13, // 35: sextant.v1.Sextant.ListCollections:input_type -> sextant.v1.ListCollectionsRequest
+	15, // 36: sextant.v1.Sextant.DropCollection:input_type -> sextant.v1.DropCollectionRequest
+	17, // 37: sextant.v1.Sextant.SetIndex:input_type -> sextant.v1.SetIndexRequest
+	18, // 38: sextant.v1.Sextant.WaitForIndex:input_type -> sextant.v1.WaitForIndexRequest
+	19, // 39: sextant.v1.Sextant.Upsert:input_type -> sextant.v1.UpsertRequest
+	19, // 40: sextant.v1.Sextant.UpsertStream:input_type -> sextant.v1.UpsertRequest
+	22, // 41: sextant.v1.Sextant.Get:input_type -> sextant.v1.GetRequest
+	24, // 42: sextant.v1.Sextant.Delete:input_type -> sextant.v1.DeleteRequest
+	26, // 43: sextant.v1.Sextant.Count:input_type -> sextant.v1.CountRequest
+	28, // 44: sextant.v1.Sextant.Scan:input_type -> sextant.v1.ScanRequest
+	33, // 45: sextant.v1.Sextant.Search:input_type -> sextant.v1.SearchRequest
+	35, // 46: sextant.v1.Sextant.SearchBatch:input_type -> sextant.v1.SearchBatchRequest
+	41, // 47: sextant.v1.Sextant.IngestDocuments:input_type -> sextant.v1.IngestDocumentsRequest
+	43, // 48: sextant.v1.Sextant.DeleteDocuments:input_type -> sextant.v1.DeleteDocumentsRequest
+	45, // 49: sextant.v1.Sextant.Embed:input_type -> sextant.v1.EmbedRequest
+	47, // 50: sextant.v1.Sextant.Ask:input_type -> sextant.v1.AskRequest
+	54, // 51: sextant.v1.Sextant.CreateSnapshot:input_type -> sextant.v1.CreateSnapshotRequest
+	55, // 52: sextant.v1.Sextant.ListSnapshots:input_type -> sextant.v1.ListSnapshotsRequest
+	57, // 53: sextant.v1.Sextant.DeleteSnapshot:input_type -> sextant.v1.DeleteSnapshotRequest
+	59, // 54: sextant.v1.Sextant.RestoreSnapshot:input_type -> sextant.v1.RestoreSnapshotRequest
+	60, // 55: sextant.v1.Sextant.DownloadSnapshot:input_type -> sextant.v1.DownloadSnapshotRequest
+	62, // 56: sextant.v1.Sextant.UploadSnapshot:input_type -> sextant.v1.UploadSnapshotRequest
+	10, // 57: sextant.v1.Sextant.ServerInfo:output_type -> sextant.v1.ServerInfoResponse
+	7,  // 58: sextant.v1.Sextant.CreateCollection:output_type -> sextant.v1.CollectionInfo
+	7,  // 59: sextant.v1.Sextant.DescribeCollection:output_type -> sextant.v1.CollectionInfo
+	14, // 60: sextant.v1.Sextant.ListCollections:output_type -> sextant.v1.ListCollectionsResponse
+	16, // 61: sextant.v1.Sextant.DropCollection:output_type -> sextant.v1.DropCollectionResponse
+	7,  // 62: sextant.v1.Sextant.SetIndex:output_type -> sextant.v1.CollectionInfo
+	7,  // 63: sextant.v1.Sextant.WaitForIndex:output_type -> sextant.v1.CollectionInfo
+	20, // 64: sextant.v1.Sextant.Upsert:output_type -> sextant.v1.UpsertResponse
+	21, // 65: sextant.v1.Sextant.UpsertStream:output_type -> sextant.v1.UpsertProgress
+	8,  // 66: sextant.v1.Sextant.Get:output_type -> sextant.v1.Point
+	25, // 67: sextant.v1.Sextant.Delete:output_type -> sextant.v1.DeleteResponse
+	27, // 68: sextant.v1.Sextant.Count:output_type -> sextant.v1.CountResponse
+	29, // 69: sextant.v1.Sextant.Scan:output_type -> sextant.v1.ScanResponse
+	34, // 70: sextant.v1.Sextant.Search:output_type -> sextant.v1.SearchResponse
+	36, // 71: sextant.v1.Sextant.SearchBatch:output_type -> sextant.v1.SearchBatchResponse
+	42, // 72: sextant.v1.Sextant.IngestDocuments:output_type -> sextant.v1.IngestProgress
+	44, // 73: sextant.v1.Sextant.DeleteDocuments:output_type -> sextant.v1.DeleteDocumentsResponse
+	46, // 74: sextant.v1.Sextant.Embed:output_type -> sextant.v1.EmbedResponse
+	51, // 75: sextant.v1.Sextant.Ask:output_type -> sextant.v1.AskResponse
+	53, // 76: sextant.v1.Sextant.CreateSnapshot:output_type -> sextant.v1.SnapshotInfo
+	56, // 77: sextant.v1.Sextant.ListSnapshots:output_type -> sextant.v1.ListSnapshotsResponse
+	58, // 78: sextant.v1.Sextant.DeleteSnapshot:output_type -> sextant.v1.DeleteSnapshotResponse
+	7,  // 79: sextant.v1.Sextant.RestoreSnapshot:output_type -> sextant.v1.CollectionInfo
+	61, // 80: sextant.v1.Sextant.DownloadSnapshot:output_type -> sextant.v1.SnapshotChunk
+	53, // 81: sextant.v1.Sextant.UploadSnapshot:output_type -> sextant.v1.SnapshotInfo
+	57, // [57:82] is the sub-list for method output_type
+	32, // [32:57] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_sextant_v1_sextant_proto_init() }
@@ -3760,7 +4437,7 @@ func file_sextant_v1_sextant_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sextant_v1_sextant_proto_rawDesc), len(file_sextant_v1_sextant_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   48,
+			NumMessages:   59,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

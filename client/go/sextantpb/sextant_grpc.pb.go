@@ -52,6 +52,12 @@ const (
 	Sextant_DeleteDocuments_FullMethodName    = "/sextant.v1.Sextant/DeleteDocuments"
 	Sextant_Embed_FullMethodName              = "/sextant.v1.Sextant/Embed"
 	Sextant_Ask_FullMethodName                = "/sextant.v1.Sextant/Ask"
+	Sextant_CreateSnapshot_FullMethodName     = "/sextant.v1.Sextant/CreateSnapshot"
+	Sextant_ListSnapshots_FullMethodName      = "/sextant.v1.Sextant/ListSnapshots"
+	Sextant_DeleteSnapshot_FullMethodName     = "/sextant.v1.Sextant/DeleteSnapshot"
+	Sextant_RestoreSnapshot_FullMethodName    = "/sextant.v1.Sextant/RestoreSnapshot"
+	Sextant_DownloadSnapshot_FullMethodName   = "/sextant.v1.Sextant/DownloadSnapshot"
+	Sextant_UploadSnapshot_FullMethodName     = "/sextant.v1.Sextant/UploadSnapshot"
 )
 
 // SextantClient is the client API for Sextant service.
@@ -98,6 +104,22 @@ type SextantClient interface {
 	// embed -> retrieve -> prompt -> generate. Streams the answer's pieces (when
 	// AskRequest.stream), then one final message with the whole answer, citations and timings.
 	Ask(ctx context.Context, in *AskRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[AskResponse], error)
+	// ---- snapshots (docs/snapshots.md). Snapshot files stay on the server, in the directory
+	// sextantd was given with --snapshot-dir (FAILED_PRECONDITION without one); clients name
+	// snapshots, never paths. Download/Upload stream a snapshot's archive (a tar) to copy it off or
+	// onto the machine.
+	// Snapshot of one collection (CreateSnapshotRequest.collection) or of the whole database.
+	CreateSnapshot(ctx context.Context, in *CreateSnapshotRequest, opts ...grpc.CallOption) (*SnapshotInfo, error)
+	ListSnapshots(ctx context.Context, in *ListSnapshotsRequest, opts ...grpc.CallOption) (*ListSnapshotsResponse, error)
+	DeleteSnapshot(ctx context.Context, in *DeleteSnapshotRequest, opts ...grpc.CallOption) (*DeleteSnapshotResponse, error)
+	// Restores a collection of a snapshot as a new collection of the running database. The
+	// snapshot is verified first: DATA_LOSS (and nothing restored) when it is damaged.
+	RestoreSnapshot(ctx context.Context, in *RestoreSnapshotRequest, opts ...grpc.CallOption) (*CollectionInfo, error)
+	// The snapshot's archive in pieces of at most 1 MiB.
+	DownloadSnapshot(ctx context.Context, in *DownloadSnapshotRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SnapshotChunk], error)
+	// An archive (as DownloadSnapshot sends) in pieces; stored as a new snapshot once complete and
+	// verified. DATA_LOSS for a truncated or damaged archive, and nothing is stored.
+	UploadSnapshot(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadSnapshotRequest, SnapshotInfo], error)
 }
 
 type sextantClient struct {
@@ -313,6 +335,78 @@ func (c *sextantClient) Ask(ctx context.Context, in *AskRequest, opts ...grpc.Ca
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Sextant_AskClient = grpc.ServerStreamingClient[AskResponse]
 
+func (c *sextantClient) CreateSnapshot(ctx context.Context, in *CreateSnapshotRequest, opts ...grpc.CallOption) (*SnapshotInfo, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SnapshotInfo)
+	err := c.cc.Invoke(ctx, Sextant_CreateSnapshot_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sextantClient) ListSnapshots(ctx context.Context, in *ListSnapshotsRequest, opts ...grpc.CallOption) (*ListSnapshotsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSnapshotsResponse)
+	err := c.cc.Invoke(ctx, Sextant_ListSnapshots_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sextantClient) DeleteSnapshot(ctx context.Context, in *DeleteSnapshotRequest, opts ...grpc.CallOption) (*DeleteSnapshotResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteSnapshotResponse)
+	err := c.cc.Invoke(ctx, Sextant_DeleteSnapshot_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sextantClient) RestoreSnapshot(ctx context.Context, in *RestoreSnapshotRequest, opts ...grpc.CallOption) (*CollectionInfo, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CollectionInfo)
+	err := c.cc.Invoke(ctx, Sextant_RestoreSnapshot_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sextantClient) DownloadSnapshot(ctx context.Context, in *DownloadSnapshotRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SnapshotChunk], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Sextant_ServiceDesc.Streams[3], Sextant_DownloadSnapshot_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[DownloadSnapshotRequest, SnapshotChunk]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Sextant_DownloadSnapshotClient = grpc.ServerStreamingClient[SnapshotChunk]
+
+func (c *sextantClient) UploadSnapshot(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadSnapshotRequest, SnapshotInfo], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Sextant_ServiceDesc.Streams[4], Sextant_UploadSnapshot_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[UploadSnapshotRequest, SnapshotInfo]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Sextant_UploadSnapshotClient = grpc.ClientStreamingClient[UploadSnapshotRequest, SnapshotInfo]
+
 // SextantServer is the server API for Sextant service.
 // All implementations must embed UnimplementedSextantServer
 // for forward compatibility.
@@ -357,6 +451,22 @@ type SextantServer interface {
 	// embed -> retrieve -> prompt -> generate. Streams the answer's pieces (when
 	// AskRequest.stream), then one final message with the whole answer, citations and timings.
 	Ask(*AskRequest, grpc.ServerStreamingServer[AskResponse]) error
+	// ---- snapshots (docs/snapshots.md). Snapshot files stay on the server, in the directory
+	// sextantd was given with --snapshot-dir (FAILED_PRECONDITION without one); clients name
+	// snapshots, never paths. Download/Upload stream a snapshot's archive (a tar) to copy it off or
+	// onto the machine.
+	// Snapshot of one collection (CreateSnapshotRequest.collection) or of the whole database.
+	CreateSnapshot(context.Context, *CreateSnapshotRequest) (*SnapshotInfo, error)
+	ListSnapshots(context.Context, *ListSnapshotsRequest) (*ListSnapshotsResponse, error)
+	DeleteSnapshot(context.Context, *DeleteSnapshotRequest) (*DeleteSnapshotResponse, error)
+	// Restores a collection of a snapshot as a new collection of the running database. The
+	// snapshot is verified first: DATA_LOSS (and nothing restored) when it is damaged.
+	RestoreSnapshot(context.Context, *RestoreSnapshotRequest) (*CollectionInfo, error)
+	// The snapshot's archive in pieces of at most 1 MiB.
+	DownloadSnapshot(*DownloadSnapshotRequest, grpc.ServerStreamingServer[SnapshotChunk]) error
+	// An archive (as DownloadSnapshot sends) in pieces; stored as a new snapshot once complete and
+	// verified. DATA_LOSS for a truncated or damaged archive, and nothing is stored.
+	UploadSnapshot(grpc.ClientStreamingServer[UploadSnapshotRequest, SnapshotInfo]) error
 	mustEmbedUnimplementedSextantServer()
 }
 
@@ -423,6 +533,24 @@ func (UnimplementedSextantServer) Embed(context.Context, *EmbedRequest) (*EmbedR
 }
 func (UnimplementedSextantServer) Ask(*AskRequest, grpc.ServerStreamingServer[AskResponse]) error {
 	return status.Errorf(codes.Unimplemented, "method Ask not implemented")
+}
+func (UnimplementedSextantServer) CreateSnapshot(context.Context, *CreateSnapshotRequest) (*SnapshotInfo, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CreateSnapshot not implemented")
+}
+func (UnimplementedSextantServer) ListSnapshots(context.Context, *ListSnapshotsRequest) (*ListSnapshotsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListSnapshots not implemented")
+}
+func (UnimplementedSextantServer) DeleteSnapshot(context.Context, *DeleteSnapshotRequest) (*DeleteSnapshotResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DeleteSnapshot not implemented")
+}
+func (UnimplementedSextantServer) RestoreSnapshot(context.Context, *RestoreSnapshotRequest) (*CollectionInfo, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RestoreSnapshot not implemented")
+}
+func (UnimplementedSextantServer) DownloadSnapshot(*DownloadSnapshotRequest, grpc.ServerStreamingServer[SnapshotChunk]) error {
+	return status.Errorf(codes.Unimplemented, "method DownloadSnapshot not implemented")
+}
+func (UnimplementedSextantServer) UploadSnapshot(grpc.ClientStreamingServer[UploadSnapshotRequest, SnapshotInfo]) error {
+	return status.Errorf(codes.Unimplemented, "method UploadSnapshot not implemented")
 }
 func (UnimplementedSextantServer) mustEmbedUnimplementedSextantServer() {}
 func (UnimplementedSextantServer) testEmbeddedByValue()                 {}
@@ -758,6 +886,96 @@ func _Sextant_Ask_Handler(srv interface{}, stream grpc.ServerStream) error {
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Sextant_AskServer = grpc.ServerStreamingServer[AskResponse]
 
+func _Sextant_CreateSnapshot_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateSnapshotRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SextantServer).CreateSnapshot(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sextant_CreateSnapshot_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SextantServer).CreateSnapshot(ctx, req.(*CreateSnapshotRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Sextant_ListSnapshots_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSnapshotsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SextantServer).ListSnapshots(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sextant_ListSnapshots_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SextantServer).ListSnapshots(ctx, req.(*ListSnapshotsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Sextant_DeleteSnapshot_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteSnapshotRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SextantServer).DeleteSnapshot(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sextant_DeleteSnapshot_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SextantServer).DeleteSnapshot(ctx, req.(*DeleteSnapshotRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Sextant_RestoreSnapshot_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RestoreSnapshotRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SextantServer).RestoreSnapshot(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sextant_RestoreSnapshot_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SextantServer).RestoreSnapshot(ctx, req.(*RestoreSnapshotRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Sextant_DownloadSnapshot_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(DownloadSnapshotRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(SextantServer).DownloadSnapshot(m, &grpc.GenericServerStream[DownloadSnapshotRequest, SnapshotChunk]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Sextant_DownloadSnapshotServer = grpc.ServerStreamingServer[SnapshotChunk]
+
+func _Sextant_UploadSnapshot_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(SextantServer).UploadSnapshot(&grpc.GenericServerStream[UploadSnapshotRequest, SnapshotInfo]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Sextant_UploadSnapshotServer = grpc.ClientStreamingServer[UploadSnapshotRequest, SnapshotInfo]
+
 // Sextant_ServiceDesc is the grpc.ServiceDesc for Sextant service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -829,6 +1047,22 @@ var Sextant_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "Embed",
 			Handler:    _Sextant_Embed_Handler,
 		},
+		{
+			MethodName: "CreateSnapshot",
+			Handler:    _Sextant_CreateSnapshot_Handler,
+		},
+		{
+			MethodName: "ListSnapshots",
+			Handler:    _Sextant_ListSnapshots_Handler,
+		},
+		{
+			MethodName: "DeleteSnapshot",
+			Handler:    _Sextant_DeleteSnapshot_Handler,
+		},
+		{
+			MethodName: "RestoreSnapshot",
+			Handler:    _Sextant_RestoreSnapshot_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
@@ -847,6 +1081,16 @@ var Sextant_ServiceDesc = grpc.ServiceDesc{
 			StreamName:    "Ask",
 			Handler:       _Sextant_Ask_Handler,
 			ServerStreams: true,
+		},
+		{
+			StreamName:    "DownloadSnapshot",
+			Handler:       _Sextant_DownloadSnapshot_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "UploadSnapshot",
+			Handler:       _Sextant_UploadSnapshot_Handler,
+			ClientStreams: true,
 		},
 	},
 	Metadata: "sextant/v1/sextant.proto",
