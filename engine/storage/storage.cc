@@ -29,13 +29,13 @@ constexpr std::string_view kCfNames[kNumCfs] = {"meta",    "ids",   "vectors", "
 
 // RocksDB's diagnostics go to the engine's log (stderr), not to a LOG file in the database
 // directory: on a full disk a failed write to that file makes the next log line abort the process
-// in RocksDB builds with assertions (Debian's), found by tests/fault/io_fault_test.cc. Warnings
-// and errors only (RocksDB's info lines are many).
+// in RocksDB builds with assertions (Debian's), found by tests/fault/io_fault_test.cc. Errors
+// only (its warnings include routine notes, e.g. on every checkpoint; the status carries I/O errors).
 class EngineLogger final : public rocksdb::Logger {
  public:
-  EngineLogger() : Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+  EngineLogger() : Logger(rocksdb::InfoLogLevel::ERROR_LEVEL) {}
   using Logger::Logv;
-  void Logv(const char* format, va_list ap) override { Logv(rocksdb::InfoLogLevel::WARN_LEVEL, format, ap); }
+  void Logv(const char* format, va_list ap) override { Logv(rocksdb::InfoLogLevel::ERROR_LEVEL, format, ap); }
   void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
     if (level < GetInfoLogLevel() || level == rocksdb::InfoLogLevel::HEADER_LEVEL) return;
     char buf[1024];
