@@ -52,6 +52,7 @@ const (
 	Sextant_DeleteDocuments_FullMethodName    = "/sextant.v1.Sextant/DeleteDocuments"
 	Sextant_Embed_FullMethodName              = "/sextant.v1.Sextant/Embed"
 	Sextant_Ask_FullMethodName                = "/sextant.v1.Sextant/Ask"
+	Sextant_Chat_FullMethodName               = "/sextant.v1.Sextant/Chat"
 	Sextant_CreateSnapshot_FullMethodName     = "/sextant.v1.Sextant/CreateSnapshot"
 	Sextant_ListSnapshots_FullMethodName      = "/sextant.v1.Sextant/ListSnapshots"
 	Sextant_DeleteSnapshot_FullMethodName     = "/sextant.v1.Sextant/DeleteSnapshot"
@@ -104,6 +105,11 @@ type SextantClient interface {
 	// embed -> retrieve -> prompt -> generate. Streams the answer's pieces (when
 	// AskRequest.stream), then one final message with the whole answer, citations and timings.
 	Ask(ctx context.Context, in *AskRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[AskResponse], error)
+	// A turn of a conversation (docs/rag.md, "Chat"): the last user message, rewritten into a
+	// standalone question when it is a follow-up, is answered from the collection with the earlier
+	// turns as history; or, with tools = TOOL_MODE_AUTO, the model searches through function calls.
+	// Streams like Ask; the final AskAnswer also carries the tool calls and the messages added.
+	Chat(ctx context.Context, in *ChatRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[AskResponse], error)
 	// ---- snapshots (docs/snapshots.md). Snapshot files stay on the server, in the directory
 	// sextantd was given with --snapshot-dir (FAILED_PRECONDITION without one); clients name
 	// snapshots, never paths. Download/Upload stream a snapshot's archive (a tar) to copy it off or
@@ -335,6 +341,25 @@ func (c *sextantClient) Ask(ctx context.Context, in *AskRequest, opts ...grpc.Ca
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Sextant_AskClient = grpc.ServerStreamingClient[AskResponse]
 
+func (c *sextantClient) Chat(ctx context.Context, in *ChatRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[AskResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Sextant_ServiceDesc.Streams[3], Sextant_Chat_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ChatRequest, AskResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Sextant_ChatClient = grpc.ServerStreamingClient[AskResponse]
+
 func (c *sextantClient) CreateSnapshot(ctx context.Context, in *CreateSnapshotRequest, opts ...grpc.CallOption) (*SnapshotInfo, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(SnapshotInfo)
@@ -377,7 +402,7 @@ func (c *sextantClient) RestoreSnapshot(ctx context.Context, in *RestoreSnapshot
 
 func (c *sextantClient) DownloadSnapshot(ctx context.Context, in *DownloadSnapshotRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SnapshotChunk], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &Sextant_ServiceDesc.Streams[3], Sextant_DownloadSnapshot_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &Sextant_ServiceDesc.Streams[4], Sextant_DownloadSnapshot_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -396,7 +421,7 @@ type Sextant_DownloadSnapshotClient = grpc.ServerStreamingClient[SnapshotChunk]
 
 func (c *sextantClient) UploadSnapshot(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadSnapshotRequest, SnapshotInfo], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &Sextant_ServiceDesc.Streams[4], Sextant_UploadSnapshot_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &Sextant_ServiceDesc.Streams[5], Sextant_UploadSnapshot_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -451,6 +476,11 @@ type SextantServer interface {
 	// embed -> retrieve -> prompt -> generate. Streams the answer's pieces (when
 	// AskRequest.stream), then one final message with the whole answer, citations and timings.
 	Ask(*AskRequest, grpc.ServerStreamingServer[AskResponse]) error
+	// A turn of a conversation (docs/rag.md, "Chat"): the last user message, rewritten into a
+	// standalone question when it is a follow-up, is answered from the collection with the earlier
+	// turns as history; or, with tools = TOOL_MODE_AUTO, the model searches through function calls.
+	// Streams like Ask; the final AskAnswer also carries the tool calls and the messages added.
+	Chat(*ChatRequest, grpc.ServerStreamingServer[AskResponse]) error
 	// ---- snapshots (docs/snapshots.md). Snapshot files stay on the server, in the directory
 	// sextantd was given with --snapshot-dir (FAILED_PRECONDITION without one); clients name
 	// snapshots, never paths. Download/Upload stream a snapshot's archive (a tar) to copy it off or
@@ -533,6 +563,9 @@ func (UnimplementedSextantServer) Embed(context.Context, *EmbedRequest) (*EmbedR
 }
 func (UnimplementedSextantServer) Ask(*AskRequest, grpc.ServerStreamingServer[AskResponse]) error {
 	return status.Errorf(codes.Unimplemented, "method Ask not implemented")
+}
+func (UnimplementedSextantServer) Chat(*ChatRequest, grpc.ServerStreamingServer[AskResponse]) error {
+	return status.Errorf(codes.Unimplemented, "method Chat not implemented")
 }
 func (UnimplementedSextantServer) CreateSnapshot(context.Context, *CreateSnapshotRequest) (*SnapshotInfo, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method CreateSnapshot not implemented")
@@ -886,6 +919,17 @@ func _Sextant_Ask_Handler(srv interface{}, stream grpc.ServerStream) error {
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Sextant_AskServer = grpc.ServerStreamingServer[AskResponse]
 
+func _Sextant_Chat_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ChatRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(SextantServer).Chat(m, &grpc.GenericServerStream[ChatRequest, AskResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Sextant_ChatServer = grpc.ServerStreamingServer[AskResponse]
+
 func _Sextant_CreateSnapshot_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateSnapshotRequest)
 	if err := dec(in); err != nil {
@@ -1080,6 +1124,11 @@ var Sextant_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "Ask",
 			Handler:       _Sextant_Ask_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "Chat",
+			Handler:       _Sextant_Chat_Handler,
 			ServerStreams: true,
 		},
 		{
