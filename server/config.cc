@@ -1,6 +1,7 @@
 #include "server/config.h"
 
 #include <arpa/inet.h>
+#include <sys/un.h>
 
 #include <cctype>
 #include <cstdlib>
@@ -237,7 +238,11 @@ bool SplitHostPort(std::string_view host_port, std::string* host, int* port) {
   return true;
 }
 
+bool IsUnixSocketAddress(std::string_view listen) { return listen.substr(0, 5) == "unix:"; }
+
 bool IsLoopbackAddress(std::string_view host_port) {
+  // A Unix-domain socket is reachable only through the file system, as local as loopback.
+  if (IsUnixSocketAddress(host_port)) return true;
   std::string host;
   int port = 0;
   if (!SplitHostPort(host_port, &host, &port)) return false;
@@ -263,7 +268,8 @@ gRPC health checking and server reflection). Settings are "--name value" or "--n
 every one may also be given in a --config file as "name = value" (the command line wins).
 
   --data DIR               database directory, created when missing (default ./sextant-data)
-  --listen HOST:PORT       address to serve on (default 127.0.0.1:7070; port 0 picks a free one)
+  --listen HOST:PORT       address to serve on (default 127.0.0.1:7070; port 0 picks a free one),
+                           or unix:PATH for a Unix-domain socket (a stale socket file is replaced)
   --port-file PATH         once listening, write the port number and a newline to PATH
   --config FILE            read settings from FILE ("name = value" lines, '#' comments)
 
@@ -358,11 +364,21 @@ ParseResult ParseConfig(int argc, const char* const* argv) {
     return result;
   }
   if (const auto* v = last("listen")) c.listen = *v;
-  {
+  if (IsUnixSocketAddress(c.listen)) {
+    // "unix:PATH": a Unix-domain socket (sextant.connect() in Python serves one per database).
+    constexpr size_t kMaxSocketPath = sizeof(sockaddr_un{}.sun_path) - 1;
+    const size_t n = c.listen.size() - 5;
+    if (n == 0 || n > kMaxSocketPath) {
+      error = "--listen: \"" + c.listen + "\": a unix socket path is 1.." + std::to_string(kMaxSocketPath) +
+              " bytes, got " + std::to_string(n);
+      return result;
+    }
+  } else {
     std::string host;
     int port = 0;
     if (!SplitHostPort(c.listen, &host, &port)) {
-      error = "--listen: \"" + c.listen + "\" is not HOST:PORT (port 0..65535; IPv6 as [ADDR]:PORT)";
+      error = "--listen: \"" + c.listen +
+              "\" is not HOST:PORT (port 0..65535; IPv6 as [ADDR]:PORT) or unix:PATH";
       return result;
     }
   }

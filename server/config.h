@@ -73,6 +73,8 @@ std::string_view UsageText();
 
 // Whether `host_port`'s host is a loopback address (127.0.0.0/8, ::1, localhost).
 bool IsLoopbackAddress(std::string_view host_port);
+// Whether a --listen address is "unix:PATH" (a Unix-domain socket, counted as loopback above).
+bool IsUnixSocketAddress(std::string_view listen);
 
 // Splits "HOST:PORT" / "[V6]:PORT"; false when malformed or the port is not 0..65535.
 bool SplitHostPort(std::string_view host_port, std::string* host, int* port);

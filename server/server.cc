@@ -3,6 +3,8 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+
+#include "grpc/health/v1/health.pb.h"
 #include <signal.h>
 #include <unistd.h>
 
@@ -159,6 +161,9 @@ int RunServer(const ServerConfig& config) {
   auto service = std::make_unique<SextantService>(db.get(), std::move(service_options));
 
   grpc::EnableDefaultHealthCheckService(true);
+  // The built-in health service has no protobuf descriptors; naming the messages of our copy of
+  // grpc/health/v1/health.proto links them in, so reflection can describe the service too.
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   std::shared_ptr<grpc::ServerCredentials> creds;

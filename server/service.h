@@ -98,6 +98,23 @@ class SextantService final : public v1::Sextant::Service {
                      v1::EmbedResponse* resp) override;
   grpc::Status Ask(grpc::ServerContext* ctx, const v1::AskRequest* req,
                    grpc::ServerWriter<v1::AskResponse>* writer) override;
+  // service_data.cc
+  grpc::Status GetMany(grpc::ServerContext* ctx, const v1::GetManyRequest* req,
+                       v1::GetManyResponse* resp) override;
+  grpc::Status SetPayload(grpc::ServerContext* ctx, const v1::SetPayloadRequest* req,
+                          v1::UpdateResponse* resp) override;
+  grpc::Status DeletePayloadKeys(grpc::ServerContext* ctx, const v1::DeletePayloadKeysRequest* req,
+                                 v1::UpdateResponse* resp) override;
+  grpc::Status UpdateVectors(grpc::ServerContext* ctx, const v1::UpdateVectorsRequest* req,
+                             v1::UpdateResponse* resp) override;
+  grpc::Status CreateAlias(grpc::ServerContext* ctx, const v1::CreateAliasRequest* req,
+                           v1::UpdateAliasesResponse* resp) override;
+  grpc::Status DeleteAlias(grpc::ServerContext* ctx, const v1::DeleteAliasRequest* req,
+                           v1::UpdateAliasesResponse* resp) override;
+  grpc::Status ListAliases(grpc::ServerContext* ctx, const v1::ListAliasesRequest* req,
+                           v1::ListAliasesResponse* resp) override;
+  grpc::Status UpdateAliases(grpc::ServerContext* ctx, const v1::UpdateAliasesRequest* req,
+                             v1::UpdateAliasesResponse* resp) override;
 
   // What a handler knows about its call, and what it adds to the call's log line.
   struct Call {
@@ -127,6 +144,13 @@ class SextantService final : public v1::Sextant::Service {
   grpc::Status CreateTextCollection(const v1::CreateCollectionRequest& req, v1::CollectionInfo* resp);
   // PermissionDenied unless remote embedders are allowed, for an "openai" embedder.
   Status CheckEmbedderAllowed(const rag::EmbedderConfig& config, std::string_view what) const;
+
+  // The ids of a request's list (field `field`), at most max_batch_points of them.
+  grpc::Status IdsFromProto(const google::protobuf::RepeatedPtrField<v1::PointId>& list, std::string_view field,
+                            std::vector<PointId>* out) const;
+  // A SetPayload/DeletePayloadKeys selector (ids or a filter).
+  template <typename Req>
+  grpc::Status SelectorFromProto(const Req& req, PointSelector* out) const;
 
   // Validates one upsert batch against `collection` and the limits, and commits it.
   grpc::Status WriteBatch(const v1::UpsertRequest& req, Collection& collection);

@@ -7,7 +7,10 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <span>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -31,21 +34,24 @@ using storage::Cf;
 constexpr int kFormatVersion = 1;
 constexpr std::string_view kFormatVersionKey = "format_version";
 constexpr std::string_view kNextIdKey = "next_collection_id";
+constexpr std::string_view kAliasKeyPrefix = "alias/";  // "alias/<alias>" -> the collection's name
+
+std::string AliasKey(std::string_view alias) { return std::string(kAliasKeyPrefix) + std::string(alias); }
 constexpr size_t kMaxNameLength = 128;
 
-Status ValidateName(std::string_view name) {
-  if (name.empty()) return Status::InvalidArgument("collection name is empty");
+Status ValidateName(std::string_view name, std::string_view what = "collection name") {
+  if (name.empty()) return Status::InvalidArgument(std::string(what) + " is empty");
   if (name.size() > kMaxNameLength) {
-    return Status::InvalidArgument("collection name is " + std::to_string(name.size()) +
+    return Status::InvalidArgument(std::string(what) + " is " + std::to_string(name.size()) +
                                    " characters, over the limit of " + std::to_string(kMaxNameLength));
   }
   auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
   if (!alnum(name[0])) {
-    return Status::InvalidArgument("collection name '" + std::string(name) + "' must start with a letter or digit");
+    return Status::InvalidArgument(std::string(what) + " '" + std::string(name) + "' must start with a letter or digit");
   }
   for (char c : name) {
     if (!alnum(c) && c != '_' && c != '-' && c != '.') {
-      return Status::InvalidArgument("collection name '" + std::string(name) +
+      return Status::InvalidArgument(std::string(what) + " '" + std::string(name) +
                                      "' may hold only letters, digits, '_', '-' and '.'");
     }
   }
@@ -125,6 +131,18 @@ class DatabaseImpl final : public Database {
       SEXTANT_ASSIGN_OR_RETURN(auto c, CollectionImpl::Load(env_, std::move(d)));
       collections_.emplace(std::move(name), std::move(c));
     }
+    std::string alias_end(kAliasKeyPrefix);
+    alias_end.back() += 1;
+    SEXTANT_RETURN_IF_ERROR(storage_->Scan(Cf::kMeta, kAliasKeyPrefix, alias_end, [&](std::string_view k, std::string_view v) {
+      aliases_.emplace(std::string(k.substr(kAliasKeyPrefix.size())), std::string(v));
+      return true;
+    }));
+    for (const auto& [alias, target] : aliases_) {
+      if (!collections_.count(target)) {
+        return Status::DataLoss("database " + path_ + ": alias " + alias + " names collection " + target +
+                                ", which does not exist");
+      }
+    }
     return Status::OK();
   }
 
@@ -163,6 +181,10 @@ class DatabaseImpl final : public Database {
     if (collections_.count(std::string(name))) {
       return Status::AlreadyExists("collection " + std::string(name) + " already exists");
     }
+    if (auto a = aliases_.find(name); a != aliases_.end()) {
+      return Status::AlreadyExists("create collection " + std::string(name) + ": an alias of that name exists (of " +
+                                   a->second + ")");
+    }
     CollectionDescriptor d{next_id_, std::string(name), options.dimension, options.metric, options.index,
                            options.payload_indexes, std::move(properties)};
     storage::Batch batch;
@@ -177,25 +199,44 @@ class DatabaseImpl final : public Database {
 
   StatusOr<std::shared_ptr<Collection>> GetCollection(std::string_view name) override {
     std::lock_guard guard(mu_);
-    auto it = collections_.find(std::string(name));
+    auto it = collections_.find(name);
+    if (it == collections_.end()) {
+      auto a = aliases_.find(name);
+      if (a != aliases_.end()) it = collections_.find(a->second);
+    }
     if (it == collections_.end()) return Status::NotFound("collection " + std::string(name) + " not found");
     return std::shared_ptr<Collection>(it->second);
   }
 
   Status DropCollection(std::string_view name) override {
     std::lock_guard guard(mu_);
-    auto it = collections_.find(std::string(name));
-    if (it == collections_.end()) return Status::NotFound("collection " + std::string(name) + " not found");
+    auto it = collections_.find(name);
+    if (it == collections_.end()) {
+      if (auto a = aliases_.find(name); a != aliases_.end()) {
+        return Status::FailedPrecondition("drop collection " + std::string(name) + ": that is an alias of " + a->second +
+                                          "; delete the alias, or drop " + a->second + " by its own name");
+      }
+      return Status::NotFound("collection " + std::string(name) + " not found");
+    }
     const uint32_t cid = it->second->id();
     const std::string begin = storage::CollectionPrefix(cid), end = storage::CollectionPrefix(cid + 1);
     storage::Batch batch;
     batch.Delete(Cf::kMeta, DescriptorKey(name));
+    // The collection's aliases go with it.
+    std::vector<std::string> its_aliases;
+    for (const auto& [alias, target] : aliases_) {
+      if (target == name) {
+        its_aliases.push_back(alias);
+        batch.Delete(Cf::kMeta, AliasKey(alias));
+      }
+    }
     for (int cf = 0; cf < storage::kNumCfs; ++cf) {
       if (static_cast<Cf>(cf) != Cf::kMeta) batch.DeleteRange(static_cast<Cf>(cf), begin, end);
     }
     SEXTANT_RETURN_IF_ERROR(storage_->Write(batch, /*sync=*/true).WithPrefix("drop collection"));
     std::shared_ptr<CollectionImpl> dropped = it->second;
     collections_.erase(it);
+    for (const std::string& alias : its_aliases) aliases_.erase(alias);
     dropped->MarkDropped();
     // Reclaim the disk space now rather than at some later compaction. The drop is already
     // committed; a failure here only delays reclaiming.
@@ -215,6 +256,66 @@ class DatabaseImpl final : public Database {
     return out;
   }
 
+  Status CreateAlias(std::string_view alias, std::string_view collection) override {
+    const AliasChange change = AliasChange::Create(std::string(alias), std::string(collection));
+    return UpdateAliases(std::span(&change, 1));
+  }
+
+  Status DeleteAlias(std::string_view alias) override {
+    const AliasChange change = AliasChange::Delete(std::string(alias));
+    return UpdateAliases(std::span(&change, 1));
+  }
+
+  StatusOr<std::vector<AliasInfo>> ListAliases() const override {
+    std::lock_guard guard(mu_);
+    std::vector<AliasInfo> out;
+    out.reserve(aliases_.size());
+    for (const auto& [alias, target] : aliases_) out.push_back({alias, target});
+    return out;
+  }
+
+  Status UpdateAliases(std::span<const AliasChange> changes) override {
+    if (changes.empty()) return Status::InvalidArgument("alias changes: empty");
+    std::lock_guard guard(mu_);
+    // Apply to a copy, so that a failing change leaves everything as it was.
+    auto next = aliases_;
+    for (size_t i = 0; i < changes.size(); ++i) {
+      const AliasChange& c = changes[i];
+      const bool create = c.kind == AliasChange::Kind::kCreate;
+      const std::string label = changes.size() == 1 ? std::string(create ? "create alias " : "delete alias ") + c.alias
+                                                    : "change " + std::to_string(i) + " (" +
+                                                          (create ? "create " : "delete ") + c.alias + ")";
+      SEXTANT_RETURN_IF_ERROR(ValidateName(c.alias, "alias").WithPrefix(label));
+      if (!create) {
+        if (next.erase(c.alias) == 0) return Status::NotFound(label + ": alias " + c.alias + " not found");
+        continue;
+      }
+      if (collections_.count(c.alias)) {
+        return Status::AlreadyExists(label + ": a collection named " + c.alias + " exists");
+      }
+      if (auto a = next.find(c.alias); a != next.end()) {
+        return Status::AlreadyExists(label + ": alias " + c.alias + " already names collection " + a->second +
+                                     " (delete it first, in the same call to switch it)");
+      }
+      if (!collections_.count(c.collection)) {
+        return Status::NotFound(label + ": collection " + c.collection + " not found" +
+                                (next.count(c.collection) ? " (it is an alias; aliases name collections)" : ""));
+      }
+      next.emplace(c.alias, c.collection);
+    }
+    storage::Batch batch;
+    for (const auto& [alias, target] : aliases_) {
+      if (!next.count(alias)) batch.Delete(Cf::kMeta, AliasKey(alias));
+    }
+    for (const auto& [alias, target] : next) {
+      auto o = aliases_.find(alias);
+      if (o == aliases_.end() || o->second != target) batch.Put(Cf::kMeta, AliasKey(alias), target);
+    }
+    SEXTANT_RETURN_IF_ERROR(storage_->Write(batch, /*sync=*/true).WithPrefix("update aliases"));
+    aliases_ = std::move(next);
+    return Status::OK();
+  }
+
   const std::string& path() const override { return path_; }
 
  private:
@@ -230,6 +331,7 @@ class DatabaseImpl final : public Database {
 
   mutable std::mutex mu_;  // guards the catalogue below
   std::map<std::string, std::shared_ptr<CollectionImpl>, std::less<>> collections_;
+  std::map<std::string, std::string, std::less<>> aliases_;  // alias -> collection name
   uint32_t next_id_ = 1;
 };
 

@@ -32,6 +32,7 @@ constexpr FlagSpec kFlags[] = {
     {"nprobe", '\0', true},
     {"exact", '\0', false},
     {"plan", '\0', false},
+    {"overwrite", '\0', false},
     {"embedder", '\0', true},
     {"chunk-tokens", '\0', true},
     {"overlap", '\0', true},

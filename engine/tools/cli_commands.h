@@ -64,6 +64,11 @@ int RunGet(const Args& args, const std::string& db_path);
 int RunDelete(const Args& args, const std::string& db_path);
 int RunSearch(const Args& args, const std::string& db_path);
 
+// cmd_data.cc: count, set-payload, delete-payload-keys.
+int RunCount(const Args& args, const std::string& db_path);
+int RunSetPayload(const Args& args, const std::string& db_path);
+int RunDeletePayloadKeys(const Args& args, const std::string& db_path);
+
 // cmd_text.cc
 int RunIngest(const Args& args, const std::string& db_path);
 int RunAsk(const Args& args, const std::string& db_path);

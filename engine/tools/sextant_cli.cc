@@ -100,6 +100,16 @@ Commands:
       Print one JSON line {"id", "vector", "payload"} per point. Unknown id: error.
   delete NAME ID... [--string-ids]
       Delete the points (absent ids are skipped); prints {"deleted": N}.
+  count NAME [--filter JSON]
+      Print {"count": N}: the points, or those whose payload matches the filter.
+  set-payload NAME JSON (ID... | --filter JSON) [--overwrite] [--string-ids]
+      Set the top-level keys of the JSON object in the payloads of the points with these ids
+      (every id must exist) or of every point matching --filter ('{}' = all), keeping their
+      other keys and their vectors; with --overwrite, replace the whole payload. One atomic
+      update; prints {"updated": N}.
+  delete-payload-keys NAME KEY[,KEY...] (ID... | --filter JSON) [--string-ids]
+      Remove the keys (dotted paths such as meta.author) from the payloads of the points;
+      prints {"updated": N}.
   search NAME (--vector V | --query FILE) [-k K] [--filter JSON] [--with-payload]
          [--with-vector] [--ef-search N] [--nprobe N] [--exact] [--plan]
       Print one JSON line per query, nearest hits first:
@@ -159,7 +169,7 @@ Commands:
 
 Options:
   --db DIR        the database directory (default: $SEXTANT_DB)
-  --string-ids    get/delete: treat every ID as a string id
+  --string-ids    get/delete/set-payload/delete-payload-keys: treat every ID as a string id
   --format F      import/search: file format, when the extension does not tell it
   -k K            search/ask: number of hits or chunks
   --version       print the version and the SIMD level in use
@@ -212,6 +222,11 @@ const std::vector<CommandSpec>& Commands() {
       {"import", "import NAME FILE", 2, 2, {"format", "batch-size", "wait"}, RunImport},
       {"get", "get NAME ID...", 2, kMany, {"string-ids"}, RunGet},
       {"delete", "delete NAME ID...", 2, kMany, {"string-ids"}, RunDelete},
+      {"count", "count NAME [--filter JSON]", 1, 1, {"filter"}, RunCount},
+      {"set-payload", "set-payload NAME JSON (ID... | --filter JSON)", 2, kMany,
+       {"filter", "overwrite", "string-ids"}, RunSetPayload},
+      {"delete-payload-keys", "delete-payload-keys NAME KEY[,KEY...] (ID... | --filter JSON)", 2, kMany,
+       {"filter", "string-ids"}, RunDeletePayloadKeys},
       {"search", "search NAME (--vector V | --query FILE) [-k K]", 1, 1,
        {"vector", "query", "k", "filter", "with-payload", "with-vector", "format", "ef-search",
         "nprobe", "exact", "plan"},

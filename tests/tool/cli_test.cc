@@ -458,6 +458,39 @@ TEST_F(CliTest, ImportJsonLinesWithPayloadsAndStringIds) {
   EXPECT_EQ(hits[0]["hits"][1]["payload"], json::object());
 }
 
+TEST_F(CliTest, CountSetPayloadDeletePayloadKeys) {
+  Ok({"create", "docs", "--dim", "2", "--metric", "l2", "--payload-index", "color:keyword"});
+  const std::string file = tmp_.Sub("docs.jsonl");
+  WriteText(file,
+            R"({"id": 1, "vector": [1, 0], "payload": {"color": "red", "meta": {"a": 1, "b": 2}}})"
+            "\n"
+            R"({"id": 2, "vector": [0, 1], "payload": {"color": "blue"}})"
+            "\n"
+            R"({"id": "x", "vector": [1, 1], "payload": {"color": "red"}})"
+            "\n");
+  Ok({"import", "docs", file});
+  EXPECT_EQ(JsonLines(Ok({"count", "docs"}))[0], json::parse(R"({"count":3})"));
+  EXPECT_EQ(JsonLines(Ok({"count", "docs", "--filter", R"({"color":"red"})"}))[0], json::parse(R"({"count":2})"));
+
+  EXPECT_EQ(JsonLines(Ok({"set-payload", "docs", R"({"color":"green","n":5})", "1", "x"}))[0],
+            json::parse(R"({"updated":2})"));
+  EXPECT_EQ(JsonLines(Ok({"get", "docs", "1"}))[0]["payload"],
+            json::parse(R"({"color":"green","n":5,"meta":{"a":1,"b":2}})"));
+  EXPECT_EQ(JsonLines(Ok({"count", "docs", "--filter", R"({"color":"green"})"}))[0], json::parse(R"({"count":2})"));
+  EXPECT_EQ(JsonLines(Ok({"set-payload", "docs", R"({"only":true})", "2", "--overwrite"}))[0],
+            json::parse(R"({"updated":1})"));
+  EXPECT_EQ(JsonLines(Ok({"get", "docs", "2"}))[0]["payload"], json::parse(R"({"only":true})"));
+  EXPECT_EQ(JsonLines(Ok({"delete-payload-keys", "docs", "meta.b,n", "--filter", "{}"}))[0],
+            json::parse(R"({"updated":3})"));
+  EXPECT_EQ(JsonLines(Ok({"get", "docs", "1"}))[0]["payload"], json::parse(R"({"color":"green","meta":{"a":1}})"));
+
+  EXPECT_ENGINE_ERROR(Run({"set-payload", "docs", R"({"c":1})", "1", "99"}), "NotFound");
+  EXPECT_ENGINE_ERROR(Run({"set-payload", "docs", R"({"color":1})", "1"}), "declared keyword");
+  EXPECT_EQ(Run({"set-payload", "docs", R"({"c":1})"}).code, 2);  // neither ids nor --filter
+  EXPECT_EQ(Run({"set-payload", "docs", R"({"c":1})", "1", "--filter", "{}"}).code, 2);
+  EXPECT_ENGINE_ERROR(Run({"count", "docs", "--filter", "{bad"}), "filter");
+}
+
 TEST_F(CliTest, ImportFromStandardInput) {
   Ok({"create", "s", "--dim", "2"});
   const std::string file = tmp_.Sub("in.jsonl");

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -115,6 +116,25 @@ struct CollectionInfo {
   // "built" (built in this process), or "none" (Flat, or waiting to train).
   std::string index_origin = "none";
   std::string properties;  // CollectionOptions::properties, compact JSON ("" when none)
+};
+
+// An alias and the collection it names (Database::ListAliases).
+struct AliasInfo {
+  std::string alias;
+  std::string collection;
+};
+
+// One change of Database::UpdateAliases: create `alias` -> `collection`, or delete `alias`.
+struct AliasChange {
+  enum class Kind { kCreate, kDelete };
+  Kind kind = Kind::kCreate;
+  std::string alias;
+  std::string collection;  // kCreate only
+
+  static AliasChange Create(std::string alias, std::string collection) {
+    return AliasChange{Kind::kCreate, std::move(alias), std::move(collection)};
+  }
+  static AliasChange Delete(std::string alias) { return AliasChange{Kind::kDelete, std::move(alias), {}}; }
 };
 
 // A page of Collection::Scan.
