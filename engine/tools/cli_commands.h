@@ -68,6 +68,8 @@ int RunSearch(const Args& args, const std::string& db_path);
 int RunCount(const Args& args, const std::string& db_path);
 int RunSetPayload(const Args& args, const std::string& db_path);
 int RunDeletePayloadKeys(const Args& args, const std::string& db_path);
+// alias: create / delete / list / swap.
+int RunAlias(const Args& args, const std::string& db_path);
 
 // cmd_text.cc
 int RunIngest(const Args& args, const std::string& db_path);

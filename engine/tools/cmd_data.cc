@@ -89,4 +89,42 @@ int RunDeletePayloadKeys(const Args& args, const std::string& db_path) {
   return Finish(run());
 }
 
+int RunAlias(const Args& args, const std::string& db_path) {
+  const std::string& action = args.positional[0];
+  const size_t n = args.positional.size();
+  auto needs = [&](size_t want) {
+    return n == want ? std::string() : "alias " + action + ": expected " + std::to_string(want - 1) + " argument(s)";
+  };
+  std::string usage;
+  if (action == "list") {
+    usage = needs(1);
+  } else if (action == "create" || action == "swap") {
+    usage = needs(3);
+  } else if (action == "delete") {
+    usage = needs(2);
+  } else {
+    usage = "alias: unknown action '" + action + "' (list, create, delete or swap)";
+  }
+  if (!usage.empty()) return ReportUsage(usage);
+  auto run = [&]() -> Status {
+    SEXTANT_ASSIGN_OR_RETURN(auto db, OpenDatabase(db_path, /*create=*/false));
+    if (action == "list") {
+      SEXTANT_ASSIGN_OR_RETURN(auto aliases, db->ListAliases());
+      for (const AliasInfo& a : aliases) {
+        OutJson out = OutJson::object();
+        out["alias"] = a.alias;
+        out["collection"] = a.collection;
+        std::cout << Dump(out) << '\n';
+      }
+      return Status::OK();
+    }
+    if (action == "create") return db->CreateAlias(args.positional[1], args.positional[2]);
+    if (action == "delete") return db->DeleteAlias(args.positional[1]);
+    const std::vector<AliasChange> swap{AliasChange::Delete(args.positional[1]),
+                                        AliasChange::Create(args.positional[1], args.positional[2])};
+    return db->UpdateAliases(swap);
+  };
+  return Finish(run());
+}
+
 }  // namespace sextant::cli

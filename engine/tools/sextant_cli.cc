@@ -100,6 +100,10 @@ Commands:
       Print one JSON line {"id", "vector", "payload"} per point. Unknown id: error.
   delete NAME ID... [--string-ids]
       Delete the points (absent ids are skipped); prints {"deleted": N}.
+  alias list | alias create ALIAS COLLECTION | alias delete ALIAS | alias swap ALIAS COLLECTION
+      Aliases: second names of collections, accepted wherever a collection name is. list
+      prints one JSON line {"alias", "collection"} per alias; swap points an existing alias
+      at another collection in one atomic step.
   count NAME [--filter JSON]
       Print {"count": N}: the points, or those whose payload matches the filter.
   set-payload NAME JSON (ID... | --filter JSON) [--overwrite] [--string-ids]
@@ -223,6 +227,8 @@ const std::vector<CommandSpec>& Commands() {
       {"get", "get NAME ID...", 2, kMany, {"string-ids"}, RunGet},
       {"delete", "delete NAME ID...", 2, kMany, {"string-ids"}, RunDelete},
       {"count", "count NAME [--filter JSON]", 1, 1, {"filter"}, RunCount},
+      {"alias", "alias (list | create ALIAS COLLECTION | delete ALIAS | swap ALIAS COLLECTION)", 1, 3, {},
+       RunAlias},
       {"set-payload", "set-payload NAME JSON (ID... | --filter JSON)", 2, kMany,
        {"filter", "overwrite", "string-ids"}, RunSetPayload},
       {"delete-payload-keys", "delete-payload-keys NAME KEY[,KEY...] (ID... | --filter JSON)", 2, kMany,

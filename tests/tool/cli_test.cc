@@ -491,6 +491,22 @@ TEST_F(CliTest, CountSetPayloadDeletePayloadKeys) {
   EXPECT_ENGINE_ERROR(Run({"count", "docs", "--filter", "{bad"}), "filter");
 }
 
+TEST_F(CliTest, Aliases) {
+  Ok({"create", "v1", "--dim", "2"});
+  Ok({"create", "v2", "--dim", "2"});
+  Ok({"alias", "create", "live", "v1"});
+  EXPECT_EQ(JsonLines(Ok({"alias", "list"}))[0], json::parse(R"({"alias":"live","collection":"v1"})"));
+  EXPECT_EQ(JsonLines(Ok({"info", "live"}))[0]["name"], "v1");
+  Ok({"alias", "swap", "live", "v2"});
+  EXPECT_EQ(JsonLines(Ok({"info", "live"}))[0]["name"], "v2");
+  EXPECT_ENGINE_ERROR(Run({"alias", "create", "live", "v1"}), "already");
+  EXPECT_ENGINE_ERROR(Run({"alias", "swap", "nope", "v1"}), "not found");
+  EXPECT_EQ(Run({"alias", "rename", "x"}).code, 2);
+  EXPECT_EQ(Run({"alias", "create", "x"}).code, 2);
+  Ok({"alias", "delete", "live"});
+  EXPECT_TRUE(JsonLines(Ok({"alias", "list"})).empty());
+}
+
 TEST_F(CliTest, ImportFromStandardInput) {
   Ok({"create", "s", "--dim", "2"});
   const std::string file = tmp_.Sub("in.jsonl");

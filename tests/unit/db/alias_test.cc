@@ -40,7 +40,9 @@ TEST(AliasTest, CreateResolveListDelete) {
   EXPECT_STATUS(db->CreateAlias("other", "live"), StatusCode::kNotFound, "alias");
   EXPECT_STATUS(db->CreateAlias("bad name", "docs_v1"), StatusCode::kInvalidArgument, "alias");
   EXPECT_STATUS(db->CreateAlias("", "docs_v1"), StatusCode::kInvalidArgument, "alias");
-  EXPECT_STATUS(db->CreateCollection("live", CollectionOptions{2}).status(), StatusCode::kAlreadyExists, "alias");
+  CollectionOptions two;
+  two.dimension = 2;
+  EXPECT_STATUS(db->CreateCollection("live", two).status(), StatusCode::kAlreadyExists, "alias");
   EXPECT_STATUS(db->DropCollection("live"), StatusCode::kFailedPrecondition, "alias");
 
   ASSERT_OK(db->DeleteAlias("live"));
