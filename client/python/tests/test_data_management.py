@@ -36,7 +36,7 @@ def test_get_many_reports_missing(client: sextant.Client, name: str) -> None:
     assert isinstance(single, sextant.Point) and single.id == 2
     with pytest.raises(sextant.NotFoundError):
         col.get(99)
-    with pytest.raises(sextant.InvalidArgumentError, match="ids"):
+    with pytest.raises(sextant.InvalidArgumentError, match="empty"):
         col.get([1, ""])
 
 
