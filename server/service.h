@@ -41,6 +41,7 @@ struct ServiceOptions {
   bool allow_remote_embedders = false;  // clients may create "openai" text collections
   std::string default_generator = "extractive";  // AskRequest.generator ""
   std::shared_ptr<rag::Generator> llm;           // "openai"; null when none is configured
+  rag::GenerationLimits generation_limits;       // what a request's generation settings may ask
 };
 
 // Most chunks one Ask may retrieve (AskRequest.k).
@@ -98,6 +99,8 @@ class SextantService final : public v1::Sextant::Service {
                      v1::EmbedResponse* resp) override;
   grpc::Status Ask(grpc::ServerContext* ctx, const v1::AskRequest* req,
                    grpc::ServerWriter<v1::AskResponse>* writer) override;
+  grpc::Status Chat(grpc::ServerContext* ctx, const v1::ChatRequest* req,
+                    grpc::ServerWriter<v1::AskResponse>* writer) override;
   // service_data.cc
   grpc::Status GetMany(grpc::ServerContext* ctx, const v1::GetManyRequest* req,
                        v1::GetManyResponse* resp) override;
@@ -145,6 +148,13 @@ class SextantService final : public v1::Sextant::Service {
   // PermissionDenied unless remote embedders are allowed, for an "openai" embedder.
   Status CheckEmbedderAllowed(const rag::EmbedderConfig& config, std::string_view what) const;
 
+  // The generator a request names ("" = the server's default), or INVALID_ARGUMENT /
+  // FAILED_PRECONDITION.
+  StatusOr<rag::Generator*> ChooseGenerator(const std::string& requested) const;
+  // Runs a chat (Ask in tool mode, and Chat) and writes its tokens and answer to `writer`.
+  grpc::Status RunChat(Call& call, const std::string& collection, const std::vector<rag::ChatMessage>& messages,
+                       const rag::ChatOptions& options, const std::string& generator, bool stream,
+                       grpc::ServerWriter<v1::AskResponse>* writer);
   // The ids of a request's list (field `field`), at most max_batch_points of them.
   grpc::Status IdsFromProto(const google::protobuf::RepeatedPtrField<v1::PointId>& list, std::string_view field,
                             std::vector<PointId>* out) const;
