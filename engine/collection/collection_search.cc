@@ -1,6 +1,7 @@
 // CollectionImpl's reads: Get, Scan, and Search/SearchBatch with the planner that chooses between
 // a (filtered) index walk and exact scoring of the matching points.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "collection/collection_impl.h"
@@ -300,6 +301,13 @@ StatusOr<std::vector<std::vector<Hit>>> CollectionImpl::SearchBatch(const Search
         Hit hit;
         SEXTANT_ASSIGN_OR_RETURN(hit.id, storage::DecodeId(slot_ids_[nb.slot]));
         hit.score = ScoreOf(desc_.metric, nb.distance);
+        if (!std::isfinite(hit.score)) {
+          // Validated vectors always score finitely (CollectionOptions::kMaxVectorNorm); a stored
+          // vector written before that limit may not. Never rank such a score.
+          return Status::FailedPrecondition("search: point " + hit.id.ToString() + " of collection " + desc_.name +
+                                            " scores " + std::to_string(hit.score) +
+                                            "; its vector's norm is above the limit of 1e18: upsert it again");
+        }
         if (options.with_vector) {
           const float* v = store_.Row(nb.slot);
           hit.vector.assign(v, v + dim);

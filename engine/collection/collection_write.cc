@@ -121,10 +121,10 @@ StatusOr<uint64_t> CollectionImpl::WritePoints(const WriteOptions& options, cons
       std::string_view text = payloads.empty() ? std::string_view() : std::string_view(payloads[i]);
       SEXTANT_RETURN_IF_ERROR(
           payload::ValidatePayload(text, env_.limits.max_payload_bytes, &compact[i]).WithPrefix(label + ": payload"));
-      if (payload_index_ && compact[i] != "{}") {
+      if (payload_schema_ && compact[i] != "{}") {
         nlohmann::json parsed = payload::ParseStored(compact[i]);
-        SEXTANT_RETURN_IF_ERROR(payload_index_->Check(parsed).WithPrefix(label + ": payload"));
-        entries[i] = payload_index_->Entries(parsed);
+        SEXTANT_RETURN_IF_ERROR(payload_schema_->Check(parsed).WithPrefix(label + ": payload"));
+        entries[i] = payload_schema_->Entries(parsed);
       }
       encoded[i] = storage::EncodeId(ids[i]);
     }
