@@ -39,6 +39,7 @@ constexpr FlagSpec kFlags[] = {
     {"llm-url", '\0', true},
     {"llm-model", '\0', true},
     {"json", '\0', false},
+    {"drop", '\0', false},
 };
 
 const FlagSpec* FindLong(std::string_view name) {

@@ -55,6 +55,7 @@ int RunCreate(const Args& args, const std::string& db_path);
 int RunList(const Args&, const std::string& db_path);
 int RunInfo(const Args& args, const std::string& db_path);
 int RunDrop(const Args& args, const std::string& db_path);
+int RunRepair(const Args& args, const std::string& db_path);
 int RunIndex(const Args& args, const std::string& db_path);
 int RunReindex(const Args& args, const std::string& db_path);
 

@@ -87,6 +87,13 @@ Commands:
       Print the collection as one JSON object, like a line of `list`.
   drop NAME
       Delete the collection with all its points.
+  repair NAME [--drop]
+      Salvage a collection the database found damaged when it opened (its calls fail with
+      DataLoss; `list` shows it with a "damage" field): keeps every point whose id and
+      vector are intact, removes the records that are not, derives the payload index
+      entries again, rebuilds the index, and prints what it kept and removed as JSON.
+      On a healthy collection it only rebuilds the index (as reindex --wait).
+      --drop          delete the collection instead, as `drop` does
   import NAME FILE [--format fvecs|bvecs|jsonl] [--batch-size N] [--wait]
       Upsert the points in FILE ("-" reads standard input) into the collection:
         .fvecs, .bvecs  TEXMEX vectors (int32 d, then d float32 / uint8); the id of each
@@ -207,6 +214,7 @@ const std::vector<CommandSpec>& Commands() {
       {"list", "list", 0, 0, {}, RunList},
       {"info", "info NAME", 1, 1, {}, RunInfo},
       {"drop", "drop NAME", 1, 1, {}, RunDrop},
+      {"repair", "repair NAME [--drop]", 1, 1, {"drop"}, RunRepair},
       {"index", "index NAME SPEC [--wait]", 2, 2, {"ef-construction", "wait"}, RunIndex},
       {"reindex", "reindex NAME [--wait]", 1, 1, {"wait"}, RunReindex},
       {"import", "import NAME FILE", 2, 2, {"format", "batch-size", "wait"}, RunImport},

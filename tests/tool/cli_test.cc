@@ -196,7 +196,7 @@ TEST_F(CliTest, HelpPrintsUsageOnStdout) {
     EXPECT_THAT(r.out, HasSubstr("Usage: sextant"));
     for (const char* command :
          {"create", "list", "info", "drop", "import", "get", "delete", "search", "demo", "index",
-          "reindex", "--string-ids", "SEXTANT_DB", "--index SPEC", "HNSW16", "IVF1024,PQ16",
+          "reindex", "repair NAME [--drop]", "--string-ids", "SEXTANT_DB", "--index SPEC", "HNSW16", "IVF1024,PQ16",
           "--ef-construction", "--payload-index FIELD:TYPE", "--wait", "--ef-search", "--nprobe",
           "--exact", "--with-vector", "--plan", "index_state", "ingest NAME PATH...",
           "ask NAME QUESTION", "--embedder", "--chunk-tokens", "--generator", "--llm-url",
@@ -333,6 +333,35 @@ TEST_F(CliTest, CreateListInfoDrop) {
   EXPECT_ENGINE_ERROR(Run({"drop", "alpha"}), "NotFound");
   EXPECT_ENGINE_ERROR(Run({"create", "beta", "--dim", "8"}), "AlreadyExists");
   EXPECT_ENGINE_ERROR(Run({"create", "bad name!", "--dim", "8"}), "InvalidArgument");
+}
+
+// `repair` on a healthy collection rebuilds its index and reports what it kept; --drop deletes it;
+// its errors. (Damaged collections are exercised in tests/unit/db/damaged_test.cc.)
+TEST_F(CliTest, RepairRebuildsOrDrops) {
+  Ok({"create", "c", "--dim", "2", "--index", "HNSW8"});
+  const std::string file = tmp_.Sub("p.jsonl");
+  {
+    std::ofstream f(file);
+    for (int i = 0; i < 5; ++i) f << R"({"id":)" << i << R"(,"vector":[)" << i << ",1]}\n";
+  }
+  Ok({"import", "c", file});
+  const std::string out = Ok({"repair", "c"});  // the report, then the index state
+  std::vector<json> report = JsonLines(out.substr(0, out.find('\n') + 1));
+  ASSERT_EQ(report.size(), 1u);
+  EXPECT_EQ(report[0]["name"], "c");
+  EXPECT_EQ(report[0]["points_kept"], 5);
+  EXPECT_EQ(report[0]["points_removed"], 0);
+  EXPECT_EQ(report[0]["records_removed"], 0);
+  EXPECT_EQ(Count("c"), 5u);
+
+  EXPECT_USAGE_ERROR(Run({"repair"}), "missing argument");
+  EXPECT_USAGE_ERROR(Run({"repair", "a", "b"}), "too many arguments");
+  EXPECT_USAGE_ERROR(Run({"repair", "c", "--drop=yes"}), "--drop");
+  EXPECT_ENGINE_ERROR(Run({"repair", "nosuch"}), "NotFound");
+  EXPECT_ENGINE_ERROR(Run({"repair", "nosuch", "--drop"}), "NotFound");
+
+  EXPECT_THAT(Ok({"repair", "c", "--drop"}), HasSubstr("dropped collection c"));
+  EXPECT_ENGINE_ERROR(Run({"info", "c"}), "NotFound");
 }
 
 TEST_F(CliTest, MissingDatabaseIsAnErrorAndIsNotCreated) {
