@@ -35,6 +35,7 @@ constexpr Flag kFlags[] = {
     {"tls-cert", Kind::kString},
     {"tls-key", Kind::kString},
     {"metrics", Kind::kString},
+    {"openai-listen", Kind::kString},
     {"max-message-bytes", Kind::kNumber},
     {"max-batch-points", Kind::kNumber},
     {"max-dimension", Kind::kNumber},
@@ -306,6 +307,8 @@ Text collections (RAG):
 
 Observability:
   --metrics HOST:PORT      serve Prometheus metrics over HTTP at /metrics
+  --openai-listen HOST:PORT  serve the OpenAI-compatible API (/v1/chat/completions,
+                           /v1/embeddings, /v1/models; docs/openai.md), same API keys
   --log-level LEVEL        debug, info, warn or error (default info); debug logs every call
   --slow-call-ms N         calls slower than this are logged at info (default 1000)
 
@@ -393,6 +396,15 @@ ParseResult ParseConfig(int argc, const char* const* argv) {
     int port = 0;
     if (!SplitHostPort(c.metrics_listen, &host, &port)) {
       error = "--metrics: \"" + c.metrics_listen + "\" is not HOST:PORT";
+      return result;
+    }
+  }
+  if (const auto* v = last("openai-listen")) {
+    c.openai_listen = *v;
+    std::string host;
+    int port = 0;
+    if (!SplitHostPort(c.openai_listen, &host, &port)) {
+      error = "--openai-listen: \"" + c.openai_listen + "\" is not HOST:PORT";
       return result;
     }
   }
@@ -519,6 +531,12 @@ ParseResult ParseConfig(int argc, const char* const* argv) {
 
   if (c.keys.empty() && !c.allow_remote && !IsLoopbackAddress(c.listen)) {
     error = "--listen " + c.listen +
+            " is not a loopback address and no API key is configured; add --api-key or "
+            "--api-key-file, or --allow-remote to serve without authentication";
+    return result;
+  }
+  if (!c.openai_listen.empty() && c.keys.empty() && !c.allow_remote && !IsLoopbackAddress(c.openai_listen)) {
+    error = "--openai-listen " + c.openai_listen +
             " is not a loopback address and no API key is configured; add --api-key or "
             "--api-key-file, or --allow-remote to serve without authentication";
     return result;

@@ -35,6 +35,7 @@ struct ServerConfig {
   std::string tls_cert_pem;  // read from the files by ParseConfig
   std::string tls_key_pem;
   std::string metrics_listen;  // empty: no metrics endpoint
+  std::string openai_listen;   // empty: no OpenAI-compatible HTTP endpoint
   uint64_t max_message_bytes = 64u << 20;
   uint32_t max_batch_points = 10000;
   uint32_t max_dimension = 65536;

@@ -16,8 +16,10 @@
 
 #include "sextant/database.h"
 #include "sextant/rag.h"
+#include "server/http_server.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/openai_http.h"
 #include "server/service.h"
 
 #ifndef SEXTANTD_BUILD_INFO
@@ -221,6 +223,20 @@ int RunServer(const ServerConfig& config) {
          {"path", "/metrics"}});
   }
 
+  // Declared after the service it uses, so it stops first.
+  std::unique_ptr<HttpServer> openai_http;
+  if (!config.openai_listen.empty()) {
+    openai_http = std::make_unique<HttpServer>();
+    RegisterOpenAIRoutes(*openai_http, *service);
+    if (Status s = openai_http->Start(config.openai_listen); !s.ok()) {
+      std::fprintf(stderr, "sextantd: --openai-listen: %s\n", s.ToString().c_str());
+      server->Shutdown(std::chrono::system_clock::now());
+      return kExitError;
+    }
+    Log(LogLevel::kInfo, "openai_listening",
+        {{"listen", BoundAddress(config.openai_listen, openai_http->port())}, {"path", "/v1"}});
+  }
+
   if (!config.port_file.empty()) {
     std::string error;
     if (!WritePortFile(config.port_file, port, &error)) {
@@ -271,6 +287,8 @@ int RunServer(const ServerConfig& config) {
   }
   server->Shutdown(std::chrono::system_clock::now() + kFinalGrace);
   server->Wait();
+  if (openai_http) openai_http->Stop();
+  openai_http.reset();
   if (metrics_http) metrics_http->Stop();
   metrics_http.reset();
   server.reset();

@@ -119,6 +119,17 @@ class SextantService final : public v1::Sextant::Service {
   grpc::Status UpdateAliases(grpc::ServerContext* ctx, const v1::UpdateAliasesRequest* req,
                              v1::UpdateAliasesResponse* resp) override;
 
+  // For sextantd's HTTP front ends (server/openai_http.h): the same keys, text collections,
+  // generators and limits the RPCs use.
+  Access CheckKey(std::string_view authorization) const { return keys_.Check(authorization); }
+  StatusOr<std::shared_ptr<rag::TextCollection>> OpenTextCollection(std::string_view name) {
+    return OpenText(name, "model");
+  }
+  StatusOr<rag::Generator*> FindGenerator(const std::string& name) const { return ChooseGenerator(name); }
+  const rag::GenerationLimits& generation_limits() const { return options_.generation_limits; }
+  // The names of the text collections.
+  StatusOr<std::vector<std::string>> TextCollectionNames() const;
+
   // What a handler knows about its call, and what it adds to the call's log line.
   struct Call {
     grpc::ServerContext* ctx;
