@@ -9,6 +9,7 @@
 #include "index/flat.h"
 #include "payload/filter.h"
 #include "payload/payload.h"
+#include "payload/payload_edit.h"
 #include "simd/distance.h"
 #include "util/coding.h"
 
@@ -215,6 +216,9 @@ StatusOr<std::vector<std::vector<Hit>>> CollectionImpl::SearchBatch(const Search
         return Status::InvalidArgument(label + ": vector is all zeros, which has no direction for the cosine metric");
       }
     }
+    SEXTANT_RETURN_IF_ERROR(payload::ValidatePaths(options.payload_include, "payload_include").WithPrefix("search"));
+    SEXTANT_RETURN_IF_ERROR(payload::ValidatePaths(options.payload_exclude, "payload_exclude").WithPrefix("search"));
+    const bool project = !options.payload_include.empty() || !options.payload_exclude.empty();
     std::optional<payload::Filter> filter;
     if (!options.filter.empty()) {
       auto parsed = payload::Filter::Parse(options.filter);
@@ -314,6 +318,7 @@ StatusOr<std::vector<std::vector<Hit>>> CollectionImpl::SearchBatch(const Search
         }
         if (options.with_payload) {
           SEXTANT_ASSIGN_OR_RETURN(hit.payload, ReadPayload(nb.slot));
+          if (project) hit.payload = payload::Project(hit.payload, options.payload_include, options.payload_exclude);
         }
         results[i].push_back(std::move(hit));
       }

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "sextant/status.h"
@@ -149,6 +150,29 @@ struct SearchOptions {
   uint32_t nprobe = 0;
   // Score every (matching) point exactly, bypassing the index.
   bool exact = false;
+  // With with_payload: keep only these dotted paths of each payload (all of it when empty), then
+  // drop the `payload_exclude` paths. Parents of an included path keep only what is included.
+  std::vector<std::string> payload_include;
+  std::vector<std::string> payload_exclude;
+};
+
+// Which points a payload update applies to: the points with these ids, or every point whose
+// payload matches a filter (JSON, docs/filters.md; "{}" selects every point).
+struct PointSelector {
+  static PointSelector Ids(std::vector<PointId> ids) {
+    PointSelector s;
+    s.ids = std::move(ids);
+    return s;
+  }
+  static PointSelector Where(std::string filter) {
+    PointSelector s;
+    s.by_filter = true;
+    s.filter = std::move(filter);
+    return s;
+  }
+  std::vector<PointId> ids;
+  bool by_filter = false;
+  std::string filter;  // required (non-empty) when by_filter
 };
 
 // Options for Collection::Scan.
