@@ -46,6 +46,7 @@
 #include "payload/filter.h"
 #include "payload/payload_index.h"
 #include "sextant/collection.h"
+#include "storage/files.h"
 #include "storage/storage.h"
 #include "util/rw_mutex.h"
 
@@ -59,6 +60,7 @@ struct CollectionLimits {
 // What a collection needs from its database.
 struct CollectionEnv {
   storage::Storage* storage = nullptr;  // owned by the database; valid until Close()
+  std::shared_ptr<const storage::Files> files;  // all file I/O outside RocksDB (the same file system)
   std::string index_dir;                // where index checkpoint files go
   CollectionLimits limits;
 };

@@ -2,7 +2,6 @@
 // (training, catch-up, swap), checkpoints, and the periodic Maintain().
 #include <algorithm>
 #include <cstring>
-#include <filesystem>
 
 #include "collection/collection_impl.h"
 #include "collection/collection_internal.h"
@@ -61,8 +60,7 @@ Status CollectionImpl::SetIndex(const IndexOptions& options) {
         RecomputeFreeSlots();
       }
       index_cv_.notify_all();
-      std::error_code ec;
-      std::filesystem::remove(IndexFilePath(env_.index_dir, desc_.id), ec);
+      env_.files->Remove(IndexFilePath(env_.index_dir, desc_.id)).IgnoreError();
       return Status::OK();
     }
     StartBuild(options);
@@ -176,8 +174,7 @@ void CollectionImpl::BuildMain(IndexOptions options) {
       // Not enough points yet: searches are exact until Maintain() sees enough and trains.
       min_training_points_ = need;
       EndBuild(nullptr, options, IndexState::kTraining);
-      std::error_code ec;
-      std::filesystem::remove(IndexFilePath(env_.index_dir, desc_.id), ec);
+      env_.files->Remove(IndexFilePath(env_.index_dir, desc_.id)).IgnoreError();
       return;
     }
     // A deterministic, evenly spread sample of at most kMaxTrainingPoints vectors.
@@ -244,7 +241,7 @@ Status CollectionImpl::Checkpoint() {
       }
       changes_since_checkpoint_ = 0;
     }
-    Status written = WriteIndexFile(IndexFilePath(env_.index_dir, desc_.id), file);
+    Status written = WriteIndexFile(*env_.files, IndexFilePath(env_.index_dir, desc_.id), file);
     if (!written.ok()) {
       changes_since_checkpoint_ += 1;  // try again later
       return written.WithPrefix("checkpoint");

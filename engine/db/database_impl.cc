@@ -3,7 +3,6 @@
 // The catalogue lives in the meta family: "format_version" -> decimal text, "next_collection_id"
 // -> decimal text, and "collection/<name>" -> a JSON descriptor (docs/format.md). Collection ids
 // are never reused, so a dropped collection's keys can never be mistaken for a new one's.
-#include <filesystem>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -17,6 +16,7 @@
 #include "db/file_lock.h"
 #include "sextant/database.h"
 #include "simd/distance.h"
+#include "storage/files.h"
 #include "storage/storage.h"
 
 #ifndef SEXTANT_VERSION
@@ -55,9 +55,10 @@ Status ValidateName(std::string_view name) {
 class DatabaseImpl final : public Database {
  public:
   DatabaseImpl(std::string path, FileLock lock, std::unique_ptr<storage::Storage> storage,
-               CollectionLimits limits)
+               std::shared_ptr<const storage::Files> files, CollectionLimits limits)
       : path_(std::move(path)), lock_(std::move(lock)), storage_(std::move(storage)) {
     env_.storage = storage_.get();
+    env_.files = std::move(files);
     env_.index_dir = path_ + "/index";
     env_.limits = limits;
   }
@@ -238,26 +239,26 @@ class DatabaseImpl final : public Database {
 StatusOr<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options, const std::string& path) {
   try {
     if (path.empty()) return Status::InvalidArgument("database path is empty");
-    std::error_code ec;
-    if (!std::filesystem::is_directory(path, ec)) {
-      if (std::filesystem::exists(path, ec)) {
-        return Status::InvalidArgument("database path " + path + " exists and is not a directory");
-      }
+    auto files = std::make_shared<const storage::Files>(options.file_system);
+    SEXTANT_ASSIGN_OR_RETURN(bool is_dir, files->IsDirectory(path));
+    if (!is_dir) {
+      SEXTANT_ASSIGN_OR_RETURN(bool exists, files->Exists(path));
+      if (exists) return Status::InvalidArgument("database path " + path + " exists and is not a directory");
       if (!options.create_if_missing) {
         return Status::NotFound("no database in " + path + " (create_if_missing is false)");
       }
-      std::filesystem::create_directories(path, ec);
-      if (ec) return Status::Unavailable("cannot create directory " + path + ": " + ec.message());
+      SEXTANT_RETURN_IF_ERROR(files->CreateDirs(path));
     }
     SEXTANT_ASSIGN_OR_RETURN(FileLock lock, FileLock::Acquire(path));
     storage::StorageOptions so;
     so.create_if_missing = options.create_if_missing;
     so.error_if_exists = options.error_if_exists;
     so.block_cache_bytes = options.block_cache_bytes;
+    so.file_system = files->file_system();
     SEXTANT_ASSIGN_OR_RETURN(auto storage, storage::Storage::Open(path, so));
     CollectionLimits limits;
     limits.max_payload_bytes = options.max_payload_bytes;
-    auto db = std::make_unique<DatabaseImpl>(path, std::move(lock), std::move(storage), limits);
+    auto db = std::make_unique<DatabaseImpl>(path, std::move(lock), std::move(storage), std::move(files), limits);
     SEXTANT_RETURN_IF_ERROR(db->Load());
     db->StartMaintenance();
     return std::unique_ptr<Database>(std::move(db));

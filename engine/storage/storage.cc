@@ -1,14 +1,16 @@
 #include "storage/storage.h"
 
-#include <filesystem>
 #include <vector>
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include "storage/rocks_status.h"
 #include "util/coding.h"
 
 namespace sextant::storage {
@@ -16,19 +18,6 @@ namespace {
 
 constexpr std::string_view kCfNames[kNumCfs] = {"meta",    "ids",   "vectors", "payloads",
                                                 "payload_index", "index", "docs"};
-
-// rocksdb::Status -> sextant::Status, once, here (STYLE.md "Error handling").
-Status FromRocks(const rocksdb::Status& s, std::string_view what) {
-  if (s.ok()) return Status::OK();
-  std::string msg = std::string(what) + ": " + s.ToString();
-  if (s.IsNotFound()) return Status::NotFound(msg);
-  if (s.IsCorruption()) return Status::DataLoss(msg);
-  if (s.IsNoSpace() || s.IsMemoryLimit()) return Status::ResourceExhausted(msg);
-  if (s.IsInvalidArgument()) return Status::InvalidArgument(msg);
-  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain()) return Status::Unavailable(msg);
-  if (s.IsAborted()) return Status::Aborted(msg);
-  return Status::Internal(msg);
-}
 
 rocksdb::Slice ToSlice(std::string_view v) { return rocksdb::Slice(v.data(), v.size()); }
 
@@ -64,6 +53,7 @@ struct Storage::Rep {
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;  // indexed by Cf; owned, destroyed in ~Rep
   std::string path;
+  std::unique_ptr<rocksdb::Env> env;  // wraps StorageOptions::file_system; ~Rep closes db first
 
   rocksdb::ColumnFamilyHandle* H(Cf cf) const { return handles[static_cast<int>(cf)]; }
 
@@ -73,6 +63,7 @@ struct Storage::Rep {
       if (h != nullptr && h != db->DefaultColumnFamily()) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
     }
     db->Close().PermitUncheckedError();
+    db.reset();  // before env, which it uses
   }
 };
 
@@ -81,8 +72,13 @@ Storage::~Storage() = default;
 
 StatusOr<std::unique_ptr<Storage>> Storage::Open(const std::string& path,
                                                  const StorageOptions& options) {
-  std::error_code ec;
-  const bool exists = std::filesystem::exists(std::filesystem::path(path) / "CURRENT", ec);
+  std::shared_ptr<rocksdb::FileSystem> fs =
+      options.file_system != nullptr ? options.file_system : rocksdb::FileSystem::Default();
+  const rocksdb::IOStatus current = fs->FileExists(path + "/CURRENT", rocksdb::IOOptions(), nullptr);
+  if (!current.ok() && !current.IsNotFound() && !current.IsPathNotFound()) {
+    return FromRocks(current, "opening " + path);
+  }
+  const bool exists = current.ok();
   if (!exists && !options.create_if_missing) {
     return Status::NotFound("no database in " + path + " (create_if_missing is false)");
   }
@@ -111,6 +107,10 @@ StatusOr<std::unique_ptr<Storage>> Storage::Open(const std::string& path,
 
   auto rep = std::make_unique<Rep>();
   rep->path = path;
+  if (options.file_system != nullptr) {
+    rep->env = rocksdb::NewCompositeEnv(options.file_system);
+    db_options.env = rep->env.get();
+  }
   rocksdb::DB* raw = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::Status s = rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw);

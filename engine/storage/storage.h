@@ -19,6 +19,10 @@
 #include "sextant/status.h"
 #include "sextant/types.h"
 
+namespace rocksdb {
+class FileSystem;
+}
+
 namespace sextant::storage {
 
 // Column families (docs/format.md gives each one's keys and values).
@@ -38,6 +42,8 @@ struct StorageOptions {
   bool create_if_missing = true;
   bool error_if_exists = false;
   size_t block_cache_bytes = 64 << 20;
+  // Every file RocksDB touches goes through it; null: the real file system.
+  std::shared_ptr<rocksdb::FileSystem> file_system;
 };
 
 // A set of writes applied atomically by Storage::Write.

@@ -32,6 +32,7 @@
 #include "collection/index_file.h"
 #include "fuzz_util.h"
 #include "index/vector_index.h"
+#include "storage/files.h"
 #include "util/hash.h"
 
 using sextant::Metric;
@@ -117,7 +118,7 @@ void WriteSeeds(const char* dir) {
         for (uint32_t s = 0; s < 200; ++s) f.fingerprints.push_back(sextant::VectorFingerprint(Store().Row(s), kDim));
         f.index_bytes = saved;
         const std::string path = std::string(dir) + "/file.tmp.sxi";
-        Check(sextant::WriteIndexFile(path, f).ok(), "write index file");
+        Check(sextant::WriteIndexFile(sextant::storage::Files(), path, f).ok(), "write index file");
         std::ifstream in(path, std::ios::binary);
         std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
         std::remove(path.c_str());
@@ -208,7 +209,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       std::ofstream out(path, std::ios::binary | std::ios::trunc);
       out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     }
-    auto file = sextant::ReadIndexFile(path);
+    static const sextant::storage::Files files;
+    auto file = sextant::ReadIndexFile(files, path);
     if (!file.ok()) {
       Check(file.status().code() == sextant::StatusCode::kDataLoss, "a bad index file is not DataLoss",
             file.status().ToString());
