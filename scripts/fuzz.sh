@@ -50,7 +50,11 @@ cmake --build build-fuzz -j "${SEXTANT_JOBS:-2}" --target fuzz_targets
 
 if [ "$seeds" = 1 ]; then
   python3 tests/fuzz/make_corpus.py
-  build-fuzz/tests/fuzz/index_seed tests/fuzz/corpus/index_load_fuzz
+  # Targets whose seeds are built with the engine's own code write them themselves.
+  for t in index_load_fuzz service_fuzz; do
+    rm -rf "tests/fuzz/corpus/$t" && mkdir -p "tests/fuzz/corpus/$t"
+    SEXTANT_FUZZ_WRITE_SEEDS="tests/fuzz/corpus/$t" "build-fuzz/tests/fuzz/$t"
+  done
   echo "fuzz.sh: seed corpora written to tests/fuzz/corpus/"
   exit 0
 fi

@@ -6,12 +6,8 @@
 # builds with AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/ and runs the C++ suites
 # once more.
 #
-# Last, it builds the libFuzzer targets with clang in build-fuzz/ and runs each for
-# SEXTANT_FUZZ_SECONDS (30 s) from its seed corpus (scripts/fuzz.sh).
-#
 #   bash scripts/test.sh              everything (what CI runs)
 #   SEXTANT_TEST_SANITIZE=0 bash scripts/test.sh    skip the sanitizer build (faster, local use)
-#   SEXTANT_FUZZ_SECONDS=0 bash scripts/test.sh     skip the fuzz pass
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,9 +48,4 @@ if [ "${SEXTANT_TEST_SANITIZE:-1}" != "0" ]; then
   cmake --build build-asan -j "$jobs"
   echo "== C++ tests under address,undefined sanitizers"
   ASAN_OPTIONS=detect_leaks=1 ctest --test-dir build-asan --output-on-failure -j "$jobs"
-fi
-
-if [ "${SEXTANT_FUZZ_SECONDS:-30}" != "0" ]; then
-  echo "== fuzz targets, ${SEXTANT_FUZZ_SECONDS:-30} s each (scripts/fuzz.sh)"
-  bash scripts/fuzz.sh --seconds "${SEXTANT_FUZZ_SECONDS:-30}"
 fi

@@ -39,6 +39,7 @@ constexpr Flag kFlags[] = {
     {"max-dimension", Kind::kNumber},
     {"max-payload-bytes", Kind::kNumber},
     {"block-cache-bytes", Kind::kNumber},
+    {"write-buffer-bytes", Kind::kNumber},
     {"slow-call-ms", Kind::kNumber},
     {"log-level", Kind::kString},
     {"model-dir", Kind::kString},
@@ -281,6 +282,8 @@ Limits:
   --max-dimension N        largest collection dimension, 1..65536 (default 65536)
   --max-payload-bytes N    largest payload JSON of one point (default 65536)
   --block-cache-bytes N    storage block cache (default 67108864)
+  --write-buffer-bytes N   in-memory write buffer per storage column family, >= 65536
+                           (default 67108864)
 
 Text collections (RAG):
   --model-dir DIR          root of local embedding models (default $SEXTANT_MODEL_DIR, else
@@ -397,6 +400,7 @@ ParseResult ParseConfig(int argc, const char* const* argv) {
       !number("max-dimension", 1, CollectionOptions::kMaxDimension, &c.max_dimension) ||
       !number("max-payload-bytes", 2, 1u << 30, &c.max_payload_bytes) ||
       !number("block-cache-bytes", 0, uint64_t{1} << 44, &c.block_cache_bytes) ||
+      !number("write-buffer-bytes", 64u << 10, uint64_t{1} << 36, &c.write_buffer_bytes) ||
       !number("slow-call-ms", 0, 3600000, &c.slow_call_ms)) {
     return result;
   }

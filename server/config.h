@@ -40,6 +40,7 @@ struct ServerConfig {
   uint32_t max_dimension = 65536;
   uint64_t max_payload_bytes = 64u << 10;
   uint64_t block_cache_bytes = 64u << 20;
+  uint64_t write_buffer_bytes = 64u << 20;  // per column family
   uint32_t slow_call_ms = 1000;  // calls at least this slow are logged at info
   LogLevel log_level = LogLevel::kInfo;
 

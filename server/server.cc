@@ -111,6 +111,7 @@ int RunServer(const ServerConfig& config) {
   db_options.create_if_missing = true;
   db_options.max_payload_bytes = config.max_payload_bytes;
   db_options.block_cache_bytes = config.block_cache_bytes;
+  db_options.write_buffer_bytes = config.write_buffer_bytes;
   auto opened = Database::Open(db_options, config.data_dir);
   if (!opened.ok()) {
     Log(LogLevel::kError, "open_failed",

@@ -239,6 +239,10 @@ class DatabaseImpl final : public Database {
 StatusOr<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options, const std::string& path) {
   try {
     if (path.empty()) return Status::InvalidArgument("database path is empty");
+    if (options.write_buffer_bytes < (64u << 10)) {
+      return Status::InvalidArgument("write_buffer_bytes: must be at least 65536, got " +
+                                     std::to_string(options.write_buffer_bytes));
+    }
     auto files = std::make_shared<const storage::Files>(options.file_system);
     SEXTANT_ASSIGN_OR_RETURN(bool is_dir, files->IsDirectory(path));
     if (!is_dir) {
@@ -254,6 +258,7 @@ StatusOr<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& option
     so.create_if_missing = options.create_if_missing;
     so.error_if_exists = options.error_if_exists;
     so.block_cache_bytes = options.block_cache_bytes;
+    so.write_buffer_bytes = options.write_buffer_bytes;
     so.file_system = files->file_system();
     SEXTANT_ASSIGN_OR_RETURN(auto storage, storage::Storage::Open(path, so));
     CollectionLimits limits;

@@ -98,6 +98,7 @@ StatusOr<std::unique_ptr<Storage>> Storage::Open(const std::string& path,
   for (int i = 0; i < kNumCfs; ++i) {
     rocksdb::ColumnFamilyOptions cf_options;
     cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    cf_options.write_buffer_size = options.write_buffer_bytes;
     // Float vectors do not compress; spend no CPU trying.
     if (static_cast<Cf>(i) == Cf::kVectors) cf_options.compression = rocksdb::kNoCompression;
     descriptors.emplace_back(std::string(kCfNames[i]), cf_options);

@@ -42,6 +42,7 @@ struct StorageOptions {
   bool create_if_missing = true;
   bool error_if_exists = false;
   size_t block_cache_bytes = 64 << 20;
+  size_t write_buffer_bytes = 64 << 20;  // per column family (DatabaseOptions::write_buffer_bytes)
   // Every file RocksDB touches goes through it; null: the real file system.
   std::shared_ptr<rocksdb::FileSystem> file_system;
 };

@@ -3,8 +3,9 @@
 
 Deterministic: run it again after changing a seed list and commit the result. Each seed is a
 small valid (or nearly valid) input, so the fuzzer starts from the interesting formats instead
-of discovering JSON or the safetensors header from nothing. The index_load seeds are real index
-checkpoints, written by the index_seed tool of the fuzz build (scripts/fuzz.sh --seeds).
+of discovering JSON or the safetensors header from nothing. The seeds of index_load_fuzz (real
+index checkpoints) and service_fuzz (requests of every method) are written by those binaries
+(scripts/fuzz.sh --seeds runs this script and them).
 """
 import hashlib
 import json

@@ -108,6 +108,13 @@ TEST(ConfigTest, KeyFile) {
   EXPECT_NE(r.error.find("line 2"), std::string::npos) << r.error;
 }
 
+TEST(ConfigTest, WriteBufferBytes) {
+  EXPECT_EQ(Parse({}).config.write_buffer_bytes, 64u << 20);
+  const ParseResult r = Parse({"--write-buffer-bytes", "4194304"});
+  ASSERT_EQ(r.action, ParseResult::Action::kRun) << r.error;
+  EXPECT_EQ(r.config.write_buffer_bytes, 4u << 20);
+}
+
 TEST(ConfigTest, BadSettings) {
   struct Case {
     std::vector<std::string> args;
@@ -132,6 +139,8 @@ TEST(ConfigTest, BadSettings) {
       {{"--allow-remote=maybe"}, "--allow-remote"},
       {{"--api-key", "has space"}, "--api-key"},
       {{"--api-key-file", "/nonexistent-keys"}, "cannot read"},
+      {{"--write-buffer-bytes", "65535"}, "--write-buffer-bytes"},
+      {{"--write-buffer-bytes", "lots"}, "--write-buffer-bytes: \"lots\" is not a whole number"},
   };
   for (const Case& c : cases) {
     const ParseResult r = Parse(c.args);

@@ -31,6 +31,12 @@ struct DatabaseOptions {
   // RocksDB block cache shared by all collections. Vectors are also held in memory by each
   // collection, so this mostly serves payload reads. Default 64 MiB.
   size_t block_cache_bytes = 64 << 20;
+  // Size of one in-memory write buffer (RocksDB memtable) of each of the storage's column
+  // families, in bytes: writes collect there until it fills and is flushed to a table file. The
+  // database's steady-state memory includes up to about this much per written family (vectors,
+  // payloads, ids, payload indexes, ...), so smaller saves memory and flushes more often (more,
+  // smaller files to compact). Default 64 MiB, RocksDB's; at least 64 KiB.
+  size_t write_buffer_bytes = 64 << 20;
   // The file system every file of the database is read and written through: RocksDB's files,
   // the index checkpoint files and the directory itself (not the lock file, which is a flock on
   // the real directory). Null, the default: the real file system. Tests pass a wrapper that

@@ -109,6 +109,38 @@ TEST(DatabaseOpenTest, ErrorIfExists) {
   EXPECT_EQ(n, 1u);
 }
 
+TEST(DatabaseOpenTest, WriteBufferBelowTheMinimumIsInvalidAndCreatesNothing) {
+  TempDir tmp;
+  DatabaseOptions options;
+  options.write_buffer_bytes = 65535;
+  auto db = Database::Open(options, tmp.Sub("db"));
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(db.status().message(), HasSubstr("write_buffer_bytes"));
+  EXPECT_FALSE(std::filesystem::exists(tmp.Sub("db")));
+}
+
+TEST(DatabaseOpenTest, SmallWriteBufferFlushesOftenAndKeepsEverything) {
+  // 64 KiB memtables: ~1 MB of vectors goes through many flushes; all of it is there on reopen.
+  TempDir tmp;
+  DatabaseOptions options;
+  options.write_buffer_bytes = 64 << 10;
+  {
+    ASSERT_OK_AND_ASSIGN(auto db, Database::Open(options, tmp.path()));
+    auto c = MustCreate(db.get(), "c", 64, Metric::kL2);
+    for (uint64_t batch = 0; batch < 40; ++batch) {
+      ASSERT_OK(c->Upsert({}, NumericIds(batch * 100, 100), Ones(100 * 64)));
+    }
+  }
+  size_t tables = 0;
+  for (const auto& e : std::filesystem::directory_iterator(tmp.path())) tables += e.path().extension() == ".sst";
+  EXPECT_GT(tables, 1u) << "64 KiB write buffers should have been flushed to table files";
+  ASSERT_OK_AND_ASSIGN(auto db, Database::Open(options, tmp.path()));
+  ASSERT_OK_AND_ASSIGN(auto c, db->GetCollection("c"));
+  ASSERT_OK_AND_ASSIGN(uint64_t n, c->Count());
+  EXPECT_EQ(n, 4000u);
+}
+
 TEST(DatabaseOpenTest, PathThatIsAFileIsAnError) {
   TempDir tmp;
   const std::string file = tmp.Sub("file");
