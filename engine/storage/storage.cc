@@ -8,6 +8,7 @@
 #include <rocksdb/file_system.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
 #include "storage/rocks_status.h"
@@ -20,6 +21,13 @@ constexpr std::string_view kCfNames[kNumCfs] = {"meta",    "ids",   "vectors", "
                                                 "payload_index", "index", "docs"};
 
 rocksdb::Slice ToSlice(std::string_view v) { return rocksdb::Slice(v.data(), v.size()); }
+
+// Discards RocksDB's diagnostics (a read-only open must not write an info log into a snapshot).
+class NullLogger : public rocksdb::Logger {
+ public:
+  using rocksdb::Logger::Logv;
+  void Logv(const char* /*format*/, va_list /*ap*/) override {}
+};
 
 }  // namespace
 
@@ -92,6 +100,8 @@ StatusOr<std::unique_ptr<Storage>> Storage::Open(const std::string& path,
   db_options.IncreaseParallelism(2);
   db_options.max_open_files = 512;
 
+  if (options.read_only) db_options.info_log = std::make_shared<NullLogger>();
+
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
@@ -114,7 +124,9 @@ StatusOr<std::unique_ptr<Storage>> Storage::Open(const std::string& path,
   }
   rocksdb::DB* raw = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::Status s = rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw);
+  rocksdb::Status s =
+      options.read_only ? rocksdb::DB::OpenForReadOnly(db_options, path, descriptors, &handles, &raw)
+                        : rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw);
   if (!s.ok()) return FromRocks(s, "opening " + path);
   rep->db.reset(raw);
   rep->handles = std::move(handles);
@@ -135,6 +147,16 @@ Status Storage::Write(Batch& batch, bool sync) {
   rocksdb::WriteOptions wo;
   wo.sync = sync;
   return FromRocks(rep_->db->Write(wo, &wb), "writing batch");
+}
+
+Status Storage::SyncWal() {
+  // An empty synced write rather than DB::SyncWAL: the write path refuses at once when an earlier
+  // I/O error stopped writes, where SyncWAL would reach the failed log writer (an assertion in
+  // RocksDB builds with assertions, as Debian's is).
+  rocksdb::WriteBatch empty;
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(rep_->db->Write(wo, &empty), "syncing the write-ahead log");
 }
 
 StatusOr<std::optional<std::string>> Storage::Get(Cf cf, std::string_view key) const {
@@ -166,6 +188,14 @@ Status Storage::CompactRange(Cf cf, std::string_view begin, std::string_view end
 }
 
 uint64_t Storage::LatestSequence() const { return rep_->db->GetLatestSequenceNumber(); }
+
+Status Storage::CreateCheckpoint(const std::string& dir) {
+  rocksdb::Checkpoint* raw = nullptr;
+  SEXTANT_RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(rep_->db.get(), &raw), "checkpoint of " + rep_->path));
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // log_size_for_flush 0: always flush, so the checkpoint holds SST files and an empty WAL.
+  return FromRocks(checkpoint->CreateCheckpoint(dir, /*log_size_for_flush=*/0), "checkpoint of " + rep_->path + " into " + dir);
+}
 
 // ---- Key layout ----
 
