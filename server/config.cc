@@ -1,6 +1,7 @@
 #include "server/config.h"
 
 #include <arpa/inet.h>
+#include <sys/un.h>
 
 #include <cctype>
 #include <cstdlib>
@@ -34,12 +35,12 @@ constexpr Flag kFlags[] = {
     {"tls-cert", Kind::kString},
     {"tls-key", Kind::kString},
     {"metrics", Kind::kString},
+    {"openai-listen", Kind::kString},
     {"max-message-bytes", Kind::kNumber},
     {"max-batch-points", Kind::kNumber},
     {"max-dimension", Kind::kNumber},
     {"max-payload-bytes", Kind::kNumber},
     {"block-cache-bytes", Kind::kNumber},
-    {"write-buffer-bytes", Kind::kNumber},
     {"slow-call-ms", Kind::kNumber},
     {"log-level", Kind::kString},
     {"model-dir", Kind::kString},
@@ -50,6 +51,8 @@ constexpr Flag kFlags[] = {
     {"llm-model", Kind::kString},
     {"llm-api-key", Kind::kString},
     {"llm-timeout-ms", Kind::kNumber},
+    {"llm-max-tokens", Kind::kNumber},
+    {"llm-models", Kind::kString},
     {"config", Kind::kString},
 };
 
@@ -238,7 +241,11 @@ bool SplitHostPort(std::string_view host_port, std::string* host, int* port) {
   return true;
 }
 
+bool IsUnixSocketAddress(std::string_view listen) { return listen.substr(0, 5) == "unix:"; }
+
 bool IsLoopbackAddress(std::string_view host_port) {
+  // A Unix-domain socket is reachable only through the file system, as local as loopback.
+  if (IsUnixSocketAddress(host_port)) return true;
   std::string host;
   int port = 0;
   if (!SplitHostPort(host_port, &host, &port)) return false;
@@ -264,7 +271,8 @@ gRPC health checking and server reflection). Settings are "--name value" or "--n
 every one may also be given in a --config file as "name = value" (the command line wins).
 
   --data DIR               database directory, created when missing (default ./sextant-data)
-  --listen HOST:PORT       address to serve on (default 127.0.0.1:7070; port 0 picks a free one)
+  --listen HOST:PORT       address to serve on (default 127.0.0.1:7070; port 0 picks a free one),
+                           or unix:PATH for a Unix-domain socket (a stale socket file is replaced)
   --port-file PATH         once listening, write the port number and a newline to PATH
   --config FILE            read settings from FILE ("name = value" lines, '#' comments)
 
@@ -282,8 +290,6 @@ Limits:
   --max-dimension N        largest collection dimension, 1..65536 (default 65536)
   --max-payload-bytes N    largest payload JSON of one point (default 65536)
   --block-cache-bytes N    storage block cache (default 67108864)
-  --write-buffer-bytes N   in-memory write buffer per storage column family, >= 65536
-                           (default 67108864)
 
 Text collections (RAG):
   --model-dir DIR          root of local embedding models (default $SEXTANT_MODEL_DIR, else
@@ -296,9 +302,13 @@ Text collections (RAG):
   --llm-model NAME         the model the endpoint serves
   --llm-api-key KEY        its key (default $SEXTANT_LLM_API_KEY)
   --llm-timeout-ms N       per-request timeout of the endpoint (default 60000)
+  --llm-max-tokens N       the most max_tokens a request may ask of the model (default 4096)
+  --llm-models A,B         models a request may name in its generation settings (default: any)
 
 Observability:
   --metrics HOST:PORT      serve Prometheus metrics over HTTP at /metrics
+  --openai-listen HOST:PORT  serve the OpenAI-compatible API (/v1/chat/completions,
+                           /v1/embeddings, /v1/models; docs/openai.md), same API keys
   --log-level LEVEL        debug, info, warn or error (default info); debug logs every call
   --slow-call-ms N         calls slower than this are logged at info (default 1000)
 
@@ -361,11 +371,21 @@ ParseResult ParseConfig(int argc, const char* const* argv) {
     return result;
   }
   if (const auto* v = last("listen")) c.listen = *v;
-  {
+  if (IsUnixSocketAddress(c.listen)) {
+    // "unix:PATH": a Unix-domain socket (sextant.connect() in Python serves one per database).
+    constexpr size_t kMaxSocketPath = sizeof(sockaddr_un{}.sun_path) - 1;
+    const size_t n = c.listen.size() - 5;
+    if (n == 0 || n > kMaxSocketPath) {
+      error = "--listen: \"" + c.listen + "\": a unix socket path is 1.." + std::to_string(kMaxSocketPath) +
+              " bytes, got " + std::to_string(n);
+      return result;
+    }
+  } else {
     std::string host;
     int port = 0;
     if (!SplitHostPort(c.listen, &host, &port)) {
-      error = "--listen: \"" + c.listen + "\" is not HOST:PORT (port 0..65535; IPv6 as [ADDR]:PORT)";
+      error = "--listen: \"" + c.listen +
+              "\" is not HOST:PORT (port 0..65535; IPv6 as [ADDR]:PORT) or unix:PATH";
       return result;
     }
   }
@@ -376,6 +396,15 @@ ParseResult ParseConfig(int argc, const char* const* argv) {
     int port = 0;
     if (!SplitHostPort(c.metrics_listen, &host, &port)) {
       error = "--metrics: \"" + c.metrics_listen + "\" is not HOST:PORT";
+      return result;
+    }
+  }
+  if (const auto* v = last("openai-listen")) {
+    c.openai_listen = *v;
+    std::string host;
+    int port = 0;
+    if (!SplitHostPort(c.openai_listen, &host, &port)) {
+      error = "--openai-listen: \"" + c.openai_listen + "\" is not HOST:PORT";
       return result;
     }
   }
@@ -400,12 +429,29 @@ ParseResult ParseConfig(int argc, const char* const* argv) {
       !number("max-dimension", 1, CollectionOptions::kMaxDimension, &c.max_dimension) ||
       !number("max-payload-bytes", 2, 1u << 30, &c.max_payload_bytes) ||
       !number("block-cache-bytes", 0, uint64_t{1} << 44, &c.block_cache_bytes) ||
-      !number("write-buffer-bytes", 64u << 10, uint64_t{1} << 36, &c.write_buffer_bytes) ||
       !number("slow-call-ms", 0, 3600000, &c.slow_call_ms)) {
     return result;
   }
 
   if (!number("llm-timeout-ms", 1, 3600000, &c.llm_timeout_ms)) return result;
+  if (!number("llm-max-tokens", 1, 1000000, &c.llm_max_tokens)) return result;
+  if (const auto* v = last("llm-models")) {
+    c.llm_models.clear();
+    size_t begin = 0;
+    while (begin <= v->size()) {
+      size_t end = v->find(',', begin);
+      if (end == std::string::npos) end = v->size();
+      std::string name = v->substr(begin, end - begin);
+      while (!name.empty() && name.front() == ' ') name.erase(name.begin());
+      while (!name.empty() && name.back() == ' ') name.pop_back();
+      if (name.empty()) {
+        error = "--llm-models: an empty model name in \"" + *v + "\" (a comma-separated list)";
+        return result;
+      }
+      c.llm_models.push_back(name);
+      begin = end + 1;
+    }
+  }
   if (const auto* v = last("model-dir")) {
     if (v->empty()) {
       error = "--model-dir: empty directory name";
@@ -485,6 +531,12 @@ ParseResult ParseConfig(int argc, const char* const* argv) {
 
   if (c.keys.empty() && !c.allow_remote && !IsLoopbackAddress(c.listen)) {
     error = "--listen " + c.listen +
+            " is not a loopback address and no API key is configured; add --api-key or "
+            "--api-key-file, or --allow-remote to serve without authentication";
+    return result;
+  }
+  if (!c.openai_listen.empty() && c.keys.empty() && !c.allow_remote && !IsLoopbackAddress(c.openai_listen)) {
+    error = "--openai-listen " + c.openai_listen +
             " is not a loopback address and no API key is configured; add --api-key or "
             "--api-key-file, or --allow-remote to serve without authentication";
     return result;

@@ -35,12 +35,12 @@ struct ServerConfig {
   std::string tls_cert_pem;  // read from the files by ParseConfig
   std::string tls_key_pem;
   std::string metrics_listen;  // empty: no metrics endpoint
+  std::string openai_listen;   // empty: no OpenAI-compatible HTTP endpoint
   uint64_t max_message_bytes = 64u << 20;
   uint32_t max_batch_points = 10000;
   uint32_t max_dimension = 65536;
   uint64_t max_payload_bytes = 64u << 10;
   uint64_t block_cache_bytes = 64u << 20;
-  uint64_t write_buffer_bytes = 64u << 20;  // per column family
   uint32_t slow_call_ms = 1000;  // calls at least this slow are logged at info
   LogLevel log_level = LogLevel::kInfo;
 
@@ -53,6 +53,8 @@ struct ServerConfig {
   std::string llm_model;
   std::string llm_api_key;     // empty: $SEXTANT_LLM_API_KEY
   uint32_t llm_timeout_ms = 60000;
+  uint32_t llm_max_tokens = 4096;       // cap on a request's generation.max_tokens
+  std::vector<std::string> llm_models;  // models a request may name; empty: any
 
   bool tls() const { return !tls_cert_pem.empty(); }
 };
@@ -74,6 +76,8 @@ std::string_view UsageText();
 
 // Whether `host_port`'s host is a loopback address (127.0.0.0/8, ::1, localhost).
 bool IsLoopbackAddress(std::string_view host_port);
+// Whether a --listen address is "unix:PATH" (a Unix-domain socket, counted as loopback above).
+bool IsUnixSocketAddress(std::string_view listen);
 
 // Splits "HOST:PORT" / "[V6]:PORT"; false when malformed or the port is not 0..65535.
 bool SplitHostPort(std::string_view host_port, std::string* host, int* port);

@@ -3,6 +3,8 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+
+#include "grpc/health/v1/health.pb.h"
 #include <signal.h>
 #include <unistd.h>
 
@@ -14,8 +16,10 @@
 
 #include "sextant/database.h"
 #include "sextant/rag.h"
+#include "server/http_server.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/openai_http.h"
 #include "server/service.h"
 
 #ifndef SEXTANTD_BUILD_INFO
@@ -111,7 +115,6 @@ int RunServer(const ServerConfig& config) {
   db_options.create_if_missing = true;
   db_options.max_payload_bytes = config.max_payload_bytes;
   db_options.block_cache_bytes = config.block_cache_bytes;
-  db_options.write_buffer_bytes = config.write_buffer_bytes;
   auto opened = Database::Open(db_options, config.data_dir);
   if (!opened.ok()) {
     Log(LogLevel::kError, "open_failed",
@@ -134,6 +137,8 @@ int RunServer(const ServerConfig& config) {
   if (!config.openai_api_key.empty()) service_options.embedders.openai_api_key = config.openai_api_key;
   service_options.allow_remote_embedders = config.allow_remote_embedders;
   service_options.default_generator = config.generator;
+  service_options.generation_limits.max_tokens = config.llm_max_tokens;
+  service_options.generation_limits.models = config.llm_models;
   if (!config.llm_url.empty()) {
     rag::OpenAIChatOptions chat;
     chat.endpoint.base_url = config.llm_url;
@@ -160,6 +165,9 @@ int RunServer(const ServerConfig& config) {
   auto service = std::make_unique<SextantService>(db.get(), std::move(service_options));
 
   grpc::EnableDefaultHealthCheckService(true);
+  // The built-in health service has no protobuf descriptors; naming the messages of our copy of
+  // grpc/health/v1/health.proto links them in, so reflection can describe the service too.
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   std::shared_ptr<grpc::ServerCredentials> creds;
@@ -215,6 +223,20 @@ int RunServer(const ServerConfig& config) {
          {"path", "/metrics"}});
   }
 
+  // Declared after the service it uses, so it stops first.
+  std::unique_ptr<HttpServer> openai_http;
+  if (!config.openai_listen.empty()) {
+    openai_http = std::make_unique<HttpServer>();
+    RegisterOpenAIRoutes(*openai_http, *service);
+    if (Status s = openai_http->Start(config.openai_listen); !s.ok()) {
+      std::fprintf(stderr, "sextantd: --openai-listen: %s\n", s.ToString().c_str());
+      server->Shutdown(std::chrono::system_clock::now());
+      return kExitError;
+    }
+    Log(LogLevel::kInfo, "openai_listening",
+        {{"listen", BoundAddress(config.openai_listen, openai_http->port())}, {"path", "/v1"}});
+  }
+
   if (!config.port_file.empty()) {
     std::string error;
     if (!WritePortFile(config.port_file, port, &error)) {
@@ -265,6 +287,8 @@ int RunServer(const ServerConfig& config) {
   }
   server->Shutdown(std::chrono::system_clock::now() + kFinalGrace);
   server->Wait();
+  if (openai_http) openai_http->Stop();
+  openai_http.reset();
   if (metrics_http) metrics_http->Stop();
   metrics_http.reset();
   server.reset();

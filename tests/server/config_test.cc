@@ -108,13 +108,6 @@ TEST(ConfigTest, KeyFile) {
   EXPECT_NE(r.error.find("line 2"), std::string::npos) << r.error;
 }
 
-TEST(ConfigTest, WriteBufferBytes) {
-  EXPECT_EQ(Parse({}).config.write_buffer_bytes, 64u << 20);
-  const ParseResult r = Parse({"--write-buffer-bytes", "4194304"});
-  ASSERT_EQ(r.action, ParseResult::Action::kRun) << r.error;
-  EXPECT_EQ(r.config.write_buffer_bytes, 4u << 20);
-}
-
 TEST(ConfigTest, BadSettings) {
   struct Case {
     std::vector<std::string> args;
@@ -132,6 +125,8 @@ TEST(ConfigTest, BadSettings) {
       {{"--listen", "127.0.0.1:70000"}, "--listen"},
       {{"--listen", "0.0.0.0:7070"}, "not a loopback address"},
       {{"--listen", "[::]:7070"}, "not a loopback address"},
+      {{"--listen", "unix:"}, "unix socket path"},
+      {{"--listen", "unix:/" + std::string(200, 'x')}, "unix socket path"},
       {{"--tls-cert", "/nonexistent.pem"}, "--tls-cert given without --tls-key"},
       {{"--tls-key", "/nonexistent.pem"}, "--tls-key given without --tls-cert"},
       {{"--tls-cert", "/nonexistent.pem", "--tls-key", "/nonexistent.key"}, "cannot read"},
@@ -139,8 +134,6 @@ TEST(ConfigTest, BadSettings) {
       {{"--allow-remote=maybe"}, "--allow-remote"},
       {{"--api-key", "has space"}, "--api-key"},
       {{"--api-key-file", "/nonexistent-keys"}, "cannot read"},
-      {{"--write-buffer-bytes", "65535"}, "--write-buffer-bytes"},
-      {{"--write-buffer-bytes", "lots"}, "--write-buffer-bytes: \"lots\" is not a whole number"},
   };
   for (const Case& c : cases) {
     const ParseResult r = Parse(c.args);
@@ -156,6 +149,8 @@ TEST(ConfigTest, LoopbackRule) {
   EXPECT_TRUE(server::IsLoopbackAddress("localhost:7070"));
   EXPECT_TRUE(server::IsLoopbackAddress("[::1]:7070"));
   EXPECT_FALSE(server::IsLoopbackAddress("0.0.0.0:7070"));
+  EXPECT_TRUE(server::IsLoopbackAddress("unix:/tmp/s.sock"));  // reachable only through the file system
+  EXPECT_EQ(Parse({"--listen", "unix:/tmp/x/sextantd.sock"}).action, ParseResult::Action::kRun);
   EXPECT_FALSE(server::IsLoopbackAddress("10.0.0.1:7070"));
   EXPECT_FALSE(server::IsLoopbackAddress("[::]:7070"));
   EXPECT_FALSE(server::IsLoopbackAddress("example.com:7070"));

@@ -52,7 +52,6 @@ struct Config {
   uint32_t documents = 100; // the document ids ingest cycles through
   double max_p99_ms = 2000;
   double max_rss_growth_mb = 64;
-  uint64_t write_buffer_bytes = 4 << 20;  // of the server it starts; 0: the server's default
   std::string address;      // empty: start sextantd
   pid_t pid = 0;            // the server's pid with --address (0: no RSS checks)
   std::string dir;          // data directory of the started server
@@ -69,8 +68,6 @@ const char* kUsage = R"(usage: sextant-soak [options]
   --documents N           document ids ingest cycles through (100)
   --max-p99-ms MS         fail when an operation's p99 after warm-up is above (2000)
   --max-rss-growth-mb MB  fail when the server's RSS grows more after warm-up (64)
-  --write-buffer-bytes N  the started server's --write-buffer-bytes (4194304; 0 = its default of 64 MiB:
-                          memtables then take many minutes to reach their steady size)
   --address HOST:PORT     use a running server instead of starting one (with --pid for RSS)
   --pid PID               the running server's pid
   --dir DIR               data directory of the server it starts (a fresh temporary one)
@@ -105,7 +102,6 @@ bool ParseArgs(int argc, char** argv, Config* c) {
     else if (a == "--documents") { if (!need_num() || num < 1) return false; c->documents = static_cast<uint32_t>(num); }
     else if (a == "--max-p99-ms") { if (!need_num()) return false; c->max_p99_ms = num; }
     else if (a == "--max-rss-growth-mb") { if (!need_num()) return false; c->max_rss_growth_mb = num; }
-    else if (a == "--write-buffer-bytes") { if (!need_num()) return false; c->write_buffer_bytes = static_cast<uint64_t>(num); }
     else if (a == "--address") c->address = v;
     else if (a == "--pid") { if (!need_num()) return false; c->pid = static_cast<pid_t>(num); }
     else if (a == "--dir") c->dir = v;
@@ -431,10 +427,6 @@ int main(int argc, char** argv) {
     std::filesystem::remove_all(c.dir);
     setenv("SEXTANTD", c.sextantd.c_str(), 1);  // what SextantdProcess starts
     std::vector<std::string> flags = {"--log-level", "warn"};
-    if (c.write_buffer_bytes > 0) {
-      flags.push_back("--write-buffer-bytes");
-      flags.push_back(std::to_string(c.write_buffer_bytes));
-    }
     if (!server.Start(c.dir, flags)) {
       std::fprintf(stderr, "sextant-soak: %s did not start:\n%s\n", c.sextantd.c_str(), server.log().c_str());
       return 1;

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "sextant/status.h"
@@ -31,12 +32,6 @@ struct DatabaseOptions {
   // RocksDB block cache shared by all collections. Vectors are also held in memory by each
   // collection, so this mostly serves payload reads. Default 64 MiB.
   size_t block_cache_bytes = 64 << 20;
-  // Size of one in-memory write buffer (RocksDB memtable) of each of the storage's column
-  // families, in bytes: writes collect there until it fills and is flushed to a table file. The
-  // database's steady-state memory includes up to about this much per written family (vectors,
-  // payloads, ids, payload indexes, ...), so smaller saves memory and flushes more often (more,
-  // smaller files to compact). Default 64 MiB, RocksDB's; at least 64 KiB.
-  size_t write_buffer_bytes = 64 << 20;
   // The file system every file of the database is read and written through: RocksDB's files,
   // the index checkpoint files and the directory itself (not the lock file, which is a flock on
   // the real directory). Null, the default: the real file system. Tests pass a wrapper that
@@ -122,6 +117,11 @@ struct CollectionOptions {
   std::string properties;
 
   static constexpr uint32_t kMaxDimension = 65536;
+  // The largest Euclidean norm a stored or query vector may have. Below it every score is a
+  // finite float32 (a squared L2 distance is at most (2e18)^2 = 4e36, a dot product at most
+  // 1e36); above it a vector of finite but huge components (say 3e38) would score +inf or NaN
+  // and rank first whatever the query. Upsert and Search reject such vectors (InvalidArgument).
+  static constexpr double kMaxVectorNorm = 1e18;
 };
 
 // Options for one write (Upsert, Delete).
@@ -150,6 +150,29 @@ struct SearchOptions {
   uint32_t nprobe = 0;
   // Score every (matching) point exactly, bypassing the index.
   bool exact = false;
+  // With with_payload: keep only these dotted paths of each payload (all of it when empty), then
+  // drop the `payload_exclude` paths. Parents of an included path keep only what is included.
+  std::vector<std::string> payload_include;
+  std::vector<std::string> payload_exclude;
+};
+
+// Which points a payload update applies to: the points with these ids, or every point whose
+// payload matches a filter (JSON, docs/filters.md; "{}" selects every point).
+struct PointSelector {
+  static PointSelector Ids(std::vector<PointId> ids) {
+    PointSelector s;
+    s.ids = std::move(ids);
+    return s;
+  }
+  static PointSelector Where(std::string filter) {
+    PointSelector s;
+    s.by_filter = true;
+    s.filter = std::move(filter);
+    return s;
+  }
+  std::vector<PointId> ids;
+  bool by_filter = false;
+  std::string filter;  // required (non-empty) when by_filter
 };
 
 // Options for Collection::Scan.

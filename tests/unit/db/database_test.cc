@@ -109,38 +109,6 @@ TEST(DatabaseOpenTest, ErrorIfExists) {
   EXPECT_EQ(n, 1u);
 }
 
-TEST(DatabaseOpenTest, WriteBufferBelowTheMinimumIsInvalidAndCreatesNothing) {
-  TempDir tmp;
-  DatabaseOptions options;
-  options.write_buffer_bytes = 65535;
-  auto db = Database::Open(options, tmp.Sub("db"));
-  ASSERT_FALSE(db.ok());
-  EXPECT_EQ(db.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_THAT(db.status().message(), HasSubstr("write_buffer_bytes"));
-  EXPECT_FALSE(std::filesystem::exists(tmp.Sub("db")));
-}
-
-TEST(DatabaseOpenTest, SmallWriteBufferFlushesOftenAndKeepsEverything) {
-  // 64 KiB memtables: ~1 MB of vectors goes through many flushes; all of it is there on reopen.
-  TempDir tmp;
-  DatabaseOptions options;
-  options.write_buffer_bytes = 64 << 10;
-  {
-    ASSERT_OK_AND_ASSIGN(auto db, Database::Open(options, tmp.path()));
-    auto c = MustCreate(db.get(), "c", 64, Metric::kL2);
-    for (uint64_t batch = 0; batch < 40; ++batch) {
-      ASSERT_OK(c->Upsert({}, NumericIds(batch * 100, 100), Ones(100 * 64)));
-    }
-  }
-  size_t tables = 0;
-  for (const auto& e : std::filesystem::directory_iterator(tmp.path())) tables += e.path().extension() == ".sst";
-  EXPECT_GT(tables, 1u) << "64 KiB write buffers should have been flushed to table files";
-  ASSERT_OK_AND_ASSIGN(auto db, Database::Open(options, tmp.path()));
-  ASSERT_OK_AND_ASSIGN(auto c, db->GetCollection("c"));
-  ASSERT_OK_AND_ASSIGN(uint64_t n, c->Count());
-  EXPECT_EQ(n, 4000u);
-}
-
 TEST(DatabaseOpenTest, PathThatIsAFileIsAnError) {
   TempDir tmp;
   const std::string file = tmp.Sub("file");
@@ -244,6 +212,32 @@ int RunOpenChild(const std::string& dir) {
   EXPECT_NE(status, -1) << "the child's Open hung: it must fail at once, not wait";
   if (status < 0 || !WIFEXITED(status)) return -1;
   return WEXITSTATUS(status);
+}
+
+// The lock file is opened with O_NOFOLLOW: a symbolic link in its place is refused, and the file
+// it points to is neither truncated nor written (before, Open wrote its pid into the target).
+TEST(DatabaseLockTest, LockFileThatIsASymlinkIsRefusedAndItsTargetUntouched) {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("db");
+  { auto db = MustOpen(dir); }
+  const std::string target = tmp.Sub("precious.txt");
+  {
+    std::ofstream f(target);
+    f << "do not truncate me\n";
+  }
+  std::filesystem::remove(dir + "/sextant.lock");
+  std::filesystem::create_symlink(target, dir + "/sextant.lock");
+  auto db = Database::Open({}, dir);
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.status().code(), StatusCode::kFailedPrecondition) << db.status().ToString();
+  EXPECT_THAT(db.status().message(), HasSubstr("symbolic link"));
+  std::ifstream f(target);
+  std::string content((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(content, "do not truncate me\n");
+  // A directory in its place is refused too.
+  std::filesystem::remove(dir + "/sextant.lock");
+  std::filesystem::create_directory(dir + "/sextant.lock");
+  EXPECT_STATUS(Database::Open({}, dir), StatusCode::kUnavailable);
 }
 
 TEST(DatabaseLockTest, OpenFromAnotherProcessFailsWhileOpenAndWorksAfterClose) {
@@ -506,6 +500,12 @@ void ExpectEveryCallFails(Collection& c, StatusCode code) {
   EXPECT_STATUS(c.Search({}, v), code);
   EXPECT_STATUS(c.SearchBatch({}, v), code);
   EXPECT_STATUS(c.Describe(), code);
+  EXPECT_STATUS(c.DeleteWhere({}, "{}"), code);
+  EXPECT_STATUS(c.Replace({}, "{}", ids, v, {}), code);
+  EXPECT_STATUS(c.SetIndex(*IndexOptions::Parse("HNSW8")), code);
+  EXPECT_STATUS(c.RebuildIndex(), code);
+  EXPECT_STATUS(c.WaitForIndex(10), code);
+  EXPECT_STATUS(c.Checkpoint(), code);
 }
 
 TEST_F(DatabaseTest, HandleHeldAcrossDropReturnsNotFound) {
@@ -557,7 +557,17 @@ TEST_F(DatabaseTest, HandlesAfterDatabaseIsDestroyedReturnFailedPrecondition) {
   auto a = MustCreate(db_.get(), "a", 4, Metric::kL2);
   auto b = MustCreate(db_.get(), "b", 4, Metric::kCosine);
   ASSERT_OK(a->Upsert({}, NumericIds(0, 10), testing::RandomVectors(10, 4, 3)));
+  // With an index: its Checkpoint used to read the closed database's storage and write a file
+  // into a directory the database no longer locked.
+  CollectionOptions with_index;
+  with_index.dimension = 4;
+  with_index.metric = Metric::kL2;
+  with_index.index = *IndexOptions::Parse("HNSW8");
+  ASSERT_OK_AND_ASSIGN(auto h, db_->CreateCollection("h", with_index));
+  ASSERT_OK(h->Upsert({}, NumericIds(0, 50), testing::RandomVectors(50, 4, 4)));
+  ASSERT_OK(h->WaitForIndex(60000));
   db_.reset();
+  ExpectEveryCallFails(*h, StatusCode::kFailedPrecondition);
   EXPECT_EQ(a->name(), "a");
   EXPECT_EQ(a->dimension(), 4u);
   EXPECT_EQ(b->metric(), Metric::kCosine);
