@@ -18,6 +18,7 @@ from ._types import (
     Answer,
     AskTimings,
     Citation,
+    ToolCall,
     CollectionInfo,
     EmbedderConfig,
     Hit,
@@ -48,6 +49,9 @@ PayloadLike = Union[Mapping[str, Any], str, None]
 EmbedderLike = Union[str, Mapping[str, Any], EmbedderConfig]
 #: A document to ingest: {"id": str, "text": str, "metadata": dict | JSON text | None}, or a
 #: tuple (id, text) / (id, text, metadata).
+PayloadSelection = Union[bool, Sequence[str], Mapping[str, Sequence[str]]]
+"""search()'s with_payload: a bool, the dotted paths to keep, or {"include": [...], "exclude": [...]}."""
+
 DocumentLike = Union[Mapping[str, Any], Tuple[str, str], Tuple[str, str, PayloadLike]]
 
 _UINT64_MAX = 2**64 - 1
@@ -238,18 +242,81 @@ def points_to_proto(
             raise InvalidArgumentError(
                 f"payloads: {len(payloads)} payloads for {n} ids; give one per id (or None)"
             )
-    rows = matrix.tolist()
+    # Vectors travel as packed little-endian float32 (Point.vector_f32): one bytes copy per
+    # point instead of a Python float per component.
+    packed = packed_rows(matrix)
     points = []
     for i in range(n):
         row = offset + i
         points.append(
             pb.Point(
                 id=id_to_proto(ids[i], f"ids[{row}]"),
-                vector=rows[i],
+                vector_f32=packed[i],
                 payload=payload_to_json(payloads[i], f"payloads[{row}]") if payloads is not None else "",
             )
         )
     return points
+
+
+def packed_rows(matrix: "np.ndarray[Any, Any]") -> List[bytes]:
+    """Each row of a 2-D array as packed little-endian float32 bytes."""
+    if matrix.shape[0] == 0:
+        return []
+    le = np.ascontiguousarray(matrix, dtype="<f4")
+    flat = le.tobytes()
+    width = le.shape[1] * 4
+    return [flat[i * width : (i + 1) * width] for i in range(le.shape[0])]
+
+
+def packed(vectors: "np.ndarray[Any, Any]") -> bytes:
+    """A vector or a row-major matrix as packed little-endian float32 bytes."""
+    return np.ascontiguousarray(vectors, dtype="<f4").tobytes()
+
+
+def payload_selection(with_payload: object) -> Tuple[bool, List[str], List[str]]:
+    """search()'s with_payload: a bool, a list of dotted paths to keep, or a dict
+    {"include": [...], "exclude": [...]} -> (with_payload, include, exclude)."""
+    if isinstance(with_payload, (bool, np.bool_)):
+        return bool(with_payload), [], []
+    if isinstance(with_payload, Mapping):
+        unknown = set(with_payload) - {"include", "exclude"}
+        if unknown:
+            raise InvalidArgumentError(
+                f"with_payload: unknown key {sorted(unknown)[0]!r} (use 'include' and 'exclude')"
+            )
+        include = _paths(with_payload.get("include") or [], "with_payload['include']")
+        exclude = _paths(with_payload.get("exclude") or [], "with_payload['exclude']")
+        return True, include, exclude
+    if isinstance(with_payload, Iterable) and not isinstance(with_payload, (str, bytes)):
+        include = _paths(with_payload, "with_payload")
+        if not include:
+            raise InvalidArgumentError("with_payload: an empty list selects nothing; use False")
+        return True, include, []
+    raise InvalidArgumentError(
+        "with_payload: expected a bool, a list of payload keys, or {'include': [...], 'exclude': [...]}, "
+        f"not {type(with_payload).__name__}"
+    )
+
+
+def _paths(values: object, field: str) -> List[str]:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise InvalidArgumentError(f"{field}: expected a list of payload keys, not {type(values).__name__}")
+    out = []
+    for i, v in enumerate(values):
+        if not isinstance(v, str) or not v:
+            raise InvalidArgumentError(f"{field}[{i}]: expected a non-empty str, not {v!r}")
+        out.append(v)
+    return out
+
+
+def keys_list(keys: object, field: str = "keys") -> List[str]:
+    """delete_payload_keys' keys: one str or a list of strs (dotted paths)."""
+    if isinstance(keys, str):
+        keys = [keys]
+    out = _paths(keys, field)
+    if not out:
+        raise InvalidArgumentError(f"{field}: empty; name at least one key")
+    return out
 
 
 def point_from_proto(msg: pb.Point, with_vector: bool = True) -> Point:
@@ -349,15 +416,18 @@ def search_params(
     ef_search: Optional[int],
     nprobe: Optional[int],
     exact: bool,
-    with_payload: bool,
+    with_payload: object,
     with_vector: bool,
 ) -> pb.SearchParams:
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= int(k) <= 2**32 - 1:
         raise InvalidArgumentError(f"k: expected an int >= 1, not {k!r}")
+    wanted, include, exclude = payload_selection(with_payload)
     return pb.SearchParams(
         k=int(k),
         filter=filter_to_json(filter),
-        with_payload=bool(with_payload),
+        with_payload=wanted,
+        payload_include=include,
+        payload_exclude=exclude,
         with_vector=bool(with_vector),
         ef_search=_count("ef_search", ef_search),
         nprobe=_count("nprobe", nprobe),
@@ -682,7 +752,322 @@ def answer_from_proto(msg: pb.AskAnswer) -> Answer:
             retrieve_ms=t.retrieve_ms,
             generate_ms=t.generate_ms,
             total_ms=t.total_ms,
+            rewrite_ms=t.rewrite_ms,
+            tools_ms=t.tools_ms,
         ),
         generator=msg.generator,
         embedder_spec=msg.embedder_spec,
+        tool_calls=[ToolCall(c.id, c.name, c.arguments) for c in msg.tool_calls],
+        pending_calls=[ToolCall(c.id, c.name, c.arguments) for c in msg.pending_calls],
+        messages=[message_to_dict(m) for m in msg.messages],
+        finish_reason=msg.finish_reason,
+        standalone_question=msg.standalone_question,
+        tool_rounds=msg.tool_rounds,
     )
+
+
+def message_to_dict(m: pb.ChatMessage) -> Dict[str, Any]:
+    """A ChatMessage as the dict OpenAI's API uses."""
+    out: Dict[str, Any] = {"role": m.role, "content": m.content}
+    if m.tool_calls:
+        out["tool_calls"] = [ToolCall(c.id, c.name, c.arguments).to_dict() for c in m.tool_calls]
+    if m.role == "tool":
+        out["tool_call_id"] = m.tool_call_id
+    return out
+
+
+def chat_message(value: object, where: str) -> pb.ChatMessage:
+    """An OpenAI-style message dict ({"role", "content", "tool_calls", "tool_call_id"}) as a
+    ChatMessage. Roles and the conversation's shape are checked by the server."""
+    if not isinstance(value, Mapping):
+        raise InvalidArgumentError(f"{where}: expected a dict with \"role\" and \"content\", not {type(value).__name__}")
+    role = value.get("role")
+    if not isinstance(role, str):
+        raise InvalidArgumentError(f"{where}.role: expected a str, not {type(role).__name__}")
+    content = value.get("content")
+    if content is None:
+        content = ""
+    if not isinstance(content, str):
+        raise InvalidArgumentError(f"{where}.content: expected a str, not {type(content).__name__}")
+    out = pb.ChatMessage(role=role, content=content, tool_call_id=str(value.get("tool_call_id") or ""))
+    for i, call in enumerate(value.get("tool_calls") or []):
+        if isinstance(call, ToolCall):
+            out.tool_calls.add(id=call.id, name=call.name, arguments=call.arguments)
+            continue
+        if not isinstance(call, Mapping):
+            raise InvalidArgumentError(f"{where}.tool_calls[{i}]: expected a dict")
+        fn = call.get("function") if isinstance(call.get("function"), Mapping) else call
+        args = fn.get("arguments", "")
+        if not isinstance(args, str):
+            args = json.dumps(args)
+        out.tool_calls.add(id=str(call.get("id") or ""), name=str(fn.get("name") or ""), arguments=args)
+    return out
+
+
+_GENERATION_KEYS = ("temperature", "max_tokens", "stop", "model", "seed")
+
+
+def generation_settings(generation: Mapping[str, Any]) -> pb.GenerationSettings:
+    """temperature, max_tokens, stop (a str or a list of strs), model and seed; None = unset."""
+    unknown = sorted(set(generation) - set(_GENERATION_KEYS))
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s) {', '.join(unknown)} (generation settings are "
+                        f"{', '.join(_GENERATION_KEYS)})")
+    out = pb.GenerationSettings()
+    t = generation.get("temperature")
+    if t is not None:
+        if isinstance(t, bool) or not isinstance(t, numbers.Real):
+            raise InvalidArgumentError(f"temperature: expected a number, not {t!r}")
+        out.temperature = float(t)
+    m = generation.get("max_tokens")
+    if m is not None:
+        out.max_tokens = _count("max_tokens", m)
+    stop = generation.get("stop")
+    if stop is not None:
+        stops = [stop] if isinstance(stop, str) else list(stop)
+        for i, x in enumerate(stops):
+            if not isinstance(x, str):
+                raise InvalidArgumentError(f"stop[{i}]: expected a str, not {type(x).__name__}")
+        out.stop.extend(stops)
+    model = generation.get("model")
+    if model is not None:
+        if not isinstance(model, str):
+            raise InvalidArgumentError(f"model: expected a str, not {type(model).__name__}")
+        out.model = model
+    seed = generation.get("seed")
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+            raise InvalidArgumentError(f"seed: expected an int, not {seed!r}")
+        out.seed = int(seed)
+    return out
+
+
+def tools_spec(tools: object) -> Tuple[int, List[pb.FunctionDefinition]]:
+    """tools=None (no tools), "auto" (the model may search the collection), or a list of "auto"
+    and/or function definitions (OpenAI's {"type": "function", "function": {...}} or just
+    {"name", "description", "parameters"}) -> (ToolMode, functions)."""
+    if tools is None:
+        return pb.TOOL_MODE_NONE, []
+    items = [tools] if isinstance(tools, (str, Mapping)) else tools
+    if not isinstance(items, Iterable):
+        raise InvalidArgumentError(f"tools: expected None, \"auto\" or a list, not {type(tools).__name__}")
+    mode = pb.TOOL_MODE_NONE
+    functions: List[pb.FunctionDefinition] = []
+    for i, item in enumerate(items):
+        if item == "auto":
+            mode = pb.TOOL_MODE_AUTO
+            continue
+        if not isinstance(item, Mapping):
+            raise InvalidArgumentError(f"tools[{i}]: expected \"auto\" or a function definition dict")
+        fn = item.get("function") if isinstance(item.get("function"), Mapping) else item
+        name = fn.get("name")
+        if not isinstance(name, str):
+            raise InvalidArgumentError(f"tools[{i}]: a function needs a str \"name\"")
+        params = fn.get("parameters")
+        functions.append(
+            pb.FunctionDefinition(
+                name=name,
+                description=str(fn.get("description") or ""),
+                parameters="" if params is None else (params if isinstance(params, str) else json.dumps(params)),
+            )
+        )
+    return mode, functions
+
+
+_REWRITE = {
+    None: pb.REWRITE_MODE_AUTO,
+    "auto": pb.REWRITE_MODE_AUTO,
+    "model": pb.REWRITE_MODE_MODEL,
+    "heuristic": pb.REWRITE_MODE_HEURISTIC,
+    "off": pb.REWRITE_MODE_OFF,
+}
+
+
+def rewrite_mode(value: object) -> int:
+    if value is False:
+        return pb.REWRITE_MODE_OFF
+    if value not in _REWRITE:
+        raise InvalidArgumentError(f"rewrite: expected \"auto\", \"model\", \"heuristic\" or \"off\", not {value!r}")
+    return _REWRITE[value]
+# ---------------------------------------------------------------- data management requests
+
+
+def _selector(request: Any, ids: object, filter: object, what: str) -> None:
+    """Sets a SetPayload/DeletePayloadKeys request's selector: ids (one id or a list) or a filter."""
+    if (ids is None) == (filter is None):
+        raise InvalidArgumentError(f"{what}: give either ids or filter=, not both or neither")
+    if ids is not None:
+        id_list: Iterable[object]
+        if isinstance(ids, (int, str, np.integer)):
+            id_list = [ids]
+        elif isinstance(ids, (bytes, Mapping)) or not isinstance(ids, Iterable):
+            raise InvalidArgumentError(f"ids: expected an id or a sequence of ids, not {type(ids).__name__}")
+        else:
+            id_list = ids
+        request.ids.SetInParent()
+        request.ids.ids.extend(ids_to_proto(id_list))
+        if not request.ids.ids:
+            raise InvalidArgumentError("ids: empty; name at least one point")
+    else:
+        text = filter_to_json(filter)
+        if not text:
+            raise InvalidArgumentError("filter: empty (use {} to select every point)")
+        request.filter = text
+
+
+def set_payload_request(
+    collection: str, payload: object, ids: object, filter: object, overwrite: bool, sync: bool
+) -> pb.SetPayloadRequest:
+    what = "overwrite_payload" if overwrite else "set_payload"
+    if payload is not None and not isinstance(payload, (str, Mapping)):
+        raise InvalidArgumentError(f"payload: expected a dict or JSON object text, not {type(payload).__name__}")
+    request = pb.SetPayloadRequest(
+        collection=collection, payload=payload_to_json(payload), overwrite=overwrite, sync=sync
+    )
+    _selector(request, ids, filter, what)
+    return request
+
+
+def delete_payload_keys_request(
+    collection: str, keys: object, ids: object, filter: object, sync: bool
+) -> pb.DeletePayloadKeysRequest:
+    request = pb.DeletePayloadKeysRequest(collection=collection, keys=keys_list(keys), sync=sync)
+    _selector(request, ids, filter, "delete_payload_keys")
+    return request
+
+
+def update_vectors_request(
+    collection: str, ids: Sequence[object], vectors: object, sync: bool
+) -> pb.UpdateVectorsRequest:
+    matrix = as_matrix(vectors)
+    if matrix.shape[0] != len(ids):
+        raise InvalidArgumentError(
+            f"vectors: {matrix.shape[0]} vectors for {len(ids)} ids; give one vector per id"
+        )
+    if len(ids) == 0:
+        raise InvalidArgumentError("ids: empty; name at least one point")
+    rows = packed_rows(matrix)
+    points = [pb.Point(id=id_to_proto(ids[i], f"ids[{i}]"), vector_f32=rows[i]) for i in range(len(ids))]
+    return pb.UpdateVectorsRequest(collection=collection, points=points, sync=sync)
+
+
+def get_many_request(collection: str, ids: Sequence[object], with_vector: bool) -> pb.GetManyRequest:
+    return pb.GetManyRequest(collection=collection, ids=ids_to_proto(ids), with_vector=with_vector)
+
+
+def get_many_result(
+    request: pb.GetManyRequest, response: pb.GetManyResponse, with_vector: bool
+) -> List[Optional[Point]]:
+    """GetMany's answer aligned with the request's ids: a Point, or None for a missing id."""
+    found = {}
+    for msg in response.points:
+        found[msg.id.SerializeToString(deterministic=True)] = point_from_proto(msg, with_vector)
+    return [found.get(i.SerializeToString(deterministic=True)) for i in request.ids]
+
+
+def update_aliases_request(changes: object) -> pb.UpdateAliasesRequest:
+    """[("create", alias, collection) | ("delete", alias), ...] -> UpdateAliasesRequest."""
+    if isinstance(changes, (str, bytes, Mapping)) or not isinstance(changes, Iterable):
+        raise InvalidArgumentError(
+            "changes: expected a list of ('create', alias, collection) / ('delete', alias) tuples"
+        )
+    request = pb.UpdateAliasesRequest()
+    for i, change in enumerate(changes):
+        if isinstance(change, (str, bytes)) or not isinstance(change, Sequence) or not change:
+            raise InvalidArgumentError(f"changes[{i}]: expected a tuple, not {change!r}")
+        kind, args = change[0], list(change[1:])
+        if not all(isinstance(a, str) for a in args):
+            raise InvalidArgumentError(f"changes[{i}]: alias and collection names are strs")
+        if kind == "create" and len(args) == 2:
+            request.changes.add().create_alias.CopyFrom(
+                pb.CreateAliasRequest(alias=args[0], collection=args[1])
+            )
+        elif kind == "delete" and len(args) == 1:
+            request.changes.add().delete_alias.CopyFrom(pb.DeleteAliasRequest(alias=args[0]))
+        else:
+            raise InvalidArgumentError(
+                f"changes[{i}]: {change!r}; expected ('create', alias, collection) or ('delete', alias)"
+            )
+    if not request.changes:
+        raise InvalidArgumentError("changes: empty")
+    return request
+
+
+# ---------------------------------------------------------------- requests shared by Client and AsyncClient
+
+
+def create_collection_request(
+    name: str,
+    dimension: Optional[int],
+    metric: str,
+    index: Optional[str],
+    payload_indexes: Any,
+    embedder: Optional[EmbedderLike],
+    chunk_tokens: Optional[int],
+    overlap_tokens: Optional[int],
+    markdown: bool,
+    tokens: Optional[str],
+    properties: Optional[Mapping[str, Any]],
+    ef_construction: Optional[int],
+    ef_search: Optional[int],
+    nprobe: Optional[int],
+) -> pb.CreateCollectionRequest:
+    """The request of create_collection (see Client.create_collection)."""
+    text_only = {
+        "chunk_tokens": chunk_tokens,
+        "overlap_tokens": overlap_tokens,
+        "tokens": tokens,
+        "markdown": markdown or None,
+    }
+    if dimension is not None and (
+        isinstance(dimension, bool)
+        or not isinstance(dimension, numbers.Integral)
+        or not 1 <= int(dimension) < 2**32
+    ):
+        raise InvalidArgumentError(f"dimension: expected an int >= 1, not {dimension!r}")
+    request = pb.CreateCollectionRequest(
+        name=name,
+        payload_indexes=payload_indexes_to_proto(payload_indexes),
+        properties=payload_to_json(properties, "properties"),
+    )
+    if embedder is None:
+        if dimension is None:
+            raise InvalidArgumentError(
+                "dimension: required for a vector collection (or give embedder= for a text "
+                "collection)"
+            )
+        given = [k for k, v in text_only.items() if v is not None]
+        if given:
+            raise InvalidArgumentError(
+                f"{given[0]}: only for a text collection; give embedder= too"
+            )
+        request.dimension = int(dimension)
+        request.metric = metric_to_proto(metric)
+        request.index.CopyFrom(
+            index_spec("Flat" if index is None else index, ef_construction, ef_search, nprobe)
+        )
+    else:
+        if metric_to_proto(metric) != pb.METRIC_COSINE:
+            raise InvalidArgumentError(
+                f"metric: a text collection is always cosine, not {metric!r}"
+            )
+        request.dimension = 0 if dimension is None else int(dimension)
+        request.metric = pb.METRIC_COSINE
+        if index is not None or (ef_construction, ef_search, nprobe) != (None, None, None):
+            # Unset, the server picks a text collection's default (HNSW16).
+            request.index.CopyFrom(
+                index_spec(
+                    "HNSW16" if index is None else index, ef_construction, ef_search, nprobe
+                )
+            )
+        request.text.CopyFrom(
+            text_options_to_proto(
+                embedder,
+                None if dimension is None else int(dimension),
+                chunk_tokens,
+                overlap_tokens,
+                markdown,
+                tokens,
+            )
+        )
+    return request
