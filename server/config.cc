@@ -37,6 +37,9 @@ constexpr Flag kFlags[] = {
     {"max-message-bytes", Kind::kNumber},
     {"max-batch-points", Kind::kNumber},
     {"max-dimension", Kind::kNumber},
+    {"max-k", Kind::kNumber},
+    {"max-ef-search", Kind::kNumber},
+    {"max-nprobe", Kind::kNumber},
     {"max-payload-bytes", Kind::kNumber},
     {"block-cache-bytes", Kind::kNumber},
     {"slow-call-ms", Kind::kNumber},
@@ -279,6 +282,9 @@ Limits:
   --max-message-bytes N    largest request or response message (default 67108864)
   --max-batch-points N     most points in one upsert or delete, queries in one batch (default 10000)
   --max-dimension N        largest collection dimension, 1..65536 (default 65536)
+  --max-k N                most hits one query may ask for (default 10000)
+  --max-ef-search N        largest per-search HNSW ef_search (default 10000)
+  --max-nprobe N           largest per-search IVF nprobe (default 65536)
   --max-payload-bytes N    largest payload JSON of one point (default 65536)
   --block-cache-bytes N    storage block cache (default 67108864)
 
@@ -395,6 +401,9 @@ ParseResult ParseConfig(int argc, const char* const* argv) {
   if (!number("max-message-bytes", 1024, 2147483647, &c.max_message_bytes) ||
       !number("max-batch-points", 1, 10000000, &c.max_batch_points) ||
       !number("max-dimension", 1, CollectionOptions::kMaxDimension, &c.max_dimension) ||
+      !number("max-k", 1, 1000000, &c.max_k) ||
+      !number("max-ef-search", 1, 1000000, &c.max_ef_search) ||
+      !number("max-nprobe", 1, 1u << 20, &c.max_nprobe) ||
       !number("max-payload-bytes", 2, 1u << 30, &c.max_payload_bytes) ||
       !number("block-cache-bytes", 0, uint64_t{1} << 44, &c.block_cache_bytes) ||
       !number("slow-call-ms", 0, 3600000, &c.slow_call_ms)) {

@@ -38,6 +38,9 @@ struct ServerConfig {
   uint64_t max_message_bytes = 64u << 20;
   uint32_t max_batch_points = 10000;
   uint32_t max_dimension = 65536;
+  uint32_t max_k = 10000;           // most hits per query (SearchParams.k)
+  uint32_t max_ef_search = 10000;   // largest SearchParams.ef_search
+  uint32_t max_nprobe = 65536;      // largest SearchParams.nprobe
   uint64_t max_payload_bytes = 64u << 10;
   uint64_t block_cache_bytes = 64u << 20;
   uint32_t slow_call_ms = 1000;  // calls at least this slow are logged at info

@@ -125,6 +125,9 @@ int RunServer(const ServerConfig& config) {
   service_options.max_message_bytes = config.max_message_bytes;
   service_options.max_batch_points = config.max_batch_points;
   service_options.max_dimension = config.max_dimension;
+  service_options.max_k = config.max_k;
+  service_options.max_ef_search = config.max_ef_search;
+  service_options.max_nprobe = config.max_nprobe;
   service_options.slow_call_ms = config.slow_call_ms;
   service_options.keys = config.keys;
   service_options.build = SEXTANTD_BUILD_INFO;
@@ -241,6 +244,7 @@ int RunServer(const ServerConfig& config) {
        {"max_message_bytes", std::to_string(config.max_message_bytes)},
        {"max_batch_points", std::to_string(config.max_batch_points)},
        {"max_dimension", std::to_string(config.max_dimension)},
+       {"max_k", std::to_string(config.max_k)},
        {"model_dir", model_root},
        {"generator", config.generator},
        {"llm", config.llm_url.empty() ? std::string("none") : config.llm_model + "@" + config.llm_url},
