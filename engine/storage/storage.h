@@ -19,6 +19,10 @@
 #include "sextant/status.h"
 #include "sextant/types.h"
 
+namespace rocksdb {
+class FileSystem;
+}
+
 namespace sextant::storage {
 
 // Column families (docs/format.md gives each one's keys and values).
@@ -38,6 +42,12 @@ struct StorageOptions {
   bool create_if_missing = true;
   bool error_if_exists = false;
   size_t block_cache_bytes = 64 << 20;
+  // Opens without writing anything to the directory (a snapshot's copy is opened this way, so
+  // its files and their checksums stay as they are). Write, CompactRange and CreateCheckpoint
+  // fail.
+  bool read_only = false;
+  // Every file RocksDB touches goes through it; null: the real file system.
+  std::shared_ptr<rocksdb::FileSystem> file_system;
 };
 
 // A set of writes applied atomically by Storage::Write.
@@ -74,6 +84,10 @@ class Storage {
   // Applies the batch atomically, in the WAL before returning; with sync, fsync'ed too.
   Status Write(Batch& batch, bool sync);
 
+  // Makes every write applied so far durable (fsyncs the write-ahead log), as a write with
+  // sync=true does for itself and everything before it.
+  Status SyncWal();
+
   // The value of `key`, or nullopt when absent.
   StatusOr<std::optional<std::string>> Get(Cf cf, std::string_view key) const;
 
@@ -87,6 +101,11 @@ class Storage {
 
   // The sequence number of the last committed write (monotonic across the database's life).
   uint64_t LatestSequence() const;
+
+  // Writes a RocksDB checkpoint of every committed write into directory `dir` (which must not
+  // exist): SST files are hard-linked when `dir` is on the same file system, copied otherwise;
+  // the memtables are flushed first so the checkpoint needs no WAL replay.
+  Status CreateCheckpoint(const std::string& dir);
 
  private:
   struct Rep;
