@@ -34,6 +34,7 @@ constexpr Flag kFlags[] = {
     {"tls-cert", Kind::kString},
     {"tls-key", Kind::kString},
     {"metrics", Kind::kString},
+    {"metrics-public", Kind::kBool},
     {"max-message-bytes", Kind::kNumber},
     {"max-batch-points", Kind::kNumber},
     {"max-dimension", Kind::kNumber},
@@ -273,7 +274,8 @@ every one may also be given in a --config file as "name = value" (the command li
   --config FILE            read settings from FILE ("name = value" lines, '#' comments)
 
 Security:
-  --api-key KEY            accept "authorization: Bearer KEY" for every call (repeatable)
+  --api-key KEY            accept "authorization: Bearer KEY" for every call (repeatable);
+                           shows in the process list: prefer --api-key-file
   --read-only-key KEY      accept KEY for reads only; writes get PERMISSION_DENIED (repeatable)
   --api-key-file PATH      keys from a file: "KEY" or "KEY read-only" per line (repeatable)
   --allow-remote           serve without any key on a non-loopback address
@@ -305,7 +307,9 @@ Text collections (RAG):
   --llm-models A,B         models a request may name in its generation settings (default: any)
 
 Observability:
-  --metrics HOST:PORT      serve Prometheus metrics over HTTP at /metrics
+  --metrics HOST:PORT      serve Prometheus metrics over HTTP at /metrics; with API keys
+                           configured a scrape needs one ("Authorization: Bearer KEY")
+  --metrics-public         serve /metrics without a key even when keys are configured
   --log-level LEVEL        debug, info, warn or error (default info); debug logs every call
   --slow-call-ms N         calls slower than this are logged at info (default 1000)
 
@@ -385,6 +389,14 @@ ParseResult ParseConfig(int argc, const char* const* argv) {
       error = "--metrics: \"" + c.metrics_listen + "\" is not HOST:PORT";
       return result;
     }
+  }
+  if (const auto* v = last("metrics-public")) {
+    const auto b = ParseBool(*v);
+    if (!b) {
+      error = "--metrics-public: \"" + *v + "\" is not true or false";
+      return result;
+    }
+    c.metrics_public = *b;
   }
   if (const auto* v = last("allow-remote")) {
     const auto b = ParseBool(*v);
@@ -485,6 +497,7 @@ ParseResult ParseConfig(int argc, const char* const* argv) {
       }
       c.keys.push_back({key, std::string_view(name) == "read-only-key"});
     }
+    if (cli.count(name) != 0) c.keys_on_command_line = true;
   }
   if (auto it = merged.find("api-key-file"); it != merged.end()) {
     for (const std::string& path : it->second) {
@@ -514,6 +527,13 @@ ParseResult ParseConfig(int argc, const char* const* argv) {
     error = "--listen " + c.listen +
             " is not a loopback address and no API key is configured; add --api-key or "
             "--api-key-file, or --allow-remote to serve without authentication";
+    return result;
+  }
+  if (!c.metrics_listen.empty() && !c.allow_remote && !IsLoopbackAddress(c.metrics_listen) &&
+      (c.keys.empty() || c.metrics_public)) {
+    error = "--metrics " + c.metrics_listen +
+            " is not a loopback address and scrapes would need no key; configure API keys "
+            "(without --metrics-public), or add --allow-remote to serve metrics to anyone";
     return result;
   }
   result.action = ParseResult::Action::kRun;

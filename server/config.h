@@ -35,6 +35,8 @@ struct ServerConfig {
   std::string tls_cert_pem;  // read from the files by ParseConfig
   std::string tls_key_pem;
   std::string metrics_listen;  // empty: no metrics endpoint
+  bool metrics_public = false;  // serve /metrics without a key even when keys are configured
+  bool keys_on_command_line = false;  // --api-key/--read-only-key given as arguments (visible in ps)
   uint64_t max_message_bytes = 64u << 20;
   uint32_t max_batch_points = 10000;
   uint32_t max_dimension = 65536;

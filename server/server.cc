@@ -16,6 +16,7 @@
 #include "sextant/rag.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/metrics_http.h"
 #include "server/service.h"
 
 #ifndef SEXTANTD_BUILD_INFO
@@ -206,8 +207,11 @@ int RunServer(const ServerConfig& config) {
 
   std::unique_ptr<MetricsHttpServer> metrics_http;
   if (!config.metrics_listen.empty()) {
+    MetricsHttpServerOptions metrics_options;
+    if (!config.metrics_public) metrics_options.keys = config.keys;
     auto started = MetricsHttpServer::Start(
-        config.metrics_listen, [m = metrics.get(), d = db.get()] { return RenderMetrics(*m, *d); });
+        config.metrics_listen, [m = metrics.get(), d = db.get()] { return RenderMetrics(*m, *d); },
+        metrics_options);
     if (!started.ok()) {
       std::fprintf(stderr, "sextantd: --metrics: %s\n", started.status().ToString().c_str());
       server->Shutdown(std::chrono::system_clock::now());
@@ -216,7 +220,8 @@ int RunServer(const ServerConfig& config) {
     metrics_http = std::move(started).value();
     Log(LogLevel::kInfo, "metrics_listening",
         {{"listen", BoundAddress(config.metrics_listen, metrics_http->port())},
-         {"path", "/metrics"}});
+         {"path", "/metrics"},
+         {"auth", metrics_options.keys.empty() ? "off" : "on"}});
   }
 
   if (!config.port_file.empty()) {
@@ -251,6 +256,13 @@ int RunServer(const ServerConfig& config) {
        {"generator", config.generator},
        {"llm", config.llm_url.empty() ? std::string("none") : config.llm_model + "@" + config.llm_url},
        {"remote_embedders", config.allow_remote_embedders ? "allowed" : "refused"}});
+
+  if (config.keys_on_command_line) {
+    Log(LogLevel::kWarn, "api_key_on_command_line",
+        {{"hint", "keys given with --api-key or --read-only-key show in the process list (ps, "
+                  "/proc/PID/cmdline) to every local user; put them in a file and use "
+                  "--api-key-file PATH instead"}});
+  }
 
   // Wait for SIGTERM/SIGINT (blocked in every thread since main started).
   sigset_t signals = ShutdownSignals();
