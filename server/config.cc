@@ -1,6 +1,7 @@
 #include "server/config.h"
 
 #include <arpa/inet.h>
+#include <sys/un.h>
 
 #include <cctype>
 #include <cstdlib>
@@ -35,6 +36,7 @@ constexpr Flag kFlags[] = {
     {"tls-key", Kind::kString},
     {"metrics", Kind::kString},
     {"metrics-public", Kind::kBool},
+    {"openai-listen", Kind::kString},
     {"max-message-bytes", Kind::kNumber},
     {"max-batch-points", Kind::kNumber},
     {"max-dimension", Kind::kNumber},
@@ -243,7 +245,11 @@ bool SplitHostPort(std::string_view host_port, std::string* host, int* port) {
   return true;
 }
 
+bool IsUnixSocketAddress(std::string_view listen) { return listen.substr(0, 5) == "unix:"; }
+
 bool IsLoopbackAddress(std::string_view host_port) {
+  // A Unix-domain socket is reachable only through the file system, as local as loopback.
+  if (IsUnixSocketAddress(host_port)) return true;
   std::string host;
   int port = 0;
   if (!SplitHostPort(host_port, &host, &port)) return false;
@@ -269,7 +275,8 @@ gRPC health checking and server reflection). Settings are "--name value" or "--n
 every one may also be given in a --config file as "name = value" (the command line wins).
 
   --data DIR               database directory, created when missing (default ./sextant-data)
-  --listen HOST:PORT       address to serve on (default 127.0.0.1:7070; port 0 picks a free one)
+  --listen HOST:PORT       address to serve on (default 127.0.0.1:7070; port 0 picks a free one),
+                           or unix:PATH for a Unix-domain socket (a stale socket file is replaced)
   --port-file PATH         once listening, write the port number and a newline to PATH
   --config FILE            read settings from FILE ("name = value" lines, '#' comments)
 
@@ -310,6 +317,8 @@ Observability:
   --metrics HOST:PORT      serve Prometheus metrics over HTTP at /metrics; with API keys
                            configured a scrape needs one ("Authorization: Bearer KEY")
   --metrics-public         serve /metrics without a key even when keys are configured
+  --openai-listen HOST:PORT  serve the OpenAI-compatible API (/v1/chat/completions,
+                           /v1/embeddings, /v1/models; docs/openai.md), same API keys
   --log-level LEVEL        debug, info, warn or error (default info); debug logs every call
   --slow-call-ms N         calls slower than this are logged at info (default 1000)
 
@@ -372,11 +381,21 @@ ParseResult ParseConfig(int argc, const char* const* argv) {
     return result;
   }
   if (const auto* v = last("listen")) c.listen = *v;
-  {
+  if (IsUnixSocketAddress(c.listen)) {
+    // "unix:PATH": a Unix-domain socket (sextant.connect() in Python serves one per database).
+    constexpr size_t kMaxSocketPath = sizeof(sockaddr_un{}.sun_path) - 1;
+    const size_t n = c.listen.size() - 5;
+    if (n == 0 || n > kMaxSocketPath) {
+      error = "--listen: \"" + c.listen + "\": a unix socket path is 1.." + std::to_string(kMaxSocketPath) +
+              " bytes, got " + std::to_string(n);
+      return result;
+    }
+  } else {
     std::string host;
     int port = 0;
     if (!SplitHostPort(c.listen, &host, &port)) {
-      error = "--listen: \"" + c.listen + "\" is not HOST:PORT (port 0..65535; IPv6 as [ADDR]:PORT)";
+      error = "--listen: \"" + c.listen +
+              "\" is not HOST:PORT (port 0..65535; IPv6 as [ADDR]:PORT) or unix:PATH";
       return result;
     }
   }
@@ -397,6 +416,15 @@ ParseResult ParseConfig(int argc, const char* const* argv) {
       return result;
     }
     c.metrics_public = *b;
+  }
+  if (const auto* v = last("openai-listen")) {
+    c.openai_listen = *v;
+    std::string host;
+    int port = 0;
+    if (!SplitHostPort(c.openai_listen, &host, &port)) {
+      error = "--openai-listen: \"" + c.openai_listen + "\" is not HOST:PORT";
+      return result;
+    }
   }
   if (const auto* v = last("allow-remote")) {
     const auto b = ParseBool(*v);
@@ -534,6 +562,12 @@ ParseResult ParseConfig(int argc, const char* const* argv) {
     error = "--metrics " + c.metrics_listen +
             " is not a loopback address and scrapes would need no key; configure API keys "
             "(without --metrics-public), or add --allow-remote to serve metrics to anyone";
+    return result;
+  }
+  if (!c.openai_listen.empty() && c.keys.empty() && !c.allow_remote && !IsLoopbackAddress(c.openai_listen)) {
+    error = "--openai-listen " + c.openai_listen +
+            " is not a loopback address and no API key is configured; add --api-key or "
+            "--api-key-file, or --allow-remote to serve without authentication";
     return result;
   }
   result.action = ParseResult::Action::kRun;

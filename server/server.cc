@@ -3,6 +3,8 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+
+#include "grpc/health/v1/health.pb.h"
 #include <signal.h>
 #include <unistd.h>
 
@@ -14,9 +16,11 @@
 
 #include "sextant/database.h"
 #include "sextant/rag.h"
+#include "server/http_server.h"
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/metrics_http.h"
+#include "server/openai_http.h"
 #include "server/service.h"
 
 #ifndef SEXTANTD_BUILD_INFO
@@ -165,6 +169,9 @@ int RunServer(const ServerConfig& config) {
   auto service = std::make_unique<SextantService>(db.get(), std::move(service_options));
 
   grpc::EnableDefaultHealthCheckService(true);
+  // The built-in health service has no protobuf descriptors; naming the messages of our copy of
+  // grpc/health/v1/health.proto links them in, so reflection can describe the service too.
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   std::shared_ptr<grpc::ServerCredentials> creds;
@@ -222,6 +229,20 @@ int RunServer(const ServerConfig& config) {
         {{"listen", BoundAddress(config.metrics_listen, metrics_http->port())},
          {"path", "/metrics"},
          {"auth", metrics_options.keys.empty() ? "off" : "on"}});
+  }
+
+  // Declared after the service it uses, so it stops first.
+  std::unique_ptr<HttpServer> openai_http;
+  if (!config.openai_listen.empty()) {
+    openai_http = std::make_unique<HttpServer>();
+    RegisterOpenAIRoutes(*openai_http, *service);
+    if (Status s = openai_http->Start(config.openai_listen); !s.ok()) {
+      std::fprintf(stderr, "sextantd: --openai-listen: %s\n", s.ToString().c_str());
+      server->Shutdown(std::chrono::system_clock::now());
+      return kExitError;
+    }
+    Log(LogLevel::kInfo, "openai_listening",
+        {{"listen", BoundAddress(config.openai_listen, openai_http->port())}, {"path", "/v1"}});
   }
 
   if (!config.port_file.empty()) {
@@ -282,6 +303,8 @@ int RunServer(const ServerConfig& config) {
   }
   server->Shutdown(std::chrono::system_clock::now() + kFinalGrace);
   server->Wait();
+  if (openai_http) openai_http->Stop();
+  openai_http.reset();
   if (metrics_http) metrics_http->Stop();
   metrics_http.reset();
   server.reset();

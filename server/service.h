@@ -104,6 +104,34 @@ class SextantService final : public v1::Sextant::Service {
                    grpc::ServerWriter<v1::AskResponse>* writer) override;
   grpc::Status Chat(grpc::ServerContext* ctx, const v1::ChatRequest* req,
                     grpc::ServerWriter<v1::AskResponse>* writer) override;
+  // service_data.cc
+  grpc::Status GetMany(grpc::ServerContext* ctx, const v1::GetManyRequest* req,
+                       v1::GetManyResponse* resp) override;
+  grpc::Status SetPayload(grpc::ServerContext* ctx, const v1::SetPayloadRequest* req,
+                          v1::UpdateResponse* resp) override;
+  grpc::Status DeletePayloadKeys(grpc::ServerContext* ctx, const v1::DeletePayloadKeysRequest* req,
+                                 v1::UpdateResponse* resp) override;
+  grpc::Status UpdateVectors(grpc::ServerContext* ctx, const v1::UpdateVectorsRequest* req,
+                             v1::UpdateResponse* resp) override;
+  grpc::Status CreateAlias(grpc::ServerContext* ctx, const v1::CreateAliasRequest* req,
+                           v1::UpdateAliasesResponse* resp) override;
+  grpc::Status DeleteAlias(grpc::ServerContext* ctx, const v1::DeleteAliasRequest* req,
+                           v1::UpdateAliasesResponse* resp) override;
+  grpc::Status ListAliases(grpc::ServerContext* ctx, const v1::ListAliasesRequest* req,
+                           v1::ListAliasesResponse* resp) override;
+  grpc::Status UpdateAliases(grpc::ServerContext* ctx, const v1::UpdateAliasesRequest* req,
+                             v1::UpdateAliasesResponse* resp) override;
+
+  // For sextantd's HTTP front ends (server/openai_http.h): the same keys, text collections,
+  // generators and limits the RPCs use.
+  Access CheckKey(std::string_view authorization) const { return keys_.Check(authorization); }
+  StatusOr<std::shared_ptr<rag::TextCollection>> OpenTextCollection(std::string_view name) {
+    return OpenText(name, "model");
+  }
+  StatusOr<rag::Generator*> FindGenerator(const std::string& name) const { return ChooseGenerator(name); }
+  const rag::GenerationLimits& generation_limits() const { return options_.generation_limits; }
+  // The names of the text collections.
+  StatusOr<std::vector<std::string>> TextCollectionNames() const;
 
   // What a handler knows about its call, and what it adds to the call's log line.
   struct Call {
@@ -144,6 +172,12 @@ class SextantService final : public v1::Sextant::Service {
   grpc::Status RunChat(Call& call, const std::string& collection, const std::vector<rag::ChatMessage>& messages,
                        const rag::ChatOptions& options, const std::string& generator, bool stream,
                        grpc::ServerWriter<v1::AskResponse>* writer);
+  // The ids of a request's list (field `field`), at most max_batch_points of them.
+  grpc::Status IdsFromProto(const google::protobuf::RepeatedPtrField<v1::PointId>& list, std::string_view field,
+                            std::vector<PointId>* out) const;
+  // A SetPayload/DeletePayloadKeys selector (ids or a filter).
+  template <typename Req>
+  grpc::Status SelectorFromProto(const Req& req, PointSelector* out) const;
 
   // Validates one upsert batch against `collection` and the limits, and commits it.
   grpc::Status WriteBatch(const v1::UpsertRequest& req, Collection& collection);

@@ -43,6 +43,7 @@ grpc::Status ResponseTooLarge(size_t bytes, uint64_t limit, std::string_view adv
 
 }  // namespace
 
+using service_internal::AppendFloats;
 using service_internal::Clock;
 using service_internal::Describe;
 using service_internal::DimensionMismatch;
@@ -68,6 +69,10 @@ grpc::Status SextantService::WriteBatch(const v1::UpsertRequest& req, Collection
   // with short (or empty) vectors must not make the server reserve n x dim floats first.
   std::vector<PointId> ids;
   ids.reserve(n);
+  std::vector<float> vectors;
+  // Reserved only up to what a message can hold (the vectors are appended as they validate).
+  vectors.reserve(std::min<size_t>(n * dim, options_.max_message_bytes / sizeof(float)));
+  std::vector<std::string> payloads;
   bool any_payload = false;
   for (size_t i = 0; i < n; ++i) {
     const v1::Point& p = req.points(static_cast<int>(i));
@@ -75,10 +80,10 @@ grpc::Status SextantService::WriteBatch(const v1::UpsertRequest& req, Collection
     auto id = convert::FromProto(p.id(), field + ".id");
     if (!id.ok()) return ToGrpc(id.status());
     ids.push_back(std::move(id).value());
-    if (static_cast<size_t>(p.vector_size()) != dim) {
-      return Error(grpc::StatusCode::INVALID_ARGUMENT,
-                   DimensionMismatch(field + ".vector", static_cast<size_t>(p.vector_size()),
-                                     collection));
+    auto got = AppendFloats(p.vector(), p.vector_f32(), field + ".vector", &vectors);
+    if (!got.ok()) return ToGrpc(got.status());
+    if (*got != dim) {
+      return Error(grpc::StatusCode::INVALID_ARGUMENT, DimensionMismatch(field + ".vector", *got, collection));
     }
     any_payload |= !p.payload().empty();
   }
@@ -90,12 +95,6 @@ grpc::Status SextantService::WriteBatch(const v1::UpsertRequest& req, Collection
                      " floats exceed the server's max-message-bytes limit of " +
                      std::to_string(options_.max_message_bytes));
   }
-  std::vector<float> vectors(n * dim);
-  for (size_t i = 0; i < n; ++i) {
-    const v1::Point& p = req.points(static_cast<int>(i));
-    std::copy(p.vector().begin(), p.vector().end(), vectors.begin() + static_cast<ptrdiff_t>(i * dim));
-  }
-  std::vector<std::string> payloads;
   if (any_payload) {
     payloads.reserve(n);
     for (const v1::Point& p : req.points()) payloads.push_back(p.payload());
@@ -151,7 +150,8 @@ grpc::Status SextantService::UpsertStream(
           return ToGrpc(c.status().WithPrefix(where.substr(0, where.size() - 2)));
         }
         collection = std::move(c).value();
-      } else if (!req.collection().empty() && req.collection() != collection->name()) {
+      } else if (!req.collection().empty() && req.collection() != call.collection &&
+                 req.collection() != collection->name()) {
         note();
         return Error(grpc::StatusCode::INVALID_ARGUMENT,
                      where + "collection: \"" + req.collection() + "\", but this stream writes to \"" +
@@ -237,7 +237,7 @@ grpc::Status SextantService::Count(grpc::ServerContext* ctx, const v1::CountRequ
   return Run(ctx, "Count", false, req->collection(), [&](Call&) {
     auto c = Open(req->collection(), "collection");
     if (!c.ok()) return ToGrpc(c.status());
-    auto n = (*c)->Count();
+    auto n = req->filter().empty() ? (*c)->Count() : (*c)->CountWhere(req->filter());
     if (!n.ok()) return ToGrpc(n.status());
     resp->set_count(*n);
     return grpc::Status::OK;
@@ -297,15 +297,16 @@ grpc::Status SextantService::Search(grpc::ServerContext* ctx, const v1::SearchRe
   return Run(ctx, "Search", false, req->collection(), [&](Call&) {
     auto c = Open(req->collection(), "collection");
     if (!c.ok()) return ToGrpc(c.status());
-    if (static_cast<size_t>(req->vector_size()) != (*c)->dimension()) {
-      return Error(grpc::StatusCode::INVALID_ARGUMENT,
-                   DimensionMismatch("vector", static_cast<size_t>(req->vector_size()), **c));
+    std::vector<float> query;
+    auto got = AppendFloats(req->vector(), req->vector_f32(), "vector", &query);
+    if (!got.ok()) return ToGrpc(got.status());
+    if (*got != (*c)->dimension()) {
+      return Error(grpc::StatusCode::INVALID_ARGUMENT, DimensionMismatch("vector", *got, **c));
     }
     auto options = SearchOptionsFor(req->params(), ResponseBudget(options_.max_message_bytes));
     if (!options.ok()) return ToGrpc(options.status());
     SearchPlan plan;
-    auto hits = (*c)->Search(*options, std::span<const float>(req->vector().data(), req->vector().size()),
-                             &plan);
+    auto hits = (*c)->Search(*options, query, &plan);
     if (!hits.ok()) return SearchError(hits.status(), options_.max_message_bytes);
     for (const Hit& h : *hits) convert::ToProto(h, resp->add_hits());
     convert::ToProto(plan, resp->mutable_plan());
@@ -324,7 +325,10 @@ grpc::Status SextantService::SearchBatch(grpc::ServerContext* ctx,
     auto c = Open(req->collection(), "collection");
     if (!c.ok()) return ToGrpc(c.status());
     const size_t dim = (*c)->dimension();
-    const size_t total = static_cast<size_t>(req->vectors_size());
+    std::vector<float> queries;
+    auto got = AppendFloats(req->vectors(), req->vectors_f32(), "vectors", &queries);
+    if (!got.ok()) return ToGrpc(got.status());
+    const size_t total = *got;
     if (total == 0 || total % dim != 0) {
       return Error(grpc::StatusCode::INVALID_ARGUMENT,
                    "vectors: " + std::to_string(total) + " floats, not a positive multiple of " +
@@ -346,7 +350,7 @@ grpc::Status SextantService::SearchBatch(grpc::ServerContext* ctx,
       return ResponseTooLarge(n * per_query * kMinHitBytes, options_.max_message_bytes,
                               "send fewer queries per batch or ask for fewer hits");
     }
-    const std::span<const float> all(req->vectors().data(), total);
+    const std::span<const float> all(queries.data(), total);
     size_t used = 0;  // bytes of the results so far
     for (size_t first = 0; first < n; first += kSearchChunk) {
       if (ctx->IsCancelled()) return Error(grpc::StatusCode::CANCELLED, "the call was cancelled");

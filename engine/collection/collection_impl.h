@@ -13,7 +13,8 @@
 // removed graph node, say) until its Consolidate releases it, so a slot's row is never rewritten
 // while any index holds it. Without an index a retired slot is free at once.
 //
-// Locks (always taken in this order):
+// Locks (always taken in this order; build_mu_ and checkpoint_mu_, when needed, come first, in
+// that order):
 //   mu_        reader/writer, writer-preferring. Searches, gets and scans hold it shared. A write holds it exclusive
 //              for its commit: plan slots, one RocksDB batch, update memory.
 //   index_mu_  serialises every change to index_ (Add/Remove, consolidation, the swap after a
@@ -31,6 +32,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -86,7 +88,17 @@ class CollectionImpl final : public Collection {
   StatusOr<uint64_t> Replace(const WriteOptions& options, std::string_view delete_filter, std::span<const PointId> ids,
                              std::span<const float> vectors, std::span<const std::string> payloads) override;
   StatusOr<Point> Get(const PointId& id) const override;
+  StatusOr<std::vector<std::optional<Point>>> GetMany(std::span<const PointId> ids) const override;
   StatusOr<uint64_t> Count() const override;
+  StatusOr<uint64_t> CountWhere(std::string_view filter) const override;
+  StatusOr<uint64_t> SetPayload(const WriteOptions& options, const PointSelector& points,
+                                std::string_view payload) override;
+  StatusOr<uint64_t> OverwritePayload(const WriteOptions& options, const PointSelector& points,
+                                      std::string_view payload) override;
+  StatusOr<uint64_t> DeletePayloadKeys(const WriteOptions& options, const PointSelector& points,
+                                       std::span<const std::string> keys) override;
+  Status UpdateVectors(const WriteOptions& options, std::span<const PointId> ids,
+                       std::span<const float> vectors) override;
   StatusOr<ScanPage> Scan(const ScanOptions& options) const override;
   StatusOr<std::vector<Hit>> Search(const SearchOptions& options, std::span<const float> query,
                                     SearchPlan* plan) const override;
@@ -140,9 +152,14 @@ class CollectionImpl final : public Collection {
   // Which slots the (parsed) filter allows; requires mu_ shared.
   // Upsert, and with delete_filter also Replace: one atomic batch. Returns how many live points
   // matched the filter. Call inside Guarded.
+  // With keep_payloads (UpdateVectors): every id must exist, and each keeps its stored payload.
   StatusOr<uint64_t> WritePoints(const WriteOptions& options, const payload::Filter* delete_filter,
                                  std::span<const PointId> ids, std::span<const float> vectors,
-                                 std::span<const std::string> payloads);
+                                 std::span<const std::string> payloads, bool keep_payloads = false);
+  // The payload-update calls: applies `edit` to the payload of every selected point, in one
+  // atomic batch with the payload index entries that change (collection_update.cc).
+  StatusOr<uint64_t> EditPayloads(const WriteOptions& options, const PointSelector& points, std::string_view what,
+                                  const std::function<void(nlohmann::json*)>& edit);
   // Adds the removal of the live point in `slot` (id, vector, payload, payload index entries).
   // Caller holds mu_ exclusively.
   void DeletePoint(uint32_t slot, storage::Batch* batch) const;
@@ -175,6 +192,8 @@ class CollectionImpl final : public Collection {
   // keeps the current index; sets the state and recomputes the free slots.
   void EndBuild(std::shared_ptr<index::VectorIndex> built, const IndexOptions& options, IndexState state);
   Status PersistDescriptor(const CollectionDescriptor& d);
+  // Checkpoint's body; requires checkpoint_mu_.
+  Status CheckpointLocked();
 
   const CollectionEnv env_;
   const std::string prefix_;  // storage::CollectionPrefix(id)
@@ -183,9 +202,14 @@ class CollectionImpl final : public Collection {
   mutable std::mutex index_mu_;
   std::mutex free_mu_;
   std::mutex build_mu_;      // guards builder_ and build_stop_ (starting/stopping builds)
-  std::mutex checkpoint_mu_;  // one checkpoint at a time
+  // One checkpoint at a time; also held by MarkDropped and Close around their state change, so no
+  // checkpoint writes a file after a drop or close. Taken after build_mu_ (never while joining the
+  // builder, whose build ends with a checkpoint) and before mu_.
+  std::mutex checkpoint_mu_;
 
-  CollectionDescriptor desc_;  // guarded by mu_ (index options change with SetIndex)
+  // Fixed at Load, read without a lock (name, dimension, metric, ...), except desc_.index, which
+  // SetIndex changes: desc_.index is guarded by mu_.
+  CollectionDescriptor desc_;
   State state_ = State::kOpen;  // guarded by mu_
   index::VectorStore store_;    // rows written under mu_ exclusive before the slot is published
   std::vector<uint8_t> live_;   // guarded by mu_; one per slot up to capacity
@@ -193,6 +217,10 @@ class CollectionImpl final : public Collection {
   std::unordered_map<std::string, uint32_t> id_slot_;  // guarded by mu_
   uint32_t slots_ = 0;                                 // guarded by mu_; high-water mark
   std::unique_ptr<payload::PayloadIndexSet> payload_index_;  // guarded by mu_; null when none declared
+  // The declared fields alone (never holds entries), for validating payloads before taking mu_:
+  // set in Load before the collection is shared and never changed, so it needs no lock (unlike
+  // payload_index_, which MarkDropped frees). Null when none declared.
+  std::unique_ptr<const payload::PayloadIndexSet> payload_schema_;
   std::vector<uint32_t> free_slots_;                   // guarded by free_mu_
 
   // Guarded by index_mu_ for changes, and by mu_ exclusive + index_mu_ for replacing the pointer
@@ -213,7 +241,7 @@ class CollectionImpl final : public Collection {
   mutable std::condition_variable_any index_cv_;  // notified when index_state_ changes (with mu_)
 
   std::atomic<uint64_t> changes_since_checkpoint_{0};
-  std::chrono::steady_clock::time_point last_checkpoint_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_checkpoint_ = std::chrono::steady_clock::now();  // guarded by checkpoint_mu_
 };
 
 }  // namespace sextant

@@ -1,6 +1,7 @@
 // CollectionImpl's reads: Get, Scan, and Search/SearchBatch with the planner that chooses between
 // a (filtered) index walk and exact scoring of the matching points.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "collection/collection_impl.h"
@@ -8,6 +9,7 @@
 #include "index/flat.h"
 #include "payload/filter.h"
 #include "payload/payload.h"
+#include "payload/payload_edit.h"
 #include "simd/distance.h"
 #include "util/coding.h"
 
@@ -238,6 +240,9 @@ StatusOr<std::vector<std::vector<Hit>>> CollectionImpl::SearchBatch(const Search
         return Status::InvalidArgument(label + ": vector is all zeros, which has no direction for the cosine metric");
       }
     }
+    SEXTANT_RETURN_IF_ERROR(payload::ValidatePaths(options.payload_include, "payload_include").WithPrefix("search"));
+    SEXTANT_RETURN_IF_ERROR(payload::ValidatePaths(options.payload_exclude, "payload_exclude").WithPrefix("search"));
+    const bool project = !options.payload_include.empty() || !options.payload_exclude.empty();
     std::optional<payload::Filter> filter;
     if (!options.filter.empty()) {
       auto parsed = payload::Filter::Parse(options.filter);
@@ -330,12 +335,20 @@ StatusOr<std::vector<std::vector<Hit>>> CollectionImpl::SearchBatch(const Search
         Hit hit;
         SEXTANT_ASSIGN_OR_RETURN(hit.id, storage::DecodeId(slot_ids_[nb.slot]));
         hit.score = ScoreOf(desc_.metric, nb.distance);
+        if (!std::isfinite(hit.score)) {
+          // Validated vectors always score finitely (CollectionOptions::kMaxVectorNorm); a stored
+          // vector written before that limit may not. Never rank such a score.
+          return Status::FailedPrecondition("search: point " + hit.id.ToString() + " of collection " + desc_.name +
+                                            " scores " + std::to_string(hit.score) +
+                                            "; its vector's norm is above the limit of 1e18: upsert it again");
+        }
         if (options.with_vector) {
           const float* v = store_.Row(nb.slot);
           hit.vector.assign(v, v + dim);
         }
         if (options.with_payload) {
           SEXTANT_ASSIGN_OR_RETURN(hit.payload, ReadPayload(nb.slot));
+          if (project) hit.payload = payload::Project(hit.payload, options.payload_include, options.payload_exclude);
           result_bytes += hit.payload.size();
           if (options.max_result_bytes != 0 && result_bytes > options.max_result_bytes) {
             return ResultsTooLarge(options);

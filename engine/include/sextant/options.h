@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "sextant/status.h"
@@ -116,6 +117,11 @@ struct CollectionOptions {
   std::string properties;
 
   static constexpr uint32_t kMaxDimension = 65536;
+  // The largest Euclidean norm a stored or query vector may have. Below it every score is a
+  // finite float32 (a squared L2 distance is at most (2e18)^2 = 4e36, a dot product at most
+  // 1e36); above it a vector of finite but huge components (say 3e38) would score +inf or NaN
+  // and rank first whatever the query. Upsert and Search reject such vectors (InvalidArgument).
+  static constexpr double kMaxVectorNorm = 1e18;
 };
 
 // Options for one write (Upsert, Delete).
@@ -148,6 +154,29 @@ struct SearchOptions {
   // hit plus the id, the payload text and 4 bytes per float) would pass this many bytes over all
   // queries, the search fails with ResourceExhausted before reading more. 0 = no bound.
   size_t max_result_bytes = 0;
+  // With with_payload: keep only these dotted paths of each payload (all of it when empty), then
+  // drop the `payload_exclude` paths. Parents of an included path keep only what is included.
+  std::vector<std::string> payload_include;
+  std::vector<std::string> payload_exclude;
+};
+
+// Which points a payload update applies to: the points with these ids, or every point whose
+// payload matches a filter (JSON, docs/filters.md; "{}" selects every point).
+struct PointSelector {
+  static PointSelector Ids(std::vector<PointId> ids) {
+    PointSelector s;
+    s.ids = std::move(ids);
+    return s;
+  }
+  static PointSelector Where(std::string filter) {
+    PointSelector s;
+    s.by_filter = true;
+    s.filter = std::move(filter);
+    return s;
+  }
+  std::vector<PointId> ids;
+  bool by_filter = false;
+  std::string filter;  // required (non-empty) when by_filter
 };
 
 // Options for Collection::Scan.
