@@ -20,6 +20,7 @@
 #include "server/http_server.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/metrics_http.h"
 #include "server/openai_http.h"
 #include "server/service.h"
 
@@ -148,6 +149,9 @@ int RunServer(const ServerConfig& config) {
   service_options.max_message_bytes = config.max_message_bytes;
   service_options.max_batch_points = config.max_batch_points;
   service_options.max_dimension = config.max_dimension;
+  service_options.max_k = config.max_k;
+  service_options.max_ef_search = config.max_ef_search;
+  service_options.max_nprobe = config.max_nprobe;
   service_options.slow_call_ms = config.slow_call_ms;
   service_options.keys = config.keys;
   service_options.build = SEXTANTD_BUILD_INFO;
@@ -230,8 +234,11 @@ int RunServer(const ServerConfig& config) {
 
   std::unique_ptr<MetricsHttpServer> metrics_http;
   if (!config.metrics_listen.empty()) {
+    MetricsHttpServerOptions metrics_options;
+    if (!config.metrics_public) metrics_options.keys = config.keys;
     auto started = MetricsHttpServer::Start(
-        config.metrics_listen, [m = metrics.get(), d = db.get()] { return RenderMetrics(*m, *d); });
+        config.metrics_listen, [m = metrics.get(), d = db.get()] { return RenderMetrics(*m, *d); },
+        metrics_options);
     if (!started.ok()) {
       std::fprintf(stderr, "sextantd: --metrics: %s\n", started.status().ToString().c_str());
       server->Shutdown(std::chrono::system_clock::now());
@@ -240,7 +247,8 @@ int RunServer(const ServerConfig& config) {
     metrics_http = std::move(started).value();
     Log(LogLevel::kInfo, "metrics_listening",
         {{"listen", BoundAddress(config.metrics_listen, metrics_http->port())},
-         {"path", "/metrics"}});
+         {"path", "/metrics"},
+         {"auth", metrics_options.keys.empty() ? "off" : "on"}});
   }
 
   // Declared after the service it uses, so it stops first.
@@ -284,10 +292,18 @@ int RunServer(const ServerConfig& config) {
        {"max_message_bytes", std::to_string(config.max_message_bytes)},
        {"max_batch_points", std::to_string(config.max_batch_points)},
        {"max_dimension", std::to_string(config.max_dimension)},
+       {"max_k", std::to_string(config.max_k)},
        {"model_dir", model_root},
        {"generator", config.generator},
        {"llm", config.llm_url.empty() ? std::string("none") : config.llm_model + "@" + config.llm_url},
        {"remote_embedders", config.allow_remote_embedders ? "allowed" : "refused"}});
+
+  if (config.keys_on_command_line) {
+    Log(LogLevel::kWarn, "api_key_on_command_line",
+        {{"hint", "keys given with --api-key or --read-only-key show in the process list (ps, "
+                  "/proc/PID/cmdline) to every local user; put them in a file and use "
+                  "--api-key-file PATH instead"}});
+  }
 
   // Wait for SIGTERM/SIGINT (blocked in every thread since main started).
   sigset_t signals = ShutdownSignals();

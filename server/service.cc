@@ -47,9 +47,10 @@ std::string_view Metadata(const grpc::ServerContext* ctx, std::string_view key) 
   return std::string_view(it->second.data(), it->second.size());
 }
 
-// The client's x-request-id when it is sane (1..128 printable characters), else a fresh one.
+// The client's x-request-id when it is sane (1..128 printable characters), else (or when `ctx`
+// is null) a fresh one.
 std::string RequestId(const grpc::ServerContext* ctx) {
-  std::string_view sent = Metadata(ctx, "x-request-id");
+  const std::string_view sent = ctx ? Metadata(ctx, "x-request-id") : std::string_view();
   if (!sent.empty() && sent.size() <= 128 &&
       std::all_of(sent.begin(), sent.end(), [](char c) { return c > ' ' && c <= '~'; })) {
     return std::string(sent);
@@ -174,6 +175,9 @@ grpc::Status SextantService::ServerInfo(grpc::ServerContext* ctx, const v1::Serv
     resp->set_max_message_bytes(options_.max_message_bytes);
     resp->set_max_batch_points(options_.max_batch_points);
     resp->set_max_dimension(options_.max_dimension);
+    resp->set_max_k(options_.max_k);
+    resp->set_max_ef_search(options_.max_ef_search);
+    resp->set_max_nprobe(options_.max_nprobe);
     return grpc::Status::OK;
   });
 }

@@ -29,6 +29,9 @@ struct ServiceOptions {
   uint64_t max_message_bytes = 64u << 20;  // reported by ServerInfo; gRPC enforces it
   uint32_t max_batch_points = 10000;
   uint32_t max_dimension = 65536;
+  uint32_t max_k = 10000;          // SearchParams.k above it is INVALID_ARGUMENT
+  uint32_t max_ef_search = 10000;  // SearchParams.ef_search above it is INVALID_ARGUMENT
+  uint32_t max_nprobe = 65536;     // SearchParams.nprobe above it is INVALID_ARGUMENT
   uint32_t slow_call_ms = 1000;
   std::vector<ApiKey> keys;  // empty: no authentication
   std::string build;         // ServerInfo.build
@@ -172,6 +175,9 @@ class SextantService final : public v1::Sextant::Service {
   // PermissionDenied unless remote embedders are allowed, for an "openai" embedder.
   Status CheckEmbedderAllowed(const rag::EmbedderConfig& config, std::string_view what) const;
 
+  // SearchParams checked against the server's bounds (k, ef_search, nprobe) and converted, with
+  // the engine's result bound set to what fits in `response_bytes`.
+  StatusOr<SearchOptions> SearchOptionsFor(const v1::SearchParams& params, size_t response_bytes) const;
   // The generator a request names ("" = the server's default), or INVALID_ARGUMENT /
   // FAILED_PRECONDITION.
   StatusOr<rag::Generator*> ChooseGenerator(const std::string& requested) const;

@@ -87,6 +87,15 @@ grpc::Status SextantService::CreateTextCollection(const v1::CreateCollectionRequ
     options->index = *index;
   }
   if (Status s = CheckEmbedderAllowed(options->embedder, "text.embedder"); !s.ok()) return ToGrpc(s);
+  // A client names a model under the server's model directory; a path would let it probe (and
+  // load from) anywhere on the server's file system.
+  if (options->embedder.kind == "local" &&
+      options->embedder.local_model.find('/') != std::string::npos) {
+    return Error(grpc::StatusCode::INVALID_ARGUMENT,
+                 "text.embedder.local_model: \"" + options->embedder.local_model +
+                     "\" is a path; name a model directory under the server's model directory "
+                     "(--model-dir), e.g. all-MiniLM-L6-v2");
+  }
   // The embedder decides the dimension: check the request against it before creating anything.
   auto embedder = embedders_.Get(options->embedder);
   if (!embedder.ok()) return ToGrpc(embedder.status().WithPrefix("text.embedder"));

@@ -51,6 +51,20 @@ bool HexDecode(std::string_view hex, std::string* out) {
 
 float ScoreOf(Metric metric, float distance) { return metric == Metric::kL2 ? distance : -distance; }
 
+// What one hit or scanned point counts against SearchOptions::max_result_bytes and
+// ScanOptions::max_page_bytes: about what it takes on the wire.
+size_t ResultBytes(size_t encoded_id_bytes, size_t payload_bytes, size_t floats) {
+  return 24 + encoded_id_bytes + payload_bytes + floats * sizeof(float);
+}
+
+Status ResultsTooLarge(const SearchOptions& options) {
+  return Status::ResourceExhausted("search: the results would exceed " + std::to_string(options.max_result_bytes) +
+                                   " bytes; ask for fewer hits (k, or fewer queries per batch)" +
+                                   (options.with_vector || options.with_payload
+                                        ? std::string(" or leave out vectors and payloads")
+                                        : std::string()));
+}
+
 
 // Exact search is cheaper than a filtered index walk when few points match. A filtered HNSW walk
 // computes about kWalkDistancesPerEf * ef / selectivity distances (measured on siftsmall and
@@ -113,6 +127,7 @@ StatusOr<ScanPage> CollectionImpl::Scan(const ScanOptions& options) const {
     std::shared_lock lock(mu_);
     SEXTANT_RETURN_IF_ERROR(CheckOpen());
     ScanPage page;
+    size_t page_bytes = 0;
     std::string begin = after.empty() ? prefix_ : storage::IdKey(desc_.id, after) + '\0';
     Status bad;
     SEXTANT_RETURN_IF_ERROR(env_.storage->Scan(
@@ -125,7 +140,11 @@ StatusOr<ScanPage> CollectionImpl::Scan(const ScanOptions& options) const {
             return false;
           }
           if (filter && !filter->Matches(payload::ParseStored(*text))) return true;
-          if (page.points.size() == options.limit) {  // one more exists: this page is not the last
+          const size_t point_bytes =
+              ResultBytes(encoded.size(), text->size(), options.with_vector ? desc_.dimension : 0);
+          if (page.points.size() == options.limit ||
+              (options.max_page_bytes != 0 && !page.points.empty() &&
+               page_bytes + point_bytes > options.max_page_bytes)) {  // one more exists: not the last page
             page.next_cursor = HexEncode(storage::EncodeId(page.points.back().id));
             return false;
           }
@@ -134,8 +153,13 @@ StatusOr<ScanPage> CollectionImpl::Scan(const ScanOptions& options) const {
             bad = id.status();
             return false;
           }
-          const float* vec = store_.Row(slot);
-          page.points.push_back(Point{std::move(*id), std::vector<float>(vec, vec + desc_.dimension), std::move(*text)});
+          page_bytes += point_bytes;
+          std::vector<float> vector;
+          if (options.with_vector) {
+            const float* vec = store_.Row(slot);
+            vector.assign(vec, vec + desc_.dimension);
+          }
+          page.points.push_back(Point{std::move(*id), std::move(vector), std::move(*text)});
           return true;
         }));
     SEXTANT_RETURN_IF_ERROR(bad);
@@ -297,11 +321,17 @@ StatusOr<std::vector<std::vector<Hit>>> CollectionImpl::SearchBatch(const Search
     }
 
     std::vector<std::vector<Hit>> results(nq);
+    size_t result_bytes = 0;
     for (size_t i = 0; i < nq; ++i) {
       plan[i].matches = m.count;
       plan[i].filter_from_index = m.from_index;
       results[i].reserve(found[i].size());
       for (const index::Neighbor& nb : found[i]) {
+        if (options.max_result_bytes != 0) {
+          // The payload's size is known only once read: check the fixed part first, then again.
+          result_bytes += ResultBytes(slot_ids_[nb.slot].size(), 0, options.with_vector ? dim : 0);
+          if (result_bytes > options.max_result_bytes) return ResultsTooLarge(options);
+        }
         Hit hit;
         SEXTANT_ASSIGN_OR_RETURN(hit.id, storage::DecodeId(slot_ids_[nb.slot]));
         hit.score = ScoreOf(desc_.metric, nb.distance);
@@ -319,6 +349,10 @@ StatusOr<std::vector<std::vector<Hit>>> CollectionImpl::SearchBatch(const Search
         if (options.with_payload) {
           SEXTANT_ASSIGN_OR_RETURN(hit.payload, ReadPayload(nb.slot));
           if (project) hit.payload = payload::Project(hit.payload, options.payload_include, options.payload_exclude);
+          result_bytes += hit.payload.size();
+          if (options.max_result_bytes != 0 && result_bytes > options.max_result_bytes) {
+            return ResultsTooLarge(options);
+          }
         }
         results[i].push_back(std::move(hit));
       }

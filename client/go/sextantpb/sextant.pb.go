@@ -798,6 +798,9 @@ type ServerInfoResponse struct {
 	MaxMessageBytes uint64 `protobuf:"varint,5,opt,name=max_message_bytes,json=maxMessageBytes,proto3" json:"max_message_bytes,omitempty"`
 	MaxBatchPoints  uint32 `protobuf:"varint,6,opt,name=max_batch_points,json=maxBatchPoints,proto3" json:"max_batch_points,omitempty"`
 	MaxDimension    uint32 `protobuf:"varint,7,opt,name=max_dimension,json=maxDimension,proto3" json:"max_dimension,omitempty"`
+	MaxK            uint32 `protobuf:"varint,55,opt,name=max_k,json=maxK,proto3" json:"max_k,omitempty"`                        // most hits per query (SearchParams.k)
+	MaxEfSearch     uint32 `protobuf:"varint,56,opt,name=max_ef_search,json=maxEfSearch,proto3" json:"max_ef_search,omitempty"` // largest SearchParams.ef_search
+	MaxNprobe       uint32 `protobuf:"varint,57,opt,name=max_nprobe,json=maxNprobe,proto3" json:"max_nprobe,omitempty"`         // largest SearchParams.nprobe
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
@@ -877,6 +880,27 @@ func (x *ServerInfoResponse) GetMaxBatchPoints() uint32 {
 func (x *ServerInfoResponse) GetMaxDimension() uint32 {
 	if x != nil {
 		return x.MaxDimension
+	}
+	return 0
+}
+
+func (x *ServerInfoResponse) GetMaxK() uint32 {
+	if x != nil {
+		return x.MaxK
+	}
+	return 0
+}
+
+func (x *ServerInfoResponse) GetMaxEfSearch() uint32 {
+	if x != nil {
+		return x.MaxEfSearch
+	}
+	return 0
+}
+
+func (x *ServerInfoResponse) GetMaxNprobe() uint32 {
+	if x != nil {
+		return x.MaxNprobe
 	}
 	return 0
 }
@@ -5457,7 +5481,7 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\apayload\x18\x03 \x01(\tR\apayload\x12\x1d\n" +
 	"\n" +
 	"vector_f32\x18\x1e \x01(\fR\tvectorF32\"\x13\n" +
-	"\x11ServerInfoRequest\"\xfb\x01\n" +
+	"\x11ServerInfoRequest\"\xd3\x02\n" +
 	"\x12ServerInfoResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x14\n" +
 	"\x05build\x18\x02 \x01(\tR\x05build\x12\x1d\n" +
@@ -5466,7 +5490,11 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\tread_only\x18\x04 \x01(\bR\breadOnly\x12*\n" +
 	"\x11max_message_bytes\x18\x05 \x01(\x04R\x0fmaxMessageBytes\x12(\n" +
 	"\x10max_batch_points\x18\x06 \x01(\rR\x0emaxBatchPoints\x12#\n" +
-	"\rmax_dimension\x18\a \x01(\rR\fmaxDimension\"\xb4\x02\n" +
+	"\rmax_dimension\x18\a \x01(\rR\fmaxDimension\x12\x13\n" +
+	"\x05max_k\x187 \x01(\rR\x04maxK\x12\"\n" +
+	"\rmax_ef_search\x188 \x01(\rR\vmaxEfSearch\x12\x1d\n" +
+	"\n" +
+	"max_nprobe\x189 \x01(\rR\tmaxNprobe\"\xb4\x02\n" +
 	"\x17CreateCollectionRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tdimension\x18\x02 \x01(\rR\tdimension\x12*\n" +

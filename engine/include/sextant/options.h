@@ -150,6 +150,10 @@ struct SearchOptions {
   uint32_t nprobe = 0;
   // Score every (matching) point exactly, bypassing the index.
   bool exact = false;
+  // Bound on what the results may hold: when their ids, payloads and vectors (about 24 bytes per
+  // hit plus the id, the payload text and 4 bytes per float) would pass this many bytes over all
+  // queries, the search fails with ResourceExhausted before reading more. 0 = no bound.
+  size_t max_result_bytes = 0;
   // With with_payload: keep only these dotted paths of each payload (all of it when empty), then
   // drop the `payload_exclude` paths. Parents of an included path keep only what is included.
   std::vector<std::string> payload_include;
@@ -183,6 +187,12 @@ struct ScanOptions {
   std::string cursor;
   // Only points whose payload matches this filter (same language as SearchOptions::filter).
   std::string filter;
+  // Ends the page early, with next_cursor set, once its points (about 24 bytes each plus the id,
+  // the payload text and, with with_vector, 4 bytes per float) would pass this many bytes. A page
+  // holds at least one point. 0 = no bound.
+  size_t max_page_bytes = 0;
+  // Fill Point::vector. Without it the vectors are left empty.
+  bool with_vector = true;
 };
 
 }  // namespace sextant
