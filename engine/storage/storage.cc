@@ -15,7 +15,7 @@ namespace sextant::storage {
 namespace {
 
 constexpr std::string_view kCfNames[kNumCfs] = {"meta",    "ids",   "vectors", "payloads",
-                                                "payload_index", "index", "docs"};
+                                                "payload_index", "index", "docs", "text"};
 
 // rocksdb::Status -> sextant::Status, once, here (STYLE.md "Error handling").
 Status FromRocks(const rocksdb::Status& s, std::string_view what) {
