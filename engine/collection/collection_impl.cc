@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <filesystem>
 
 #include "collection/collection_internal.h"
 #include "collection/index_file.h"
@@ -199,7 +198,7 @@ StatusOr<std::shared_ptr<CollectionImpl>> CollectionImpl::Load(const CollectionE
 }
 
 Status CollectionImpl::LoadIndexFromFile() {
-  SEXTANT_ASSIGN_OR_RETURN(IndexFile file, ReadIndexFile(IndexFilePath(env_.index_dir, desc_.id)));
+  SEXTANT_ASSIGN_OR_RETURN(IndexFile file, ReadIndexFile(*env_.files, IndexFilePath(env_.index_dir, desc_.id)));
   if (file.collection_id != desc_.id || file.dimension != desc_.dimension || file.metric != desc_.metric ||
       file.index_spec != IndexIdentity(desc_.index)) {
     return Status::FailedPrecondition("checkpoint is of index " + file.index_spec + ", the collection wants " +
@@ -318,8 +317,7 @@ void CollectionImpl::MarkDropped() {
     text_index_.reset();
   }
   index_cv_.notify_all();
-  std::error_code ec;
-  std::filesystem::remove(IndexFilePath(env_.index_dir, desc_.id), ec);
+  env_.files->Remove(IndexFilePath(env_.index_dir, desc_.id)).IgnoreError();
 }
 
 void CollectionImpl::Close() {
@@ -328,11 +326,10 @@ void CollectionImpl::Close() {
     StopBuild();
   }
   bool save = false;
+  const StatusOr<bool> on_disk = env_.files->Exists(IndexFilePath(env_.index_dir, desc_.id));
   {
     std::shared_lock lock(mu_);
-    save = state_ == State::kOpen && index_ &&
-           (changes_since_checkpoint_ > 0 ||
-            !std::filesystem::exists(IndexFilePath(env_.index_dir, desc_.id)));
+    save = state_ == State::kOpen && index_ && (changes_since_checkpoint_ > 0 || !on_disk.ok() || !*on_disk);
   }
   if (save) {
     if (Status st = Checkpoint(); !st.ok()) {

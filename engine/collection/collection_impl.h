@@ -41,11 +41,13 @@
 #include <vector>
 
 #include "collection/descriptor.h"
+#include "collection/index_file.h"
 #include "index/segmented.h"
 #include "index/vector_index.h"
 #include "payload/filter.h"
 #include "payload/payload_index.h"
 #include "sextant/collection.h"
+#include "storage/files.h"
 #include "storage/storage.h"
 #include "text/text_index.h"
 #include "util/rw_mutex.h"
@@ -60,6 +62,7 @@ struct CollectionLimits {
 // What a collection needs from its database.
 struct CollectionEnv {
   storage::Storage* storage = nullptr;  // owned by the database; valid until Close()
+  std::shared_ptr<const storage::Files> files;  // all file I/O outside RocksDB (the same file system)
   std::string index_dir;                // where index checkpoint files go
   CollectionLimits limits;
 };
@@ -98,6 +101,20 @@ class CollectionImpl final : public Collection {
 
   uint32_t id() const { return desc_.id; }
 
+  // The collection held still for a snapshot: while a SnapshotHold lives no write commits and
+  // the index does not change (searches go on; writes wait). It carries the descriptor, the live
+  // count and the index as it stands (none for Flat, or while an index waits to train), which
+  // matches the stored data exactly: together with a storage checkpoint taken while it is held,
+  // a restore answers every query as this collection did.
+  struct SnapshotHold {
+    std::shared_lock<internal::RwMutex> lock;  // mu_, shared
+    std::unique_lock<std::mutex> index_lock;   // index_mu_
+    CollectionDescriptor descriptor;
+    uint64_t count = 0;
+    std::optional<IndexFile> index;
+  };
+  StatusOr<std::unique_ptr<SnapshotHold>> HoldForSnapshot();
+
   // Background upkeep, called periodically by the database's maintenance thread: consolidates
   // the index after many deletes, trains a waiting index once there are enough points, and
   // checkpoints an index that has changed a lot since its last checkpoint.
@@ -118,6 +135,9 @@ class CollectionImpl final : public Collection {
 
   Status CheckOpen() const;  // requires mu_ (either mode)
   Status LoadIndexFromFile();  // during Load
+  // Serialises index_ (non-null) with the fingerprints of the slots it holds; requires mu_
+  // (either mode) and index_mu_.
+  Status SaveIndexLocked(IndexFile* file) const;
   // Which slots the (parsed) filter allows; requires mu_ shared.
   // Upsert, and with delete_filter also Replace: one atomic batch. Returns how many live points
   // matched the filter. Call inside Guarded.

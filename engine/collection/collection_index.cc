@@ -2,7 +2,6 @@
 // (training, catch-up, swap), checkpoints, and the periodic Maintain().
 #include <algorithm>
 #include <cstring>
-#include <filesystem>
 
 #include "collection/collection_impl.h"
 #include "collection/collection_internal.h"
@@ -61,8 +60,7 @@ Status CollectionImpl::SetIndex(const IndexOptions& options) {
         RecomputeFreeSlots();
       }
       index_cv_.notify_all();
-      std::error_code ec;
-      std::filesystem::remove(IndexFilePath(env_.index_dir, desc_.id), ec);
+      env_.files->Remove(IndexFilePath(env_.index_dir, desc_.id)).IgnoreError();
       return Status::OK();
     }
     StartBuild(options);
@@ -176,8 +174,7 @@ void CollectionImpl::BuildMain(IndexOptions options) {
       // Not enough points yet: searches are exact until Maintain() sees enough and trains.
       min_training_points_ = need;
       EndBuild(nullptr, options, IndexState::kTraining);
-      std::error_code ec;
-      std::filesystem::remove(IndexFilePath(env_.index_dir, desc_.id), ec);
+      env_.files->Remove(IndexFilePath(env_.index_dir, desc_.id)).IgnoreError();
       return;
     }
     // A deterministic, evenly spread sample of at most kMaxTrainingPoints vectors.
@@ -223,6 +220,20 @@ void CollectionImpl::BuildMain(IndexOptions options) {
   }
 }
 
+Status CollectionImpl::SaveIndexLocked(IndexFile* file) const {
+  SEXTANT_RETURN_IF_ERROR(index_->Save(&file->index_bytes));
+  file->collection_id = desc_.id;
+  file->dimension = desc_.dimension;
+  file->metric = desc_.metric;
+  file->index_spec = index_identity_;
+  file->sequence = env_.storage->LatestSequence();
+  file->fingerprints.assign(slots_, 0);
+  for (uint32_t s = 0; s < slots_; ++s) {
+    if (index_->Holds(s)) file->fingerprints[s] = VectorFingerprint(store_.Row(s), desc_.dimension);
+  }
+  return Status::OK();
+}
+
 Status CollectionImpl::Checkpoint() {
   return Guarded("checkpoint", [&]() -> Status {
     std::lock_guard c(checkpoint_mu_);
@@ -232,25 +243,35 @@ Status CollectionImpl::Checkpoint() {
       if (state_ == State::kDropped) return CheckOpen();
       std::lock_guard il(index_mu_);
       if (!index_) return Status::OK();  // Flat or waiting to train: nothing to save
-      SEXTANT_RETURN_IF_ERROR(index_->Save(&file.index_bytes).WithPrefix("checkpoint"));
-      file.collection_id = desc_.id;
-      file.dimension = desc_.dimension;
-      file.metric = desc_.metric;
-      file.index_spec = index_identity_;
-      file.sequence = env_.storage->LatestSequence();
-      file.fingerprints.assign(slots_, 0);
-      for (uint32_t s = 0; s < slots_; ++s) {
-        if (index_->Holds(s)) file.fingerprints[s] = VectorFingerprint(store_.Row(s), desc_.dimension);
-      }
+      SEXTANT_RETURN_IF_ERROR(SaveIndexLocked(&file).WithPrefix("checkpoint"));
       changes_since_checkpoint_ = 0;
     }
-    Status written = WriteIndexFile(IndexFilePath(env_.index_dir, desc_.id), file);
+    Status written = WriteIndexFile(*env_.files, IndexFilePath(env_.index_dir, desc_.id), file);
     if (!written.ok()) {
       changes_since_checkpoint_ += 1;  // try again later
       return written.WithPrefix("checkpoint");
     }
     last_checkpoint_ = std::chrono::steady_clock::now();
     return Status::OK();
+  });
+}
+
+StatusOr<std::unique_ptr<CollectionImpl::SnapshotHold>> CollectionImpl::HoldForSnapshot() {
+  return Guarded("snapshot", [&]() -> StatusOr<std::unique_ptr<SnapshotHold>> {
+    auto hold = std::make_unique<SnapshotHold>();
+    // The order every writer uses (mu_, then index_mu_): once both are held, every committed
+    // write has also reached the index, and no other write can commit.
+    hold->lock = std::shared_lock(mu_);
+    SEXTANT_RETURN_IF_ERROR(CheckOpen());
+    hold->index_lock = std::unique_lock(index_mu_);
+    hold->descriptor = desc_;
+    hold->count = id_slot_.size();
+    if (index_) {
+      IndexFile file;
+      SEXTANT_RETURN_IF_ERROR(SaveIndexLocked(&file).WithPrefix("snapshot of " + desc_.name));
+      hold->index = std::move(file);
+    }
+    return hold;
   });
 }
 

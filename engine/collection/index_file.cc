@@ -1,12 +1,6 @@
 #include "collection/index_file.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstring>
-#include <filesystem>
-#include <fstream>
 
 #include <nlohmann/json.hpp>
 
@@ -44,8 +38,6 @@ class Reader {
   std::string_view in_;
 };
 
-Status Errno(const std::string& what) { return Status::Unavailable(what + ": " + std::strerror(errno)); }
-
 }  // namespace
 
 std::string IndexFilePath(const std::string& index_dir, uint32_t collection_id) {
@@ -56,7 +48,7 @@ uint64_t VectorFingerprint(const float* v, size_t dim) {
   return internal::Hash64(v, dim * sizeof(float), 0x5e7a) | 1;
 }
 
-Status WriteIndexFile(const std::string& path, const IndexFile& file) {
+Status WriteIndexFile(const storage::Files& files, const std::string& path, const IndexFile& file) {
   std::string out;
   out.reserve(64 + file.fingerprints.size() * 8 + file.index_bytes.size());
   out += kMagic;
@@ -77,42 +69,16 @@ Status WriteIndexFile(const std::string& path, const IndexFile& file) {
   out += file.index_bytes;
   PutU64(&out, internal::Hash64(out.data(), out.size()));
 
-  const std::filesystem::path target(path);
-  std::error_code ec;
-  std::filesystem::create_directories(target.parent_path(), ec);
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Errno("creating " + tmp);
-  size_t done = 0;
-  while (done < out.size()) {
-    ssize_t n = ::write(fd, out.data() + done, out.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      Status s = Errno("writing " + tmp);
-      ::close(fd);
-      return s;
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    Status s = Errno("syncing " + tmp);
-    ::close(fd);
-    return s;
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return Errno("renaming " + tmp);
-  int dir = ::open(target.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
-  return Status::OK();
+  return files.WriteAtomically(path, out);
 }
 
-StatusOr<IndexFile> ReadIndexFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound("no index file " + path);
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+StatusOr<IndexFile> ReadIndexFile(const storage::Files& files, const std::string& path) {
+  StatusOr<std::string> read = files.Read(path);
+  if (!read.ok()) {
+    if (read.status().code() == StatusCode::kNotFound) return Status::NotFound("no index file " + path);
+    return read.status();
+  }
+  const std::string data = std::move(read).value();
   auto corrupt = [&](std::string_view why) { return Status::DataLoss("index file " + path + ": " + std::string(why)); };
   if (data.size() < kMagic.size() + 4 + 4 + 8 + 8 + 8) return corrupt("too short");
   uint64_t stored;

@@ -26,6 +26,7 @@
 
 #include "sextant/status.h"
 #include "sextant/types.h"
+#include "storage/files.h"
 
 namespace sextant {
 
@@ -44,9 +45,11 @@ std::string IndexFilePath(const std::string& index_dir, uint32_t collection_id);
 // Fingerprint of a vector for IndexFile::fingerprints (never 0).
 uint64_t VectorFingerprint(const float* v, size_t dim);
 
-Status WriteIndexFile(const std::string& path, const IndexFile& file);
-// NotFound when there is no file; DataLoss when it is torn, altered or not an index file.
-StatusOr<IndexFile> ReadIndexFile(const std::string& path);
+// Writes through `files` (the database's file system), atomically (Files::WriteAtomically).
+Status WriteIndexFile(const storage::Files& files, const std::string& path, const IndexFile& file);
+// NotFound when there is no file; DataLoss when it is torn, altered or not an index file; the
+// file system's error when it cannot be read.
+StatusOr<IndexFile> ReadIndexFile(const storage::Files& files, const std::string& path);
 
 }  // namespace sextant
 

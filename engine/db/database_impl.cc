@@ -3,10 +3,11 @@
 // The catalogue lives in the meta family: "format_version" -> decimal text, "next_collection_id"
 // -> decimal text, and "collection/<name>" -> a JSON descriptor (docs/format.md). Collection ids
 // are never reused, so a dropped collection's keys can never be mistaken for a new one's.
-#include <filesystem>
 #include <condition_variable>
+#include <chrono>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -15,8 +16,10 @@
 #include "collection/descriptor.h"
 #include "util/logging.h"
 #include "db/file_lock.h"
+#include "db/snapshot_ops.h"
 #include "sextant/database.h"
 #include "simd/distance.h"
+#include "storage/files.h"
 #include "storage/storage.h"
 #include "text/text_index.h"
 
@@ -28,6 +31,8 @@ namespace sextant {
 namespace {
 
 using storage::Cf;
+using internal::Log;
+using internal::LogLevel;
 
 constexpr int kFormatVersion = 1;
 constexpr std::string_view kFormatVersionKey = "format_version";
@@ -56,9 +61,10 @@ Status ValidateName(std::string_view name) {
 class DatabaseImpl final : public Database {
  public:
   DatabaseImpl(std::string path, FileLock lock, std::unique_ptr<storage::Storage> storage,
-               CollectionLimits limits)
+               std::shared_ptr<const storage::Files> files, CollectionLimits limits)
       : path_(std::move(path)), lock_(std::move(lock)), storage_(std::move(storage)) {
     env_.storage = storage_.get();
+    env_.files = std::move(files);
     env_.index_dir = path_ + "/index";
     env_.limits = limits;
   }
@@ -106,6 +112,7 @@ class DatabaseImpl final : public Database {
     }
     SEXTANT_ASSIGN_OR_RETURN(auto next, storage_->Get(Cf::kMeta, kNextIdKey));
     next_id_ = next ? static_cast<uint32_t>(std::stoul(*next)) : 1;
+    SEXTANT_RETURN_IF_ERROR(RemoveInterruptedRestores());
 
     std::vector<CollectionDescriptor> descriptors;
     Status bad;
@@ -165,7 +172,7 @@ class DatabaseImpl final : public Database {
       }
     }
     std::lock_guard guard(mu_);
-    if (collections_.count(std::string(name))) {
+    if (collections_.count(std::string(name)) || restoring_.count(std::string(name))) {
       return Status::AlreadyExists("collection " + std::string(name) + " already exists");
     }
     CollectionDescriptor d{next_id_, std::string(name), options.dimension, options.metric, options.index,
@@ -222,7 +229,179 @@ class DatabaseImpl final : public Database {
 
   const std::string& path() const override { return path_; }
 
+  StatusOr<SnapshotInfo> CreateSnapshot(const SnapshotOptions& options) override {
+    namespace si = snapshot_internal;
+    if (options.directory.empty()) return Status::InvalidArgument("snapshot: no snapshot directory given");
+    const std::string name = options.name.empty() ? si::DefaultSnapshotName(options.collection) : options.name;
+    SEXTANT_RETURN_IF_ERROR(ValidateSnapshotName(name).WithPrefix("snapshot"));
+    const std::string final_path = options.directory + "/" + name;
+    std::error_code ec;
+    if (std::filesystem::exists(final_path, ec)) return Status::AlreadyExists("snapshot " + name + " already exists");
+    SEXTANT_ASSIGN_OR_RETURN(std::string staging, si::MakeStagingDir(options.directory, "snapshot"));
+    SnapshotInfo info;
+    info.name = name;
+    info.format_version = kSnapshotFormatVersion;
+    info.scope = options.collection.empty() ? "database" : "collection";
+    info.sextant_version = std::string(Version());
+    info.created_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+    std::vector<si::SnapshotPart> parts;
+    Status taken = [&]() -> Status {
+      // The snapshot point: the catalogue and every collection concerned held still (no write
+      // commits, no index changes, no create or drop) while the indexes are serialised and
+      // RocksDB writes its checkpoint. Holds are taken in name order, like every other
+      // multi-collection lock in the database.
+      std::lock_guard guard(mu_);
+      std::vector<std::unique_ptr<CollectionImpl::SnapshotHold>> holds;
+      for (auto& [cname, c] : collections_) {
+        if (!options.collection.empty() && cname != options.collection) continue;
+        SEXTANT_ASSIGN_OR_RETURN(auto hold, c->HoldForSnapshot());
+        si::SnapshotPart part;
+        part.id = c->id();
+        part.info.name = cname;
+        part.info.dimension = hold->descriptor.dimension;
+        part.info.metric = hold->descriptor.metric;
+        part.info.index = hold->descriptor.index.ToString();
+        part.info.count = hold->count;
+        part.info.has_index_checkpoint = hold->index.has_value();
+        part.index = std::move(hold->index);
+        parts.push_back(std::move(part));
+        holds.push_back(std::move(hold));
+      }
+      if (!options.collection.empty() && parts.empty()) {
+        return Status::NotFound("snapshot: collection " + options.collection + " not found");
+      }
+      info.sequence = storage_->LatestSequence();
+      return storage_->CreateCheckpoint(staging + "/db");
+    }();
+    if (!taken.ok()) {
+      std::filesystem::remove_all(staging, ec);
+      return taken;
+    }
+    return si::FinishSnapshot(*env_.files, staging, final_path, std::move(info), std::move(parts));
+  }
+
+  StatusOr<CollectionInfo> RestoreCollection(const std::string& snapshot_path, std::string_view source,
+                                             std::string_view name) override {
+    namespace si = snapshot_internal;
+    SEXTANT_RETURN_IF_ERROR(ValidateName(name).WithPrefix("restore"));
+    SEXTANT_ASSIGN_OR_RETURN(SnapshotInfo info, VerifySnapshot(snapshot_path));
+    const SnapshotCollection* from = nullptr;
+    if (source.empty()) {
+      if (info.collections.size() != 1) {
+        return Status::InvalidArgument("restore: snapshot " + info.name + " holds " +
+                                       std::to_string(info.collections.size()) +
+                                       " collections; name the one to restore");
+      }
+      from = &info.collections[0];
+    } else {
+      for (const auto& c : info.collections) {
+        if (c.name == source) from = &c;
+      }
+      if (from == nullptr) {
+        return Status::NotFound("restore: snapshot " + info.name + " has no collection " + std::string(source));
+      }
+    }
+    storage::StorageOptions so;
+    so.create_if_missing = false;
+    so.read_only = true;
+    so.file_system = env_.files->file_system();
+    so.block_cache_bytes = 8 << 20;
+    SEXTANT_ASSIGN_OR_RETURN(auto src, storage::Storage::Open(snapshot_path + "/db", so));
+    SEXTANT_ASSIGN_OR_RETURN(auto text, src->Get(Cf::kMeta, DescriptorKey(from->name)));
+    if (!text) return Status::DataLoss("restore: snapshot " + info.name + " lacks the catalogue entry of " + from->name);
+    SEXTANT_ASSIGN_OR_RETURN(CollectionDescriptor d, DecodeDescriptor(*text));
+    const uint32_t src_id = d.id;
+
+    // Reserve the name and a fresh id, with a marker that makes an interrupted restore undo itself.
+    uint32_t cid = 0;
+    {
+      std::lock_guard guard(mu_);
+      if (collections_.count(std::string(name)) || restoring_.count(std::string(name))) {
+        return Status::AlreadyExists("restore: collection " + std::string(name) + " already exists");
+      }
+      cid = next_id_;
+      storage::Batch batch;
+      batch.Put(Cf::kMeta, kNextIdKey, std::to_string(cid + 1));
+      batch.Put(Cf::kMeta, si::RestoringKey(cid), std::string(name));
+      SEXTANT_RETURN_IF_ERROR(storage_->Write(batch, /*sync=*/true).WithPrefix("restore"));
+      ++next_id_;
+      restoring_.insert(std::string(name));
+    }
+    const std::string index_path = IndexFilePath(env_.index_dir, cid);
+    auto copy = [&]() -> StatusOr<CollectionInfo> {
+      SEXTANT_RETURN_IF_ERROR(si::CopyCollectionData(*src, src_id, *storage_, cid));
+      auto file = ReadIndexFile(*env_.files, IndexFilePath(snapshot_path + "/index", src_id));
+      if (file.ok()) {
+        file->collection_id = cid;
+        SEXTANT_RETURN_IF_ERROR(WriteIndexFile(*env_.files, index_path, *file));
+      } else if (file.status().code() != StatusCode::kNotFound) {
+        return file.status();
+      }
+      d.id = cid;
+      d.name = std::string(name);
+      std::lock_guard guard(mu_);
+      storage::Batch batch;
+      batch.Put(Cf::kMeta, DescriptorKey(name), EncodeDescriptor(d));
+      batch.Delete(Cf::kMeta, si::RestoringKey(cid));
+      SEXTANT_RETURN_IF_ERROR(storage_->Write(batch, /*sync=*/true));
+      restoring_.erase(std::string(name));
+      auto loaded = CollectionImpl::Load(env_, d);
+      if (!loaded.ok()) {
+        // Committed but unloadable: take the catalogue entry back out.
+        storage::Batch undo;
+        undo.Delete(Cf::kMeta, DescriptorKey(name));
+        undo.Put(Cf::kMeta, si::RestoringKey(cid), std::string(name));
+        storage_->Write(undo, /*sync=*/true).IgnoreError();
+        return loaded.status();
+      }
+      collections_.emplace(std::string(name), *loaded);
+      return (*loaded)->Describe();
+    };
+    auto result = copy();
+    if (!result.ok()) {
+      std::lock_guard guard(mu_);
+      restoring_.erase(std::string(name));
+      if (!collections_.count(std::string(name))) UndoRestore(cid).IgnoreError();
+      return result.status().WithPrefix("restore");
+    }
+    return result;
+  }
+
  private:
+  // Removes the keys and index file of collection id `cid` and its restore marker.
+  Status UndoRestore(uint32_t cid) {
+    const std::string begin = storage::CollectionPrefix(cid), end = storage::CollectionPrefix(cid + 1);
+    storage::Batch batch;
+    for (int cf = 0; cf < storage::kNumCfs; ++cf) {
+      if (static_cast<Cf>(cf) != Cf::kMeta) batch.DeleteRange(static_cast<Cf>(cf), begin, end);
+    }
+    batch.Delete(Cf::kMeta, snapshot_internal::RestoringKey(cid));
+    SEXTANT_RETURN_IF_ERROR(storage_->Write(batch, /*sync=*/true));
+    return env_.files->Remove(IndexFilePath(env_.index_dir, cid));
+  }
+
+  // A restore that a crash interrupted left its marker: remove what it had copied.
+  Status RemoveInterruptedRestores() {
+    std::vector<uint32_t> ids;
+    std::string end(snapshot_internal::kRestoringKeyPrefix);
+    end.back() += 1;
+    SEXTANT_RETURN_IF_ERROR(storage_->Scan(Cf::kMeta, snapshot_internal::kRestoringKeyPrefix, end,
+                                           [&](std::string_view k, std::string_view) {
+                                             ids.push_back(static_cast<uint32_t>(std::strtoul(
+                                                 std::string(k.substr(snapshot_internal::kRestoringKeyPrefix.size())).c_str(),
+                                                 nullptr, 10)));
+                                             return true;
+                                           }));
+    for (uint32_t cid : ids) {
+      Log(LogLevel::kWarning, "database " + path_ + ": removing the remains of an interrupted restore (collection id " +
+                                  std::to_string(cid) + ")");
+      SEXTANT_RETURN_IF_ERROR(UndoRestore(cid));
+    }
+    return Status::OK();
+  }
+
   const std::string path_;
   FileLock lock_;
   std::unique_ptr<storage::Storage> storage_;
@@ -235,6 +414,7 @@ class DatabaseImpl final : public Database {
 
   mutable std::mutex mu_;  // guards the catalogue below
   std::map<std::string, std::shared_ptr<CollectionImpl>, std::less<>> collections_;
+  std::set<std::string, std::less<>> restoring_;  // names reserved by restores in progress
   uint32_t next_id_ = 1;
 };
 
@@ -243,26 +423,26 @@ class DatabaseImpl final : public Database {
 StatusOr<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& options, const std::string& path) {
   try {
     if (path.empty()) return Status::InvalidArgument("database path is empty");
-    std::error_code ec;
-    if (!std::filesystem::is_directory(path, ec)) {
-      if (std::filesystem::exists(path, ec)) {
-        return Status::InvalidArgument("database path " + path + " exists and is not a directory");
-      }
+    auto files = std::make_shared<const storage::Files>(options.file_system);
+    SEXTANT_ASSIGN_OR_RETURN(bool is_dir, files->IsDirectory(path));
+    if (!is_dir) {
+      SEXTANT_ASSIGN_OR_RETURN(bool exists, files->Exists(path));
+      if (exists) return Status::InvalidArgument("database path " + path + " exists and is not a directory");
       if (!options.create_if_missing) {
         return Status::NotFound("no database in " + path + " (create_if_missing is false)");
       }
-      std::filesystem::create_directories(path, ec);
-      if (ec) return Status::Unavailable("cannot create directory " + path + ": " + ec.message());
+      SEXTANT_RETURN_IF_ERROR(files->CreateDirs(path));
     }
     SEXTANT_ASSIGN_OR_RETURN(FileLock lock, FileLock::Acquire(path));
     storage::StorageOptions so;
     so.create_if_missing = options.create_if_missing;
     so.error_if_exists = options.error_if_exists;
     so.block_cache_bytes = options.block_cache_bytes;
+    so.file_system = files->file_system();
     SEXTANT_ASSIGN_OR_RETURN(auto storage, storage::Storage::Open(path, so));
     CollectionLimits limits;
     limits.max_payload_bytes = options.max_payload_bytes;
-    auto db = std::make_unique<DatabaseImpl>(path, std::move(lock), std::move(storage), limits);
+    auto db = std::make_unique<DatabaseImpl>(path, std::move(lock), std::move(storage), std::move(files), limits);
     SEXTANT_RETURN_IF_ERROR(db->Load());
     db->StartMaintenance();
     return std::unique_ptr<Database>(std::move(db));

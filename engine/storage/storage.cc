@@ -1,14 +1,17 @@
 #include "storage/storage.h"
 
-#include <filesystem>
 #include <vector>
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
+#include "storage/rocks_status.h"
 #include "util/coding.h"
 
 namespace sextant::storage {
@@ -17,20 +20,14 @@ namespace {
 constexpr std::string_view kCfNames[kNumCfs] = {"meta",    "ids",   "vectors", "payloads",
                                                 "payload_index", "index", "docs", "text"};
 
-// rocksdb::Status -> sextant::Status, once, here (STYLE.md "Error handling").
-Status FromRocks(const rocksdb::Status& s, std::string_view what) {
-  if (s.ok()) return Status::OK();
-  std::string msg = std::string(what) + ": " + s.ToString();
-  if (s.IsNotFound()) return Status::NotFound(msg);
-  if (s.IsCorruption()) return Status::DataLoss(msg);
-  if (s.IsNoSpace() || s.IsMemoryLimit()) return Status::ResourceExhausted(msg);
-  if (s.IsInvalidArgument()) return Status::InvalidArgument(msg);
-  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain()) return Status::Unavailable(msg);
-  if (s.IsAborted()) return Status::Aborted(msg);
-  return Status::Internal(msg);
-}
-
 rocksdb::Slice ToSlice(std::string_view v) { return rocksdb::Slice(v.data(), v.size()); }
+
+// Discards RocksDB's diagnostics (a read-only open must not write an info log into a snapshot).
+class NullLogger : public rocksdb::Logger {
+ public:
+  using rocksdb::Logger::Logv;
+  void Logv(const char* /*format*/, va_list /*ap*/) override {}
+};
 
 }  // namespace
 
@@ -64,6 +61,7 @@ struct Storage::Rep {
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;  // indexed by Cf; owned, destroyed in ~Rep
   std::string path;
+  std::unique_ptr<rocksdb::Env> env;  // wraps StorageOptions::file_system; ~Rep closes db first
 
   rocksdb::ColumnFamilyHandle* H(Cf cf) const { return handles[static_cast<int>(cf)]; }
 
@@ -73,6 +71,7 @@ struct Storage::Rep {
       if (h != nullptr && h != db->DefaultColumnFamily()) db->DestroyColumnFamilyHandle(h).PermitUncheckedError();
     }
     db->Close().PermitUncheckedError();
+    db.reset();  // before env, which it uses
   }
 };
 
@@ -81,8 +80,13 @@ Storage::~Storage() = default;
 
 StatusOr<std::unique_ptr<Storage>> Storage::Open(const std::string& path,
                                                  const StorageOptions& options) {
-  std::error_code ec;
-  const bool exists = std::filesystem::exists(std::filesystem::path(path) / "CURRENT", ec);
+  std::shared_ptr<rocksdb::FileSystem> fs =
+      options.file_system != nullptr ? options.file_system : rocksdb::FileSystem::Default();
+  const rocksdb::IOStatus current = fs->FileExists(path + "/CURRENT", rocksdb::IOOptions(), nullptr);
+  if (!current.ok() && !current.IsNotFound() && !current.IsPathNotFound()) {
+    return FromRocks(current, "opening " + path);
+  }
+  const bool exists = current.ok();
   if (!exists && !options.create_if_missing) {
     return Status::NotFound("no database in " + path + " (create_if_missing is false)");
   }
@@ -95,6 +99,8 @@ StatusOr<std::unique_ptr<Storage>> Storage::Open(const std::string& path,
   db_options.create_missing_column_families = true;
   db_options.IncreaseParallelism(2);
   db_options.max_open_files = 512;
+
+  if (options.read_only) db_options.info_log = std::make_shared<NullLogger>();
 
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
@@ -111,9 +117,15 @@ StatusOr<std::unique_ptr<Storage>> Storage::Open(const std::string& path,
 
   auto rep = std::make_unique<Rep>();
   rep->path = path;
+  if (options.file_system != nullptr) {
+    rep->env = rocksdb::NewCompositeEnv(options.file_system);
+    db_options.env = rep->env.get();
+  }
   rocksdb::DB* raw = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::Status s = rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw);
+  rocksdb::Status s =
+      options.read_only ? rocksdb::DB::OpenForReadOnly(db_options, path, descriptors, &handles, &raw)
+                        : rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw);
   if (!s.ok()) return FromRocks(s, "opening " + path);
   rep->db.reset(raw);
   rep->handles = std::move(handles);
@@ -165,6 +177,14 @@ Status Storage::CompactRange(Cf cf, std::string_view begin, std::string_view end
 }
 
 uint64_t Storage::LatestSequence() const { return rep_->db->GetLatestSequenceNumber(); }
+
+Status Storage::CreateCheckpoint(const std::string& dir) {
+  rocksdb::Checkpoint* raw = nullptr;
+  SEXTANT_RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(rep_->db.get(), &raw), "checkpoint of " + rep_->path));
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // log_size_for_flush 0: always flush, so the checkpoint holds SST files and an empty WAL.
+  return FromRocks(checkpoint->CreateCheckpoint(dir, /*log_size_for_flush=*/0), "checkpoint of " + rep_->path + " into " + dir);
+}
 
 // ---- Key layout ----
 

@@ -19,6 +19,10 @@
 #include "sextant/status.h"
 #include "sextant/types.h"
 
+namespace rocksdb {
+class FileSystem;
+}
+
 namespace sextant::storage {
 
 // Column families (docs/format.md gives each one's keys and values).
@@ -39,6 +43,12 @@ struct StorageOptions {
   bool create_if_missing = true;
   bool error_if_exists = false;
   size_t block_cache_bytes = 64 << 20;
+  // Opens without writing anything to the directory (a snapshot's copy is opened this way, so
+  // its files and their checksums stay as they are). Write, CompactRange and CreateCheckpoint
+  // fail.
+  bool read_only = false;
+  // Every file RocksDB touches goes through it; null: the real file system.
+  std::shared_ptr<rocksdb::FileSystem> file_system;
 };
 
 // A set of writes applied atomically by Storage::Write.
@@ -88,6 +98,11 @@ class Storage {
 
   // The sequence number of the last committed write (monotonic across the database's life).
   uint64_t LatestSequence() const;
+
+  // Writes a RocksDB checkpoint of every committed write into directory `dir` (which must not
+  // exist): SST files are hard-linked when `dir` is on the same file system, copied otherwise;
+  // the memtables are flushed first so the checkpoint needs no WAL replay.
+  Status CreateCheckpoint(const std::string& dir);
 
  private:
   struct Rep;

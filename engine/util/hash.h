@@ -5,7 +5,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 namespace sextant::internal {
 
@@ -41,6 +43,44 @@ inline uint64_t Hash64(const void* data, size_t n, uint64_t seed = 0) {
   std::memcpy(&tail, p + i, n - i);
   return Mix64(acc ^ tail ^ (uint64_t{n} << 56));
 }
+
+// Checksum of a byte stream of any length fed in pieces of any size (the files of a snapshot,
+// docs/format.md): Hash64 of each 1 MiB block, each block seeded with the hash of the blocks
+// before it, finished with the total length. The result does not depend on how the stream was cut.
+class StreamHash64 {
+ public:
+  static constexpr size_t kBlock = 1 << 20;
+  void Update(const void* data, size_t n) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    total_ += n;
+    while (n > 0) {
+      if (block_.empty() && n >= kBlock) {  // whole block straight from the input
+        h_ = Hash64(p, kBlock, h_ ^ 0x5e7a5e7a5e7a5e7aull);
+        p += kBlock;
+        n -= kBlock;
+        continue;
+      }
+      const size_t take = std::min(n, kBlock - block_.size());
+      block_.insert(block_.end(), p, p + take);
+      p += take;
+      n -= take;
+      if (block_.size() == kBlock) {
+        h_ = Hash64(block_.data(), kBlock, h_ ^ 0x5e7a5e7a5e7a5e7aull);
+        block_.clear();
+      }
+    }
+  }
+  uint64_t Final() const {
+    uint64_t h = h_;
+    if (!block_.empty()) h = Hash64(block_.data(), block_.size(), h ^ 0x5e7a5e7a5e7a5e7aull);
+    return Mix64(h ^ total_);
+  }
+
+ private:
+  std::vector<unsigned char> block_;
+  uint64_t h_ = 0;
+  uint64_t total_ = 0;
+};
 
 }  // namespace sextant::internal
 

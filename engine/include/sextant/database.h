@@ -9,6 +9,7 @@
 
 #include "sextant/collection.h"
 #include "sextant/options.h"
+#include "sextant/snapshot.h"
 #include "sextant/status.h"
 #include "sextant/types.h"
 
@@ -48,6 +49,26 @@ class Database {
 
   // The directory this database lives in.
   virtual const std::string& path() const = 0;
+
+  // Takes a snapshot of options.collection (empty: every collection) into
+  // options.directory/<name> while writes go on (sextant/snapshot.h, docs/snapshots.md). The
+  // snapshot point is one instant: every write acknowledged before the call is in it, and of
+  // writes running alongside, each batch is in it whole or not at all. Writes to the collections
+  // concerned wait during the instant itself (index serialisation and a memtable flush); the copy
+  // of the files after it does not block anything. InvalidArgument for a bad name or no
+  // directory, NotFound for an unknown collection, AlreadyExists when the name is taken.
+  virtual StatusOr<SnapshotInfo> CreateSnapshot(const SnapshotOptions& options) = 0;
+
+  // Restores collection `source` of the snapshot at `snapshot_path` as a new collection `name`
+  // of this database (source may be empty when the snapshot holds one collection). The snapshot
+  // is verified first (DataLoss, and nothing written, when any file is damaged or missing); the
+  // data is copied under a fresh collection id and the collection appears only once all of it is
+  // in place. A failure (or a crash) part-way leaves nothing behind. The index loads from the
+  // snapshot's checkpoint, without a rebuild. AlreadyExists when `name` is taken, NotFound when
+  // the snapshot has no collection `source`, InvalidArgument when `source` is empty and the
+  // snapshot holds several collections.
+  virtual StatusOr<CollectionInfo> RestoreCollection(const std::string& snapshot_path, std::string_view source,
+                                                     std::string_view name) = 0;
 };
 
 // The SIMD instruction set the distance kernels use in this process: "scalar", "sse4", "avx2" or

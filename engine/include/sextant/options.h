@@ -4,12 +4,17 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "sextant/status.h"
 #include "sextant/types.h"
+
+namespace rocksdb {
+class FileSystem;  // <rocksdb/file_system.h>
+}
 
 namespace sextant {
 
@@ -26,6 +31,11 @@ struct DatabaseOptions {
   // RocksDB block cache shared by all collections. Vectors are also held in memory by each
   // collection, so this mostly serves payload reads. Default 64 MiB.
   size_t block_cache_bytes = 64 << 20;
+  // The file system every file of the database is read and written through: RocksDB's files,
+  // the index checkpoint files and the directory itself (not the lock file, which is a flock on
+  // the real directory). Null, the default: the real file system. Tests pass a wrapper that
+  // injects I/O errors or simulates power loss (docs/reliability.md).
+  std::shared_ptr<rocksdb::FileSystem> file_system;
 };
 
 // Which structure answers searches. docs/index_params.md explains every parameter.
