@@ -246,7 +246,11 @@ Status CollectionImpl::Checkpoint() {
       SEXTANT_RETURN_IF_ERROR(SaveIndexLocked(&file).WithPrefix("checkpoint"));
       changes_since_checkpoint_ = 0;
     }
-    Status written = WriteIndexFile(*env_.files, IndexFilePath(env_.index_dir, desc_.id), file);
+    // The checkpoint must never be ahead of the durable log: it holds every write acknowledged
+    // before it, and after a power loss that drops unsynced writes, an index that has them would
+    // disagree with the points (found by tests/fault/power_loss_test.cc).
+    Status written = env_.storage->SyncWal();
+    if (written.ok()) written = WriteIndexFile(*env_.files, IndexFilePath(env_.index_dir, desc_.id), file);
     if (!written.ok()) {
       changes_since_checkpoint_ += 1;  // try again later
       return written.WithPrefix("checkpoint");

@@ -319,7 +319,11 @@ void CollectionImpl::DeletePoint(uint32_t slot, storage::Batch* batch) const {
 
 StatusOr<uint64_t> CollectionImpl::DeleteSlots(const WriteOptions& options, const std::vector<uint32_t>& slots,
                                                std::unique_lock<internal::RwMutex>& lock) {
-  if (slots.empty()) return uint64_t{0};
+  if (slots.empty()) {
+    // Nothing to write; a synced call still makes every earlier acknowledged write durable.
+    if (options.sync) SEXTANT_RETURN_IF_ERROR(env_.storage->SyncWal().WithPrefix("delete"));
+    return uint64_t{0};
+  }
   storage::Batch batch;
   for (uint32_t slot : slots) DeletePoint(slot, &batch);
   {

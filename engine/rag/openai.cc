@@ -24,7 +24,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -33,6 +33,7 @@
 
 #include "rag/http.h"
 #include "rag/sse.h"
+#include "rag/text.h"
 #include "sextant/rag.h"
 
 namespace sextant::rag {
@@ -259,43 +260,77 @@ class OpenAIEmbedder final : public Embedder {
 
 // ---------------------------------------------------------------- generator
 
-// The context numbers cited in `text` as [n] (also [n, m] and [n][m]) that name an item of the
-// context, ascending, each once.
-std::vector<uint32_t> CitedContext(std::string_view text, size_t context_size) {
-  std::set<uint32_t> cited;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '[') continue;
-    std::vector<uint64_t> nums;
-    size_t j = i + 1;
-    bool ok = false;
-    while (j < text.size()) {
-      uint64_t n = 0;
-      size_t digits = 0;
-      while (j < text.size() && text[j] >= '0' && text[j] <= '9' && digits < 9) {
-        n = n * 10 + static_cast<uint64_t>(text[j] - '0');
-        ++j;
-        ++digits;
+// The OpenAI "messages" array of a conversation.
+json MessagesJson(std::span<const ChatMessage> messages) {
+  json out = json::array();
+  for (const ChatMessage& m : messages) {
+    json j = {{"role", m.role}, {"content", m.content}};
+    if (!m.tool_calls.empty()) {
+      json calls = json::array();
+      for (const ToolCall& c : m.tool_calls) {
+        calls.push_back({{"id", c.id},
+                         {"type", "function"},
+                         {"function", {{"name", c.name}, {"arguments", c.arguments}}}});
       }
-      if (digits == 0) break;
-      nums.push_back(n);
-      if (j < text.size() && text[j] == ']') {
-        ok = true;
-        break;
-      }
-      if (j < text.size() && text[j] == ',') {
-        ++j;
-        while (j < text.size() && text[j] == ' ') ++j;
-        continue;
-      }
-      break;
+      j["tool_calls"] = calls;
+      if (m.content.empty()) j["content"] = nullptr;
     }
-    if (!ok) continue;
-    for (uint64_t n : nums) {
-      if (n >= 1 && n <= context_size) cited.insert(static_cast<uint32_t>(n));
-    }
-    i = j;
+    if (m.role == "tool") j["tool_call_id"] = m.tool_call_id;
+    out.push_back(std::move(j));
   }
-  return {cited.begin(), cited.end()};
+  return out;
+}
+
+// Tool calls as they arrive in stream deltas: pieces of one call share its "index".
+class ToolCallAssembler {
+ public:
+  // False with `error` set for a delta that is not the shape OpenAI defines.
+  bool Add(const json& deltas, std::string& error) {
+    if (!deltas.is_array()) {
+      error = "tool_calls is not an array";
+      return false;
+    }
+    for (const json& d : deltas) {
+      if (!d.is_object()) {
+        error = "a tool_calls item is not an object";
+        return false;
+      }
+      size_t index = calls_.size();
+      if (d.contains("index") && d["index"].is_number_unsigned()) {
+        index = d["index"].get<size_t>();
+      } else if (!calls_.empty() && !d.contains("id")) {
+        index = calls_.size() - 1;
+      }
+      if (index > calls_.size() || index > 128) {
+        error = "tool_calls index " + std::to_string(index) + " skips a call";
+        return false;
+      }
+      if (index == calls_.size()) calls_.emplace_back();
+      ToolCall& c = calls_[index];
+      if (d.contains("id") && d["id"].is_string()) c.id += d["id"].get<std::string>();
+      if (d.contains("function") && d["function"].is_object()) {
+        const json& f = d["function"];
+        if (f.contains("name") && f["name"].is_string()) c.name += f["name"].get<std::string>();
+        if (f.contains("arguments") && f["arguments"].is_string()) {
+          c.arguments += f["arguments"].get<std::string>();
+        } else if (f.contains("arguments") && f["arguments"].is_object()) {
+          c.arguments += f["arguments"].dump();  // some servers send an object
+        }
+      }
+    }
+    return true;
+  }
+  std::vector<ToolCall> Take() { return std::move(calls_); }
+
+ private:
+  std::vector<ToolCall> calls_;
+};
+
+// Gives calls without an id (some servers omit it) one of their own.
+void NameCalls(std::vector<ToolCall>& calls) {
+  for (size_t i = 0; i < calls.size(); ++i) {
+    if (calls[i].id.empty()) calls[i].id = "call_" + std::to_string(i + 1);
+  }
 }
 
 class OpenAIGenerator final : public Generator {
@@ -304,17 +339,42 @@ class OpenAIGenerator final : public Generator {
       : options_(o), url_(TrimSlash(o.endpoint.base_url) + "/chat/completions") {}
 
   std::string name() const override { return "openai:" + options_.endpoint.model; }
+  bool is_language_model() const override { return true; }
 
-  StatusOr<Generation> Generate(std::string_view /*question*/, const Prompt& prompt,
+  StatusOr<Generation> Generate(std::string_view question, const Prompt& prompt,
                                 const TokenCallback& on_token) override {
-    json messages = json::array();
-    if (!prompt.system.empty()) messages.push_back({{"role", "system"}, {"content", prompt.system}});
-    messages.push_back({{"role", "user"}, {"content", prompt.user}});
-    json req = {{"model", options_.endpoint.model},
-                {"messages", messages},
-                {"max_tokens", options_.max_tokens},
-                {"temperature", options_.temperature},
+    ChatCompletionRequest r;
+    if (!prompt.system.empty()) r.messages.push_back({"system", prompt.system, {}, {}});
+    r.messages.push_back({"user", prompt.user, {}, {}});
+    r.question = std::string(question);
+    r.prompt = prompt;
+    return Complete(r, on_token);
+  }
+
+  StatusOr<Generation> Complete(const ChatCompletionRequest& r, const TokenCallback& on_token) override {
+    SEXTANT_RETURN_IF_ERROR(r.settings.Validate());
+    const std::string model = r.settings.model.empty() ? options_.endpoint.model : r.settings.model;
+    const uint32_t max_tokens = r.settings.max_tokens.value_or(options_.max_tokens);
+    json req = {{"model", model},
+                {"messages", MessagesJson(r.messages)},
+                {"max_tokens", max_tokens},
+                {"temperature", r.settings.temperature.value_or(options_.temperature)},
                 {"stream", options_.stream}};
+    if (!r.settings.stop.empty()) req["stop"] = r.settings.stop;
+    if (r.settings.seed) req["seed"] = *r.settings.seed;
+    if (!r.tools.empty()) {
+      json tools = json::array();
+      for (const FunctionDefinition& f : r.tools) {
+        json params = json::parse(f.parameters, nullptr, /*allow_exceptions=*/false);
+        if (!params.is_object()) {
+          return Status::InvalidArgument("function " + f.name + ": parameters is not a JSON object");
+        }
+        tools.push_back({{"type", "function"},
+                         {"function", {{"name", f.name}, {"description", f.description}, {"parameters", params}}}});
+      }
+      req["tools"] = tools;
+      req["tool_choice"] = r.tools_none ? "none" : "auto";
+    }
     std::string body;
     try {
       body = req.dump();
@@ -322,35 +382,52 @@ class OpenAIGenerator final : public Generator {
       return Status::InvalidArgument(std::string("prompt is not valid UTF-8: ") + e.what());
     }
     Generation g;
-    g.generator = name();
+    g.generator = "openai:" + model;
     if (options_.stream) {
-      SEXTANT_RETURN_IF_ERROR(Stream(body, on_token, g.text));
+      SEXTANT_RETURN_IF_ERROR(Stream(body, max_tokens, on_token, g));
     } else {
       SEXTANT_ASSIGN_OR_RETURN(std::string answer, PostJson(options_.endpoint, url_, body));
-      SEXTANT_ASSIGN_OR_RETURN(g.text, MessageContent(answer));
+      SEXTANT_RETURN_IF_ERROR(ReadMessage(answer, g));
       if (on_token && !g.text.empty()) on_token(g.text);  // one piece: the whole answer
     }
-    g.cited = CitedContext(g.text, prompt.context.size());
+    NameCalls(g.tool_calls);
+    if (g.finish_reason.empty()) g.finish_reason = g.tool_calls.empty() ? "stop" : "tool_calls";
+    g.cited = text::CitedContext(g.text, r.prompt.context.size());
     return g;
   }
 
  private:
-  StatusOr<std::string> MessageContent(const std::string& answer) {
+  Status ReadMessage(const std::string& answer, Generation& g) {
     json j = json::parse(answer, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded()) return Malformed(url_, "not JSON: " + answer.substr(0, 200));
     try {
-      const json& content = j.at("choices").at(0).at("message").at("content");
-      if (content.is_null()) return std::string();
-      return content.get<std::string>();
+      const json& choice = j.at("choices").at(0);
+      const json& message = choice.at("message");
+      if (choice.contains("finish_reason") && choice["finish_reason"].is_string()) {
+        g.finish_reason = choice["finish_reason"].get<std::string>();
+      }
+      if (message.contains("content") && !message["content"].is_null()) {
+        g.text = message.at("content").get<std::string>();
+      } else if (!message.contains("content") && !message.contains("tool_calls")) {
+        return Malformed(url_, "no string choices[0].message.content");
+      }
+      if (message.contains("tool_calls") && !message["tool_calls"].is_null()) {
+        ToolCallAssembler calls;
+        std::string error;
+        if (!calls.Add(message["tool_calls"], error)) return Malformed(url_, error);
+        g.tool_calls = calls.Take();
+      }
     } catch (const json::exception&) {
       return Malformed(url_, "no string choices[0].message.content");
     }
+    return Status::OK();
   }
 
-  // Streams the answer into `text`, calling on_token per piece. Retries only while nothing has
-  // been handed to the caller.
-  Status Stream(const std::string& body, const TokenCallback& on_token, std::string& text) {
+  // Streams the answer into g, calling on_token per piece. Retries only while nothing has been
+  // handed to the caller.
+  Status Stream(const std::string& body, uint32_t max_tokens, const TokenCallback& on_token, Generation& g) {
     const OpenAIOptions& o = options_.endpoint;
+    std::string& text = g.text;
     http::Request req;
     req.url = url_;
     req.body = body;
@@ -358,12 +435,13 @@ class OpenAIGenerator final : public Generator {
     // timeout_ms bounds the wait for each byte; the whole answer may take max_tokens seconds more.
     req.idle_timeout_ms = o.timeout_ms;
     req.connect_timeout_ms = o.timeout_ms;
-    req.timeout_ms = o.timeout_ms + options_.max_tokens * 1000;
+    req.timeout_ms = o.timeout_ms + max_tokens * 1000;
     Status last;
     for (uint32_t attempt = 0;; ++attempt) {
       bool delivered = false;
       bool done = false;
       Status parse_error;
+      ToolCallAssembler calls;
       SseParser parser([&](const SseEvent& ev) {
         if (IsSseDone(ev.data)) {
           done = true;
@@ -388,7 +466,17 @@ class OpenAIGenerator final : public Generator {
           parse_error = Malformed(url_, "a stream event without choices[0].delta");
           return false;
         }
+        if (choice.contains("finish_reason") && choice["finish_reason"].is_string()) {
+          g.finish_reason = choice["finish_reason"].get<std::string>();
+        }
         const json& delta = choice["delta"];
+        if (delta.contains("tool_calls") && !delta["tool_calls"].is_null()) {
+          std::string error;
+          if (!calls.Add(delta["tool_calls"], error)) {
+            parse_error = Malformed(url_, error);
+            return false;
+          }
+        }
         if (!delta.contains("content") || delta["content"].is_null()) return true;  // role only
         if (!delta["content"].is_string()) {
           parse_error = Malformed(url_, "choices[0].delta.content is not a string");
@@ -406,6 +494,7 @@ class OpenAIGenerator final : public Generator {
       bool retry;
       if (r.ok() && r->status >= 200 && r->status < 300) {
         if (!parse_error.ok()) return parse_error;
+        g.tool_calls = calls.Take();
         if (r->stopped || done) return Status::OK();  // [DONE] or stopped by on_token
         if (!parser.Finish() && !parse_error.ok()) return parse_error;
         return Status::OK();  // the server closed the stream without [DONE]: take what came
@@ -426,6 +515,7 @@ class OpenAIGenerator final : public Generator {
         return last;
       }
       text.clear();
+      g.finish_reason.clear();
       Backoff(attempt);
     }
   }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
+#include <set>
 
 namespace sextant::rag::text {
 
@@ -124,6 +126,45 @@ std::string CollapseSpace(std::string_view s) {
     out.append(s.substr(b, e - b));
   });
   return out;
+}
+
+// The context numbers cited in `text` as [n] (also [n, m] and [n][m]) that name an item of the
+// context, ascending, each once.
+std::vector<uint32_t> CitedContext(std::string_view text, size_t context_size) {
+  std::set<uint32_t> cited;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '[') continue;
+    std::vector<uint64_t> nums;
+    size_t j = i + 1;
+    bool ok = false;
+    while (j < text.size()) {
+      uint64_t n = 0;
+      size_t digits = 0;
+      while (j < text.size() && text[j] >= '0' && text[j] <= '9' && digits < 9) {
+        n = n * 10 + static_cast<uint64_t>(text[j] - '0');
+        ++j;
+        ++digits;
+      }
+      if (digits == 0) break;
+      nums.push_back(n);
+      if (j < text.size() && text[j] == ']') {
+        ok = true;
+        break;
+      }
+      if (j < text.size() && text[j] == ',') {
+        ++j;
+        while (j < text.size() && text[j] == ' ') ++j;
+        continue;
+      }
+      break;
+    }
+    if (!ok) continue;
+    for (uint64_t n : nums) {
+      if (n >= 1 && n <= context_size) cited.insert(static_cast<uint32_t>(n));
+    }
+    i = j;
+  }
+  return {cited.begin(), cited.end()};
 }
 
 }  // namespace sextant::rag::text

@@ -6,6 +6,7 @@
 #define SEXTANT_RAG_TEXT_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,6 +58,10 @@ bool EndsSentence(std::string_view token);
 // The sentences of `s`, trimmed of surrounding white space: a sentence ends at a token that
 // EndsSentence or before a blank line. Empty for a text of white space only.
 std::vector<Span> Sentences(std::string_view s);
+
+// The context numbers cited in `text` as [n] (also [n, m] and [n][m]) that name an item of a
+// context of `context_size` items, ascending, each once.
+std::vector<uint32_t> CitedContext(std::string_view text, size_t context_size);
 
 // `s` with every run of white space replaced by one space and the ends trimmed.
 std::string CollapseSpace(std::string_view s);

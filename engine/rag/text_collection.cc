@@ -538,11 +538,18 @@ StatusOr<Answer> TextCollection::Ask(std::string_view question, const AskOptions
   chunks.reserve(found.size());
   for (const Citation& c : found) chunks.push_back({c.document_id, c.chunk, c.score, c.text});
   Prompt prompt = BuildPrompt(question, chunks, options.prompt);
-  SEXTANT_ASSIGN_OR_RETURN(Generation g, generator.Generate(question, prompt, on_token));
+  ChatCompletionRequest request;
+  if (!prompt.system.empty()) request.messages.push_back({"system", prompt.system, {}, {}});
+  request.messages.push_back({"user", prompt.user, {}, {}});
+  request.settings = options.generation;
+  request.question = std::string(question);
+  request.prompt = std::move(prompt);
+  SEXTANT_ASSIGN_OR_RETURN(Generation g, generator.Complete(request, on_token));
+  const Prompt& used = request.prompt;
   answer.timings.generate_ms = MsSince(t0);
 
   // The prompt keeps the best chunks that fit its budget, in rank order: they are found[0..n).
-  found.resize(std::min(found.size(), prompt.context.size()));
+  found.resize(std::min(found.size(), used.context.size()));
   for (uint32_t n : g.cited) {
     if (n >= 1 && n <= found.size()) found[n - 1].cited = true;
   }

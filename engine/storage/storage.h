@@ -85,6 +85,10 @@ class Storage {
   // Applies the batch atomically, in the WAL before returning; with sync, fsync'ed too.
   Status Write(Batch& batch, bool sync);
 
+  // Makes every write applied so far durable (fsyncs the write-ahead log), as a write with
+  // sync=true does for itself and everything before it.
+  Status SyncWal();
+
   // The value of `key`, or nullopt when absent.
   StatusOr<std::optional<std::string>> Get(Cf cf, std::string_view key) const;
 

@@ -5,6 +5,7 @@
 #ifndef SEXTANT_RAG_H_
 #define SEXTANT_RAG_H_
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -130,10 +131,66 @@ Prompt BuildPrompt(std::string_view question, std::span<const ContextChunk> chun
 // Called with each piece of the answer as it is produced; return false to stop.
 using TokenCallback = std::function<bool(std::string_view piece)>;
 
+// ---------------------------------------------------------------- conversations and tools
+
+// A function call a model made (OpenAI's tool_calls[i]).
+struct ToolCall {
+  std::string id;         // chosen by the model (or the generator); tool messages answer it by id
+  std::string name;       // the function
+  std::string arguments;  // JSON text, as the model wrote it (it may be malformed)
+};
+
+// One message of a conversation (docs/rag.md, "Chat").
+struct ChatMessage {
+  std::string role;                  // "system", "user", "assistant" or "tool"
+  std::string content;
+  std::vector<ToolCall> tool_calls;  // assistant: the calls it made
+  std::string tool_call_id;          // tool: the call this message answers
+};
+
+// A function offered to the model, in the OpenAI tools schema.
+struct FunctionDefinition {
+  std::string name;         // [A-Za-z0-9_-]{1,64}
+  std::string description;
+  std::string parameters = R"({"type":"object","properties":{}})";  // a JSON schema object
+};
+
+// Per-request generation settings passed to the generator; unset = the generator's own.
+// The extractive generator has no use for them and ignores them.
+struct GenerationSettings {
+  std::optional<float> temperature;  // [0, 2]
+  std::optional<uint32_t> max_tokens;
+  std::vector<std::string> stop;     // at most 4, each 1..64 bytes
+  std::string model;                 // "" = the generator's configured model
+  std::optional<int64_t> seed;
+  // InvalidArgument naming the setting ("generation.temperature: ...").
+  Status Validate() const;
+};
+
+// What a server lets a request ask for (sextantd --llm-max-tokens, --llm-models).
+struct GenerationLimits {
+  uint32_t max_tokens = 4096;
+  std::vector<std::string> models;  // models a request may name; empty = any
+  // Validate(), then PermissionDenied/InvalidArgument for settings beyond the limits.
+  Status Check(const GenerationSettings& settings) const;
+};
+
+// Everything a generator is given for one completion.
+struct ChatCompletionRequest {
+  std::vector<ChatMessage> messages;  // what a chat model reads, system first
+  std::vector<FunctionDefinition> tools;  // offered to the model; empty = none
+  bool tools_none = false;            // offer the tools but forbid calling them (tool_choice "none")
+  GenerationSettings settings;
+  std::string question;               // the standalone question (what the extractive generator answers)
+  Prompt prompt;                      // its context, numbered [1].. (citations refer to it)
+};
+
 struct Generation {
   std::string text;
   std::vector<uint32_t> cited;  // context numbers ([n]) the answer cites, 1-based
   std::string generator;        // "extractive", "openai:<model>"
+  std::vector<ToolCall> tool_calls;  // the model asked for these calls instead of (or with) an answer
+  std::string finish_reason;    // "stop", "length", "tool_calls" ("" when the generator does not say)
 };
 
 class Generator {
@@ -144,6 +201,14 @@ class Generator {
   // Streams through on_token when given.
   virtual StatusOr<Generation> Generate(std::string_view question, const Prompt& prompt,
                                         const TokenCallback& on_token = nullptr) = 0;
+  // A completion of a conversation. The default (generators without a language model) answers
+  // request.question from request.prompt with Generate, and is FailedPrecondition when tools
+  // are offered for calling.
+  virtual StatusOr<Generation> Complete(const ChatCompletionRequest& request,
+                                        const TokenCallback& on_token = nullptr);
+  // True when the generator is a language model that follows instructions (it then rewrites
+  // follow-up questions and can call tools).
+  virtual bool is_language_model() const { return false; }
 };
 
 // Picks the context sentences that best match the question (no model), cites them as [n], and
@@ -259,7 +324,41 @@ struct RetrieveOptions {
 struct AskOptions {
   RetrieveOptions retrieve;
   PromptOptions prompt;
+  GenerationSettings generation;
 };
+
+// How Chat turns a follow-up ("and on Windows?") into a standalone question to retrieve with.
+enum class RewriteMode {
+  kAuto,       // the language model when the generator is one, else the heuristic
+  kModel,      // the language model (FailedPrecondition with a generator that is none)
+  kHeuristic,  // the documented heuristic (docs/rag.md, "Follow-up questions")
+  kOff,        // retrieve with the last user message as it is
+};
+
+struct ChatOptions {
+  RetrieveOptions retrieve;
+  PromptOptions prompt;               // system_template and user_template as for Ask
+  uint32_t max_history_tokens = 2048; // earlier turns kept (whitespace tokens); oldest dropped first
+  GenerationSettings generation;
+  RewriteMode rewrite = RewriteMode::kAuto;
+  // Tool mode: the model is offered a `search` function over this collection and decides itself
+  // when to search; the calls are executed here, up to max_tool_rounds rounds.
+  bool tools_auto = false;
+  uint32_t max_tool_rounds = 4;       // 1..16
+  // The caller's own functions, offered to the model; calls to them are returned (Answer::
+  // finish_reason "tool_calls") for the caller to execute and answer with tool messages.
+  std::vector<FunctionDefinition> functions;
+  // No model round starts after this (DeadlineExceeded).
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+};
+
+// InvalidArgument naming the message ("messages[2]: ...") for an empty list, an unknown role, a
+// last message that is not from the user or a tool, a tool message that answers no earlier call.
+Status ValidateConversation(std::span<const ChatMessage> messages);
+
+// The documented follow-up heuristic: `question` alone when it reads as standalone, else the
+// previous user question followed by it. `history` is every earlier message.
+std::string RewriteFollowUpHeuristic(std::span<const ChatMessage> history, std::string_view question);
 
 // A chunk handed to the generator as [number].
 struct Citation {
@@ -274,14 +373,26 @@ struct Citation {
 
 struct AskTimings {
   double embed_ms = 0, retrieve_ms = 0, generate_ms = 0, total_ms = 0;
+  double rewrite_ms = 0;  // Chat: the follow-up rewrite
+  double tools_ms = 0;    // tool mode: executing the model's search calls
 };
 
 struct Answer {
   std::string text;
-  std::vector<Citation> citations;  // every chunk in the prompt, [1] first
+  std::vector<Citation> citations;  // every chunk in the prompt (tool mode: every chunk the model saw), [1] first
   AskTimings timings;
   std::string generator;  // Generator::name()
   std::string embedder;   // Embedder::spec()
+  // Chat only.
+  std::string standalone_question;   // what was retrieved with (after the follow-up rewrite)
+  std::vector<ToolCall> tool_calls;  // every call the model made, in order
+  // finish_reason "tool_calls": the caller's functions to call; answer each with a tool message.
+  std::vector<ToolCall> pending_calls;
+  // The messages this call added to the conversation (assistant turns with their tool calls, the
+  // tool results of executed calls, and the final assistant answer): append them to continue.
+  std::vector<ChatMessage> messages;
+  std::string finish_reason;  // "stop", "length" or "tool_calls"
+  uint32_t tool_rounds = 0;
 };
 
 // A collection of text chunks with the embedder recorded at creation. Thread-safe.
@@ -331,6 +442,12 @@ class TextCollection {
   // embed -> retrieve -> prompt -> generate. Streams the answer through on_token when given.
   StatusOr<Answer> Ask(std::string_view question, const AskOptions& options, Generator& generator,
                        const TokenCallback& on_token = nullptr) const;
+
+  // A turn of a conversation: validate -> rewrite the last user message into a standalone
+  // question -> retrieve -> prompt (the history within max_history_tokens) -> generate; or, in
+  // tool mode, let the model search through function calls. Streams through on_token.
+  StatusOr<Answer> Chat(std::span<const ChatMessage> messages, const ChatOptions& options,
+                        Generator& generator, const TokenCallback& on_token = nullptr) const;
 
  private:
   struct Rep;
