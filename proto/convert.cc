@@ -435,11 +435,13 @@ void ToProto(const rag::AskTimings& timings, v1::AskTimings* out) {
   out->set_retrieve_ms(timings.retrieve_ms);
   out->set_generate_ms(timings.generate_ms);
   out->set_total_ms(timings.total_ms);
+  out->set_rewrite_ms(timings.rewrite_ms);
+  out->set_tools_ms(timings.tools_ms);
 }
 
 rag::AskTimings FromProto(const v1::AskTimings& timings) {
-  return rag::AskTimings{timings.embed_ms(), timings.retrieve_ms(), timings.generate_ms(),
-                         timings.total_ms()};
+  return rag::AskTimings{timings.embed_ms(),   timings.retrieve_ms(), timings.generate_ms(),
+                         timings.total_ms(),   timings.rewrite_ms(),  timings.tools_ms()};
 }
 
 void ToProto(const rag::Answer& answer, v1::AskAnswer* out) {
@@ -448,6 +450,12 @@ void ToProto(const rag::Answer& answer, v1::AskAnswer* out) {
   ToProto(answer.timings, out->mutable_timings());
   out->set_generator(answer.generator);
   out->set_embedder_spec(answer.embedder);
+  out->set_standalone_question(answer.standalone_question);
+  for (const rag::ToolCall& c : answer.tool_calls) ToProto(c, out->add_tool_calls());
+  for (const rag::ToolCall& c : answer.pending_calls) ToProto(c, out->add_pending_calls());
+  for (const rag::ChatMessage& m : answer.messages) ToProto(m, out->add_messages());
+  out->set_finish_reason(answer.finish_reason);
+  out->set_tool_rounds(answer.tool_rounds);
 }
 
 rag::Answer FromProto(const v1::AskAnswer& answer) {
@@ -457,6 +465,59 @@ rag::Answer FromProto(const v1::AskAnswer& answer) {
   out.timings = FromProto(answer.timings());
   out.generator = answer.generator();
   out.embedder = answer.embedder_spec();
+  out.standalone_question = answer.standalone_question();
+  for (const v1::ToolCall& c : answer.tool_calls()) out.tool_calls.push_back(FromProto(c));
+  for (const v1::ToolCall& c : answer.pending_calls()) out.pending_calls.push_back(FromProto(c));
+  for (const v1::ChatMessage& m : answer.messages()) out.messages.push_back(FromProto(m));
+  out.finish_reason = answer.finish_reason();
+  out.tool_rounds = answer.tool_rounds();
+  return out;
+}
+
+void ToProto(const rag::ToolCall& call, v1::ToolCall* out) {
+  out->set_id(call.id);
+  out->set_name(call.name);
+  out->set_arguments(call.arguments);
+}
+
+rag::ToolCall FromProto(const v1::ToolCall& call) { return {call.id(), call.name(), call.arguments()}; }
+
+void ToProto(const rag::ChatMessage& message, v1::ChatMessage* out) {
+  out->set_role(message.role);
+  out->set_content(message.content);
+  for (const rag::ToolCall& c : message.tool_calls) ToProto(c, out->add_tool_calls());
+  out->set_tool_call_id(message.tool_call_id);
+}
+
+rag::ChatMessage FromProto(const v1::ChatMessage& message) {
+  rag::ChatMessage out{message.role(), message.content(), {}, message.tool_call_id()};
+  for (const v1::ToolCall& c : message.tool_calls()) out.tool_calls.push_back(FromProto(c));
+  return out;
+}
+
+rag::GenerationSettings FromProto(const v1::GenerationSettings& settings) {
+  rag::GenerationSettings out;
+  if (settings.has_temperature()) out.temperature = settings.temperature();
+  if (settings.has_max_tokens()) out.max_tokens = settings.max_tokens();
+  out.stop.assign(settings.stop().begin(), settings.stop().end());
+  out.model = settings.model();
+  if (settings.has_seed()) out.seed = settings.seed();
+  return out;
+}
+
+void ToProto(const rag::GenerationSettings& settings, v1::GenerationSettings* out) {
+  if (settings.temperature) out->set_temperature(*settings.temperature);
+  if (settings.max_tokens) out->set_max_tokens(*settings.max_tokens);
+  for (const std::string& s : settings.stop) out->add_stop(s);
+  out->set_model(settings.model);
+  if (settings.seed) out->set_seed(*settings.seed);
+}
+
+rag::FunctionDefinition FromProto(const v1::FunctionDefinition& function) {
+  rag::FunctionDefinition out;
+  out.name = function.name();
+  out.description = function.description();
+  if (!function.parameters().empty()) out.parameters = function.parameters();
   return out;
 }
 

@@ -102,6 +102,16 @@ rag::AskTimings FromProto(const v1::AskTimings& timings);
 void ToProto(const rag::Answer& answer, v1::AskAnswer* out);
 rag::Answer FromProto(const v1::AskAnswer& answer);
 
+// Chat and tools.
+void ToProto(const rag::ToolCall& call, v1::ToolCall* out);
+rag::ToolCall FromProto(const v1::ToolCall& call);
+void ToProto(const rag::ChatMessage& message, v1::ChatMessage* out);
+rag::ChatMessage FromProto(const v1::ChatMessage& message);
+rag::GenerationSettings FromProto(const v1::GenerationSettings& settings);
+void ToProto(const rag::GenerationSettings& settings, v1::GenerationSettings* out);
+// An empty parameters string becomes an object schema without properties.
+rag::FunctionDefinition FromProto(const v1::FunctionDefinition& function);
+
 }  // namespace sextant::convert
 
 #endif  // SEXTANT_PROTO_CONVERT_H_

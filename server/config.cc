@@ -49,6 +49,8 @@ constexpr Flag kFlags[] = {
     {"llm-model", Kind::kString},
     {"llm-api-key", Kind::kString},
     {"llm-timeout-ms", Kind::kNumber},
+    {"llm-max-tokens", Kind::kNumber},
+    {"llm-models", Kind::kString},
     {"config", Kind::kString},
 };
 
@@ -293,6 +295,8 @@ Text collections (RAG):
   --llm-model NAME         the model the endpoint serves
   --llm-api-key KEY        its key (default $SEXTANT_LLM_API_KEY)
   --llm-timeout-ms N       per-request timeout of the endpoint (default 60000)
+  --llm-max-tokens N       the most max_tokens a request may ask of the model (default 4096)
+  --llm-models A,B         models a request may name in its generation settings (default: any)
 
 Observability:
   --metrics HOST:PORT      serve Prometheus metrics over HTTP at /metrics
@@ -402,6 +406,24 @@ ParseResult ParseConfig(int argc, const char* const* argv) {
   }
 
   if (!number("llm-timeout-ms", 1, 3600000, &c.llm_timeout_ms)) return result;
+  if (!number("llm-max-tokens", 1, 1000000, &c.llm_max_tokens)) return result;
+  if (const auto* v = last("llm-models")) {
+    c.llm_models.clear();
+    size_t begin = 0;
+    while (begin <= v->size()) {
+      size_t end = v->find(',', begin);
+      if (end == std::string::npos) end = v->size();
+      std::string name = v->substr(begin, end - begin);
+      while (!name.empty() && name.front() == ' ') name.erase(name.begin());
+      while (!name.empty() && name.back() == ' ') name.pop_back();
+      if (name.empty()) {
+        error = "--llm-models: an empty model name in \"" + *v + "\" (a comma-separated list)";
+        return result;
+      }
+      c.llm_models.push_back(name);
+      begin = end + 1;
+    }
+  }
   if (const auto* v = last("model-dir")) {
     if (v->empty()) {
       error = "--model-dir: empty directory name";

@@ -52,6 +52,8 @@ struct ServerConfig {
   std::string llm_model;
   std::string llm_api_key;     // empty: $SEXTANT_LLM_API_KEY
   uint32_t llm_timeout_ms = 60000;
+  uint32_t llm_max_tokens = 4096;       // cap on a request's generation.max_tokens
+  std::vector<std::string> llm_models;  // models a request may name; empty: any
 
   bool tls() const { return !tls_cert_pem.empty(); }
 };

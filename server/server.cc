@@ -133,6 +133,8 @@ int RunServer(const ServerConfig& config) {
   if (!config.openai_api_key.empty()) service_options.embedders.openai_api_key = config.openai_api_key;
   service_options.allow_remote_embedders = config.allow_remote_embedders;
   service_options.default_generator = config.generator;
+  service_options.generation_limits.max_tokens = config.llm_max_tokens;
+  service_options.generation_limits.models = config.llm_models;
   if (!config.llm_url.empty()) {
     rag::OpenAIChatOptions chat;
     chat.endpoint.base_url = config.llm_url;

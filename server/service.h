@@ -41,6 +41,7 @@ struct ServiceOptions {
   bool allow_remote_embedders = false;  // clients may create "openai" text collections
   std::string default_generator = "extractive";  // AskRequest.generator ""
   std::shared_ptr<rag::Generator> llm;           // "openai"; null when none is configured
+  rag::GenerationLimits generation_limits;       // what a request's generation settings may ask
 };
 
 // Most chunks one Ask may retrieve (AskRequest.k).
@@ -98,6 +99,8 @@ class SextantService final : public v1::Sextant::Service {
                      v1::EmbedResponse* resp) override;
   grpc::Status Ask(grpc::ServerContext* ctx, const v1::AskRequest* req,
                    grpc::ServerWriter<v1::AskResponse>* writer) override;
+  grpc::Status Chat(grpc::ServerContext* ctx, const v1::ChatRequest* req,
+                    grpc::ServerWriter<v1::AskResponse>* writer) override;
 
   // What a handler knows about its call, and what it adds to the call's log line.
   struct Call {
@@ -127,6 +130,14 @@ class SextantService final : public v1::Sextant::Service {
   grpc::Status CreateTextCollection(const v1::CreateCollectionRequest& req, v1::CollectionInfo* resp);
   // PermissionDenied unless remote embedders are allowed, for an "openai" embedder.
   Status CheckEmbedderAllowed(const rag::EmbedderConfig& config, std::string_view what) const;
+
+  // The generator a request names ("" = the server's default), or INVALID_ARGUMENT /
+  // FAILED_PRECONDITION.
+  StatusOr<rag::Generator*> ChooseGenerator(const std::string& requested) const;
+  // Runs a chat (Ask in tool mode, and Chat) and writes its tokens and answer to `writer`.
+  grpc::Status RunChat(Call& call, const std::string& collection, const std::vector<rag::ChatMessage>& messages,
+                       const rag::ChatOptions& options, const std::string& generator, bool stream,
+                       grpc::ServerWriter<v1::AskResponse>* writer);
 
   // Validates one upsert batch against `collection` and the limits, and commits it.
   grpc::Status WriteBatch(const v1::UpsertRequest& req, Collection& collection);

@@ -284,20 +284,26 @@ grpc::Status SextantService::Ask(grpc::ServerContext* ctx, const v1::AskRequest*
                        std::to_string(kMaxAskK) + " chunks per question");
     }
     const std::string& name = req->generator().empty() ? options_.default_generator : req->generator();
-    rag::Generator* generator = nullptr;
-    if (name == "extractive") {
-      generator = extractive_.get();
-    } else if (name == "openai") {
-      if (!options_.llm) {
-        return Error(grpc::StatusCode::FAILED_PRECONDITION,
-                     "generator: \"openai\" is not configured on this server (start sextantd "
-                     "with --llm-url and --llm-model), and \"extractive\" needs no model");
-      }
-      generator = options_.llm.get();
-    } else {
-      return Error(grpc::StatusCode::INVALID_ARGUMENT,
-                   "generator: \"" + req->generator() +
-                       "\" is not \"extractive\" or \"openai\" (\"\" = the server's default)");
+    auto chosen = ChooseGenerator(req->generator());
+    if (!chosen.ok()) return ToGrpc(chosen.status());
+    rag::Generator* generator = *chosen;
+    const rag::GenerationSettings settings = convert::FromProto(req->generation());
+    if (Status s = options_.generation_limits.Check(settings); !s.ok()) return ToGrpc(s);
+    if (req->tools() == v1::TOOL_MODE_AUTO || req->functions_size() > 0) {
+      // Tool mode: an Ask is a Chat of one user message.
+      rag::ChatOptions options;
+      if (req->k() != 0) options.retrieve.k = req->k();
+      options.retrieve.filter = req->filter();
+      options.retrieve.ef_search = req->ef_search();
+      options.prompt.system_template = req->system_template();
+      options.prompt.user_template = req->user_template();
+      if (req->max_prompt_tokens() != 0) options.prompt.max_prompt_tokens = req->max_prompt_tokens();
+      options.generation = settings;
+      options.tools_auto = req->tools() == v1::TOOL_MODE_AUTO;
+      if (req->max_tool_rounds() != 0) options.max_tool_rounds = req->max_tool_rounds();
+      for (const v1::FunctionDefinition& f : req->functions()) options.functions.push_back(convert::FromProto(f));
+      std::vector<rag::ChatMessage> messages = {{"user", question, {}, {}}};
+      return RunChat(call, req->collection(), messages, options, name, req->stream(), writer);
     }
     call.extra.emplace_back("generator", name);
     auto text = OpenText(req->collection(), "collection");
@@ -310,6 +316,7 @@ grpc::Status SextantService::Ask(grpc::ServerContext* ctx, const v1::AskRequest*
     options.prompt.system_template = req->system_template();
     options.prompt.user_template = req->user_template();
     if (req->max_prompt_tokens() != 0) options.prompt.max_prompt_tokens = req->max_prompt_tokens();
+    options.generation = settings;
     call.extra.emplace_back("k", std::to_string(options.retrieve.k));
 
     // Stops the generator as soon as the client is gone (or a piece cannot be sent).

@@ -355,6 +355,8 @@ type Citation struct {
 // AskTimings is the time the server spent on each stage of an Ask.
 type AskTimings struct {
 	Embed, Retrieve, Generate, Total time.Duration
+	// Rewrite is Chat's follow-up rewrite; Tools the searches run for the model in tool mode.
+	Rewrite, Tools time.Duration
 }
 
 // Answer is the result of Ask.
@@ -368,6 +370,19 @@ type Answer struct {
 	Generator string
 	// EmbedderSpec is the collection's embedder, e.g. "hash:384:v1".
 	EmbedderSpec string
+
+	// Chat and tool mode (docs/rag.md, "Chat").
+	// StandaloneQuestion is what was retrieved with, after the follow-up rewrite.
+	StandaloneQuestion string
+	// ToolCalls are every call the model made, in order.
+	ToolCalls []ToolCall
+	// PendingCalls are, with FinishReason "tool_calls", the caller's functions to run.
+	PendingCalls []ToolCall
+	// Messages are what this turn added to the conversation: append them to continue.
+	Messages []ChatMessage
+	// FinishReason is "stop", "length" or "tool_calls".
+	FinishReason string
+	ToolRounds   int
 }
 
 func (o *AskOptions) toProto(op, collection, question string, stream bool) (*pb.AskRequest, error) {
@@ -424,7 +439,16 @@ func answerFromProto(a *pb.AskAnswer) Answer {
 	}
 	t := a.GetTimings()
 	out.Timings = AskTimings{Embed: millis(t.GetEmbedMs()), Retrieve: millis(t.GetRetrieveMs()),
-		Generate: millis(t.GetGenerateMs()), Total: millis(t.GetTotalMs())}
+		Generate: millis(t.GetGenerateMs()), Total: millis(t.GetTotalMs()),
+		Rewrite: millis(t.GetRewriteMs()), Tools: millis(t.GetToolsMs())}
+	out.StandaloneQuestion = a.GetStandaloneQuestion()
+	out.ToolCalls = toolCallsFromProto(a.GetToolCalls())
+	out.PendingCalls = toolCallsFromProto(a.GetPendingCalls())
+	for _, m := range a.GetMessages() {
+		out.Messages = append(out.Messages, chatMessageFromProto(m))
+	}
+	out.FinishReason = a.GetFinishReason()
+	out.ToolRounds = int(a.GetToolRounds())
 	return out
 }
 
@@ -473,11 +497,17 @@ func (c *Collection) ask(ctx context.Context, op, question string, opts AskOptio
 	if err != nil {
 		return Answer{}, wrapError(op, err)
 	}
+	return receiveAnswer(op, stream, cancel, onPiece)
+}
+
+// receiveAnswer reads an Ask or Chat stream: the pieces to onPiece (when not nil), then the answer.
+func receiveAnswer(op string, stream interface{ Recv() (*pb.AskResponse, error) }, cancel context.CancelFunc,
+	onPiece func(string) error) (Answer, error) {
 	for {
 		r, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
 			return Answer{}, &Error{code: codes.Internal, op: op,
-				message: "the server ended the Ask stream without an answer"}
+				message: "the server ended the stream without an answer"}
 		}
 		if err != nil {
 			return Answer{}, wrapError(op, err)
@@ -494,7 +524,7 @@ func (c *Collection) ask(ctx context.Context, op, question string, opts AskOptio
 			return answerFromProto(ev.Answer), nil
 		default:
 			return Answer{}, &Error{code: codes.Internal, op: op,
-				message: "the server sent an Ask message without a token or an answer"}
+				message: "the server sent a message without a token or an answer"}
 		}
 	}
 }

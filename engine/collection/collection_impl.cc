@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 #include "collection/collection_internal.h"
@@ -46,13 +47,23 @@ Status ValidateId(const PointId& id) {
   return Status::OK();
 }
 
-// Checks that every component is finite; names the first one that is not.
+// Checks that every component is finite (naming the first one that is not) and that the norm
+// keeps every score finite.
 Status ValidateVector(const float* v, size_t dim, std::string_view field) {
+  double squares = 0;
   for (size_t j = 0; j < dim; ++j) {
     if (!std::isfinite(v[j])) {
       return Status::InvalidArgument(std::string(field) + "[" + std::to_string(j) + "] is " +
                                      (std::isnan(v[j]) ? "NaN" : "infinite"));
     }
+    squares += static_cast<double>(v[j]) * static_cast<double>(v[j]);
+  }
+  constexpr double kMax = CollectionOptions::kMaxVectorNorm;
+  if (!(squares <= kMax * kMax)) {  // also catches a double overflow to +inf
+    char norm[32];
+    std::snprintf(norm, sizeof(norm), "%.3g", std::sqrt(squares));
+    return Status::InvalidArgument(std::string(field) + " has norm " + norm + ", above the limit of 1e18 " +
+                                   "(its scores would overflow float32)");
   }
   return Status::OK();
 }
@@ -86,6 +97,7 @@ StatusOr<std::shared_ptr<CollectionImpl>> CollectionImpl::Load(const CollectionE
   const size_t dim = c->desc_.dimension;
   if (!c->desc_.payload_indexes.empty()) {
     SEXTANT_ASSIGN_OR_RETURN(c->payload_index_, payload::PayloadIndexSet::Create(c->desc_.payload_indexes));
+    SEXTANT_ASSIGN_OR_RETURN(c->payload_schema_, payload::PayloadIndexSet::Create(c->desc_.payload_indexes));
   }
   if (!c->desc_.text_fields.empty()) {
     SEXTANT_ASSIGN_OR_RETURN(c->text_index_, text::TextIndex::Create(c->desc_.text_fields));
@@ -304,6 +316,9 @@ void CollectionImpl::MarkDropped() {
     std::lock_guard b(build_mu_);
     StopBuild();
   }
+  // Held to the end: a checkpoint in progress finishes writing before its file is removed, and
+  // none starts after (it sees kDropped), so no orphan index file is left behind.
+  std::lock_guard c(checkpoint_mu_);
   {
     std::unique_lock lock(mu_);
     std::lock_guard il(index_mu_);
@@ -314,7 +329,6 @@ void CollectionImpl::MarkDropped() {
     id_slot_ = {};
     slots_ = 0;
     payload_index_.reset();
-    text_index_.reset();
   }
   index_cv_.notify_all();
   env_.files->Remove(IndexFilePath(env_.index_dir, desc_.id)).IgnoreError();
@@ -325,18 +339,21 @@ void CollectionImpl::Close() {
     std::lock_guard b(build_mu_);
     StopBuild();
   }
-  bool save = false;
-  const StatusOr<bool> on_disk = env_.files->Exists(IndexFilePath(env_.index_dir, desc_.id));
   {
-    std::shared_lock lock(mu_);
-    save = state_ == State::kOpen && index_ && (changes_since_checkpoint_ > 0 || !on_disk.ok() || !*on_disk);
-  }
-  if (save) {
-    if (Status st = Checkpoint(); !st.ok()) {
-      Log(LogLevel::kWarning, "collection " + desc_.name + ": index checkpoint on close failed: " + st.ToString());
+    // Held until the state is kClosed: a checkpoint running on another thread finishes first
+    // (while the storage and the directory lock are still there), and none starts after.
+    std::lock_guard c(checkpoint_mu_);
+    bool save = false;
+    const StatusOr<bool> on_disk = env_.files->Exists(IndexFilePath(env_.index_dir, desc_.id));
+    {
+      std::shared_lock lock(mu_);
+      save = state_ == State::kOpen && index_ && (changes_since_checkpoint_ > 0 || !on_disk.ok() || !*on_disk);
     }
-  }
-  {
+    if (save) {
+      if (Status st = CheckpointLocked(); !st.ok()) {
+        Log(LogLevel::kWarning, "collection " + desc_.name + ": index checkpoint on close failed: " + st.ToString());
+      }
+    }
     std::unique_lock lock(mu_);
     if (state_ == State::kOpen) state_ = State::kClosed;
   }

@@ -13,7 +13,8 @@
 // removed graph node, say) until its Consolidate releases it, so a slot's row is never rewritten
 // while any index holds it. Without an index a retired slot is free at once.
 //
-// Locks (always taken in this order):
+// Locks (always taken in this order; build_mu_ and checkpoint_mu_, when needed, come first, in
+// that order):
 //   mu_        reader/writer, writer-preferring. Searches, gets and scans hold it shared. A write holds it exclusive
 //              for its commit: plan slots, one RocksDB batch, update memory.
 //   index_mu_  serialises every change to index_ (Add/Remove, consolidation, the swap after a
@@ -185,6 +186,8 @@ class CollectionImpl final : public Collection {
   // keeps the current index; sets the state and recomputes the free slots.
   void EndBuild(std::shared_ptr<index::VectorIndex> built, const IndexOptions& options, IndexState state);
   Status PersistDescriptor(const CollectionDescriptor& d);
+  // Checkpoint's body; requires checkpoint_mu_.
+  Status CheckpointLocked();
 
   const CollectionEnv env_;
   const std::string prefix_;  // storage::CollectionPrefix(id)
@@ -193,9 +196,14 @@ class CollectionImpl final : public Collection {
   mutable std::mutex index_mu_;
   std::mutex free_mu_;
   std::mutex build_mu_;      // guards builder_ and build_stop_ (starting/stopping builds)
-  std::mutex checkpoint_mu_;  // one checkpoint at a time
+  // One checkpoint at a time; also held by MarkDropped and Close around their state change, so no
+  // checkpoint writes a file after a drop or close. Taken after build_mu_ (never while joining the
+  // builder, whose build ends with a checkpoint) and before mu_.
+  std::mutex checkpoint_mu_;
 
-  CollectionDescriptor desc_;  // guarded by mu_ (index options change with SetIndex)
+  // Fixed at Load, read without a lock (name, dimension, metric, ...), except desc_.index, which
+  // SetIndex changes: desc_.index is guarded by mu_.
+  CollectionDescriptor desc_;
   State state_ = State::kOpen;  // guarded by mu_
   index::VectorStore store_;    // rows written under mu_ exclusive before the slot is published
   std::vector<uint8_t> live_;   // guarded by mu_; one per slot up to capacity
@@ -204,6 +212,10 @@ class CollectionImpl final : public Collection {
   uint32_t slots_ = 0;                                 // guarded by mu_; high-water mark
   std::unique_ptr<payload::PayloadIndexSet> payload_index_;  // guarded by mu_; null when none declared
   std::unique_ptr<text::TextIndex> text_index_;              // guarded by mu_; null when no text fields
+  // The declared fields alone (never holds entries), for validating payloads before taking mu_:
+  // set in Load before the collection is shared and never changed, so it needs no lock (unlike
+  // payload_index_, which MarkDropped frees). Null when none declared.
+  std::unique_ptr<const payload::PayloadIndexSet> payload_schema_;
   std::vector<uint32_t> free_slots_;                   // guarded by free_mu_
 
   // Guarded by index_mu_ for changes, and by mu_ exclusive + index_mu_ for replacing the pointer
@@ -224,7 +236,7 @@ class CollectionImpl final : public Collection {
   mutable std::condition_variable_any index_cv_;  // notified when index_state_ changes (with mu_)
 
   std::atomic<uint64_t> changes_since_checkpoint_{0};
-  std::chrono::steady_clock::time_point last_checkpoint_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_checkpoint_ = std::chrono::steady_clock::now();  // guarded by checkpoint_mu_
 };
 
 }  // namespace sextant

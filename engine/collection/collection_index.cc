@@ -45,7 +45,9 @@ Status CollectionImpl::SetIndex(const IndexOptions& options) {
       CollectionDescriptor d = desc_;
       d.index = options;
       SEXTANT_RETURN_IF_ERROR(PersistDescriptor(d).WithPrefix("set index"));
-      desc_ = std::move(d);
+      // Only the index options change: the rest of desc_ is read without mu_ (dimension, metric,
+      // name), so it must never be written after Load.
+      desc_.index = options;
     }
     StopBuild();
     if (options.type == IndexType::kFlat) {
@@ -60,6 +62,7 @@ Status CollectionImpl::SetIndex(const IndexOptions& options) {
         RecomputeFreeSlots();
       }
       index_cv_.notify_all();
+      std::lock_guard c(checkpoint_mu_);  // a checkpoint of the old index finishes first
       env_.files->Remove(IndexFilePath(env_.index_dir, desc_.id)).IgnoreError();
       return Status::OK();
     }
@@ -190,7 +193,13 @@ void CollectionImpl::BuildMain(IndexOptions options) {
       const uint32_t s = snapshot[i * snapshot.size() / n];
       std::memcpy(sample.data() + i * desc_.dimension, store_.Row(s), desc_.dimension * sizeof(float));
     }
-    if (Status st = idx->Train(sample.data(), n); !st.ok()) return fail(st);
+    idx->SetTrainingStop(&build_stop_);  // a drop, close or newer build need not wait for k-means
+    Status trained = idx->Train(sample.data(), n);
+    idx->SetTrainingStop(nullptr);
+    if (!trained.ok()) {
+      if (build_stop_) return EndBuild(nullptr, options, IndexState::kReady);
+      return fail(trained);
+    }
   }
   for (uint32_t s : snapshot) {
     if (build_stop_) return EndBuild(nullptr, options, IndexState::kReady);
@@ -237,10 +246,18 @@ Status CollectionImpl::SaveIndexLocked(IndexFile* file) const {
 Status CollectionImpl::Checkpoint() {
   return Guarded("checkpoint", [&]() -> Status {
     std::lock_guard c(checkpoint_mu_);
+    return CheckpointLocked();
+  });
+}
+
+Status CollectionImpl::CheckpointLocked() {
+  return Guarded("checkpoint", [&]() -> Status {
     IndexFile file;
     {
       std::shared_lock lock(mu_);
-      if (state_ == State::kDropped) return CheckOpen();
+      // Dropped: the file must not come back. Closed: the storage and the directory's lock
+      // belong to a database that is gone.
+      SEXTANT_RETURN_IF_ERROR(CheckOpen());
       std::lock_guard il(index_mu_);
       if (!index_) return Status::OK();  // Flat or waiting to train: nothing to save
       SEXTANT_RETURN_IF_ERROR(SaveIndexLocked(&file).WithPrefix("checkpoint"));
@@ -313,7 +330,11 @@ void CollectionImpl::Maintain() {
       if (options.type != IndexType::kFlat) StartBuild(options);
     }
   }
-  const auto since = std::chrono::steady_clock::now() - last_checkpoint_;
+  std::chrono::steady_clock::duration since;
+  {
+    std::lock_guard c(checkpoint_mu_);
+    since = std::chrono::steady_clock::now() - last_checkpoint_;
+  }
   if (changes_since_checkpoint_ > std::max<uint64_t>(10000, size / 5) && since > std::chrono::seconds(30)) {
     if (Status st = Checkpoint(); !st.ok()) {
       Log(LogLevel::kWarning, "collection " + desc_.name + ": index checkpoint failed: " + st.ToString());

@@ -38,7 +38,8 @@ std::string PointLabel(size_t index, const PointId& id);
 // InvalidArgument for an empty or oversize string id.
 Status ValidateId(const PointId& id);
 
-// Checks that every component is finite; names the first one that is not.
+// Checks that every component is finite (names the first one that is not) and that the
+// vector's norm is at most CollectionOptions::kMaxVectorNorm.
 Status ValidateVector(const float* v, size_t dim, std::string_view field);
 
 // The identity of an index's structure: its spec plus the build parameters the spec leaves out.

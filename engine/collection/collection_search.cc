@@ -1,6 +1,7 @@
 // CollectionImpl's reads: Get, Scan, and Search/SearchBatch with the planner that chooses between
 // a (filtered) index walk and exact scoring of the matching points.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "collection/collection_impl.h"
@@ -326,6 +327,13 @@ StatusOr<std::vector<std::vector<Hit>>> CollectionImpl::SearchBatch(const Search
       results[i].reserve(found[i].size());
       for (const index::Neighbor& nb : found[i]) {
         SEXTANT_ASSIGN_OR_RETURN(Hit hit, MakeHit(nb.slot, ScoreOf(desc_.metric, nb.distance), options));
+        if (!std::isfinite(hit.score)) {
+          // Validated vectors always score finitely (CollectionOptions::kMaxVectorNorm); a stored
+          // vector written before that limit may not. Never rank such a score.
+          return Status::FailedPrecondition("search: point " + hit.id.ToString() + " of collection " + desc_.name +
+                                            " scores " + std::to_string(hit.score) +
+                                            "; its vector's norm is above the limit of 1e18: upsert it again");
+        }
         hit.dense_score = hit.score;
         results[i].push_back(std::move(hit));
       }

@@ -123,13 +123,14 @@ StatusOr<uint64_t> CollectionImpl::WritePoints(const WriteOptions& options, cons
       std::string_view text = payloads.empty() ? std::string_view() : std::string_view(payloads[i]);
       SEXTANT_RETURN_IF_ERROR(
           payload::ValidatePayload(text, env_.limits.max_payload_bytes, &compact[i]).WithPrefix(label + ": payload"));
-      if ((payload_index_ || text_index_) && compact[i] != "{}") {
+      if ((payload_schema_ || text_index_) && compact[i] != "{}") {
         nlohmann::json parsed = payload::ParseStored(compact[i]);
-        if (payload_index_) {
-          SEXTANT_RETURN_IF_ERROR(payload_index_->Check(parsed).WithPrefix(label + ": payload"));
-          entries[i] = payload_index_->Entries(parsed);
+        if (payload_schema_) {
+          SEXTANT_RETURN_IF_ERROR(payload_schema_->Check(parsed).WithPrefix(label + ": payload"));
+          entries[i] = payload_schema_->Entries(parsed);
         }
         if (text_index_) {
+          // Check and Analyze read only the declared fields and analyzers, which never change.
           SEXTANT_RETURN_IF_ERROR(text_index_->Check(parsed).WithPrefix(label + ": payload"));
           texts[i] = text_index_->Analyze(parsed);
         }

@@ -3,7 +3,9 @@
 // The catalogue lives in the meta family: "format_version" -> decimal text, "next_collection_id"
 // -> decimal text, and "collection/<name>" -> a JSON descriptor (docs/format.md). Collection ids
 // are never reused, so a dropped collection's keys can never be mistaken for a new one's.
+#include <algorithm>
 #include <condition_variable>
+#include <optional>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -14,6 +16,8 @@
 
 #include "collection/collection_impl.h"
 #include "collection/descriptor.h"
+#include "collection/index_file.h"
+#include "collection/repair.h"
 #include "util/logging.h"
 #include "db/file_lock.h"
 #include "db/snapshot_ops.h"
@@ -115,23 +119,27 @@ class DatabaseImpl final : public Database {
     SEXTANT_RETURN_IF_ERROR(RemoveInterruptedRestores());
 
     std::vector<CollectionDescriptor> descriptors;
-    Status bad;
     std::string end(kDescriptorKeyPrefix);
     end.back() += 1;
-    SEXTANT_RETURN_IF_ERROR(storage_->Scan(Cf::kMeta, kDescriptorKeyPrefix, end, [&](std::string_view, std::string_view v) {
+    SEXTANT_RETURN_IF_ERROR(storage_->Scan(Cf::kMeta, kDescriptorKeyPrefix, end, [&](std::string_view k, std::string_view v) {
       auto d = DecodeDescriptor(v);
       if (!d.ok()) {
-        bad = d.status();
-        return false;
+        SetAside(std::string(k.substr(kDescriptorKeyPrefix.size())), std::nullopt, d.status());
+        return true;
       }
       descriptors.push_back(std::move(*d));
       return true;
     }));
-    SEXTANT_RETURN_IF_ERROR(bad);
     for (auto& d : descriptors) {
-      std::string name = d.name;
-      SEXTANT_ASSIGN_OR_RETURN(auto c, CollectionImpl::Load(env_, std::move(d)));
-      collections_.emplace(std::move(name), std::move(c));
+      auto c = CollectionImpl::Load(env_, d);
+      if (!c.ok()) {
+        // Stored records that do not load: set the collection aside, open the rest. Any other
+        // error (out of memory, I/O) is the database's and fails the open.
+        if (c.status().code() != StatusCode::kDataLoss) return c.status();
+        SetAside(d.name, d, c.status());
+        continue;
+      }
+      collections_.emplace(d.name, std::move(*c));
     }
     return Status::OK();
   }
@@ -172,7 +180,7 @@ class DatabaseImpl final : public Database {
       }
     }
     std::lock_guard guard(mu_);
-    if (collections_.count(std::string(name)) || restoring_.count(std::string(name))) {
+    if (collections_.count(std::string(name)) || restoring_.count(std::string(name)) || damaged_.count(name)) {
       return Status::AlreadyExists("collection " + std::string(name) + " already exists");
     }
     CollectionDescriptor d{next_id_, std::string(name), options.dimension, options.metric, options.index,
@@ -190,24 +198,38 @@ class DatabaseImpl final : public Database {
   StatusOr<std::shared_ptr<Collection>> GetCollection(std::string_view name) override {
     std::lock_guard guard(mu_);
     auto it = collections_.find(std::string(name));
-    if (it == collections_.end()) return Status::NotFound("collection " + std::string(name) + " not found");
+    if (it == collections_.end()) {
+      if (auto d = damaged_.find(name); d != damaged_.end()) return DamagedError(d->first, d->second);
+      return Status::NotFound("collection " + std::string(name) + " not found");
+    }
     return std::shared_ptr<Collection>(it->second);
   }
 
   Status DropCollection(std::string_view name) override {
-    std::lock_guard guard(mu_);
-    auto it = collections_.find(std::string(name));
-    if (it == collections_.end()) return Status::NotFound("collection " + std::string(name) + " not found");
-    const uint32_t cid = it->second->id();
-    const std::string begin = storage::CollectionPrefix(cid), end = storage::CollectionPrefix(cid + 1);
-    storage::Batch batch;
-    batch.Delete(Cf::kMeta, DescriptorKey(name));
-    for (int cf = 0; cf < storage::kNumCfs; ++cf) {
-      if (static_cast<Cf>(cf) != Cf::kMeta) batch.DeleteRange(static_cast<Cf>(cf), begin, end);
+    std::shared_ptr<CollectionImpl> dropped;
+    {
+      // Under the catalogue mutex only the commit and the catalogue change: stopping the
+      // collection's background build and reclaiming its disk space can take long, and every
+      // call that looks a collection up waits for this mutex.
+      std::lock_guard guard(mu_);
+      auto it = collections_.find(std::string(name));
+      if (it == collections_.end()) {
+        if (auto d = damaged_.find(name); d != damaged_.end()) return DropDamaged(d);
+        return Status::NotFound("collection " + std::string(name) + " not found");
+      }
+      const uint32_t cid = it->second->id();
+      const std::string begin = storage::CollectionPrefix(cid), end = storage::CollectionPrefix(cid + 1);
+      storage::Batch batch;
+      batch.Delete(Cf::kMeta, DescriptorKey(name));
+      for (int cf = 0; cf < storage::kNumCfs; ++cf) {
+        if (static_cast<Cf>(cf) != Cf::kMeta) batch.DeleteRange(static_cast<Cf>(cf), begin, end);
+      }
+      SEXTANT_RETURN_IF_ERROR(storage_->Write(batch, /*sync=*/true).WithPrefix("drop collection"));
+      dropped = it->second;
+      collections_.erase(it);
     }
-    SEXTANT_RETURN_IF_ERROR(storage_->Write(batch, /*sync=*/true).WithPrefix("drop collection"));
-    std::shared_ptr<CollectionImpl> dropped = it->second;
-    collections_.erase(it);
+    const uint32_t cid = dropped->id();
+    const std::string begin = storage::CollectionPrefix(cid), end = storage::CollectionPrefix(cid + 1);
     dropped->MarkDropped();
     // Reclaim the disk space now rather than at some later compaction. The drop is already
     // committed; a failure here only delays reclaiming.
@@ -220,11 +242,81 @@ class DatabaseImpl final : public Database {
   StatusOr<std::vector<CollectionInfo>> ListCollections() const override {
     std::lock_guard guard(mu_);
     std::vector<CollectionInfo> out;
-    for (const auto& [name, c] : collections_) {  // std::map: ordered by name
+    for (const auto& [name, c] : collections_) {
       SEXTANT_ASSIGN_OR_RETURN(CollectionInfo info, c->Describe());
       out.push_back(std::move(info));
     }
+    for (const auto& [name, d] : damaged_) {
+      CollectionInfo info;
+      info.name = name;
+      if (d.descriptor) {
+        info.dimension = d.descriptor->dimension;
+        info.metric = d.descriptor->metric;
+        info.index = d.descriptor->index.ToString();
+        info.properties = d.descriptor->properties;
+      }
+      info.damage = d.why.ToString();
+      out.push_back(std::move(info));
+    }
+    std::sort(out.begin(), out.end(), [](const CollectionInfo& a, const CollectionInfo& b) { return a.name < b.name; });
     return out;
+  }
+
+  StatusOr<RepairReport> RepairCollection(std::string_view name) override {
+    std::optional<CollectionDescriptor> descriptor;
+    std::shared_ptr<CollectionImpl> healthy;
+    {
+      std::lock_guard guard(mu_);
+      if (auto it = collections_.find(name); it != collections_.end()) {
+        healthy = it->second;
+      }
+    }
+    if (healthy) {
+      // Its records loaded; rebuild the index (outside the catalogue mutex: it joins a build).
+      SEXTANT_RETURN_IF_ERROR(healthy->RebuildIndex());
+      SEXTANT_ASSIGN_OR_RETURN(uint64_t count, healthy->Count());
+      RepairReport report;
+      report.points_kept = count;
+      return report;
+    }
+    {
+      std::lock_guard guard(mu_);
+      auto d = damaged_.find(name);
+      if (d == damaged_.end()) return Status::NotFound("collection " + std::string(name) + " not found");
+      if (!d->second.descriptor) {
+        return Status::FailedPrecondition("collection " + std::string(name) +
+                                          ": its catalogue entry is unreadable, so it cannot be repaired; drop it");
+      }
+      if (d->second.repairing) return Status::Aborted("collection " + std::string(name) + " is being repaired");
+      d->second.repairing = true;  // the salvage runs without the catalogue mutex
+      descriptor = d->second.descriptor;
+    }
+    auto salvaged = SalvageCollection(storage_.get(), *descriptor);
+    Status failed = salvaged.status();
+    std::shared_ptr<CollectionImpl> loaded;
+    if (failed.ok()) {
+      // The index is derived state: rebuilt from the salvaged points.
+      env_.files->Remove(IndexFilePath(env_.index_dir, descriptor->id)).IgnoreError();
+      auto c = CollectionImpl::Load(env_, *descriptor);
+      if (c.ok()) {
+        loaded = std::move(*c);
+      } else {
+        failed = c.status();
+      }
+    }
+    std::lock_guard guard(mu_);
+    auto d = damaged_.find(name);
+    d->second.repairing = false;
+    if (!failed.ok()) {
+      d->second.why = failed;
+      return failed.WithPrefix("repair " + std::string(name));
+    }
+    damaged_.erase(d);
+    collections_.emplace(std::string(name), std::move(loaded));
+    internal::Log(internal::LogLevel::kInfo, "collection " + std::string(name) + " repaired: kept " +
+                                                 std::to_string(salvaged->points_kept) + " points, removed " +
+                                                 std::to_string(salvaged->points_removed));
+    return *salvaged;
   }
 
   const std::string& path() const override { return path_; }
@@ -318,7 +410,7 @@ class DatabaseImpl final : public Database {
     uint32_t cid = 0;
     {
       std::lock_guard guard(mu_);
-      if (collections_.count(std::string(name)) || restoring_.count(std::string(name))) {
+      if (collections_.count(std::string(name)) || restoring_.count(std::string(name)) || damaged_.count(name)) {
         return Status::AlreadyExists("restore: collection " + std::string(name) + " already exists");
       }
       cid = next_id_;
@@ -412,9 +504,49 @@ class DatabaseImpl final : public Database {
   std::condition_variable maintenance_cv_;
   bool stopping_ = false;  // guarded by maintenance_mu_
 
+  // A collection set aside when the database opened (see Database::RepairCollection).
+  struct Damaged {
+    std::optional<CollectionDescriptor> descriptor;  // none when the catalogue entry is unreadable
+    Status why;
+    bool repairing = false;
+  };
+
+  void SetAside(const std::string& name, std::optional<CollectionDescriptor> descriptor, const Status& why) {
+    internal::Log(internal::LogLevel::kError, "collection " + name + " is damaged and set aside (" + why.ToString() +
+                                                  "); its calls fail with DataLoss until `sextant repair " + name +
+                                                  "` or `sextant drop " + name + "`");
+    damaged_[name] = Damaged{std::move(descriptor), why, false};
+  }
+
+  static Status DamagedError(const std::string& name, const Damaged& d) {
+    if (d.repairing) return Status::DataLoss("collection " + name + " is damaged and being repaired");
+    return Status::DataLoss("collection " + name + " is damaged (" + std::string(d.why.message()) + "); `sextant repair " +
+                            name + "` keeps its intact points, `sextant drop " + name + "` deletes it");
+  }
+
+  // Deletes a damaged collection's catalogue entry and (when its id is known) its records; requires mu_.
+  Status DropDamaged(std::map<std::string, Damaged, std::less<>>::iterator d) {
+    if (d->second.repairing) return Status::Aborted("collection " + d->first + " is being repaired");
+    storage::Batch batch;
+    batch.Delete(Cf::kMeta, DescriptorKey(d->first));
+    if (d->second.descriptor) {
+      const uint32_t cid = d->second.descriptor->id;
+      for (int cf = 0; cf < storage::kNumCfs; ++cf) {
+        if (static_cast<Cf>(cf) != Cf::kMeta) {
+          batch.DeleteRange(static_cast<Cf>(cf), storage::CollectionPrefix(cid), storage::CollectionPrefix(cid + 1));
+        }
+      }
+    }
+    SEXTANT_RETURN_IF_ERROR(storage_->Write(batch, /*sync=*/true).WithPrefix("drop collection"));
+    if (d->second.descriptor) env_.files->Remove(IndexFilePath(env_.index_dir, d->second.descriptor->id)).IgnoreError();
+    damaged_.erase(d);
+    return Status::OK();
+  }
+
   mutable std::mutex mu_;  // guards the catalogue below
   std::map<std::string, std::shared_ptr<CollectionImpl>, std::less<>> collections_;
   std::set<std::string, std::less<>> restoring_;  // names reserved by restores in progress
+  std::map<std::string, Damaged, std::less<>> damaged_;
   uint32_t next_id_ = 1;
 };
 

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -11,9 +12,20 @@ namespace sextant {
 
 StatusOr<FileLock> FileLock::Acquire(const std::string& dir) {
   const std::string path = dir + "/sextant.lock";
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  // O_NOFOLLOW: a symbolic link planted as the lock file must not make us truncate and write
+  // whatever it points to.
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
   if (fd < 0) {
-    return Status::Unavailable("cannot open lock file " + path + ": " + std::strerror(errno));
+    const int err = errno;
+    if (err == ELOOP) {
+      return Status::FailedPrecondition("lock file " + path + " is a symbolic link; refusing to follow it");
+    }
+    return Status::Unavailable("cannot open lock file " + path + ": " + std::strerror(err));
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Status::FailedPrecondition("lock file " + path + " is not a regular file");
   }
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;

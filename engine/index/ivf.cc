@@ -243,6 +243,7 @@ Status IvfIndex::Train(const float* vectors, size_t n) {
     km.seed = kTrainSeed;
     km.inner_product = IsDot();
     km.spherical = IsDot();
+    km.stop = training_stop_;
     SEXTANT_ASSIGN_OR_RETURN(KMeansResult clusters, KMeans(vectors, n, dim_, km));
     centroids_ = std::move(clusters.centroids);
 
@@ -260,7 +261,7 @@ Status IvfIndex::Train(const float* vectors, size_t n) {
       if (options_.quantizer == QuantizerType::kSq8) {
         sq8_.Train(residuals.data(), n);
       } else {
-        SEXTANT_RETURN_IF_ERROR(pq_.Train(residuals.data(), n, kTrainSeed));
+        SEXTANT_RETURN_IF_ERROR(pq_.Train(residuals.data(), n, kTrainSeed, training_stop_));
       }
     }
     BuildDerived();

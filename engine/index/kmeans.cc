@@ -27,6 +27,8 @@ using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::Ro
 // Rows of x and centroids per matrix product: a 256 x 1024 score block is 1 MiB.
 constexpr size_t kRowBlock = 256;
 constexpr size_t kCentroidBlock = 1024;
+// Rows assigned between two checks of KMeansOptions::stop: a whole number of row blocks.
+constexpr size_t kStopCheckRows = 16 * kRowBlock;
 
 // Uniform integer in [0, n) from a 64-bit generator; written out (not a std distribution) so
 // the sequence is the same with every standard library.
@@ -241,6 +243,9 @@ StatusOr<KMeansResult> KMeans(const float* x, size_t n, size_t dim, const KMeans
     }
     result.training_points = m;
 
+    auto stopped = [&] { return options.stop != nullptr && options.stop->load(std::memory_order_relaxed); };
+    if (stopped()) return Status::Aborted("kmeans: stopped");
+
     // 2. Initialise.
     result.centroids.resize(k * dim);
     float* cent = result.centroids.data();
@@ -266,7 +271,13 @@ StatusOr<KMeansResult> KMeans(const float* x, size_t n, size_t dim, const KMeans
     std::vector<size_t> counts(k);
     std::vector<uint32_t> by_distance;
     for (int it = 0; it < options.max_iterations; ++it) {
-      AssignToCentroids(cent, k, dim, data, m, options.inner_product, labels.data(), dist.data());
+      // In spans of whole row blocks, so the result is the same as one call's, with a stop check
+      // between spans.
+      for (size_t r0 = 0; r0 < m; r0 += kStopCheckRows) {
+        if (stopped()) return Status::Aborted("kmeans: stopped");
+        AssignToCentroids(cent, k, dim, data + r0 * dim, std::min(kStopCheckRows, m - r0), options.inner_product,
+                          labels.data() + r0, dist.data() + r0);
+      }
       result.iterations = it + 1;
       result.objective = std::accumulate(dist.begin(), dist.end(), 0.0);
       if (it > 0 && labels == previous) break;  // converged: the centroids are already the means

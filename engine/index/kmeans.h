@@ -25,10 +25,12 @@
 // AVX-512 for its products; the k-means++ distance pass uses the dispatched SIMD kernels.
 //
 // Threading: the functions are reentrant; nothing is shared between calls.
-// Errors: InvalidArgument for n < k or k == 0 or dim == 0; ResourceExhausted when memory runs out.
+// Errors: InvalidArgument for n < k or k == 0 or dim == 0; ResourceExhausted when memory runs out;
+// Aborted when options.stop was set.
 #ifndef SEXTANT_INDEX_KMEANS_H_
 #define SEXTANT_INDEX_KMEANS_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -57,6 +59,10 @@ struct KMeansOptions {
   // Scale centroids to unit length after each update (spherical k-means).
   bool spherical = false;
   Init init = Init::kAuto;
+  // When not null, polled before each Lloyd iteration and between blocks of rows of each
+  // assignment (a few milliseconds of work apart): once it reads true, KMeans gives up with
+  // Aborted. Lets a collection being dropped or closed stop a long training.
+  const std::atomic<bool>* stop = nullptr;
 
   // Multiply-adds k-means++ may spend (n * k * dim) under Init::kAuto: ~1 s on one core.
   static constexpr double kPlusPlusBudget = 4.0e9;

@@ -90,7 +90,7 @@ size_t ProductQuantizer::AutoM(size_t dim) {
   return 1;
 }
 
-Status ProductQuantizer::Train(const float* vectors, size_t n, uint64_t seed) {
+Status ProductQuantizer::Train(const float* vectors, size_t n, uint64_t seed, const std::atomic<bool>* stop) {
   if (m_ == 0 || dim_ == 0 || dim_ % m_ != 0) {
     return Status::InvalidArgument("pq: m " + std::to_string(m_) + " must divide the dimension " +
                                    std::to_string(dim_));
@@ -110,6 +110,7 @@ Status ProductQuantizer::Train(const float* vectors, size_t n, uint64_t seed) {
     // Random initial centroids, as FAISS's ProductQuantizer: with 25 Lloyd iterations k-means++
     // buys little here, and its 256 passes cost as much as the iterations on small subspaces.
     opt.init = KMeansOptions::Init::kRandom;
+    opt.stop = stop;
     for (size_t j = 0; j < m_; ++j) {
       for (size_t i = 0; i < n; ++i) {
         std::memcpy(&sub[i * dsub_], vectors + i * dim_ + j * dsub_, dsub_ * sizeof(float));

@@ -27,6 +27,7 @@
 #ifndef SEXTANT_INDEX_PQ_H_
 #define SEXTANT_INDEX_PQ_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -60,7 +61,8 @@ class ProductQuantizer {
 
   // Learns the m codebooks from n row-major vectors (n >= 256; at most kMaxTrainingRows are
   // used), 25 Lloyd iterations each from 256 random rows (as FAISS), seeded by `seed`.
-  Status Train(const float* vectors, size_t n, uint64_t seed = 1234);
+  // `stop`, when not null, is polled as KMeansOptions::stop is (Aborted once it reads true).
+  Status Train(const float* vectors, size_t n, uint64_t seed = 1234, const std::atomic<bool>* stop = nullptr);
 
   // Preconditions for the rest: trained().
   // code: m bytes.

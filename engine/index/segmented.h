@@ -1,7 +1,7 @@
 // SegmentedRows<T>: a growable table of fixed-width rows whose rows never move.
 //
-// Rows live in at most kMaxSegments segments of doubling size (segment 0 holds kFirstRows rows,
-// segment s >= 1 holds kFirstRows << (s - 1)), the layout of TBB's concurrent_vector. Growing
+// Rows live in at most kMaxSegments segments of doubling size (segment 0 holds first_rows() rows,
+// segment s >= 1 holds first_rows() << (s - 1)), the layout of TBB's concurrent_vector. Growing
 // allocates a new segment and never copies, so a pointer to a row stays valid for the table's
 // lifetime, and readers may read rows (and call Row()) while one writer grows the table.
 //
@@ -10,6 +10,10 @@
 // Writing a row's contents is the caller's business (the owner of a row writes it before
 // publishing the row to readers).
 //
+// first_rows() is kFirstRows (1024) for narrow rows and smaller for wide ones, so the first
+// segment stays near kFirstSegmentBytes (256 KiB) or one row: a table of 65,536-float rows
+// starts with one row (256 KiB), not 1,024 (256 MiB), and memory follows the rows in use.
+//
 // Segments of 2 MiB and more are 2 MiB-aligned and advised for transparent huge pages
 // (madvise(MADV_HUGEPAGE); Debian's default THP mode only gives huge pages to memory that asks).
 // Searches read rows at random, and with 4 KiB pages nearly every row of a large table costs a
@@ -17,6 +21,7 @@
 #ifndef SEXTANT_INDEX_SEGMENTED_H_
 #define SEXTANT_INDEX_SEGMENTED_H_
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <bit>
@@ -37,9 +42,10 @@ template <typename T>
 class SegmentedRows {
  public:
   static constexpr uint32_t kFirstRows = 1024;
-  static constexpr int kMaxSegments = 24;  // capacity > 2^32 rows
+  static constexpr size_t kFirstSegmentBytes = size_t{256} << 10;
+  static constexpr int kMaxSegments = 34;  // capacity >= first_rows() << 33 > 2^32 rows
 
-  explicit SegmentedRows(size_t width) : width_(width) {}
+  explicit SegmentedRows(size_t width) : width_(width), first_shift_(FirstShift(width)) {}
   SegmentedRows(const SegmentedRows&) = delete;
   SegmentedRows& operator=(const SegmentedRows&) = delete;
   ~SegmentedRows() {
@@ -49,6 +55,8 @@ class SegmentedRows {
   }
 
   size_t width() const { return width_; }
+  // Rows of segment 0 (a power of two, 1..kFirstRows).
+  uint32_t first_rows() const { return uint32_t{1} << first_shift_; }
   // Rows that can be addressed without another Reserve().
   uint64_t capacity() const { return capacity_.load(std::memory_order_acquire); }
 
@@ -85,13 +93,20 @@ class SegmentedRows {
   // Bytes allocated.
   size_t MemoryBytes() const { return static_cast<size_t>(capacity()) * width_ * sizeof(T); }
 
-  static int SegmentOf(uint32_t row) {
-    return row < kFirstRows ? 0 : std::bit_width(row / kFirstRows);
-  }
-  static uint64_t SegmentStart(int s) { return s == 0 ? 0 : uint64_t{kFirstRows} << (s - 1); }
-  static uint64_t SegmentRows(int s) { return s == 0 ? kFirstRows : uint64_t{kFirstRows} << (s - 1); }
+  int SegmentOf(uint32_t row) const { return std::bit_width(row >> first_shift_); }
+  uint64_t SegmentStart(int s) const { return s == 0 ? 0 : uint64_t{1} << (first_shift_ + s - 1); }
+  uint64_t SegmentRows(int s) const { return uint64_t{1} << (first_shift_ + (s == 0 ? 0 : s - 1)); }
 
  private:
+  // log2 of the first segment's rows: the largest power of two of rows fitting in
+  // kFirstSegmentBytes, at least 1 row, at most kFirstRows.
+  static int FirstShift(size_t width) {
+    const size_t row_bytes = std::max<size_t>(width, 1) * sizeof(T);
+    int shift = std::countr_zero(kFirstRows);
+    while (shift > 0 && (size_t{1} << shift) * row_bytes > kFirstSegmentBytes) --shift;
+    return shift;
+  }
+
   static_assert(std::is_trivial_v<T>, "rows are zero-filled memory");
   static constexpr size_t kHugePage = size_t{2} << 20;
 
@@ -122,6 +137,7 @@ class SegmentedRows {
   }
 
   const size_t width_;
+  const int first_shift_;
   std::array<std::atomic<T*>, kMaxSegments> segments_{};
   std::atomic<uint64_t> capacity_{0};
 };

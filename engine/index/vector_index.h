@@ -15,6 +15,7 @@
 #ifndef SEXTANT_INDEX_VECTOR_INDEX_H_
 #define SEXTANT_INDEX_VECTOR_INDEX_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -65,6 +66,10 @@ class VectorIndex {
     (void)n;
     return Status::OK();
   }
+  // A flag a long Train polls (between k-means iterations and blocks of rows): once it reads
+  // true, Train gives up with Aborted and the index stays untrained. Null (the default) never
+  // stops. The flag must outlive the index's Train calls.
+  void SetTrainingStop(const std::atomic<bool>* stop) { training_stop_ = stop; }
 
   // Adds `slot` (its vector is store row `slot`). FailedPrecondition when Holds(slot): the
   // collection gives a replaced point a new slot and reuses a slot only after Consolidate has
@@ -93,6 +98,9 @@ class VectorIndex {
 
   // Serialises the whole index (not the vectors) into *out. Load (below) reads it back.
   virtual Status Save(std::string* out) const = 0;
+
+ protected:
+  const std::atomic<bool>* training_stop_ = nullptr;  // see SetTrainingStop
 };
 
 // Creates an empty index for `options` over `store` (whose width is the dimension).

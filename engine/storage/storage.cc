@@ -1,5 +1,11 @@
 #include "storage/storage.h"
 
+#include <algorithm>
+#include <chrono>
+#include <cstdarg>
+#include <cstdio>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include <rocksdb/cache.h>
@@ -13,12 +19,32 @@
 
 #include "storage/rocks_status.h"
 #include "util/coding.h"
+#include "util/logging.h"
 
 namespace sextant::storage {
 namespace {
 
 constexpr std::string_view kCfNames[kNumCfs] = {"meta",    "ids",   "vectors", "payloads",
                                                 "payload_index", "index", "docs", "text"};
+
+// RocksDB's diagnostics go to the engine's log (stderr), not to a LOG file in the database
+// directory: on a full disk a failed write to that file makes the next log line abort the process
+// in RocksDB builds with assertions (Debian's), found by tests/fault/io_fault_test.cc. Errors
+// only (its warnings include routine notes, e.g. on every checkpoint; the status carries I/O errors).
+class EngineLogger final : public rocksdb::Logger {
+ public:
+  EngineLogger() : Logger(rocksdb::InfoLogLevel::ERROR_LEVEL) {}
+  using Logger::Logv;
+  void Logv(const char* format, va_list ap) override { Logv(rocksdb::InfoLogLevel::ERROR_LEVEL, format, ap); }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel() || level == rocksdb::InfoLogLevel::HEADER_LEVEL) return;
+    char buf[1024];
+    const int n = std::vsnprintf(buf, sizeof buf, format, ap);
+    if (n < 0) return;
+    internal::Log(level >= rocksdb::InfoLogLevel::ERROR_LEVEL ? internal::LogLevel::kError : internal::LogLevel::kWarning,
+                  "rocksdb: " + std::string(buf, std::min<size_t>(static_cast<size_t>(n), sizeof buf - 1)));
+  }
+};
 
 rocksdb::Slice ToSlice(std::string_view v) { return rocksdb::Slice(v.data(), v.size()); }
 
@@ -61,7 +87,8 @@ struct Storage::Rep {
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;  // indexed by Cf; owned, destroyed in ~Rep
   std::string path;
-  std::unique_ptr<rocksdb::Env> env;  // wraps StorageOptions::file_system; ~Rep closes db first
+  std::unique_ptr<rocksdb::Env> env;
+  std::mutex resume_mu;  // one DB::Resume() at a time  // wraps StorageOptions::file_system; ~Rep closes db first
 
   rocksdb::ColumnFamilyHandle* H(Cf cf) const { return handles[static_cast<int>(cf)]; }
 
@@ -99,6 +126,7 @@ StatusOr<std::unique_ptr<Storage>> Storage::Open(const std::string& path,
   db_options.create_missing_column_families = true;
   db_options.IncreaseParallelism(2);
   db_options.max_open_files = 512;
+  db_options.info_log = std::make_shared<EngineLogger>();
 
   if (options.read_only) db_options.info_log = std::make_shared<NullLogger>();
 
@@ -145,7 +173,33 @@ Status Storage::Write(Batch& batch, bool sync) {
   }
   rocksdb::WriteOptions wo;
   wo.sync = sync;
-  return FromRocks(rep_->db->Write(wo, &wb), "writing batch");
+  return WriteRaw(wo, &wb, "writing batch");
+}
+
+Status Storage::WriteRaw(const rocksdb::WriteOptions& wo, rocksdb::WriteBatch* wb, std::string_view what) {
+  // After an I/O error RocksDB stops all writes (a "background error") until DB::Resume(). A
+  // write refused that way tries to resume (which retries the failed flush or compaction) and,
+  // when that works, is retried once: writes work again as soon as the fault has cleared (the
+  // disk has room again), without a reopen. RocksDB does not resume after a failed write or
+  // fsync of the write-ahead log itself (the log may end in a partial record); then writes are
+  // refused until the database is reopened (docs/reliability.md).
+  rocksdb::Status st = rep_->db->Write(wo, wb);
+  if (!st.IsIOError() && !st.IsNoSpace()) return FromRocks(st, what);
+  std::lock_guard g(rep_->resume_mu);
+  rocksdb::Status r = rep_->db->Resume();
+  for (int i = 0; i < 40 && r.IsBusy(); ++i) {  // an automatic recovery is under way: wait for it
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    r = rep_->db->Resume();
+  }
+  if (!r.ok()) {
+    Status refused = FromRocks(st, what);
+    return Status(refused.code(), std::string(refused.message()) + "; writes stay stopped (" +
+                                      (r == st      ? std::string("reopen the database once the fault is fixed")
+                                       : r.IsBusy() ? std::string("RocksDB is still recovering; retry, or reopen")
+                                                    : "resuming failed: " + r.ToString()) +
+                                      ")");
+  }
+  return FromRocks(rep_->db->Write(wo, wb), what);
 }
 
 Status Storage::SyncWal() {
@@ -155,7 +209,7 @@ Status Storage::SyncWal() {
   rocksdb::WriteBatch empty;
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  return FromRocks(rep_->db->Write(wo, &empty), "syncing the write-ahead log");
+  return WriteRaw(wo, &empty, "syncing the write-ahead log");
 }
 
 StatusOr<std::optional<std::string>> Storage::Get(Cf cf, std::string_view key) const {

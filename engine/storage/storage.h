@@ -21,6 +21,8 @@
 
 namespace rocksdb {
 class FileSystem;
+class WriteBatch;
+struct WriteOptions;
 }
 
 namespace sextant::storage {
@@ -82,7 +84,9 @@ class Storage {
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
 
-  // Applies the batch atomically, in the WAL before returning; with sync, fsync'ed too.
+  // Applies the batch atomically, in the WAL before returning; with sync, fsync'ed too. After a
+  // write failed with an I/O error (RocksDB then stops writes), the next write first tries to
+  // resume, so writes work again once the fault clears (docs/reliability.md).
   Status Write(Batch& batch, bool sync);
 
   // Makes every write applied so far durable (fsyncs the write-ahead log), as a write with
@@ -111,6 +115,7 @@ class Storage {
  private:
   struct Rep;
   explicit Storage(std::unique_ptr<Rep> rep);
+  Status WriteRaw(const rocksdb::WriteOptions& wo, rocksdb::WriteBatch* wb, std::string_view what);
   std::unique_ptr<Rep> rep_;
 };
 

@@ -194,6 +194,110 @@ func (IndexState) EnumDescriptor() ([]byte, []int) {
 	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{2}
 }
 
+type ToolMode int32
+
+const (
+	ToolMode_TOOL_MODE_UNSPECIFIED ToolMode = 0 // = TOOL_MODE_NONE
+	ToolMode_TOOL_MODE_NONE        ToolMode = 1 // retrieve, then answer from the retrieved chunks
+	ToolMode_TOOL_MODE_AUTO        ToolMode = 2 // offer the model a `search` function; it decides when to search
+)
+
+// Enum value maps for ToolMode.
+var (
+	ToolMode_name = map[int32]string{
+		0: "TOOL_MODE_UNSPECIFIED",
+		1: "TOOL_MODE_NONE",
+		2: "TOOL_MODE_AUTO",
+	}
+	ToolMode_value = map[string]int32{
+		"TOOL_MODE_UNSPECIFIED": 0,
+		"TOOL_MODE_NONE":        1,
+		"TOOL_MODE_AUTO":        2,
+	}
+)
+
+func (x ToolMode) Enum() *ToolMode {
+	p := new(ToolMode)
+	*p = x
+	return p
+}
+
+func (x ToolMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ToolMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_sextant_v1_sextant_proto_enumTypes[3].Descriptor()
+}
+
+func (ToolMode) Type() protoreflect.EnumType {
+	return &file_sextant_v1_sextant_proto_enumTypes[3]
+}
+
+func (x ToolMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ToolMode.Descriptor instead.
+func (ToolMode) EnumDescriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{3}
+}
+
+type RewriteMode int32
+
+const (
+	RewriteMode_REWRITE_MODE_UNSPECIFIED RewriteMode = 0 // = REWRITE_MODE_AUTO
+	RewriteMode_REWRITE_MODE_AUTO        RewriteMode = 1 // the model when the generator is one, else the heuristic
+	RewriteMode_REWRITE_MODE_MODEL       RewriteMode = 2
+	RewriteMode_REWRITE_MODE_HEURISTIC   RewriteMode = 3
+	RewriteMode_REWRITE_MODE_OFF         RewriteMode = 4
+)
+
+// Enum value maps for RewriteMode.
+var (
+	RewriteMode_name = map[int32]string{
+		0: "REWRITE_MODE_UNSPECIFIED",
+		1: "REWRITE_MODE_AUTO",
+		2: "REWRITE_MODE_MODEL",
+		3: "REWRITE_MODE_HEURISTIC",
+		4: "REWRITE_MODE_OFF",
+	}
+	RewriteMode_value = map[string]int32{
+		"REWRITE_MODE_UNSPECIFIED": 0,
+		"REWRITE_MODE_AUTO":        1,
+		"REWRITE_MODE_MODEL":       2,
+		"REWRITE_MODE_HEURISTIC":   3,
+		"REWRITE_MODE_OFF":         4,
+	}
+)
+
+func (x RewriteMode) Enum() *RewriteMode {
+	p := new(RewriteMode)
+	*p = x
+	return p
+}
+
+func (x RewriteMode) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RewriteMode) Descriptor() protoreflect.EnumDescriptor {
+	return file_sextant_v1_sextant_proto_enumTypes[4].Descriptor()
+}
+
+func (RewriteMode) Type() protoreflect.EnumType {
+	return &file_sextant_v1_sextant_proto_enumTypes[4]
+}
+
+func (x RewriteMode) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RewriteMode.Descriptor instead.
+func (RewriteMode) EnumDescriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{4}
+}
+
 type SearchPlan_Kind int32
 
 const (
@@ -227,11 +331,11 @@ func (x SearchPlan_Kind) String() string {
 }
 
 func (SearchPlan_Kind) Descriptor() protoreflect.EnumDescriptor {
-	return file_sextant_v1_sextant_proto_enumTypes[3].Descriptor()
+	return file_sextant_v1_sextant_proto_enumTypes[5].Descriptor()
 }
 
 func (SearchPlan_Kind) Type() protoreflect.EnumType {
-	return &file_sextant_v1_sextant_proto_enumTypes[3]
+	return &file_sextant_v1_sextant_proto_enumTypes[5]
 }
 
 func (x SearchPlan_Kind) Number() protoreflect.EnumNumber {
@@ -2862,8 +2966,14 @@ type AskRequest struct {
 	UserTemplate    string `protobuf:"bytes,8,opt,name=user_template,json=userTemplate,proto3" json:"user_template,omitempty"`
 	MaxPromptTokens uint32 `protobuf:"varint,9,opt,name=max_prompt_tokens,json=maxPromptTokens,proto3" json:"max_prompt_tokens,omitempty"` // 0 = 2048
 	EfSearch        uint32 `protobuf:"varint,10,opt,name=ef_search,json=efSearch,proto3" json:"ef_search,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Per-request generation settings, within the server's limits (docs/rag.md).
+	Generation *GenerationSettings `protobuf:"bytes,70,opt,name=generation,proto3" json:"generation,omitempty"`
+	// TOOL_MODE_AUTO: the model searches itself (an Ask is then a Chat of one user message).
+	Tools         ToolMode              `protobuf:"varint,71,opt,name=tools,proto3,enum=sextant.v1.ToolMode" json:"tools,omitempty"`
+	Functions     []*FunctionDefinition `protobuf:"bytes,72,rep,name=functions,proto3" json:"functions,omitempty"`                                 // the caller's own; their calls are returned
+	MaxToolRounds uint32                `protobuf:"varint,73,opt,name=max_tool_rounds,json=maxToolRounds,proto3" json:"max_tool_rounds,omitempty"` // 0 = 4; at most 16
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AskRequest) Reset() {
@@ -2962,6 +3072,34 @@ func (x *AskRequest) GetMaxPromptTokens() uint32 {
 func (x *AskRequest) GetEfSearch() uint32 {
 	if x != nil {
 		return x.EfSearch
+	}
+	return 0
+}
+
+func (x *AskRequest) GetGeneration() *GenerationSettings {
+	if x != nil {
+		return x.Generation
+	}
+	return nil
+}
+
+func (x *AskRequest) GetTools() ToolMode {
+	if x != nil {
+		return x.Tools
+	}
+	return ToolMode_TOOL_MODE_UNSPECIFIED
+}
+
+func (x *AskRequest) GetFunctions() []*FunctionDefinition {
+	if x != nil {
+		return x.Functions
+	}
+	return nil
+}
+
+func (x *AskRequest) GetMaxToolRounds() uint32 {
+	if x != nil {
+		return x.MaxToolRounds
 	}
 	return 0
 }
@@ -3072,6 +3210,8 @@ type AskTimings struct {
 	RetrieveMs    float64                `protobuf:"fixed64,2,opt,name=retrieve_ms,json=retrieveMs,proto3" json:"retrieve_ms,omitempty"`
 	GenerateMs    float64                `protobuf:"fixed64,3,opt,name=generate_ms,json=generateMs,proto3" json:"generate_ms,omitempty"`
 	TotalMs       float64                `protobuf:"fixed64,4,opt,name=total_ms,json=totalMs,proto3" json:"total_ms,omitempty"`
+	RewriteMs     float64                `protobuf:"fixed64,70,opt,name=rewrite_ms,json=rewriteMs,proto3" json:"rewrite_ms,omitempty"` // Chat: rewriting a follow-up into a standalone question
+	ToolsMs       float64                `protobuf:"fixed64,71,opt,name=tools_ms,json=toolsMs,proto3" json:"tools_ms,omitempty"`       // tool mode: running the model's search calls
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3134,15 +3274,36 @@ func (x *AskTimings) GetTotalMs() float64 {
 	return 0
 }
 
+func (x *AskTimings) GetRewriteMs() float64 {
+	if x != nil {
+		return x.RewriteMs
+	}
+	return 0
+}
+
+func (x *AskTimings) GetToolsMs() float64 {
+	if x != nil {
+		return x.ToolsMs
+	}
+	return 0
+}
+
 type AskAnswer struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Answer        string                 `protobuf:"bytes,1,opt,name=answer,proto3" json:"answer,omitempty"`
-	Citations     []*Citation            `protobuf:"bytes,2,rep,name=citations,proto3" json:"citations,omitempty"` // every chunk in the prompt, [1] first
-	Timings       *AskTimings            `protobuf:"bytes,3,opt,name=timings,proto3" json:"timings,omitempty"`
-	Generator     string                 `protobuf:"bytes,4,opt,name=generator,proto3" json:"generator,omitempty"`
-	EmbedderSpec  string                 `protobuf:"bytes,5,opt,name=embedder_spec,json=embedderSpec,proto3" json:"embedder_spec,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Answer       string                 `protobuf:"bytes,1,opt,name=answer,proto3" json:"answer,omitempty"`
+	Citations    []*Citation            `protobuf:"bytes,2,rep,name=citations,proto3" json:"citations,omitempty"` // every chunk in the prompt, [1] first
+	Timings      *AskTimings            `protobuf:"bytes,3,opt,name=timings,proto3" json:"timings,omitempty"`
+	Generator    string                 `protobuf:"bytes,4,opt,name=generator,proto3" json:"generator,omitempty"`
+	EmbedderSpec string                 `protobuf:"bytes,5,opt,name=embedder_spec,json=embedderSpec,proto3" json:"embedder_spec,omitempty"`
+	// Chat and tool mode.
+	StandaloneQuestion string         `protobuf:"bytes,70,opt,name=standalone_question,json=standaloneQuestion,proto3" json:"standalone_question,omitempty"` // what was retrieved with
+	ToolCalls          []*ToolCall    `protobuf:"bytes,71,rep,name=tool_calls,json=toolCalls,proto3" json:"tool_calls,omitempty"`                            // every call the model made, in order
+	PendingCalls       []*ToolCall    `protobuf:"bytes,72,rep,name=pending_calls,json=pendingCalls,proto3" json:"pending_calls,omitempty"`                   // finish_reason "tool_calls": the caller's to run
+	Messages           []*ChatMessage `protobuf:"bytes,73,rep,name=messages,proto3" json:"messages,omitempty"`                                               // the messages this turn added to the conversation
+	FinishReason       string         `protobuf:"bytes,74,opt,name=finish_reason,json=finishReason,proto3" json:"finish_reason,omitempty"`                   // "stop", "length" or "tool_calls"
+	ToolRounds         uint32         `protobuf:"varint,75,opt,name=tool_rounds,json=toolRounds,proto3" json:"tool_rounds,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *AskAnswer) Reset() {
@@ -3208,6 +3369,48 @@ func (x *AskAnswer) GetEmbedderSpec() string {
 		return x.EmbedderSpec
 	}
 	return ""
+}
+
+func (x *AskAnswer) GetStandaloneQuestion() string {
+	if x != nil {
+		return x.StandaloneQuestion
+	}
+	return ""
+}
+
+func (x *AskAnswer) GetToolCalls() []*ToolCall {
+	if x != nil {
+		return x.ToolCalls
+	}
+	return nil
+}
+
+func (x *AskAnswer) GetPendingCalls() []*ToolCall {
+	if x != nil {
+		return x.PendingCalls
+	}
+	return nil
+}
+
+func (x *AskAnswer) GetMessages() []*ChatMessage {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+func (x *AskAnswer) GetFinishReason() string {
+	if x != nil {
+		return x.FinishReason
+	}
+	return ""
+}
+
+func (x *AskAnswer) GetToolRounds() uint32 {
+	if x != nil {
+		return x.ToolRounds
+	}
+	return 0
 }
 
 type AskResponse struct {
@@ -3291,6 +3494,436 @@ type AskResponse_Answer struct {
 func (*AskResponse_Token) isAskResponse_Event() {}
 
 func (*AskResponse_Answer) isAskResponse_Event() {}
+
+// Unset fields keep the generator's own setting. The extractive generator ignores them.
+type GenerationSettings struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Temperature   *float32               `protobuf:"fixed32,1,opt,name=temperature,proto3,oneof" json:"temperature,omitempty"`             // 0..2
+	MaxTokens     *uint32                `protobuf:"varint,2,opt,name=max_tokens,json=maxTokens,proto3,oneof" json:"max_tokens,omitempty"` // at most the server's --llm-max-tokens
+	Stop          []string               `protobuf:"bytes,3,rep,name=stop,proto3" json:"stop,omitempty"`                                   // at most 4, each 1..64 bytes
+	Model         string                 `protobuf:"bytes,4,opt,name=model,proto3" json:"model,omitempty"`                                 // another model of the endpoint; --llm-models lists the allowed
+	Seed          *int64                 `protobuf:"varint,5,opt,name=seed,proto3,oneof" json:"seed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GenerationSettings) Reset() {
+	*x = GenerationSettings{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GenerationSettings) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GenerationSettings) ProtoMessage() {}
+
+func (x *GenerationSettings) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GenerationSettings.ProtoReflect.Descriptor instead.
+func (*GenerationSettings) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *GenerationSettings) GetTemperature() float32 {
+	if x != nil && x.Temperature != nil {
+		return *x.Temperature
+	}
+	return 0
+}
+
+func (x *GenerationSettings) GetMaxTokens() uint32 {
+	if x != nil && x.MaxTokens != nil {
+		return *x.MaxTokens
+	}
+	return 0
+}
+
+func (x *GenerationSettings) GetStop() []string {
+	if x != nil {
+		return x.Stop
+	}
+	return nil
+}
+
+func (x *GenerationSettings) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *GenerationSettings) GetSeed() int64 {
+	if x != nil && x.Seed != nil {
+		return *x.Seed
+	}
+	return 0
+}
+
+type ToolCall struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`           // the function
+	Arguments     string                 `protobuf:"bytes,3,opt,name=arguments,proto3" json:"arguments,omitempty"` // JSON text, as the model wrote it
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ToolCall) Reset() {
+	*x = ToolCall{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ToolCall) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ToolCall) ProtoMessage() {}
+
+func (x *ToolCall) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ToolCall.ProtoReflect.Descriptor instead.
+func (*ToolCall) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *ToolCall) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ToolCall) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ToolCall) GetArguments() string {
+	if x != nil {
+		return x.Arguments
+	}
+	return ""
+}
+
+type ChatMessage struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Role          string                 `protobuf:"bytes,1,opt,name=role,proto3" json:"role,omitempty"` // "system", "user", "assistant" or "tool"
+	Content       string                 `protobuf:"bytes,2,opt,name=content,proto3" json:"content,omitempty"`
+	ToolCalls     []*ToolCall            `protobuf:"bytes,3,rep,name=tool_calls,json=toolCalls,proto3" json:"tool_calls,omitempty"`      // assistant: the calls it made
+	ToolCallId    string                 `protobuf:"bytes,4,opt,name=tool_call_id,json=toolCallId,proto3" json:"tool_call_id,omitempty"` // tool: the call this message answers
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChatMessage) Reset() {
+	*x = ChatMessage{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChatMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChatMessage) ProtoMessage() {}
+
+func (x *ChatMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChatMessage.ProtoReflect.Descriptor instead.
+func (*ChatMessage) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *ChatMessage) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *ChatMessage) GetContent() string {
+	if x != nil {
+		return x.Content
+	}
+	return ""
+}
+
+func (x *ChatMessage) GetToolCalls() []*ToolCall {
+	if x != nil {
+		return x.ToolCalls
+	}
+	return nil
+}
+
+func (x *ChatMessage) GetToolCallId() string {
+	if x != nil {
+		return x.ToolCallId
+	}
+	return ""
+}
+
+// A function offered to the model (OpenAI tools schema).
+type FunctionDefinition struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"` // [A-Za-z0-9_-]{1,64}
+	Description   string                 `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	Parameters    string                 `protobuf:"bytes,3,opt,name=parameters,proto3" json:"parameters,omitempty"` // a JSON schema object; "" = no parameters
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FunctionDefinition) Reset() {
+	*x = FunctionDefinition{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FunctionDefinition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FunctionDefinition) ProtoMessage() {}
+
+func (x *FunctionDefinition) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FunctionDefinition.ProtoReflect.Descriptor instead.
+func (*FunctionDefinition) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *FunctionDefinition) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *FunctionDefinition) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *FunctionDefinition) GetParameters() string {
+	if x != nil {
+		return x.Parameters
+	}
+	return ""
+}
+
+type ChatRequest struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Collection       string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	Messages         []*ChatMessage         `protobuf:"bytes,2,rep,name=messages,proto3" json:"messages,omitempty"` // the conversation; the last one from the user or a tool
+	K                uint32                 `protobuf:"varint,3,opt,name=k,proto3" json:"k,omitempty"`              // chunks retrieved; 0 = 5
+	Filter           string                 `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	Stream           bool                   `protobuf:"varint,5,opt,name=stream,proto3" json:"stream,omitempty"`
+	Generator        string                 `protobuf:"bytes,6,opt,name=generator,proto3" json:"generator,omitempty"` // as AskRequest.generator
+	SystemTemplate   string                 `protobuf:"bytes,7,opt,name=system_template,json=systemTemplate,proto3" json:"system_template,omitempty"`
+	UserTemplate     string                 `protobuf:"bytes,8,opt,name=user_template,json=userTemplate,proto3" json:"user_template,omitempty"`
+	MaxPromptTokens  uint32                 `protobuf:"varint,9,opt,name=max_prompt_tokens,json=maxPromptTokens,proto3" json:"max_prompt_tokens,omitempty"` // 0 = 2048
+	EfSearch         uint32                 `protobuf:"varint,10,opt,name=ef_search,json=efSearch,proto3" json:"ef_search,omitempty"`
+	MaxHistoryTokens uint32                 `protobuf:"varint,11,opt,name=max_history_tokens,json=maxHistoryTokens,proto3" json:"max_history_tokens,omitempty"` // earlier turns kept; 0 = 2048
+	Generation       *GenerationSettings    `protobuf:"bytes,12,opt,name=generation,proto3" json:"generation,omitempty"`
+	Rewrite          RewriteMode            `protobuf:"varint,13,opt,name=rewrite,proto3,enum=sextant.v1.RewriteMode" json:"rewrite,omitempty"`
+	Tools            ToolMode               `protobuf:"varint,14,opt,name=tools,proto3,enum=sextant.v1.ToolMode" json:"tools,omitempty"`
+	Functions        []*FunctionDefinition  `protobuf:"bytes,15,rep,name=functions,proto3" json:"functions,omitempty"`
+	MaxToolRounds    uint32                 `protobuf:"varint,16,opt,name=max_tool_rounds,json=maxToolRounds,proto3" json:"max_tool_rounds,omitempty"` // 0 = 4; at most 16
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *ChatRequest) Reset() {
+	*x = ChatRequest{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChatRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChatRequest) ProtoMessage() {}
+
+func (x *ChatRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChatRequest.ProtoReflect.Descriptor instead.
+func (*ChatRequest) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *ChatRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *ChatRequest) GetMessages() []*ChatMessage {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+func (x *ChatRequest) GetK() uint32 {
+	if x != nil {
+		return x.K
+	}
+	return 0
+}
+
+func (x *ChatRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *ChatRequest) GetStream() bool {
+	if x != nil {
+		return x.Stream
+	}
+	return false
+}
+
+func (x *ChatRequest) GetGenerator() string {
+	if x != nil {
+		return x.Generator
+	}
+	return ""
+}
+
+func (x *ChatRequest) GetSystemTemplate() string {
+	if x != nil {
+		return x.SystemTemplate
+	}
+	return ""
+}
+
+func (x *ChatRequest) GetUserTemplate() string {
+	if x != nil {
+		return x.UserTemplate
+	}
+	return ""
+}
+
+func (x *ChatRequest) GetMaxPromptTokens() uint32 {
+	if x != nil {
+		return x.MaxPromptTokens
+	}
+	return 0
+}
+
+func (x *ChatRequest) GetEfSearch() uint32 {
+	if x != nil {
+		return x.EfSearch
+	}
+	return 0
+}
+
+func (x *ChatRequest) GetMaxHistoryTokens() uint32 {
+	if x != nil {
+		return x.MaxHistoryTokens
+	}
+	return 0
+}
+
+func (x *ChatRequest) GetGeneration() *GenerationSettings {
+	if x != nil {
+		return x.Generation
+	}
+	return nil
+}
+
+func (x *ChatRequest) GetRewrite() RewriteMode {
+	if x != nil {
+		return x.Rewrite
+	}
+	return RewriteMode_REWRITE_MODE_UNSPECIFIED
+}
+
+func (x *ChatRequest) GetTools() ToolMode {
+	if x != nil {
+		return x.Tools
+	}
+	return ToolMode_TOOL_MODE_UNSPECIFIED
+}
+
+func (x *ChatRequest) GetFunctions() []*FunctionDefinition {
+	if x != nil {
+		return x.Functions
+	}
+	return nil
+}
+
+func (x *ChatRequest) GetMaxToolRounds() uint32 {
+	if x != nil {
+		return x.MaxToolRounds
+	}
+	return 0
+}
 
 var File_sextant_v1_sextant_proto protoreflect.FileDescriptor
 
@@ -3510,7 +4143,7 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\rEmbedResponse\x12\x1c\n" +
 	"\tdimension\x18\x01 \x01(\rR\tdimension\x12\x18\n" +
 	"\avectors\x18\x02 \x03(\x02R\avectors\x12#\n" +
-	"\rembedder_spec\x18\x03 \x01(\tR\fembedderSpec\"\xbb\x02\n" +
+	"\rembedder_spec\x18\x03 \x01(\tR\fembedderSpec\"\x8d\x04\n" +
 	"\n" +
 	"AskRequest\x12\x1e\n" +
 	"\n" +
@@ -3525,7 +4158,13 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\ruser_template\x18\b \x01(\tR\fuserTemplate\x12*\n" +
 	"\x11max_prompt_tokens\x18\t \x01(\rR\x0fmaxPromptTokens\x12\x1b\n" +
 	"\tef_search\x18\n" +
-	" \x01(\rR\befSearch\"\xc1\x01\n" +
+	" \x01(\rR\befSearch\x12>\n" +
+	"\n" +
+	"generation\x18F \x01(\v2\x1e.sextant.v1.GenerationSettingsR\n" +
+	"generation\x12*\n" +
+	"\x05tools\x18G \x01(\x0e2\x14.sextant.v1.ToolModeR\x05tools\x12<\n" +
+	"\tfunctions\x18H \x03(\v2\x1e.sextant.v1.FunctionDefinitionR\tfunctions\x12&\n" +
+	"\x0fmax_tool_rounds\x18I \x01(\rR\rmaxToolRounds\"\xc1\x01\n" +
 	"\bCitation\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\rR\x06number\x12\x1f\n" +
 	"\vdocument_id\x18\x02 \x01(\tR\n" +
@@ -3535,7 +4174,7 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\x04text\x18\x05 \x01(\tR\x04text\x12\x14\n" +
 	"\x05begin\x18\x06 \x01(\x04R\x05begin\x12\x10\n" +
 	"\x03end\x18\a \x01(\x04R\x03end\x12\x14\n" +
-	"\x05cited\x18\b \x01(\bR\x05cited\"\x84\x01\n" +
+	"\x05cited\x18\b \x01(\bR\x05cited\"\xbe\x01\n" +
 	"\n" +
 	"AskTimings\x12\x19\n" +
 	"\bembed_ms\x18\x01 \x01(\x01R\aembedMs\x12\x1f\n" +
@@ -3543,17 +4182,77 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"retrieveMs\x12\x1f\n" +
 	"\vgenerate_ms\x18\x03 \x01(\x01R\n" +
 	"generateMs\x12\x19\n" +
-	"\btotal_ms\x18\x04 \x01(\x01R\atotalMs\"\xcc\x01\n" +
+	"\btotal_ms\x18\x04 \x01(\x01R\atotalMs\x12\x1d\n" +
+	"\n" +
+	"rewrite_ms\x18F \x01(\x01R\trewriteMs\x12\x19\n" +
+	"\btools_ms\x18G \x01(\x01R\atoolsMs\"\xe8\x03\n" +
 	"\tAskAnswer\x12\x16\n" +
 	"\x06answer\x18\x01 \x01(\tR\x06answer\x122\n" +
 	"\tcitations\x18\x02 \x03(\v2\x14.sextant.v1.CitationR\tcitations\x120\n" +
 	"\atimings\x18\x03 \x01(\v2\x16.sextant.v1.AskTimingsR\atimings\x12\x1c\n" +
 	"\tgenerator\x18\x04 \x01(\tR\tgenerator\x12#\n" +
-	"\rembedder_spec\x18\x05 \x01(\tR\fembedderSpec\"_\n" +
+	"\rembedder_spec\x18\x05 \x01(\tR\fembedderSpec\x12/\n" +
+	"\x13standalone_question\x18F \x01(\tR\x12standaloneQuestion\x123\n" +
+	"\n" +
+	"tool_calls\x18G \x03(\v2\x14.sextant.v1.ToolCallR\ttoolCalls\x129\n" +
+	"\rpending_calls\x18H \x03(\v2\x14.sextant.v1.ToolCallR\fpendingCalls\x123\n" +
+	"\bmessages\x18I \x03(\v2\x17.sextant.v1.ChatMessageR\bmessages\x12#\n" +
+	"\rfinish_reason\x18J \x01(\tR\ffinishReason\x12\x1f\n" +
+	"\vtool_rounds\x18K \x01(\rR\n" +
+	"toolRounds\"_\n" +
 	"\vAskResponse\x12\x16\n" +
 	"\x05token\x18\x01 \x01(\tH\x00R\x05token\x12/\n" +
 	"\x06answer\x18\x02 \x01(\v2\x15.sextant.v1.AskAnswerH\x00R\x06answerB\a\n" +
-	"\x05event*\\\n" +
+	"\x05event\"\xca\x01\n" +
+	"\x12GenerationSettings\x12%\n" +
+	"\vtemperature\x18\x01 \x01(\x02H\x00R\vtemperature\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"max_tokens\x18\x02 \x01(\rH\x01R\tmaxTokens\x88\x01\x01\x12\x12\n" +
+	"\x04stop\x18\x03 \x03(\tR\x04stop\x12\x14\n" +
+	"\x05model\x18\x04 \x01(\tR\x05model\x12\x17\n" +
+	"\x04seed\x18\x05 \x01(\x03H\x02R\x04seed\x88\x01\x01B\x0e\n" +
+	"\f_temperatureB\r\n" +
+	"\v_max_tokensB\a\n" +
+	"\x05_seed\"L\n" +
+	"\bToolCall\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1c\n" +
+	"\targuments\x18\x03 \x01(\tR\targuments\"\x92\x01\n" +
+	"\vChatMessage\x12\x12\n" +
+	"\x04role\x18\x01 \x01(\tR\x04role\x12\x18\n" +
+	"\acontent\x18\x02 \x01(\tR\acontent\x123\n" +
+	"\n" +
+	"tool_calls\x18\x03 \x03(\v2\x14.sextant.v1.ToolCallR\ttoolCalls\x12 \n" +
+	"\ftool_call_id\x18\x04 \x01(\tR\n" +
+	"toolCallId\"j\n" +
+	"\x12FunctionDefinition\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x1e\n" +
+	"\n" +
+	"parameters\x18\x03 \x01(\tR\n" +
+	"parameters\"\x88\x05\n" +
+	"\vChatRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x123\n" +
+	"\bmessages\x18\x02 \x03(\v2\x17.sextant.v1.ChatMessageR\bmessages\x12\f\n" +
+	"\x01k\x18\x03 \x01(\rR\x01k\x12\x16\n" +
+	"\x06filter\x18\x04 \x01(\tR\x06filter\x12\x16\n" +
+	"\x06stream\x18\x05 \x01(\bR\x06stream\x12\x1c\n" +
+	"\tgenerator\x18\x06 \x01(\tR\tgenerator\x12'\n" +
+	"\x0fsystem_template\x18\a \x01(\tR\x0esystemTemplate\x12#\n" +
+	"\ruser_template\x18\b \x01(\tR\fuserTemplate\x12*\n" +
+	"\x11max_prompt_tokens\x18\t \x01(\rR\x0fmaxPromptTokens\x12\x1b\n" +
+	"\tef_search\x18\n" +
+	" \x01(\rR\befSearch\x12,\n" +
+	"\x12max_history_tokens\x18\v \x01(\rR\x10maxHistoryTokens\x12>\n" +
+	"\n" +
+	"generation\x18\f \x01(\v2\x1e.sextant.v1.GenerationSettingsR\n" +
+	"generation\x121\n" +
+	"\arewrite\x18\r \x01(\x0e2\x17.sextant.v1.RewriteModeR\arewrite\x12*\n" +
+	"\x05tools\x18\x0e \x01(\x0e2\x14.sextant.v1.ToolModeR\x05tools\x12<\n" +
+	"\tfunctions\x18\x0f \x03(\v2\x1e.sextant.v1.FunctionDefinitionR\tfunctions\x12&\n" +
+	"\x0fmax_tool_rounds\x18\x10 \x01(\rR\rmaxToolRounds*\\\n" +
 	"\x06Metric\x12\x16\n" +
 	"\x12METRIC_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tMETRIC_L2\x10\x01\x12\x18\n" +
@@ -3570,8 +4269,17 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\x17INDEX_STATE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11INDEX_STATE_READY\x10\x01\x12\x18\n" +
 	"\x14INDEX_STATE_TRAINING\x10\x02\x12\x18\n" +
-	"\x14INDEX_STATE_BUILDING\x10\x032\xff\n" +
-	"\n" +
+	"\x14INDEX_STATE_BUILDING\x10\x03*M\n" +
+	"\bToolMode\x12\x19\n" +
+	"\x15TOOL_MODE_UNSPECIFIED\x10\x00\x12\x12\n" +
+	"\x0eTOOL_MODE_NONE\x10\x01\x12\x12\n" +
+	"\x0eTOOL_MODE_AUTO\x10\x02*\x8c\x01\n" +
+	"\vRewriteMode\x12\x1c\n" +
+	"\x18REWRITE_MODE_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11REWRITE_MODE_AUTO\x10\x01\x12\x16\n" +
+	"\x12REWRITE_MODE_MODEL\x10\x02\x12\x1a\n" +
+	"\x16REWRITE_MODE_HEURISTIC\x10\x03\x12\x14\n" +
+	"\x10REWRITE_MODE_OFF\x10\x042\xbb\v\n" +
 	"\aSextant\x12K\n" +
 	"\n" +
 	"ServerInfo\x12\x1d.sextant.v1.ServerInfoRequest\x1a\x1e.sextant.v1.ServerInfoResponse\x12S\n" +
@@ -3592,7 +4300,8 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\x0fIngestDocuments\x12\".sextant.v1.IngestDocumentsRequest\x1a\x1a.sextant.v1.IngestProgress(\x010\x01\x12Z\n" +
 	"\x0fDeleteDocuments\x12\".sextant.v1.DeleteDocumentsRequest\x1a#.sextant.v1.DeleteDocumentsResponse\x12<\n" +
 	"\x05Embed\x12\x18.sextant.v1.EmbedRequest\x1a\x19.sextant.v1.EmbedResponse\x128\n" +
-	"\x03Ask\x12\x16.sextant.v1.AskRequest\x1a\x17.sextant.v1.AskResponse0\x01B?P\x01Z;github.com/sextant-db/sextant/client/go/sextantpb;sextantpbb\x06proto3"
+	"\x03Ask\x12\x16.sextant.v1.AskRequest\x1a\x17.sextant.v1.AskResponse0\x01\x12:\n" +
+	"\x04Chat\x12\x17.sextant.v1.ChatRequest\x1a\x17.sextant.v1.AskResponse0\x01B?P\x01Z;github.com/sextant-db/sextant/client/go/sextantpb;sextantpbb\x06proto3"
 
 var (
 	file_sextant_v1_sextant_proto_rawDescOnce sync.Once
@@ -3606,135 +4315,156 @@ func file_sextant_v1_sextant_proto_rawDescGZIP() []byte {
 	return file_sextant_v1_sextant_proto_rawDescData
 }
 
-var file_sextant_v1_sextant_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_sextant_v1_sextant_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
+var file_sextant_v1_sextant_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_sextant_v1_sextant_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
 var file_sextant_v1_sextant_proto_goTypes = []any{
 	(Metric)(0),                       // 0: sextant.v1.Metric
 	(PayloadFieldType)(0),             // 1: sextant.v1.PayloadFieldType
 	(IndexState)(0),                   // 2: sextant.v1.IndexState
-	(SearchPlan_Kind)(0),              // 3: sextant.v1.SearchPlan.Kind
-	(*PointId)(nil),                   // 4: sextant.v1.PointId
-	(*IndexSpec)(nil),                 // 5: sextant.v1.IndexSpec
-	(*PayloadIndex)(nil),              // 6: sextant.v1.PayloadIndex
-	(*CollectionInfo)(nil),            // 7: sextant.v1.CollectionInfo
-	(*Point)(nil),                     // 8: sextant.v1.Point
-	(*ServerInfoRequest)(nil),         // 9: sextant.v1.ServerInfoRequest
-	(*ServerInfoResponse)(nil),        // 10: sextant.v1.ServerInfoResponse
-	(*CreateCollectionRequest)(nil),   // 11: sextant.v1.CreateCollectionRequest
-	(*DescribeCollectionRequest)(nil), // 12: sextant.v1.DescribeCollectionRequest
-	(*ListCollectionsRequest)(nil),    // 13: sextant.v1.ListCollectionsRequest
-	(*ListCollectionsResponse)(nil),   // 14: sextant.v1.ListCollectionsResponse
-	(*DropCollectionRequest)(nil),     // 15: sextant.v1.DropCollectionRequest
-	(*DropCollectionResponse)(nil),    // 16: sextant.v1.DropCollectionResponse
-	(*SetIndexRequest)(nil),           // 17: sextant.v1.SetIndexRequest
-	(*WaitForIndexRequest)(nil),       // 18: sextant.v1.WaitForIndexRequest
-	(*UpsertRequest)(nil),             // 19: sextant.v1.UpsertRequest
-	(*UpsertResponse)(nil),            // 20: sextant.v1.UpsertResponse
-	(*UpsertProgress)(nil),            // 21: sextant.v1.UpsertProgress
-	(*GetRequest)(nil),                // 22: sextant.v1.GetRequest
-	(*PointIds)(nil),                  // 23: sextant.v1.PointIds
-	(*DeleteRequest)(nil),             // 24: sextant.v1.DeleteRequest
-	(*DeleteResponse)(nil),            // 25: sextant.v1.DeleteResponse
-	(*CountRequest)(nil),              // 26: sextant.v1.CountRequest
-	(*CountResponse)(nil),             // 27: sextant.v1.CountResponse
-	(*ScanRequest)(nil),               // 28: sextant.v1.ScanRequest
-	(*ScanResponse)(nil),              // 29: sextant.v1.ScanResponse
-	(*SearchParams)(nil),              // 30: sextant.v1.SearchParams
-	(*Hit)(nil),                       // 31: sextant.v1.Hit
-	(*SearchPlan)(nil),                // 32: sextant.v1.SearchPlan
-	(*SearchRequest)(nil),             // 33: sextant.v1.SearchRequest
-	(*SearchResponse)(nil),            // 34: sextant.v1.SearchResponse
-	(*SearchBatchRequest)(nil),        // 35: sextant.v1.SearchBatchRequest
-	(*SearchBatchResponse)(nil),       // 36: sextant.v1.SearchBatchResponse
-	(*EmbedderConfig)(nil),            // 37: sextant.v1.EmbedderConfig
-	(*ChunkingConfig)(nil),            // 38: sextant.v1.ChunkingConfig
-	(*TextOptions)(nil),               // 39: sextant.v1.TextOptions
-	(*Document)(nil),                  // 40: sextant.v1.Document
-	(*IngestDocumentsRequest)(nil),    // 41: sextant.v1.IngestDocumentsRequest
-	(*IngestProgress)(nil),            // 42: sextant.v1.IngestProgress
-	(*DeleteDocumentsRequest)(nil),    // 43: sextant.v1.DeleteDocumentsRequest
-	(*DeleteDocumentsResponse)(nil),   // 44: sextant.v1.DeleteDocumentsResponse
-	(*EmbedRequest)(nil),              // 45: sextant.v1.EmbedRequest
-	(*EmbedResponse)(nil),             // 46: sextant.v1.EmbedResponse
-	(*AskRequest)(nil),                // 47: sextant.v1.AskRequest
-	(*Citation)(nil),                  // 48: sextant.v1.Citation
-	(*AskTimings)(nil),                // 49: sextant.v1.AskTimings
-	(*AskAnswer)(nil),                 // 50: sextant.v1.AskAnswer
-	(*AskResponse)(nil),               // 51: sextant.v1.AskResponse
+	(ToolMode)(0),                     // 3: sextant.v1.ToolMode
+	(RewriteMode)(0),                  // 4: sextant.v1.RewriteMode
+	(SearchPlan_Kind)(0),              // 5: sextant.v1.SearchPlan.Kind
+	(*PointId)(nil),                   // 6: sextant.v1.PointId
+	(*IndexSpec)(nil),                 // 7: sextant.v1.IndexSpec
+	(*PayloadIndex)(nil),              // 8: sextant.v1.PayloadIndex
+	(*CollectionInfo)(nil),            // 9: sextant.v1.CollectionInfo
+	(*Point)(nil),                     // 10: sextant.v1.Point
+	(*ServerInfoRequest)(nil),         // 11: sextant.v1.ServerInfoRequest
+	(*ServerInfoResponse)(nil),        // 12: sextant.v1.ServerInfoResponse
+	(*CreateCollectionRequest)(nil),   // 13: sextant.v1.CreateCollectionRequest
+	(*DescribeCollectionRequest)(nil), // 14: sextant.v1.DescribeCollectionRequest
+	(*ListCollectionsRequest)(nil),    // 15: sextant.v1.ListCollectionsRequest
+	(*ListCollectionsResponse)(nil),   // 16: sextant.v1.ListCollectionsResponse
+	(*DropCollectionRequest)(nil),     // 17: sextant.v1.DropCollectionRequest
+	(*DropCollectionResponse)(nil),    // 18: sextant.v1.DropCollectionResponse
+	(*SetIndexRequest)(nil),           // 19: sextant.v1.SetIndexRequest
+	(*WaitForIndexRequest)(nil),       // 20: sextant.v1.WaitForIndexRequest
+	(*UpsertRequest)(nil),             // 21: sextant.v1.UpsertRequest
+	(*UpsertResponse)(nil),            // 22: sextant.v1.UpsertResponse
+	(*UpsertProgress)(nil),            // 23: sextant.v1.UpsertProgress
+	(*GetRequest)(nil),                // 24: sextant.v1.GetRequest
+	(*PointIds)(nil),                  // 25: sextant.v1.PointIds
+	(*DeleteRequest)(nil),             // 26: sextant.v1.DeleteRequest
+	(*DeleteResponse)(nil),            // 27: sextant.v1.DeleteResponse
+	(*CountRequest)(nil),              // 28: sextant.v1.CountRequest
+	(*CountResponse)(nil),             // 29: sextant.v1.CountResponse
+	(*ScanRequest)(nil),               // 30: sextant.v1.ScanRequest
+	(*ScanResponse)(nil),              // 31: sextant.v1.ScanResponse
+	(*SearchParams)(nil),              // 32: sextant.v1.SearchParams
+	(*Hit)(nil),                       // 33: sextant.v1.Hit
+	(*SearchPlan)(nil),                // 34: sextant.v1.SearchPlan
+	(*SearchRequest)(nil),             // 35: sextant.v1.SearchRequest
+	(*SearchResponse)(nil),            // 36: sextant.v1.SearchResponse
+	(*SearchBatchRequest)(nil),        // 37: sextant.v1.SearchBatchRequest
+	(*SearchBatchResponse)(nil),       // 38: sextant.v1.SearchBatchResponse
+	(*EmbedderConfig)(nil),            // 39: sextant.v1.EmbedderConfig
+	(*ChunkingConfig)(nil),            // 40: sextant.v1.ChunkingConfig
+	(*TextOptions)(nil),               // 41: sextant.v1.TextOptions
+	(*Document)(nil),                  // 42: sextant.v1.Document
+	(*IngestDocumentsRequest)(nil),    // 43: sextant.v1.IngestDocumentsRequest
+	(*IngestProgress)(nil),            // 44: sextant.v1.IngestProgress
+	(*DeleteDocumentsRequest)(nil),    // 45: sextant.v1.DeleteDocumentsRequest
+	(*DeleteDocumentsResponse)(nil),   // 46: sextant.v1.DeleteDocumentsResponse
+	(*EmbedRequest)(nil),              // 47: sextant.v1.EmbedRequest
+	(*EmbedResponse)(nil),             // 48: sextant.v1.EmbedResponse
+	(*AskRequest)(nil),                // 49: sextant.v1.AskRequest
+	(*Citation)(nil),                  // 50: sextant.v1.Citation
+	(*AskTimings)(nil),                // 51: sextant.v1.AskTimings
+	(*AskAnswer)(nil),                 // 52: sextant.v1.AskAnswer
+	(*AskResponse)(nil),               // 53: sextant.v1.AskResponse
+	(*GenerationSettings)(nil),        // 54: sextant.v1.GenerationSettings
+	(*ToolCall)(nil),                  // 55: sextant.v1.ToolCall
+	(*ChatMessage)(nil),               // 56: sextant.v1.ChatMessage
+	(*FunctionDefinition)(nil),        // 57: sextant.v1.FunctionDefinition
+	(*ChatRequest)(nil),               // 58: sextant.v1.ChatRequest
 }
 var file_sextant_v1_sextant_proto_depIdxs = []int32{
 	1,  // 0: sextant.v1.PayloadIndex.type:type_name -> sextant.v1.PayloadFieldType
 	0,  // 1: sextant.v1.CollectionInfo.metric:type_name -> sextant.v1.Metric
 	2,  // 2: sextant.v1.CollectionInfo.index_state:type_name -> sextant.v1.IndexState
-	39, // 3: sextant.v1.CollectionInfo.text:type_name -> sextant.v1.TextOptions
-	4,  // 4: sextant.v1.Point.id:type_name -> sextant.v1.PointId
+	41, // 3: sextant.v1.CollectionInfo.text:type_name -> sextant.v1.TextOptions
+	6,  // 4: sextant.v1.Point.id:type_name -> sextant.v1.PointId
 	0,  // 5: sextant.v1.CreateCollectionRequest.metric:type_name -> sextant.v1.Metric
-	5,  // 6: sextant.v1.CreateCollectionRequest.index:type_name -> sextant.v1.IndexSpec
-	6,  // 7: sextant.v1.CreateCollectionRequest.payload_indexes:type_name -> sextant.v1.PayloadIndex
-	39, // 8: sextant.v1.CreateCollectionRequest.text:type_name -> sextant.v1.TextOptions
-	7,  // 9: sextant.v1.ListCollectionsResponse.collections:type_name -> sextant.v1.CollectionInfo
-	5,  // 10: sextant.v1.SetIndexRequest.index:type_name -> sextant.v1.IndexSpec
-	8,  // 11: sextant.v1.UpsertRequest.points:type_name -> sextant.v1.Point
-	4,  // 12: sextant.v1.GetRequest.id:type_name -> sextant.v1.PointId
-	4,  // 13: sextant.v1.PointIds.ids:type_name -> sextant.v1.PointId
-	23, // 14: sextant.v1.DeleteRequest.ids:type_name -> sextant.v1.PointIds
-	8,  // 15: sextant.v1.ScanResponse.points:type_name -> sextant.v1.Point
-	4,  // 16: sextant.v1.Hit.id:type_name -> sextant.v1.PointId
-	3,  // 17: sextant.v1.SearchPlan.kind:type_name -> sextant.v1.SearchPlan.Kind
-	30, // 18: sextant.v1.SearchRequest.params:type_name -> sextant.v1.SearchParams
-	31, // 19: sextant.v1.SearchResponse.hits:type_name -> sextant.v1.Hit
-	32, // 20: sextant.v1.SearchResponse.plan:type_name -> sextant.v1.SearchPlan
-	30, // 21: sextant.v1.SearchBatchRequest.params:type_name -> sextant.v1.SearchParams
-	34, // 22: sextant.v1.SearchBatchResponse.results:type_name -> sextant.v1.SearchResponse
-	37, // 23: sextant.v1.TextOptions.embedder:type_name -> sextant.v1.EmbedderConfig
-	38, // 24: sextant.v1.TextOptions.chunking:type_name -> sextant.v1.ChunkingConfig
-	40, // 25: sextant.v1.IngestDocumentsRequest.documents:type_name -> sextant.v1.Document
-	48, // 26: sextant.v1.AskAnswer.citations:type_name -> sextant.v1.Citation
-	49, // 27: sextant.v1.AskAnswer.timings:type_name -> sextant.v1.AskTimings
-	50, // 28: sextant.v1.AskResponse.answer:type_name -> sextant.v1.AskAnswer
-	9,  // 29: sextant.v1.Sextant.ServerInfo:input_type -> sextant.v1.ServerInfoRequest
-	11, // 30: sextant.v1.Sextant.CreateCollection:input_type -> sextant.v1.CreateCollectionRequest
-	12, // 31: sextant.v1.Sextant.DescribeCollection:input_type -> sextant.v1.DescribeCollectionRequest
-	13, // 32: sextant.v1.Sextant.ListCollections:input_type -> sextant.v1.ListCollectionsRequest
-	15, // 33: sextant.v1.Sextant.DropCollection:input_type -> sextant.v1.DropCollectionRequest
-	17, // 34: sextant.v1.Sextant.SetIndex:input_type -> sextant.v1.SetIndexRequest
-	18, // 35: sextant.v1.Sextant.WaitForIndex:input_type -> sextant.v1.WaitForIndexRequest
-	19, // 36: sextant.v1.Sextant.Upsert:input_type -> sextant.v1.UpsertRequest
-	19, // 37: sextant.v1.Sextant.UpsertStream:input_type -> sextant.v1.UpsertRequest
-	22, // 38: sextant.v1.Sextant.Get:input_type -> sextant.v1.GetRequest
-	24, // 39: sextant.v1.Sextant.Delete:input_type -> sextant.v1.DeleteRequest
-	26, // 40: sextant.v1.Sextant.Count:input_type -> sextant.v1.CountRequest
-	28, // 41: sextant.v1.Sextant.Scan:input_type -> sextant.v1.ScanRequest
-	33, // 42: sextant.v1.Sextant.Search:input_type -> sextant.v1.SearchRequest
-	35, // 43: sextant.v1.Sextant.SearchBatch:input_type -> sextant.v1.SearchBatchRequest
-	41, // 44: sextant.v1.Sextant.IngestDocuments:input_type -> sextant.v1.IngestDocumentsRequest
-	43, // 45: sextant.v1.Sextant.DeleteDocuments:input_type -> sextant.v1.DeleteDocumentsRequest
-	45, // 46: sextant.v1.Sextant.Embed:input_type -> sextant.v1.EmbedRequest
-	47, // 47: sextant.v1.Sextant.Ask:input_type -> sextant.v1.AskRequest
-	10, // 48: sextant.v1.Sextant.ServerInfo:output_type -> sextant.v1.ServerInfoResponse
-	7,  // 49: sextant.v1.Sextant.CreateCollection:output_type -> sextant.v1.CollectionInfo
-	7,  // 50: sextant.v1.Sextant.DescribeCollection:output_type -> sextant.v1.CollectionInfo
-	14, // 51: sextant.v1.Sextant.ListCollections:output_type -> sextant.v1.ListCollectionsResponse
-	16, // 52: sextant.v1.Sextant.DropCollection:output_type -> sextant.v1.DropCollectionResponse
-	7,  // 53: sextant.v1.Sextant.SetIndex:output_type -> sextant.v1.CollectionInfo
-	7,  // 54: sextant.v1.Sextant.WaitForIndex:output_type -> sextant.v1.CollectionInfo
-	20, // 55: sextant.v1.Sextant.Upsert:output_type -> sextant.v1.UpsertResponse
-	21, // 56: sextant.v1.Sextant.UpsertStream:output_type -> sextant.v1.UpsertProgress
-	8,  // 57: sextant.v1.Sextant.Get:output_type -> sextant.v1.Point
-	25, // 58: sextant.v1.Sextant.Delete:output_type -> sextant.v1.DeleteResponse
-	27, // 59: sextant.v1.Sextant.Count:output_type -> sextant.v1.CountResponse
-	29, // 60: sextant.v1.Sextant.Scan:output_type -> sextant.v1.ScanResponse
-	34, // 61: sextant.v1.Sextant.Search:output_type -> sextant.v1.SearchResponse
-	36, // 62: sextant.v1.Sextant.SearchBatch:output_type -> sextant.v1.SearchBatchResponse
-	42, // 63: sextant.v1.Sextant.IngestDocuments:output_type -> sextant.v1.IngestProgress
-	44, // 64: sextant.v1.Sextant.DeleteDocuments:output_type -> sextant.v1.DeleteDocumentsResponse
-	46, // 65: sextant.v1.Sextant.Embed:output_type -> sextant.v1.EmbedResponse
-	51, // 66: sextant.v1.Sextant.Ask:output_type -> sextant.v1.AskResponse
-	48, // [48:67] is the sub-list for method output_type
-	29, // [29:48] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	7,  // 6: sextant.v1.CreateCollectionRequest.index:type_name -> sextant.v1.IndexSpec
+	8,  // 7: sextant.v1.CreateCollectionRequest.payload_indexes:type_name -> sextant.v1.PayloadIndex
+	41, // 8: sextant.v1.CreateCollectionRequest.text:type_name -> sextant.v1.TextOptions
+	9,  // 9: sextant.v1.ListCollectionsResponse.collections:type_name -> sextant.v1.CollectionInfo
+	7,  // 10: sextant.v1.SetIndexRequest.index:type_name -> sextant.v1.IndexSpec
+	10, // 11: sextant.v1.UpsertRequest.points:type_name -> sextant.v1.Point
+	6,  // 12: sextant.v1.GetRequest.id:type_name -> sextant.v1.PointId
+	6,  // 13: sextant.v1.PointIds.ids:type_name -> sextant.v1.PointId
+	25, // 14: sextant.v1.DeleteRequest.ids:type_name -> sextant.v1.PointIds
+	10, // 15: sextant.v1.ScanResponse.points:type_name -> sextant.v1.Point
+	6,  // 16: sextant.v1.Hit.id:type_name -> sextant.v1.PointId
+	5,  // 17: sextant.v1.SearchPlan.kind:type_name -> sextant.v1.SearchPlan.Kind
+	32, // 18: sextant.v1.SearchRequest.params:type_name -> sextant.v1.SearchParams
+	33, // 19: sextant.v1.SearchResponse.hits:type_name -> sextant.v1.Hit
+	34, // 20: sextant.v1.SearchResponse.plan:type_name -> sextant.v1.SearchPlan
+	32, // 21: sextant.v1.SearchBatchRequest.params:type_name -> sextant.v1.SearchParams
+	36, // 22: sextant.v1.SearchBatchResponse.results:type_name -> sextant.v1.SearchResponse
+	39, // 23: sextant.v1.TextOptions.embedder:type_name -> sextant.v1.EmbedderConfig
+	40, // 24: sextant.v1.TextOptions.chunking:type_name -> sextant.v1.ChunkingConfig
+	42, // 25: sextant.v1.IngestDocumentsRequest.documents:type_name -> sextant.v1.Document
+	54, // 26: sextant.v1.AskRequest.generation:type_name -> sextant.v1.GenerationSettings
+	3,  // 27: sextant.v1.AskRequest.tools:type_name -> sextant.v1.ToolMode
+	57, // 28: sextant.v1.AskRequest.functions:type_name -> sextant.v1.FunctionDefinition
+	50, // 29: sextant.v1.AskAnswer.citations:type_name -> sextant.v1.Citation
+	51, // 30: sextant.v1.AskAnswer.timings:type_name -> sextant.v1.AskTimings
+	55, // 31: sextant.v1.AskAnswer.tool_calls:type_name -> sextant.v1.ToolCall
+	55, // 32: sextant.v1.AskAnswer.pending_calls:type_name -> sextant.v1.ToolCall
+	56, // 33: sextant.v1.AskAnswer.messages:type_name -> sextant.v1.ChatMessage
+	52, // 34: sextant.v1.AskResponse.answer:type_name -> sextant.v1.AskAnswer
+	55, // 35: sextant.v1.ChatMessage.tool_calls:type_name -> sextant.v1.ToolCall
+	56, // 36: sextant.v1.ChatRequest.messages:type_name -> sextant.v1.ChatMessage
+	54, // 37: sextant.v1.ChatRequest.generation:type_name -> sextant.v1.GenerationSettings
+	4,  // 38: sextant.v1.ChatRequest.rewrite:type_name -> sextant.v1.RewriteMode
+	3,  // 39: sextant.v1.ChatRequest.tools:type_name -> sextant.v1.ToolMode
+	57, // 40: sextant.v1.ChatRequest.functions:type_name -> sextant.v1.FunctionDefinition
+	11, // 41: sextant.v1.Sextant.ServerInfo:input_type -> sextant.v1.ServerInfoRequest
+	13, // 42: sextant.v1.Sextant.CreateCollection:input_type -> sextant.v1.CreateCollectionRequest
+	14, // 43: sextant.v1.Sextant.DescribeCollection:input_type -> sextant.v1.DescribeCollectionRequest
+	15, // 44: sextant.v1.Sextant.ListCollections:input_type -> sextant.v1.ListCollectionsRequest
+	17, // 45: sextant.v1.Sextant.DropCollection:input_type -> sextant.v1.DropCollectionRequest
+	19, // 46: sextant.v1.Sextant.SetIndex:input_type -> sextant.v1.SetIndexRequest
+	20, // 47: sextant.v1.Sextant.WaitForIndex:input_type -> sextant.v1.WaitForIndexRequest
+	21, // 48: sextant.v1.Sextant.Upsert:input_type -> sextant.v1.UpsertRequest
+	21, // 49: sextant.v1.Sextant.UpsertStream:input_type -> sextant.v1.UpsertRequest
+	24, // 50: sextant.v1.Sextant.Get:input_type -> sextant.v1.GetRequest
+	26, // 51: sextant.v1.Sextant.Delete:input_type -> sextant.v1.DeleteRequest
+	28, // 52: sextant.v1.Sextant.Count:input_type -> sextant.v1.CountRequest
+	30, // 53: sextant.v1.Sextant.Scan:input_type -> sextant.v1.ScanRequest
+	35, // 54: sextant.v1.Sextant.Search:input_type -> sextant.v1.SearchRequest
+	37, // 55: sextant.v1.Sextant.SearchBatch:input_type -> sextant.v1.SearchBatchRequest
+	43, // 56: sextant.v1.Sextant.IngestDocuments:input_type -> sextant.v1.IngestDocumentsRequest
+	45, // 57: sextant.v1.Sextant.DeleteDocuments:input_type -> sextant.v1.DeleteDocumentsRequest
+	47, // 58: sextant.v1.Sextant.Embed:input_type -> sextant.v1.EmbedRequest
+	49, // 59: sextant.v1.Sextant.Ask:input_type -> sextant.v1.AskRequest
+	58, // 60: sextant.v1.Sextant.Chat:input_type -> sextant.v1.ChatRequest
+	12, // 61: sextant.v1.Sextant.ServerInfo:output_type -> sextant.v1.ServerInfoResponse
+	9,  // 62: sextant.v1.Sextant.CreateCollection:output_type -> sextant.v1.CollectionInfo
+	9,  // 63: sextant.v1.Sextant.DescribeCollection:output_type -> sextant.v1.CollectionInfo
+	16, // 64: sextant.v1.Sextant.ListCollections:output_type -> sextant.v1.ListCollectionsResponse
+	18, // 65: sextant.v1.Sextant.DropCollection:output_type -> sextant.v1.DropCollectionResponse
+	9,  // 66: sextant.v1.Sextant.SetIndex:output_type -> sextant.v1.CollectionInfo
+	9,  // 67: sextant.v1.Sextant.WaitForIndex:output_type -> sextant.v1.CollectionInfo
+	22, // 68: sextant.v1.Sextant.Upsert:output_type -> sextant.v1.UpsertResponse
+	23, // 69: sextant.v1.Sextant.UpsertStream:output_type -> sextant.v1.UpsertProgress
+	10, // 70: sextant.v1.Sextant.Get:output_type -> sextant.v1.Point
+	27, // 71: sextant.v1.Sextant.Delete:output_type -> sextant.v1.DeleteResponse
+	29, // 72: sextant.v1.Sextant.Count:output_type -> sextant.v1.CountResponse
+	31, // 73: sextant.v1.Sextant.Scan:output_type -> sextant.v1.ScanResponse
+	36, // 74: sextant.v1.Sextant.Search:output_type -> sextant.v1.SearchResponse
+	38, // 75: sextant.v1.Sextant.SearchBatch:output_type -> sextant.v1.SearchBatchResponse
+	44, // 76: sextant.v1.Sextant.IngestDocuments:output_type -> sextant.v1.IngestProgress
+	46, // 77: sextant.v1.Sextant.DeleteDocuments:output_type -> sextant.v1.DeleteDocumentsResponse
+	48, // 78: sextant.v1.Sextant.Embed:output_type -> sextant.v1.EmbedResponse
+	53, // 79: sextant.v1.Sextant.Ask:output_type -> sextant.v1.AskResponse
+	53, // 80: sextant.v1.Sextant.Chat:output_type -> sextant.v1.AskResponse
+	61, // [61:81] is the sub-list for method output_type
+	41, // [41:61] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_sextant_v1_sextant_proto_init() }
@@ -3754,13 +4484,14 @@ func file_sextant_v1_sextant_proto_init() {
 		(*AskResponse_Token)(nil),
 		(*AskResponse_Answer)(nil),
 	}
+	file_sextant_v1_sextant_proto_msgTypes[48].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sextant_v1_sextant_proto_rawDesc), len(file_sextant_v1_sextant_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   48,
+			NumEnums:      6,
+			NumMessages:   53,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -52,6 +52,7 @@ const (
 	Sextant_DeleteDocuments_FullMethodName    = "/sextant.v1.Sextant/DeleteDocuments"
 	Sextant_Embed_FullMethodName              = "/sextant.v1.Sextant/Embed"
 	Sextant_Ask_FullMethodName                = "/sextant.v1.Sextant/Ask"
+	Sextant_Chat_FullMethodName               = "/sextant.v1.Sextant/Chat"
 )
 
 // SextantClient is the client API for Sextant service.
@@ -98,6 +99,11 @@ type SextantClient interface {
 	// embed -> retrieve -> prompt -> generate. Streams the answer's pieces (when
 	// AskRequest.stream), then one final message with the whole answer, citations and timings.
 	Ask(ctx context.Context, in *AskRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[AskResponse], error)
+	// A turn of a conversation (docs/rag.md, "Chat"): the last user message, rewritten into a
+	// standalone question when it is a follow-up, is answered from the collection with the earlier
+	// turns as history; or, with tools = TOOL_MODE_AUTO, the model searches through function calls.
+	// Streams like Ask; the final AskAnswer also carries the tool calls and the messages added.
+	Chat(ctx context.Context, in *ChatRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[AskResponse], error)
 }
 
 type sextantClient struct {
@@ -313,6 +319,25 @@ func (c *sextantClient) Ask(ctx context.Context, in *AskRequest, opts ...grpc.Ca
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Sextant_AskClient = grpc.ServerStreamingClient[AskResponse]
 
+func (c *sextantClient) Chat(ctx context.Context, in *ChatRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[AskResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Sextant_ServiceDesc.Streams[3], Sextant_Chat_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ChatRequest, AskResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Sextant_ChatClient = grpc.ServerStreamingClient[AskResponse]
+
 // SextantServer is the server API for Sextant service.
 // All implementations must embed UnimplementedSextantServer
 // for forward compatibility.
@@ -357,6 +382,11 @@ type SextantServer interface {
 	// embed -> retrieve -> prompt -> generate. Streams the answer's pieces (when
 	// AskRequest.stream), then one final message with the whole answer, citations and timings.
 	Ask(*AskRequest, grpc.ServerStreamingServer[AskResponse]) error
+	// A turn of a conversation (docs/rag.md, "Chat"): the last user message, rewritten into a
+	// standalone question when it is a follow-up, is answered from the collection with the earlier
+	// turns as history; or, with tools = TOOL_MODE_AUTO, the model searches through function calls.
+	// Streams like Ask; the final AskAnswer also carries the tool calls and the messages added.
+	Chat(*ChatRequest, grpc.ServerStreamingServer[AskResponse]) error
 	mustEmbedUnimplementedSextantServer()
 }
 
@@ -423,6 +453,9 @@ func (UnimplementedSextantServer) Embed(context.Context, *EmbedRequest) (*EmbedR
 }
 func (UnimplementedSextantServer) Ask(*AskRequest, grpc.ServerStreamingServer[AskResponse]) error {
 	return status.Errorf(codes.Unimplemented, "method Ask not implemented")
+}
+func (UnimplementedSextantServer) Chat(*ChatRequest, grpc.ServerStreamingServer[AskResponse]) error {
+	return status.Errorf(codes.Unimplemented, "method Chat not implemented")
 }
 func (UnimplementedSextantServer) mustEmbedUnimplementedSextantServer() {}
 func (UnimplementedSextantServer) testEmbeddedByValue()                 {}
@@ -758,6 +791,17 @@ func _Sextant_Ask_Handler(srv interface{}, stream grpc.ServerStream) error {
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Sextant_AskServer = grpc.ServerStreamingServer[AskResponse]
 
+func _Sextant_Chat_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ChatRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(SextantServer).Chat(m, &grpc.GenericServerStream[ChatRequest, AskResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Sextant_ChatServer = grpc.ServerStreamingServer[AskResponse]
+
 // Sextant_ServiceDesc is the grpc.ServiceDesc for Sextant service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -846,6 +890,11 @@ var Sextant_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "Ask",
 			Handler:       _Sextant_Ask_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "Chat",
+			Handler:       _Sextant_Chat_Handler,
 			ServerStreams: true,
 		},
 	},

@@ -39,6 +39,7 @@ from ._types import (
     Answer,
     AskTimings,
     Citation,
+    ToolCall,
     CollectionInfo,
     Hit,
     IngestResult,
@@ -860,6 +861,9 @@ class Collection:
         max_prompt_tokens: Optional[int] = ...,
         ef_search: Optional[int] = ...,
         timeout: Optional[float] = ...,
+        tools: Any = ...,
+        max_tool_rounds: Optional[int] = ...,
+        **generation: Any,
     ) -> Answer: ...
 
     @overload
@@ -876,6 +880,9 @@ class Collection:
         max_prompt_tokens: Optional[int] = ...,
         ef_search: Optional[int] = ...,
         timeout: Optional[float] = ...,
+        tools: Any = ...,
+        max_tool_rounds: Optional[int] = ...,
+        **generation: Any,
     ) -> "AskStream": ...
 
     def ask(
@@ -891,6 +898,9 @@ class Collection:
         max_prompt_tokens: Optional[int] = None,
         ef_search: Optional[int] = None,
         timeout: Optional[float] = None,
+        tools: Any = None,
+        max_tool_rounds: Optional[int] = None,
+        **generation: Any,
     ) -> Union[Answer, "AskStream"]:
         """Answers a question from the text collection: embed -> retrieve k chunks -> prompt ->
         generate (docs/rag.md).
@@ -918,6 +928,10 @@ class Collection:
                 print(piece, end="", flush=True)
             print(s.citations)
 
+        tools="auto" lets the model search the collection itself through function calls (an
+        OpenAI-compatible generator is needed); see chat() for tools and the generation settings
+        (temperature, max_tokens, stop, model, seed), which ask() takes too.
+
         InvalidArgumentError for an empty question or a bad filter, NotFoundError for an unknown
         collection, FailedPreconditionError for a collection that is not a text collection,
         UnavailableError when the generator's endpoint is down.
@@ -934,6 +948,11 @@ class Collection:
             max_prompt_tokens,
             ef_search,
         )
+        request.generation.CopyFrom(cv.generation_settings(generation))
+        mode, functions = cv.tools_spec(tools)
+        request.tools = mode
+        request.functions.extend(functions)
+        request.max_tool_rounds = cv._count("max_tool_rounds", max_tool_rounds)
         if self._client._closed:
             raise ValueError("sextant.Client: the client is closed")
         call = self._client._stub.Ask(
@@ -943,6 +962,89 @@ class Collection:
         if stream:
             return ask_stream
         return ask_stream.result
+
+    def chat(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        k: int = 5,
+        stream: bool = False,
+        tools: Any = None,
+        *,
+        filter: cv.Filter = None,
+        generator: Optional[str] = None,
+        rewrite: Optional[str] = None,
+        max_history_tokens: Optional[int] = None,
+        max_tool_rounds: Optional[int] = None,
+        system_template: Optional[str] = None,
+        user_template: Optional[str] = None,
+        max_prompt_tokens: Optional[int] = None,
+        ef_search: Optional[int] = None,
+        timeout: Optional[float] = None,
+        **generation: Any,
+    ) -> Union[Answer, "AskStream"]:
+        """Answers the last turn of a conversation from the text collection (docs/rag.md, "Chat").
+
+            history = [{"role": "system", "content": "Be brief."},
+                       {"role": "user", "content": "How do I install sextant on Linux?"}]
+            ans = col.chat(history)
+            history += ans.messages                       # the assistant's answer
+            history.append({"role": "user", "content": "and on Windows?"})
+            ans = col.chat(history, temperature=0.2, max_tokens=200)
+            print(ans.standalone_question, ans.answer, ans.cited)
+
+        messages: OpenAI-style dicts with "role" (system, user, assistant, tool) and "content";
+            an assistant's "tool_calls" and a tool message's "tool_call_id" as in OpenAI's API.
+            The last message is from the user (or a tool, answering a call).
+        A follow-up is rewritten into a standalone question before retrieval: by the model when
+            the generator is one, else by a documented heuristic (rewrite="auto"; or "model",
+            "heuristic", "off"). Earlier turns are kept within max_history_tokens, oldest
+            dropped first.
+        tools: None; "auto" (the model gets a `search` function over the collection and decides
+            when to search; every chunk it saw is in .citations, its calls in .tool_calls); or a
+            list of "auto" and your own function definitions (OpenAI's {"type": "function",
+            "function": {"name", "description", "parameters"}}). Calls to your functions come
+            back with finish_reason "tool_calls" and .pending_calls: append .messages and one
+            {"role": "tool", "tool_call_id": ..., "content": ...} per call, and chat again.
+        **generation: temperature, max_tokens, stop, model, seed, passed to the generator within
+            the server's limits.
+        stream=True returns an AskStream, as ask() does.
+
+        InvalidArgumentError naming the message for an empty list, an unknown role, a last message
+        not from the user or a tool, or a tool message that answers no call.
+        """
+        if isinstance(messages, (str, bytes, Mapping)) or not isinstance(messages, Iterable):
+            raise InvalidArgumentError(f"messages: expected a list of message dicts, not {type(messages).__name__}")
+        request = pb.ChatRequest(
+            collection=self._name,
+            stream=bool(stream),
+            filter=cv.filter_to_json(filter),
+            generator=generator or "",
+            system_template=system_template or "",
+            user_template=user_template or "",
+            max_prompt_tokens=cv._count("max_prompt_tokens", max_prompt_tokens),
+            ef_search=cv._count("ef_search", ef_search),
+            max_history_tokens=cv._count("max_history_tokens", max_history_tokens),
+            max_tool_rounds=cv._count("max_tool_rounds", max_tool_rounds),
+            rewrite=cv.rewrite_mode(rewrite),
+        )
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= int(k) <= 2**32 - 1:
+            raise InvalidArgumentError(f"k: expected an int >= 1, not {k!r}")
+        request.k = int(k)
+        for i, m in enumerate(messages):
+            request.messages.append(cv.chat_message(m, f"messages[{i}]"))
+        request.generation.CopyFrom(cv.generation_settings(generation))
+        mode, functions = cv.tools_spec(tools)
+        request.tools = mode
+        request.functions.extend(functions)
+        if self._client._closed:
+            raise ValueError("sextant.Client: the client is closed")
+        call = self._client._stub.Chat(
+            request, timeout=self._client._deadline(timeout), metadata=self._client._metadata
+        )
+        chat_stream = AskStream(call)
+        if stream:
+            return chat_stream
+        return chat_stream.result
 
 
 class AskStream:
@@ -1041,6 +1143,10 @@ class AskStream:
     @property
     def embedder_spec(self) -> str:
         return self.result.embedder_spec
+
+    @property
+    def tool_calls(self) -> List[ToolCall]:
+        return self.result.tool_calls
 
     def __repr__(self) -> str:
         state = "done" if self._result is not None else ("cancelled" if self._cancelled else "streaming")

@@ -18,6 +18,7 @@ from ._types import (
     Answer,
     AskTimings,
     Citation,
+    ToolCall,
     CollectionInfo,
     EmbedderConfig,
     Hit,
@@ -682,7 +683,140 @@ def answer_from_proto(msg: pb.AskAnswer) -> Answer:
             retrieve_ms=t.retrieve_ms,
             generate_ms=t.generate_ms,
             total_ms=t.total_ms,
+            rewrite_ms=t.rewrite_ms,
+            tools_ms=t.tools_ms,
         ),
         generator=msg.generator,
         embedder_spec=msg.embedder_spec,
+        tool_calls=[ToolCall(c.id, c.name, c.arguments) for c in msg.tool_calls],
+        pending_calls=[ToolCall(c.id, c.name, c.arguments) for c in msg.pending_calls],
+        messages=[message_to_dict(m) for m in msg.messages],
+        finish_reason=msg.finish_reason,
+        standalone_question=msg.standalone_question,
+        tool_rounds=msg.tool_rounds,
     )
+
+
+def message_to_dict(m: pb.ChatMessage) -> Dict[str, Any]:
+    """A ChatMessage as the dict OpenAI's API uses."""
+    out: Dict[str, Any] = {"role": m.role, "content": m.content}
+    if m.tool_calls:
+        out["tool_calls"] = [ToolCall(c.id, c.name, c.arguments).to_dict() for c in m.tool_calls]
+    if m.role == "tool":
+        out["tool_call_id"] = m.tool_call_id
+    return out
+
+
+def chat_message(value: object, where: str) -> pb.ChatMessage:
+    """An OpenAI-style message dict ({"role", "content", "tool_calls", "tool_call_id"}) as a
+    ChatMessage. Roles and the conversation's shape are checked by the server."""
+    if not isinstance(value, Mapping):
+        raise InvalidArgumentError(f"{where}: expected a dict with \"role\" and \"content\", not {type(value).__name__}")
+    role = value.get("role")
+    if not isinstance(role, str):
+        raise InvalidArgumentError(f"{where}.role: expected a str, not {type(role).__name__}")
+    content = value.get("content")
+    if content is None:
+        content = ""
+    if not isinstance(content, str):
+        raise InvalidArgumentError(f"{where}.content: expected a str, not {type(content).__name__}")
+    out = pb.ChatMessage(role=role, content=content, tool_call_id=str(value.get("tool_call_id") or ""))
+    for i, call in enumerate(value.get("tool_calls") or []):
+        if isinstance(call, ToolCall):
+            out.tool_calls.add(id=call.id, name=call.name, arguments=call.arguments)
+            continue
+        if not isinstance(call, Mapping):
+            raise InvalidArgumentError(f"{where}.tool_calls[{i}]: expected a dict")
+        fn = call.get("function") if isinstance(call.get("function"), Mapping) else call
+        args = fn.get("arguments", "")
+        if not isinstance(args, str):
+            args = json.dumps(args)
+        out.tool_calls.add(id=str(call.get("id") or ""), name=str(fn.get("name") or ""), arguments=args)
+    return out
+
+
+_GENERATION_KEYS = ("temperature", "max_tokens", "stop", "model", "seed")
+
+
+def generation_settings(generation: Mapping[str, Any]) -> pb.GenerationSettings:
+    """temperature, max_tokens, stop (a str or a list of strs), model and seed; None = unset."""
+    unknown = sorted(set(generation) - set(_GENERATION_KEYS))
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s) {', '.join(unknown)} (generation settings are "
+                        f"{', '.join(_GENERATION_KEYS)})")
+    out = pb.GenerationSettings()
+    t = generation.get("temperature")
+    if t is not None:
+        if isinstance(t, bool) or not isinstance(t, numbers.Real):
+            raise InvalidArgumentError(f"temperature: expected a number, not {t!r}")
+        out.temperature = float(t)
+    m = generation.get("max_tokens")
+    if m is not None:
+        out.max_tokens = _count("max_tokens", m)
+    stop = generation.get("stop")
+    if stop is not None:
+        stops = [stop] if isinstance(stop, str) else list(stop)
+        for i, x in enumerate(stops):
+            if not isinstance(x, str):
+                raise InvalidArgumentError(f"stop[{i}]: expected a str, not {type(x).__name__}")
+        out.stop.extend(stops)
+    model = generation.get("model")
+    if model is not None:
+        if not isinstance(model, str):
+            raise InvalidArgumentError(f"model: expected a str, not {type(model).__name__}")
+        out.model = model
+    seed = generation.get("seed")
+    if seed is not None:
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+            raise InvalidArgumentError(f"seed: expected an int, not {seed!r}")
+        out.seed = int(seed)
+    return out
+
+
+def tools_spec(tools: object) -> Tuple[int, List[pb.FunctionDefinition]]:
+    """tools=None (no tools), "auto" (the model may search the collection), or a list of "auto"
+    and/or function definitions (OpenAI's {"type": "function", "function": {...}} or just
+    {"name", "description", "parameters"}) -> (ToolMode, functions)."""
+    if tools is None:
+        return pb.TOOL_MODE_NONE, []
+    items = [tools] if isinstance(tools, (str, Mapping)) else tools
+    if not isinstance(items, Iterable):
+        raise InvalidArgumentError(f"tools: expected None, \"auto\" or a list, not {type(tools).__name__}")
+    mode = pb.TOOL_MODE_NONE
+    functions: List[pb.FunctionDefinition] = []
+    for i, item in enumerate(items):
+        if item == "auto":
+            mode = pb.TOOL_MODE_AUTO
+            continue
+        if not isinstance(item, Mapping):
+            raise InvalidArgumentError(f"tools[{i}]: expected \"auto\" or a function definition dict")
+        fn = item.get("function") if isinstance(item.get("function"), Mapping) else item
+        name = fn.get("name")
+        if not isinstance(name, str):
+            raise InvalidArgumentError(f"tools[{i}]: a function needs a str \"name\"")
+        params = fn.get("parameters")
+        functions.append(
+            pb.FunctionDefinition(
+                name=name,
+                description=str(fn.get("description") or ""),
+                parameters="" if params is None else (params if isinstance(params, str) else json.dumps(params)),
+            )
+        )
+    return mode, functions
+
+
+_REWRITE = {
+    None: pb.REWRITE_MODE_AUTO,
+    "auto": pb.REWRITE_MODE_AUTO,
+    "model": pb.REWRITE_MODE_MODEL,
+    "heuristic": pb.REWRITE_MODE_HEURISTIC,
+    "off": pb.REWRITE_MODE_OFF,
+}
+
+
+def rewrite_mode(value: object) -> int:
+    if value is False:
+        return pb.REWRITE_MODE_OFF
+    if value not in _REWRITE:
+        raise InvalidArgumentError(f"rewrite: expected \"auto\", \"model\", \"heuristic\" or \"off\", not {value!r}")
+    return _REWRITE[value]

@@ -19,6 +19,7 @@ __all__ = [
     "IngestResult",
     "Citation",
     "AskTimings",
+    "ToolCall",
     "Answer",
 ]
 
@@ -194,6 +195,22 @@ class AskTimings:
     retrieve_ms: float
     generate_ms: float
     total_ms: float
+    rewrite_ms: float = 0.0  # chat: rewriting a follow-up into a standalone question
+    tools_ms: float = 0.0  # tool mode: running the model's search calls
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A function call the model made: its id (a tool message answers it by id), the function's
+    name and its arguments as JSON text (as the model wrote them; json.loads to read)."""
+
+    id: str
+    name: str
+    arguments: str
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The call in OpenAI's shape: {"id", "type": "function", "function": {"name", "arguments"}}."""
+        return {"id": self.id, "type": "function", "function": {"name": self.name, "arguments": self.arguments}}
 
 
 @dataclass(frozen=True)
@@ -207,6 +224,14 @@ class Answer:
     timings: AskTimings
     generator: str
     embedder_spec: str
+    # chat() and tool mode (docs/rag.md, "Chat"):
+    tool_calls: List[ToolCall] = field(default_factory=list)  # every call the model made
+    pending_calls: List[ToolCall] = field(default_factory=list)  # finish_reason "tool_calls": yours to run
+    # The messages this turn added, as OpenAI-style dicts: append them to continue the conversation.
+    messages: List[Dict[str, Any]] = field(default_factory=list)
+    finish_reason: str = ""  # "stop", "length" or "tool_calls"
+    standalone_question: str = ""  # what was retrieved with (after the follow-up rewrite)
+    tool_rounds: int = 0
 
     def __str__(self) -> str:
         return self.answer

@@ -33,8 +33,8 @@ class Collection {
   // its vector and payload. When an id appears twice in one batch, the last occurrence wins.
   //
   // Either every point is written or none is. InvalidArgument, naming the point (index and id)
-  // and the field, for: an empty batch, a size mismatch, a NaN or infinite component, a zero
-  // vector in a cosine collection, an empty or oversize id, a payload that is not a JSON object
+  // and the field, for: an empty batch, a size mismatch, a NaN or infinite component, a norm
+  // above CollectionOptions::kMaxVectorNorm, a zero vector in a cosine collection, an empty or oversize id, a payload that is not a JSON object
   // or exceeds DatabaseOptions::max_payload_bytes. Once this returns OK the points are durable
   // (see WriteOptions::sync) and visible to every later search.
   virtual Status Upsert(const WriteOptions& options, std::span<const PointId> ids,

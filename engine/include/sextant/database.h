@@ -44,8 +44,19 @@ class Database {
   // Handles still held by other threads return NotFound from then on.
   virtual Status DropCollection(std::string_view name) = 0;
 
-  // All collections, ordered by name.
+  // All collections, ordered by name, damaged ones included (CollectionInfo::damage).
   virtual StatusOr<std::vector<CollectionInfo>> ListCollections() const = 0;
+
+  // Damaged collections. When a collection's stored records do not load as the database opens
+  // (DataLoss: a point without a vector, a malformed key, an unreadable catalogue entry), the
+  // database still opens: the other collections work, and GetCollection of the damaged one returns
+  // DataLoss naming the damage. RepairCollection salvages it: it keeps every point whose id and
+  // vector are intact, removes the records that are not, derives the payload index entries again
+  // (one synced batch), and loads it, rebuilding its index. On a healthy collection it only
+  // rebuilds the index (RebuildIndex). NotFound for an unknown name; FailedPrecondition when the
+  // catalogue entry itself is unreadable (only DropCollection helps then). Existing handles of a
+  // healthy collection stay valid.
+  virtual StatusOr<RepairReport> RepairCollection(std::string_view name) = 0;
 
   // The directory this database lives in.
   virtual const std::string& path() const = 0;

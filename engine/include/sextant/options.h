@@ -132,6 +132,11 @@ struct CollectionOptions {
   std::string properties;
 
   static constexpr uint32_t kMaxDimension = 65536;
+  // The largest Euclidean norm a stored or query vector may have. Below it every score is a
+  // finite float32 (a squared L2 distance is at most (2e18)^2 = 4e36, a dot product at most
+  // 1e36); above it a vector of finite but huge components (say 3e38) would score +inf or NaN
+  // and rank first whatever the query. Upsert and Search reject such vectors (InvalidArgument).
+  static constexpr double kMaxVectorNorm = 1e18;
 };
 
 // Options for one write (Upsert, Delete).

@@ -123,6 +123,17 @@ struct CollectionInfo {
   // "built" (built in this process), or "none" (Flat, or waiting to train).
   std::string index_origin = "none";
   std::string properties;  // CollectionOptions::properties, compact JSON ("" when none)
+  // Empty for a healthy collection. For one whose stored records did not load when the database
+  // opened: why (every call on it returns DataLoss until Database::RepairCollection salvages it
+  // or DropCollection deletes it); the other fields then come from its catalogue entry.
+  std::string damage;
+};
+
+// What Database::RepairCollection did.
+struct RepairReport {
+  uint64_t points_kept = 0;      // points whose id and vector were intact
+  uint64_t points_removed = 0;   // points lost: their vector was missing or damaged
+  uint64_t records_removed = 0;  // other malformed or orphaned records, and payloads that fail their index types
 };
 
 // A page of Collection::Scan.

@@ -228,6 +228,47 @@ TEST(BadVectorTest, NonFiniteComponentsFailInEveryMetric) {
   }
 }
 
+// Finite but huge components (3e38) used to score +inf under inner product (and NaN or +inf
+// under L2) and so rank first for every query. Vectors above CollectionOptions::kMaxVectorNorm
+// are refused on the way in, stored or queried; up to it, every score is finite.
+TEST(BadVectorTest, HugeFiniteVectorsNeverScoreInfinite) {
+  TempDir tmp;
+  auto db = MustOpen(tmp.path());
+  for (Metric m : {Metric::kL2, Metric::kInnerProduct, Metric::kCosine}) {
+    SCOPED_TRACE(std::string(MetricName(m)));
+    auto c = MustCreate(db.get(), std::string(MetricName(m)), kDim, m);
+    ASSERT_NE(c, nullptr);
+    ASSERT_OK(c->Upsert({}, NumericIds(0, 20), testing::RandomVectors(20, kDim, 1)));
+    for (float big : {3e38f, -3e38f, 1e19f}) {
+      std::vector<float> v(kDim, 0.5f);
+      v[3] = big;
+      EXPECT_STATUS(c->Upsert({}, NumericIds(100, 1), v), StatusCode::kInvalidArgument, "norm");
+      EXPECT_STATUS(c->Search({}, v), StatusCode::kInvalidArgument, "norm");
+    }
+    ASSERT_OK_AND_ASSIGN(uint64_t n, c->Count());
+    EXPECT_EQ(n, 20u);
+    // At the limit (norm 0.99e18, with components of both signs), accepted, and every score of
+    // every query, including the opposite vector, is finite.
+    std::vector<float> edge(kDim), opposite(kDim);
+    for (size_t j = 0; j < kDim; ++j) {
+      edge[j] = static_cast<float>((j % 2 ? -0.99e18 : 0.99e18) / std::sqrt(double{kDim}));
+      opposite[j] = -edge[j];
+    }
+    ASSERT_OK(c->Upsert({}, NumericIds(200, 2), [&] {
+      std::vector<float> both = edge;
+      both.insert(both.end(), opposite.begin(), opposite.end());
+      return both;
+    }()));
+    for (const auto& q : {edge, opposite, testing::RandomVectors(1, kDim, 9)}) {
+      SearchOptions so;
+      so.k = 22;
+      ASSERT_OK_AND_ASSIGN(auto hits, c->Search(so, q));
+      ASSERT_EQ(hits.size(), 22u);
+      for (const Hit& h : hits) EXPECT_TRUE(std::isfinite(h.score)) << h.id.ToString() << " " << h.score;
+    }
+  }
+}
+
 // ---- Batch-level and search errors ----
 
 class ErrorsTest : public ::testing::Test {

@@ -214,6 +214,32 @@ int RunOpenChild(const std::string& dir) {
   return WEXITSTATUS(status);
 }
 
+// The lock file is opened with O_NOFOLLOW: a symbolic link in its place is refused, and the file
+// it points to is neither truncated nor written (before, Open wrote its pid into the target).
+TEST(DatabaseLockTest, LockFileThatIsASymlinkIsRefusedAndItsTargetUntouched) {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("db");
+  { auto db = MustOpen(dir); }
+  const std::string target = tmp.Sub("precious.txt");
+  {
+    std::ofstream f(target);
+    f << "do not truncate me\n";
+  }
+  std::filesystem::remove(dir + "/sextant.lock");
+  std::filesystem::create_symlink(target, dir + "/sextant.lock");
+  auto db = Database::Open({}, dir);
+  ASSERT_FALSE(db.ok());
+  EXPECT_EQ(db.status().code(), StatusCode::kFailedPrecondition) << db.status().ToString();
+  EXPECT_THAT(db.status().message(), HasSubstr("symbolic link"));
+  std::ifstream f(target);
+  std::string content((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(content, "do not truncate me\n");
+  // A directory in its place is refused too.
+  std::filesystem::remove(dir + "/sextant.lock");
+  std::filesystem::create_directory(dir + "/sextant.lock");
+  EXPECT_STATUS(Database::Open({}, dir), StatusCode::kUnavailable);
+}
+
 TEST(DatabaseLockTest, OpenFromAnotherProcessFailsWhileOpenAndWorksAfterClose) {
   TempDir tmp;
   {
@@ -474,6 +500,12 @@ void ExpectEveryCallFails(Collection& c, StatusCode code) {
   EXPECT_STATUS(c.Search({}, v), code);
   EXPECT_STATUS(c.SearchBatch({}, v), code);
   EXPECT_STATUS(c.Describe(), code);
+  EXPECT_STATUS(c.DeleteWhere({}, "{}"), code);
+  EXPECT_STATUS(c.Replace({}, "{}", ids, v, {}), code);
+  EXPECT_STATUS(c.SetIndex(*IndexOptions::Parse("HNSW8")), code);
+  EXPECT_STATUS(c.RebuildIndex(), code);
+  EXPECT_STATUS(c.WaitForIndex(10), code);
+  EXPECT_STATUS(c.Checkpoint(), code);
 }
 
 TEST_F(DatabaseTest, HandleHeldAcrossDropReturnsNotFound) {
@@ -525,7 +557,17 @@ TEST_F(DatabaseTest, HandlesAfterDatabaseIsDestroyedReturnFailedPrecondition) {
   auto a = MustCreate(db_.get(), "a", 4, Metric::kL2);
   auto b = MustCreate(db_.get(), "b", 4, Metric::kCosine);
   ASSERT_OK(a->Upsert({}, NumericIds(0, 10), testing::RandomVectors(10, 4, 3)));
+  // With an index: its Checkpoint used to read the closed database's storage and write a file
+  // into a directory the database no longer locked.
+  CollectionOptions with_index;
+  with_index.dimension = 4;
+  with_index.metric = Metric::kL2;
+  with_index.index = *IndexOptions::Parse("HNSW8");
+  ASSERT_OK_AND_ASSIGN(auto h, db_->CreateCollection("h", with_index));
+  ASSERT_OK(h->Upsert({}, NumericIds(0, 50), testing::RandomVectors(50, 4, 4)));
+  ASSERT_OK(h->WaitForIndex(60000));
   db_.reset();
+  ExpectEveryCallFails(*h, StatusCode::kFailedPrecondition);
   EXPECT_EQ(a->name(), "a");
   EXPECT_EQ(a->dimension(), 4u);
   EXPECT_EQ(b->metric(), Metric::kCosine);

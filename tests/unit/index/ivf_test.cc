@@ -301,6 +301,26 @@ TEST(IvfRealDataTest, Word2VecCosine) {
 // ---------------------------------------------------------------------------------------------
 // Lifecycle and errors.
 
+// A set stop flag makes Train give up (the collection sets it when the collection is dropped or
+// its build is replaced); the index stays untrained and trains once the flag is clear.
+TEST(IvfIndexTest, TrainingStopsWhenAskedAndCanRunAgain) {
+  const Dataset d = Clustered(4000, 1, 16, 20, 0.3f, 1, false);
+  auto store = MakeStore(d.base, d.dim);
+  for (QuantizerType q : {QuantizerType::kNone, QuantizerType::kPq}) {
+    auto ivf = MakeIndex(IvfOptions(32, q, 4), Metric::kL2, store.get());
+    ASSERT_TRUE(ivf);
+    std::atomic<bool> stop{true};
+    ivf->SetTrainingStop(&stop);
+    EXPECT_EQ(ivf->Train(d.base.data(), d.n).code(), StatusCode::kAborted);
+    EXPECT_TRUE(ivf->NeedsTraining());
+    EXPECT_EQ(ivf->Add(0).code(), StatusCode::kFailedPrecondition);
+    stop = false;
+    ASSERT_TRUE(ivf->Train(d.base.data(), d.n).ok());
+    EXPECT_FALSE(ivf->NeedsTraining());
+    EXPECT_TRUE(ivf->Add(0).ok());
+  }
+}
+
 TEST(IvfIndexTest, SpecTrainingThresholdAndErrors) {
   const Dataset d = Clustered(2000, 1, 16, 20, 0.3f, 1, false);
   auto store = MakeStore(d.base, d.dim);

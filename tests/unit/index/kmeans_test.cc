@@ -5,9 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <random>
 #include <set>
+#include <thread>
 #include <vector>
 
 #include "test_util.h"
@@ -35,6 +38,47 @@ float L2(const float* a, const float* b, size_t d) {
   float s = 0;
   for (size_t i = 0; i < d; ++i) s += (a[i] - b[i]) * (a[i] - b[i]);
   return s;
+}
+
+// The stop flag is polled before the work and between spans of rows: set, KMeans returns
+// Aborted; set by another thread during a long run, KMeans returns Aborted before it ends.
+TEST(KMeansTest, StopFlagAbortsTraining) {
+  std::vector<float> centres;
+  const size_t n = 20000, dim = 32;
+  const auto x = Blobs(n, dim, 50, 4.0f, 1.0f, 3, &centres);
+  KMeansOptions o;
+  o.k = 64;
+  std::atomic<bool> stop{true};
+  o.stop = &stop;
+  EXPECT_EQ(KMeans(x.data(), n, dim, o).status().code(), StatusCode::kAborted);
+  // Unset, the same call runs to the end and gives what a call without a flag gives.
+  stop = false;
+  auto with_flag = KMeans(x.data(), n, dim, o);
+  ASSERT_TRUE(with_flag.ok()) << with_flag.status().ToString();
+  o.stop = nullptr;
+  auto without = KMeans(x.data(), n, dim, o);
+  ASSERT_TRUE(without.ok());
+  EXPECT_EQ(with_flag->centroids, without->centroids);
+  EXPECT_EQ(with_flag->iterations, without->iterations);
+
+  // Set during a run that would take many iterations: it ends Aborted, not with a result.
+  o.stop = &stop;
+  o.max_iterations = 1000000;
+  o.max_points_per_centroid = 0;
+  std::atomic<bool> started{false};
+  std::thread stopper([&] {
+    while (!started) std::this_thread::yield();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    stop = true;
+  });
+  started = true;
+  std::vector<float> noise(n * dim);
+  std::mt19937 rng(9);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  for (float& v : noise) v = g(rng);  // no cluster structure: Lloyd does not converge soon
+  auto r = KMeans(noise.data(), n, dim, o);
+  stopper.join();
+  EXPECT_EQ(r.status().code(), StatusCode::kAborted);
 }
 
 TEST(KMeansTest, SameSeedSameCentroidsOtherSeedOthers) {

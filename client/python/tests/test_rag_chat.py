@@ -1,0 +1,140 @@
+"""col.chat() against a real sextantd ($SEXTANTD; skipped without it): a follow-up conversation with
+the extractive generator, streaming, bad conversations, and tool mode with a scripted fake
+OpenAI-compatible model (a search round, then the caller's own function)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterator, List
+
+import pytest
+
+import sextant
+from conftest import Sextantd
+from test_rag_server import DOCS, make_faq
+
+
+def test_chat_follow_up(client: sextant.Client, name: str) -> None:
+    col = make_faq(client, name)
+    history: List[Dict[str, Any]] = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "At what temperature does liquid nitrogen boil?"},
+    ]
+    first = col.chat(history, k=2)
+    assert first.citations[0].document_id == "nitrogen"
+    assert first.finish_reason == "stop" and first.messages[-1]["role"] == "assistant"
+    history += first.messages
+    history.append({"role": "user", "content": "and what do laboratories use it for?"})
+    ans = col.chat(history, k=2, temperature=0.1, max_tokens=50, seed=3)  # settings: ignored by extractive
+    assert ans.standalone_question.startswith("At what temperature does liquid nitrogen boil?")
+    assert ans.citations[0].document_id == "nitrogen"
+    assert ans.tool_calls == [] and ans.timings.total_ms > 0
+
+    s = col.chat(history, k=2, stream=True)
+    pieces = list(s)
+    assert "".join(pieces) == s.answer == ans.answer
+
+    off = col.chat(history, k=2, rewrite="off")
+    assert off.standalone_question == "and what do laboratories use it for?"
+
+
+def test_chat_errors(client: sextant.Client, name: str) -> None:
+    col = make_faq(client, name)
+    with pytest.raises(sextant.InvalidArgumentError, match="messages: empty"):
+        col.chat([])
+    with pytest.raises(sextant.InvalidArgumentError, match=r"messages\[1\]: the last message must be"):
+        col.chat([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}])
+    with pytest.raises(sextant.InvalidArgumentError, match=r"messages\[0\]: unknown role \"bot\""):
+        col.chat([{"role": "bot", "content": "hi"}])
+    with pytest.raises(sextant.InvalidArgumentError, match=r"messages\[1\]: tool message answers"):
+        col.chat([{"role": "user", "content": "hi"}, {"role": "tool", "tool_call_id": "c9", "content": "1"}])
+    with pytest.raises(sextant.FailedPreconditionError, match="cannot call functions"):
+        col.chat([{"role": "user", "content": "hi"}], tools="auto")
+    with pytest.raises(sextant.InvalidArgumentError, match="generation.temperature"):
+        col.chat([{"role": "user", "content": "hi"}], temperature=5)
+    with pytest.raises(TypeError, match="top_k"):
+        col.chat([{"role": "user", "content": "hi"}], top_k=3)
+    with pytest.raises(sextant.InvalidArgumentError, match="rewrite"):
+        col.chat([{"role": "user", "content": "hi"}], rewrite="sometimes")
+
+
+class FakeModel:
+    """A scripted OpenAI-compatible /v1/chat/completions: `script(request, n)` returns the
+    message dict of answer n, sent as server-sent events."""
+
+    def __init__(self, script: Callable[[Dict[str, Any], int], Dict[str, Any]]) -> None:
+        self.requests: List[Dict[str, Any]] = []
+        model = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                model.requests.append(body)
+                message = script(body, len(model.requests) - 1)
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                delta: Dict[str, Any] = {"role": "assistant"}
+                if "tool_calls" in message:
+                    delta["tool_calls"] = [dict(c, index=i) for i, c in enumerate(message["tool_calls"])]
+                self.wfile.write(b"data: " + json.dumps({"choices": [{"index": 0, "delta": delta}]}).encode() + b"\n\n")
+                if message.get("content"):
+                    ev = {"choices": [{"index": 0, "delta": {"content": message["content"]}}]}
+                    self.wfile.write(b"data: " + json.dumps(ev).encode() + b"\n\n")
+                self.wfile.write(b"data: [DONE]\n\n")
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+
+
+def call(name: str, args: Dict[str, Any], id: str) -> Dict[str, Any]:
+    return {"id": id, "type": "function", "function": {"name": name, "arguments": json.dumps(args)}}
+
+
+def test_chat_tools(sextantd_binary: str, tmp_path: Path) -> None:
+    def script(req: Dict[str, Any], n: int) -> Dict[str, Any]:
+        last = req["messages"][-1]
+        if last["role"] == "user":
+            return {"tool_calls": [call("search", {"query": "liquid nitrogen boiling point"}, "c1")]}
+        if last["tool_call_id"] == "c1":
+            return {"tool_calls": [call("get_time", {"zone": "UTC"}, "c2")]}
+        return {"content": "It boils at minus 196 degrees [1]; it is noon."}
+
+    model = FakeModel(script)
+    server = Sextantd(sextantd_binary, tmp_path, ["--generator", "openai", "--llm-url", model.url,
+                                                  "--llm-model", "fake"]).start()
+    try:
+        with sextant.Client(server.address, timeout=60) as c:
+            col = make_faq(c, "faq")
+            get_time = {"type": "function", "function": {"name": "get_time", "description": "The time",
+                                                         "parameters": {"type": "object"}}}
+            history: List[Dict[str, Any]] = [{"role": "user", "content": "When does nitrogen boil, and what time is it?"}]
+            ans = col.chat(history, tools=["auto", get_time])
+            assert ans.finish_reason == "tool_calls"
+            assert [t.name for t in ans.tool_calls] == ["search", "get_time"]
+            assert [t.name for t in ans.pending_calls] == ["get_time"]
+            assert ans.citations[0].document_id == "nitrogen"
+            history += ans.messages
+            history.append({"role": "tool", "tool_call_id": ans.pending_calls[0].id, "content": "12:00"})
+            final = col.chat(history, tools=["auto", get_time])
+            assert final.finish_reason == "stop" and "196" in final.answer
+            assert model.requests[-1]["messages"][-1] == {"role": "tool", "content": "12:00", "tool_call_id": "c2"}
+            # ask() takes tools too.
+            model.requests.clear()
+            asked = col.ask("When does nitrogen boil?", tools="auto", max_tokens=64)
+            assert asked.tool_calls[0].name == "search"
+            assert model.requests[0]["max_tokens"] == 64
+    finally:
+        model.close()
+        assert server.stop() == 0, server.log()
