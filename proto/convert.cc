@@ -241,6 +241,8 @@ void ToProto(const SearchOptions& options, v1::SearchParams* out) {
   out->set_ef_search(options.ef_search);
   out->set_nprobe(options.nprobe);
   out->set_exact(options.exact);
+  for (const std::string& p : options.payload_include) out->add_payload_include(p);
+  for (const std::string& p : options.payload_exclude) out->add_payload_exclude(p);
 }
 
 SearchOptions FromProto(const v1::SearchParams& params) {
@@ -252,6 +254,8 @@ SearchOptions FromProto(const v1::SearchParams& params) {
   options.ef_search = params.ef_search();
   options.nprobe = params.nprobe();
   options.exact = params.exact();
+  options.payload_include.assign(params.payload_include().begin(), params.payload_include().end());
+  options.payload_exclude.assign(params.payload_exclude().begin(), params.payload_exclude().end());
   return options;
 }
 

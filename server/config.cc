@@ -1,6 +1,7 @@
 #include "server/config.h"
 
 #include <arpa/inet.h>
+#include <sys/un.h>
 
 #include <cctype>
 #include <cstdlib>
@@ -34,9 +35,14 @@ constexpr Flag kFlags[] = {
     {"tls-cert", Kind::kString},
     {"tls-key", Kind::kString},
     {"metrics", Kind::kString},
+    {"metrics-public", Kind::kBool},
+    {"openai-listen", Kind::kString},
     {"max-message-bytes", Kind::kNumber},
     {"max-batch-points", Kind::kNumber},
     {"max-dimension", Kind::kNumber},
+    {"max-k", Kind::kNumber},
+    {"max-ef-search", Kind::kNumber},
+    {"max-nprobe", Kind::kNumber},
     {"max-payload-bytes", Kind::kNumber},
     {"block-cache-bytes", Kind::kNumber},
     {"slow-call-ms", Kind::kNumber},
@@ -239,7 +245,11 @@ bool SplitHostPort(std::string_view host_port, std::string* host, int* port) {
   return true;
 }
 
+bool IsUnixSocketAddress(std::string_view listen) { return listen.substr(0, 5) == "unix:"; }
+
 bool IsLoopbackAddress(std::string_view host_port) {
+  // A Unix-domain socket is reachable only through the file system, as local as loopback.
+  if (IsUnixSocketAddress(host_port)) return true;
   std::string host;
   int port = 0;
   if (!SplitHostPort(host_port, &host, &port)) return false;
@@ -265,12 +275,14 @@ gRPC health checking and server reflection). Settings are "--name value" or "--n
 every one may also be given in a --config file as "name = value" (the command line wins).
 
   --data DIR               database directory, created when missing (default ./sextant-data)
-  --listen HOST:PORT       address to serve on (default 127.0.0.1:7070; port 0 picks a free one)
+  --listen HOST:PORT       address to serve on (default 127.0.0.1:7070; port 0 picks a free one),
+                           or unix:PATH for a Unix-domain socket (a stale socket file is replaced)
   --port-file PATH         once listening, write the port number and a newline to PATH
   --config FILE            read settings from FILE ("name = value" lines, '#' comments)
 
 Security:
-  --api-key KEY            accept "authorization: Bearer KEY" for every call (repeatable)
+  --api-key KEY            accept "authorization: Bearer KEY" for every call (repeatable);
+                           shows in the process list: prefer --api-key-file
   --read-only-key KEY      accept KEY for reads only; writes get PERMISSION_DENIED (repeatable)
   --api-key-file PATH      keys from a file: "KEY" or "KEY read-only" per line (repeatable)
   --allow-remote           serve without any key on a non-loopback address
@@ -281,6 +293,9 @@ Limits:
   --max-message-bytes N    largest request or response message (default 67108864)
   --max-batch-points N     most points in one upsert or delete, queries in one batch (default 10000)
   --max-dimension N        largest collection dimension, 1..65536 (default 65536)
+  --max-k N                most hits one query may ask for (default 10000)
+  --max-ef-search N        largest per-search HNSW ef_search (default 10000)
+  --max-nprobe N           largest per-search IVF nprobe (default 65536)
   --max-payload-bytes N    largest payload JSON of one point (default 65536)
   --block-cache-bytes N    storage block cache (default 67108864)
 
@@ -299,7 +314,11 @@ Text collections (RAG):
   --llm-models A,B         models a request may name in its generation settings (default: any)
 
 Observability:
-  --metrics HOST:PORT      serve Prometheus metrics over HTTP at /metrics
+  --metrics HOST:PORT      serve Prometheus metrics over HTTP at /metrics; with API keys
+                           configured a scrape needs one ("Authorization: Bearer KEY")
+  --metrics-public         serve /metrics without a key even when keys are configured
+  --openai-listen HOST:PORT  serve the OpenAI-compatible API (/v1/chat/completions,
+                           /v1/embeddings, /v1/models; docs/openai.md), same API keys
   --log-level LEVEL        debug, info, warn or error (default info); debug logs every call
   --slow-call-ms N         calls slower than this are logged at info (default 1000)
 
@@ -362,11 +381,21 @@ ParseResult ParseConfig(int argc, const char* const* argv) {
     return result;
   }
   if (const auto* v = last("listen")) c.listen = *v;
-  {
+  if (IsUnixSocketAddress(c.listen)) {
+    // "unix:PATH": a Unix-domain socket (sextant.connect() in Python serves one per database).
+    constexpr size_t kMaxSocketPath = sizeof(sockaddr_un{}.sun_path) - 1;
+    const size_t n = c.listen.size() - 5;
+    if (n == 0 || n > kMaxSocketPath) {
+      error = "--listen: \"" + c.listen + "\": a unix socket path is 1.." + std::to_string(kMaxSocketPath) +
+              " bytes, got " + std::to_string(n);
+      return result;
+    }
+  } else {
     std::string host;
     int port = 0;
     if (!SplitHostPort(c.listen, &host, &port)) {
-      error = "--listen: \"" + c.listen + "\" is not HOST:PORT (port 0..65535; IPv6 as [ADDR]:PORT)";
+      error = "--listen: \"" + c.listen +
+              "\" is not HOST:PORT (port 0..65535; IPv6 as [ADDR]:PORT) or unix:PATH";
       return result;
     }
   }
@@ -377,6 +406,23 @@ ParseResult ParseConfig(int argc, const char* const* argv) {
     int port = 0;
     if (!SplitHostPort(c.metrics_listen, &host, &port)) {
       error = "--metrics: \"" + c.metrics_listen + "\" is not HOST:PORT";
+      return result;
+    }
+  }
+  if (const auto* v = last("metrics-public")) {
+    const auto b = ParseBool(*v);
+    if (!b) {
+      error = "--metrics-public: \"" + *v + "\" is not true or false";
+      return result;
+    }
+    c.metrics_public = *b;
+  }
+  if (const auto* v = last("openai-listen")) {
+    c.openai_listen = *v;
+    std::string host;
+    int port = 0;
+    if (!SplitHostPort(c.openai_listen, &host, &port)) {
+      error = "--openai-listen: \"" + c.openai_listen + "\" is not HOST:PORT";
       return result;
     }
   }
@@ -399,6 +445,9 @@ ParseResult ParseConfig(int argc, const char* const* argv) {
   if (!number("max-message-bytes", 1024, 2147483647, &c.max_message_bytes) ||
       !number("max-batch-points", 1, 10000000, &c.max_batch_points) ||
       !number("max-dimension", 1, CollectionOptions::kMaxDimension, &c.max_dimension) ||
+      !number("max-k", 1, 1000000, &c.max_k) ||
+      !number("max-ef-search", 1, 1000000, &c.max_ef_search) ||
+      !number("max-nprobe", 1, 1u << 20, &c.max_nprobe) ||
       !number("max-payload-bytes", 2, 1u << 30, &c.max_payload_bytes) ||
       !number("block-cache-bytes", 0, uint64_t{1} << 44, &c.block_cache_bytes) ||
       !number("slow-call-ms", 0, 3600000, &c.slow_call_ms)) {
@@ -476,6 +525,7 @@ ParseResult ParseConfig(int argc, const char* const* argv) {
       }
       c.keys.push_back({key, std::string_view(name) == "read-only-key"});
     }
+    if (cli.count(name) != 0) c.keys_on_command_line = true;
   }
   if (auto it = merged.find("api-key-file"); it != merged.end()) {
     for (const std::string& path : it->second) {
@@ -503,6 +553,19 @@ ParseResult ParseConfig(int argc, const char* const* argv) {
 
   if (c.keys.empty() && !c.allow_remote && !IsLoopbackAddress(c.listen)) {
     error = "--listen " + c.listen +
+            " is not a loopback address and no API key is configured; add --api-key or "
+            "--api-key-file, or --allow-remote to serve without authentication";
+    return result;
+  }
+  if (!c.metrics_listen.empty() && !c.allow_remote && !IsLoopbackAddress(c.metrics_listen) &&
+      (c.keys.empty() || c.metrics_public)) {
+    error = "--metrics " + c.metrics_listen +
+            " is not a loopback address and scrapes would need no key; configure API keys "
+            "(without --metrics-public), or add --allow-remote to serve metrics to anyone";
+    return result;
+  }
+  if (!c.openai_listen.empty() && c.keys.empty() && !c.allow_remote && !IsLoopbackAddress(c.openai_listen)) {
+    error = "--openai-listen " + c.openai_listen +
             " is not a loopback address and no API key is configured; add --api-key or "
             "--api-key-file, or --allow-remote to serve without authentication";
     return result;

@@ -35,9 +35,15 @@ struct ServerConfig {
   std::string tls_cert_pem;  // read from the files by ParseConfig
   std::string tls_key_pem;
   std::string metrics_listen;  // empty: no metrics endpoint
+  bool metrics_public = false;  // serve /metrics without a key even when keys are configured
+  bool keys_on_command_line = false;  // --api-key/--read-only-key given as arguments (visible in ps)
+  std::string openai_listen;   // empty: no OpenAI-compatible HTTP endpoint
   uint64_t max_message_bytes = 64u << 20;
   uint32_t max_batch_points = 10000;
   uint32_t max_dimension = 65536;
+  uint32_t max_k = 10000;           // most hits per query (SearchParams.k)
+  uint32_t max_ef_search = 10000;   // largest SearchParams.ef_search
+  uint32_t max_nprobe = 65536;      // largest SearchParams.nprobe
   uint64_t max_payload_bytes = 64u << 10;
   uint64_t block_cache_bytes = 64u << 20;
   uint32_t slow_call_ms = 1000;  // calls at least this slow are logged at info
@@ -75,6 +81,8 @@ std::string_view UsageText();
 
 // Whether `host_port`'s host is a loopback address (127.0.0.0/8, ::1, localhost).
 bool IsLoopbackAddress(std::string_view host_port);
+// Whether a --listen address is "unix:PATH" (a Unix-domain socket, counted as loopback above).
+bool IsUnixSocketAddress(std::string_view listen);
 
 // Splits "HOST:PORT" / "[V6]:PORT"; false when malformed or the port is not 0..65535.
 bool SplitHostPort(std::string_view host_port, std::string* host, int* port);

@@ -50,18 +50,52 @@ void SetLogLevel(LogLevel level) { g_level.store(static_cast<int>(level)); }
 
 bool LogEnabled(LogLevel level) { return static_cast<int>(level) >= g_level.load(); }
 
+namespace {
+
+// The length of the valid UTF-8 sequence at the start of `s` (2..4), or 0.
+size_t Utf8SequenceLength(std::string_view s) {
+  const auto b0 = static_cast<unsigned char>(s[0]);
+  size_t n = 0;
+  if (b0 >= 0xc2 && b0 <= 0xdf) {
+    n = 2;
+  } else if (b0 >= 0xe0 && b0 <= 0xef) {
+    n = 3;
+  } else if (b0 >= 0xf0 && b0 <= 0xf4) {
+    n = 4;
+  } else {
+    return 0;
+  }
+  if (s.size() < n) return 0;
+  for (size_t i = 1; i < n; ++i) {
+    if ((static_cast<unsigned char>(s[i]) & 0xc0) != 0x80) return 0;
+  }
+  const auto b1 = static_cast<unsigned char>(s[1]);
+  if ((b0 == 0xe0 && b1 < 0xa0) || (b0 == 0xed && b1 >= 0xa0) || (b0 == 0xf0 && b1 < 0x90) ||
+      (b0 == 0xf4 && b1 >= 0x90)) {
+    return 0;  // overlong, a surrogate, or past U+10FFFF
+  }
+  return n;
+}
+
+}  // namespace
+
 std::string LogQuote(std::string_view value) {
-  bool plain = !value.empty();
-  for (char c : value) {
+  std::string_view shown = value;
+  if (shown.size() > kMaxLogValueBytes) {
+    shown = shown.substr(0, kMaxLogValueBytes);
+  }
+  bool plain = !shown.empty() && shown.size() == value.size();
+  for (char c : shown) {
     const auto u = static_cast<unsigned char>(c);
-    if (u <= ' ' || c == '"' || c == '=' || c == '\\' || u == 0x7f) {
+    if (u <= ' ' || c == '"' || c == '=' || c == '\\' || u >= 0x7f) {
       plain = false;
       break;
     }
   }
-  if (plain) return std::string(value);
+  if (plain) return std::string(shown);
   std::string out = "\"";
-  for (char c : value) {
+  for (size_t i = 0; i < shown.size();) {
+    const char c = shown[i];
     const auto u = static_cast<unsigned char>(c);
     switch (c) {
       case '"': out += "\\\""; break;
@@ -70,7 +104,15 @@ std::string LogQuote(std::string_view value) {
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
       default:
-        if (u < 0x20 || u == 0x7f) {
+        if (u >= 0x80) {
+          // Valid UTF-8 is kept; any other byte is escaped, so a line is always valid UTF-8.
+          if (const size_t n = Utf8SequenceLength(shown.substr(i)); n != 0) {
+            out.append(shown.substr(i, n));
+            i += n;
+            continue;
+          }
+        }
+        if (u < 0x20 || u >= 0x7f) {
           char buf[8];
           std::snprintf(buf, sizeof(buf), "\\x%02x", u);
           out += buf;
@@ -78,6 +120,10 @@ std::string LogQuote(std::string_view value) {
           out += c;
         }
     }
+    ++i;
+  }
+  if (shown.size() < value.size()) {
+    out += "...(" + std::to_string(value.size()) + " bytes)";
   }
   out += '"';
   return out;

@@ -1,5 +1,5 @@
 // Prometheus metrics for sextantd: a small registry (request counters, latency histograms, gauges
-// and process metrics) and a minimal HTTP exporter that serves it at /metrics.
+// and process metrics); server/metrics_http.h serves it over HTTP at /metrics.
 //
 // The registry renders the Prometheus text exposition format, version 0.0.4:
 //   https://prometheus.io/docs/instrumenting/exposition_formats/
@@ -25,7 +25,6 @@
 #include <shared_mutex>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -99,68 +98,6 @@ class Metrics {
 
   mutable std::mutex gauges_mu_;
   std::map<std::string, GaugeFamily, std::less<>> gauges_;  // guarded by gauges_mu_
-};
-
-struct MetricsHttpServerOptions {
-  // How long one client may take to send its request (in total, not per read) and to take the
-  // response; after it, the connection is closed (with 408 Request Timeout if the request never
-  // completed) and the next client is served.
-  std::chrono::milliseconds io_timeout{5000};
-};
-
-// A minimal HTTP/1.x server for Prometheus scrapes. One background thread waits in poll() for
-// connections and a stop signal, and serves clients one at a time:
-//   GET|HEAD /metrics  200, Content-Type: text/plain; version=0.0.4; charset=utf-8, body = render()
-//   GET|HEAD /         200, a short HTML page pointing at /metrics
-//   GET|HEAD other     404
-//   other methods      405 (Allow: GET, HEAD)
-//   malformed request  400; request head over 16 KiB: 431
-// Every response carries Content-Length and "Connection: close", and the connection is closed
-// after it (HTTP/1.0 style). A client that is slow or silent is dropped after io_timeout, so it
-// delays the next client by at most that long.
-class MetricsHttpServer {
- public:
-  // Listens on `host_port` ("127.0.0.1:9090", "localhost:9090", "[::1]:9090"; port 0 picks a free
-  // port, see port()) and starts the serving thread. `render` is called on that thread for each
-  // GET /metrics and must be thread-safe with respect to the rest of the program (Metrics::Render
-  // is). Errors: InvalidArgument for a malformed address or a host that does not resolve;
-  // Unavailable when the socket cannot be bound or listened on (the message names the address and
-  // the system error).
-  static StatusOr<std::unique_ptr<MetricsHttpServer>> Start(const std::string& host_port,
-                                                            std::function<std::string()> render);
-  static StatusOr<std::unique_ptr<MetricsHttpServer>> Start(const std::string& host_port,
-                                                            std::function<std::string()> render,
-                                                            const MetricsHttpServerOptions& options);
-
-  MetricsHttpServer(const MetricsHttpServer&) = delete;
-  MetricsHttpServer& operator=(const MetricsHttpServer&) = delete;
-
-  // The port actually bound (the chosen one when started with port 0).
-  int port() const { return port_; }
-
-  // Stops the serving thread (interrupting a client being served) and closes the socket. Safe to
-  // call more than once and from several threads; the destructor calls it.
-  void Stop();
-
-  ~MetricsHttpServer();
-
- private:
-  MetricsHttpServer(int listen_fd, int wake_read_fd, int wake_write_fd, int port,
-                    std::function<std::string()> render, MetricsHttpServerOptions options);
-
-  void Run();
-  void ServeClient(int fd);
-
-  const int listen_fd_;
-  const int wake_read_fd_;   // becomes readable when Stop() is called
-  const int wake_write_fd_;
-  const int port_;
-  const std::function<std::string()> render_;
-  const MetricsHttpServerOptions options_;
-
-  std::mutex stop_mu_;
-  bool stopped_ = false;  // guarded by stop_mu_
-  std::thread thread_;
 };
 
 }  // namespace sextant::server

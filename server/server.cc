@@ -3,6 +3,8 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+
+#include "grpc/health/v1/health.pb.h"
 #include <signal.h>
 #include <unistd.h>
 
@@ -14,8 +16,11 @@
 
 #include "sextant/database.h"
 #include "sextant/rag.h"
+#include "server/http_server.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/metrics_http.h"
+#include "server/openai_http.h"
 #include "server/service.h"
 
 #ifndef SEXTANTD_BUILD_INFO
@@ -125,6 +130,9 @@ int RunServer(const ServerConfig& config) {
   service_options.max_message_bytes = config.max_message_bytes;
   service_options.max_batch_points = config.max_batch_points;
   service_options.max_dimension = config.max_dimension;
+  service_options.max_k = config.max_k;
+  service_options.max_ef_search = config.max_ef_search;
+  service_options.max_nprobe = config.max_nprobe;
   service_options.slow_call_ms = config.slow_call_ms;
   service_options.keys = config.keys;
   service_options.build = SEXTANTD_BUILD_INFO;
@@ -161,6 +169,9 @@ int RunServer(const ServerConfig& config) {
   auto service = std::make_unique<SextantService>(db.get(), std::move(service_options));
 
   grpc::EnableDefaultHealthCheckService(true);
+  // The built-in health service has no protobuf descriptors; naming the messages of our copy of
+  // grpc/health/v1/health.proto links them in, so reflection can describe the service too.
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   std::shared_ptr<grpc::ServerCredentials> creds;
@@ -203,8 +214,11 @@ int RunServer(const ServerConfig& config) {
 
   std::unique_ptr<MetricsHttpServer> metrics_http;
   if (!config.metrics_listen.empty()) {
+    MetricsHttpServerOptions metrics_options;
+    if (!config.metrics_public) metrics_options.keys = config.keys;
     auto started = MetricsHttpServer::Start(
-        config.metrics_listen, [m = metrics.get(), d = db.get()] { return RenderMetrics(*m, *d); });
+        config.metrics_listen, [m = metrics.get(), d = db.get()] { return RenderMetrics(*m, *d); },
+        metrics_options);
     if (!started.ok()) {
       std::fprintf(stderr, "sextantd: --metrics: %s\n", started.status().ToString().c_str());
       server->Shutdown(std::chrono::system_clock::now());
@@ -213,7 +227,22 @@ int RunServer(const ServerConfig& config) {
     metrics_http = std::move(started).value();
     Log(LogLevel::kInfo, "metrics_listening",
         {{"listen", BoundAddress(config.metrics_listen, metrics_http->port())},
-         {"path", "/metrics"}});
+         {"path", "/metrics"},
+         {"auth", metrics_options.keys.empty() ? "off" : "on"}});
+  }
+
+  // Declared after the service it uses, so it stops first.
+  std::unique_ptr<HttpServer> openai_http;
+  if (!config.openai_listen.empty()) {
+    openai_http = std::make_unique<HttpServer>();
+    RegisterOpenAIRoutes(*openai_http, *service);
+    if (Status s = openai_http->Start(config.openai_listen); !s.ok()) {
+      std::fprintf(stderr, "sextantd: --openai-listen: %s\n", s.ToString().c_str());
+      server->Shutdown(std::chrono::system_clock::now());
+      return kExitError;
+    }
+    Log(LogLevel::kInfo, "openai_listening",
+        {{"listen", BoundAddress(config.openai_listen, openai_http->port())}, {"path", "/v1"}});
   }
 
   if (!config.port_file.empty()) {
@@ -243,10 +272,18 @@ int RunServer(const ServerConfig& config) {
        {"max_message_bytes", std::to_string(config.max_message_bytes)},
        {"max_batch_points", std::to_string(config.max_batch_points)},
        {"max_dimension", std::to_string(config.max_dimension)},
+       {"max_k", std::to_string(config.max_k)},
        {"model_dir", model_root},
        {"generator", config.generator},
        {"llm", config.llm_url.empty() ? std::string("none") : config.llm_model + "@" + config.llm_url},
        {"remote_embedders", config.allow_remote_embedders ? "allowed" : "refused"}});
+
+  if (config.keys_on_command_line) {
+    Log(LogLevel::kWarn, "api_key_on_command_line",
+        {{"hint", "keys given with --api-key or --read-only-key show in the process list (ps, "
+                  "/proc/PID/cmdline) to every local user; put them in a file and use "
+                  "--api-key-file PATH instead"}});
+  }
 
   // Wait for SIGTERM/SIGINT (blocked in every thread since main started).
   sigset_t signals = ShutdownSignals();
@@ -266,6 +303,8 @@ int RunServer(const ServerConfig& config) {
   }
   server->Shutdown(std::chrono::system_clock::now() + kFinalGrace);
   server->Wait();
+  if (openai_http) openai_http->Stop();
+  openai_http.reset();
   if (metrics_http) metrics_http->Stop();
   metrics_http.reset();
   server.reset();

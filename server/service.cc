@@ -3,7 +3,9 @@
 #include "server/service.h"
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <random>
 #include <thread>
@@ -45,9 +47,10 @@ std::string_view Metadata(const grpc::ServerContext* ctx, std::string_view key) 
   return std::string_view(it->second.data(), it->second.size());
 }
 
-// The client's x-request-id when it is sane (1..128 printable characters), else a fresh one.
+// The client's x-request-id when it is sane (1..128 printable characters), else (or when `ctx`
+// is null) a fresh one.
 std::string RequestId(const grpc::ServerContext* ctx) {
-  std::string_view sent = Metadata(ctx, "x-request-id");
+  const std::string_view sent = ctx ? Metadata(ctx, "x-request-id") : std::string_view();
   if (!sent.empty() && sent.size() <= 128 &&
       std::all_of(sent.begin(), sent.end(), [](char c) { return c > ' ' && c <= '~'; })) {
     return std::string(sent);
@@ -62,6 +65,35 @@ std::string RequestId(const grpc::ServerContext* ctx) {
 std::string DimensionMismatch(std::string_view field, size_t got, const Collection& c) {
   return std::string(field) + ": " + std::to_string(got) + " floats, collection \"" + c.name() +
          "\" has dimension " + std::to_string(c.dimension());
+}
+
+StatusOr<size_t> AppendFloats(const google::protobuf::RepeatedField<float>& floats, const std::string& packed,
+                              std::string_view field, std::vector<float>* out) {
+  if (packed.empty()) {
+    out->insert(out->end(), floats.begin(), floats.end());
+    return static_cast<size_t>(floats.size());
+  }
+  if (!floats.empty()) {
+    return Status::InvalidArgument(std::string(field) + " and " + std::string(field) +
+                                   "_f32 are both set (send one of them)");
+  }
+  if (packed.size() % sizeof(float) != 0) {
+    return Status::InvalidArgument(std::string(field) + "_f32: " + std::to_string(packed.size()) +
+                                   " bytes, not a multiple of 4 (packed little-endian float32)");
+  }
+  const size_t n = packed.size() / sizeof(float);
+  const size_t at = out->size();
+  out->resize(at + n);
+  std::memcpy(out->data() + at, packed.data(), packed.size());
+  if constexpr (std::endian::native == std::endian::big) {
+    for (size_t i = at; i < at + n; ++i) {
+      uint32_t bits;
+      std::memcpy(&bits, &(*out)[i], 4);
+      bits = __builtin_bswap32(bits);
+      std::memcpy(&(*out)[i], &bits, 4);
+    }
+  }
+  return n;
 }
 
 grpc::Status TooManyPoints(std::string_view field, size_t n, uint32_t limit,
@@ -143,6 +175,9 @@ grpc::Status SextantService::ServerInfo(grpc::ServerContext* ctx, const v1::Serv
     resp->set_max_message_bytes(options_.max_message_bytes);
     resp->set_max_batch_points(options_.max_batch_points);
     resp->set_max_dimension(options_.max_dimension);
+    resp->set_max_k(options_.max_k);
+    resp->set_max_ef_search(options_.max_ef_search);
+    resp->set_max_nprobe(options_.max_nprobe);
     return grpc::Status::OK;
   });
 }

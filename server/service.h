@@ -29,6 +29,9 @@ struct ServiceOptions {
   uint64_t max_message_bytes = 64u << 20;  // reported by ServerInfo; gRPC enforces it
   uint32_t max_batch_points = 10000;
   uint32_t max_dimension = 65536;
+  uint32_t max_k = 10000;          // SearchParams.k above it is INVALID_ARGUMENT
+  uint32_t max_ef_search = 10000;  // SearchParams.ef_search above it is INVALID_ARGUMENT
+  uint32_t max_nprobe = 65536;     // SearchParams.nprobe above it is INVALID_ARGUMENT
   uint32_t slow_call_ms = 1000;
   std::vector<ApiKey> keys;  // empty: no authentication
   std::string build;         // ServerInfo.build
@@ -101,6 +104,34 @@ class SextantService final : public v1::Sextant::Service {
                    grpc::ServerWriter<v1::AskResponse>* writer) override;
   grpc::Status Chat(grpc::ServerContext* ctx, const v1::ChatRequest* req,
                     grpc::ServerWriter<v1::AskResponse>* writer) override;
+  // service_data.cc
+  grpc::Status GetMany(grpc::ServerContext* ctx, const v1::GetManyRequest* req,
+                       v1::GetManyResponse* resp) override;
+  grpc::Status SetPayload(grpc::ServerContext* ctx, const v1::SetPayloadRequest* req,
+                          v1::UpdateResponse* resp) override;
+  grpc::Status DeletePayloadKeys(grpc::ServerContext* ctx, const v1::DeletePayloadKeysRequest* req,
+                                 v1::UpdateResponse* resp) override;
+  grpc::Status UpdateVectors(grpc::ServerContext* ctx, const v1::UpdateVectorsRequest* req,
+                             v1::UpdateResponse* resp) override;
+  grpc::Status CreateAlias(grpc::ServerContext* ctx, const v1::CreateAliasRequest* req,
+                           v1::UpdateAliasesResponse* resp) override;
+  grpc::Status DeleteAlias(grpc::ServerContext* ctx, const v1::DeleteAliasRequest* req,
+                           v1::UpdateAliasesResponse* resp) override;
+  grpc::Status ListAliases(grpc::ServerContext* ctx, const v1::ListAliasesRequest* req,
+                           v1::ListAliasesResponse* resp) override;
+  grpc::Status UpdateAliases(grpc::ServerContext* ctx, const v1::UpdateAliasesRequest* req,
+                             v1::UpdateAliasesResponse* resp) override;
+
+  // For sextantd's HTTP front ends (server/openai_http.h): the same keys, text collections,
+  // generators and limits the RPCs use.
+  Access CheckKey(std::string_view authorization) const { return keys_.Check(authorization); }
+  StatusOr<std::shared_ptr<rag::TextCollection>> OpenTextCollection(std::string_view name) {
+    return OpenText(name, "model");
+  }
+  StatusOr<rag::Generator*> FindGenerator(const std::string& name) const { return ChooseGenerator(name); }
+  const rag::GenerationLimits& generation_limits() const { return options_.generation_limits; }
+  // The names of the text collections.
+  StatusOr<std::vector<std::string>> TextCollectionNames() const;
 
   // What a handler knows about its call, and what it adds to the call's log line.
   struct Call {
@@ -131,6 +162,9 @@ class SextantService final : public v1::Sextant::Service {
   // PermissionDenied unless remote embedders are allowed, for an "openai" embedder.
   Status CheckEmbedderAllowed(const rag::EmbedderConfig& config, std::string_view what) const;
 
+  // SearchParams checked against the server's bounds (k, ef_search, nprobe) and converted, with
+  // the engine's result bound set to what fits in `response_bytes`.
+  StatusOr<SearchOptions> SearchOptionsFor(const v1::SearchParams& params, size_t response_bytes) const;
   // The generator a request names ("" = the server's default), or INVALID_ARGUMENT /
   // FAILED_PRECONDITION.
   StatusOr<rag::Generator*> ChooseGenerator(const std::string& requested) const;
@@ -138,6 +172,12 @@ class SextantService final : public v1::Sextant::Service {
   grpc::Status RunChat(Call& call, const std::string& collection, const std::vector<rag::ChatMessage>& messages,
                        const rag::ChatOptions& options, const std::string& generator, bool stream,
                        grpc::ServerWriter<v1::AskResponse>* writer);
+  // The ids of a request's list (field `field`), at most max_batch_points of them.
+  grpc::Status IdsFromProto(const google::protobuf::RepeatedPtrField<v1::PointId>& list, std::string_view field,
+                            std::vector<PointId>* out) const;
+  // A SetPayload/DeletePayloadKeys selector (ids or a filter).
+  template <typename Req>
+  grpc::Status SelectorFromProto(const Req& req, PointSelector* out) const;
 
   // Validates one upsert batch against `collection` and the limits, and commits it.
   grpc::Status WriteBatch(const v1::UpsertRequest& req, Collection& collection);

@@ -40,6 +40,16 @@ std::optional<std::chrono::steady_clock::time_point> Deadline(const grpc::Server
 
 }  // namespace
 
+StatusOr<std::vector<std::string>> SextantService::TextCollectionNames() const {
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<CollectionInfo> all, db_->ListCollections());
+  std::vector<std::string> out;
+  for (const CollectionInfo& info : all) {
+    auto config = rag::TextCollection::ConfigOf(info);
+    if (config.ok() && config->has_value()) out.push_back(info.name);
+  }
+  return out;
+}
+
 StatusOr<rag::Generator*> SextantService::ChooseGenerator(const std::string& requested) const {
   const std::string& name = requested.empty() ? options_.default_generator : requested;
   if (name == "extractive") return extractive_.get();

@@ -18,6 +18,9 @@ namespace sextant::server::service_internal {
 
 using Clock = std::chrono::steady_clock;
 
+// The longest error message a call returns; a longer one is cut and says its full size.
+inline constexpr size_t kMaxErrorMessageBytes = 1024;
+
 inline grpc::Status Error(grpc::StatusCode code, std::string message) {
   return grpc::Status(code, std::move(message));
 }
@@ -30,11 +33,19 @@ std::string_view CodeName(grpc::StatusCode code);
 // The value of metadata `key` sent by the client, or "".
 std::string_view Metadata(const grpc::ServerContext* ctx, std::string_view key);
 
-// The client's x-request-id when it is sane (1..128 printable characters), else a fresh one.
+// The client's x-request-id when it is sane (1..128 printable characters), else (or when `ctx`
+// is null) a fresh one.
 std::string RequestId(const grpc::ServerContext* ctx);
 
 // "<field>: N floats, collection "c" has dimension D".
 std::string DimensionMismatch(std::string_view field, size_t got, const Collection& c);
+
+// The floats of a vector field sent either as `repeated float` (`floats`) or as packed
+// little-endian float32 bytes (`packed`, the field `field` + "_f32"), appended to *out.
+// INVALID_ARGUMENT when both are set or the byte count is not a multiple of 4. Returns how many
+// floats were appended.
+StatusOr<size_t> AppendFloats(const google::protobuf::RepeatedField<float>& floats, const std::string& packed,
+                              std::string_view field, std::vector<float>* out);
 
 // RESOURCE_EXHAUSTED naming the server's max-batch-points limit.
 grpc::Status TooManyPoints(std::string_view field, size_t n, uint32_t limit, std::string_view what);
@@ -55,13 +66,16 @@ template <typename Fn>
 grpc::Status SextantService::Run(grpc::ServerContext* ctx, std::string_view method, bool write,
                                  std::string_view collection, Fn&& fn) {
   using service_internal::CodeName;
+  using service_internal::kMaxErrorMessageBytes;
   using service_internal::Error;
   using service_internal::Metadata;
   using service_internal::RequestId;
   const auto start = service_internal::Clock::now();
-  Call call{ctx, Access::kDenied, RequestId(ctx), std::string(collection), {}};
+  const Access access = keys_.Check(Metadata(ctx, "authorization"));
+  // A call refused for its key gets a fresh request id: nothing it sent is logged (below).
+  Call call{ctx, access, RequestId(access == Access::kDenied ? nullptr : ctx),
+            std::string(collection), {}};
   ctx->AddInitialMetadata("x-request-id", call.request_id);
-  call.access = keys_.Check(Metadata(ctx, "authorization"));
 
   bool refused = false;
   {
@@ -87,6 +101,13 @@ grpc::Status SextantService::Run(grpc::ServerContext* ctx, std::string_view meth
     std::lock_guard lock(mu_);
     if (--running_ == 0) idle_.notify_all();
   }
+  // Messages may quote what the client sent (a 4 MiB collection name): keep them short enough
+  // for the trailing metadata and the log.
+  if (status.error_message().size() > kMaxErrorMessageBytes) {
+    std::string message = status.error_message().substr(0, kMaxErrorMessageBytes);
+    message += "...(" + std::to_string(status.error_message().size()) + " bytes)";
+    status = grpc::Status(status.error_code(), std::move(message));
+  }
 
   const double seconds = std::chrono::duration<double>(service_internal::Clock::now() - start).count();
   if (options_.observe) options_.observe(method, static_cast<int>(status.error_code()), seconds);
@@ -95,9 +116,13 @@ grpc::Status SextantService::Run(grpc::ServerContext* ctx, std::string_view meth
   if (LogEnabled(level)) {
     char duration[32];
     std::snprintf(duration, sizeof(duration), "%.3f", seconds * 1000);
+    // A call refused for its key (or its absence) logs nothing the client chose but sizes.
+    const bool anonymous = call.access == Access::kDenied;
+    const std::string collection_bytes = std::to_string(call.collection.size());
     std::vector<LogField> fields = {{"rid", call.request_id},
                                     {"method", method},
-                                    {"collection", call.collection},
+                                    {anonymous ? "collection_bytes" : "collection",
+                                     anonymous ? std::string_view(collection_bytes) : call.collection},
                                     {"code", CodeName(status.error_code())},
                                     {"duration_ms", duration}};
     if (call.collection.empty()) fields.erase(fields.begin() + 2);

@@ -13,8 +13,37 @@ namespace {
 // Queries searched per engine call in SearchBatch; cancellation is checked between chunks.
 constexpr size_t kSearchChunk = 256;
 
+// What hits or points may take of a response under the send limit `max_message_bytes`, keeping
+// room for the rest (plans, the cursor, framing).
+size_t ResponseBudget(uint64_t max_message_bytes) {
+  constexpr uint64_t kOverhead = 4096;
+  return static_cast<size_t>(max_message_bytes > 2 * kOverhead ? max_message_bytes - kOverhead
+                                                                : max_message_bytes / 2);
+}
+
+// The fewest bytes one hit takes in a response: its field tag and length, an id, a score.
+constexpr size_t kMinHitBytes = 8;
+
+// The engine's status of a search, naming the server's limit when the results were too large.
+grpc::Status SearchError(const Status& status, uint64_t max_message_bytes) {
+  if (status.code() != StatusCode::kResourceExhausted) return service_internal::ToGrpc(status);
+  return service_internal::Error(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                 std::string(status.message()) +
+                                     " (the server's max-message-bytes limit is " +
+                                     std::to_string(max_message_bytes) + ")");
+}
+
+// RESOURCE_EXHAUSTED for a response of `bytes` over the send limit.
+grpc::Status ResponseTooLarge(size_t bytes, uint64_t limit, std::string_view advice) {
+  return service_internal::Error(grpc::StatusCode::RESOURCE_EXHAUSTED,
+               "the response would take " + std::to_string(bytes) +
+                   " bytes, over the server's max-message-bytes limit of " + std::to_string(limit) +
+                   "; " + std::string(advice));
+}
+
 }  // namespace
 
+using service_internal::AppendFloats;
 using service_internal::Clock;
 using service_internal::Describe;
 using service_internal::DimensionMismatch;
@@ -36,9 +65,13 @@ grpc::Status SextantService::WriteBatch(const v1::UpsertRequest& req, Collection
     return TooManyPoints("points", n, options_.max_batch_points, "points");
   }
   const size_t dim = collection.dimension();
+  // Validate every point before allocating anything sized n x dim: a small request of points
+  // with short (or empty) vectors must not make the server reserve n x dim floats first.
   std::vector<PointId> ids;
   ids.reserve(n);
-  std::vector<float> vectors(n * dim);
+  std::vector<float> vectors;
+  // Reserved only up to what a message can hold (the vectors are appended as they validate).
+  vectors.reserve(std::min<size_t>(n * dim, options_.max_message_bytes / sizeof(float)));
   std::vector<std::string> payloads;
   bool any_payload = false;
   for (size_t i = 0; i < n; ++i) {
@@ -47,13 +80,20 @@ grpc::Status SextantService::WriteBatch(const v1::UpsertRequest& req, Collection
     auto id = convert::FromProto(p.id(), field + ".id");
     if (!id.ok()) return ToGrpc(id.status());
     ids.push_back(std::move(id).value());
-    if (static_cast<size_t>(p.vector_size()) != dim) {
-      return Error(grpc::StatusCode::INVALID_ARGUMENT,
-                   DimensionMismatch(field + ".vector", static_cast<size_t>(p.vector_size()),
-                                     collection));
+    auto got = AppendFloats(p.vector(), p.vector_f32(), field + ".vector", &vectors);
+    if (!got.ok()) return ToGrpc(got.status());
+    if (*got != dim) {
+      return Error(grpc::StatusCode::INVALID_ARGUMENT, DimensionMismatch(field + ".vector", *got, collection));
     }
-    std::copy(p.vector().begin(), p.vector().end(), vectors.begin() + static_cast<ptrdiff_t>(i * dim));
     any_payload |= !p.payload().empty();
+  }
+  // Every vector had dim floats, so the request itself held n x dim x 4 bytes; the copy is
+  // bounded by the message size. Checked anyway so that the bound does not rest on that reasoning.
+  if (n * dim > options_.max_message_bytes / sizeof(float)) {
+    return Error(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                 "points: " + std::to_string(n) + " x " + std::to_string(dim) +
+                     " floats exceed the server's max-message-bytes limit of " +
+                     std::to_string(options_.max_message_bytes));
   }
   if (any_payload) {
     payloads.reserve(n);
@@ -110,7 +150,8 @@ grpc::Status SextantService::UpsertStream(
           return ToGrpc(c.status().WithPrefix(where.substr(0, where.size() - 2)));
         }
         collection = std::move(c).value();
-      } else if (!req.collection().empty() && req.collection() != collection->name()) {
+      } else if (!req.collection().empty() && req.collection() != call.collection &&
+                 req.collection() != collection->name()) {
         note();
         return Error(grpc::StatusCode::INVALID_ARGUMENT,
                      where + "collection: \"" + req.collection() + "\", but this stream writes to \"" +
@@ -196,7 +237,7 @@ grpc::Status SextantService::Count(grpc::ServerContext* ctx, const v1::CountRequ
   return Run(ctx, "Count", false, req->collection(), [&](Call&) {
     auto c = Open(req->collection(), "collection");
     if (!c.ok()) return ToGrpc(c.status());
-    auto n = (*c)->Count();
+    auto n = req->filter().empty() ? (*c)->Count() : (*c)->CountWhere(req->filter());
     if (!n.ok()) return ToGrpc(n.status());
     resp->set_count(*n);
     return grpc::Status::OK;
@@ -212,35 +253,67 @@ grpc::Status SextantService::Scan(grpc::ServerContext* ctx, const v1::ScanReques
     if (req->limit() != 0) options.limit = req->limit();
     options.cursor = req->cursor();
     options.filter = req->filter();
+    options.with_vector = req->with_vector();
+    // A page ends early (with a cursor) before it would pass the send limit.
+    options.max_page_bytes = ResponseBudget(options_.max_message_bytes);
     auto page = (*c)->Scan(options);
     if (!page.ok()) return ToGrpc(page.status());
-    for (Point& p : page->points) {
-      if (!req->with_vector()) p.vector.clear();
-      convert::ToProto(p, resp->add_points());
-    }
+    for (Point& p : page->points) convert::ToProto(p, resp->add_points());
     resp->set_next_cursor(page->next_cursor);
+    if (resp->ByteSizeLong() > options_.max_message_bytes) {
+      // One point alone over the limit: only a payload this server accepted but cannot send.
+      return ResponseTooLarge(resp->ByteSizeLong(), options_.max_message_bytes,
+                              "scan without with_vector, or raise --max-message-bytes");
+    }
     return grpc::Status::OK;
   });
 }
 
 // ---------------------------------------------------------------- search
 
+StatusOr<SearchOptions> SextantService::SearchOptionsFor(const v1::SearchParams& params,
+                                                         size_t response_bytes) const {
+  auto over = [](std::string_view field, uint32_t got, uint32_t limit, std::string_view flag) {
+    return Status::InvalidArgument("params." + std::string(field) + ": " + std::to_string(got) +
+                                   " exceeds the server's " + std::string(flag) + " limit of " +
+                                   std::to_string(limit));
+  };
+  if (params.k() > options_.max_k) return over("k", params.k(), options_.max_k, "max-k");
+  if (params.ef_search() > options_.max_ef_search) {
+    return over("ef_search", params.ef_search(), options_.max_ef_search, "max-ef-search");
+  }
+  if (params.nprobe() > options_.max_nprobe) {
+    return over("nprobe", params.nprobe(), options_.max_nprobe, "max-nprobe");
+  }
+  SearchOptions options = convert::FromProto(params);
+  // 0 would mean "no bound" to the engine: keep at least one byte.
+  options.max_result_bytes = std::max<size_t>(response_bytes, 1);
+  return options;
+}
+
+
 grpc::Status SextantService::Search(grpc::ServerContext* ctx, const v1::SearchRequest* req,
                                     v1::SearchResponse* resp) {
   return Run(ctx, "Search", false, req->collection(), [&](Call&) {
     auto c = Open(req->collection(), "collection");
     if (!c.ok()) return ToGrpc(c.status());
-    if (static_cast<size_t>(req->vector_size()) != (*c)->dimension()) {
-      return Error(grpc::StatusCode::INVALID_ARGUMENT,
-                   DimensionMismatch("vector", static_cast<size_t>(req->vector_size()), **c));
+    std::vector<float> query;
+    auto got = AppendFloats(req->vector(), req->vector_f32(), "vector", &query);
+    if (!got.ok()) return ToGrpc(got.status());
+    if (*got != (*c)->dimension()) {
+      return Error(grpc::StatusCode::INVALID_ARGUMENT, DimensionMismatch("vector", *got, **c));
     }
-    const SearchOptions options = convert::FromProto(req->params());
+    auto options = SearchOptionsFor(req->params(), ResponseBudget(options_.max_message_bytes));
+    if (!options.ok()) return ToGrpc(options.status());
     SearchPlan plan;
-    auto hits = (*c)->Search(options, std::span<const float>(req->vector().data(), req->vector().size()),
-                             &plan);
-    if (!hits.ok()) return ToGrpc(hits.status());
+    auto hits = (*c)->Search(*options, query, &plan);
+    if (!hits.ok()) return SearchError(hits.status(), options_.max_message_bytes);
     for (const Hit& h : *hits) convert::ToProto(h, resp->add_hits());
     convert::ToProto(plan, resp->mutable_plan());
+    if (resp->ByteSizeLong() > options_.max_message_bytes) {
+      return ResponseTooLarge(resp->ByteSizeLong(), options_.max_message_bytes,
+                              "ask for fewer hits or leave out vectors and payloads");
+    }
     return grpc::Status::OK;
   });
 }
@@ -252,7 +325,10 @@ grpc::Status SextantService::SearchBatch(grpc::ServerContext* ctx,
     auto c = Open(req->collection(), "collection");
     if (!c.ok()) return ToGrpc(c.status());
     const size_t dim = (*c)->dimension();
-    const size_t total = static_cast<size_t>(req->vectors_size());
+    std::vector<float> queries;
+    auto got = AppendFloats(req->vectors(), req->vectors_f32(), "vectors", &queries);
+    if (!got.ok()) return ToGrpc(got.status());
+    const size_t total = *got;
     if (total == 0 || total % dim != 0) {
       return Error(grpc::StatusCode::INVALID_ARGUMENT,
                    "vectors: " + std::to_string(total) + " floats, not a positive multiple of " +
@@ -263,19 +339,40 @@ grpc::Status SextantService::SearchBatch(grpc::ServerContext* ctx,
     if (n > options_.max_batch_points) {
       return TooManyPoints("vectors", n, options_.max_batch_points, "queries");
     }
-    const SearchOptions options = convert::FromProto(req->params());
-    const std::span<const float> all(req->vectors().data(), total);
+    const size_t budget = ResponseBudget(options_.max_message_bytes);
+    auto options = SearchOptionsFor(req->params(), budget);
+    if (!options.ok()) return ToGrpc(options.status());
+    // Refuse before searching when the hits alone cannot fit.
+    auto live = (*c)->Count();
+    if (!live.ok()) return ToGrpc(live.status());
+    const uint64_t per_query = std::min<uint64_t>(options->k, *live);
+    if (per_query != 0 && n > budget / (per_query * kMinHitBytes)) {
+      return ResponseTooLarge(n * per_query * kMinHitBytes, options_.max_message_bytes,
+                              "send fewer queries per batch or ask for fewer hits");
+    }
+    const std::span<const float> all(queries.data(), total);
+    size_t used = 0;  // bytes of the results so far
     for (size_t first = 0; first < n; first += kSearchChunk) {
       if (ctx->IsCancelled()) return Error(grpc::StatusCode::CANCELLED, "the call was cancelled");
       const size_t count = std::min(kSearchChunk, n - first);
+      if (used >= budget) {
+        return ResponseTooLarge(used, options_.max_message_bytes,
+                                "send fewer queries per batch or ask for fewer hits");
+      }
+      options->max_result_bytes = budget - used;
       std::vector<SearchPlan> plans;
-      auto results = (*c)->SearchBatch(options, all.subspan(first * dim, count * dim), &plans);
-      if (!results.ok()) return ToGrpc(results.status());
+      auto results = (*c)->SearchBatch(*options, all.subspan(first * dim, count * dim), &plans);
+      if (!results.ok()) return SearchError(results.status(), options_.max_message_bytes);
       for (size_t q = 0; q < results->size(); ++q) {
         v1::SearchResponse* r = resp->add_results();
         for (const Hit& h : (*results)[q]) convert::ToProto(h, r->add_hits());
         if (q < plans.size()) convert::ToProto(plans[q], r->mutable_plan());
+        used += r->ByteSizeLong() + 5;  // the result and its field tag and length
       }
+    }
+    if (resp->ByteSizeLong() > options_.max_message_bytes) {
+      return ResponseTooLarge(resp->ByteSizeLong(), options_.max_message_bytes,
+                              "send fewer queries per batch or ask for fewer hits");
     }
     return grpc::Status::OK;
   });

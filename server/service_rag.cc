@@ -29,9 +29,12 @@ Status SextantService::CheckEmbedderAllowed(const rag::EmbedderConfig& config,
 StatusOr<std::shared_ptr<rag::TextCollection>> SextantService::OpenText(std::string_view name,
                                                                         std::string_view field) {
   SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<Collection> c, Open(name, field));
+  // `name` may be an alias: the text collection (and its embedder) is the collection's own,
+  // cached under its own name.
+  const std::string real = c->name();
   {
     std::lock_guard lock(text_mu_);
-    auto it = texts_.find(name);
+    auto it = texts_.find(real);
     if (it != texts_.end() && &it->second->collection() == c.get()) return it->second;
   }
   SEXTANT_ASSIGN_OR_RETURN(CollectionInfo info, c->Describe());
@@ -46,10 +49,10 @@ StatusOr<std::shared_ptr<rag::TextCollection>> SextantService::OpenText(std::str
   SEXTANT_RETURN_IF_ERROR(CheckEmbedderAllowed(config->embedder, "collection \"" + std::string(name) + "\""));
   // Opening may load a model: done without the lock, so other collections are not held up.
   SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<rag::TextCollection> opened,
-                           rag::TextCollection::Open(*db_, name, embedders_));
+                           rag::TextCollection::Open(*db_, real, embedders_));
   std::shared_ptr<rag::TextCollection> text = std::move(opened);
   std::lock_guard lock(text_mu_);
-  auto& slot = texts_[std::string(name)];
+  auto& slot = texts_[real];
   if (slot && &slot->collection() == &text->collection()) return slot;  // another call was first
   slot = text;
   return text;
@@ -84,6 +87,15 @@ grpc::Status SextantService::CreateTextCollection(const v1::CreateCollectionRequ
     options->index = *index;
   }
   if (Status s = CheckEmbedderAllowed(options->embedder, "text.embedder"); !s.ok()) return ToGrpc(s);
+  // A client names a model under the server's model directory; a path would let it probe (and
+  // load from) anywhere on the server's file system.
+  if (options->embedder.kind == "local" &&
+      options->embedder.local_model.find('/') != std::string::npos) {
+    return Error(grpc::StatusCode::INVALID_ARGUMENT,
+                 "text.embedder.local_model: \"" + options->embedder.local_model +
+                     "\" is a path; name a model directory under the server's model directory "
+                     "(--model-dir), e.g. all-MiniLM-L6-v2");
+  }
   // The embedder decides the dimension: check the request against it before creating anything.
   auto embedder = embedders_.Get(options->embedder);
   if (!embedder.ok()) return ToGrpc(embedder.status().WithPrefix("text.embedder"));
@@ -168,7 +180,8 @@ grpc::Status SextantService::IngestDocuments(
           return ToGrpc(t.status().WithPrefix(where));
         }
         text = std::move(t).value();
-      } else if (!req.collection().empty() && req.collection() != text->name()) {
+      } else if (!req.collection().empty() && req.collection() != call.collection &&
+                 req.collection() != text->name()) {
         note();
         return Error(grpc::StatusCode::INVALID_ARGUMENT,
                      where + ": collection: \"" + req.collection() +

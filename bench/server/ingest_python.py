@@ -2,7 +2,7 @@
 """Bulk ingest rate of the Python client over the streaming upsert (UpsertStream).
 
     ingest_python.py --address 127.0.0.1:7070 --base siftsmall_base.fvecs [--batch 1000]
-    ingest_python.py --address 127.0.0.1:7070 --synthetic 100000,128
+    ingest_python.py --address 127.0.0.1:7070 --synthetic 100000,128 [--mode sync|async|repeated]
 
 Against a running sextantd: drops the collection --collection if it exists, creates it
 (dimension of the data, --metric, --index), then times Collection.import_points over every vector
@@ -76,6 +76,10 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=42, help="seed of --synthetic (default 42)")
     ap.add_argument("--api-key", default=None)
     ap.add_argument("--keep", action="store_true", help="keep the collection afterwards")
+    ap.add_argument("--mode", choices=["sync", "async", "repeated"], default="sync",
+                    help="sync: Collection.import_points (packed float32 vectors, the default); "
+                         "async: AsyncCollection.import_points; repeated: sync, but vectors sent as "
+                         "repeated float (the wire form before packed vectors), for comparison")
     args = ap.parse_args()
     if args.batch < 1:
         ap.error("--batch must be >= 1")
@@ -92,8 +96,31 @@ def main() -> int:
     with sextant.Client(args.address, api_key=args.api_key) as client:
         client.drop_collection(args.collection, missing_ok=True)
         col = client.create_collection(args.collection, dimension=dim, metric=args.metric, index=args.index)
-        start = time.perf_counter()
-        written = col.import_points(range(n), vectors, batch_size=args.batch, progress=False)
+        if args.mode == "async":
+            import asyncio
+
+            async def run() -> int:
+                async with sextant.AsyncClient(args.address, api_key=args.api_key) as ac:
+                    acol = await ac.collection(args.collection)
+                    return await acol.import_points(range(n), vectors, batch_size=args.batch)
+
+            start = time.perf_counter()
+            written = asyncio.run(run())
+        elif args.mode == "repeated":
+            from sextant import _convert
+            from sextant._proto import sextant_pb2 as pb
+
+            def repeated(ids, rows, payloads, offset=0):  # type: ignore[no-untyped-def]
+                # The client's conversion before packed vectors: a Python float per component.
+                m = _convert.as_matrix(rows).tolist()
+                return [pb.Point(id=_convert.id_to_proto(ids[i]), vector=m[i]) for i in range(len(ids))]
+
+            _convert.points_to_proto = repeated
+            start = time.perf_counter()
+            written = col.import_points(range(n), vectors, batch_size=args.batch, progress=False)
+        else:
+            start = time.perf_counter()
+            written = col.import_points(range(n), vectors, batch_size=args.batch, progress=False)
         seconds = time.perf_counter() - start
         count = col.count()
         if written != n or count != n:
@@ -104,6 +131,7 @@ def main() -> int:
 
     print(json.dumps({
         "client": "python",
+        "mode": args.mode,
         "points": n,
         "seconds": round(seconds, 3),
         "points_per_s": round(n / seconds),

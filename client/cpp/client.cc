@@ -205,6 +205,49 @@ Status Client::DropCollection(std::string_view name) {
   });
 }
 
+Status Client::CreateAlias(std::string_view alias, std::string_view collection) {
+  v1::CreateAliasRequest request;
+  request.set_alias(std::string(alias));
+  request.set_collection(std::string(collection));
+  v1::UpdateAliasesResponse response;
+  return connection_->Call(
+      [&](grpc::ClientContext* c) { return connection_->stub->CreateAlias(c, request, &response); });
+}
+
+Status Client::DeleteAlias(std::string_view alias) {
+  v1::DeleteAliasRequest request;
+  request.set_alias(std::string(alias));
+  v1::UpdateAliasesResponse response;
+  return connection_->Call(
+      [&](grpc::ClientContext* c) { return connection_->stub->DeleteAlias(c, request, &response); });
+}
+
+StatusOr<std::vector<AliasInfo>> Client::ListAliases() {
+  v1::ListAliasesRequest request;
+  v1::ListAliasesResponse response;
+  SEXTANT_RETURN_IF_ERROR(connection_->Call(
+      [&](grpc::ClientContext* c) { return connection_->stub->ListAliases(c, request, &response); }));
+  std::vector<AliasInfo> out;
+  for (const v1::Alias& a : response.aliases()) out.push_back({a.alias(), a.collection()});
+  return out;
+}
+
+Status Client::UpdateAliases(std::span<const AliasChange> changes) {
+  v1::UpdateAliasesRequest request;
+  for (const AliasChange& change : changes) {
+    v1::AliasChange* out = request.add_changes();
+    if (change.kind == AliasChange::Kind::kCreate) {
+      out->mutable_create_alias()->set_alias(change.alias);
+      out->mutable_create_alias()->set_collection(change.collection);
+    } else {
+      out->mutable_delete_alias()->set_alias(change.alias);
+    }
+  }
+  v1::UpdateAliasesResponse response;
+  return connection_->Call(
+      [&](grpc::ClientContext* c) { return connection_->stub->UpdateAliases(c, request, &response); });
+}
+
 std::unique_ptr<RemoteCollection> Client::Collection(std::string_view name) {
   return std::unique_ptr<RemoteCollection>(new RemoteCollection(connection_, std::string(name)));
 }
@@ -276,6 +319,118 @@ StatusOr<uint64_t> RemoteCollection::Count() {
   SEXTANT_RETURN_IF_ERROR(connection_->Call(
       [&](grpc::ClientContext* c) { return connection_->stub->Count(c, request, &response); }));
   return response.count();
+}
+
+StatusOr<std::vector<std::optional<Point>>> RemoteCollection::GetMany(std::span<const PointId> ids,
+                                                                      bool with_vector) {
+  v1::GetManyRequest request;
+  request.set_collection(name_);
+  request.set_with_vector(with_vector);
+  for (const PointId& id : ids) convert::ToProto(id, request.add_ids());
+  v1::GetManyResponse response;
+  SEXTANT_RETURN_IF_ERROR(connection_->Call(
+      [&](grpc::ClientContext* c) { return connection_->stub->GetMany(c, request, &response); }));
+  // The server lists found points in request order, skipping missing ids.
+  std::vector<std::optional<Point>> out(ids.size());
+  int next = 0;
+  for (size_t i = 0; i < ids.size() && next < response.points_size(); ++i) {
+    auto point = convert::FromProto(response.points(next), "points[" + std::to_string(next) + "]");
+    if (!point.ok()) return BadResponse(point.status());
+    if (point->id != ids[i]) continue;
+    out[i] = std::move(point).value();
+    ++next;
+  }
+  if (next != response.points_size()) return BadResponse(Status::Internal("GetMany: points out of order"));
+  return out;
+}
+
+StatusOr<uint64_t> RemoteCollection::CountWhere(std::string_view filter) {
+  v1::CountRequest request;
+  request.set_collection(name_);
+  request.set_filter(std::string(filter));
+  v1::CountResponse response;
+  SEXTANT_RETURN_IF_ERROR(connection_->Call(
+      [&](grpc::ClientContext* c) { return connection_->stub->Count(c, request, &response); }));
+  return response.count();
+}
+
+namespace {
+
+template <typename Req>
+Status SetSelector(const PointSelector& points, Req* request) {
+  if (points.by_filter) {
+    if (points.filter.empty()) return Status::InvalidArgument("filter: empty (use \"{}\" to select every point)");
+    request->set_filter(points.filter);
+  } else {
+    if (points.ids.empty()) return Status::InvalidArgument("ids: empty (name at least one point)");
+    v1::PointIds* out = request->mutable_ids();
+    for (const PointId& id : points.ids) convert::ToProto(id, out->add_ids());
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+StatusOr<uint64_t> RemoteCollection::SetPayload(const WriteOptions& options, const PointSelector& points,
+                                                std::string_view payload) {
+  v1::SetPayloadRequest request;
+  request.set_collection(name_);
+  request.set_sync(options.sync);
+  request.set_payload(std::string(payload));
+  SEXTANT_RETURN_IF_ERROR(SetSelector(points, &request));
+  v1::UpdateResponse response;
+  SEXTANT_RETURN_IF_ERROR(connection_->Call(
+      [&](grpc::ClientContext* c) { return connection_->stub->SetPayload(c, request, &response); }));
+  return response.updated();
+}
+
+StatusOr<uint64_t> RemoteCollection::OverwritePayload(const WriteOptions& options, const PointSelector& points,
+                                                      std::string_view payload) {
+  v1::SetPayloadRequest request;
+  request.set_collection(name_);
+  request.set_sync(options.sync);
+  request.set_payload(std::string(payload));
+  request.set_overwrite(true);
+  SEXTANT_RETURN_IF_ERROR(SetSelector(points, &request));
+  v1::UpdateResponse response;
+  SEXTANT_RETURN_IF_ERROR(connection_->Call(
+      [&](grpc::ClientContext* c) { return connection_->stub->SetPayload(c, request, &response); }));
+  return response.updated();
+}
+
+StatusOr<uint64_t> RemoteCollection::DeletePayloadKeys(const WriteOptions& options, const PointSelector& points,
+                                                       std::span<const std::string> keys) {
+  v1::DeletePayloadKeysRequest request;
+  request.set_collection(name_);
+  request.set_sync(options.sync);
+  for (const std::string& k : keys) request.add_keys(k);
+  SEXTANT_RETURN_IF_ERROR(SetSelector(points, &request));
+  v1::UpdateResponse response;
+  SEXTANT_RETURN_IF_ERROR(connection_->Call(
+      [&](grpc::ClientContext* c) { return connection_->stub->DeletePayloadKeys(c, request, &response); }));
+  return response.updated();
+}
+
+Status RemoteCollection::UpdateVectors(const WriteOptions& options, std::span<const PointId> ids,
+                                       std::span<const float> vectors) {
+  if (ids.empty()) return Status::InvalidArgument("ids: empty (name at least one point)");
+  if (vectors.size() % ids.size() != 0) {
+    return Status::InvalidArgument("vectors: " + std::to_string(vectors.size()) + " floats is not a multiple of " +
+                                   std::to_string(ids.size()) + " ids");
+  }
+  const size_t dim = vectors.size() / ids.size();
+  v1::UpdateVectorsRequest request;
+  request.set_collection(name_);
+  request.set_sync(options.sync);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    v1::Point* p = request.add_points();
+    convert::ToProto(ids[i], p->mutable_id());
+    p->mutable_vector()->Assign(vectors.begin() + static_cast<ptrdiff_t>(i * dim),
+                                vectors.begin() + static_cast<ptrdiff_t>((i + 1) * dim));
+  }
+  v1::UpdateResponse response;
+  return connection_->Call(
+      [&](grpc::ClientContext* c) { return connection_->stub->UpdateVectors(c, request, &response); });
 }
 
 StatusOr<ScanPage> RemoteCollection::Scan(const ScanOptions& options, bool with_vector) {

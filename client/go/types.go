@@ -257,6 +257,10 @@ type SearchOptions struct {
 	WithPayload bool
 	// WithVector returns the hits' vectors.
 	WithVector bool
+	// PayloadInclude keeps only these dotted paths of each hit's payload (all of it when empty);
+	// PayloadExclude then drops these. Either implies WithPayload.
+	PayloadInclude []string
+	PayloadExclude []string
 }
 
 func (o *SearchOptions) toProto(op string) (*pb.SearchParams, error) {
@@ -279,11 +283,13 @@ func (o *SearchOptions) toProto(op string) (*pb.SearchParams, error) {
 	return &pb.SearchParams{
 		K:           k,
 		Filter:      filter,
-		WithPayload: o.WithPayload,
-		WithVector:  o.WithVector,
-		EfSearch:    ef,
-		Nprobe:      nprobe,
-		Exact:       o.Exact,
+		WithPayload:    o.WithPayload || len(o.PayloadInclude) > 0 || len(o.PayloadExclude) > 0,
+		WithVector:     o.WithVector,
+		EfSearch:       ef,
+		Nprobe:         nprobe,
+		Exact:          o.Exact,
+		PayloadInclude: o.PayloadInclude,
+		PayloadExclude: o.PayloadExclude,
 	}, nil
 }
 

@@ -32,6 +32,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -88,7 +89,17 @@ class CollectionImpl final : public Collection {
   StatusOr<uint64_t> Replace(const WriteOptions& options, std::string_view delete_filter, std::span<const PointId> ids,
                              std::span<const float> vectors, std::span<const std::string> payloads) override;
   StatusOr<Point> Get(const PointId& id) const override;
+  StatusOr<std::vector<std::optional<Point>>> GetMany(std::span<const PointId> ids) const override;
   StatusOr<uint64_t> Count() const override;
+  StatusOr<uint64_t> CountWhere(std::string_view filter) const override;
+  StatusOr<uint64_t> SetPayload(const WriteOptions& options, const PointSelector& points,
+                                std::string_view payload) override;
+  StatusOr<uint64_t> OverwritePayload(const WriteOptions& options, const PointSelector& points,
+                                      std::string_view payload) override;
+  StatusOr<uint64_t> DeletePayloadKeys(const WriteOptions& options, const PointSelector& points,
+                                       std::span<const std::string> keys) override;
+  Status UpdateVectors(const WriteOptions& options, std::span<const PointId> ids,
+                       std::span<const float> vectors) override;
   StatusOr<ScanPage> Scan(const ScanOptions& options) const override;
   StatusOr<std::vector<Hit>> Search(const SearchOptions& options, std::span<const float> query,
                                     SearchPlan* plan) const override;
@@ -142,9 +153,14 @@ class CollectionImpl final : public Collection {
   // Which slots the (parsed) filter allows; requires mu_ shared.
   // Upsert, and with delete_filter also Replace: one atomic batch. Returns how many live points
   // matched the filter. Call inside Guarded.
+  // With keep_payloads (UpdateVectors): every id must exist, and each keeps its stored payload.
   StatusOr<uint64_t> WritePoints(const WriteOptions& options, const payload::Filter* delete_filter,
                                  std::span<const PointId> ids, std::span<const float> vectors,
-                                 std::span<const std::string> payloads);
+                                 std::span<const std::string> payloads, bool keep_payloads = false);
+  // The payload-update calls: applies `edit` to the payload of every selected point, in one
+  // atomic batch with the payload index entries that change (collection_update.cc).
+  StatusOr<uint64_t> EditPayloads(const WriteOptions& options, const PointSelector& points, std::string_view what,
+                                  const std::function<void(nlohmann::json*)>& edit);
   // Adds the removal of the live point in `slot` (id, vector, payload, payload index entries).
   // Caller holds mu_ exclusively.
   void DeletePoint(uint32_t slot, storage::Batch* batch) const;

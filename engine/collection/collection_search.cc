@@ -9,6 +9,7 @@
 #include "index/flat.h"
 #include "payload/filter.h"
 #include "payload/payload.h"
+#include "payload/payload_edit.h"
 #include "simd/distance.h"
 #include "util/coding.h"
 
@@ -49,6 +50,20 @@ bool HexDecode(std::string_view hex, std::string* out) {
   return true;
 }
 
+
+// What one hit or scanned point counts against SearchOptions::max_result_bytes and
+// ScanOptions::max_page_bytes: about what it takes on the wire.
+size_t ResultBytes(size_t encoded_id_bytes, size_t payload_bytes, size_t floats) {
+  return 24 + encoded_id_bytes + payload_bytes + floats * sizeof(float);
+}
+
+Status ResultsTooLarge(const SearchOptions& options) {
+  return Status::ResourceExhausted("search: the results would exceed " + std::to_string(options.max_result_bytes) +
+                                   " bytes; ask for fewer hits (k, or fewer queries per batch)" +
+                                   (options.with_vector || options.with_payload
+                                        ? std::string(" or leave out vectors and payloads")
+                                        : std::string()));
+}
 
 
 // Exact search is cheaper than a filtered index walk when few points match. A filtered HNSW walk
@@ -112,6 +127,7 @@ StatusOr<ScanPage> CollectionImpl::Scan(const ScanOptions& options) const {
     std::shared_lock lock(mu_);
     SEXTANT_RETURN_IF_ERROR(CheckOpen());
     ScanPage page;
+    size_t page_bytes = 0;
     std::string begin = after.empty() ? prefix_ : storage::IdKey(desc_.id, after) + '\0';
     Status bad;
     SEXTANT_RETURN_IF_ERROR(env_.storage->Scan(
@@ -124,7 +140,11 @@ StatusOr<ScanPage> CollectionImpl::Scan(const ScanOptions& options) const {
             return false;
           }
           if (filter && !filter->Matches(payload::ParseStored(*text))) return true;
-          if (page.points.size() == options.limit) {  // one more exists: this page is not the last
+          const size_t point_bytes =
+              ResultBytes(encoded.size(), text->size(), options.with_vector ? desc_.dimension : 0);
+          if (page.points.size() == options.limit ||
+              (options.max_page_bytes != 0 && !page.points.empty() &&
+               page_bytes + point_bytes > options.max_page_bytes)) {  // one more exists: not the last page
             page.next_cursor = HexEncode(storage::EncodeId(page.points.back().id));
             return false;
           }
@@ -133,8 +153,13 @@ StatusOr<ScanPage> CollectionImpl::Scan(const ScanOptions& options) const {
             bad = id.status();
             return false;
           }
-          const float* vec = store_.Row(slot);
-          page.points.push_back(Point{std::move(*id), std::vector<float>(vec, vec + desc_.dimension), std::move(*text)});
+          page_bytes += point_bytes;
+          std::vector<float> vector;
+          if (options.with_vector) {
+            const float* vec = store_.Row(slot);
+            vector.assign(vec, vec + desc_.dimension);
+          }
+          page.points.push_back(Point{std::move(*id), std::move(vector), std::move(*text)});
           return true;
         }));
     SEXTANT_RETURN_IF_ERROR(bad);
@@ -280,6 +305,9 @@ StatusOr<Hit> CollectionImpl::MakeHit(uint32_t slot, float score, const SearchOp
   }
   if (options.with_payload) {
     SEXTANT_ASSIGN_OR_RETURN(hit.payload, ReadPayload(slot));
+    if (!options.payload_include.empty() || !options.payload_exclude.empty()) {
+      hit.payload = payload::Project(hit.payload, options.payload_include, options.payload_exclude);
+    }
   }
   return hit;
 }
@@ -307,6 +335,8 @@ StatusOr<std::vector<std::vector<Hit>>> CollectionImpl::SearchBatch(const Search
         return Status::InvalidArgument(label + ": vector is all zeros, which has no direction for the cosine metric");
       }
     }
+    SEXTANT_RETURN_IF_ERROR(payload::ValidatePaths(options.payload_include, "payload_include").WithPrefix("search"));
+    SEXTANT_RETURN_IF_ERROR(payload::ValidatePaths(options.payload_exclude, "payload_exclude").WithPrefix("search"));
     std::optional<payload::Filter> filter;
     if (!options.filter.empty()) {
       auto parsed = payload::Filter::Parse(options.filter);
@@ -323,9 +353,15 @@ StatusOr<std::vector<std::vector<Hit>>> CollectionImpl::SearchBatch(const Search
 
 
     std::vector<std::vector<Hit>> results(nq);
+    size_t result_bytes = 0;
     for (size_t i = 0; i < nq; ++i) {
       results[i].reserve(found[i].size());
       for (const index::Neighbor& nb : found[i]) {
+        if (options.max_result_bytes != 0) {
+          // The payload's size is known only once read: check the fixed part first, then again.
+          result_bytes += ResultBytes(slot_ids_[nb.slot].size(), 0, options.with_vector ? dim : 0);
+          if (result_bytes > options.max_result_bytes) return ResultsTooLarge(options);
+        }
         SEXTANT_ASSIGN_OR_RETURN(Hit hit, MakeHit(nb.slot, ScoreOf(desc_.metric, nb.distance), options));
         if (!std::isfinite(hit.score)) {
           // Validated vectors always score finitely (CollectionOptions::kMaxVectorNorm); a stored
@@ -335,6 +371,8 @@ StatusOr<std::vector<std::vector<Hit>>> CollectionImpl::SearchBatch(const Search
                                             "; its vector's norm is above the limit of 1e18: upsert it again");
         }
         hit.dense_score = hit.score;
+        result_bytes += hit.payload.size();
+        if (options.max_result_bytes != 0 && result_bytes > options.max_result_bytes) return ResultsTooLarge(options);
         results[i].push_back(std::move(hit));
       }
     }

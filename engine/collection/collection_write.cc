@@ -88,13 +88,14 @@ StatusOr<uint64_t> CollectionImpl::Replace(const WriteOptions& options, std::str
 
 StatusOr<uint64_t> CollectionImpl::WritePoints(const WriteOptions& options, const payload::Filter* delete_filter,
                                                std::span<const PointId> ids, std::span<const float> vectors,
-                                               std::span<const std::string> payloads) {
+                                               std::span<const std::string> payloads, bool keep_payloads) {
   {
     const size_t n = ids.size();
     const size_t dim = desc_.dimension;
-    if (n == 0) return Status::InvalidArgument("upsert: the batch is empty");
+    const std::string what = keep_payloads ? "update_vectors" : "upsert";
+    if (n == 0) return Status::InvalidArgument(what + ": the batch is empty");
     if (vectors.size() != n * dim) {
-      return Status::InvalidArgument("upsert: vectors holds " + std::to_string(vectors.size()) + " floats, expected " +
+      return Status::InvalidArgument(what + ": vectors holds " + std::to_string(vectors.size()) + " floats, expected " +
                                      std::to_string(n * dim) + " (" + std::to_string(n) + " ids x dimension " +
                                      std::to_string(dim) + ")");
     }
@@ -114,7 +115,7 @@ StatusOr<uint64_t> CollectionImpl::WritePoints(const WriteOptions& options, cons
     std::vector<std::vector<std::string>> entries(n);
     std::vector<text::DocTerms> texts(text_index_ ? n : 0);
     for (size_t i = 0; i < n; ++i) {
-      const std::string label = "upsert: " + PointLabel(i, ids[i]);
+      const std::string label = what + ": " + PointLabel(i, ids[i]);
       SEXTANT_RETURN_IF_ERROR(ValidateId(ids[i]).WithPrefix(label));
       SEXTANT_RETURN_IF_ERROR(ValidateVector(vectors.data() + i * dim, dim, "vector").WithPrefix(label));
       if (desc_.metric == Metric::kCosine && simd::Normalize(normalized.data() + i * dim, dim) == 0.0f) {
@@ -168,7 +169,7 @@ StatusOr<uint64_t> CollectionImpl::WritePoints(const WriteOptions& options, cons
           for (const Planned& p : plan) {
             if (p.slot < slots_) free_slots_.push_back(p.slot);
           }
-          return Status::ResourceExhausted("upsert: collection " + desc_.name + " is full (2^32 slots)");
+          return Status::ResourceExhausted(what + ": collection " + desc_.name + " is full (2^32 slots)");
         }
         plan.push_back({i, slot, old_slot});
       }
@@ -179,6 +180,27 @@ StatusOr<uint64_t> CollectionImpl::WritePoints(const WriteOptions& options, cons
         if (p.slot < slots_) free_slots_.push_back(p.slot);
       }
     };
+
+    // UpdateVectors: every id exists and keeps its payload (and so its payload index entries).
+    if (keep_payloads) {
+      for (const Planned& p : plan) {
+        if (p.old_slot < 0) {
+          give_back();
+          return Status::NotFound("update_vectors: " + PointLabel(p.index, ids[p.index]) +
+                                  " not found in collection " + desc_.name);
+        }
+      }
+      for (const Planned& p : plan) {
+        const uint32_t old = static_cast<uint32_t>(p.old_slot);
+        auto stored = ReadPayload(old);
+        if (!stored.ok()) {
+          give_back();
+          return stored.status().WithPrefix("update_vectors");
+        }
+        compact[p.index] = std::move(*stored);
+        if (payload_index_) entries[p.index] = payload_index_->EntriesOf(old);
+      }
+    }
 
     // Replace: the points matching the filter that this batch does not itself replace.
     std::vector<uint32_t> removed;
@@ -236,7 +258,7 @@ StatusOr<uint64_t> CollectionImpl::WritePoints(const WriteOptions& options, cons
     Status written = env_.storage->Write(batch, options.sync);
     if (!written.ok()) {
       give_back();
-      return written.WithPrefix(delete_filter ? "replace" : "upsert");
+      return written.WithPrefix(delete_filter ? "replace" : what);
     }
 
     std::vector<uint32_t> retired, added;

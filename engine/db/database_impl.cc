@@ -10,7 +10,10 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <span>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -41,21 +44,24 @@ using internal::LogLevel;
 constexpr int kFormatVersion = 1;
 constexpr std::string_view kFormatVersionKey = "format_version";
 constexpr std::string_view kNextIdKey = "next_collection_id";
+constexpr std::string_view kAliasKeyPrefix = "alias/";  // "alias/<alias>" -> the collection's name
+
+std::string AliasKey(std::string_view alias) { return std::string(kAliasKeyPrefix) + std::string(alias); }
 constexpr size_t kMaxNameLength = 128;
 
-Status ValidateName(std::string_view name) {
-  if (name.empty()) return Status::InvalidArgument("collection name is empty");
+Status ValidateName(std::string_view name, std::string_view what = "collection name") {
+  if (name.empty()) return Status::InvalidArgument(std::string(what) + " is empty");
   if (name.size() > kMaxNameLength) {
-    return Status::InvalidArgument("collection name is " + std::to_string(name.size()) +
+    return Status::InvalidArgument(std::string(what) + " is " + std::to_string(name.size()) +
                                    " characters, over the limit of " + std::to_string(kMaxNameLength));
   }
   auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
   if (!alnum(name[0])) {
-    return Status::InvalidArgument("collection name '" + std::string(name) + "' must start with a letter or digit");
+    return Status::InvalidArgument(std::string(what) + " '" + std::string(name) + "' must start with a letter or digit");
   }
   for (char c : name) {
     if (!alnum(c) && c != '_' && c != '-' && c != '.') {
-      return Status::InvalidArgument("collection name '" + std::string(name) +
+      return Status::InvalidArgument(std::string(what) + " '" + std::string(name) +
                                      "' may hold only letters, digits, '_', '-' and '.'");
     }
   }
@@ -141,6 +147,23 @@ class DatabaseImpl final : public Database {
       }
       collections_.emplace(d.name, std::move(*c));
     }
+    std::string alias_end(kAliasKeyPrefix);
+    alias_end.back() += 1;
+    SEXTANT_RETURN_IF_ERROR(storage_->Scan(Cf::kMeta, kAliasKeyPrefix, alias_end, [&](std::string_view k, std::string_view v) {
+      aliases_.emplace(std::string(k.substr(kAliasKeyPrefix.size())), std::string(v));
+      return true;
+    }));
+    // An alias naming no collection (its record damaged) is left out, as damaged collections are:
+    // the database still opens; re-creating the alias replaces the record.
+    for (auto it = aliases_.begin(); it != aliases_.end();) {
+      if (collections_.count(it->second) || damaged_.count(it->second)) {
+        ++it;
+        continue;
+      }
+      internal::Log(internal::LogLevel::kWarning, "database " + path_ + ": alias " + it->first +
+                                                      " names collection " + it->second + ", which does not exist; ignored");
+      it = aliases_.erase(it);
+    }
     return Status::OK();
   }
 
@@ -183,6 +206,10 @@ class DatabaseImpl final : public Database {
     if (collections_.count(std::string(name)) || restoring_.count(std::string(name)) || damaged_.count(name)) {
       return Status::AlreadyExists("collection " + std::string(name) + " already exists");
     }
+    if (auto a = aliases_.find(name); a != aliases_.end()) {
+      return Status::AlreadyExists("create collection " + std::string(name) + ": an alias of that name exists (of " +
+                                   a->second + ")");
+    }
     CollectionDescriptor d{next_id_, std::string(name), options.dimension, options.metric, options.index,
                            options.payload_indexes, options.text_fields, std::move(properties)};
     storage::Batch batch;
@@ -197,9 +224,13 @@ class DatabaseImpl final : public Database {
 
   StatusOr<std::shared_ptr<Collection>> GetCollection(std::string_view name) override {
     std::lock_guard guard(mu_);
-    auto it = collections_.find(std::string(name));
+    std::string_view target = name;
+    if (!collections_.count(name) && !damaged_.count(name)) {
+      if (auto a = aliases_.find(name); a != aliases_.end()) target = a->second;
+    }
+    auto it = collections_.find(target);
     if (it == collections_.end()) {
-      if (auto d = damaged_.find(name); d != damaged_.end()) return DamagedError(d->first, d->second);
+      if (auto d = damaged_.find(target); d != damaged_.end()) return DamagedError(d->first, d->second);
       return Status::NotFound("collection " + std::string(name) + " not found");
     }
     return std::shared_ptr<Collection>(it->second);
@@ -215,18 +246,32 @@ class DatabaseImpl final : public Database {
       auto it = collections_.find(std::string(name));
       if (it == collections_.end()) {
         if (auto d = damaged_.find(name); d != damaged_.end()) return DropDamaged(d);
+        if (auto a = aliases_.find(name); a != aliases_.end()) {
+          return Status::FailedPrecondition("drop collection " + std::string(name) + ": that is an alias of " +
+                                            a->second + "; delete the alias, or drop " + a->second +
+                                            " by its own name");
+        }
         return Status::NotFound("collection " + std::string(name) + " not found");
       }
       const uint32_t cid = it->second->id();
       const std::string begin = storage::CollectionPrefix(cid), end = storage::CollectionPrefix(cid + 1);
       storage::Batch batch;
       batch.Delete(Cf::kMeta, DescriptorKey(name));
+      // The collection's aliases go with it.
+      std::vector<std::string> its_aliases;
+      for (const auto& [alias, target] : aliases_) {
+        if (target == name) {
+          its_aliases.push_back(alias);
+          batch.Delete(Cf::kMeta, AliasKey(alias));
+        }
+      }
       for (int cf = 0; cf < storage::kNumCfs; ++cf) {
         if (static_cast<Cf>(cf) != Cf::kMeta) batch.DeleteRange(static_cast<Cf>(cf), begin, end);
       }
       SEXTANT_RETURN_IF_ERROR(storage_->Write(batch, /*sync=*/true).WithPrefix("drop collection"));
       dropped = it->second;
       collections_.erase(it);
+      for (const std::string& alias : its_aliases) aliases_.erase(alias);
     }
     const uint32_t cid = dropped->id();
     const std::string begin = storage::CollectionPrefix(cid), end = storage::CollectionPrefix(cid + 1);
@@ -260,6 +305,66 @@ class DatabaseImpl final : public Database {
     }
     std::sort(out.begin(), out.end(), [](const CollectionInfo& a, const CollectionInfo& b) { return a.name < b.name; });
     return out;
+  }
+
+  Status CreateAlias(std::string_view alias, std::string_view collection) override {
+    const AliasChange change = AliasChange::Create(std::string(alias), std::string(collection));
+    return UpdateAliases(std::span(&change, 1));
+  }
+
+  Status DeleteAlias(std::string_view alias) override {
+    const AliasChange change = AliasChange::Delete(std::string(alias));
+    return UpdateAliases(std::span(&change, 1));
+  }
+
+  StatusOr<std::vector<AliasInfo>> ListAliases() const override {
+    std::lock_guard guard(mu_);
+    std::vector<AliasInfo> out;
+    out.reserve(aliases_.size());
+    for (const auto& [alias, target] : aliases_) out.push_back({alias, target});
+    return out;
+  }
+
+  Status UpdateAliases(std::span<const AliasChange> changes) override {
+    if (changes.empty()) return Status::InvalidArgument("alias changes: empty");
+    std::lock_guard guard(mu_);
+    // Apply to a copy, so that a failing change leaves everything as it was.
+    auto next = aliases_;
+    for (size_t i = 0; i < changes.size(); ++i) {
+      const AliasChange& c = changes[i];
+      const bool create = c.kind == AliasChange::Kind::kCreate;
+      const std::string label = changes.size() == 1 ? std::string(create ? "create alias " : "delete alias ") + c.alias
+                                                    : "change " + std::to_string(i) + " (" +
+                                                          (create ? "create " : "delete ") + c.alias + ")";
+      SEXTANT_RETURN_IF_ERROR(ValidateName(c.alias, "alias").WithPrefix(label));
+      if (!create) {
+        if (next.erase(c.alias) == 0) return Status::NotFound(label + ": alias " + c.alias + " not found");
+        continue;
+      }
+      if (collections_.count(c.alias) || restoring_.count(c.alias)) {
+        return Status::AlreadyExists(label + ": a collection named " + c.alias + " exists");
+      }
+      if (auto a = next.find(c.alias); a != next.end()) {
+        return Status::AlreadyExists(label + ": alias " + c.alias + " already names collection " + a->second +
+                                     " (delete it first, in the same call to switch it)");
+      }
+      if (!collections_.count(c.collection)) {
+        return Status::NotFound(label + ": collection " + c.collection + " not found" +
+                                (next.count(c.collection) ? " (it is an alias; aliases name collections)" : ""));
+      }
+      next.emplace(c.alias, c.collection);
+    }
+    storage::Batch batch;
+    for (const auto& [alias, target] : aliases_) {
+      if (!next.count(alias)) batch.Delete(Cf::kMeta, AliasKey(alias));
+    }
+    for (const auto& [alias, target] : next) {
+      auto o = aliases_.find(alias);
+      if (o == aliases_.end() || o->second != target) batch.Put(Cf::kMeta, AliasKey(alias), target);
+    }
+    SEXTANT_RETURN_IF_ERROR(storage_->Write(batch, /*sync=*/true).WithPrefix("update aliases"));
+    aliases_ = std::move(next);
+    return Status::OK();
   }
 
   StatusOr<RepairReport> RepairCollection(std::string_view name) override {
@@ -413,6 +518,9 @@ class DatabaseImpl final : public Database {
       if (collections_.count(std::string(name)) || restoring_.count(std::string(name)) || damaged_.count(name)) {
         return Status::AlreadyExists("restore: collection " + std::string(name) + " already exists");
       }
+      if (aliases_.count(name)) {
+        return Status::AlreadyExists("restore: " + std::string(name) + " is an alias; restore under another name");
+      }
       cid = next_id_;
       storage::Batch batch;
       batch.Put(Cf::kMeta, kNextIdKey, std::to_string(cid + 1));
@@ -529,6 +637,13 @@ class DatabaseImpl final : public Database {
     if (d->second.repairing) return Status::Aborted("collection " + d->first + " is being repaired");
     storage::Batch batch;
     batch.Delete(Cf::kMeta, DescriptorKey(d->first));
+    std::vector<std::string> its_aliases;  // the collection's aliases go with it
+    for (const auto& [alias, target] : aliases_) {
+      if (target == d->first) {
+        its_aliases.push_back(alias);
+        batch.Delete(Cf::kMeta, AliasKey(alias));
+      }
+    }
     if (d->second.descriptor) {
       const uint32_t cid = d->second.descriptor->id;
       for (int cf = 0; cf < storage::kNumCfs; ++cf) {
@@ -540,11 +655,13 @@ class DatabaseImpl final : public Database {
     SEXTANT_RETURN_IF_ERROR(storage_->Write(batch, /*sync=*/true).WithPrefix("drop collection"));
     if (d->second.descriptor) env_.files->Remove(IndexFilePath(env_.index_dir, d->second.descriptor->id)).IgnoreError();
     damaged_.erase(d);
+    for (const std::string& alias : its_aliases) aliases_.erase(alias);
     return Status::OK();
   }
 
   mutable std::mutex mu_;  // guards the catalogue below
   std::map<std::string, std::shared_ptr<CollectionImpl>, std::less<>> collections_;
+  std::map<std::string, std::string, std::less<>> aliases_;  // alias -> collection name
   std::set<std::string, std::less<>> restoring_;  // names reserved by restores in progress
   std::map<std::string, Damaged, std::less<>> damaged_;
   uint32_t next_id_ = 1;

@@ -32,6 +32,9 @@ struct Transfer {
   Response response;
   bool stopped_by_callback = false;
   bool idle_timed_out = false;
+  bool too_large = false;
+  uint64_t max_bytes = 0;  // 0: no bound
+  uint64_t received = 0;
   uint32_t idle_timeout_ms = 0;
   Clock::time_point last_data = Clock::now();
   curl_off_t last_dlnow = 0;
@@ -41,6 +44,11 @@ size_t WriteCallback(char* data, size_t size, size_t count, void* user) {
   auto* t = static_cast<Transfer*>(user);
   const size_t n = size * count;
   t->last_data = Clock::now();
+  t->received += n;
+  if (t->max_bytes != 0 && t->received > t->max_bytes) {
+    t->too_large = true;
+    return 0;  // makes libcurl abort the transfer with CURLE_WRITE_ERROR
+  }
   if (t->on_data == nullptr) {
     t->response.body.append(data, n);
     return n;
@@ -87,6 +95,7 @@ StatusOr<Response> Perform(const Request& request, const DataCallback* on_data) 
   t.on_data = on_data;
   t.curl = curl;
   t.idle_timeout_ms = request.idle_timeout_ms;
+  t.max_bytes = request.max_response_bytes;
   char errbuf[CURL_ERROR_SIZE] = {0};
 
   curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
@@ -113,6 +122,10 @@ StatusOr<Response> Perform(const Request& request, const DataCallback* on_data) 
   curl_easy_cleanup(curl);
   curl_slist_free_all(headers);
 
+  if (t.too_large) {
+    return Status::ResourceExhausted(request.url + " answered more than " +
+                                     std::to_string(request.max_response_bytes) + " bytes");
+  }
   if (code == CURLE_OK) return std::move(t.response);
   if (t.stopped_by_callback) {
     t.response.stopped = true;

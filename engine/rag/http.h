@@ -26,6 +26,10 @@ struct Request {
   // Gives up when no byte has arrived for this long (0 = only timeout_ms). libcurl checks about
   // once a second when nothing arrives, so the error comes up to a second late.
   uint32_t idle_timeout_ms = 0;
+  // The most bytes of an answer's body taken in, streamed or collected (0 = no bound): past it
+  // the transfer is cut and the call fails with ResourceExhausted, so an endpoint cannot make the
+  // process hold an unbounded answer.
+  uint64_t max_response_bytes = 64u << 20;
 };
 
 struct Response {
@@ -42,6 +46,7 @@ using DataCallback = std::function<bool(std::string_view bytes)>;
 //                    "<url> broke off its answer (HTTP 200): <reason>" when it fails mid-answer
 //   DeadlineExceeded "<url> did not answer within N ms" / "<url> sent nothing for N ms"
 //   InvalidArgument  a malformed URL
+//   ResourceExhausted "<url> answered more than N bytes" (Request::max_response_bytes)
 StatusOr<Response> Post(const Request& request);
 
 // As Post, but the body of a 2xx answer goes to on_data as it arrives instead of into

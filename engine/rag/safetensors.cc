@@ -92,7 +92,10 @@ StatusOr<std::unique_ptr<SafeTensorsFile>> SafeTensorsFile::Open(const std::stri
   }
   if (!header.is_object()) return corrupt("header is not a JSON object");
 
-  for (const auto& [name, entry] : header.items()) {
+  for (const auto& item : header.items()) {
+    // Not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
+    const std::string& name = item.key();
+    const nlohmann::json& entry = item.value();
     if (name == "__metadata__") continue;
     auto bad = [&](const std::string& what) { return corrupt("tensor \"" + name + "\": " + what); };
     if (!entry.is_object()) return bad("entry is not an object");

@@ -32,6 +32,7 @@ constexpr FlagSpec kFlags[] = {
     {"nprobe", '\0', true},
     {"exact", '\0', false},
     {"plan", '\0', false},
+    {"overwrite", '\0', false},
     {"embedder", '\0', true},
     {"chunk-tokens", '\0', true},
     {"overlap", '\0', true},
@@ -39,6 +40,7 @@ constexpr FlagSpec kFlags[] = {
     {"llm-url", '\0', true},
     {"llm-model", '\0', true},
     {"json", '\0', false},
+    {"drop", '\0', false},
 };
 
 const FlagSpec* FindLong(std::string_view name) {

@@ -55,6 +55,7 @@ int RunCreate(const Args& args, const std::string& db_path);
 int RunList(const Args&, const std::string& db_path);
 int RunInfo(const Args& args, const std::string& db_path);
 int RunDrop(const Args& args, const std::string& db_path);
+int RunRepair(const Args& args, const std::string& db_path);
 int RunIndex(const Args& args, const std::string& db_path);
 int RunReindex(const Args& args, const std::string& db_path);
 
@@ -63,6 +64,13 @@ int RunImport(const Args& args, const std::string& db_path);
 int RunGet(const Args& args, const std::string& db_path);
 int RunDelete(const Args& args, const std::string& db_path);
 int RunSearch(const Args& args, const std::string& db_path);
+
+// cmd_data.cc: count, set-payload, delete-payload-keys.
+int RunCount(const Args& args, const std::string& db_path);
+int RunSetPayload(const Args& args, const std::string& db_path);
+int RunDeletePayloadKeys(const Args& args, const std::string& db_path);
+// alias: create / delete / list / swap.
+int RunAlias(const Args& args, const std::string& db_path);
 
 // cmd_text.cc
 int RunIngest(const Args& args, const std::string& db_path);

@@ -105,6 +105,8 @@ OutJson InfoToJson(const CollectionInfo& info) {
   out["index_origin"] = info.index_origin;
   out["index_bytes"] = info.index_bytes;
   out["vector_bytes"] = info.vector_bytes;
+  // A collection the database could not load: why (`sextant repair NAME` salvages it).
+  if (!info.damage.empty()) out["damage"] = info.damage;
   // What an application recorded with the collection; for a text collection, its embedder and
   // chunking ({"sextant.text": {...}}).
   if (!info.properties.empty()) out["properties"] = PayloadToJson(info.properties);

@@ -304,6 +304,30 @@ int RunDrop(const Args& args, const std::string& db_path) {
 
 namespace {
 
+// ---- repair ----
+
+Status Repair(const std::string& db_path, const std::string& name) {
+  SEXTANT_ASSIGN_OR_RETURN(auto db, OpenDatabase(db_path, /*create=*/false));
+  SEXTANT_ASSIGN_OR_RETURN(RepairReport report, db->RepairCollection(name));
+  OutJson out = OutJson::object();
+  out["name"] = name;
+  out["points_kept"] = report.points_kept;
+  out["points_removed"] = report.points_removed;
+  out["records_removed"] = report.records_removed;
+  std::cout << Dump(out) << '\n';
+  SEXTANT_ASSIGN_OR_RETURN(auto collection, db->GetCollection(name));
+  return ReportIndexState(*collection, /*wait=*/true);
+}
+
+}  // namespace
+
+int RunRepair(const Args& args, const std::string& db_path) {
+  if (args.Has("drop")) return Finish(Drop(db_path, args.positional[0]));
+  return Finish(Repair(db_path, args.positional[0]));
+}
+
+namespace {
+
 // ---- index / reindex ----
 
 Status SetIndex(const std::string& db_path, const std::string& name, const IndexOptions& options,

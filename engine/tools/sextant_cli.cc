@@ -87,6 +87,13 @@ Commands:
       Print the collection as one JSON object, like a line of `list`.
   drop NAME
       Delete the collection with all its points.
+  repair NAME [--drop]
+      Salvage a collection the database found damaged when it opened (its calls fail with
+      DataLoss; `list` shows it with a "damage" field): keeps every point whose id and
+      vector are intact, removes the records that are not, derives the payload index
+      entries again, rebuilds the index, and prints what it kept and removed as JSON.
+      On a healthy collection it only rebuilds the index (as reindex --wait).
+      --drop          delete the collection instead, as `drop` does
   import NAME FILE [--format fvecs|bvecs|jsonl] [--batch-size N] [--wait]
       Upsert the points in FILE ("-" reads standard input) into the collection:
         .fvecs, .bvecs  TEXMEX vectors (int32 d, then d float32 / uint8); the id of each
@@ -100,6 +107,20 @@ Commands:
       Print one JSON line {"id", "vector", "payload"} per point. Unknown id: error.
   delete NAME ID... [--string-ids]
       Delete the points (absent ids are skipped); prints {"deleted": N}.
+  alias list | alias create ALIAS COLLECTION | alias delete ALIAS | alias swap ALIAS COLLECTION
+      Aliases: second names of collections, accepted wherever a collection name is. list
+      prints one JSON line {"alias", "collection"} per alias; swap points an existing alias
+      at another collection in one atomic step.
+  count NAME [--filter JSON]
+      Print {"count": N}: the points, or those whose payload matches the filter.
+  set-payload NAME JSON (ID... | --filter JSON) [--overwrite] [--string-ids]
+      Set the top-level keys of the JSON object in the payloads of the points with these ids
+      (every id must exist) or of every point matching --filter ('{}' = all), keeping their
+      other keys and their vectors; with --overwrite, replace the whole payload. One atomic
+      update; prints {"updated": N}.
+  delete-payload-keys NAME KEY[,KEY...] (ID... | --filter JSON) [--string-ids]
+      Remove the keys (dotted paths such as meta.author) from the payloads of the points;
+      prints {"updated": N}.
   search NAME (--vector V | --query FILE) [-k K] [--filter JSON] [--with-payload]
          [--with-vector] [--ef-search N] [--nprobe N] [--exact] [--plan]
       Print one JSON line per query, nearest hits first:
@@ -159,7 +180,7 @@ Commands:
 
 Options:
   --db DIR        the database directory (default: $SEXTANT_DB)
-  --string-ids    get/delete: treat every ID as a string id
+  --string-ids    get/delete/set-payload/delete-payload-keys: treat every ID as a string id
   --format F      import/search: file format, when the extension does not tell it
   -k K            search/ask: number of hits or chunks
   --version       print the version and the SIMD level in use
@@ -207,11 +228,19 @@ const std::vector<CommandSpec>& Commands() {
       {"list", "list", 0, 0, {}, RunList},
       {"info", "info NAME", 1, 1, {}, RunInfo},
       {"drop", "drop NAME", 1, 1, {}, RunDrop},
+      {"repair", "repair NAME [--drop]", 1, 1, {"drop"}, RunRepair},
       {"index", "index NAME SPEC [--wait]", 2, 2, {"ef-construction", "wait"}, RunIndex},
       {"reindex", "reindex NAME [--wait]", 1, 1, {"wait"}, RunReindex},
       {"import", "import NAME FILE", 2, 2, {"format", "batch-size", "wait"}, RunImport},
       {"get", "get NAME ID...", 2, kMany, {"string-ids"}, RunGet},
       {"delete", "delete NAME ID...", 2, kMany, {"string-ids"}, RunDelete},
+      {"count", "count NAME [--filter JSON]", 1, 1, {"filter"}, RunCount},
+      {"alias", "alias (list | create ALIAS COLLECTION | delete ALIAS | swap ALIAS COLLECTION)", 1, 3, {},
+       RunAlias},
+      {"set-payload", "set-payload NAME JSON (ID... | --filter JSON)", 2, kMany,
+       {"filter", "overwrite", "string-ids"}, RunSetPayload},
+      {"delete-payload-keys", "delete-payload-keys NAME KEY[,KEY...] (ID... | --filter JSON)", 2, kMany,
+       {"filter", "string-ids"}, RunDeletePayloadKeys},
       {"search", "search NAME (--vector V | --query FILE) [-k K]", 1, 1,
        {"vector", "query", "k", "filter", "with-payload", "with-vector", "format", "ef-search",
         "nprobe", "exact", "plan"},

@@ -208,6 +208,82 @@ TEST_F(ClientTest, DeleteByIdsAndByFilter) {
   EXPECT_EQ(*c->Count(), 0u);
 }
 
+TEST_F(ClientTest, GetManyCountWherePayloadUpdatesUpdateVectors) {
+  auto c = Filled("data_management", 20);
+  std::vector<PointId> ids{PointId(3), PointId(99), PointId(0)};
+  auto got = c->GetMany(ids);
+  ASSERT_OK(got.status());
+  ASSERT_EQ(got->size(), 3u);
+  ASSERT_TRUE((*got)[0].has_value());
+  EXPECT_EQ((*got)[0]->id, PointId(3));
+  EXPECT_EQ((*got)[0]->vector.size(), kDim);
+  EXPECT_FALSE((*got)[1].has_value());
+  ASSERT_TRUE((*got)[2].has_value());
+  auto no_vectors = c->GetMany(ids, /*with_vector=*/false);
+  ASSERT_OK(no_vectors.status());
+  EXPECT_TRUE((*no_vectors)[0]->vector.empty());
+
+  EXPECT_EQ(*c->CountWhere(R"({"group": 1})"), 4u);
+  EXPECT_EQ(*c->CountWhere(""), 20u);
+  EXPECT_CODE(c->CountWhere("{bad").status(), StatusCode::kInvalidArgument);
+
+  auto n = c->SetPayload({}, PointSelector::Where(R"({"group": 1})"), R"({"tag": "one"})");
+  ASSERT_OK(n.status());
+  EXPECT_EQ(*n, 4u);
+  EXPECT_EQ(*c->CountWhere(R"({"tag": "one", "group": 1})"), 4u);
+  ASSERT_OK(c->OverwritePayload({}, PointSelector::Ids({PointId(2)}), R"({"only": 1})").status());
+  EXPECT_EQ(nlohmann::json::parse(c->Get(PointId(2))->payload), nlohmann::json::parse(R"({"only":1})"));
+  std::vector<std::string> keys{"tag"};
+  n = c->DeletePayloadKeys({}, PointSelector::Where("{}"), keys);
+  ASSERT_OK(n.status());
+  EXPECT_EQ(*n, 20u);
+  EXPECT_EQ(*c->CountWhere(R"({"tag": {"$exists": true}})"), 0u);
+  EXPECT_CODE(c->SetPayload({}, PointSelector::Ids({PointId(1), PointId(500)}), R"({"x":1})").status(),
+              StatusCode::kNotFound);
+  EXPECT_CODE(c->SetPayload({}, PointSelector::Ids({}), R"({"x":1})").status(), StatusCode::kInvalidArgument);
+  EXPECT_CODE(c->DeletePayloadKeys({}, PointSelector::Ids({PointId(1)}), std::vector<std::string>{}).status(),
+              StatusCode::kInvalidArgument);
+
+  std::vector<float> far(kDim, 100.0f);
+  const std::string before = c->Get(PointId(5))->payload;
+  ASSERT_OK(c->UpdateVectors({}, std::vector<PointId>{PointId(5)}, far));
+  EXPECT_EQ(c->Get(PointId(5))->payload, before);
+  SearchOptions so;
+  so.k = 1;
+  auto hits = c->Search(so, far);
+  ASSERT_OK(hits.status());
+  EXPECT_EQ((*hits)[0].id, PointId(5));
+  EXPECT_CODE(c->UpdateVectors({}, std::vector<PointId>{PointId(500)}, far), StatusCode::kNotFound);
+  EXPECT_CODE(c->UpdateVectors({}, std::vector<PointId>{PointId(5)}, std::vector<float>(kDim - 1, 1.0f)),
+              StatusCode::kInvalidArgument);
+
+  so.with_payload = true;
+  so.payload_include = {"name"};
+  hits = c->Search(so, far);
+  ASSERT_OK(hits.status());
+  EXPECT_EQ(nlohmann::json::parse((*hits)[0].payload), nlohmann::json::parse(R"({"name":"p5"})"));
+}
+
+TEST_F(ClientTest, Aliases) {
+  auto a = Filled("alias_target_a", 3);
+  ASSERT_OK(client_->CreateCollection("alias_target_b", Options(kDim, Metric::kL2, "Flat")).status());
+  ASSERT_OK(client_->CreateAlias("alias_live", "alias_target_a"));
+  auto live = client_->Collection("alias_live");
+  EXPECT_EQ(*live->Count(), 3u);
+  EXPECT_CODE(client_->CreateAlias("alias_live", "alias_target_a"), StatusCode::kAlreadyExists);
+  std::vector<AliasChange> swap{AliasChange::Delete("alias_live"), AliasChange::Create("alias_live", "alias_target_b")};
+  ASSERT_OK(client_->UpdateAliases(swap));
+  EXPECT_EQ(*live->Count(), 0u);
+  auto list = client_->ListAliases();
+  ASSERT_OK(list.status());
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].alias, "alias_live");
+  EXPECT_EQ((*list)[0].collection, "alias_target_b");
+  ASSERT_OK(client_->DeleteAlias("alias_live"));
+  EXPECT_CODE(client_->DeleteAlias("alias_live"), StatusCode::kNotFound);
+  EXPECT_CODE(live->Count().status(), StatusCode::kNotFound);
+}
+
 TEST_F(ClientTest, ScanPagesInIdOrder) {
   auto c = Filled("scan", 25);
   std::vector<uint64_t> seen;

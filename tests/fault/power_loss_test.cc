@@ -15,7 +15,11 @@
 // index builds) make the exact file operation the power goes at vary a little between runs.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <atomic>
+#include <csignal>
+#include <cstring>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -380,6 +384,15 @@ class PowerLossRun {
   std::string crash_report_;
 };
 
+// What a crash of the test process (an assertion inside RocksDB, a signal) prints: the seed.
+char g_current_seed[96];
+void PrintSeedOnAbort(int sig) {
+  const ssize_t ignored = ::write(2, g_current_seed, std::strlen(g_current_seed));
+  (void)ignored;
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+
 // Aborts the process (failing the test, not hanging CI) when an iteration takes too long.
 class Watchdog {
  public:
@@ -389,6 +402,8 @@ class Watchdog {
     thread_.join();
   }
   void Beat(uint64_t seed) {
+    std::snprintf(g_current_seed, sizeof g_current_seed, "\npower-loss: the process died at seed %llu\n",
+                  static_cast<unsigned long long>(seed));
     seed_ = seed;
     beats_++;
   }
@@ -422,6 +437,8 @@ void RunMany(SyncMode mode, uint64_t salt) {
               SyncModeName(mode), static_cast<unsigned long long>(base), static_cast<unsigned long long>(base + n - 1),
               static_cast<unsigned long long>(base - salt * 1'000'000), static_cast<unsigned long long>(n));
   Watchdog dog(120);
+  std::signal(SIGABRT, PrintSeedOnAbort);
+  std::signal(SIGSEGV, PrintSeedOnAbort);
   int failures = 0;
   std::map<std::string, int> outcomes;
   int64_t lost = 0;

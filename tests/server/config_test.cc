@@ -125,6 +125,8 @@ TEST(ConfigTest, BadSettings) {
       {{"--listen", "127.0.0.1:70000"}, "--listen"},
       {{"--listen", "0.0.0.0:7070"}, "not a loopback address"},
       {{"--listen", "[::]:7070"}, "not a loopback address"},
+      {{"--listen", "unix:"}, "unix socket path"},
+      {{"--listen", "unix:/" + std::string(200, 'x')}, "unix socket path"},
       {{"--tls-cert", "/nonexistent.pem"}, "--tls-cert given without --tls-key"},
       {{"--tls-key", "/nonexistent.pem"}, "--tls-key given without --tls-cert"},
       {{"--tls-cert", "/nonexistent.pem", "--tls-key", "/nonexistent.key"}, "cannot read"},
@@ -147,6 +149,8 @@ TEST(ConfigTest, LoopbackRule) {
   EXPECT_TRUE(server::IsLoopbackAddress("localhost:7070"));
   EXPECT_TRUE(server::IsLoopbackAddress("[::1]:7070"));
   EXPECT_FALSE(server::IsLoopbackAddress("0.0.0.0:7070"));
+  EXPECT_TRUE(server::IsLoopbackAddress("unix:/tmp/s.sock"));  // reachable only through the file system
+  EXPECT_EQ(Parse({"--listen", "unix:/tmp/x/sextantd.sock"}).action, ParseResult::Action::kRun);
   EXPECT_FALSE(server::IsLoopbackAddress("10.0.0.1:7070"));
   EXPECT_FALSE(server::IsLoopbackAddress("[::]:7070"));
   EXPECT_FALSE(server::IsLoopbackAddress("example.com:7070"));

@@ -196,7 +196,7 @@ TEST_F(CliTest, HelpPrintsUsageOnStdout) {
     EXPECT_THAT(r.out, HasSubstr("Usage: sextant"));
     for (const char* command :
          {"create", "list", "info", "drop", "import", "get", "delete", "search", "demo", "index",
-          "reindex", "--string-ids", "SEXTANT_DB", "--index SPEC", "HNSW16", "IVF1024,PQ16",
+          "reindex", "repair NAME [--drop]", "--string-ids", "SEXTANT_DB", "--index SPEC", "HNSW16", "IVF1024,PQ16",
           "--ef-construction", "--payload-index FIELD:TYPE", "--wait", "--ef-search", "--nprobe",
           "--exact", "--with-vector", "--plan", "index_state", "ingest NAME PATH...",
           "ask NAME QUESTION", "--embedder", "--chunk-tokens", "--generator", "--llm-url",
@@ -335,6 +335,35 @@ TEST_F(CliTest, CreateListInfoDrop) {
   EXPECT_ENGINE_ERROR(Run({"create", "bad name!", "--dim", "8"}), "InvalidArgument");
 }
 
+// `repair` on a healthy collection rebuilds its index and reports what it kept; --drop deletes it;
+// its errors. (Damaged collections are exercised in tests/unit/db/damaged_test.cc.)
+TEST_F(CliTest, RepairRebuildsOrDrops) {
+  Ok({"create", "c", "--dim", "2", "--index", "HNSW8"});
+  const std::string file = tmp_.Sub("p.jsonl");
+  {
+    std::ofstream f(file);
+    for (int i = 0; i < 5; ++i) f << R"({"id":)" << i << R"(,"vector":[)" << i << ",1]}\n";
+  }
+  Ok({"import", "c", file});
+  const std::string out = Ok({"repair", "c"});  // the report, then the index state
+  std::vector<json> report = JsonLines(out.substr(0, out.find('\n') + 1));
+  ASSERT_EQ(report.size(), 1u);
+  EXPECT_EQ(report[0]["name"], "c");
+  EXPECT_EQ(report[0]["points_kept"], 5);
+  EXPECT_EQ(report[0]["points_removed"], 0);
+  EXPECT_EQ(report[0]["records_removed"], 0);
+  EXPECT_EQ(Count("c"), 5u);
+
+  EXPECT_USAGE_ERROR(Run({"repair"}), "missing argument");
+  EXPECT_USAGE_ERROR(Run({"repair", "a", "b"}), "too many arguments");
+  EXPECT_USAGE_ERROR(Run({"repair", "c", "--drop=yes"}), "--drop");
+  EXPECT_ENGINE_ERROR(Run({"repair", "nosuch"}), "NotFound");
+  EXPECT_ENGINE_ERROR(Run({"repair", "nosuch", "--drop"}), "NotFound");
+
+  EXPECT_THAT(Ok({"repair", "c", "--drop"}), HasSubstr("dropped collection c"));
+  EXPECT_ENGINE_ERROR(Run({"info", "c"}), "NotFound");
+}
+
 TEST_F(CliTest, MissingDatabaseIsAnErrorAndIsNotCreated) {
   const std::string missing = tmp_.Sub("nope");
   RunResult r = RunRaw({"--db", missing, "list"});
@@ -456,6 +485,55 @@ TEST_F(CliTest, ImportJsonLinesWithPayloadsAndStringIds) {
   EXPECT_EQ(hits[0]["hits"][0]["payload"], json::parse(R"({"color":"red","n":1})"));
   EXPECT_EQ(hits[0]["hits"][1]["id"], 7);
   EXPECT_EQ(hits[0]["hits"][1]["payload"], json::object());
+}
+
+TEST_F(CliTest, CountSetPayloadDeletePayloadKeys) {
+  Ok({"create", "docs", "--dim", "2", "--metric", "l2", "--payload-index", "color:keyword"});
+  const std::string file = tmp_.Sub("docs.jsonl");
+  WriteText(file,
+            R"({"id": 1, "vector": [1, 0], "payload": {"color": "red", "meta": {"a": 1, "b": 2}}})"
+            "\n"
+            R"({"id": 2, "vector": [0, 1], "payload": {"color": "blue"}})"
+            "\n"
+            R"({"id": "x", "vector": [1, 1], "payload": {"color": "red"}})"
+            "\n");
+  Ok({"import", "docs", file});
+  EXPECT_EQ(JsonLines(Ok({"count", "docs"}))[0], json::parse(R"({"count":3})"));
+  EXPECT_EQ(JsonLines(Ok({"count", "docs", "--filter", R"({"color":"red"})"}))[0], json::parse(R"({"count":2})"));
+
+  EXPECT_EQ(JsonLines(Ok({"set-payload", "docs", R"({"color":"green","n":5})", "1", "x"}))[0],
+            json::parse(R"({"updated":2})"));
+  EXPECT_EQ(JsonLines(Ok({"get", "docs", "1"}))[0]["payload"],
+            json::parse(R"({"color":"green","n":5,"meta":{"a":1,"b":2}})"));
+  EXPECT_EQ(JsonLines(Ok({"count", "docs", "--filter", R"({"color":"green"})"}))[0], json::parse(R"({"count":2})"));
+  EXPECT_EQ(JsonLines(Ok({"set-payload", "docs", R"({"only":true})", "2", "--overwrite"}))[0],
+            json::parse(R"({"updated":1})"));
+  EXPECT_EQ(JsonLines(Ok({"get", "docs", "2"}))[0]["payload"], json::parse(R"({"only":true})"));
+  EXPECT_EQ(JsonLines(Ok({"delete-payload-keys", "docs", "meta.b,n", "--filter", "{}"}))[0],
+            json::parse(R"({"updated":3})"));
+  EXPECT_EQ(JsonLines(Ok({"get", "docs", "1"}))[0]["payload"], json::parse(R"({"color":"green","meta":{"a":1}})"));
+
+  EXPECT_ENGINE_ERROR(Run({"set-payload", "docs", R"({"c":1})", "1", "99"}), "NotFound");
+  EXPECT_ENGINE_ERROR(Run({"set-payload", "docs", R"({"color":1})", "1"}), "declared keyword");
+  EXPECT_EQ(Run({"set-payload", "docs", R"({"c":1})"}).code, 2);  // neither ids nor --filter
+  EXPECT_EQ(Run({"set-payload", "docs", R"({"c":1})", "1", "--filter", "{}"}).code, 2);
+  EXPECT_ENGINE_ERROR(Run({"count", "docs", "--filter", "{bad"}), "filter");
+}
+
+TEST_F(CliTest, Aliases) {
+  Ok({"create", "v1", "--dim", "2"});
+  Ok({"create", "v2", "--dim", "2"});
+  Ok({"alias", "create", "live", "v1"});
+  EXPECT_EQ(JsonLines(Ok({"alias", "list"}))[0], json::parse(R"({"alias":"live","collection":"v1"})"));
+  EXPECT_EQ(JsonLines(Ok({"info", "live"}))[0]["name"], "v1");
+  Ok({"alias", "swap", "live", "v2"});
+  EXPECT_EQ(JsonLines(Ok({"info", "live"}))[0]["name"], "v2");
+  EXPECT_ENGINE_ERROR(Run({"alias", "create", "live", "v1"}), "already");
+  EXPECT_ENGINE_ERROR(Run({"alias", "swap", "nope", "v1"}), "not found");
+  EXPECT_EQ(Run({"alias", "rename", "x"}).code, 2);
+  EXPECT_EQ(Run({"alias", "create", "x"}).code, 2);
+  Ok({"alias", "delete", "live"});
+  EXPECT_TRUE(JsonLines(Ok({"alias", "list"})).empty());
 }
 
 TEST_F(CliTest, ImportFromStandardInput) {

@@ -682,10 +682,14 @@ func (x *CollectionInfo) GetText() *TextOptions {
 }
 
 type Point struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            *PointId               `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Vector        []float32              `protobuf:"fixed32,2,rep,packed,name=vector,proto3" json:"vector,omitempty"` // dimension floats
-	Payload       string                 `protobuf:"bytes,3,opt,name=payload,proto3" json:"payload,omitempty"`        // JSON object text; "" (in) = none, "{}" (out) = none
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Id      *PointId               `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Vector  []float32              `protobuf:"fixed32,2,rep,packed,name=vector,proto3" json:"vector,omitempty"` // dimension floats
+	Payload string                 `protobuf:"bytes,3,opt,name=payload,proto3" json:"payload,omitempty"`        // JSON object text; "" (in) = none, "{}" (out) = none
+	// In requests, the vector as packed little-endian float32 (4 * dimension bytes), in place of
+	// `vector` (much cheaper to encode and decode); setting both is INVALID_ARGUMENT. Responses
+	// use `vector`.
+	VectorF32     []byte `protobuf:"bytes,30,opt,name=vector_f32,json=vectorF32,proto3" json:"vector_f32,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -741,6 +745,13 @@ func (x *Point) GetPayload() string {
 	return ""
 }
 
+func (x *Point) GetVectorF32() []byte {
+	if x != nil {
+		return x.VectorF32
+	}
+	return nil
+}
+
 type ServerInfoRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -787,6 +798,9 @@ type ServerInfoResponse struct {
 	MaxMessageBytes uint64 `protobuf:"varint,5,opt,name=max_message_bytes,json=maxMessageBytes,proto3" json:"max_message_bytes,omitempty"`
 	MaxBatchPoints  uint32 `protobuf:"varint,6,opt,name=max_batch_points,json=maxBatchPoints,proto3" json:"max_batch_points,omitempty"`
 	MaxDimension    uint32 `protobuf:"varint,7,opt,name=max_dimension,json=maxDimension,proto3" json:"max_dimension,omitempty"`
+	MaxK            uint32 `protobuf:"varint,55,opt,name=max_k,json=maxK,proto3" json:"max_k,omitempty"`                        // most hits per query (SearchParams.k)
+	MaxEfSearch     uint32 `protobuf:"varint,56,opt,name=max_ef_search,json=maxEfSearch,proto3" json:"max_ef_search,omitempty"` // largest SearchParams.ef_search
+	MaxNprobe       uint32 `protobuf:"varint,57,opt,name=max_nprobe,json=maxNprobe,proto3" json:"max_nprobe,omitempty"`         // largest SearchParams.nprobe
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
@@ -866,6 +880,27 @@ func (x *ServerInfoResponse) GetMaxBatchPoints() uint32 {
 func (x *ServerInfoResponse) GetMaxDimension() uint32 {
 	if x != nil {
 		return x.MaxDimension
+	}
+	return 0
+}
+
+func (x *ServerInfoResponse) GetMaxK() uint32 {
+	if x != nil {
+		return x.MaxK
+	}
+	return 0
+}
+
+func (x *ServerInfoResponse) GetMaxEfSearch() uint32 {
+	if x != nil {
+		return x.MaxEfSearch
+	}
+	return 0
+}
+
+func (x *ServerInfoResponse) GetMaxNprobe() uint32 {
+	if x != nil {
+		return x.MaxNprobe
 	}
 	return 0
 }
@@ -1684,6 +1719,7 @@ func (x *DeleteResponse) GetDeleted() uint64 {
 type CountRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	Filter        string                 `protobuf:"bytes,30,opt,name=filter,proto3" json:"filter,omitempty"` // count only points whose payload matches (JSON filter); "" = all
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1721,6 +1757,13 @@ func (*CountRequest) Descriptor() ([]byte, []int) {
 func (x *CountRequest) GetCollection() string {
 	if x != nil {
 		return x.Collection
+	}
+	return ""
+}
+
+func (x *CountRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
 	}
 	return ""
 }
@@ -1898,16 +1941,20 @@ func (x *ScanResponse) GetNextCursor() string {
 }
 
 type SearchParams struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	K             uint32                 `protobuf:"varint,1,opt,name=k,proto3" json:"k,omitempty"`          // number of hits, >= 1; 0 = 10
-	Filter        string                 `protobuf:"bytes,2,opt,name=filter,proto3" json:"filter,omitempty"` // JSON payload filter; empty = none
-	WithPayload   bool                   `protobuf:"varint,3,opt,name=with_payload,json=withPayload,proto3" json:"with_payload,omitempty"`
-	WithVector    bool                   `protobuf:"varint,4,opt,name=with_vector,json=withVector,proto3" json:"with_vector,omitempty"`
-	EfSearch      uint32                 `protobuf:"varint,5,opt,name=ef_search,json=efSearch,proto3" json:"ef_search,omitempty"` // HNSW candidate list size for this search; 0 = the index's default
-	Nprobe        uint32                 `protobuf:"varint,6,opt,name=nprobe,proto3" json:"nprobe,omitempty"`                     // IVF lists probed for this search; 0 = the index's default
-	Exact         bool                   `protobuf:"varint,7,opt,name=exact,proto3" json:"exact,omitempty"`                       // score every matching point, bypassing the index
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	K           uint32                 `protobuf:"varint,1,opt,name=k,proto3" json:"k,omitempty"`          // number of hits, >= 1; 0 = 10
+	Filter      string                 `protobuf:"bytes,2,opt,name=filter,proto3" json:"filter,omitempty"` // JSON payload filter; empty = none
+	WithPayload bool                   `protobuf:"varint,3,opt,name=with_payload,json=withPayload,proto3" json:"with_payload,omitempty"`
+	WithVector  bool                   `protobuf:"varint,4,opt,name=with_vector,json=withVector,proto3" json:"with_vector,omitempty"`
+	EfSearch    uint32                 `protobuf:"varint,5,opt,name=ef_search,json=efSearch,proto3" json:"ef_search,omitempty"` // HNSW candidate list size for this search; 0 = the index's default
+	Nprobe      uint32                 `protobuf:"varint,6,opt,name=nprobe,proto3" json:"nprobe,omitempty"`                     // IVF lists probed for this search; 0 = the index's default
+	Exact       bool                   `protobuf:"varint,7,opt,name=exact,proto3" json:"exact,omitempty"`                       // score every matching point, bypassing the index
+	// With with_payload: keep only these dotted paths of each payload (all when empty), then drop
+	// the payload_exclude paths.
+	PayloadInclude []string `protobuf:"bytes,30,rep,name=payload_include,json=payloadInclude,proto3" json:"payload_include,omitempty"`
+	PayloadExclude []string `protobuf:"bytes,31,rep,name=payload_exclude,json=payloadExclude,proto3" json:"payload_exclude,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SearchParams) Reset() {
@@ -1987,6 +2034,20 @@ func (x *SearchParams) GetExact() bool {
 		return x.Exact
 	}
 	return false
+}
+
+func (x *SearchParams) GetPayloadInclude() []string {
+	if x != nil {
+		return x.PayloadInclude
+	}
+	return nil
+}
+
+func (x *SearchParams) GetPayloadExclude() []string {
+	if x != nil {
+		return x.PayloadExclude
+	}
+	return nil
 }
 
 type Hit struct {
@@ -2147,6 +2208,7 @@ type SearchRequest struct {
 	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
 	Vector        []float32              `protobuf:"fixed32,2,rep,packed,name=vector,proto3" json:"vector,omitempty"` // dimension floats
 	Params        *SearchParams          `protobuf:"bytes,3,opt,name=params,proto3" json:"params,omitempty"`
+	VectorF32     []byte                 `protobuf:"bytes,30,opt,name=vector_f32,json=vectorF32,proto3" json:"vector_f32,omitempty"` // or: packed little-endian float32 (see Point.vector_f32)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2198,6 +2260,13 @@ func (x *SearchRequest) GetVector() []float32 {
 func (x *SearchRequest) GetParams() *SearchParams {
 	if x != nil {
 		return x.Params
+	}
+	return nil
+}
+
+func (x *SearchRequest) GetVectorF32() []byte {
+	if x != nil {
+		return x.VectorF32
 	}
 	return nil
 }
@@ -2260,6 +2329,7 @@ type SearchBatchRequest struct {
 	// n * dimension floats, row-major: n queries.
 	Vectors       []float32     `protobuf:"fixed32,2,rep,packed,name=vectors,proto3" json:"vectors,omitempty"`
 	Params        *SearchParams `protobuf:"bytes,3,opt,name=params,proto3" json:"params,omitempty"`
+	VectorsF32    []byte        `protobuf:"bytes,30,opt,name=vectors_f32,json=vectorsF32,proto3" json:"vectors_f32,omitempty"` // or: packed little-endian float32, row-major
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2311,6 +2381,13 @@ func (x *SearchBatchRequest) GetVectors() []float32 {
 func (x *SearchBatchRequest) GetParams() *SearchParams {
 	if x != nil {
 		return x.Params
+	}
+	return nil
+}
+
+func (x *SearchBatchRequest) GetVectorsF32() []byte {
+	if x != nil {
+		return x.VectorsF32
 	}
 	return nil
 }
@@ -3925,6 +4002,840 @@ func (x *ChatRequest) GetMaxToolRounds() uint32 {
 	return 0
 }
 
+type GetManyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	Ids           []*PointId             `protobuf:"bytes,2,rep,name=ids,proto3" json:"ids,omitempty"`                                  // 0..max_batch_points
+	WithVector    bool                   `protobuf:"varint,3,opt,name=with_vector,json=withVector,proto3" json:"with_vector,omitempty"` // include vectors (payloads are always included)
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetManyRequest) Reset() {
+	*x = GetManyRequest{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetManyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetManyRequest) ProtoMessage() {}
+
+func (x *GetManyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetManyRequest.ProtoReflect.Descriptor instead.
+func (*GetManyRequest) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *GetManyRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *GetManyRequest) GetIds() []*PointId {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+func (x *GetManyRequest) GetWithVector() bool {
+	if x != nil {
+		return x.WithVector
+	}
+	return false
+}
+
+type GetManyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Points        []*Point               `protobuf:"bytes,1,rep,name=points,proto3" json:"points,omitempty"`   // the points found, in the order of the request's ids
+	Missing       []*PointId             `protobuf:"bytes,2,rep,name=missing,proto3" json:"missing,omitempty"` // the ids that do not exist, in request order
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetManyResponse) Reset() {
+	*x = GetManyResponse{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetManyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetManyResponse) ProtoMessage() {}
+
+func (x *GetManyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetManyResponse.ProtoReflect.Descriptor instead.
+func (*GetManyResponse) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *GetManyResponse) GetPoints() []*Point {
+	if x != nil {
+		return x.Points
+	}
+	return nil
+}
+
+func (x *GetManyResponse) GetMissing() []*PointId {
+	if x != nil {
+		return x.Missing
+	}
+	return nil
+}
+
+type SetPayloadRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Collection string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	// Types that are valid to be assigned to Selector:
+	//
+	//	*SetPayloadRequest_Ids
+	//	*SetPayloadRequest_Filter
+	Selector      isSetPayloadRequest_Selector `protobuf_oneof:"selector"`
+	Payload       string                       `protobuf:"bytes,4,opt,name=payload,proto3" json:"payload,omitempty"`      // JSON object text
+	Overwrite     bool                         `protobuf:"varint,5,opt,name=overwrite,proto3" json:"overwrite,omitempty"` // replace the whole payload instead of merging top-level keys
+	Sync          bool                         `protobuf:"varint,6,opt,name=sync,proto3" json:"sync,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetPayloadRequest) Reset() {
+	*x = SetPayloadRequest{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetPayloadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetPayloadRequest) ProtoMessage() {}
+
+func (x *SetPayloadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetPayloadRequest.ProtoReflect.Descriptor instead.
+func (*SetPayloadRequest) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *SetPayloadRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *SetPayloadRequest) GetSelector() isSetPayloadRequest_Selector {
+	if x != nil {
+		return x.Selector
+	}
+	return nil
+}
+
+func (x *SetPayloadRequest) GetIds() *PointIds {
+	if x != nil {
+		if x, ok := x.Selector.(*SetPayloadRequest_Ids); ok {
+			return x.Ids
+		}
+	}
+	return nil
+}
+
+func (x *SetPayloadRequest) GetFilter() string {
+	if x != nil {
+		if x, ok := x.Selector.(*SetPayloadRequest_Filter); ok {
+			return x.Filter
+		}
+	}
+	return ""
+}
+
+func (x *SetPayloadRequest) GetPayload() string {
+	if x != nil {
+		return x.Payload
+	}
+	return ""
+}
+
+func (x *SetPayloadRequest) GetOverwrite() bool {
+	if x != nil {
+		return x.Overwrite
+	}
+	return false
+}
+
+func (x *SetPayloadRequest) GetSync() bool {
+	if x != nil {
+		return x.Sync
+	}
+	return false
+}
+
+type isSetPayloadRequest_Selector interface {
+	isSetPayloadRequest_Selector()
+}
+
+type SetPayloadRequest_Ids struct {
+	Ids *PointIds `protobuf:"bytes,2,opt,name=ids,proto3,oneof"` // every id must exist
+}
+
+type SetPayloadRequest_Filter struct {
+	Filter string `protobuf:"bytes,3,opt,name=filter,proto3,oneof"` // every point whose payload matches ("{}" = all)
+}
+
+func (*SetPayloadRequest_Ids) isSetPayloadRequest_Selector() {}
+
+func (*SetPayloadRequest_Filter) isSetPayloadRequest_Selector() {}
+
+type DeletePayloadKeysRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Collection string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	// Types that are valid to be assigned to Selector:
+	//
+	//	*DeletePayloadKeysRequest_Ids
+	//	*DeletePayloadKeysRequest_Filter
+	Selector      isDeletePayloadKeysRequest_Selector `protobuf_oneof:"selector"`
+	Keys          []string                            `protobuf:"bytes,4,rep,name=keys,proto3" json:"keys,omitempty"` // dotted paths, at least one
+	Sync          bool                                `protobuf:"varint,5,opt,name=sync,proto3" json:"sync,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeletePayloadKeysRequest) Reset() {
+	*x = DeletePayloadKeysRequest{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeletePayloadKeysRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeletePayloadKeysRequest) ProtoMessage() {}
+
+func (x *DeletePayloadKeysRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeletePayloadKeysRequest.ProtoReflect.Descriptor instead.
+func (*DeletePayloadKeysRequest) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *DeletePayloadKeysRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *DeletePayloadKeysRequest) GetSelector() isDeletePayloadKeysRequest_Selector {
+	if x != nil {
+		return x.Selector
+	}
+	return nil
+}
+
+func (x *DeletePayloadKeysRequest) GetIds() *PointIds {
+	if x != nil {
+		if x, ok := x.Selector.(*DeletePayloadKeysRequest_Ids); ok {
+			return x.Ids
+		}
+	}
+	return nil
+}
+
+func (x *DeletePayloadKeysRequest) GetFilter() string {
+	if x != nil {
+		if x, ok := x.Selector.(*DeletePayloadKeysRequest_Filter); ok {
+			return x.Filter
+		}
+	}
+	return ""
+}
+
+func (x *DeletePayloadKeysRequest) GetKeys() []string {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *DeletePayloadKeysRequest) GetSync() bool {
+	if x != nil {
+		return x.Sync
+	}
+	return false
+}
+
+type isDeletePayloadKeysRequest_Selector interface {
+	isDeletePayloadKeysRequest_Selector()
+}
+
+type DeletePayloadKeysRequest_Ids struct {
+	Ids *PointIds `protobuf:"bytes,2,opt,name=ids,proto3,oneof"`
+}
+
+type DeletePayloadKeysRequest_Filter struct {
+	Filter string `protobuf:"bytes,3,opt,name=filter,proto3,oneof"`
+}
+
+func (*DeletePayloadKeysRequest_Ids) isDeletePayloadKeysRequest_Selector() {}
+
+func (*DeletePayloadKeysRequest_Filter) isDeletePayloadKeysRequest_Selector() {}
+
+type UpdateVectorsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	Points        []*Point               `protobuf:"bytes,2,rep,name=points,proto3" json:"points,omitempty"` // id + vector (or vector_f32); payload must be empty
+	Sync          bool                   `protobuf:"varint,3,opt,name=sync,proto3" json:"sync,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateVectorsRequest) Reset() {
+	*x = UpdateVectorsRequest{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateVectorsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateVectorsRequest) ProtoMessage() {}
+
+func (x *UpdateVectorsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateVectorsRequest.ProtoReflect.Descriptor instead.
+func (*UpdateVectorsRequest) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *UpdateVectorsRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *UpdateVectorsRequest) GetPoints() []*Point {
+	if x != nil {
+		return x.Points
+	}
+	return nil
+}
+
+func (x *UpdateVectorsRequest) GetSync() bool {
+	if x != nil {
+		return x.Sync
+	}
+	return false
+}
+
+type UpdateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Updated       uint64                 `protobuf:"varint,1,opt,name=updated,proto3" json:"updated,omitempty"` // points updated
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateResponse) Reset() {
+	*x = UpdateResponse{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateResponse) ProtoMessage() {}
+
+func (x *UpdateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateResponse.ProtoReflect.Descriptor instead.
+func (*UpdateResponse) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *UpdateResponse) GetUpdated() uint64 {
+	if x != nil {
+		return x.Updated
+	}
+	return 0
+}
+
+type CreateAliasRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Alias         string                 `protobuf:"bytes,1,opt,name=alias,proto3" json:"alias,omitempty"`           // the rules of collection names; shares their namespace
+	Collection    string                 `protobuf:"bytes,2,opt,name=collection,proto3" json:"collection,omitempty"` // a collection's own name
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateAliasRequest) Reset() {
+	*x = CreateAliasRequest{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateAliasRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateAliasRequest) ProtoMessage() {}
+
+func (x *CreateAliasRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateAliasRequest.ProtoReflect.Descriptor instead.
+func (*CreateAliasRequest) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *CreateAliasRequest) GetAlias() string {
+	if x != nil {
+		return x.Alias
+	}
+	return ""
+}
+
+func (x *CreateAliasRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+type DeleteAliasRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Alias         string                 `protobuf:"bytes,1,opt,name=alias,proto3" json:"alias,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAliasRequest) Reset() {
+	*x = DeleteAliasRequest{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAliasRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAliasRequest) ProtoMessage() {}
+
+func (x *DeleteAliasRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAliasRequest.ProtoReflect.Descriptor instead.
+func (*DeleteAliasRequest) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *DeleteAliasRequest) GetAlias() string {
+	if x != nil {
+		return x.Alias
+	}
+	return ""
+}
+
+type AliasChange struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Action:
+	//
+	//	*AliasChange_CreateAlias
+	//	*AliasChange_DeleteAlias
+	Action        isAliasChange_Action `protobuf_oneof:"action"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AliasChange) Reset() {
+	*x = AliasChange{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AliasChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AliasChange) ProtoMessage() {}
+
+func (x *AliasChange) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AliasChange.ProtoReflect.Descriptor instead.
+func (*AliasChange) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *AliasChange) GetAction() isAliasChange_Action {
+	if x != nil {
+		return x.Action
+	}
+	return nil
+}
+
+func (x *AliasChange) GetCreateAlias() *CreateAliasRequest {
+	if x != nil {
+		if x, ok := x.Action.(*AliasChange_CreateAlias); ok {
+			return x.CreateAlias
+		}
+	}
+	return nil
+}
+
+func (x *AliasChange) GetDeleteAlias() *DeleteAliasRequest {
+	if x != nil {
+		if x, ok := x.Action.(*AliasChange_DeleteAlias); ok {
+			return x.DeleteAlias
+		}
+	}
+	return nil
+}
+
+type isAliasChange_Action interface {
+	isAliasChange_Action()
+}
+
+type AliasChange_CreateAlias struct {
+	CreateAlias *CreateAliasRequest `protobuf:"bytes,1,opt,name=create_alias,json=createAlias,proto3,oneof"`
+}
+
+type AliasChange_DeleteAlias struct {
+	DeleteAlias *DeleteAliasRequest `protobuf:"bytes,2,opt,name=delete_alias,json=deleteAlias,proto3,oneof"`
+}
+
+func (*AliasChange_CreateAlias) isAliasChange_Action() {}
+
+func (*AliasChange_DeleteAlias) isAliasChange_Action() {}
+
+type UpdateAliasesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Changes       []*AliasChange         `protobuf:"bytes,1,rep,name=changes,proto3" json:"changes,omitempty"` // at least one
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateAliasesRequest) Reset() {
+	*x = UpdateAliasesRequest{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateAliasesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateAliasesRequest) ProtoMessage() {}
+
+func (x *UpdateAliasesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateAliasesRequest.ProtoReflect.Descriptor instead.
+func (*UpdateAliasesRequest) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *UpdateAliasesRequest) GetChanges() []*AliasChange {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+type UpdateAliasesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateAliasesResponse) Reset() {
+	*x = UpdateAliasesResponse{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateAliasesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateAliasesResponse) ProtoMessage() {}
+
+func (x *UpdateAliasesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateAliasesResponse.ProtoReflect.Descriptor instead.
+func (*UpdateAliasesResponse) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{63}
+}
+
+type ListAliasesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"` // only the aliases of this collection; "" = all
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAliasesRequest) Reset() {
+	*x = ListAliasesRequest{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAliasesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAliasesRequest) ProtoMessage() {}
+
+func (x *ListAliasesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAliasesRequest.ProtoReflect.Descriptor instead.
+func (*ListAliasesRequest) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{64}
+}
+
+func (x *ListAliasesRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+type Alias struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Alias         string                 `protobuf:"bytes,1,opt,name=alias,proto3" json:"alias,omitempty"`
+	Collection    string                 `protobuf:"bytes,2,opt,name=collection,proto3" json:"collection,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Alias) Reset() {
+	*x = Alias{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[65]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Alias) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Alias) ProtoMessage() {}
+
+func (x *Alias) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[65]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Alias.ProtoReflect.Descriptor instead.
+func (*Alias) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{65}
+}
+
+func (x *Alias) GetAlias() string {
+	if x != nil {
+		return x.Alias
+	}
+	return ""
+}
+
+func (x *Alias) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+type ListAliasesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Aliases       []*Alias               `protobuf:"bytes,1,rep,name=aliases,proto3" json:"aliases,omitempty"` // ordered by alias
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAliasesResponse) Reset() {
+	*x = ListAliasesResponse{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAliasesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAliasesResponse) ProtoMessage() {}
+
+func (x *ListAliasesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAliasesResponse.ProtoReflect.Descriptor instead.
+func (*ListAliasesResponse) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{66}
+}
+
+func (x *ListAliasesResponse) GetAliases() []*Alias {
+	if x != nil {
+		return x.Aliases
+	}
+	return nil
+}
+
 var File_sextant_v1_sextant_proto protoreflect.FileDescriptor
 
 const file_sextant_v1_sextant_proto_rawDesc = "" +
@@ -3959,12 +4870,14 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"properties\x18\n" +
 	" \x01(\tR\n" +
 	"properties\x12+\n" +
-	"\x04text\x18\v \x01(\v2\x17.sextant.v1.TextOptionsR\x04text\"^\n" +
+	"\x04text\x18\v \x01(\v2\x17.sextant.v1.TextOptionsR\x04text\"}\n" +
 	"\x05Point\x12#\n" +
 	"\x02id\x18\x01 \x01(\v2\x13.sextant.v1.PointIdR\x02id\x12\x16\n" +
 	"\x06vector\x18\x02 \x03(\x02R\x06vector\x12\x18\n" +
-	"\apayload\x18\x03 \x01(\tR\apayload\"\x13\n" +
-	"\x11ServerInfoRequest\"\xfb\x01\n" +
+	"\apayload\x18\x03 \x01(\tR\apayload\x12\x1d\n" +
+	"\n" +
+	"vector_f32\x18\x1e \x01(\fR\tvectorF32\"\x13\n" +
+	"\x11ServerInfoRequest\"\xd3\x02\n" +
 	"\x12ServerInfoResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x14\n" +
 	"\x05build\x18\x02 \x01(\tR\x05build\x12\x1d\n" +
@@ -3973,7 +4886,11 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\tread_only\x18\x04 \x01(\bR\breadOnly\x12*\n" +
 	"\x11max_message_bytes\x18\x05 \x01(\x04R\x0fmaxMessageBytes\x12(\n" +
 	"\x10max_batch_points\x18\x06 \x01(\rR\x0emaxBatchPoints\x12#\n" +
-	"\rmax_dimension\x18\a \x01(\rR\fmaxDimension\"\xb4\x02\n" +
+	"\rmax_dimension\x18\a \x01(\rR\fmaxDimension\x12\x13\n" +
+	"\x05max_k\x187 \x01(\rR\x04maxK\x12\"\n" +
+	"\rmax_ef_search\x188 \x01(\rR\vmaxEfSearch\x12\x1d\n" +
+	"\n" +
+	"max_nprobe\x189 \x01(\rR\tmaxNprobe\"\xb4\x02\n" +
 	"\x17CreateCollectionRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tdimension\x18\x02 \x01(\rR\tdimension\x12*\n" +
@@ -4033,11 +4950,12 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\n" +
 	"\bselector\"*\n" +
 	"\x0eDeleteResponse\x12\x18\n" +
-	"\adeleted\x18\x01 \x01(\x04R\adeleted\".\n" +
+	"\adeleted\x18\x01 \x01(\x04R\adeleted\"F\n" +
 	"\fCountRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
-	"collection\"%\n" +
+	"collection\x12\x16\n" +
+	"\x06filter\x18\x1e \x01(\tR\x06filter\"%\n" +
 	"\rCountResponse\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\x04R\x05count\"\x94\x01\n" +
 	"\vScanRequest\x12\x1e\n" +
@@ -4052,7 +4970,7 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\fScanResponse\x12)\n" +
 	"\x06points\x18\x01 \x03(\v2\x11.sextant.v1.PointR\x06points\x12\x1f\n" +
 	"\vnext_cursor\x18\x02 \x01(\tR\n" +
-	"nextCursor\"\xc3\x01\n" +
+	"nextCursor\"\x95\x02\n" +
 	"\fSearchParams\x12\f\n" +
 	"\x01k\x18\x01 \x01(\rR\x01k\x12\x16\n" +
 	"\x06filter\x18\x02 \x01(\tR\x06filter\x12!\n" +
@@ -4061,7 +4979,9 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"withVector\x12\x1b\n" +
 	"\tef_search\x18\x05 \x01(\rR\befSearch\x12\x16\n" +
 	"\x06nprobe\x18\x06 \x01(\rR\x06nprobe\x12\x14\n" +
-	"\x05exact\x18\a \x01(\bR\x05exact\"r\n" +
+	"\x05exact\x18\a \x01(\bR\x05exact\x12'\n" +
+	"\x0fpayload_include\x18\x1e \x03(\tR\x0epayloadInclude\x12'\n" +
+	"\x0fpayload_exclude\x18\x1f \x03(\tR\x0epayloadExclude\"r\n" +
 	"\x03Hit\x12#\n" +
 	"\x02id\x18\x01 \x01(\v2\x13.sextant.v1.PointIdR\x02id\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x02R\x05score\x12\x18\n" +
@@ -4080,22 +5000,26 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\n" +
 	"KIND_EXACT\x10\x01\x12\x0e\n" +
 	"\n" +
-	"KIND_INDEX\x10\x02\"y\n" +
+	"KIND_INDEX\x10\x02\"\x98\x01\n" +
 	"\rSearchRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
 	"collection\x12\x16\n" +
 	"\x06vector\x18\x02 \x03(\x02R\x06vector\x120\n" +
-	"\x06params\x18\x03 \x01(\v2\x18.sextant.v1.SearchParamsR\x06params\"a\n" +
+	"\x06params\x18\x03 \x01(\v2\x18.sextant.v1.SearchParamsR\x06params\x12\x1d\n" +
+	"\n" +
+	"vector_f32\x18\x1e \x01(\fR\tvectorF32\"a\n" +
 	"\x0eSearchResponse\x12#\n" +
 	"\x04hits\x18\x01 \x03(\v2\x0f.sextant.v1.HitR\x04hits\x12*\n" +
-	"\x04plan\x18\x02 \x01(\v2\x16.sextant.v1.SearchPlanR\x04plan\"\x80\x01\n" +
+	"\x04plan\x18\x02 \x01(\v2\x16.sextant.v1.SearchPlanR\x04plan\"\xa1\x01\n" +
 	"\x12SearchBatchRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
 	"collection\x12\x18\n" +
 	"\avectors\x18\x02 \x03(\x02R\avectors\x120\n" +
-	"\x06params\x18\x03 \x01(\v2\x18.sextant.v1.SearchParamsR\x06params\"K\n" +
+	"\x06params\x18\x03 \x01(\v2\x18.sextant.v1.SearchParamsR\x06params\x12\x1f\n" +
+	"\vvectors_f32\x18\x1e \x01(\fR\n" +
+	"vectorsF32\"K\n" +
 	"\x13SearchBatchResponse\x124\n" +
 	"\aresults\x18\x01 \x03(\v2\x1a.sextant.v1.SearchResponseR\aresults\"\xae\x01\n" +
 	"\x0eEmbedderConfig\x12\x12\n" +
@@ -4252,7 +5176,71 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\arewrite\x18\r \x01(\x0e2\x17.sextant.v1.RewriteModeR\arewrite\x12*\n" +
 	"\x05tools\x18\x0e \x01(\x0e2\x14.sextant.v1.ToolModeR\x05tools\x12<\n" +
 	"\tfunctions\x18\x0f \x03(\v2\x1e.sextant.v1.FunctionDefinitionR\tfunctions\x12&\n" +
-	"\x0fmax_tool_rounds\x18\x10 \x01(\rR\rmaxToolRounds*\\\n" +
+	"\x0fmax_tool_rounds\x18\x10 \x01(\rR\rmaxToolRounds\"x\n" +
+	"\x0eGetManyRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12%\n" +
+	"\x03ids\x18\x02 \x03(\v2\x13.sextant.v1.PointIdR\x03ids\x12\x1f\n" +
+	"\vwith_vector\x18\x03 \x01(\bR\n" +
+	"withVector\"k\n" +
+	"\x0fGetManyResponse\x12)\n" +
+	"\x06points\x18\x01 \x03(\v2\x11.sextant.v1.PointR\x06points\x12-\n" +
+	"\amissing\x18\x02 \x03(\v2\x13.sextant.v1.PointIdR\amissing\"\xcf\x01\n" +
+	"\x11SetPayloadRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12(\n" +
+	"\x03ids\x18\x02 \x01(\v2\x14.sextant.v1.PointIdsH\x00R\x03ids\x12\x18\n" +
+	"\x06filter\x18\x03 \x01(\tH\x00R\x06filter\x12\x18\n" +
+	"\apayload\x18\x04 \x01(\tR\apayload\x12\x1c\n" +
+	"\toverwrite\x18\x05 \x01(\bR\toverwrite\x12\x12\n" +
+	"\x04sync\x18\x06 \x01(\bR\x04syncB\n" +
+	"\n" +
+	"\bselector\"\xb2\x01\n" +
+	"\x18DeletePayloadKeysRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12(\n" +
+	"\x03ids\x18\x02 \x01(\v2\x14.sextant.v1.PointIdsH\x00R\x03ids\x12\x18\n" +
+	"\x06filter\x18\x03 \x01(\tH\x00R\x06filter\x12\x12\n" +
+	"\x04keys\x18\x04 \x03(\tR\x04keys\x12\x12\n" +
+	"\x04sync\x18\x05 \x01(\bR\x04syncB\n" +
+	"\n" +
+	"\bselector\"u\n" +
+	"\x14UpdateVectorsRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12)\n" +
+	"\x06points\x18\x02 \x03(\v2\x11.sextant.v1.PointR\x06points\x12\x12\n" +
+	"\x04sync\x18\x03 \x01(\bR\x04sync\"*\n" +
+	"\x0eUpdateResponse\x12\x18\n" +
+	"\aupdated\x18\x01 \x01(\x04R\aupdated\"J\n" +
+	"\x12CreateAliasRequest\x12\x14\n" +
+	"\x05alias\x18\x01 \x01(\tR\x05alias\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x02 \x01(\tR\n" +
+	"collection\"*\n" +
+	"\x12DeleteAliasRequest\x12\x14\n" +
+	"\x05alias\x18\x01 \x01(\tR\x05alias\"\xa1\x01\n" +
+	"\vAliasChange\x12C\n" +
+	"\fcreate_alias\x18\x01 \x01(\v2\x1e.sextant.v1.CreateAliasRequestH\x00R\vcreateAlias\x12C\n" +
+	"\fdelete_alias\x18\x02 \x01(\v2\x1e.sextant.v1.DeleteAliasRequestH\x00R\vdeleteAliasB\b\n" +
+	"\x06action\"I\n" +
+	"\x14UpdateAliasesRequest\x121\n" +
+	"\achanges\x18\x01 \x03(\v2\x17.sextant.v1.AliasChangeR\achanges\"\x17\n" +
+	"\x15UpdateAliasesResponse\"4\n" +
+	"\x12ListAliasesRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\"=\n" +
+	"\x05Alias\x12\x14\n" +
+	"\x05alias\x18\x01 \x01(\tR\x05alias\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x02 \x01(\tR\n" +
+	"collection\"B\n" +
+	"\x13ListAliasesResponse\x12+\n" +
+	"\aaliases\x18\x01 \x03(\v2\x11.sextant.v1.AliasR\aaliases*\\\n" +
 	"\x06Metric\x12\x16\n" +
 	"\x12METRIC_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tMETRIC_L2\x10\x01\x12\x18\n" +
@@ -4279,7 +5267,7 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\x11REWRITE_MODE_AUTO\x10\x01\x12\x16\n" +
 	"\x12REWRITE_MODE_MODEL\x10\x02\x12\x1a\n" +
 	"\x16REWRITE_MODE_HEURISTIC\x10\x03\x12\x14\n" +
-	"\x10REWRITE_MODE_OFF\x10\x042\xbb\v\n" +
+	"\x10REWRITE_MODE_OFF\x10\x042\xb8\x10\n" +
 	"\aSextant\x12K\n" +
 	"\n" +
 	"ServerInfo\x12\x1d.sextant.v1.ServerInfoRequest\x1a\x1e.sextant.v1.ServerInfoResponse\x12S\n" +
@@ -4301,7 +5289,16 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\x0fDeleteDocuments\x12\".sextant.v1.DeleteDocumentsRequest\x1a#.sextant.v1.DeleteDocumentsResponse\x12<\n" +
 	"\x05Embed\x12\x18.sextant.v1.EmbedRequest\x1a\x19.sextant.v1.EmbedResponse\x128\n" +
 	"\x03Ask\x12\x16.sextant.v1.AskRequest\x1a\x17.sextant.v1.AskResponse0\x01\x12:\n" +
-	"\x04Chat\x12\x17.sextant.v1.ChatRequest\x1a\x17.sextant.v1.AskResponse0\x01B?P\x01Z;github.com/sextant-db/sextant/client/go/sextantpb;sextantpbb\x06proto3"
+	"\x04Chat\x12\x17.sextant.v1.ChatRequest\x1a\x17.sextant.v1.AskResponse0\x01\x12B\n" +
+	"\aGetMany\x12\x1a.sextant.v1.GetManyRequest\x1a\x1b.sextant.v1.GetManyResponse\x12G\n" +
+	"\n" +
+	"SetPayload\x12\x1d.sextant.v1.SetPayloadRequest\x1a\x1a.sextant.v1.UpdateResponse\x12U\n" +
+	"\x11DeletePayloadKeys\x12$.sextant.v1.DeletePayloadKeysRequest\x1a\x1a.sextant.v1.UpdateResponse\x12M\n" +
+	"\rUpdateVectors\x12 .sextant.v1.UpdateVectorsRequest\x1a\x1a.sextant.v1.UpdateResponse\x12P\n" +
+	"\vCreateAlias\x12\x1e.sextant.v1.CreateAliasRequest\x1a!.sextant.v1.UpdateAliasesResponse\x12P\n" +
+	"\vDeleteAlias\x12\x1e.sextant.v1.DeleteAliasRequest\x1a!.sextant.v1.UpdateAliasesResponse\x12N\n" +
+	"\vListAliases\x12\x1e.sextant.v1.ListAliasesRequest\x1a\x1f.sextant.v1.ListAliasesResponse\x12T\n" +
+	"\rUpdateAliases\x12 .sextant.v1.UpdateAliasesRequest\x1a!.sextant.v1.UpdateAliasesResponseB?P\x01Z;github.com/sextant-db/sextant/client/go/sextantpb;sextantpbb\x06proto3"
 
 var (
 	file_sextant_v1_sextant_proto_rawDescOnce sync.Once
@@ -4316,7 +5313,7 @@ func file_sextant_v1_sextant_proto_rawDescGZIP() []byte {
 }
 
 var file_sextant_v1_sextant_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_sextant_v1_sextant_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
+var file_sextant_v1_sextant_proto_msgTypes = make([]protoimpl.MessageInfo, 67)
 var file_sextant_v1_sextant_proto_goTypes = []any{
 	(Metric)(0),                       // 0: sextant.v1.Metric
 	(PayloadFieldType)(0),             // 1: sextant.v1.PayloadFieldType
@@ -4377,6 +5374,20 @@ var file_sextant_v1_sextant_proto_goTypes = []any{
 	(*ChatMessage)(nil),               // 56: sextant.v1.ChatMessage
 	(*FunctionDefinition)(nil),        // 57: sextant.v1.FunctionDefinition
 	(*ChatRequest)(nil),               // 58: sextant.v1.ChatRequest
+	(*GetManyRequest)(nil),            // 59: sextant.v1.GetManyRequest
+	(*GetManyResponse)(nil),           // 60: sextant.v1.GetManyResponse
+	(*SetPayloadRequest)(nil),         // 61: sextant.v1.SetPayloadRequest
+	(*DeletePayloadKeysRequest)(nil),  // 62: sextant.v1.DeletePayloadKeysRequest
+	(*UpdateVectorsRequest)(nil),      // 63: sextant.v1.UpdateVectorsRequest
+	(*UpdateResponse)(nil),            // 64: sextant.v1.UpdateResponse
+	(*CreateAliasRequest)(nil),        // 65: sextant.v1.CreateAliasRequest
+	(*DeleteAliasRequest)(nil),        // 66: sextant.v1.DeleteAliasRequest
+	(*AliasChange)(nil),               // 67: sextant.v1.AliasChange
+	(*UpdateAliasesRequest)(nil),      // 68: sextant.v1.UpdateAliasesRequest
+	(*UpdateAliasesResponse)(nil),     // 69: sextant.v1.UpdateAliasesResponse
+	(*ListAliasesRequest)(nil),        // 70: sextant.v1.ListAliasesRequest
+	(*Alias)(nil),                     // 71: sextant.v1.Alias
+	(*ListAliasesResponse)(nil),       // 72: sextant.v1.ListAliasesResponse
 }
 var file_sextant_v1_sextant_proto_depIdxs = []int32{
 	1,  // 0: sextant.v1.PayloadIndex.type:type_name -> sextant.v1.PayloadFieldType
@@ -4420,51 +5431,77 @@ var file_sextant_v1_sextant_proto_depIdxs = []int32{
 	4,  // 38: sextant.v1.ChatRequest.rewrite:type_name -> sextant.v1.RewriteMode
 	3,  // 39: sextant.v1.ChatRequest.tools:type_name -> sextant.v1.ToolMode
 	57, // 40: sextant.v1.ChatRequest.functions:type_name -> sextant.v1.FunctionDefinition
-	11, // 41: sextant.v1.Sextant.ServerInfo:input_type -> sextant.v1.ServerInfoRequest
-	13, // 42: sextant.v1.Sextant.CreateCollection:input_type -> sextant.v1.CreateCollectionRequest
-	14, // 43: sextant.v1.Sextant.DescribeCollection:input_type -> sextant.v1.DescribeCollectionRequest
-	15, // 44: sextant.v1.Sextant.ListCollections:input_type -> sextant.v1.ListCollectionsRequest
-	17, // 45: sextant.v1.Sextant.DropCollection:input_type -> sextant.v1.DropCollectionRequest
-	19, // 46: sextant.v1.Sextant.SetIndex:input_type -> sextant.v1.SetIndexRequest
-	20, // 47: sextant.v1.Sextant.WaitForIndex:input_type -> sextant.v1.WaitForIndexRequest
-	21, // 48: sextant.v1.Sextant.Upsert:input_type -> sextant.v1.UpsertRequest
-	21, // 49: sextant.v1.Sextant.UpsertStream:input_type -> sextant.v1.UpsertRequest
-	24, // 50: sextant.v1.Sextant.Get:input_type -> sextant.v1.GetRequest
-	26, // 51: sextant.v1.Sextant.Delete:input_type -> sextant.v1.DeleteRequest
-	28, // 52: sextant.v1.Sextant.Count:input_type -> sextant.v1.CountRequest
-	30, // 53: sextant.v1.Sextant.Scan:input_type -> sextant.v1.ScanRequest
-	35, // 54: sextant.v1.Sextant.Search:input_type -> sextant.v1.SearchRequest
-	37, // 55: sextant.v1.Sextant.SearchBatch:input_type -> sextant.v1.SearchBatchRequest
-	43, // 56: sextant.v1.Sextant.IngestDocuments:input_type -> sextant.v1.IngestDocumentsRequest
-	45, // 57: sextant.v1.Sextant.DeleteDocuments:input_type -> sextant.v1.DeleteDocumentsRequest
-	47, // 58: sextant.v1.Sextant.Embed:input_type -> sextant.v1.EmbedRequest
-	49, // 59: sextant.v1.Sextant.Ask:input_type -> sextant.v1.AskRequest
-	58, // 60: sextant.v1.Sextant.Chat:input_type -> sextant.v1.ChatRequest
-	12, // 61: sextant.v1.Sextant.ServerInfo:output_type -> sextant.v1.ServerInfoResponse
-	9,  // 62: sextant.v1.Sextant.CreateCollection:output_type -> sextant.v1.CollectionInfo
-	9,  // 63: sextant.v1.Sextant.DescribeCollection:output_type -> sextant.v1.CollectionInfo
-	16, // 64: sextant.v1.Sextant.ListCollections:output_type -> sextant.v1.ListCollectionsResponse
-	18, // 65: sextant.v1.Sextant.DropCollection:output_type -> sextant.v1.DropCollectionResponse
-	9,  // 66: sextant.v1.Sextant.SetIndex:output_type -> sextant.v1.CollectionInfo
-	9,  // 67: sextant.v1.Sextant.WaitForIndex:output_type -> sextant.v1.CollectionInfo
-	22, // 68: sextant.v1.Sextant.Upsert:output_type -> sextant.v1.UpsertResponse
-	23, // 69: sextant.v1.Sextant.UpsertStream:output_type -> sextant.v1.UpsertProgress
-	10, // 70: sextant.v1.Sextant.Get:output_type -> sextant.v1.Point
-	27, // 71: sextant.v1.Sextant.Delete:output_type -> sextant.v1.DeleteResponse
-	29, // 72: sextant.v1.Sextant.Count:output_type -> sextant.v1.CountResponse
-	31, // 73: sextant.v1.Sextant.Scan:output_type -> sextant.v1.ScanResponse
-	36, // 74: sextant.v1.Sextant.Search:output_type -> sextant.v1.SearchResponse
-	38, // 75: sextant.v1.Sextant.SearchBatch:output_type -> sextant.v1.SearchBatchResponse
-	44, // 76: sextant.v1.Sextant.IngestDocuments:output_type -> sextant.v1.IngestProgress
-	46, // 77: sextant.v1.Sextant.DeleteDocuments:output_type -> sextant.v1.DeleteDocumentsResponse
-	48, // 78: sextant.v1.Sextant.Embed:output_type -> sextant.v1.EmbedResponse
-	53, // 79: sextant.v1.Sextant.Ask:output_type -> sextant.v1.AskResponse
-	53, // 80: sextant.v1.Sextant.Chat:output_type -> sextant.v1.AskResponse
-	61, // [61:81] is the sub-list for method output_type
-	41, // [41:61] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	6,  // 41: sextant.v1.GetManyRequest.ids:type_name -> sextant.v1.PointId
+	10, // 42: sextant.v1.GetManyResponse.points:type_name -> sextant.v1.Point
+	6,  // 43: sextant.v1.GetManyResponse.missing:type_name -> sextant.v1.PointId
+	25, // 44: sextant.v1.SetPayloadRequest.ids:type_name -> sextant.v1.PointIds
+	25, // 45: sextant.v1.DeletePayloadKeysRequest.ids:type_name -> sextant.v1.PointIds
+	10, // 46: sextant.v1.UpdateVectorsRequest.points:type_name -> sextant.v1.Point
+	65, // 47: sextant.v1.AliasChange.create_alias:type_name -> sextant.v1.CreateAliasRequest
+	66, // 48: sextant.v1.AliasChange.delete_alias:type_name -> sextant.v1.DeleteAliasRequest
+	67, // 49: sextant.v1.UpdateAliasesRequest.changes:type_name -> sextant.v1.AliasChange
+	71, // 50: sextant.v1.ListAliasesResponse.aliases:type_name -> sextant.v1.Alias
+	11, // 51: sextant.v1.Sextant.ServerInfo:input_type -> sextant.v1.ServerInfoRequest
+	13, // 52: sextant.v1.Sextant.CreateCollection:input_type -> sextant.v1.CreateCollectionRequest
+	14, // 53: sextant.v1.Sextant.DescribeCollection:input_type -> sextant.v1.DescribeCollectionRequest
+	15, // 54: sextant.v1.Sextant.ListCollections:input_type -> sextant.v1.ListCollectionsRequest
+	17, // 55: sextant.v1.Sextant.DropCollection:input_type -> sextant.v1.DropCollectionRequest
+	19, // 56: sextant.v1.Sextant.SetIndex:input_type -> sextant.v1.SetIndexRequest
+	20, // 57: sextant.v1.Sextant.WaitForIndex:input_type -> sextant.v1.WaitForIndexRequest
+	21, // 58: sextant.v1.Sextant.Upsert:input_type -> sextant.v1.UpsertRequest
+	21, // 59: sextant.v1.Sextant.UpsertStream:input_type -> sextant.v1.UpsertRequest
+	24, // 60: sextant.v1.Sextant.Get:input_type -> sextant.v1.GetRequest
+	26, // 61: sextant.v1.Sextant.Delete:input_type -> sextant.v1.DeleteRequest
+	28, // 62: sextant.v1.Sextant.Count:input_type -> sextant.v1.CountRequest
+	30, // 63: sextant.v1.Sextant.Scan:input_type -> sextant.v1.ScanRequest
+	35, // 64: sextant.v1.Sextant.Search:input_type -> sextant.v1.SearchRequest
+	37, // 65: sextant.v1.Sextant.SearchBatch:input_type -> sextant.v1.SearchBatchRequest
+	43, // 66: sextant.v1.Sextant.IngestDocuments:input_type -> sextant.v1.IngestDocumentsRequest
+	45, // 67: sextant.v1.Sextant.DeleteDocuments:input_type -> sextant.v1.DeleteDocumentsRequest
+	47, // 68: sextant.v1.Sextant.Embed:input_type -> sextant.v1.EmbedRequest
+	49, // 69: sextant.v1.Sextant.Ask:input_type -> sextant.v1.AskRequest
+	58, // 70: sextant.v1.Sextant.Chat:input_type -> sextant.v1.ChatRequest
+	59, // 71: sextant.v1.Sextant.GetMany:input_type -> sextant.v1.GetManyRequest
+	61, // 72: sextant.v1.Sextant.SetPayload:input_type -> sextant.v1.SetPayloadRequest
+	62, // 73: sextant.v1.Sextant.DeletePayloadKeys:input_type -> sextant.v1.DeletePayloadKeysRequest
+	63, // 74: sextant.v1.Sextant.UpdateVectors:input_type -> sextant.v1.UpdateVectorsRequest
+	65, // 75: sextant.v1.Sextant.CreateAlias:input_type -> sextant.v1.CreateAliasRequest
+	66, // 76: sextant.v1.Sextant.DeleteAlias:input_type -> sextant.v1.DeleteAliasRequest
+	70, // 77: sextant.v1.Sextant.ListAliases:input_type -> sextant.v1.ListAliasesRequest
+	68, // 78: sextant.v1.Sextant.UpdateAliases:input_type -> sextant.v1.UpdateAliasesRequest
+	12, // 79: sextant.v1.Sextant.ServerInfo:output_type -> sextant.v1.ServerInfoResponse
+	9,  // 80: sextant.v1.Sextant.CreateCollection:output_type -> sextant.v1.CollectionInfo
+	9,  // 81: sextant.v1.Sextant.DescribeCollection:output_type -> sextant.v1.CollectionInfo
+	16, // 82: sextant.v1.Sextant.ListCollections:output_type -> sextant.v1.ListCollectionsResponse
+	18, // 83: sextant.v1.Sextant.DropCollection:output_type -> sextant.v1.DropCollectionResponse
+	9,  // 84: sextant.v1.Sextant.SetIndex:output_type -> sextant.v1.CollectionInfo
+	9,  // 85: sextant.v1.Sextant.WaitForIndex:output_type -> sextant.v1.CollectionInfo
+	22, // 86: sextant.v1.Sextant.Upsert:output_type -> sextant.v1.UpsertResponse
+	23, // 87: sextant.v1.Sextant.UpsertStream:output_type -> sextant.v1.UpsertProgress
+	10, // 88: sextant.v1.Sextant.Get:output_type -> sextant.v1.Point
+	27, // 89: sextant.v1.Sextant.Delete:output_type -> sextant.v1.DeleteResponse
+	29, // 90: sextant.v1.Sextant.Count:output_type -> sextant.v1.CountResponse
+	31, // 91: sextant.v1.Sextant.Scan:output_type -> sextant.v1.ScanResponse
+	36, // 92: sextant.v1.Sextant.Search:output_type -> sextant.v1.SearchResponse
+	38, // 93: sextant.v1.Sextant.SearchBatch:output_type -> sextant.v1.SearchBatchResponse
+	44, // 94: sextant.v1.Sextant.IngestDocuments:output_type -> sextant.v1.IngestProgress
+	46, // 95: sextant.v1.Sextant.DeleteDocuments:output_type -> sextant.v1.DeleteDocumentsResponse
+	48, // 96: sextant.v1.Sextant.Embed:output_type -> sextant.v1.EmbedResponse
+	53, // 97: sextant.v1.Sextant.Ask:output_type -> sextant.v1.AskResponse
+	53, // 98: sextant.v1.Sextant.Chat:output_type -> sextant.v1.AskResponse
+	60, // 99: sextant.v1.Sextant.GetMany:output_type -> sextant.v1.GetManyResponse
+	64, // 100: sextant.v1.Sextant.SetPayload:output_type -> sextant.v1.UpdateResponse
+	64, // 101: sextant.v1.Sextant.DeletePayloadKeys:output_type -> sextant.v1.UpdateResponse
+	64, // 102: sextant.v1.Sextant.UpdateVectors:output_type -> sextant.v1.UpdateResponse
+	69, // 103: sextant.v1.Sextant.CreateAlias:output_type -> sextant.v1.UpdateAliasesResponse
+	69, // 104: sextant.v1.Sextant.DeleteAlias:output_type -> sextant.v1.UpdateAliasesResponse
+	72, // 105: sextant.v1.Sextant.ListAliases:output_type -> sextant.v1.ListAliasesResponse
+	69, // 106: sextant.v1.Sextant.UpdateAliases:output_type -> sextant.v1.UpdateAliasesResponse
+	79, // [79:107] is the sub-list for method output_type
+	51, // [51:79] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_sextant_v1_sextant_proto_init() }
@@ -4485,13 +5522,25 @@ func file_sextant_v1_sextant_proto_init() {
 		(*AskResponse_Answer)(nil),
 	}
 	file_sextant_v1_sextant_proto_msgTypes[48].OneofWrappers = []any{}
+	file_sextant_v1_sextant_proto_msgTypes[55].OneofWrappers = []any{
+		(*SetPayloadRequest_Ids)(nil),
+		(*SetPayloadRequest_Filter)(nil),
+	}
+	file_sextant_v1_sextant_proto_msgTypes[56].OneofWrappers = []any{
+		(*DeletePayloadKeysRequest_Ids)(nil),
+		(*DeletePayloadKeysRequest_Filter)(nil),
+	}
+	file_sextant_v1_sextant_proto_msgTypes[61].OneofWrappers = []any{
+		(*AliasChange_CreateAlias)(nil),
+		(*AliasChange_DeleteAlias)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sextant_v1_sextant_proto_rawDesc), len(file_sextant_v1_sextant_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   53,
+			NumMessages:   67,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -53,6 +53,14 @@ const (
 	Sextant_Embed_FullMethodName              = "/sextant.v1.Sextant/Embed"
 	Sextant_Ask_FullMethodName                = "/sextant.v1.Sextant/Ask"
 	Sextant_Chat_FullMethodName               = "/sextant.v1.Sextant/Chat"
+	Sextant_GetMany_FullMethodName            = "/sextant.v1.Sextant/GetMany"
+	Sextant_SetPayload_FullMethodName         = "/sextant.v1.Sextant/SetPayload"
+	Sextant_DeletePayloadKeys_FullMethodName  = "/sextant.v1.Sextant/DeletePayloadKeys"
+	Sextant_UpdateVectors_FullMethodName      = "/sextant.v1.Sextant/UpdateVectors"
+	Sextant_CreateAlias_FullMethodName        = "/sextant.v1.Sextant/CreateAlias"
+	Sextant_DeleteAlias_FullMethodName        = "/sextant.v1.Sextant/DeleteAlias"
+	Sextant_ListAliases_FullMethodName        = "/sextant.v1.Sextant/ListAliases"
+	Sextant_UpdateAliases_FullMethodName      = "/sextant.v1.Sextant/UpdateAliases"
 )
 
 // SextantClient is the client API for Sextant service.
@@ -104,6 +112,27 @@ type SextantClient interface {
 	// turns as history; or, with tools = TOOL_MODE_AUTO, the model searches through function calls.
 	// Streams like Ask; the final AskAnswer also carries the tool calls and the messages added.
 	Chat(ctx context.Context, in *ChatRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[AskResponse], error)
+	// ---- data management: reads of many points, updates that keep vectors or payloads
+	// The points with these ids in one consistent read; ids that do not exist are listed in
+	// `missing` (not an error).
+	GetMany(ctx context.Context, in *GetManyRequest, opts ...grpc.CallOption) (*GetManyResponse, error)
+	// Merges keys into (or, with overwrite, replaces) the payloads of points chosen by ids or a
+	// filter, in one atomic batch; vectors and the vector index are untouched, payload indexes
+	// follow. By ids, every id must exist (NOT_FOUND naming the first missing one; nothing written).
+	SetPayload(ctx context.Context, in *SetPayloadRequest, opts ...grpc.CallOption) (*UpdateResponse, error)
+	// Removes keys (dotted paths) from the payloads of points chosen by ids or a filter; atomic.
+	DeletePayloadKeys(ctx context.Context, in *DeletePayloadKeysRequest, opts ...grpc.CallOption) (*UpdateResponse, error)
+	// Replaces the vectors of existing points, keeping their payloads; atomic. Every id must exist.
+	UpdateVectors(ctx context.Context, in *UpdateVectorsRequest, opts ...grpc.CallOption) (*UpdateResponse, error)
+	// ---- aliases: second names of collections, accepted wherever a collection name is.
+	// ALREADY_EXISTS when the alias exists or a collection has that name; NOT_FOUND when the
+	// collection does not exist (an alias cannot name an alias).
+	CreateAlias(ctx context.Context, in *CreateAliasRequest, opts ...grpc.CallOption) (*UpdateAliasesResponse, error)
+	DeleteAlias(ctx context.Context, in *DeleteAliasRequest, opts ...grpc.CallOption) (*UpdateAliasesResponse, error)
+	ListAliases(ctx context.Context, in *ListAliasesRequest, opts ...grpc.CallOption) (*ListAliasesResponse, error)
+	// Several changes applied in order, atomically: all or none (the first failing change's error).
+	// A client resolving an alias sees the old collection or the new one, never an error.
+	UpdateAliases(ctx context.Context, in *UpdateAliasesRequest, opts ...grpc.CallOption) (*UpdateAliasesResponse, error)
 }
 
 type sextantClient struct {
@@ -338,6 +367,86 @@ func (c *sextantClient) Chat(ctx context.Context, in *ChatRequest, opts ...grpc.
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Sextant_ChatClient = grpc.ServerStreamingClient[AskResponse]
 
+func (c *sextantClient) GetMany(ctx context.Context, in *GetManyRequest, opts ...grpc.CallOption) (*GetManyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetManyResponse)
+	err := c.cc.Invoke(ctx, Sextant_GetMany_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sextantClient) SetPayload(ctx context.Context, in *SetPayloadRequest, opts ...grpc.CallOption) (*UpdateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateResponse)
+	err := c.cc.Invoke(ctx, Sextant_SetPayload_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sextantClient) DeletePayloadKeys(ctx context.Context, in *DeletePayloadKeysRequest, opts ...grpc.CallOption) (*UpdateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateResponse)
+	err := c.cc.Invoke(ctx, Sextant_DeletePayloadKeys_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sextantClient) UpdateVectors(ctx context.Context, in *UpdateVectorsRequest, opts ...grpc.CallOption) (*UpdateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateResponse)
+	err := c.cc.Invoke(ctx, Sextant_UpdateVectors_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sextantClient) CreateAlias(ctx context.Context, in *CreateAliasRequest, opts ...grpc.CallOption) (*UpdateAliasesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateAliasesResponse)
+	err := c.cc.Invoke(ctx, Sextant_CreateAlias_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sextantClient) DeleteAlias(ctx context.Context, in *DeleteAliasRequest, opts ...grpc.CallOption) (*UpdateAliasesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateAliasesResponse)
+	err := c.cc.Invoke(ctx, Sextant_DeleteAlias_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sextantClient) ListAliases(ctx context.Context, in *ListAliasesRequest, opts ...grpc.CallOption) (*ListAliasesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAliasesResponse)
+	err := c.cc.Invoke(ctx, Sextant_ListAliases_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sextantClient) UpdateAliases(ctx context.Context, in *UpdateAliasesRequest, opts ...grpc.CallOption) (*UpdateAliasesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateAliasesResponse)
+	err := c.cc.Invoke(ctx, Sextant_UpdateAliases_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SextantServer is the server API for Sextant service.
 // All implementations must embed UnimplementedSextantServer
 // for forward compatibility.
@@ -387,6 +496,27 @@ type SextantServer interface {
 	// turns as history; or, with tools = TOOL_MODE_AUTO, the model searches through function calls.
 	// Streams like Ask; the final AskAnswer also carries the tool calls and the messages added.
 	Chat(*ChatRequest, grpc.ServerStreamingServer[AskResponse]) error
+	// ---- data management: reads of many points, updates that keep vectors or payloads
+	// The points with these ids in one consistent read; ids that do not exist are listed in
+	// `missing` (not an error).
+	GetMany(context.Context, *GetManyRequest) (*GetManyResponse, error)
+	// Merges keys into (or, with overwrite, replaces) the payloads of points chosen by ids or a
+	// filter, in one atomic batch; vectors and the vector index are untouched, payload indexes
+	// follow. By ids, every id must exist (NOT_FOUND naming the first missing one; nothing written).
+	SetPayload(context.Context, *SetPayloadRequest) (*UpdateResponse, error)
+	// Removes keys (dotted paths) from the payloads of points chosen by ids or a filter; atomic.
+	DeletePayloadKeys(context.Context, *DeletePayloadKeysRequest) (*UpdateResponse, error)
+	// Replaces the vectors of existing points, keeping their payloads; atomic. Every id must exist.
+	UpdateVectors(context.Context, *UpdateVectorsRequest) (*UpdateResponse, error)
+	// ---- aliases: second names of collections, accepted wherever a collection name is.
+	// ALREADY_EXISTS when the alias exists or a collection has that name; NOT_FOUND when the
+	// collection does not exist (an alias cannot name an alias).
+	CreateAlias(context.Context, *CreateAliasRequest) (*UpdateAliasesResponse, error)
+	DeleteAlias(context.Context, *DeleteAliasRequest) (*UpdateAliasesResponse, error)
+	ListAliases(context.Context, *ListAliasesRequest) (*ListAliasesResponse, error)
+	// Several changes applied in order, atomically: all or none (the first failing change's error).
+	// A client resolving an alias sees the old collection or the new one, never an error.
+	UpdateAliases(context.Context, *UpdateAliasesRequest) (*UpdateAliasesResponse, error)
 	mustEmbedUnimplementedSextantServer()
 }
 
@@ -456,6 +586,30 @@ func (UnimplementedSextantServer) Ask(*AskRequest, grpc.ServerStreamingServer[As
 }
 func (UnimplementedSextantServer) Chat(*ChatRequest, grpc.ServerStreamingServer[AskResponse]) error {
 	return status.Errorf(codes.Unimplemented, "method Chat not implemented")
+}
+func (UnimplementedSextantServer) GetMany(context.Context, *GetManyRequest) (*GetManyResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetMany not implemented")
+}
+func (UnimplementedSextantServer) SetPayload(context.Context, *SetPayloadRequest) (*UpdateResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SetPayload not implemented")
+}
+func (UnimplementedSextantServer) DeletePayloadKeys(context.Context, *DeletePayloadKeysRequest) (*UpdateResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DeletePayloadKeys not implemented")
+}
+func (UnimplementedSextantServer) UpdateVectors(context.Context, *UpdateVectorsRequest) (*UpdateResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method UpdateVectors not implemented")
+}
+func (UnimplementedSextantServer) CreateAlias(context.Context, *CreateAliasRequest) (*UpdateAliasesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CreateAlias not implemented")
+}
+func (UnimplementedSextantServer) DeleteAlias(context.Context, *DeleteAliasRequest) (*UpdateAliasesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DeleteAlias not implemented")
+}
+func (UnimplementedSextantServer) ListAliases(context.Context, *ListAliasesRequest) (*ListAliasesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListAliases not implemented")
+}
+func (UnimplementedSextantServer) UpdateAliases(context.Context, *UpdateAliasesRequest) (*UpdateAliasesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method UpdateAliases not implemented")
 }
 func (UnimplementedSextantServer) mustEmbedUnimplementedSextantServer() {}
 func (UnimplementedSextantServer) testEmbeddedByValue()                 {}
@@ -802,6 +956,150 @@ func _Sextant_Chat_Handler(srv interface{}, stream grpc.ServerStream) error {
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Sextant_ChatServer = grpc.ServerStreamingServer[AskResponse]
 
+func _Sextant_GetMany_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetManyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SextantServer).GetMany(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sextant_GetMany_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SextantServer).GetMany(ctx, req.(*GetManyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Sextant_SetPayload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetPayloadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SextantServer).SetPayload(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sextant_SetPayload_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SextantServer).SetPayload(ctx, req.(*SetPayloadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Sextant_DeletePayloadKeys_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeletePayloadKeysRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SextantServer).DeletePayloadKeys(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sextant_DeletePayloadKeys_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SextantServer).DeletePayloadKeys(ctx, req.(*DeletePayloadKeysRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Sextant_UpdateVectors_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateVectorsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SextantServer).UpdateVectors(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sextant_UpdateVectors_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SextantServer).UpdateVectors(ctx, req.(*UpdateVectorsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Sextant_CreateAlias_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateAliasRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SextantServer).CreateAlias(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sextant_CreateAlias_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SextantServer).CreateAlias(ctx, req.(*CreateAliasRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Sextant_DeleteAlias_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteAliasRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SextantServer).DeleteAlias(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sextant_DeleteAlias_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SextantServer).DeleteAlias(ctx, req.(*DeleteAliasRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Sextant_ListAliases_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAliasesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SextantServer).ListAliases(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sextant_ListAliases_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SextantServer).ListAliases(ctx, req.(*ListAliasesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Sextant_UpdateAliases_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateAliasesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SextantServer).UpdateAliases(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sextant_UpdateAliases_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SextantServer).UpdateAliases(ctx, req.(*UpdateAliasesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Sextant_ServiceDesc is the grpc.ServiceDesc for Sextant service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -872,6 +1170,38 @@ var Sextant_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Embed",
 			Handler:    _Sextant_Embed_Handler,
+		},
+		{
+			MethodName: "GetMany",
+			Handler:    _Sextant_GetMany_Handler,
+		},
+		{
+			MethodName: "SetPayload",
+			Handler:    _Sextant_SetPayload_Handler,
+		},
+		{
+			MethodName: "DeletePayloadKeys",
+			Handler:    _Sextant_DeletePayloadKeys_Handler,
+		},
+		{
+			MethodName: "UpdateVectors",
+			Handler:    _Sextant_UpdateVectors_Handler,
+		},
+		{
+			MethodName: "CreateAlias",
+			Handler:    _Sextant_CreateAlias_Handler,
+		},
+		{
+			MethodName: "DeleteAlias",
+			Handler:    _Sextant_DeleteAlias_Handler,
+		},
+		{
+			MethodName: "ListAliases",
+			Handler:    _Sextant_ListAliases_Handler,
+		},
+		{
+			MethodName: "UpdateAliases",
+			Handler:    _Sextant_UpdateAliases_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -18,7 +18,9 @@ Everything the server does is reached through Client and Collection; failures ra
 subclasses that carry the gRPC status code. See client/python/README.md.
 """
 
+from ._aio import AsyncAskStream, AsyncClient, AsyncCollection
 from ._client import AskStream, Client, Collection
+from ._embedded import EmbeddedClient, connect, find_sextantd
 from ._errors import (
     AlreadyExistsError,
     DeadlineExceededError,
@@ -55,6 +57,12 @@ __version__ = "0.1.0"
 __all__ = [
     "Client",
     "Collection",
+    "AsyncClient",
+    "AsyncCollection",
+    "AsyncAskStream",
+    "connect",
+    "EmbeddedClient",
+    "find_sextantd",
     "CollectionInfo",
     "Hit",
     "Payload",

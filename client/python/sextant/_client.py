@@ -215,73 +215,22 @@ class Client:
         AlreadyExistsError if the name is taken, InvalidArgumentError for bad options, and for a
         text collection the embedder's error (a missing local model is NotFoundError).
         """
-        text_only = {
-            "chunk_tokens": chunk_tokens,
-            "overlap_tokens": overlap_tokens,
-            "tokens": tokens,
-            "markdown": markdown or None,
-        }
-        if dimension is not None and (
-            isinstance(dimension, bool)
-            or not isinstance(dimension, numbers.Integral)
-            or not 1 <= int(dimension) < 2**32
-        ):
-            raise InvalidArgumentError(f"dimension: expected an int >= 1, not {dimension!r}")
-        request = pb.CreateCollectionRequest(
-            name=name,
-            payload_indexes=cv.payload_indexes_to_proto(payload_indexes),
-            properties=cv.payload_to_json(properties, "properties"),
+        request = cv.create_collection_request(
+            name, dimension, metric, index, payload_indexes, embedder, chunk_tokens,
+            overlap_tokens, markdown, tokens, properties, ef_construction, ef_search, nprobe,
         )
-        if embedder is None:
-            if dimension is None:
-                raise InvalidArgumentError(
-                    "dimension: required for a vector collection (or give embedder= for a text "
-                    "collection)"
-                )
-            given = [k for k, v in text_only.items() if v is not None]
-            if given:
-                raise InvalidArgumentError(
-                    f"{given[0]}: only for a text collection; give embedder= too"
-                )
-            request.dimension = int(dimension)
-            request.metric = cv.metric_to_proto(metric)
-            request.index.CopyFrom(
-                cv.index_spec("Flat" if index is None else index, ef_construction, ef_search, nprobe)
-            )
-        else:
-            if cv.metric_to_proto(metric) != pb.METRIC_COSINE:
-                raise InvalidArgumentError(
-                    f"metric: a text collection is always cosine, not {metric!r}"
-                )
-            request.dimension = 0 if dimension is None else int(dimension)
-            request.metric = pb.METRIC_COSINE
-            if index is not None or (ef_construction, ef_search, nprobe) != (None, None, None):
-                # Unset, the server picks a text collection's default (HNSW16).
-                request.index.CopyFrom(
-                    cv.index_spec(
-                        "HNSW16" if index is None else index, ef_construction, ef_search, nprobe
-                    )
-                )
-            request.text.CopyFrom(
-                cv.text_options_to_proto(
-                    embedder,
-                    None if dimension is None else int(dimension),
-                    chunk_tokens,
-                    overlap_tokens,
-                    markdown,
-                    tokens,
-                )
-            )
         info = self._call("CreateCollection", request, timeout)
         return Collection(self, info.name)
 
     def collection(self, name: str, *, timeout: Optional[float] = None) -> "Collection":
-        """The handle of an existing collection; NotFoundError if there is none of that name.
+        """The handle of an existing collection (or alias); NotFoundError if there is none of
+        that name.
 
         (It asks the server once, with DescribeCollection, so a typo fails here rather than at
-        the first write.)"""
-        info = self._call("DescribeCollection", pb.DescribeCollectionRequest(name=name), timeout)
-        return Collection(self, info.name)
+        the first write.) A handle made from an alias keeps using the alias, so it follows the
+        alias when update_aliases() switches it."""
+        self._call("DescribeCollection", pb.DescribeCollectionRequest(name=name), timeout)
+        return Collection(self, name)
 
     def has_collection(self, name: str, *, timeout: Optional[float] = None) -> bool:
         """Whether a collection of that name exists."""
@@ -291,6 +240,40 @@ class Client:
         """Every collection, ordered by name, with its counts and index state."""
         response = self._call("ListCollections", pb.ListCollectionsRequest(), timeout)
         return [cv.collection_info_from_proto(c) for c in response.collections]
+
+    # ---------------------------------------------------------------- aliases
+
+    def create_alias(self, alias: str, collection: str, *, timeout: Optional[float] = None) -> None:
+        """Makes `alias` a second name of `collection`, usable wherever a collection name is.
+        AlreadyExistsError when the alias exists or a collection has that name; NotFoundError
+        when the collection does not exist (an alias cannot name an alias)."""
+        request = pb.CreateAliasRequest(alias=alias, collection=collection)
+        self._call("CreateAlias", request, timeout)
+
+    def delete_alias(self, alias: str, *, timeout: Optional[float] = None) -> None:
+        """Deletes an alias (not its collection); NotFoundError when there is none."""
+        self._call("DeleteAlias", pb.DeleteAliasRequest(alias=alias), timeout)
+
+    def list_aliases(
+        self, collection: Optional[str] = None, *, timeout: Optional[float] = None
+    ) -> List[Tuple[str, str]]:
+        """Every alias as (alias, collection), ordered by alias; only `collection`'s with it."""
+        request = pb.ListAliasesRequest(collection=collection or "")
+        response = self._call("ListAliases", request, timeout)
+        return [(a.alias, a.collection) for a in response.aliases]
+
+    def update_aliases(
+        self, changes: Sequence[Sequence[str]], *, timeout: Optional[float] = None
+    ) -> None:
+        """Applies alias changes in order, atomically (all or none):
+
+            c.update_aliases([("delete", "live"), ("create", "live", "docs_v2")])
+
+        switches "live" from its collection to docs_v2 in one step; a search through "live"
+        sees the old collection or the new one, never an error. The first failing change's
+        error is raised (naming it) and nothing is applied."""
+        request = cv.update_aliases_request(changes)
+        self._call("UpdateAliases", request, timeout)
 
     def drop_collection(
         self, name: str, *, missing_ok: bool = False, timeout: Optional[float] = None
@@ -517,10 +500,93 @@ class Collection:
             raise failure[0]
         return int(committed)
 
-    def get(self, id: cv.IdLike, *, timeout: Optional[float] = None) -> Point:
-        """The point with this id (vector and payload); NotFoundError if there is none."""
-        request = pb.GetRequest(collection=self._name, id=cv.id_to_proto(id))
-        return cv.point_from_proto(self._call("Get", request, timeout))
+    @overload
+    def get(  # type: ignore[overload-overlap]  # a str is one id, not a sequence of them
+        self, ids: cv.IdLike, *, with_vector: bool = ..., timeout: Optional[float] = ...
+    ) -> Point: ...
+
+    @overload
+    def get(
+        self, ids: cv.IdsLike, *, with_vector: bool = ..., timeout: Optional[float] = ...
+    ) -> List[Optional[Point]]: ...
+
+    def get(
+        self,
+        ids: Union[cv.IdLike, cv.IdsLike],
+        *,
+        with_vector: bool = True,
+        timeout: Optional[float] = None,
+    ) -> Union[Point, List[Optional[Point]]]:
+        """One id: the point (vector and payload); NotFoundError if there is none.
+
+        A list of ids: one consistent read of all of them (at most ServerInfo.max_batch_points),
+        returning a list of the same length where a missing id has None (not an error).
+        with_vector=False leaves Point.vector None (less to transfer)."""
+        if isinstance(ids, (int, str, np.integer)):
+            request = pb.GetRequest(collection=self._name, id=cv.id_to_proto(ids))
+            return cv.point_from_proto(self._call("Get", request, timeout), with_vector)
+        request_many = cv.get_many_request(self._name, _sequence(ids, "ids"), with_vector)
+        return cv.get_many_result(request_many, self._call("GetMany", request_many, timeout), with_vector)
+
+    def set_payload(
+        self,
+        payload: cv.PayloadLike,
+        ids: Union[cv.IdsLike, cv.IdLike, None] = None,
+        filter: cv.Filter = None,
+        *,
+        sync: bool = False,
+        timeout: Optional[float] = None,
+    ) -> int:
+        """Sets the top-level keys of `payload` (a dict) in the payloads of the points with these
+        ids, or of every point matching filter= (exactly one of the two), keeping their other
+        keys. Vectors are untouched; payload indexes follow. One atomic update: every selected
+        point or none. By ids, every id must exist (NotFoundError naming the first missing one).
+        Returns how many points were updated."""
+        request = cv.set_payload_request(self._name, payload, ids, filter, False, sync)
+        return int(self._call("SetPayload", request, timeout).updated)
+
+    def overwrite_payload(
+        self,
+        payload: cv.PayloadLike,
+        ids: Union[cv.IdsLike, cv.IdLike, None] = None,
+        filter: cv.Filter = None,
+        *,
+        sync: bool = False,
+        timeout: Optional[float] = None,
+    ) -> int:
+        """As set_payload, but replaces each selected point's whole payload with `payload`
+        (None or {} clears it)."""
+        request = cv.set_payload_request(self._name, payload, ids, filter, True, sync)
+        return int(self._call("SetPayload", request, timeout).updated)
+
+    def delete_payload_keys(
+        self,
+        keys: Union[str, Sequence[str]],
+        ids: Union[cv.IdsLike, cv.IdLike, None] = None,
+        filter: cv.Filter = None,
+        *,
+        sync: bool = False,
+        timeout: Optional[float] = None,
+    ) -> int:
+        """Removes these keys (dotted paths such as "meta.author") from the payloads of the
+        points with these ids or matching filter=; keys a payload lacks are skipped. Atomic, as
+        set_payload. Returns how many points were updated."""
+        request = cv.delete_payload_keys_request(self._name, keys, ids, filter, sync)
+        return int(self._call("DeletePayloadKeys", request, timeout).updated)
+
+    def update_vectors(
+        self,
+        ids: cv.IdsLike,
+        vectors: cv.MatrixLike,
+        *,
+        sync: bool = False,
+        timeout: Optional[float] = None,
+    ) -> int:
+        """Replaces the vectors of existing points (one per id), keeping their payloads; the
+        index is updated. Atomic; every id must exist (NotFoundError naming the first missing
+        one). Returns how many points were updated."""
+        request = cv.update_vectors_request(self._name, _sequence(ids, "ids"), vectors, sync)
+        return int(self._call("UpdateVectors", request, timeout).updated)
 
     def delete(
         self,
@@ -547,9 +613,10 @@ class Collection:
             request.filter = cv.filter_to_json(filter)
         return int(self._call("Delete", request, timeout).deleted)
 
-    def count(self, *, timeout: Optional[float] = None) -> int:
-        """The number of live points."""
-        return int(self._call("Count", pb.CountRequest(collection=self._name), timeout).count)
+    def count(self, filter: cv.Filter = None, *, timeout: Optional[float] = None) -> int:
+        """The number of live points, or of those whose payload matches `filter`."""
+        request = pb.CountRequest(collection=self._name, filter=cv.filter_to_json(filter))
+        return int(self._call("Count", request, timeout).count)
 
     def scan(
         self,
@@ -598,7 +665,7 @@ class Collection:
         ef_search: Optional[int] = ...,
         nprobe: Optional[int] = ...,
         exact: bool = ...,
-        with_payload: bool = ...,
+        with_payload: cv.PayloadSelection = ...,
         with_vector: bool = ...,
         *,
         return_plan: Literal[False] = ...,
@@ -614,7 +681,7 @@ class Collection:
         ef_search: Optional[int] = ...,
         nprobe: Optional[int] = ...,
         exact: bool = ...,
-        with_payload: bool = ...,
+        with_payload: cv.PayloadSelection = ...,
         with_vector: bool = ...,
         *,
         return_plan: Literal[True],
@@ -629,7 +696,7 @@ class Collection:
         ef_search: Optional[int] = None,
         nprobe: Optional[int] = None,
         exact: bool = False,
-        with_payload: bool = True,
+        with_payload: cv.PayloadSelection = True,
         with_vector: bool = False,
         *,
         return_plan: bool = False,
@@ -639,15 +706,17 @@ class Collection:
 
         filter: a dict or JSON text (docs/filters.md); ef_search (HNSW) / nprobe (IVF): effort of
         this search, None = the index's default; exact: score every matching point, bypassing
-        the index; with_payload / with_vector: fill Hit.payload / Hit.vector.
+        the index; with_payload / with_vector: fill Hit.payload / Hit.vector. with_payload may
+        also select fields: a list of dotted paths to keep (["title", "meta.author"]) or
+        {"include": [...], "exclude": [...]}.
         Returns a list of Hit; with return_plan=True a SearchResult (hits, plan) telling how
         the server answered."""
         params = cv.search_params(k, filter, ef_search, nprobe, exact, with_payload, with_vector)
         request = pb.SearchRequest(
-            collection=self._name, vector=cv.as_vector(vector).tolist(), params=params
+            collection=self._name, vector_f32=cv.packed(cv.as_vector(vector)), params=params
         )
         response = self._call("Search", request, timeout)
-        hits = [cv.hit_from_proto(h, with_payload, with_vector) for h in response.hits]
+        hits = [cv.hit_from_proto(h, params.with_payload, with_vector) for h in response.hits]
         if return_plan:
             return SearchResult(hits, cv.plan_from_proto(response.plan))
         return hits
@@ -661,7 +730,7 @@ class Collection:
         ef_search: Optional[int] = ...,
         nprobe: Optional[int] = ...,
         exact: bool = ...,
-        with_payload: bool = ...,
+        with_payload: cv.PayloadSelection = ...,
         with_vector: bool = ...,
         *,
         return_plan: Literal[False] = ...,
@@ -677,7 +746,7 @@ class Collection:
         ef_search: Optional[int] = ...,
         nprobe: Optional[int] = ...,
         exact: bool = ...,
-        with_payload: bool = ...,
+        with_payload: cv.PayloadSelection = ...,
         with_vector: bool = ...,
         *,
         return_plan: Literal[True],
@@ -692,7 +761,7 @@ class Collection:
         ef_search: Optional[int] = None,
         nprobe: Optional[int] = None,
         exact: bool = False,
-        with_payload: bool = True,
+        with_payload: cv.PayloadSelection = True,
         with_vector: bool = False,
         *,
         return_plan: bool = False,
@@ -704,11 +773,11 @@ class Collection:
         params = cv.search_params(k, filter, ef_search, nprobe, exact, with_payload, with_vector)
         matrix = cv.as_matrix(vectors)
         request = pb.SearchBatchRequest(
-            collection=self._name, vectors=matrix.ravel().tolist(), params=params
+            collection=self._name, vectors_f32=cv.packed(matrix), params=params
         )
         response = self._call("SearchBatch", request, timeout)
         results = [
-            [cv.hit_from_proto(h, with_payload, with_vector) for h in r.hits]
+            [cv.hit_from_proto(h, params.with_payload, with_vector) for h in r.hits]
             for r in response.results
         ]
         if return_plan:

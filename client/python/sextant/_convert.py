@@ -49,6 +49,9 @@ PayloadLike = Union[Mapping[str, Any], str, None]
 EmbedderLike = Union[str, Mapping[str, Any], EmbedderConfig]
 #: A document to ingest: {"id": str, "text": str, "metadata": dict | JSON text | None}, or a
 #: tuple (id, text) / (id, text, metadata).
+PayloadSelection = Union[bool, Sequence[str], Mapping[str, Sequence[str]]]
+"""search()'s with_payload: a bool, the dotted paths to keep, or {"include": [...], "exclude": [...]}."""
+
 DocumentLike = Union[Mapping[str, Any], Tuple[str, str], Tuple[str, str, PayloadLike]]
 
 _UINT64_MAX = 2**64 - 1
@@ -239,18 +242,81 @@ def points_to_proto(
             raise InvalidArgumentError(
                 f"payloads: {len(payloads)} payloads for {n} ids; give one per id (or None)"
             )
-    rows = matrix.tolist()
+    # Vectors travel as packed little-endian float32 (Point.vector_f32): one bytes copy per
+    # point instead of a Python float per component.
+    packed = packed_rows(matrix)
     points = []
     for i in range(n):
         row = offset + i
         points.append(
             pb.Point(
                 id=id_to_proto(ids[i], f"ids[{row}]"),
-                vector=rows[i],
+                vector_f32=packed[i],
                 payload=payload_to_json(payloads[i], f"payloads[{row}]") if payloads is not None else "",
             )
         )
     return points
+
+
+def packed_rows(matrix: "np.ndarray[Any, Any]") -> List[bytes]:
+    """Each row of a 2-D array as packed little-endian float32 bytes."""
+    if matrix.shape[0] == 0:
+        return []
+    le = np.ascontiguousarray(matrix, dtype="<f4")
+    flat = le.tobytes()
+    width = le.shape[1] * 4
+    return [flat[i * width : (i + 1) * width] for i in range(le.shape[0])]
+
+
+def packed(vectors: "np.ndarray[Any, Any]") -> bytes:
+    """A vector or a row-major matrix as packed little-endian float32 bytes."""
+    return np.ascontiguousarray(vectors, dtype="<f4").tobytes()
+
+
+def payload_selection(with_payload: object) -> Tuple[bool, List[str], List[str]]:
+    """search()'s with_payload: a bool, a list of dotted paths to keep, or a dict
+    {"include": [...], "exclude": [...]} -> (with_payload, include, exclude)."""
+    if isinstance(with_payload, (bool, np.bool_)):
+        return bool(with_payload), [], []
+    if isinstance(with_payload, Mapping):
+        unknown = set(with_payload) - {"include", "exclude"}
+        if unknown:
+            raise InvalidArgumentError(
+                f"with_payload: unknown key {sorted(unknown)[0]!r} (use 'include' and 'exclude')"
+            )
+        include = _paths(with_payload.get("include") or [], "with_payload['include']")
+        exclude = _paths(with_payload.get("exclude") or [], "with_payload['exclude']")
+        return True, include, exclude
+    if isinstance(with_payload, Iterable) and not isinstance(with_payload, (str, bytes)):
+        include = _paths(with_payload, "with_payload")
+        if not include:
+            raise InvalidArgumentError("with_payload: an empty list selects nothing; use False")
+        return True, include, []
+    raise InvalidArgumentError(
+        "with_payload: expected a bool, a list of payload keys, or {'include': [...], 'exclude': [...]}, "
+        f"not {type(with_payload).__name__}"
+    )
+
+
+def _paths(values: object, field: str) -> List[str]:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise InvalidArgumentError(f"{field}: expected a list of payload keys, not {type(values).__name__}")
+    out = []
+    for i, v in enumerate(values):
+        if not isinstance(v, str) or not v:
+            raise InvalidArgumentError(f"{field}[{i}]: expected a non-empty str, not {v!r}")
+        out.append(v)
+    return out
+
+
+def keys_list(keys: object, field: str = "keys") -> List[str]:
+    """delete_payload_keys' keys: one str or a list of strs (dotted paths)."""
+    if isinstance(keys, str):
+        keys = [keys]
+    out = _paths(keys, field)
+    if not out:
+        raise InvalidArgumentError(f"{field}: empty; name at least one key")
+    return out
 
 
 def point_from_proto(msg: pb.Point, with_vector: bool = True) -> Point:
@@ -350,15 +416,18 @@ def search_params(
     ef_search: Optional[int],
     nprobe: Optional[int],
     exact: bool,
-    with_payload: bool,
+    with_payload: object,
     with_vector: bool,
 ) -> pb.SearchParams:
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= int(k) <= 2**32 - 1:
         raise InvalidArgumentError(f"k: expected an int >= 1, not {k!r}")
+    wanted, include, exclude = payload_selection(with_payload)
     return pb.SearchParams(
         k=int(k),
         filter=filter_to_json(filter),
-        with_payload=bool(with_payload),
+        with_payload=wanted,
+        payload_include=include,
+        payload_exclude=exclude,
         with_vector=bool(with_vector),
         ef_search=_count("ef_search", ef_search),
         nprobe=_count("nprobe", nprobe),
@@ -820,3 +889,185 @@ def rewrite_mode(value: object) -> int:
     if value not in _REWRITE:
         raise InvalidArgumentError(f"rewrite: expected \"auto\", \"model\", \"heuristic\" or \"off\", not {value!r}")
     return _REWRITE[value]
+# ---------------------------------------------------------------- data management requests
+
+
+def _selector(request: Any, ids: object, filter: object, what: str) -> None:
+    """Sets a SetPayload/DeletePayloadKeys request's selector: ids (one id or a list) or a filter."""
+    if (ids is None) == (filter is None):
+        raise InvalidArgumentError(f"{what}: give either ids or filter=, not both or neither")
+    if ids is not None:
+        id_list: Iterable[object]
+        if isinstance(ids, (int, str, np.integer)):
+            id_list = [ids]
+        elif isinstance(ids, (bytes, Mapping)) or not isinstance(ids, Iterable):
+            raise InvalidArgumentError(f"ids: expected an id or a sequence of ids, not {type(ids).__name__}")
+        else:
+            id_list = ids
+        request.ids.SetInParent()
+        request.ids.ids.extend(ids_to_proto(id_list))
+        if not request.ids.ids:
+            raise InvalidArgumentError("ids: empty; name at least one point")
+    else:
+        text = filter_to_json(filter)
+        if not text:
+            raise InvalidArgumentError("filter: empty (use {} to select every point)")
+        request.filter = text
+
+
+def set_payload_request(
+    collection: str, payload: object, ids: object, filter: object, overwrite: bool, sync: bool
+) -> pb.SetPayloadRequest:
+    what = "overwrite_payload" if overwrite else "set_payload"
+    if payload is not None and not isinstance(payload, (str, Mapping)):
+        raise InvalidArgumentError(f"payload: expected a dict or JSON object text, not {type(payload).__name__}")
+    request = pb.SetPayloadRequest(
+        collection=collection, payload=payload_to_json(payload), overwrite=overwrite, sync=sync
+    )
+    _selector(request, ids, filter, what)
+    return request
+
+
+def delete_payload_keys_request(
+    collection: str, keys: object, ids: object, filter: object, sync: bool
+) -> pb.DeletePayloadKeysRequest:
+    request = pb.DeletePayloadKeysRequest(collection=collection, keys=keys_list(keys), sync=sync)
+    _selector(request, ids, filter, "delete_payload_keys")
+    return request
+
+
+def update_vectors_request(
+    collection: str, ids: Sequence[object], vectors: object, sync: bool
+) -> pb.UpdateVectorsRequest:
+    matrix = as_matrix(vectors)
+    if matrix.shape[0] != len(ids):
+        raise InvalidArgumentError(
+            f"vectors: {matrix.shape[0]} vectors for {len(ids)} ids; give one vector per id"
+        )
+    if len(ids) == 0:
+        raise InvalidArgumentError("ids: empty; name at least one point")
+    rows = packed_rows(matrix)
+    points = [pb.Point(id=id_to_proto(ids[i], f"ids[{i}]"), vector_f32=rows[i]) for i in range(len(ids))]
+    return pb.UpdateVectorsRequest(collection=collection, points=points, sync=sync)
+
+
+def get_many_request(collection: str, ids: Sequence[object], with_vector: bool) -> pb.GetManyRequest:
+    return pb.GetManyRequest(collection=collection, ids=ids_to_proto(ids), with_vector=with_vector)
+
+
+def get_many_result(
+    request: pb.GetManyRequest, response: pb.GetManyResponse, with_vector: bool
+) -> List[Optional[Point]]:
+    """GetMany's answer aligned with the request's ids: a Point, or None for a missing id."""
+    found = {}
+    for msg in response.points:
+        found[msg.id.SerializeToString(deterministic=True)] = point_from_proto(msg, with_vector)
+    return [found.get(i.SerializeToString(deterministic=True)) for i in request.ids]
+
+
+def update_aliases_request(changes: object) -> pb.UpdateAliasesRequest:
+    """[("create", alias, collection) | ("delete", alias), ...] -> UpdateAliasesRequest."""
+    if isinstance(changes, (str, bytes, Mapping)) or not isinstance(changes, Iterable):
+        raise InvalidArgumentError(
+            "changes: expected a list of ('create', alias, collection) / ('delete', alias) tuples"
+        )
+    request = pb.UpdateAliasesRequest()
+    for i, change in enumerate(changes):
+        if isinstance(change, (str, bytes)) or not isinstance(change, Sequence) or not change:
+            raise InvalidArgumentError(f"changes[{i}]: expected a tuple, not {change!r}")
+        kind, args = change[0], list(change[1:])
+        if not all(isinstance(a, str) for a in args):
+            raise InvalidArgumentError(f"changes[{i}]: alias and collection names are strs")
+        if kind == "create" and len(args) == 2:
+            request.changes.add().create_alias.CopyFrom(
+                pb.CreateAliasRequest(alias=args[0], collection=args[1])
+            )
+        elif kind == "delete" and len(args) == 1:
+            request.changes.add().delete_alias.CopyFrom(pb.DeleteAliasRequest(alias=args[0]))
+        else:
+            raise InvalidArgumentError(
+                f"changes[{i}]: {change!r}; expected ('create', alias, collection) or ('delete', alias)"
+            )
+    if not request.changes:
+        raise InvalidArgumentError("changes: empty")
+    return request
+
+
+# ---------------------------------------------------------------- requests shared by Client and AsyncClient
+
+
+def create_collection_request(
+    name: str,
+    dimension: Optional[int],
+    metric: str,
+    index: Optional[str],
+    payload_indexes: Any,
+    embedder: Optional[EmbedderLike],
+    chunk_tokens: Optional[int],
+    overlap_tokens: Optional[int],
+    markdown: bool,
+    tokens: Optional[str],
+    properties: Optional[Mapping[str, Any]],
+    ef_construction: Optional[int],
+    ef_search: Optional[int],
+    nprobe: Optional[int],
+) -> pb.CreateCollectionRequest:
+    """The request of create_collection (see Client.create_collection)."""
+    text_only = {
+        "chunk_tokens": chunk_tokens,
+        "overlap_tokens": overlap_tokens,
+        "tokens": tokens,
+        "markdown": markdown or None,
+    }
+    if dimension is not None and (
+        isinstance(dimension, bool)
+        or not isinstance(dimension, numbers.Integral)
+        or not 1 <= int(dimension) < 2**32
+    ):
+        raise InvalidArgumentError(f"dimension: expected an int >= 1, not {dimension!r}")
+    request = pb.CreateCollectionRequest(
+        name=name,
+        payload_indexes=payload_indexes_to_proto(payload_indexes),
+        properties=payload_to_json(properties, "properties"),
+    )
+    if embedder is None:
+        if dimension is None:
+            raise InvalidArgumentError(
+                "dimension: required for a vector collection (or give embedder= for a text "
+                "collection)"
+            )
+        given = [k for k, v in text_only.items() if v is not None]
+        if given:
+            raise InvalidArgumentError(
+                f"{given[0]}: only for a text collection; give embedder= too"
+            )
+        request.dimension = int(dimension)
+        request.metric = metric_to_proto(metric)
+        request.index.CopyFrom(
+            index_spec("Flat" if index is None else index, ef_construction, ef_search, nprobe)
+        )
+    else:
+        if metric_to_proto(metric) != pb.METRIC_COSINE:
+            raise InvalidArgumentError(
+                f"metric: a text collection is always cosine, not {metric!r}"
+            )
+        request.dimension = 0 if dimension is None else int(dimension)
+        request.metric = pb.METRIC_COSINE
+        if index is not None or (ef_construction, ef_search, nprobe) != (None, None, None):
+            # Unset, the server picks a text collection's default (HNSW16).
+            request.index.CopyFrom(
+                index_spec(
+                    "HNSW16" if index is None else index, ef_construction, ef_search, nprobe
+                )
+            )
+        request.text.CopyFrom(
+            text_options_to_proto(
+                embedder,
+                None if dimension is None else int(dimension),
+                chunk_tokens,
+                overlap_tokens,
+                markdown,
+                tokens,
+            )
+        )
+    return request

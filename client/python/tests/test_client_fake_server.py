@@ -95,7 +95,7 @@ class FakeSextant(pb_grpc.SextantServicer):
 
     def SearchBatch(self, request: Any, context: grpc.ServicerContext) -> pb.SearchBatchResponse:
         self._record("SearchBatch", request, context)
-        n = len(request.vectors) // 2
+        n = len(request.vectors_f32) // (2 * 4)
         return pb.SearchBatchResponse(
             results=[pb.SearchResponse(hits=[pb.Hit(id=pb.PointId(str=f"q{i}"), score=i)]) for i in range(n)]
         )
@@ -236,7 +236,9 @@ def test_upsert_request(fake: Tuple[FakeSextant, str]) -> None:
         assert col.upsert([1, 2], np.array([[1, 2], [3, 4]], dtype=np.float64), [{"a": 1}, None], sync=True) == 2
     req = last(servicer, "Upsert")
     assert req.collection == "docs" and req.sync
-    assert [list(p.vector) for p in req.points] == [[1, 2], [3, 4]]
+    # Vectors travel packed (little-endian float32), not as repeated floats.
+    assert [list(p.vector) for p in req.points] == [[], []]
+    assert [np.frombuffer(p.vector_f32, dtype="<f4").tolist() for p in req.points] == [[1, 2], [3, 4]]
     assert [p.payload for p in req.points] == ['{"a":1}', ""]
 
 
@@ -332,7 +334,7 @@ def test_search_and_search_batch(fake: Tuple[FakeSextant, str]) -> None:
         hits = col.search(np.array([1.0, 2.0]), k=3, filter='{"g": 1}', ef_search=50, exact=True)
         assert hits == [sextant.Hit(4, 0.25, {"g": 1}, None)]
         req = last(servicer, "Search")
-        assert list(req.vector) == [1, 2]
+        assert np.frombuffer(req.vector_f32, dtype="<f4").tolist() == [1, 2]
         assert (req.params.k, req.params.filter, req.params.ef_search, req.params.exact) == (3, '{"g": 1}', 50, True)
         assert req.params.with_payload and not req.params.with_vector
         result = col.search([1, 2], return_plan=True, with_payload=False)
@@ -341,7 +343,7 @@ def test_search_and_search_batch(fake: Tuple[FakeSextant, str]) -> None:
         assert result.plan.kind == "exact" and plan.index == "Flat"
         batch = col.search_batch([[1, 2], [3, 4], [5, 6]], k=1)
         assert [[h.id for h in r] for r in batch] == [["q0"], ["q1"], ["q2"]]
-        assert list(last(servicer, "SearchBatch").vectors) == [1, 2, 3, 4, 5, 6]
+        assert np.frombuffer(last(servicer, "SearchBatch").vectors_f32, dtype="<f4").tolist() == [1, 2, 3, 4, 5, 6]
         with pytest.raises(sextant.InvalidArgumentError, match="use search_batch"):
             col.search([[1, 2]])  # type: ignore[list-item]
 

@@ -121,7 +121,7 @@ def test_vector() -> None:
 
 def test_float32_rounding_is_what_goes_on_the_wire() -> None:
     [point] = cv.points_to_proto([1], [[0.1, 1e-50, 3.4e38]], None)
-    assert list(point.vector) == np.array([0.1, 1e-50, 3.4e38], dtype=np.float32).tolist()
+    assert np.frombuffer(point.vector_f32, dtype="<f4").tolist() == np.array([0.1, 1e-50, 3.4e38], dtype=np.float32).tolist()
 
 
 # ---------------------------------------------------------------- payloads and filters
@@ -175,7 +175,7 @@ def test_filter_to_json() -> None:
 def test_points_to_proto() -> None:
     points = cv.points_to_proto([1, "b"], np.eye(2), [{"g": 1}, None])
     assert [cv.id_from_proto(p.id) for p in points] == [1, "b"]
-    assert [list(p.vector) for p in points] == [[1, 0], [0, 1]]
+    assert [np.frombuffer(p.vector_f32, dtype="<f4").tolist() for p in points] == [[1, 0], [0, 1]]
     assert [p.payload for p in points] == ['{"g":1}', ""]
     assert [p.payload for p in cv.points_to_proto([1], [[1]], None)] == [""]
 
@@ -280,3 +280,35 @@ def test_collection_and_server_info() -> None:
     assert (server.version, server.simd_level, server.read_only, server.max_batch_points) == (
         "0.1.0", "avx2", True, 10,
     )
+
+
+def test_payload_selection() -> None:
+    assert cv.payload_selection(True) == (True, [], [])
+    assert cv.payload_selection(False) == (False, [], [])
+    assert cv.payload_selection(["a", "b.c"]) == (True, ["a", "b.c"], [])
+    assert cv.payload_selection({"exclude": ["x"]}) == (True, [], ["x"])
+    for bad in ([], {"keep": ["a"]}, [""], "a", 3):
+        with pytest.raises(sextant.InvalidArgumentError, match="with_payload"):
+            cv.payload_selection(bad)
+
+
+def test_update_aliases_request() -> None:
+    req = cv.update_aliases_request([("delete", "live"), ("create", "live", "v2")])
+    assert [c.WhichOneof("action") for c in req.changes] == ["delete_alias", "create_alias"]
+    assert req.changes[1].create_alias.collection == "v2"
+    for bad in ([], [("create", "x")], [("rename", "a", "b")], "delete", [("delete", 3)]):
+        with pytest.raises(sextant.InvalidArgumentError, match="changes"):
+            cv.update_aliases_request(bad)
+
+
+def test_set_payload_request_selectors() -> None:
+    r = cv.set_payload_request("c", {"a": 1}, [1, "x"], None, False, True)
+    assert r.WhichOneof("selector") == "ids" and len(r.ids.ids) == 2 and r.sync and not r.overwrite
+    r = cv.set_payload_request("c", None, None, {}, True, False)
+    assert r.WhichOneof("selector") == "filter" and r.filter == "{}" and r.payload == "" and r.overwrite
+    with pytest.raises(sextant.InvalidArgumentError, match="either ids or filter"):
+        cv.set_payload_request("c", {}, None, None, False, False)
+    with pytest.raises(sextant.InvalidArgumentError, match="payload"):
+        cv.set_payload_request("c", [1], [1], None, False, False)
+    with pytest.raises(sextant.InvalidArgumentError, match="keys"):
+        cv.delete_payload_keys_request("c", [], [1], None, False)

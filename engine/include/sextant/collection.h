@@ -3,6 +3,7 @@
 #define SEXTANT_COLLECTION_H_
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -61,8 +62,43 @@ class Collection {
   // The point with this id, or NotFound.
   virtual StatusOr<Point> Get(const PointId& id) const = 0;
 
+  // The points with these ids, read under one lock (a consistent view): result i is ids[i]'s
+  // point, or nullopt when there is none (a missing id is reported this way, not as an error).
+  // InvalidArgument for an empty or oversize id.
+  virtual StatusOr<std::vector<std::optional<Point>>> GetMany(std::span<const PointId> ids) const = 0;
+
   // Number of live points.
   virtual StatusOr<uint64_t> Count() const = 0;
+
+  // Number of live points whose payload matches `filter` (JSON, docs/filters.md; empty or {}
+  // counts every point). Answered from payload indexes alone when they cover the filter.
+  virtual StatusOr<uint64_t> CountWhere(std::string_view filter) const = 0;
+
+  // ---- updates that keep vectors (payload updates) or payloads (UpdateVectors)
+  //
+  // Each call is one atomic batch: every selected point is updated or none is. A selector names
+  // points by ids (every id must exist: NotFound naming the first missing one, and nothing is
+  // written) or by a filter (every point matching it; none is fine). Payload indexes follow the
+  // new payloads; the vector index is not touched. The new payloads are validated as Upsert's
+  // are (InvalidArgument naming the point). Each returns how many points were updated.
+
+  // Sets the top-level keys of `payload` (a JSON object) in each selected point's payload,
+  // keeping its other keys.
+  virtual StatusOr<uint64_t> SetPayload(const WriteOptions& options, const PointSelector& points,
+                                        std::string_view payload) = 0;
+  // Replaces each selected point's payload with `payload` ("" or "{}" clears it).
+  virtual StatusOr<uint64_t> OverwritePayload(const WriteOptions& options, const PointSelector& points,
+                                              std::string_view payload) = 0;
+  // Removes these keys (dotted paths, "meta.author") from each selected point's payload; keys a
+  // payload does not hold are skipped. InvalidArgument for an empty list or a malformed path.
+  virtual StatusOr<uint64_t> DeletePayloadKeys(const WriteOptions& options, const PointSelector& points,
+                                               std::span<const std::string> keys) = 0;
+
+  // Replaces the vectors of existing points (ids.size() * dimension() floats, row-major),
+  // keeping their payloads; the index is updated. Every id must exist (NotFound naming the first
+  // missing one); validation is Upsert's. One atomic batch.
+  virtual Status UpdateVectors(const WriteOptions& options, std::span<const PointId> ids,
+                               std::span<const float> vectors) = 0;
 
   // Points in id order (numbers ascending, then strings in byte order), a page at a time. Paging
   // with the returned cursor visits every point that exists throughout the scan exactly once.

@@ -3,6 +3,7 @@
 #define SEXTANT_DATABASE_H_
 
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,6 +58,22 @@ class Database {
   // catalogue entry itself is unreadable (only DropCollection helps then). Existing handles of a
   // healthy collection stay valid.
   virtual StatusOr<RepairReport> RepairCollection(std::string_view name) = 0;
+  // ---- aliases: a second name for a collection, resolved by GetCollection (so every call that
+  // takes a collection name takes an alias too). Switching what an alias names is atomic: a
+  // caller resolving it sees the old collection or the new one, never neither. Aliases are
+  // durable. Alias names follow the rules of collection names and share their namespace.
+
+  // AlreadyExists when `alias` is already an alias or a collection's name; NotFound when
+  // `collection` is not a collection (an alias cannot name another alias).
+  virtual Status CreateAlias(std::string_view alias, std::string_view collection) = 0;
+  // NotFound when there is no such alias.
+  virtual Status DeleteAlias(std::string_view alias) = 0;
+  // Every alias, ordered by alias name.
+  virtual StatusOr<std::vector<AliasInfo>> ListAliases() const = 0;
+  // Applies the changes in order, all or none (the first failing change's error, naming it,
+  // and nothing is applied): e.g. {delete "live", create "live" -> "docs_v2"} moves an alias in
+  // one step. InvalidArgument for an empty list.
+  virtual Status UpdateAliases(std::span<const AliasChange> changes) = 0;
 
   // The directory this database lives in.
   virtual const std::string& path() const = 0;

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "sextant/status.h"
@@ -194,6 +195,33 @@ struct SearchOptions {
   // Candidates each list contributes to a hybrid search; 0 = max(k, 100) (with group_by, times
   // the groups' size). More candidates can only promote points found by one list alone.
   uint32_t candidates = 0;
+  // Bound on what the results may hold: when their ids, payloads and vectors (about 24 bytes per
+  // hit plus the id, the payload text and 4 bytes per float) would pass this many bytes over all
+  // queries, the search fails with ResourceExhausted before reading more. 0 = no bound.
+  size_t max_result_bytes = 0;
+  // With with_payload: keep only these dotted paths of each payload (all of it when empty), then
+  // drop the `payload_exclude` paths. Parents of an included path keep only what is included.
+  std::vector<std::string> payload_include;
+  std::vector<std::string> payload_exclude;
+};
+
+// Which points a payload update applies to: the points with these ids, or every point whose
+// payload matches a filter (JSON, docs/filters.md; "{}" selects every point).
+struct PointSelector {
+  static PointSelector Ids(std::vector<PointId> ids) {
+    PointSelector s;
+    s.ids = std::move(ids);
+    return s;
+  }
+  static PointSelector Where(std::string filter) {
+    PointSelector s;
+    s.by_filter = true;
+    s.filter = std::move(filter);
+    return s;
+  }
+  std::vector<PointId> ids;
+  bool by_filter = false;
+  std::string filter;  // required (non-empty) when by_filter
 };
 
 // Options for Collection::Scan.
@@ -204,6 +232,12 @@ struct ScanOptions {
   std::string cursor;
   // Only points whose payload matches this filter (same language as SearchOptions::filter).
   std::string filter;
+  // Ends the page early, with next_cursor set, once its points (about 24 bytes each plus the id,
+  // the payload text and, with with_vector, 4 bytes per float) would pass this many bytes. A page
+  // holds at least one point. 0 = no bound.
+  size_t max_page_bytes = 0;
+  // Fill Point::vector. Without it the vectors are left empty.
+  bool with_vector = true;
 };
 
 }  // namespace sextant

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -134,6 +135,25 @@ struct RepairReport {
   uint64_t points_kept = 0;      // points whose id and vector were intact
   uint64_t points_removed = 0;   // points lost: their vector was missing or damaged
   uint64_t records_removed = 0;  // other malformed or orphaned records, and payloads that fail their index types
+};
+
+// An alias and the collection it names (Database::ListAliases).
+struct AliasInfo {
+  std::string alias;
+  std::string collection;
+};
+
+// One change of Database::UpdateAliases: create `alias` -> `collection`, or delete `alias`.
+struct AliasChange {
+  enum class Kind { kCreate, kDelete };
+  Kind kind = Kind::kCreate;
+  std::string alias;
+  std::string collection;  // kCreate only
+
+  static AliasChange Create(std::string alias, std::string collection) {
+    return AliasChange{Kind::kCreate, std::move(alias), std::move(collection)};
+  }
+  static AliasChange Delete(std::string alias) { return AliasChange{Kind::kDelete, std::move(alias), {}}; }
 };
 
 // A page of Collection::Scan.

@@ -109,7 +109,9 @@ bool WaitUntil(const std::function<bool()>& done, int seconds = 60) {
 class AnnIndexTest : public ::testing::TestWithParam<std::tuple<std::string, Metric>> {};
 
 TEST_P(AnnIndexTest, RecallAndPlansWithAndWithoutFilters) {
-  const auto [spec, metric] = GetParam();
+  // Not a structured binding: clang 14 (the TSAN build) cannot capture one in a lambda.
+  const std::string spec = std::get<0>(GetParam());
+  const Metric metric = std::get<1>(GetParam());
   const size_t n = 12000, dim = 32;  // IVF-PQ trains from 39 x 256 points
   TempDir dir;
   auto db = Open(dir.path());

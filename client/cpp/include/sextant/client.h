@@ -35,6 +35,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -124,6 +125,13 @@ class Client {
   // Deletes a collection and everything in it; NotFound when absent.
   Status DropCollection(std::string_view name);
 
+  // Aliases, as Database::CreateAlias, DeleteAlias, ListAliases and UpdateAliases
+  // (sextant/database.h). An alias works wherever a collection name does, Collection() included.
+  Status CreateAlias(std::string_view alias, std::string_view collection);
+  Status DeleteAlias(std::string_view alias);
+  StatusOr<std::vector<AliasInfo>> ListAliases();
+  Status UpdateAliases(std::span<const AliasChange> changes);
+
   // A handle for the collection `name`. Makes no call: when the collection does not exist, each
   // call on the handle returns NotFound (use Describe to check first). The handle shares this
   // client's connection and stays usable after the Client is destroyed.
@@ -166,6 +174,19 @@ class RemoteCollection {
 
   // Number of live points.
   StatusOr<uint64_t> Count();
+
+  // ---- as the same calls of sextant::Collection (sextant/collection.h)
+  // The points with these ids in one consistent read; result i is ids[i]'s point or nullopt.
+  // With with_vector false the points' vectors are left empty (less to transfer).
+  StatusOr<std::vector<std::optional<Point>>> GetMany(std::span<const PointId> ids, bool with_vector = true);
+  // Points whose payload matches `filter` ("" counts all).
+  StatusOr<uint64_t> CountWhere(std::string_view filter);
+  StatusOr<uint64_t> SetPayload(const WriteOptions& options, const PointSelector& points, std::string_view payload);
+  StatusOr<uint64_t> OverwritePayload(const WriteOptions& options, const PointSelector& points,
+                                      std::string_view payload);
+  StatusOr<uint64_t> DeletePayloadKeys(const WriteOptions& options, const PointSelector& points,
+                                       std::span<const std::string> keys);
+  Status UpdateVectors(const WriteOptions& options, std::span<const PointId> ids, std::span<const float> vectors);
 
   // A page of points in id order. Payloads always come back; vectors only with `with_vector`
   // (the embedded Scan always fills them; leave it true for the same result, pass false to

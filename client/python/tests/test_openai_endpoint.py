@@ -1,0 +1,121 @@
+"""sextantd's OpenAI-compatible endpoint (--openai-listen) driven by the real `openai` package:
+chat (plain, streamed, follow-up, tools through a scripted fake model), embeddings (float and
+base64), models, a wrong key = 401, an unknown collection = 404, a bad conversation = 400, all
+in OpenAI's error shape. Skipped without $SEXTANTD or without the openai package."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from typing import Any, Dict, Iterator, List
+
+import numpy as np
+import pytest
+
+import sextant
+from conftest import Sextantd
+from test_rag_chat import FakeModel, call
+from test_rag_server import make_faq
+
+openai = pytest.importorskip("openai")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture()
+def endpoint(sextantd_binary: str, tmp_path: Path) -> Iterator[Dict[str, Any]]:
+    def script(req: Dict[str, Any], n: int) -> Dict[str, Any]:
+        last = req["messages"][-1]
+        if req.get("tools") and last["role"] == "user":
+            return {"tool_calls": [call("search", {"query": "liquid nitrogen boil"}, "c1")]}
+        return {"content": "It boils at minus 196 degrees [1]."}
+
+    model = FakeModel(script)
+    port = free_port()
+    server = Sextantd(sextantd_binary, tmp_path, [
+        "--openai-listen", f"127.0.0.1:{port}", "--api-key", "secret-key",
+        "--llm-url", model.url, "--llm-model", "fake"]).start()
+    try:
+        with sextant.Client(server.address, api_key="secret-key", timeout=60) as c:
+            make_faq(c, "faq")
+            yield {"url": f"http://127.0.0.1:{port}/v1", "model": model, "client": c}
+    finally:
+        model.close()
+        assert server.stop() == 0, server.log()
+
+
+def test_openai_chat_and_stream(endpoint: Dict[str, Any]) -> None:
+    client = openai.OpenAI(base_url=endpoint["url"], api_key="secret-key")
+    r = client.chat.completions.create(
+        model="faq", messages=[{"role": "user", "content": "At what temperature does liquid nitrogen boil?"}])
+    assert r.object == "chat.completion" and r.choices[0].finish_reason == "stop"
+    assert "196" in r.choices[0].message.content
+    extra = r.model_extra
+    assert extra["citations"][0]["document_id"] == "nitrogen" and extra["citations"][0]["cited"]
+    assert extra["sextant"]["generator"] == "extractive"
+
+    history: List[Dict[str, Any]] = [
+        {"role": "user", "content": "At what temperature does liquid nitrogen boil?"},
+        {"role": "assistant", "content": r.choices[0].message.content},
+        {"role": "user", "content": "and what do laboratories use it for?"},
+    ]
+    pieces = []
+    final = None
+    for chunk in client.chat.completions.create(model="faq", messages=history, stream=True):
+        if chunk.choices and chunk.choices[0].delta.content:
+            pieces.append(chunk.choices[0].delta.content)
+        if chunk.choices and chunk.choices[0].finish_reason:
+            final = chunk
+    assert final is not None and final.choices[0].finish_reason == "stop"
+    assert final.model_extra["citations"][0]["document_id"] == "nitrogen"
+    assert final.model_extra["sextant"]["standalone_question"].startswith("At what temperature")
+    assert "".join(pieces)
+
+    # collection@model: the configured LLM, asked for that model; tools through the fake model.
+    endpoint["model"].requests.clear()
+    r = client.chat.completions.create(
+        model="faq@fake-2", messages=[{"role": "user", "content": "When does nitrogen boil?"}],
+        temperature=0.5, max_tokens=40, seed=1, extra_body={"sextant": {"tools": "auto", "k": 2}})
+    assert r.choices[0].message.content == "It boils at minus 196 degrees [1]."
+    assert r.model_extra["sextant"]["tool_calls"][0]["function"]["name"] == "search"
+    sent = endpoint["model"].requests[0]
+    assert sent["model"] == "fake-2" and sent["max_tokens"] == 40 and sent["seed"] == 1
+
+
+def test_openai_embeddings_and_models(endpoint: Dict[str, Any]) -> None:
+    client = openai.OpenAI(base_url=endpoint["url"], api_key="secret-key")
+    e = client.embeddings.create(model="faq", input=["liquid nitrogen", "bread"])  # base64 by default
+    got = np.array([d.embedding for d in e.data], dtype=np.float32)
+    want = endpoint["client"].collection("faq").embed(["liquid nitrogen", "bread"])
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+    e = client.embeddings.create(model="faq", input="bread", encoding_format="float")
+    np.testing.assert_allclose(np.array(e.data[0].embedding, dtype=np.float32), want[1], atol=1e-6)
+    assert [m.id for m in client.models.list()] == ["faq"]
+
+
+def test_openai_errors(endpoint: Dict[str, Any]) -> None:
+    bad = openai.OpenAI(base_url=endpoint["url"], api_key="wrong", max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as info:
+        bad.models.list()
+    assert info.value.status_code == 401 and info.value.body["code"] == "invalid_api_key"
+    client = openai.OpenAI(base_url=endpoint["url"], api_key="secret-key", max_retries=0)
+    with pytest.raises(openai.NotFoundError) as nf:
+        client.chat.completions.create(model="nope", messages=[{"role": "user", "content": "hi"}])
+    assert nf.value.body["code"] == "model_not_found" and "nope" in nf.value.body["message"]
+    with pytest.raises(openai.NotFoundError):
+        client.embeddings.create(model="nope", input="x")
+    with pytest.raises(openai.BadRequestError, match=r"messages\[1\]: the last message must be"):
+        client.chat.completions.create(model="faq", messages=[{"role": "user", "content": "hi"},
+                                                             {"role": "assistant", "content": "hello"}])
+    with pytest.raises(openai.BadRequestError, match="messages: empty"):
+        client.chat.completions.create(model="faq", messages=[])
+    with pytest.raises(openai.BadRequestError, match=r"messages\[0\]: unknown role"):
+        client.chat.completions.create(model="faq", messages=[{"role": "developer-x", "content": "hi"}])
+    with pytest.raises(openai.BadRequestError, match=r"messages\[1\]: tool message answers"):
+        client.chat.completions.create(model="faq", messages=[
+            {"role": "user", "content": "hi"}, {"role": "tool", "tool_call_id": "zz", "content": "1"}])
