@@ -12,6 +12,7 @@ packages=(
   librocksdb-dev libeigen3-dev libxsimd-dev nlohmann-json3-dev libcurl4-openssl-dev libcpp-httplib-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libbenchmark-dev libgtest-dev libgmock-dev
+  libstemmer-dev
   clang-14  # libFuzzer for the fuzz targets (scripts/fuzz.sh)
 )
 

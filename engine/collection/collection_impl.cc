@@ -99,6 +99,9 @@ StatusOr<std::shared_ptr<CollectionImpl>> CollectionImpl::Load(const CollectionE
     SEXTANT_ASSIGN_OR_RETURN(c->payload_index_, payload::PayloadIndexSet::Create(c->desc_.payload_indexes));
     SEXTANT_ASSIGN_OR_RETURN(c->payload_schema_, payload::PayloadIndexSet::Create(c->desc_.payload_indexes));
   }
+  if (!c->desc_.text_fields.empty()) {
+    SEXTANT_ASSIGN_OR_RETURN(c->text_index_, text::TextIndex::Create(c->desc_.text_fields));
+  }
   Status bad;
 
   SEXTANT_RETURN_IF_ERROR(env.storage->Scan(Cf::kIds, c->prefix_, end, [&](std::string_view k, std::string_view v) {
@@ -158,6 +161,26 @@ StatusOr<std::shared_ptr<CollectionImpl>> CollectionImpl::Load(const CollectionE
       if (slot < c->slots_ && c->live_[slot]) {
         c->payload_index_->Add(slot, std::string(k.substr(c->prefix_.size(), k.size() - c->prefix_.size() - 4)));
       }
+      return true;
+    }));
+    SEXTANT_RETURN_IF_ERROR(bad);
+  }
+
+  if (c->text_index_) {
+    const size_t num_fields = c->desc_.text_fields.size();
+    SEXTANT_RETURN_IF_ERROR(env.storage->Scan(Cf::kText, c->prefix_, end, [&](std::string_view k, std::string_view v) {
+      if (k.size() != c->prefix_.size() + 4) {
+        bad = Status::DataLoss("collection " + name + ": corrupt text index key");
+        return false;
+      }
+      const uint32_t slot = internal::DecodeFixed32BE(k.data() + c->prefix_.size());
+      if (slot >= c->slots_ || !c->live_[slot]) return true;  // no point: not indexed
+      auto doc = text::DecodeDocTerms(v, num_fields);
+      if (!doc.ok()) {
+        bad = doc.status().WithPrefix("collection " + name + ", slot " + std::to_string(slot));
+        return false;
+      }
+      c->text_index_->Set(slot, *doc);
       return true;
     }));
     SEXTANT_RETURN_IF_ERROR(bad);

@@ -51,6 +51,7 @@
 #include "sextant/collection.h"
 #include "storage/files.h"
 #include "storage/storage.h"
+#include "text/text_index.h"
 #include "util/rw_mutex.h"
 
 namespace sextant {
@@ -164,6 +165,15 @@ class CollectionImpl final : public Collection {
   // Caller holds mu_ exclusively.
   void DeletePoint(uint32_t slot, storage::Batch* batch) const;
   StatusOr<Matches> FilterMatches(const std::optional<payload::Filter>& filter) const;
+  // The k nearest matching slots of each of nq queries (q: nq * dimension, normalised for
+  // cosine), by index walk or exact scoring as the planner decides; requires mu_ shared.
+  Status DenseNeighbors(const SearchOptions& options, size_t k, const float* q, size_t nq, const Matches& m,
+                        std::vector<std::vector<index::Neighbor>>* found, std::vector<SearchPlan>* plan) const;
+  // A hit for a live slot (payload and vector as options ask); requires mu_ shared.
+  StatusOr<Hit> MakeHit(uint32_t slot, float score, const SearchOptions& options) const;
+  // Text (BM25) and hybrid search: Search with options.text (collection_text.cc).
+  StatusOr<std::vector<Hit>> TextSearch(const SearchOptions& options, std::span<const float> query,
+                                        SearchPlan* plan) const;
   StatusOr<std::string> ReadPayload(uint32_t slot) const;
   // Deletes these live slots in one batch; requires `lock` (mu_ exclusive), which it may release.
   StatusOr<uint64_t> DeleteSlots(const WriteOptions& options, const std::vector<uint32_t>& slots,
@@ -217,6 +227,7 @@ class CollectionImpl final : public Collection {
   std::unordered_map<std::string, uint32_t> id_slot_;  // guarded by mu_
   uint32_t slots_ = 0;                                 // guarded by mu_; high-water mark
   std::unique_ptr<payload::PayloadIndexSet> payload_index_;  // guarded by mu_; null when none declared
+  std::unique_ptr<text::TextIndex> text_index_;              // guarded by mu_; null when no text fields
   // The declared fields alone (never holds entries), for validating payloads before taking mu_:
   // set in Load before the collection is shared and never changed, so it needs no lock (unlike
   // payload_index_, which MarkDropped frees). Null when none declared.

@@ -46,6 +46,10 @@ Status ValidateVector(const float* v, size_t dim, std::string_view field);
 // A checkpoint is loaded only into a collection configured with the same identity.
 std::string IndexIdentity(const IndexOptions& o);
 
+// A hit's score from an index distance (see Metric: L2 reports the distance, the others the
+// similarity).
+inline float ScoreOf(Metric metric, float distance) { return metric == Metric::kL2 ? distance : -distance; }
+
 }  // namespace collection_internal
 
 // The planner's view of a filter.

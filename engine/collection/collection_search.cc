@@ -17,6 +17,7 @@ namespace sextant {
 
 using storage::Cf;
 using collection_internal::Guarded;
+using collection_internal::ScoreOf;
 using collection_internal::ValidateId;
 using collection_internal::ValidateVector;
 
@@ -49,7 +50,6 @@ bool HexDecode(std::string_view hex, std::string* out) {
   return true;
 }
 
-float ScoreOf(Metric metric, float distance) { return metric == Metric::kL2 ? distance : -distance; }
 
 // What one hit or scanned point counts against SearchOptions::max_result_bytes and
 // ScanOptions::max_page_bytes: about what it takes on the wire.
@@ -216,6 +216,101 @@ StatusOr<CollectionImpl::Matches> CollectionImpl::FilterMatches(const std::optio
   return m;
 }
 
+Status CollectionImpl::DenseNeighbors(const SearchOptions& options, size_t k, const float* q, size_t nq,
+                                      const Matches& m, std::vector<std::vector<index::Neighbor>>* found_out,
+                                      std::vector<SearchPlan>* plan_out) const {
+  const size_t dim = desc_.dimension;
+  auto& found = *found_out;
+  auto& plan = *plan_out;
+  found.assign(nq, {});
+  plan.assign(nq, SearchPlan());
+  const size_t want = std::min<uint64_t>(k, m.count);
+
+  // Plan: the index for unfiltered searches and for filters that match many points; exact
+  // scoring when asked, when there is no (trained) index, or when few points match.
+  const bool use_index = index_ && !options.exact && want > 0 &&
+                         (!m.filtered || !ExactIsCheaper(desc_.index, options.ef_search, options.nprobe, m.count,
+                                                         id_slot_.size()));
+  std::vector<size_t> exact_queries;
+  if (use_index) {
+    index::IndexSearchParams params;
+    params.k = want;
+    params.ef_search = options.ef_search;
+    params.nprobe = options.nprobe;
+    params.mask = m.mask;
+    params.mask_size = live_.size();
+    params.allowed = m.count;
+    for (size_t i = 0; i < nq; ++i) {
+      index::IndexSearchStats stats;
+      SEXTANT_RETURN_IF_ERROR(index_->Search(q + i * dim, params, &found[i], &stats).WithPrefix("search"));
+      plan[i].kind = SearchPlan::Kind::kIndex;
+      plan[i].index = index_spec_;
+      plan[i].distance_computations = stats.distance_computations;
+      plan[i].effort = stats.effort;
+      if (found[i].size() < want) exact_queries.push_back(i);  // the walk came up short
+    }
+  } else {
+    for (size_t i = 0; i < nq; ++i) exact_queries.push_back(i);
+  }
+  if (!exact_queries.empty() && want > 0) {
+    // Few matches: gather them; otherwise scan everything under the mask.
+    std::vector<uint32_t> list;
+    if (m.count <= slots_ / 8) {
+      list.reserve(m.count);
+      for (uint32_t s = 0; s < slots_; ++s) {
+        if (m.mask[s]) list.push_back(s);
+      }
+    }
+    const auto runs = Runs();
+    std::vector<float> gathered;
+    if (list.empty() && exact_queries.size() >= index::kBatchedScoringMinQueries) {
+      gathered.reserve(exact_queries.size() * dim);
+      for (size_t i : exact_queries) gathered.insert(gathered.end(), q + i * dim, q + (i + 1) * dim);
+      std::vector<std::vector<index::Neighbor>> batch;
+      index::ExactSearch(runs, dim, desc_.metric, m.mask, gathered.data(), exact_queries.size(), want, &batch);
+      for (size_t j = 0; j < exact_queries.size(); ++j) found[exact_queries[j]] = std::move(batch[j]);
+    } else {
+      for (size_t i : exact_queries) {
+        if (!list.empty()) {
+          index::ExactSearchSlots(list, [&](uint32_t s) { return store_.Row(s); }, dim, desc_.metric, q + i * dim, want,
+                                  &found[i]);
+        } else {
+          std::vector<std::vector<index::Neighbor>> one;
+          index::ExactSearch(runs, dim, desc_.metric, m.mask, q + i * dim, 1, want, &one);
+          found[i] = std::move(one[0]);
+        }
+      }
+    }
+    for (size_t i : exact_queries) {
+      plan[i].distance_computations += list.empty() ? slots_ : list.size();
+      plan[i].kind = SearchPlan::Kind::kExact;
+      plan[i].index = "Flat";
+      plan[i].effort = 0;
+    }
+  }
+  for (size_t i = 0; i < nq; ++i) {
+    plan[i].matches = m.count;
+    plan[i].filter_from_index = m.from_index;
+  }
+  return Status::OK();
+}
+
+StatusOr<Hit> CollectionImpl::MakeHit(uint32_t slot, float score, const SearchOptions& options) const {
+  Hit hit;
+  SEXTANT_ASSIGN_OR_RETURN(hit.id, storage::DecodeId(slot_ids_[slot]));
+  hit.score = score;
+  if (options.with_vector) {
+    const float* v = store_.Row(slot);
+    hit.vector.assign(v, v + desc_.dimension);
+  }
+  if (options.with_payload) {
+    SEXTANT_ASSIGN_OR_RETURN(hit.payload, ReadPayload(slot));
+    if (!options.payload_include.empty() || !options.payload_exclude.empty()) {
+      hit.payload = payload::Project(hit.payload, options.payload_include, options.payload_exclude);
+    }
+  }
+  return hit;
+}
 StatusOr<std::vector<std::vector<Hit>>> CollectionImpl::SearchBatch(const SearchOptions& options,
                                                                     std::span<const float> queries,
                                                                     std::vector<SearchPlan>* plans) const {
@@ -242,7 +337,6 @@ StatusOr<std::vector<std::vector<Hit>>> CollectionImpl::SearchBatch(const Search
     }
     SEXTANT_RETURN_IF_ERROR(payload::ValidatePaths(options.payload_include, "payload_include").WithPrefix("search"));
     SEXTANT_RETURN_IF_ERROR(payload::ValidatePaths(options.payload_exclude, "payload_exclude").WithPrefix("search"));
-    const bool project = !options.payload_include.empty() || !options.payload_exclude.empty();
     std::optional<payload::Filter> filter;
     if (!options.filter.empty()) {
       auto parsed = payload::Filter::Parse(options.filter);
@@ -253,78 +347,14 @@ StatusOr<std::vector<std::vector<Hit>>> CollectionImpl::SearchBatch(const Search
     std::shared_lock lock(mu_);
     SEXTANT_RETURN_IF_ERROR(CheckOpen());
     SEXTANT_ASSIGN_OR_RETURN(Matches m, FilterMatches(filter));
-    const size_t want = std::min<uint64_t>(options.k, m.count);
+    std::vector<std::vector<index::Neighbor>> found;
+    std::vector<SearchPlan> plan;
+    SEXTANT_RETURN_IF_ERROR(DenseNeighbors(options, options.k, q, nq, m, &found, &plan));
 
-    // Plan: the index for unfiltered searches and for filters that match many points; exact
-    // scoring when asked, when there is no (trained) index, or when few points match.
-    const bool use_index = index_ && !options.exact && want > 0 &&
-                           (!m.filtered || !ExactIsCheaper(desc_.index, options.ef_search, options.nprobe, m.count,
-                                                           id_slot_.size()));
-    std::vector<std::vector<index::Neighbor>> found(nq);
-    std::vector<SearchPlan> plan(nq);
-    std::vector<size_t> exact_queries;
-    if (use_index) {
-      index::IndexSearchParams params;
-      params.k = want;
-      params.ef_search = options.ef_search;
-      params.nprobe = options.nprobe;
-      params.mask = m.mask;
-      params.mask_size = live_.size();
-      params.allowed = m.count;
-      for (size_t i = 0; i < nq; ++i) {
-        index::IndexSearchStats stats;
-        SEXTANT_RETURN_IF_ERROR(index_->Search(q + i * dim, params, &found[i], &stats).WithPrefix("search"));
-        plan[i].kind = SearchPlan::Kind::kIndex;
-        plan[i].index = index_spec_;
-        plan[i].distance_computations = stats.distance_computations;
-        plan[i].effort = stats.effort;
-        if (found[i].size() < want) exact_queries.push_back(i);  // the walk came up short
-      }
-    } else {
-      for (size_t i = 0; i < nq; ++i) exact_queries.push_back(i);
-    }
-    if (!exact_queries.empty() && want > 0) {
-      // Few matches: gather them; otherwise scan everything under the mask.
-      std::vector<uint32_t> list;
-      if (m.count <= slots_ / 8) {
-        list.reserve(m.count);
-        for (uint32_t s = 0; s < slots_; ++s) {
-          if (m.mask[s]) list.push_back(s);
-        }
-      }
-      const auto runs = Runs();
-      std::vector<float> gathered;
-      if (list.empty() && exact_queries.size() >= index::kBatchedScoringMinQueries) {
-        gathered.reserve(exact_queries.size() * dim);
-        for (size_t i : exact_queries) gathered.insert(gathered.end(), q + i * dim, q + (i + 1) * dim);
-        std::vector<std::vector<index::Neighbor>> batch;
-        index::ExactSearch(runs, dim, desc_.metric, m.mask, gathered.data(), exact_queries.size(), want, &batch);
-        for (size_t j = 0; j < exact_queries.size(); ++j) found[exact_queries[j]] = std::move(batch[j]);
-      } else {
-        for (size_t i : exact_queries) {
-          if (!list.empty()) {
-            index::ExactSearchSlots(list, [&](uint32_t s) { return store_.Row(s); }, dim, desc_.metric, q + i * dim, want,
-                                    &found[i]);
-          } else {
-            std::vector<std::vector<index::Neighbor>> one;
-            index::ExactSearch(runs, dim, desc_.metric, m.mask, q + i * dim, 1, want, &one);
-            found[i] = std::move(one[0]);
-          }
-        }
-      }
-      for (size_t i : exact_queries) {
-        plan[i].distance_computations += list.empty() ? slots_ : list.size();
-        plan[i].kind = SearchPlan::Kind::kExact;
-        plan[i].index = "Flat";
-        plan[i].effort = 0;
-      }
-    }
 
     std::vector<std::vector<Hit>> results(nq);
     size_t result_bytes = 0;
     for (size_t i = 0; i < nq; ++i) {
-      plan[i].matches = m.count;
-      plan[i].filter_from_index = m.from_index;
       results[i].reserve(found[i].size());
       for (const index::Neighbor& nb : found[i]) {
         if (options.max_result_bytes != 0) {
@@ -332,9 +362,7 @@ StatusOr<std::vector<std::vector<Hit>>> CollectionImpl::SearchBatch(const Search
           result_bytes += ResultBytes(slot_ids_[nb.slot].size(), 0, options.with_vector ? dim : 0);
           if (result_bytes > options.max_result_bytes) return ResultsTooLarge(options);
         }
-        Hit hit;
-        SEXTANT_ASSIGN_OR_RETURN(hit.id, storage::DecodeId(slot_ids_[nb.slot]));
-        hit.score = ScoreOf(desc_.metric, nb.distance);
+        SEXTANT_ASSIGN_OR_RETURN(Hit hit, MakeHit(nb.slot, ScoreOf(desc_.metric, nb.distance), options));
         if (!std::isfinite(hit.score)) {
           // Validated vectors always score finitely (CollectionOptions::kMaxVectorNorm); a stored
           // vector written before that limit may not. Never rank such a score.
@@ -342,18 +370,9 @@ StatusOr<std::vector<std::vector<Hit>>> CollectionImpl::SearchBatch(const Search
                                             " scores " + std::to_string(hit.score) +
                                             "; its vector's norm is above the limit of 1e18: upsert it again");
         }
-        if (options.with_vector) {
-          const float* v = store_.Row(nb.slot);
-          hit.vector.assign(v, v + dim);
-        }
-        if (options.with_payload) {
-          SEXTANT_ASSIGN_OR_RETURN(hit.payload, ReadPayload(nb.slot));
-          if (project) hit.payload = payload::Project(hit.payload, options.payload_include, options.payload_exclude);
-          result_bytes += hit.payload.size();
-          if (options.max_result_bytes != 0 && result_bytes > options.max_result_bytes) {
-            return ResultsTooLarge(options);
-          }
-        }
+        hit.dense_score = hit.score;
+        result_bytes += hit.payload.size();
+        if (options.max_result_bytes != 0 && result_bytes > options.max_result_bytes) return ResultsTooLarge(options);
         results[i].push_back(std::move(hit));
       }
     }
@@ -364,6 +383,7 @@ StatusOr<std::vector<std::vector<Hit>>> CollectionImpl::SearchBatch(const Search
 
 StatusOr<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options, std::span<const float> query,
                                                   SearchPlan* plan) const {
+  if (!options.text.empty()) return TextSearch(options, query, plan);
   if (query.size() != desc_.dimension) {
     return Status::InvalidArgument("search: query has " + std::to_string(query.size()) +
                                    " floats, expected the dimension " + std::to_string(desc_.dimension));

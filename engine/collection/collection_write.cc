@@ -27,6 +27,7 @@ void CollectionImpl::RetireSlot(uint32_t slot, std::vector<uint32_t>* retired) {
   live_[slot] = 0;
   slot_ids_[slot].clear();
   if (payload_index_) payload_index_->Clear(slot);
+  if (text_index_) text_index_->Clear(slot);
   if (!index_ && !building_) {
     std::lock_guard f(free_mu_);
     free_slots_.push_back(slot);
@@ -112,6 +113,7 @@ StatusOr<uint64_t> CollectionImpl::WritePoints(const WriteOptions& options, cons
     }
     std::vector<std::string> encoded(n), compact(n);
     std::vector<std::vector<std::string>> entries(n);
+    std::vector<text::DocTerms> texts(text_index_ ? n : 0);
     for (size_t i = 0; i < n; ++i) {
       const std::string label = what + ": " + PointLabel(i, ids[i]);
       SEXTANT_RETURN_IF_ERROR(ValidateId(ids[i]).WithPrefix(label));
@@ -122,10 +124,17 @@ StatusOr<uint64_t> CollectionImpl::WritePoints(const WriteOptions& options, cons
       std::string_view text = payloads.empty() ? std::string_view() : std::string_view(payloads[i]);
       SEXTANT_RETURN_IF_ERROR(
           payload::ValidatePayload(text, env_.limits.max_payload_bytes, &compact[i]).WithPrefix(label + ": payload"));
-      if (payload_schema_ && compact[i] != "{}") {
+      if ((payload_schema_ || text_index_) && compact[i] != "{}") {
         nlohmann::json parsed = payload::ParseStored(compact[i]);
-        SEXTANT_RETURN_IF_ERROR(payload_schema_->Check(parsed).WithPrefix(label + ": payload"));
-        entries[i] = payload_schema_->Entries(parsed);
+        if (payload_schema_) {
+          SEXTANT_RETURN_IF_ERROR(payload_schema_->Check(parsed).WithPrefix(label + ": payload"));
+          entries[i] = payload_schema_->Entries(parsed);
+        }
+        if (text_index_) {
+          // Check and Analyze read only the declared fields and analyzers, which never change.
+          SEXTANT_RETURN_IF_ERROR(text_index_->Check(parsed).WithPrefix(label + ": payload"));
+          texts[i] = text_index_->Analyze(parsed);
+        }
       }
       encoded[i] = storage::EncodeId(ids[i]);
     }
@@ -226,11 +235,13 @@ StatusOr<uint64_t> CollectionImpl::WritePoints(const WriteOptions& options, cons
                 std::string_view(reinterpret_cast<const char*>(rows + p.index * dim), dim * sizeof(float)));
       if (compact[p.index] != "{}") batch.Put(Cf::kPayloads, slot_key, compact[p.index]);
       for (const std::string& e : entries[p.index]) batch.Put(Cf::kPayloadIndex, PayloadIndexKey(e, p.slot), "");
+      if (text_index_ && !texts[p.index].empty()) batch.Put(Cf::kText, slot_key, text::EncodeDocTerms(texts[p.index]));
       if (p.old_slot >= 0) {
         const uint32_t old = static_cast<uint32_t>(p.old_slot);
         const std::string old_key = storage::SlotKey(desc_.id, old);
         batch.Delete(Cf::kVectors, old_key);
         batch.Delete(Cf::kPayloads, old_key);
+        if (text_index_) batch.Delete(Cf::kText, old_key);
         if (payload_index_) {
           for (const std::string& e : payload_index_->EntriesOf(old)) batch.Delete(Cf::kPayloadIndex, PayloadIndexKey(e, old));
         }
@@ -263,6 +274,7 @@ StatusOr<uint64_t> CollectionImpl::WritePoints(const WriteOptions& options, cons
       slot_ids_[p.slot] = encoded[p.index];
       id_slot_[encoded[p.index]] = p.slot;
       if (payload_index_) payload_index_->Set(p.slot, std::move(entries[p.index]));
+      if (text_index_) text_index_->Set(p.slot, texts[p.index]);
       added.push_back(p.slot);
     }
     slots_ = static_cast<uint32_t>(std::max<uint64_t>(slots_, next_slot));
@@ -322,6 +334,7 @@ void CollectionImpl::DeletePoint(uint32_t slot, storage::Batch* batch) const {
   batch->Delete(Cf::kIds, storage::IdKey(desc_.id, slot_ids_[slot]));
   batch->Delete(Cf::kVectors, slot_key);
   batch->Delete(Cf::kPayloads, slot_key);
+  if (text_index_) batch->Delete(Cf::kText, slot_key);
   if (payload_index_) {
     for (const std::string& e : payload_index_->EntriesOf(slot)) batch->Delete(Cf::kPayloadIndex, PayloadIndexKey(e, slot));
   }

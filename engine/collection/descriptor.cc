@@ -66,6 +66,13 @@ std::string EncodeDescriptor(const CollectionDescriptor& d) {
                         {"nprobe", i.nprobe},
                         {"pq_m", i.pq_m}}},
                       {"payload_indexes", fields}};
+  if (!d.text_fields.empty()) {
+    nlohmann::json text = nlohmann::json::array();
+    for (const auto& f : d.text_fields) {
+      text.push_back({{"field", f.field}, {"language", f.language}, {"stemming", f.stemming}, {"stop_words", f.stop_words}});
+    }
+    j["text_fields"] = text;
+  }
   if (!d.properties.empty()) j["properties"] = nlohmann::json::parse(d.properties);
   return j.dump();
 }
@@ -112,6 +119,17 @@ StatusOr<CollectionDescriptor> DecodeDescriptor(std::string_view text) {
       auto type = ParsePayloadFieldType(f["type"].get<std::string>());
       if (!type.ok()) return corrupt("payload index type");
       d.payload_indexes.push_back({f["field"].get<std::string>(), *type});
+    }
+  }
+  if (j.contains("text_fields")) {
+    if (!j["text_fields"].is_array()) return corrupt("text_fields");
+    for (const auto& f : j["text_fields"]) {
+      if (!f.is_object() || !f["field"].is_string() || !f["language"].is_string() || !f["stemming"].is_boolean() ||
+          !f["stop_words"].is_boolean()) {
+        return corrupt("text field");
+      }
+      d.text_fields.push_back({f["field"].get<std::string>(), f["language"].get<std::string>(),
+                               f["stemming"].get<bool>(), f["stop_words"].get<bool>()});
     }
   }
   if (j.contains("properties")) {

@@ -20,6 +20,7 @@ struct CollectionDescriptor {
   Metric metric = Metric::kCosine;
   IndexOptions index;
   std::vector<PayloadIndexOptions> payload_indexes;
+  std::vector<TextFieldOptions> text_fields;  // full-text indexes (CollectionOptions::text_fields)
   std::string properties;  // compact JSON object text, or "" (CollectionOptions::properties)
 };
 

@@ -28,6 +28,7 @@
 #include "simd/distance.h"
 #include "storage/files.h"
 #include "storage/storage.h"
+#include "text/text_index.h"
 
 #ifndef SEXTANT_VERSION
 #define SEXTANT_VERSION "0.0.0"
@@ -183,6 +184,10 @@ class DatabaseImpl final : public Database {
                                   .status()
                                   .WithPrefix("create collection " + std::string(name)));
     }
+    if (!options.text_fields.empty()) {
+      SEXTANT_RETURN_IF_ERROR(
+          text::TextIndex::Create(options.text_fields).status().WithPrefix("create collection " + std::string(name)));
+    }
     std::string properties;
     if (!options.properties.empty()) {
       constexpr size_t kMaxPropertiesBytes = 64 * 1024;
@@ -206,7 +211,7 @@ class DatabaseImpl final : public Database {
                                    a->second + ")");
     }
     CollectionDescriptor d{next_id_, std::string(name), options.dimension, options.metric, options.index,
-                           options.payload_indexes, std::move(properties)};
+                           options.payload_indexes, options.text_fields, std::move(properties)};
     storage::Batch batch;
     batch.Put(Cf::kMeta, DescriptorKey(name), EncodeDescriptor(d));
     batch.Put(Cf::kMeta, kNextIdKey, std::to_string(next_id_ + 1));

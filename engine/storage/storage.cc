@@ -25,7 +25,7 @@ namespace sextant::storage {
 namespace {
 
 constexpr std::string_view kCfNames[kNumCfs] = {"meta",    "ids",   "vectors", "payloads",
-                                                "payload_index", "index", "docs"};
+                                                "payload_index", "index", "docs", "text"};
 
 // RocksDB's diagnostics go to the engine's log (stderr), not to a LOG file in the database
 // directory: on a full disk a failed write to that file makes the next log line abort the process

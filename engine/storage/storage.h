@@ -36,8 +36,9 @@ enum class Cf : int {
   kPayloadIndex,  // reserved for payload indexes (ANN issue)
   kIndex,         // reserved for persisted index blobs (ANN issue)
   kDocs,          // reserved for RAG source documents (RAG issue)
+  kText,          // collection id, slot -> the point's analyzed text (full-text index)
 };
-inline constexpr int kNumCfs = 7;
+inline constexpr int kNumCfs = 8;
 std::string_view CfName(Cf cf);
 
 struct StorageOptions {

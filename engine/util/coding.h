@@ -37,6 +37,43 @@ inline uint32_t DecodeFixed32LE(const char* p) {
   return v;
 }
 
+// LEB128 varints (7 bits a byte, low bits first), for compact values.
+inline void PutVarint32(std::string* dst, uint32_t v) {
+  while (v >= 0x80) {
+    dst->push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  dst->push_back(static_cast<char>(v));
+}
+// Reads a varint from the front of *in and consumes it; false (and *in unspecified) when *in
+// ends inside one or it does not fit 32 bits.
+inline bool GetVarint32(std::string_view* in, uint32_t* v) {
+  uint32_t result = 0;
+  for (int shift = 0; shift <= 28 && !in->empty(); shift += 7) {
+    const auto byte = static_cast<uint8_t>(in->front());
+    in->remove_prefix(1);
+    if (shift == 28 && byte > 0x0F) return false;
+    result |= uint32_t{byte & 0x7Fu} << shift;
+    if ((byte & 0x80) == 0) {
+      *v = result;
+      return true;
+    }
+  }
+  return false;
+}
+// A varint length followed by that many bytes.
+inline void PutLengthPrefixed(std::string* dst, std::string_view s) {
+  PutVarint32(dst, static_cast<uint32_t>(s.size()));
+  dst->append(s);
+}
+inline bool GetLengthPrefixed(std::string_view* in, std::string_view* out) {
+  uint32_t n;
+  if (!GetVarint32(in, &n) || in->size() < n) return false;
+  *out = in->substr(0, n);
+  in->remove_prefix(n);
+  return true;
+}
+
 }  // namespace sextant::internal
 
 #endif  // SEXTANT_UTIL_CODING_H_

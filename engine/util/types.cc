@@ -1,5 +1,6 @@
 #include <bit>
 
+#include "sextant/options.h"
 #include "sextant/types.h"
 
 static_assert(std::endian::native == std::endian::little,
@@ -28,6 +29,14 @@ StatusOr<Metric> ParseMetric(std::string_view name) {
 
 std::string PointId::ToString() const {
   return is_number() ? std::to_string(number()) : str();
+}
+
+std::string_view FusionName(Fusion fusion) { return fusion == Fusion::kWeighted ? "weighted" : "rrf"; }
+
+StatusOr<Fusion> ParseFusion(std::string_view name) {
+  if (name == "rrf") return Fusion::kRrf;
+  if (name == "weighted") return Fusion::kWeighted;
+  return Status::InvalidArgument("fusion '" + std::string(name) + "' is not one of rrf, weighted");
 }
 
 }  // namespace sextant

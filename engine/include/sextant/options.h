@@ -101,6 +101,19 @@ struct PayloadIndexOptions {
   PayloadFieldType type = PayloadFieldType::kKeyword;
 };
 
+// Declares a full-text (BM25) index over a string payload field (docs/text_search.md). The field
+// holds a string or an array of strings (analyzed one after the other); any other value is
+// rejected at write time. Its text is split into words, lower-cased, stripped of stop words and
+// stemmed, per `language`.
+struct TextFieldOptions {
+  std::string field;  // dotted path, as in filters
+  // A Snowball stemmer language ("english", "french", "german", "spanish", "russian", ... the
+  // error for an unknown one lists them all), or "none" for no stemming and no stop words.
+  std::string language = "english";
+  bool stemming = true;    // stem words with the language's Snowball stemmer
+  bool stop_words = true;  // drop the language's stop words (only English has a list today)
+};
+
 // Per-collection options, fixed when the collection is created (the index can be changed later
 // with Collection::SetIndex).
 struct CollectionOptions {
@@ -111,6 +124,9 @@ struct CollectionOptions {
   IndexOptions index;
   // Payload fields to index, at most 64, each field at most once.
   std::vector<PayloadIndexOptions> payload_indexes;
+  // Payload fields with a full-text index (BM25 search, the $text filter, hybrid search), at
+  // most 32, each field at most once. Declared here, fixed for the collection's life.
+  std::vector<TextFieldOptions> text_fields;
   // Application properties recorded with the collection: a JSON object (or empty), at most
   // 64 KiB, returned by Describe() and never interpreted by the engine. sextant::rag records a
   // text collection's embedder here, under the key "sextant.text".
@@ -132,6 +148,15 @@ struct WriteOptions {
   bool sync = false;
 };
 
+// How a hybrid search combines its dense and BM25 candidate lists.
+enum class Fusion {
+  kRrf,       // reciprocal rank fusion (Cormack et al., 2009): uses ranks only, robust default
+  kWeighted,  // weighted sum of min-max normalised scores
+};
+std::string_view FusionName(Fusion fusion);  // "rrf", "weighted"
+// "rrf" or "weighted"; InvalidArgument otherwise.
+StatusOr<Fusion> ParseFusion(std::string_view name);
+
 // Options for one search (or one batch of searches).
 struct SearchOptions {
   // Number of nearest points to return, >= 1. Fewer come back only when fewer points match.
@@ -150,6 +175,26 @@ struct SearchOptions {
   uint32_t nprobe = 0;
   // Score every (matching) point exactly, bypassing the index.
   bool exact = false;
+
+  // ---- Full-text and hybrid search (docs/text_search.md) ----
+  // A full-text query, scored with BM25 over the collection's text fields. Given with an empty
+  // query vector, the search is BM25 alone; given with a vector, it is hybrid: the dense and the
+  // BM25 candidate lists are fused. Empty = dense search alone.
+  std::string text;
+  // The text fields the query searches (names as declared); empty = all of them.
+  std::vector<std::string> text_fields;
+  // How a hybrid search fuses its two lists.
+  Fusion fusion = Fusion::kRrf;
+  // kRrf: score = sum over the lists holding the point of 1 / (rrf_k + rank), rank from 1.
+  uint32_t rrf_k = 60;
+  // kWeighted: score = dense_weight * dense' + text_weight * text', each part min-max normalised
+  // to [0, 1] over its list's candidates (a point missing from a list gets 0 for it). Weights
+  // must be finite and >= 0, not both 0.
+  float dense_weight = 0.5f;
+  float text_weight = 0.5f;
+  // Candidates each list contributes to a hybrid search; 0 = max(k, 100) (with group_by, times
+  // the groups' size). More candidates can only promote points found by one list alone.
+  uint32_t candidates = 0;
   // Bound on what the results may hold: when their ids, payloads and vectors (about 24 bytes per
   // hit plus the id, the payload text and 4 bytes per float) would pass this many bytes over all
   // queries, the search fails with ResourceExhausted before reading more. 0 = no bound.

@@ -3,6 +3,7 @@
 #define SEXTANT_TYPES_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -70,7 +71,14 @@ struct Point {
 // One search result.
 struct Hit {
   PointId id;
-  float score = 0;            // see Metric
+  // Dense search: the vector score (see Metric). Text search: the BM25 score. Hybrid search: the
+  // fused score (SearchOptions::fusion); higher is better for BM25 and fused scores.
+  float score = 0;
+  // The parts of the score, when the search had them: the vector score of the point against the
+  // query vector, and its BM25 score for the query text (0 when it holds no query term). A
+  // hybrid hit carries both, whichever list it came from.
+  std::optional<float> dense_score;
+  std::optional<float> text_score;
   std::string payload;        // compact JSON object, filled only with SearchOptions::with_payload
   std::vector<float> vector;  // filled only with SearchOptions::with_vector
 };
