@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <istream>
+#include <ostream>
 #include <string>
 #include <utility>
 
@@ -246,6 +248,101 @@ Status Client::UpdateAliases(std::span<const AliasChange> changes) {
   v1::UpdateAliasesResponse response;
   return connection_->Call(
       [&](grpc::ClientContext* c) { return connection_->stub->UpdateAliases(c, request, &response); });
+}
+
+StatusOr<SnapshotInfo> Client::CreateSnapshot(std::string_view collection, std::string_view name) {
+  v1::CreateSnapshotRequest request;
+  request.set_collection(std::string(collection));
+  request.set_name(std::string(name));
+  v1::SnapshotInfo response;
+  SEXTANT_RETURN_IF_ERROR(connection_->Call([&](grpc::ClientContext* c) {
+    return connection_->stub->CreateSnapshot(c, request, &response);
+  }));
+  return convert::FromProto(response);
+}
+
+StatusOr<std::vector<SnapshotInfo>> Client::ListSnapshots() {
+  v1::ListSnapshotsRequest request;
+  v1::ListSnapshotsResponse response;
+  SEXTANT_RETURN_IF_ERROR(connection_->Call([&](grpc::ClientContext* c) {
+    return connection_->stub->ListSnapshots(c, request, &response);
+  }));
+  std::vector<SnapshotInfo> out;
+  for (const v1::SnapshotInfo& info : response.snapshots()) out.push_back(convert::FromProto(info));
+  return out;
+}
+
+Status Client::DeleteSnapshot(std::string_view name) {
+  v1::DeleteSnapshotRequest request;
+  request.set_name(std::string(name));
+  v1::DeleteSnapshotResponse response;
+  return connection_->Call([&](grpc::ClientContext* c) {
+    return connection_->stub->DeleteSnapshot(c, request, &response);
+  });
+}
+
+StatusOr<CollectionInfo> Client::RestoreSnapshot(std::string_view name, std::string_view source,
+                                                 std::string_view collection) {
+  v1::RestoreSnapshotRequest request;
+  request.set_name(std::string(name));
+  request.set_source(std::string(source));
+  request.set_collection(std::string(collection));
+  v1::CollectionInfo response;
+  SEXTANT_RETURN_IF_ERROR(connection_->Call([&](grpc::ClientContext* c) {
+    return connection_->stub->RestoreSnapshot(c, request, &response);
+  }));
+  return convert::FromProto(response);
+}
+
+StatusOr<uint64_t> Client::DownloadSnapshot(std::string_view name, std::ostream& out) {
+  // Streams have no overall deadline (a snapshot may be large), as UpsertStream.
+  grpc::ClientContext context;
+  connection_->Prepare(&context, 0);
+  v1::DownloadSnapshotRequest request;
+  request.set_name(std::string(name));
+  auto reader = connection_->stub->DownloadSnapshot(&context, request);
+  v1::SnapshotChunk chunk;
+  uint64_t written = 0;
+  bool write_failed = false;
+  while (reader->Read(&chunk)) {
+    out.write(chunk.data().data(), static_cast<std::streamsize>(chunk.data().size()));
+    if (!out) {
+      write_failed = true;
+      context.TryCancel();
+      break;
+    }
+    written += chunk.data().size();
+  }
+  const grpc::Status status = reader->Finish();
+  if (write_failed) return Status::Unavailable("download snapshot: writing the archive failed");
+  SEXTANT_RETURN_IF_ERROR(convert::FromGrpc(status));
+  return written;
+}
+
+StatusOr<SnapshotInfo> Client::UploadSnapshot(std::istream& in, std::string_view name) {
+  grpc::ClientContext context;
+  connection_->Prepare(&context, 0);
+  v1::SnapshotInfo response;
+  auto writer = connection_->stub->UploadSnapshot(&context, &response);
+  std::string buffer(1 << 20, '\0');
+  bool first = true;
+  for (;;) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    const size_t n = static_cast<size_t>(in.gcount());
+    if (n == 0 && !first) break;
+    v1::UploadSnapshotRequest request;
+    if (first) request.set_name(std::string(name));
+    first = false;
+    request.set_data(buffer.data(), n);
+    if (!writer->Write(request)) break;  // the server ended the call; Finish says why
+    if (n < buffer.size()) break;
+  }
+  const bool read_failed = in.bad();
+  writer->WritesDone();
+  const grpc::Status status = writer->Finish();
+  if (read_failed) return Status::Unavailable("upload snapshot: reading the archive failed");
+  SEXTANT_RETURN_IF_ERROR(convert::FromGrpc(status));
+  return convert::FromProto(response);
 }
 
 std::unique_ptr<RemoteCollection> Client::Collection(std::string_view name) {

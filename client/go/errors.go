@@ -103,6 +103,9 @@ var (
 	ErrUnavailable error = sentinel(codes.Unavailable)
 	// ErrInternal: the server failed (an I/O error, corruption); see the message.
 	ErrInternal error = sentinel(codes.Internal)
+	// ErrDataLoss: stored data failed its checks (a damaged, truncated or incomplete snapshot or
+	// archive); nothing was restored or stored.
+	ErrDataLoss error = sentinel(codes.DataLoss)
 )
 
 // codeName is the canonical upper-case name of a gRPC code, as the other Sextant clients and the

@@ -41,6 +41,13 @@ constexpr FlagSpec kFlags[] = {
     {"llm-model", '\0', true},
     {"json", '\0', false},
     {"drop", '\0', false},
+    {"to", '\0', true},
+    {"name", '\0', true},
+    {"archive", '\0', true},
+    {"collection", '\0', true},
+    {"source", '\0', true},
+    {"delete", '\0', true},
+    {"verify", '\0', false},
 };
 
 const FlagSpec* FindLong(std::string_view name) {

@@ -59,6 +59,11 @@ int RunRepair(const Args& args, const std::string& db_path);
 int RunIndex(const Args& args, const std::string& db_path);
 int RunReindex(const Args& args, const std::string& db_path);
 
+// cmd_snapshots.cc
+int RunSnapshot(const Args& args, const std::string& db_path);
+int RunSnapshots(const Args& args, const std::string& db_path);
+int RunRestore(const Args& args, const std::string& db_path);
+
 // cmd_points.cc
 int RunImport(const Args& args, const std::string& db_path);
 int RunGet(const Args& args, const std::string& db_path);

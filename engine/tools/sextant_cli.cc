@@ -171,6 +171,21 @@ Commands:
                       "citations": [{"number", "document_id", "chunk", "score", "cited",
                       "begin", "end", "text"}], "timings": {"embed_ms", "retrieve_ms",
                       "generate_ms", "total_ms"}} instead
+  snapshot [COLLECTION] --to DIR [--name NAME] [--archive FILE]
+      Take a consistent snapshot of COLLECTION (default: the whole database) into DIR/NAME
+      (NAME default: "<collection or db>-<UTC time>-<hex>"), ready to restore without
+      rebuilding any index; prints it as one JSON line {"name", "path", "scope",
+      "collections", "sequence", "created_ms", "bytes", "files", "format_version"}.
+      --archive FILE  also write it as one tar archive (to copy it off the machine)
+  snapshots DIR [--verify] [--delete NAME]
+      Print one JSON line per snapshot in DIR (no --db needed). --verify checks every file's
+      checksum and adds "verified" (exit status 1 when one fails); --delete NAME deletes one.
+  restore SNAPSHOT [--collection NEW [--source NAME]]
+      SNAPSHOT is a snapshot directory or an archive made by --archive. Without --collection:
+      restore it as a new database in --db DIR (which must not exist or be empty) and list its
+      collections. With --collection: restore its collection NAME (--source; needed when it
+      holds several) as the new collection NEW of the existing database --db DIR. A damaged or
+      truncated snapshot is refused (nothing is restored). See docs/snapshots.md.
   demo
       Create a collection "demo" (an HNSW16 index, a payload index on "cluster") with
       20,000 generated points, search it with and without a filter and compare with exact
@@ -249,6 +264,11 @@ const std::vector<CommandSpec>& Commands() {
        {"embedder", "chunk-tokens", "overlap", "index", "ef-construction", "wait"}, RunIngest},
       {"ask", "ask NAME QUESTION [-k K]", 2, 2,
        {"k", "filter", "ef-search", "generator", "llm-url", "llm-model", "json"}, RunAsk},
+      {"snapshot", "snapshot [COLLECTION] --to DIR [--name NAME] [--archive FILE]", 0, 1,
+       {"to", "name", "archive"}, RunSnapshot},
+      {"snapshots", "snapshots DIR [--verify] [--delete NAME]", 1, 1, {"verify", "delete"}, RunSnapshots},
+      {"restore", "restore SNAPSHOT [--collection NEW [--source NAME]]", 1, 1, {"collection", "source"},
+       RunRestore},
       {"demo", "demo", 0, 0, {}, RunDemoCommand},
       {"help", "help", 0, kMany, {}, RunHelp},
   };
@@ -293,7 +313,7 @@ int RealMain(int argc, char** argv) {
   } else if (const char* env = std::getenv("SEXTANT_DB"); env != nullptr) {
     db_path = env;
   }
-  if (db_path.empty() && spec->name != "demo" && spec->name != "help") {
+  if (db_path.empty() && spec->name != "demo" && spec->name != "help" && spec->name != "snapshots") {
     return ReportUsage("no database directory: pass --db DIR or set SEXTANT_DB");
   }
   return spec->run(*args, db_path);

@@ -1602,5 +1602,83 @@ TEST_F(RagCliTest, LocalEmbedder) {
   EXPECT_EQ(answer["citations"][0]["document_id"], "cooking/bread.txt");
 }
 
+
+// ---- snapshot / snapshots / restore ----
+
+TEST_F(CliTest, SnapshotListRestoreAndDamagedArchives) {
+  Ok({"create", "docs", "--dim", "3", "--metric", "l2", "--index", "HNSW8"});
+  std::string lines;
+  for (int i = 0; i < 200; ++i) {
+    lines += "{\"id\": " + std::to_string(i) + ", \"vector\": [" + std::to_string(i % 7) + ", " +
+             std::to_string(i % 11) + ", " + std::to_string(i % 13) + "], \"payload\": {\"g\": " +
+             std::to_string(i % 3) + "}}\n";
+  }
+  WriteText(tmp_.Sub("points.jsonl"), lines);
+  Ok({"import", "docs", tmp_.Sub("points.jsonl"), "--wait"});
+  const std::vector<std::string> search = {"search", "docs", "--vector", "3,4,5", "-k", "5", "--with-payload"};
+  const std::string before = Ok(search);
+
+  const std::string snaps = tmp_.Sub("snaps");
+  std::vector<json> made = JsonLines(Ok({"snapshot", "docs", "--to", snaps, "--name", "s1", "--archive",
+                                         tmp_.Sub("s1.tar")}));
+  ASSERT_EQ(made.size(), 1u);
+  EXPECT_EQ(made[0]["name"], "s1");
+  EXPECT_EQ(made[0]["scope"], "collection");
+  EXPECT_EQ(made[0]["collections"][0]["count"], 200);
+  EXPECT_TRUE(std::filesystem::exists(tmp_.Sub("s1.tar")));
+  Ok({"snapshot", "--to", snaps, "--name", "whole"});
+
+  RunResult listed = RunRaw({"snapshots", snaps, "--verify"});  // no --db needed
+  ASSERT_EQ(listed.code, 0) << listed.err;
+  std::vector<json> list = JsonLines(listed.out);
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0]["name"], "s1");
+  EXPECT_EQ(list[0]["verified"], true);
+  EXPECT_EQ(list[1]["scope"], "database");
+
+  // As a new database, from the directory and from the archive.
+  for (const std::string& from : {snaps + "/s1", tmp_.Sub("s1.tar")}) {
+    const std::string target = tmp_.Sub("restored" + std::to_string(runs_));
+    RunResult r = RunRaw({"--db", target, "restore", from});
+    ASSERT_EQ(r.code, 0) << r.err;
+    std::vector<json> colls = JsonLines(r.out);
+    ASSERT_EQ(colls.size(), 1u);
+    EXPECT_EQ(colls[0]["index_origin"], "checkpoint");
+    std::vector<std::string> s = search;
+    s.insert(s.begin(), {"--db", target});
+    RunResult again = RunRaw(s);
+    EXPECT_EQ(again.out, before);
+  }
+  // As a new collection of this database.
+  std::vector<json> restored = JsonLines(Ok({"restore", snaps + "/whole", "--collection", "copy", "--source", "docs"}));
+  ASSERT_EQ(restored.size(), 1u);
+  EXPECT_EQ(restored[0]["count"], 200);
+  EXPECT_EQ(Ok({"search", "copy", "--vector", "3,4,5", "-k", "5", "--with-payload"}), before);
+
+  // Damaged or truncated archives: DataLoss, nothing restored.
+  std::string archive = ReadFile(tmp_.Sub("s1.tar"));
+  WriteText(tmp_.Sub("half.tar"), archive.substr(0, archive.size() / 2));
+  EXPECT_ENGINE_ERROR(RunRaw({"--db", tmp_.Sub("nodb"), "restore", tmp_.Sub("half.tar")}), "DataLoss");
+  EXPECT_FALSE(std::filesystem::exists(tmp_.Sub("nodb")));
+  archive[archive.size() / 2] ^= 0x10;
+  WriteText(tmp_.Sub("bad.tar"), archive);
+  EXPECT_ENGINE_ERROR(Run({"restore", tmp_.Sub("bad.tar"), "--collection", "bad"}), "DataLoss");
+  EXPECT_ENGINE_ERROR(Run({"info", "bad"}), "NotFound");
+
+  // Errors.
+  EXPECT_USAGE_ERROR(Run({"snapshot", "docs"}), "--to DIR");
+  EXPECT_ENGINE_ERROR(Run({"snapshot", "nope", "--to", snaps}), "NotFound");
+  EXPECT_ENGINE_ERROR(Run({"snapshot", "docs", "--to", snaps, "--name", "s1"}), "AlreadyExists");
+  EXPECT_ENGINE_ERROR(Run({"restore", snaps + "/s1"}), "AlreadyExists");  // the database exists
+  EXPECT_ENGINE_ERROR(Run({"restore", snaps + "/s1", "--collection", "docs"}), "AlreadyExists");
+  EXPECT_ENGINE_ERROR(Run({"restore", tmp_.Sub("absent")}), "NotFound");
+  EXPECT_USAGE_ERROR(Run({"restore"}), "missing argument");
+
+  RunResult deleted = RunRaw({"snapshots", snaps, "--delete", "s1"});
+  EXPECT_EQ(deleted.code, 0) << deleted.err;
+  EXPECT_EQ(JsonLines(RunRaw({"snapshots", snaps}).out).size(), 1u);
+  EXPECT_ENGINE_ERROR(RunRaw({"snapshots", snaps, "--delete", "s1"}), "NotFound");
+}
+
 }  // namespace
 }  // namespace sextant

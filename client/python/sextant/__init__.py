@@ -23,6 +23,7 @@ from ._client import AskStream, Client, Collection
 from ._embedded import EmbeddedClient, connect, find_sextantd
 from ._errors import (
     AlreadyExistsError,
+    DataLossError,
     DeadlineExceededError,
     FailedPreconditionError,
     InternalError,
@@ -49,6 +50,8 @@ from ._types import (
     SearchPlan,
     SearchResult,
     ServerInfo,
+    SnapshotCollection,
+    SnapshotInfo,
     TextOptions,
 )
 
@@ -90,5 +93,8 @@ __all__ = [
     "DeadlineExceededError",
     "UnavailableError",
     "InternalError",
+    "DataLossError",
+    "SnapshotInfo",
+    "SnapshotCollection",
     "__version__",
 ]

@@ -46,6 +46,7 @@ from ._types import (
     Point,
     SearchResult,
     ServerInfo,
+    SnapshotInfo,
 )
 
 __all__ = ["Client", "Collection", "AskStream"]
@@ -287,6 +288,132 @@ class Client:
                 return False
             raise
         return True
+
+    # ---------------------------------------------------------------- snapshots
+
+    def create_snapshot(
+        self,
+        collection: Optional[str] = None,
+        *,
+        name: Optional[str] = None,
+        timeout: Optional[float] = None,
+    ) -> SnapshotInfo:
+        """Takes a consistent snapshot of one collection (None: the whole database) while writes
+        go on, kept on the server in its --snapshot-dir (docs/snapshots.md). `name` defaults to a
+        generated one ("<collection or db>-<UTC time>-<hex>"); the result's `.name` names it.
+        FailedPreconditionError when the server keeps no snapshots."""
+        request = pb.CreateSnapshotRequest(collection=collection or "", name=name or "")
+        return cv.snapshot_info_from_proto(self._call("CreateSnapshot", request, timeout))
+
+    def list_snapshots(self, *, timeout: Optional[float] = None) -> List[SnapshotInfo]:
+        """The server's snapshots, ordered by name."""
+        response = self._call("ListSnapshots", pb.ListSnapshotsRequest(), timeout)
+        return [cv.snapshot_info_from_proto(s) for s in response.snapshots]
+
+    def delete_snapshot(
+        self, name: str, *, missing_ok: bool = False, timeout: Optional[float] = None
+    ) -> bool:
+        """Deletes a snapshot. Returns True if it existed; a missing one is NotFoundError, or
+        returns False when missing_ok is set."""
+        try:
+            self._call("DeleteSnapshot", pb.DeleteSnapshotRequest(name=name), timeout)
+        except NotFoundError:
+            if missing_ok:
+                return False
+            raise
+        return True
+
+    def restore_snapshot(
+        self,
+        name: str,
+        collection: str,
+        *,
+        source: Optional[str] = None,
+        timeout: Optional[float] = None,
+    ) -> "Collection":
+        """Restores a collection of snapshot `name` as the new collection `collection` and
+        returns it. `source` names the snapshot's collection to restore (needed when it holds
+        several). The snapshot is verified first: DataLossError, and nothing restored, when it is
+        damaged; AlreadyExistsError when `collection` exists. The index loads from the snapshot,
+        without a rebuild."""
+        request = pb.RestoreSnapshotRequest(name=name, source=source or "", collection=collection)
+        info = self._call("RestoreSnapshot", request, timeout)
+        return Collection(self, info.name)
+
+    def download_snapshot(
+        self, name: str, path: Union[str, "os.PathLike[str]"], *, timeout: Optional[float] = None
+    ) -> int:
+        """Copies snapshot `name` off the server into the archive file `path` (a tar; written to
+        "<path>.partial" and renamed when complete). Returns the bytes written."""
+        if self._closed:
+            raise ValueError("sextant.Client: the client is closed")
+        target = os.fspath(path)
+        partial = target + ".partial"
+        written = 0
+        try:
+            call = self._stub.DownloadSnapshot(
+                pb.DownloadSnapshotRequest(name=name),
+                timeout=self._deadline(timeout),
+                metadata=self._metadata,
+            )
+            with open(partial, "wb") as f:
+                for chunk in call:
+                    f.write(chunk.data)
+                    written += len(chunk.data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(partial, target)
+        except grpc.RpcError as e:
+            _remove_quietly(partial)
+            raise from_rpc_error(e) from None
+        except BaseException:
+            _remove_quietly(partial)
+            raise
+        return written
+
+    def upload_snapshot(
+        self,
+        path: Union[str, "os.PathLike[str]"],
+        *,
+        name: Optional[str] = None,
+        timeout: Optional[float] = None,
+    ) -> SnapshotInfo:
+        """Copies the archive file `path` (as download_snapshot writes it) onto the server as a
+        new snapshot, named `name` or the archive's own name. The server verifies it before
+        keeping it: DataLossError for a truncated or damaged archive (nothing is kept),
+        AlreadyExistsError when the name is taken."""
+        if self._closed:
+            raise ValueError("sextant.Client: the client is closed")
+        source = os.fspath(path)
+        if not os.path.isfile(source):
+            raise InvalidArgumentError(f"path: no archive file {source!r}")
+
+        def requests() -> Iterator[pb.UploadSnapshotRequest]:
+            first = True
+            with open(source, "rb") as f:
+                while True:
+                    data = f.read(1 << 20)
+                    if not data and not first:
+                        return
+                    yield pb.UploadSnapshotRequest(name=(name or "") if first else "", data=data)
+                    first = False
+                    if not data:
+                        return
+
+        try:
+            response = self._stub.UploadSnapshot(
+                requests(), timeout=self._deadline(timeout), metadata=self._metadata
+            )
+        except grpc.RpcError as e:
+            raise from_rpc_error(e) from None
+        return cv.snapshot_info_from_proto(response)
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
 
 
 class Collection:

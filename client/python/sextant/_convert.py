@@ -28,6 +28,8 @@ from ._types import (
     PointId,
     SearchPlan,
     ServerInfo,
+    SnapshotCollection,
+    SnapshotInfo,
     TextOptions,
 )
 
@@ -1071,3 +1073,30 @@ def create_collection_request(
             )
         )
     return request
+
+
+# ---------------------------------------------------------------- snapshots
+
+
+def snapshot_info_from_proto(msg: pb.SnapshotInfo) -> SnapshotInfo:
+    return SnapshotInfo(
+        name=msg.name,
+        scope=msg.scope,
+        collections=[
+            SnapshotCollection(
+                name=c.name,
+                dimension=c.dimension,
+                metric=metric_name(c.metric),
+                index=c.index,
+                count=c.count,
+                index_checkpoint=c.index_checkpoint,
+            )
+            for c in msg.collections
+        ],
+        sequence=msg.sequence,
+        created_ms=msg.created_ms,
+        bytes=msg.bytes,
+        files=msg.files,
+        format_version=msg.format_version,
+        sextant_version=msg.sextant_version,
+    )

@@ -3,7 +3,7 @@
 Every failed call raises a `SextantError` subclass carrying the gRPC status code (`.code`) and
 the server's message (`.message`, which names the bad field). The code -> class table is
 `_ERROR_CLASSES`, the one place the mapping lives; a code without a class of its own (CANCELLED,
-UNKNOWN, ABORTED, OUT_OF_RANGE, UNIMPLEMENTED, DATA_LOSS) raises `SextantError` itself.
+UNKNOWN, ABORTED, OUT_OF_RANGE, UNIMPLEMENTED) raises `SextantError` itself.
 
 The few checks the client makes before sending (vectors not 2-D, ids and vectors of different
 lengths, an id that is neither an int nor a str) raise `InvalidArgumentError` too, exactly as the
@@ -28,6 +28,7 @@ __all__ = [
     "DeadlineExceededError",
     "UnavailableError",
     "InternalError",
+    "DataLossError",
 ]
 
 
@@ -94,6 +95,11 @@ class InternalError(SextantError):
     """INTERNAL: the server failed (an I/O error, a corrupt file...); see its log."""
 
 
+class DataLossError(SextantError):
+    """DATA_LOSS: stored data failed its checks (a damaged, truncated or incomplete snapshot or
+    archive); nothing was restored or stored."""
+
+
 _ERROR_CLASSES: Dict[grpc.StatusCode, Type[SextantError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: InvalidArgumentError,
     grpc.StatusCode.NOT_FOUND: NotFoundError,
@@ -105,6 +111,7 @@ _ERROR_CLASSES: Dict[grpc.StatusCode, Type[SextantError]] = {
     grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceededError,
     grpc.StatusCode.UNAVAILABLE: UnavailableError,
     grpc.StatusCode.INTERNAL: InternalError,
+    grpc.StatusCode.DATA_LOSS: DataLossError,
 }
 
 

@@ -21,6 +21,8 @@ __all__ = [
     "AskTimings",
     "ToolCall",
     "Answer",
+    "SnapshotCollection",
+    "SnapshotInfo",
 ]
 
 #: A point id: an int in 0..2**64-1 or a str of 1..512 bytes. 7 and "7" are different ids.
@@ -240,3 +242,40 @@ class Answer:
     def cited(self) -> List[Citation]:
         """The citations the answer refers to ([n] in its text)."""
         return [c for c in self.citations if c.cited]
+
+
+# ---------------------------------------------------------------- snapshots
+
+
+@dataclass(frozen=True)
+class SnapshotCollection:
+    """One collection in a snapshot: its configuration and live points at the snapshot point.
+    `index_checkpoint` is True when the snapshot holds the index structure (restores need no
+    rebuild); False for Flat."""
+
+    name: str
+    dimension: int
+    metric: str
+    index: str
+    count: int
+    index_checkpoint: bool
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """A snapshot kept by the server (docs/snapshots.md).
+
+    name: how to refer to it (restore_snapshot, download_snapshot, delete_snapshot); scope:
+    "database" or "collection"; collections: what it holds; sequence: the database's write
+    sequence at the snapshot point; created_ms: Unix time in milliseconds; bytes / files: its size
+    on the server; format_version and sextant_version: who wrote it."""
+
+    name: str
+    scope: str
+    collections: List[SnapshotCollection]
+    sequence: int
+    created_ms: int
+    bytes: int
+    files: int
+    format_version: int
+    sextant_version: str

@@ -21,6 +21,7 @@ TABLE = [
     (grpc.StatusCode.DEADLINE_EXCEEDED, sextant.DeadlineExceededError),
     (grpc.StatusCode.UNAVAILABLE, sextant.UnavailableError),
     (grpc.StatusCode.INTERNAL, sextant.InternalError),
+    (grpc.StatusCode.DATA_LOSS, sextant.DataLossError),
 ]
 
 
@@ -54,7 +55,6 @@ def test_each_code_has_its_class(code: grpc.StatusCode, cls: type) -> None:
         grpc.StatusCode.ABORTED,
         grpc.StatusCode.OUT_OF_RANGE,
         grpc.StatusCode.UNIMPLEMENTED,
-        grpc.StatusCode.DATA_LOSS,
     ],
 )
 def test_other_codes_raise_the_base_class(code: grpc.StatusCode) -> None:

@@ -34,6 +34,7 @@
 #define SEXTANT_CLIENT_H_
 
 #include <cstdint>
+#include <iosfwd>
 #include <memory>
 #include <optional>
 #include <span>
@@ -42,6 +43,7 @@
 #include <vector>
 
 #include "sextant/options.h"
+#include "sextant/snapshot.h"
 #include "sextant/status.h"
 #include "sextant/types.h"
 
@@ -136,6 +138,28 @@ class Client {
   // call on the handle returns NotFound (use Describe to check first). The handle shares this
   // client's connection and stays usable after the Client is destroyed.
   std::unique_ptr<RemoteCollection> Collection(std::string_view name);
+
+  // ---- snapshots (docs/snapshots.md), kept by the server in its --snapshot-dir
+  // (FailedPrecondition when it has none). SnapshotInfo::path is empty: clients name snapshots.
+
+  // A consistent snapshot of `collection` ("" = the whole database) while writes go on, named
+  // `name` ("" = generated). InvalidArgument for a bad name, NotFound for an unknown collection,
+  // AlreadyExists when the name is taken.
+  StatusOr<SnapshotInfo> CreateSnapshot(std::string_view collection = "", std::string_view name = "");
+  // The server's snapshots, ordered by name.
+  StatusOr<std::vector<SnapshotInfo>> ListSnapshots();
+  // NotFound when there is no snapshot `name`.
+  Status DeleteSnapshot(std::string_view name);
+  // Restores collection `source` of snapshot `name` ("" when it holds one) as the new collection
+  // `collection`. DataLoss (nothing restored) when the snapshot is damaged.
+  StatusOr<CollectionInfo> RestoreSnapshot(std::string_view name, std::string_view source,
+                                           std::string_view collection);
+  // Streams snapshot `name`'s archive (a tar) into `out`; returns the bytes written.
+  StatusOr<uint64_t> DownloadSnapshot(std::string_view name, std::ostream& out);
+  // Sends an archive read from `in` (as DownloadSnapshot writes it); the server keeps it as
+  // snapshot `name` ("" = the archive's own name) once complete and verified. DataLoss for a
+  // truncated or damaged archive (nothing is kept).
+  StatusOr<SnapshotInfo> UploadSnapshot(std::istream& in, std::string_view name = "");
 
  private:
   explicit Client(std::shared_ptr<const client_internal::Connection> connection);
