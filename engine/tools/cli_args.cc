@@ -39,6 +39,7 @@ constexpr FlagSpec kFlags[] = {
     {"generator", '\0', true},
     {"llm-url", '\0', true},
     {"llm-model", '\0', true},
+    {"system", '\0', true},
     {"json", '\0', false},
     {"drop", '\0', false},
     {"to", '\0', true},

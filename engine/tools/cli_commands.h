@@ -80,6 +80,7 @@ int RunAlias(const Args& args, const std::string& db_path);
 // cmd_text.cc
 int RunIngest(const Args& args, const std::string& db_path);
 int RunAsk(const Args& args, const std::string& db_path);
+int RunChat(const Args& args, const std::string& db_path);
 
 }  // namespace sextant::cli
 

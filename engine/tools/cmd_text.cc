@@ -1,4 +1,6 @@
 // `sextant` commands on text collections: ingest (files and folders) and ask.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -468,6 +470,14 @@ struct AskFlags {
   bool json = false;
 };
 
+// `line` without the white space around it.
+std::string CollapseLine(const std::string& line) {
+  const size_t b = line.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  const size_t e = line.find_last_not_of(" \t\r\n");
+  return line.substr(b, e - b + 1);
+}
+
 // Rounds a millisecond figure to microseconds for output.
 double Ms(double ms) { return std::round(ms * 1000.0) / 1000.0; }
 
@@ -570,12 +580,10 @@ Status AskQuestion(const std::string& db_path, const std::string& name, const st
 
 }  // namespace
 
-int RunAsk(const Args& args, const std::string& db_path) {
-  const std::string& question = args.positional[1];
-  if (question.find_first_not_of(" \t\r\n") == std::string::npos) {
-    return ReportUsage("the question is empty");
-  }
-  AskFlags flags;
+namespace {
+
+// The flags ask and chat share. nullopt when they are good, else the exit status of the usage error.
+std::optional<int> ParseAskFlags(const Args& args, AskFlags& flags) {
   if (std::optional<std::string> k_text = args.Get("k")) {
     std::optional<uint64_t> k = ParseUint(*k_text, 1, 1000);
     if (!k) return ReportUsage("-k must be an integer in 1..1000, got '" + *k_text + "'");
@@ -605,10 +613,87 @@ int RunAsk(const Args& args, const std::string& db_path) {
     return ReportUsage("--llm-url and --llm-model apply to --generator openai");
   }
   flags.json = args.Has("json");
+  return std::nullopt;
+}
+
+}  // namespace
+
+int RunAsk(const Args& args, const std::string& db_path) {
+  const std::string& question = args.positional[1];
+  if (question.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return ReportUsage("the question is empty");
+  }
+  AskFlags flags;
+  if (std::optional<int> bad = ParseAskFlags(args, flags)) return *bad;
   bool mid_line = false;
   Status status = AskQuestion(db_path, args.positional[0], question, flags, &mid_line);
   if (mid_line) std::cout << '\n';
   return Finish(status);
+}
+
+// An interactive conversation: each line of stdin is a user turn, answered from the collection
+// with the earlier turns as history (TextCollection::Chat); the answer streams, then its sources.
+// "/exit", "/quit" or the end of input ends it; "/reset" forgets the history.
+int RunChat(const Args& args, const std::string& db_path) {
+  AskFlags flags;
+  if (std::optional<int> bad = ParseAskFlags(args, flags)) return *bad;
+  auto db = OpenDatabase(db_path, /*create=*/false);
+  if (!db.ok()) return Finish(db.status());
+  rag::EmbedderProvider embedders;
+  auto text = OpenText(**db, args.positional[0], embedders);
+  if (!text.ok()) return Finish(text.status());
+  std::unique_ptr<rag::Generator> generator;
+  if (flags.generator == "openai") {
+    rag::OpenAIChatOptions chat;
+    if (!flags.llm_url.empty()) chat.endpoint.base_url = flags.llm_url;
+    chat.endpoint.model = flags.llm_model;
+    chat.endpoint.api_key = embedders.environment().openai_api_key;
+    auto made = rag::MakeOpenAIGenerator(chat);
+    if (!made.ok()) return Finish(made.status());
+    generator = std::move(made).value();
+  } else {
+    generator = rag::MakeExtractiveGenerator();
+  }
+  rag::ChatOptions options;
+  options.retrieve = flags.options.retrieve;
+  std::vector<rag::ChatMessage> messages;
+  if (std::optional<std::string> system = args.Get("system")) messages.push_back({"system", *system, {}, {}});
+  const size_t base = messages.size();
+  const bool interactive = isatty(STDIN_FILENO) != 0;
+  std::string line;
+  while (true) {
+    if (interactive) std::cout << "> " << std::flush;
+    if (!std::getline(std::cin, line)) break;
+    const std::string turn = CollapseLine(line);
+    if (turn.empty()) continue;
+    if (turn == "/exit" || turn == "/quit") break;
+    if (turn == "/reset") {
+      messages.resize(base);
+      std::cout << "(history cleared)\n";
+      continue;
+    }
+    messages.push_back({"user", turn, {}, {}});
+    bool mid_line = false;
+    auto answer = (*text)->Chat(messages, options, *generator, [&](std::string_view piece) {
+      std::cout << piece << std::flush;
+      mid_line = !piece.empty() && piece.back() != '\n';
+      return static_cast<bool>(std::cout);
+    });
+    if (mid_line) std::cout << '\n';
+    if (!answer.ok()) {
+      messages.pop_back();
+      std::cerr << "sextant: " << answer.status().ToString() << "\n";
+      if (!interactive) return Finish(answer.status());
+      continue;
+    }
+    if (answer->standalone_question != turn) std::cout << "(searched for: " << answer->standalone_question << ")\n";
+    for (const rag::Citation& c : answer->citations) {
+      if (c.cited) std::cout << "  [" << c.number << "] " << c.document_id << " #" << c.chunk << "\n";
+    }
+    for (const rag::ChatMessage& m : answer->messages) messages.push_back(m);
+  }
+  if (interactive) std::cout << '\n';
+  return Finish(Status::OK());
 }
 
 }  // namespace sextant::cli

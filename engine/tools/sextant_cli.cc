@@ -186,6 +186,14 @@ Commands:
       collections. With --collection: restore its collection NAME (--source; needed when it
       holds several) as the new collection NEW of the existing database --db DIR. A damaged or
       truncated snapshot is refused (nothing is restored). See docs/snapshots.md.
+  chat NAME [-k K] [--filter JSON] [--system TEXT] [--generator extractive|openai]
+         [--llm-url URL --llm-model M]
+      A conversation with NAME: each line read from stdin is a question, answered as ask does
+      but with the earlier turns as history (a follow-up such as "and on Windows?" is first
+      rewritten into a standalone question; docs/rag.md, "Chat"). Prints each answer as it is
+      generated and the sources it cites. /reset forgets the history; /exit, /quit or the
+      end of input ends the conversation.
+      --system TEXT   a system message for the whole conversation
   demo
       Create a collection "demo" (an HNSW16 index, a payload index on "cluster") with
       20,000 generated points, search it with and without a filter and compare with exact
@@ -269,6 +277,8 @@ const std::vector<CommandSpec>& Commands() {
       {"snapshots", "snapshots DIR [--verify] [--delete NAME]", 1, 1, {"verify", "delete"}, RunSnapshots},
       {"restore", "restore SNAPSHOT [--collection NEW [--source NAME]]", 1, 1, {"collection", "source"},
        RunRestore},
+      {"chat", "chat NAME [-k K] [--system TEXT]", 1, 1,
+       {"k", "filter", "ef-search", "generator", "llm-url", "llm-model", "system"}, RunChat},
       {"demo", "demo", 0, 0, {}, RunDemoCommand},
       {"help", "help", 0, kMany, {}, RunHelp},
   };

@@ -1471,6 +1471,30 @@ TEST_F(RagCliTest, ReingestReplacesTheChunksOfChangedFiles) {
   EXPECT_EQ(Count("kb"), before - volcano_chunks);
 }
 
+TEST_F(RagCliTest, ChatAnswersEachLineWithTheEarlierTurnsAsHistory) {
+  ASSERT_EQ(Run({"ingest", "kb", docs_}).code, 0);
+  const std::string input = tmp_.Sub("turns.txt");
+  WriteText(input, "When did Krakatoa erupt?\n\n  and how far away was it heard?  \n/reset\nWhat about it?\n/exit\nnever read\n");
+  RunResult r = RunRaw({"--db", db_, "chat", "kb", "-k", "2", "--system", "Be brief."}, {}, input);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_THAT(r.out, HasSubstr("1883"));
+  EXPECT_THAT(r.out, HasSubstr("[1] volcanoes.md #0"));
+  // The follow-up was searched for together with the question it leans on.
+  EXPECT_THAT(r.out, HasSubstr("(searched for: When did Krakatoa erupt? and how far away was it heard?)"));
+  EXPECT_THAT(r.out, HasSubstr("(history cleared)"));
+  // After /reset the follow-up has nothing to lean on.
+  EXPECT_THAT(r.out, Not(HasSubstr("(searched for: how far away was it heard? What about it?)")));
+  EXPECT_THAT(r.out, Not(HasSubstr("never read")));
+
+  EXPECT_USAGE_ERROR(Run({"chat", "kb", "--json"}), "option --json does not apply to 'chat'");
+  EXPECT_USAGE_ERROR(Run({"chat", "kb", "-k", "0"}), "-k must be an integer");
+  EXPECT_USAGE_ERROR(Run({"chat"}), "missing argument");
+  RunResult missing = RunRaw({"--db", db_, "chat", "nope"}, {}, input);
+  EXPECT_NE(missing.code, 0);
+  EXPECT_THAT(missing.err, HasSubstr("nope"));
+}
+
 TEST_F(RagCliTest, UsageErrors) {
   EXPECT_USAGE_ERROR(Run({"ingest", "kb"}), "missing argument: usage: sextant ingest NAME PATH");
   EXPECT_USAGE_ERROR(Run({"ingest", "kb", docs_, "--embedder", "word2vec"}),
