@@ -9,8 +9,11 @@
 
 namespace sextant::server {
 
+using service_internal::AnswerWriter;
 using service_internal::Error;
+using service_internal::RetrieveAndPromptFromProto;
 using service_internal::ToGrpc;
+using service_internal::ToolsFromProto;
 
 namespace {
 
@@ -77,38 +80,10 @@ grpc::Status SextantService::RunChat(Call& call, const std::string& collection,
   if (!text.ok()) return ToGrpc(text.status());
   rag::ChatOptions run = options;
   run.deadline = Deadline(ctx);
-  bool lost = false;
-  uint64_t pieces = 0;
-  auto on_token = [&](std::string_view piece) {
-    if (lost || ctx->IsCancelled()) {
-      lost = true;
-      return false;
-    }
-    if (stream) {
-      v1::AskResponse event;
-      event.set_token(std::string(piece));
-      if (!writer->Write(event)) {
-        lost = true;
-        return false;
-      }
-      ++pieces;
-    }
-    return true;
-  };
-  auto answer = (*text)->Chat(messages, run, **generator, on_token);
-  if (lost || ctx->IsCancelled()) {
-    return Error(grpc::StatusCode::CANCELLED, "the call was cancelled; the answer was stopped");
-  }
-  if (!answer.ok()) return ToGrpc(answer.status());
-  if (stream) call.extra.emplace_back("pieces", std::to_string(pieces));
-  call.extra.emplace_back("citations", std::to_string(answer->citations.size()));
-  call.extra.emplace_back("tool_calls", std::to_string(answer->tool_calls.size()));
-  v1::AskResponse last;
-  convert::ToProto(*answer, last.mutable_answer());
-  if (!writer->Write(last)) {
-    return Error(grpc::StatusCode::CANCELLED, "the client went away before the answer was sent");
-  }
-  return grpc::Status::OK;
+  AnswerWriter out(ctx, writer, stream);
+  auto answer = (*text)->Chat(messages, run, **generator, out.OnToken());
+  if (answer.ok()) call.extra.emplace_back("tool_calls", std::to_string(answer->tool_calls.size()));
+  return out.Finish(answer, &call.extra);
 }
 
 grpc::Status SextantService::Chat(grpc::ServerContext* ctx, const v1::ChatRequest* req,
@@ -134,21 +109,14 @@ grpc::Status SextantService::Chat(grpc::ServerContext* ctx, const v1::ChatReques
     for (const v1::ChatMessage& m : req->messages()) messages.push_back(convert::FromProto(m));
     if (Status s = rag::ValidateConversation(messages); !s.ok()) return ToGrpc(s);
     rag::ChatOptions options;
-    if (req->k() != 0) options.retrieve.k = req->k();
-    options.retrieve.filter = req->filter();
-    options.retrieve.ef_search = req->ef_search();
-    options.prompt.system_template = req->system_template();
-    options.prompt.user_template = req->user_template();
-    if (req->max_prompt_tokens() != 0) options.prompt.max_prompt_tokens = req->max_prompt_tokens();
+    RetrieveAndPromptFromProto(*req, &options);
     if (req->max_history_tokens() != 0) options.max_history_tokens = req->max_history_tokens();
     options.generation = convert::FromProto(req->generation());
     if (Status s = options_.generation_limits.Check(options.generation); !s.ok()) return ToGrpc(s);
     auto rewrite = RewriteFromProto(req->rewrite());
     if (!rewrite.ok()) return ToGrpc(rewrite.status());
     options.rewrite = *rewrite;
-    options.tools_auto = req->tools() == v1::TOOL_MODE_AUTO;
-    if (req->max_tool_rounds() != 0) options.max_tool_rounds = req->max_tool_rounds();
-    for (const v1::FunctionDefinition& f : req->functions()) options.functions.push_back(convert::FromProto(f));
+    ToolsFromProto(*req, &options);
     const std::string name = req->generator().empty() ? options_.default_generator : req->generator();
     return RunChat(call, req->collection(), messages, options, name, req->stream(), writer);
   });

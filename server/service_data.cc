@@ -1,4 +1,5 @@
 // SextantService: data management RPCs: GetMany, SetPayload, DeletePayloadKeys, UpdateVectors.
+#include <algorithm>
 #include <utility>
 
 #include "server/service.h"
@@ -118,7 +119,9 @@ grpc::Status SextantService::UpdateVectors(grpc::ServerContext* ctx, const v1::U
     std::vector<PointId> ids;
     ids.reserve(n);
     std::vector<float> vectors;
-    vectors.reserve(n * dim);
+    // As in WriteBatch: reserved only up to what a message can hold, so a small request of short
+    // (or empty) vectors cannot make the server reserve n x dim floats first.
+    vectors.reserve(std::min<size_t>(n * dim, options_.max_message_bytes / sizeof(float)));
     for (size_t i = 0; i < n; ++i) {
       const v1::Point& p = req->points(static_cast<int>(i));
       const std::string field = "points[" + std::to_string(i) + "]";

@@ -1,5 +1,6 @@
 // Internals shared by the files of SextantService: service.cc (the call wrapper, server info,
-// collections), service_points.cc (writes, reads, search) and service_rag.cc (text collections).
+// collections), service_points.cc (writes, reads, search), service_rag.cc (text collections) and
+// service_chat.cc (Chat).
 #ifndef SEXTANT_SERVER_SERVICE_INTERNAL_H_
 #define SEXTANT_SERVER_SERVICE_INTERNAL_H_
 
@@ -8,11 +9,13 @@
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "convert.h"
 #include "server/log.h"
 #include "server/service.h"
+#include "sextant/rag.h"
 
 namespace sextant::server::service_internal {
 
@@ -55,6 +58,79 @@ void ToProto(const CollectionInfo& info, v1::CollectionInfo* out);
 
 // Describes `c` into `out`.
 grpc::Status Describe(Collection& c, v1::CollectionInfo* out);
+
+// Sends the answer of an Ask or a Chat: its pieces as `token` events while it is generated (when
+// `stream`), stopping the generator as soon as the client is gone or a piece cannot be sent, then
+// the whole answer as the last event.
+class AnswerWriter {
+ public:
+  AnswerWriter(grpc::ServerContext* ctx, grpc::ServerWriter<v1::AskResponse>* writer, bool stream)
+      : ctx_(ctx), writer_(writer), stream_(stream) {}
+
+  // The generator's token callback; false stops it.
+  rag::TokenCallback OnToken() {
+    return [this](std::string_view piece) {
+      if (lost_ || ctx_->IsCancelled()) {
+        lost_ = true;
+        return false;
+      }
+      if (stream_) {
+        v1::AskResponse event;
+        event.set_token(std::string(piece));
+        if (!writer_->Write(event)) {
+          lost_ = true;
+          return false;
+        }
+        ++pieces_;
+      }
+      return true;
+    };
+  }
+
+  // CANCELLED when the client went away, the answer's error, or the answer written as the last
+  // event (with "pieces" and "citations" added to the call's log fields).
+  grpc::Status Finish(const StatusOr<rag::Answer>& answer, std::vector<std::pair<std::string, std::string>>* extra) {
+    if (lost_ || ctx_->IsCancelled()) {
+      return Error(grpc::StatusCode::CANCELLED, "the call was cancelled; the answer was stopped");
+    }
+    if (!answer.ok()) return ToGrpc(answer.status());
+    if (stream_) extra->emplace_back("pieces", std::to_string(pieces_));
+    extra->emplace_back("citations", std::to_string(answer->citations.size()));
+    v1::AskResponse last;
+    convert::ToProto(*answer, last.mutable_answer());
+    if (!writer_->Write(last)) {
+      return Error(grpc::StatusCode::CANCELLED, "the client went away before the answer was sent");
+    }
+    return grpc::Status::OK;
+  }
+
+ private:
+  grpc::ServerContext* ctx_;
+  grpc::ServerWriter<v1::AskResponse>* writer_;
+  bool stream_;
+  bool lost_ = false;
+  uint64_t pieces_ = 0;
+};
+
+// The retrieval and prompt settings an AskRequest and a ChatRequest share, into AskOptions or
+// ChatOptions (0 and "" keep the defaults where the field says so).
+template <typename Request, typename Options>
+void RetrieveAndPromptFromProto(const Request& req, Options* options) {
+  if (req.k() != 0) options->retrieve.k = req.k();
+  options->retrieve.filter = req.filter();
+  options->retrieve.ef_search = req.ef_search();
+  options->prompt.system_template = req.system_template();
+  options->prompt.user_template = req.user_template();
+  if (req.max_prompt_tokens() != 0) options->prompt.max_prompt_tokens = req.max_prompt_tokens();
+}
+
+// Tool mode of an AskRequest or a ChatRequest, into ChatOptions.
+template <typename Request>
+void ToolsFromProto(const Request& req, rag::ChatOptions* options) {
+  options->tools_auto = req.tools() == v1::TOOL_MODE_AUTO;
+  if (req.max_tool_rounds() != 0) options->max_tool_rounds = req.max_tool_rounds();
+  for (const v1::FunctionDefinition& f : req.functions()) options->functions.push_back(convert::FromProto(f));
+}
 
 }  // namespace sextant::server::service_internal
 

@@ -7,11 +7,14 @@
 
 namespace sextant::server {
 
+using service_internal::AnswerWriter;
 using service_internal::Clock;
 using service_internal::Describe;
 using service_internal::DimensionMismatch;
 using service_internal::Error;
+using service_internal::RetrieveAndPromptFromProto;
 using service_internal::ToGrpc;
+using service_internal::ToolsFromProto;
 using service_internal::ToProto;
 using service_internal::TooManyPoints;
 
@@ -305,16 +308,9 @@ grpc::Status SextantService::Ask(grpc::ServerContext* ctx, const v1::AskRequest*
     if (req->tools() == v1::TOOL_MODE_AUTO || req->functions_size() > 0) {
       // Tool mode: an Ask is a Chat of one user message.
       rag::ChatOptions options;
-      if (req->k() != 0) options.retrieve.k = req->k();
-      options.retrieve.filter = req->filter();
-      options.retrieve.ef_search = req->ef_search();
-      options.prompt.system_template = req->system_template();
-      options.prompt.user_template = req->user_template();
-      if (req->max_prompt_tokens() != 0) options.prompt.max_prompt_tokens = req->max_prompt_tokens();
+      RetrieveAndPromptFromProto(*req, &options);
       options.generation = settings;
-      options.tools_auto = req->tools() == v1::TOOL_MODE_AUTO;
-      if (req->max_tool_rounds() != 0) options.max_tool_rounds = req->max_tool_rounds();
-      for (const v1::FunctionDefinition& f : req->functions()) options.functions.push_back(convert::FromProto(f));
+      ToolsFromProto(*req, &options);
       std::vector<rag::ChatMessage> messages = {{"user", question, {}, {}}};
       return RunChat(call, req->collection(), messages, options, name, req->stream(), writer);
     }
@@ -323,47 +319,13 @@ grpc::Status SextantService::Ask(grpc::ServerContext* ctx, const v1::AskRequest*
     if (!text.ok()) return ToGrpc(text.status());
 
     rag::AskOptions options;
-    if (req->k() != 0) options.retrieve.k = req->k();
-    options.retrieve.filter = req->filter();
-    options.retrieve.ef_search = req->ef_search();
-    options.prompt.system_template = req->system_template();
-    options.prompt.user_template = req->user_template();
-    if (req->max_prompt_tokens() != 0) options.prompt.max_prompt_tokens = req->max_prompt_tokens();
+    RetrieveAndPromptFromProto(*req, &options);
     options.generation = settings;
     call.extra.emplace_back("k", std::to_string(options.retrieve.k));
 
-    // Stops the generator as soon as the client is gone (or a piece cannot be sent).
-    bool lost = false;
-    uint64_t pieces = 0;
-    auto on_token = [&](std::string_view piece) {
-      if (lost || ctx->IsCancelled()) {
-        lost = true;
-        return false;
-      }
-      if (req->stream()) {
-        v1::AskResponse event;
-        event.set_token(std::string(piece));
-        if (!writer->Write(event)) {
-          lost = true;
-          return false;
-        }
-        ++pieces;
-      }
-      return true;
-    };
-    auto answer = (*text)->Ask(question, options, *generator, on_token);
-    if (lost || ctx->IsCancelled()) {
-      return Error(grpc::StatusCode::CANCELLED, "the call was cancelled; the answer was stopped");
-    }
-    if (!answer.ok()) return ToGrpc(answer.status());
-    if (req->stream()) call.extra.emplace_back("pieces", std::to_string(pieces));
-    call.extra.emplace_back("citations", std::to_string(answer->citations.size()));
-    v1::AskResponse last;
-    convert::ToProto(*answer, last.mutable_answer());
-    if (!writer->Write(last)) {
-      return Error(grpc::StatusCode::CANCELLED, "the client went away before the answer was sent");
-    }
-    return grpc::Status::OK;
+    AnswerWriter out(ctx, writer, req->stream());
+    auto answer = (*text)->Ask(question, options, *generator, out.OnToken());
+    return out.Finish(answer, &call.extra);
   });
 }
 

@@ -59,6 +59,11 @@ int main(int argc, char** argv) {
   }
   const bool own_dir = dir.empty();
   if (own_dir) dir = std::filesystem::temp_directory_path() / ("sextant-snapshot-bench-" + std::to_string(getpid()));
+  // Never wipe a directory the user named: it must be new or empty.
+  if (!own_dir && std::filesystem::exists(dir) && !std::filesystem::is_empty(dir)) {
+    std::fprintf(stderr, "sextant-snapshot-bench: --dir %s is not empty\n", dir.c_str());
+    return 2;
+  }
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
 

@@ -204,13 +204,9 @@ func (c *Collection) Get(ctx context.Context, id ID) (Point, error) {
 // were deleted.
 func (c *Collection) Delete(ctx context.Context, ids ...ID) (int, error) {
 	const op = "Delete"
-	pids := make([]*pb.PointId, len(ids))
-	for i, id := range ids {
-		p, err := id.toProto(op, fmt.Sprintf("ids[%d]", i))
-		if err != nil {
-			return 0, err
-		}
-		pids[i] = p
+	pids, err := idsToProto(op, ids)
+	if err != nil {
+		return 0, err
 	}
 	r, err := c.client.rpc.Delete(ctx, &pb.DeleteRequest{
 		Collection: c.name,

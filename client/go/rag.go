@@ -500,8 +500,13 @@ func (c *Collection) ask(ctx context.Context, op, question string, opts AskOptio
 	return receiveAnswer(op, stream, cancel, onPiece)
 }
 
+// answerStream is the receiving side of an Ask or a Chat call.
+type answerStream interface {
+	Recv() (*pb.AskResponse, error)
+}
+
 // receiveAnswer reads an Ask or Chat stream: the pieces to onPiece (when not nil), then the answer.
-func receiveAnswer(op string, stream interface{ Recv() (*pb.AskResponse, error) }, cancel context.CancelFunc,
+func receiveAnswer(op string, stream answerStream, cancel context.CancelFunc,
 	onPiece func(string) error) (Answer, error) {
 	for {
 		r, err := stream.Recv()

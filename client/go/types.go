@@ -281,8 +281,8 @@ func (o *SearchOptions) toProto(op string) (*pb.SearchParams, error) {
 		return nil, err
 	}
 	return &pb.SearchParams{
-		K:           k,
-		Filter:      filter,
+		K:              k,
+		Filter:         filter,
 		WithPayload:    o.WithPayload || len(o.PayloadInclude) > 0 || len(o.PayloadExclude) > 0,
 		WithVector:     o.WithVector,
 		EfSearch:       ef,

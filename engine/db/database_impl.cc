@@ -23,6 +23,7 @@
 #include "collection/repair.h"
 #include "util/logging.h"
 #include "db/file_lock.h"
+#include "db/names.h"
 #include "db/snapshot_ops.h"
 #include "sextant/database.h"
 #include "simd/distance.h"
@@ -50,22 +51,7 @@ std::string AliasKey(std::string_view alias) { return std::string(kAliasKeyPrefi
 constexpr size_t kMaxNameLength = 128;
 
 Status ValidateName(std::string_view name, std::string_view what = "collection name") {
-  if (name.empty()) return Status::InvalidArgument(std::string(what) + " is empty");
-  if (name.size() > kMaxNameLength) {
-    return Status::InvalidArgument(std::string(what) + " is " + std::to_string(name.size()) +
-                                   " characters, over the limit of " + std::to_string(kMaxNameLength));
-  }
-  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
-  if (!alnum(name[0])) {
-    return Status::InvalidArgument(std::string(what) + " '" + std::string(name) + "' must start with a letter or digit");
-  }
-  for (char c : name) {
-    if (!alnum(c) && c != '_' && c != '-' && c != '.') {
-      return Status::InvalidArgument(std::string(what) + " '" + std::string(name) +
-                                     "' may hold only letters, digits, '_', '-' and '.'");
-    }
-  }
-  return Status::OK();
+  return db_internal::ValidateName(name, what, kMaxNameLength);
 }
 
 class DatabaseImpl final : public Database {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "db/names.h"
 #include "db/snapshot_files.h"
 #include "sextant/snapshot.h"
 #include "util/logging.h"
@@ -11,22 +12,10 @@ namespace sextant {
 namespace fs = std::filesystem;
 using namespace snapshot_internal;
 
+constexpr size_t kMaxSnapshotNameLength = 100;
+
 Status ValidateSnapshotName(std::string_view name) {
-  if (name.empty()) return Status::InvalidArgument("snapshot name is empty");
-  if (name.size() > 100) {
-    return Status::InvalidArgument("snapshot name is " + std::to_string(name.size()) + " characters, over the limit of 100");
-  }
-  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
-  if (!alnum(name[0])) {
-    return Status::InvalidArgument("snapshot name '" + std::string(name) + "' must start with a letter or digit");
-  }
-  for (char c : name) {
-    if (!alnum(c) && c != '_' && c != '-' && c != '.') {
-      return Status::InvalidArgument("snapshot name '" + std::string(name) +
-                                     "' may hold only letters, digits, '_', '-' and '.'");
-    }
-  }
-  return Status::OK();
+  return db_internal::ValidateName(name, "snapshot name", kMaxSnapshotNameLength);
 }
 
 StatusOr<SnapshotInfo> ReadSnapshotInfo(const std::string& path) {

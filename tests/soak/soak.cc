@@ -423,6 +423,10 @@ int main(int argc, char** argv) {
     if (c.dir.empty()) {
       c.dir = (std::filesystem::temp_directory_path() / ("sextant-soak-" + std::to_string(getpid()))).string();
       own_dir = true;
+    } else if (std::filesystem::exists(c.dir) && !std::filesystem::is_empty(c.dir)) {
+      // Never wipe a directory the user named: it must be new or empty.
+      std::fprintf(stderr, "sextant-soak: --dir %s is not empty\n", c.dir.c_str());
+      return 2;
     }
     std::filesystem::remove_all(c.dir);
     setenv("SEXTANTD", c.sextantd.c_str(), 1);  // what SextantdProcess starts
