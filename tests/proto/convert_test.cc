@@ -107,7 +107,11 @@ TEST(ConvertTest, SearchOptionsHitsAndPlans) {
   EXPECT_TRUE(back.exact);
   EXPECT_EQ(FromProto(v1::SearchParams()).k, 10u);  // zero k is the default
 
-  Hit h{PointId("a"), 0.25f, R"({"x":2})", {1, 2, 3}};
+  Hit h;
+  h.id = PointId("a");
+  h.score = 0.25f;
+  h.payload = R"({"x":2})";
+  h.vector = {1, 2, 3};
   v1::Hit ph;
   ToProto(h, &ph);
   auto hb = FromProto(ph, "hits[0]");
