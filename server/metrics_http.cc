@@ -137,7 +137,7 @@ MetricsHttpServer::MetricsHttpServer(std::unique_ptr<httplib::Server> http, int 
 MetricsHttpServer::~MetricsHttpServer() { Stop(); }
 
 void MetricsHttpServer::Stop() {
-  std::lock_guard lock(stop_mu_);
+  internal::MutexLock lock(stop_mu_);
   if (stopped_) return;
   stopped_ = true;
   http_->stop();

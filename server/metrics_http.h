@@ -21,6 +21,7 @@
 
 #include "server/config.h"
 #include "sextant/status.h"
+#include "sync/mutex.h"
 
 namespace httplib {
 class Server;
@@ -67,8 +68,8 @@ class MetricsHttpServer {
 
   const std::unique_ptr<httplib::Server> http_;
   const int port_;
-  std::mutex stop_mu_;
-  bool stopped_ = false;  // guarded by stop_mu_
+  internal::Mutex stop_mu_;
+  bool stopped_ SEXTANT_GUARDED_BY(stop_mu_) = false;
   std::thread thread_;
 };
 

@@ -146,13 +146,13 @@ SextantService::SextantService(Database* db, ServiceOptions options)
       extractive_(rag::MakeExtractiveGenerator()) {}
 
 void SextantService::BeginShutdown() {
-  std::lock_guard lock(mu_);
+  internal::MutexLock lock(mu_);
   shutting_down_ = true;
 }
 
 bool SextantService::WaitIdle(std::chrono::steady_clock::time_point deadline) {
-  std::unique_lock lock(mu_);
-  return idle_.wait_until(lock, deadline, [this] { return running_ == 0; });
+  internal::MutexLock lock(mu_);
+  return idle_.wait_until(mu_, deadline, [this]() SEXTANT_REQUIRES(mu_) { return running_ == 0; });
 }
 
 StatusOr<std::shared_ptr<Collection>> SextantService::Open(std::string_view name,

@@ -85,7 +85,7 @@ CollectionImpl::CollectionImpl(const CollectionEnv& env, CollectionDescriptor de
       store_(desc_.dimension) {}
 
 CollectionImpl::~CollectionImpl() {
-  std::lock_guard b(build_mu_);
+  internal::MutexLock b(build_mu_);
   StopBuild();
 }
 
@@ -196,7 +196,7 @@ StatusOr<std::shared_ptr<CollectionImpl>> CollectionImpl::Load(const CollectionE
         Log(LogLevel::kWarning, "collection " + name + ": index checkpoint not usable (" + loaded.ToString() +
                                     "); rebuilding it from the stored vectors");
       }
-      std::lock_guard b(c->build_mu_);
+      internal::MutexLock b(c->build_mu_);
       c->index_state_ = IndexState::kBuilding;
       c->StartBuild(c->desc_.index);
     }
@@ -313,12 +313,12 @@ StatusOr<CollectionInfo> CollectionImpl::Describe() const {
 
 void CollectionImpl::MarkDropped() {
   {
-    std::lock_guard b(build_mu_);
+    internal::MutexLock b(build_mu_);
     StopBuild();
   }
   // Held to the end: a checkpoint in progress finishes writing before its file is removed, and
   // none starts after (it sees kDropped), so no orphan index file is left behind.
-  std::lock_guard c(checkpoint_mu_);
+  internal::MutexLock c(checkpoint_mu_);
   {
     std::unique_lock lock(mu_);
     std::lock_guard il(index_mu_);
@@ -336,13 +336,13 @@ void CollectionImpl::MarkDropped() {
 
 void CollectionImpl::Close() {
   {
-    std::lock_guard b(build_mu_);
+    internal::MutexLock b(build_mu_);
     StopBuild();
   }
   {
     // Held until the state is kClosed: a checkpoint running on another thread finishes first
     // (while the storage and the directory lock are still there), and none starts after.
-    std::lock_guard c(checkpoint_mu_);
+    internal::MutexLock c(checkpoint_mu_);
     bool save = false;
     const StatusOr<bool> on_disk = env_.files->Exists(IndexFilePath(env_.index_dir, desc_.id));
     {

@@ -52,7 +52,7 @@
 #include "storage/files.h"
 #include "storage/storage.h"
 #include "text/text_index.h"
-#include "util/rw_mutex.h"
+#include "sync/mutex.h"
 
 namespace sextant {
 
@@ -193,8 +193,8 @@ class CollectionImpl final : public Collection {
 
   // Background build of `options` (a new index, a retrain, or training once enough points), on
   // builder_. Start and Stop require build_mu_.
-  void StartBuild(const IndexOptions& options);
-  void StopBuild();
+  void StartBuild(const IndexOptions& options) SEXTANT_REQUIRES(build_mu_);
+  void StopBuild() SEXTANT_REQUIRES(build_mu_);
   // Starts training an index that waits for points, once the collection has enough.
   void StartTrainingIfWaiting();
   void BuildMain(IndexOptions options);
@@ -203,19 +203,19 @@ class CollectionImpl final : public Collection {
   void EndBuild(std::shared_ptr<index::VectorIndex> built, const IndexOptions& options, IndexState state);
   Status PersistDescriptor(const CollectionDescriptor& d);
   // Checkpoint's body; requires checkpoint_mu_.
-  Status CheckpointLocked();
+  Status CheckpointLocked() SEXTANT_REQUIRES(checkpoint_mu_);
 
   const CollectionEnv env_;
   const std::string prefix_;  // storage::CollectionPrefix(id)
 
   mutable internal::RwMutex mu_;  // writer-preferring: searches cannot starve writes
   mutable std::mutex index_mu_;
-  std::mutex free_mu_;
-  std::mutex build_mu_;      // guards builder_ and build_stop_ (starting/stopping builds)
+  internal::Mutex free_mu_;
+  internal::Mutex build_mu_;  // guards builder_ and build_stop_ (starting/stopping builds)
   // One checkpoint at a time; also held by MarkDropped and Close around their state change, so no
   // checkpoint writes a file after a drop or close. Taken after build_mu_ (never while joining the
   // builder, whose build ends with a checkpoint) and before mu_.
-  std::mutex checkpoint_mu_;
+  internal::Mutex checkpoint_mu_ SEXTANT_ACQUIRED_AFTER(build_mu_);
 
   // Fixed at Load, read without a lock (name, dimension, metric, ...), except desc_.index, which
   // SetIndex changes: desc_.index is guarded by mu_.
@@ -232,7 +232,7 @@ class CollectionImpl final : public Collection {
   // set in Load before the collection is shared and never changed, so it needs no lock (unlike
   // payload_index_, which MarkDropped frees). Null when none declared.
   std::unique_ptr<const payload::PayloadIndexSet> payload_schema_;
-  std::vector<uint32_t> free_slots_;                   // guarded by free_mu_
+  std::vector<uint32_t> free_slots_ SEXTANT_GUARDED_BY(free_mu_);
 
   // Guarded by index_mu_ for changes, and by mu_ exclusive + index_mu_ for replacing the pointer
   // or flipping building_ (so readers holding either lock see a stable value).
@@ -247,12 +247,13 @@ class CollectionImpl final : public Collection {
   std::atomic<bool> rebuild_requested_{false};  // an index Add failed after its write committed
   std::atomic<bool> build_running_{false};
 
-  std::thread builder_;                // guarded by build_mu_
+  std::thread builder_ SEXTANT_GUARDED_BY(build_mu_);
   std::atomic<bool> build_stop_{false};
   mutable std::condition_variable_any index_cv_;  // notified when index_state_ changes (with mu_)
 
   std::atomic<uint64_t> changes_since_checkpoint_{0};
-  std::chrono::steady_clock::time_point last_checkpoint_ = std::chrono::steady_clock::now();  // guarded by checkpoint_mu_
+  std::chrono::steady_clock::time_point last_checkpoint_ SEXTANT_GUARDED_BY(checkpoint_mu_) =
+      std::chrono::steady_clock::now();
 };
 
 }  // namespace sextant

@@ -17,7 +17,7 @@ using collection_internal::Guarded;
 using collection_internal::IndexIdentity;
 
 void CollectionImpl::StartTrainingIfWaiting() {
-  std::lock_guard b(build_mu_);
+  internal::MutexLock b(build_mu_);
   if (build_running_) return;
   StopBuild();  // joins a builder thread that has finished
   std::shared_lock lock(mu_);
@@ -38,7 +38,7 @@ Status CollectionImpl::PersistDescriptor(const CollectionDescriptor& d) {
 Status CollectionImpl::SetIndex(const IndexOptions& options) {
   return Guarded("set index", [&]() -> Status {
     SEXTANT_RETURN_IF_ERROR(options.Validate(desc_.dimension).WithPrefix("set index"));
-    std::lock_guard b(build_mu_);
+    internal::MutexLock b(build_mu_);
     {
       std::unique_lock lock(mu_);
       SEXTANT_RETURN_IF_ERROR(CheckOpen());
@@ -62,7 +62,7 @@ Status CollectionImpl::SetIndex(const IndexOptions& options) {
         RecomputeFreeSlots();
       }
       index_cv_.notify_all();
-      std::lock_guard c(checkpoint_mu_);  // a checkpoint of the old index finishes first
+      internal::MutexLock c(checkpoint_mu_);  // a checkpoint of the old index finishes first
       env_.files->Remove(IndexFilePath(env_.index_dir, desc_.id)).IgnoreError();
       return Status::OK();
     }
@@ -72,7 +72,7 @@ Status CollectionImpl::SetIndex(const IndexOptions& options) {
 }
 
 Status CollectionImpl::RebuildIndex() {
-  std::lock_guard b(build_mu_);
+  internal::MutexLock b(build_mu_);
   IndexOptions options;
   {
     std::shared_lock lock(mu_);
@@ -245,13 +245,14 @@ Status CollectionImpl::SaveIndexLocked(IndexFile* file) const {
 
 Status CollectionImpl::Checkpoint() {
   return Guarded("checkpoint", [&]() -> Status {
-    std::lock_guard c(checkpoint_mu_);
+    internal::MutexLock c(checkpoint_mu_);
     return CheckpointLocked();
   });
 }
 
 Status CollectionImpl::CheckpointLocked() {
   return Guarded("checkpoint", [&]() -> Status {
+    checkpoint_mu_.AssertHeld();  // the caller's (the analysis does not follow it into lambdas)
     IndexFile file;
     {
       std::shared_lock lock(mu_);
@@ -313,7 +314,7 @@ void CollectionImpl::Maintain() {
     std::lock_guard il(index_mu_);
     if (index_ && !building_ && state_ == State::kOpen) {
       std::vector<uint32_t> released = index_->Consolidate();
-      std::lock_guard f(free_mu_);
+      internal::MutexLock f(free_mu_);
       for (uint32_t s : released) {
         if (s < slots_ && !live_[s]) free_slots_.push_back(s);
       }
@@ -321,7 +322,7 @@ void CollectionImpl::Maintain() {
   }
   if (train) StartTrainingIfWaiting();
   if (rebuild) {
-    std::lock_guard b(build_mu_);
+    internal::MutexLock b(build_mu_);
     if (!build_running_) {
       StopBuild();  // joins a finished builder thread
       std::shared_lock lock(mu_);
@@ -332,7 +333,7 @@ void CollectionImpl::Maintain() {
   }
   std::chrono::steady_clock::duration since;
   {
-    std::lock_guard c(checkpoint_mu_);
+    internal::MutexLock c(checkpoint_mu_);
     since = std::chrono::steady_clock::now() - last_checkpoint_;
   }
   if (changes_since_checkpoint_ > std::max<uint64_t>(10000, size / 5) && since > std::chrono::seconds(30)) {

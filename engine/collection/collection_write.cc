@@ -29,7 +29,7 @@ void CollectionImpl::RetireSlot(uint32_t slot, std::vector<uint32_t>* retired) {
   if (payload_index_) payload_index_->Clear(slot);
   if (text_index_) text_index_->Clear(slot);
   if (!index_ && !building_) {
-    std::lock_guard f(free_mu_);
+    internal::MutexLock f(free_mu_);
     free_slots_.push_back(slot);
   } else {
     retired->push_back(slot);  // released by the index's Consolidate, or when a build ends
@@ -56,7 +56,7 @@ void CollectionImpl::ApplyToIndex(const std::vector<uint32_t>& removed, const st
 }
 
 void CollectionImpl::RecomputeFreeSlots() {
-  std::lock_guard f(free_mu_);
+  internal::MutexLock f(free_mu_);
   free_slots_.clear();
   for (uint32_t s = slots_; s-- > 0;) {  // highest first: pop_back reuses the lowest
     if (!live_[s] && !(index_ && index_->Holds(s))) free_slots_.push_back(s);
@@ -154,7 +154,7 @@ StatusOr<uint64_t> CollectionImpl::WritePoints(const WriteOptions& options, cons
     std::unordered_set<std::string_view> seen;
     uint64_t next_slot = slots_;
     {
-      std::lock_guard f(free_mu_);
+      internal::MutexLock f(free_mu_);
       for (size_t i = n; i-- > 0;) {
         if (!seen.insert(encoded[i]).second) continue;
         auto it = id_slot_.find(encoded[i]);
@@ -175,7 +175,7 @@ StatusOr<uint64_t> CollectionImpl::WritePoints(const WriteOptions& options, cons
       }
     }
     auto give_back = [&] {
-      std::lock_guard f(free_mu_);
+      internal::MutexLock f(free_mu_);
       for (const Planned& p : plan) {
         if (p.slot < slots_) free_slots_.push_back(p.slot);
       }
@@ -350,7 +350,7 @@ StatusOr<uint64_t> CollectionImpl::DeleteSlots(const WriteOptions& options, cons
   storage::Batch batch;
   for (uint32_t slot : slots) DeletePoint(slot, &batch);
   {
-    std::lock_guard f(free_mu_);
+    internal::MutexLock f(free_mu_);
     free_slots_.reserve(free_slots_.size() + slots.size());
   }
   SEXTANT_RETURN_IF_ERROR(env_.storage->Write(batch, options.sync).WithPrefix("delete"));

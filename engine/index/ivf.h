@@ -92,6 +92,7 @@
 #include "sextant/options.h"
 #include "sextant/status.h"
 #include "sextant/types.h"
+#include "sync/mutex.h"
 
 namespace sextant::index {
 
@@ -166,10 +167,10 @@ class IvfIndex final : public VectorIndex {
   enum SlotState : uint8_t { kAbsent = 0, kLive = 1, kRemoved = 2 };
 
   struct List {
-    mutable std::shared_mutex mu;
-    std::vector<uint32_t> slots;   // guarded by mu
-    std::vector<float> vectors;    // IVF-Flat: dim floats per entry; guarded by mu
-    std::vector<uint8_t> codes;    // SQ8 / PQ: code_size bytes per entry; guarded by mu
+    mutable internal::SharedMutex mu;
+    std::vector<uint32_t> slots SEXTANT_GUARDED_BY(mu);
+    std::vector<float> vectors SEXTANT_GUARDED_BY(mu);   // IVF-Flat: dim floats per entry
+    std::vector<uint8_t> codes SEXTANT_GUARDED_BY(mu);   // SQ8 / PQ: code_size bytes per entry
   };
 
   struct ScanScratch;
