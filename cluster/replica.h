@@ -33,6 +33,7 @@
 #include "sextant/database.h"
 
 typedef struct __natsSubscription natsSubscription;
+typedef struct __natsMsg natsMsg;
 
 namespace sextant::cluster {
 
