@@ -164,6 +164,9 @@ class CollectionImpl final : public Collection {
   // Adds the removal of the live point in `slot` (id, vector, payload, payload index entries).
   // Caller holds mu_ exclusively.
   void DeletePoint(uint32_t slot, storage::Batch* batch) const;
+  // Binds the filter's $text conditions to the text index (InvalidArgument naming a field without
+  // one); requires mu_ shared. FilterMatches binds by itself.
+  StatusOr<payload::Filter> BindFilter(const payload::Filter& filter) const;
   StatusOr<Matches> FilterMatches(const std::optional<payload::Filter>& filter) const;
   // The k nearest matching slots of each of nq queries (q: nq * dimension, normalised for
   // cosine), by index walk or exact scoring as the planner decides; requires mu_ shared.

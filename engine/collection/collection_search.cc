@@ -8,6 +8,7 @@
 #include "collection/collection_internal.h"
 #include "index/flat.h"
 #include "payload/filter.h"
+#include "payload/filter_internal.h"
 #include "payload/payload.h"
 #include "payload/payload_edit.h"
 #include "simd/distance.h"
@@ -126,6 +127,9 @@ StatusOr<ScanPage> CollectionImpl::Scan(const ScanOptions& options) const {
 
     std::shared_lock lock(mu_);
     SEXTANT_RETURN_IF_ERROR(CheckOpen());
+    if (filter) {
+      SEXTANT_ASSIGN_OR_RETURN(filter, BindFilter(*filter));
+    }
     ScanPage page;
     size_t page_bytes = 0;
     std::string begin = after.empty() ? prefix_ : storage::IdKey(desc_.id, after) + '\0';
@@ -173,17 +177,50 @@ std::vector<index::VectorRun> CollectionImpl::Runs() const {
   return runs;
 }
 
-StatusOr<CollectionImpl::Matches> CollectionImpl::FilterMatches(const std::optional<payload::Filter>& filter) const {
+StatusOr<payload::Filter> CollectionImpl::BindFilter(const payload::Filter& filter) const {
+  if (!payload::internal::HasText(filter)) return filter;
+  return payload::internal::BindText(
+      filter, [&](const std::string& field, const std::string& text,
+                  payload::internal::TextMode mode) -> StatusOr<std::shared_ptr<const payload::internal::TextPredicate>> {
+        if (!text_index_) {
+          return Status::InvalidArgument("filter: $text on field " + field + ", which has no text index (collection " +
+                                         desc_.name + " has no text fields)");
+        }
+        SEXTANT_ASSIGN_OR_RETURN(auto match, text_index_->Bind(field, text, mode, live_.size()));
+        return std::shared_ptr<const payload::internal::TextPredicate>(std::move(match));
+      });
+}
+
+StatusOr<CollectionImpl::Matches> CollectionImpl::FilterMatches(const std::optional<payload::Filter>& unbound) const {
   Matches m;
-  if (!filter) {
+  if (!unbound) {
     m.mask = live_.data();
     m.count = id_slot_.size();
     return m;
   }
   m.filtered = true;
+  SEXTANT_ASSIGN_OR_RETURN(const payload::Filter bound, BindFilter(*unbound));
+  const payload::Filter* filter = &bound;
   // Payload indexes first: they may answer the filter alone, or narrow it to a few candidates.
   std::optional<payload::PayloadIndexSet::Narrowed> narrowed;
   if (payload_index_) narrowed = payload_index_->Narrow(*filter, live_.data(), live_.size());
+  // The text index narrows by the $text conditions every match needs (a superset of their
+  // matches: each payload is still checked).
+  for (const payload::internal::TextPredicate* p : payload::internal::RequiredText(*filter)) {
+    const auto* match = dynamic_cast<const text::TextMatch*>(p);
+    if (match == nullptr) continue;
+    if (!narrowed) {
+      narrowed.emplace();
+      narrowed->mask.assign(live_.begin(), live_.end());
+    }
+    narrowed->exact = false;
+    const std::vector<uint8_t>& c = match->candidates();
+    narrowed->count = 0;
+    for (size_t s = 0; s < narrowed->mask.size(); ++s) {
+      narrowed->mask[s] = (narrowed->mask[s] && s < c.size() && c[s]) ? 1 : 0;
+      narrowed->count += narrowed->mask[s];
+    }
+  }
   if (narrowed && narrowed->exact) {
     m.owned = std::move(narrowed->mask);
     m.count = narrowed->count;

@@ -96,6 +96,7 @@ class AsyncClient:
         else:
             self._channel = grpc.aio.insecure_channel(address, options=channel_options)
         self._stub: Any = pb_grpc.SextantStub(self._channel)  # type: ignore[no-untyped-call]
+        self._raw = cv.RawUpsertStub(self._channel)  # writes pre-encoded by cv.encode_upsert_request
         self._closed = False
 
     # ---------------------------------------------------------------- plumbing
@@ -107,10 +108,10 @@ class AsyncClient:
         if self._closed:
             raise ValueError("sextant.AsyncClient: the client is closed")
 
-    async def _call(self, method: str, request: Any, timeout: Optional[float]) -> Any:
+    async def _call(self, method: str, request: Any, timeout: Optional[float], stub: Any = None) -> Any:
         self._check_open()
         try:
-            return await getattr(self._stub, method)(
+            return await getattr(self._stub if stub is None else stub, method)(
                 request, timeout=self._deadline(timeout), metadata=self._metadata
             )
         except grpc.RpcError as e:
@@ -286,9 +287,8 @@ class AsyncCollection:
     ) -> int:
         id_list = _sequence(ids, "ids")
         payload_list = None if payloads is None else _sequence(payloads, "payloads")
-        points = cv.points_to_proto(id_list, vectors, payload_list)
-        request = pb.UpsertRequest(collection=self._name, points=points, sync=sync)
-        return int((await self._call("Upsert", request, timeout)).upserted)
+        request = cv.encode_upsert_request(self._name, id_list, vectors, payload_list, sync=sync)
+        return int((await self._client._call("Upsert", request, timeout, self._client._raw)).upserted)
 
     async def import_points(
         self,
@@ -315,26 +315,28 @@ class AsyncCollection:
                 f"payloads: {len(payload_list)} payloads for {n} ids; give one per id (or None)"
             )
         self._client._check_open()
-        # Convert every batch first: a bad row is reported before anything is sent.
-        batches = [
-            pb.UpsertRequest(
-                collection=self._name,
-                points=cv.points_to_proto(
-                    id_list[start : start + batch_size],
-                    matrix[start : start + batch_size],
-                    payload_list[start : start + batch_size] if payload_list is not None else None,
-                    offset=start,
-                ),
-                sync=sync,
-            )
-            for start in range(0, n, batch_size)
-        ]
+        # As Collection.import_points: each batch is encoded as the stream asks for it, so that
+        # encoding overlaps the server's commits; an input error in a later batch ends the stream
+        # cleanly (the batches before it are committed) and is raised once the server has answered.
+        failure: List[BaseException] = []
 
-        async def requests() -> AsyncIterator[pb.UpsertRequest]:
-            for b in batches:
-                yield b
+        async def requests() -> AsyncIterator[bytes]:
+            for start in range(0, n, batch_size):
+                try:
+                    request = cv.encode_upsert_request(
+                        self._name,
+                        id_list[start : start + batch_size],
+                        matrix[start : start + batch_size],
+                        payload_list[start : start + batch_size] if payload_list is not None else None,
+                        offset=start,
+                        sync=sync,
+                    )
+                except BaseException as e:  # noqa: B902 - re-raised below
+                    failure.append(e)
+                    return
+                yield request
 
-        call = self._client._stub.UpsertStream(requests(), timeout=timeout, metadata=self._client._metadata)
+        call = self._client._raw.UpsertStream(requests(), timeout=timeout, metadata=self._client._metadata)
         committed = 0
         try:
             async for answer in call:
@@ -343,6 +345,8 @@ class AsyncCollection:
                     on_progress(int(answer.batches), committed)
         except grpc.RpcError as e:
             raise from_rpc_error(e) from None
+        if failure:
+            raise failure[0]
         return committed
 
     @overload

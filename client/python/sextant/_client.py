@@ -118,6 +118,7 @@ class Client:
         else:
             self._channel = grpc.insecure_channel(address, options=channel_options)
         self._stub: Any = pb_grpc.SextantStub(self._channel)  # type: ignore[no-untyped-call]
+        self._raw = cv.RawUpsertStub(self._channel)  # writes pre-encoded by cv.encode_upsert_request
         self._closed = False
 
     # ---------------------------------------------------------------- plumbing
@@ -125,12 +126,13 @@ class Client:
     def _deadline(self, timeout: Optional[float]) -> Optional[float]:
         return self._timeout if timeout is None else timeout
 
-    def _call(self, method: str, request: Any, timeout: Optional[float]) -> Any:
-        """One unary call; grpc errors become SextantError subclasses."""
+    def _call(self, method: str, request: Any, timeout: Optional[float], stub: Any = None) -> Any:
+        """One unary call (of `stub`, the generated one by default); grpc errors become
+        SextantError subclasses."""
         if self._closed:
             raise ValueError("sextant.Client: the client is closed")
         try:
-            return getattr(self._stub, method)(
+            return getattr(self._stub if stub is None else stub, method)(
                 request, timeout=self._deadline(timeout), metadata=self._metadata
             )
         except grpc.RpcError as e:
@@ -449,8 +451,8 @@ class Collection:
     def __hash__(self) -> int:
         return hash((id(self._client), self._name))
 
-    def _call(self, method: str, request: Any, timeout: Optional[float]) -> Any:
-        return self._client._call(method, request, timeout)
+    def _call(self, method: str, request: Any, timeout: Optional[float], stub: Any = None) -> Any:
+        return self._client._call(method, request, timeout, stub)
 
     # ---------------------------------------------------------------- collection
 
@@ -531,9 +533,8 @@ class Collection:
         for more. sync=True fsyncs the server's log before it answers."""
         id_list = _sequence(ids, "ids")
         payload_list = None if payloads is None else _sequence(payloads, "payloads")
-        points = cv.points_to_proto(id_list, vectors, payload_list)
-        request = pb.UpsertRequest(collection=self._name, points=points, sync=sync)
-        return int(self._call("Upsert", request, timeout).upserted)
+        request = cv.encode_upsert_request(self._name, id_list, vectors, payload_list, sync=sync)
+        return int(self._call("Upsert", request, timeout, self._client._raw).upserted)
 
     def import_points(
         self,
@@ -587,29 +588,29 @@ class Collection:
         # committed) and is raised once the server has answered the rest.
         failure: List[BaseException] = []
 
-        def requests() -> Iterator[pb.UpsertRequest]:
+        def requests() -> Iterator[bytes]:
             for start in range(0, n, batch_size):
                 end = min(start + batch_size, n)
                 try:
-                    points = cv.points_to_proto(
+                    request = cv.encode_upsert_request(
+                        self._name,
                         id_list[start:end],
                         vector_rows[start:end],
                         payload_list[start:end] if payload_list is not None else None,
                         offset=start,
+                        sync=sync,
                     )
                 except BaseException as e:  # noqa: B902 - re-raised in the caller's thread
                     failure.append(e)
                     return
-                yield pb.UpsertRequest(collection=self._name, points=points, sync=sync)
+                yield request
 
         from tqdm.auto import tqdm
 
         show = sys.stderr.isatty() if progress is None else bool(progress)
         bar = tqdm(total=n, unit="points", desc=self._name, disable=not show)
         committed = 0
-        call = self._client._stub.UpsertStream(
-            requests(), timeout=timeout, metadata=self._client._metadata
-        )
+        call = self._client._raw.UpsertStream(requests(), timeout=timeout, metadata=self._client._metadata)
         try:
             for answer in call:
                 bar.update(answer.points - committed)
