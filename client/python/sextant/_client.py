@@ -386,25 +386,10 @@ class Client:
         AlreadyExistsError when the name is taken."""
         if self._closed:
             raise ValueError("sextant.Client: the client is closed")
-        source = os.fspath(path)
-        if not os.path.isfile(source):
-            raise InvalidArgumentError(f"path: no archive file {source!r}")
-
-        def requests() -> Iterator[pb.UploadSnapshotRequest]:
-            first = True
-            with open(source, "rb") as f:
-                while True:
-                    data = f.read(1 << 20)
-                    if not data and not first:
-                        return
-                    yield pb.UploadSnapshotRequest(name=(name or "") if first else "", data=data)
-                    first = False
-                    if not data:
-                        return
-
+        requests = cv.upload_snapshot_requests(os.fspath(path), name)
         try:
             response = self._stub.UploadSnapshot(
-                requests(), timeout=self._deadline(timeout), metadata=self._metadata
+                requests, timeout=self._deadline(timeout), metadata=self._metadata
             )
         except grpc.RpcError as e:
             raise from_rpc_error(e) from None
@@ -1144,12 +1129,10 @@ class Collection:
             user_template,
             max_prompt_tokens,
             ef_search,
+            tools=tools,
+            max_tool_rounds=max_tool_rounds,
+            generation=generation,
         )
-        request.generation.CopyFrom(cv.generation_settings(generation))
-        mode, functions = cv.tools_spec(tools)
-        request.tools = mode
-        request.functions.extend(functions)
-        request.max_tool_rounds = cv._count("max_tool_rounds", max_tool_rounds)
         if self._client._closed:
             raise ValueError("sextant.Client: the client is closed")
         call = self._client._stub.Ask(
@@ -1209,30 +1192,23 @@ class Collection:
         InvalidArgumentError naming the message for an empty list, an unknown role, a last message
         not from the user or a tool, or a tool message that answers no call.
         """
-        if isinstance(messages, (str, bytes, Mapping)) or not isinstance(messages, Iterable):
-            raise InvalidArgumentError(f"messages: expected a list of message dicts, not {type(messages).__name__}")
-        request = pb.ChatRequest(
-            collection=self._name,
-            stream=bool(stream),
-            filter=cv.filter_to_json(filter),
-            generator=generator or "",
-            system_template=system_template or "",
-            user_template=user_template or "",
-            max_prompt_tokens=cv._count("max_prompt_tokens", max_prompt_tokens),
-            ef_search=cv._count("ef_search", ef_search),
-            max_history_tokens=cv._count("max_history_tokens", max_history_tokens),
-            max_tool_rounds=cv._count("max_tool_rounds", max_tool_rounds),
-            rewrite=cv.rewrite_mode(rewrite),
+        request = cv.chat_request(
+            self._name,
+            messages,
+            k,
+            stream,
+            tools,
+            filter=filter,
+            generator=generator,
+            rewrite=rewrite,
+            max_history_tokens=max_history_tokens,
+            max_tool_rounds=max_tool_rounds,
+            system_template=system_template,
+            user_template=user_template,
+            max_prompt_tokens=max_prompt_tokens,
+            ef_search=ef_search,
+            generation=generation,
         )
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= int(k) <= 2**32 - 1:
-            raise InvalidArgumentError(f"k: expected an int >= 1, not {k!r}")
-        request.k = int(k)
-        for i, m in enumerate(messages):
-            request.messages.append(cv.chat_message(m, f"messages[{i}]"))
-        request.generation.CopyFrom(cv.generation_settings(generation))
-        mode, functions = cv.tools_spec(tools)
-        request.tools = mode
-        request.functions.extend(functions)
         if self._client._closed:
             raise ValueError("sextant.Client: the client is closed")
         call = self._client._stub.Chat(

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import numbers
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+import os
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -812,7 +813,12 @@ def ask_request(
     user_template: Optional[str],
     max_prompt_tokens: Optional[int],
     ef_search: Optional[int],
+    *,
+    tools: object = None,
+    max_tool_rounds: Optional[int] = None,
+    generation: Optional[Mapping[str, Any]] = None,
 ) -> pb.AskRequest:
+    """The AskRequest of Collection.ask and AsyncCollection.ask (one place for both)."""
     if not isinstance(question, str):
         raise InvalidArgumentError(f"question: expected a str, not {type(question).__name__}")
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= int(k) <= 2**32 - 1:
@@ -824,7 +830,7 @@ def ask_request(
     ):
         if value is not None and not isinstance(value, str):
             raise InvalidArgumentError(f"{name}: expected a str or None, not {type(value).__name__}")
-    return pb.AskRequest(
+    request = pb.AskRequest(
         collection=collection,
         question=question,
         k=int(k),
@@ -836,6 +842,79 @@ def ask_request(
         max_prompt_tokens=_count("max_prompt_tokens", max_prompt_tokens),
         ef_search=_count("ef_search", ef_search),
     )
+    request.generation.CopyFrom(generation_settings(dict(generation or {})))
+    mode, functions = tools_spec(tools)
+    request.tools = mode
+    request.functions.extend(functions)
+    request.max_tool_rounds = _count("max_tool_rounds", max_tool_rounds)
+    return request
+
+
+def chat_request(
+    collection: str,
+    messages: object,
+    k: object,
+    stream: bool,
+    tools: object,
+    *,
+    filter: Filter,
+    generator: Optional[str],
+    rewrite: Optional[str],
+    max_history_tokens: Optional[int],
+    max_tool_rounds: Optional[int],
+    system_template: Optional[str],
+    user_template: Optional[str],
+    max_prompt_tokens: Optional[int],
+    ef_search: Optional[int],
+    generation: Mapping[str, Any],
+) -> pb.ChatRequest:
+    """The ChatRequest of Collection.chat and AsyncCollection.chat (one place for both)."""
+    if isinstance(messages, (str, bytes, Mapping)) or not isinstance(messages, Iterable):
+        raise InvalidArgumentError(f"messages: expected a list of message dicts, not {type(messages).__name__}")
+    request = pb.ChatRequest(
+        collection=collection,
+        stream=bool(stream),
+        filter=filter_to_json(filter),
+        generator=generator or "",
+        system_template=system_template or "",
+        user_template=user_template or "",
+        max_prompt_tokens=_count("max_prompt_tokens", max_prompt_tokens),
+        ef_search=_count("ef_search", ef_search),
+        max_history_tokens=_count("max_history_tokens", max_history_tokens),
+        max_tool_rounds=_count("max_tool_rounds", max_tool_rounds),
+        rewrite=rewrite_mode(rewrite),
+    )
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= int(k) <= 2**32 - 1:
+        raise InvalidArgumentError(f"k: expected an int >= 1, not {k!r}")
+    request.k = int(k)
+    for i, m in enumerate(messages):
+        request.messages.append(chat_message(m, f"messages[{i}]"))
+    request.generation.CopyFrom(generation_settings(dict(generation)))
+    mode, functions = tools_spec(tools)
+    request.tools = mode
+    request.functions.extend(functions)
+    return request
+
+
+def upload_snapshot_requests(source: str, name: Optional[str]) -> Iterator[pb.UploadSnapshotRequest]:
+    """The UploadSnapshot stream of the archive file `source`: 1 MiB pieces, the name in the
+    first (an empty archive still sends one message). InvalidArgumentError when it is no file."""
+    if not os.path.isfile(source):
+        raise InvalidArgumentError(f"path: no archive file {source!r}")
+
+    def requests() -> Iterator[pb.UploadSnapshotRequest]:
+        first = True
+        with open(source, "rb") as f:
+            while True:
+                data = f.read(1 << 20)
+                if not data and not first:
+                    return
+                yield pb.UploadSnapshotRequest(name=(name or "") if first else "", data=data)
+                first = False
+                if not data:
+                    return
+
+    return requests()
 
 
 def answer_from_proto(msg: pb.AskAnswer) -> Answer:
