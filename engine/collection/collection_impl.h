@@ -52,6 +52,7 @@
 #include "storage/files.h"
 #include "storage/storage.h"
 #include "text/text_index.h"
+#include "util/memory_budget.h"
 #include "util/rw_mutex.h"
 
 namespace sextant {
@@ -67,6 +68,8 @@ struct CollectionEnv {
   std::shared_ptr<const storage::Files> files;  // all file I/O outside RocksDB (the same file system)
   std::string index_dir;                // where index checkpoint files go
   CollectionLimits limits;
+  // The database's memory budget, shared by its collections (never null once Load is called).
+  std::shared_ptr<internal::MemoryBudget> budget;
 };
 
 class CollectionImpl final : public Collection {
@@ -179,6 +182,22 @@ class CollectionImpl final : public Collection {
   StatusOr<uint64_t> DeleteSlots(const WriteOptions& options, const std::vector<uint32_t>& slots,
                                  std::unique_lock<internal::RwMutex>& lock);
   std::vector<index::VectorRun> Runs() const;  // requires mu_
+
+  // ---- Memory budget (util/memory_budget.h). The collection charges the budget an estimate of
+  // what it holds, in two parts: its data (vectors, ids, payload and text indexes; requires mu_)
+  // and its vector index (requires index_mu_). Charge* brings the charge up to date.
+  uint64_t DataBytes() const;  // requires mu_
+  void ChargeData();           // requires mu_ exclusive
+  void ChargeIndex();          // requires index_mu_
+  void ReleaseCharges();       // the collection is gone: everything it charged is freed
+  // About how much memory a write of `points` new slots up to slot `next_slot` adds, given the
+  // payload index entries and text of its points (requires mu_ exclusive).
+  uint64_t WriteGrowth(size_t points, uint64_t next_slot, uint64_t entry_bytes) const;
+  // Reserves what a build of `options` over the live points allocates (the index and its
+  // training sample), or ResourceExhausted; requires build_mu_.
+  Status ReserveBuild(const IndexOptions& options, std::string_view what);
+  // Logs a background build refused by the budget, at most once a minute.
+  void WarnBudget(const Status& st);
   void EnsureCapacity(uint64_t slots);          // requires mu_ exclusive
   std::string PayloadIndexKey(const std::string& entry, uint32_t slot) const;
 
@@ -250,6 +269,14 @@ class CollectionImpl final : public Collection {
   std::thread builder_;                // guarded by build_mu_
   std::atomic<bool> build_stop_{false};
   mutable std::condition_variable_any index_cv_;  // notified when index_state_ changes (with mu_)
+
+  std::atomic<int64_t> data_charged_{0};   // what DataBytes() was when last charged
+  std::atomic<int64_t> index_charged_{0};  // what the index held when last charged
+  // Held from StartBuild until the build ends (EndBuild releases it); guarded by index_mu_.
+  internal::MemoryReservation build_reservation_;
+  // Set by ReserveBuild (under build_mu_), taken by StartBuild.
+  internal::MemoryReservation next_build_reservation_;
+  std::atomic<int64_t> last_budget_warning_{-3600};  // steady-clock seconds of WarnBudget's last log
 
   std::atomic<uint64_t> changes_since_checkpoint_{0};
   std::chrono::steady_clock::time_point last_checkpoint_ = std::chrono::steady_clock::now();  // guarded by checkpoint_mu_

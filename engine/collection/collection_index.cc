@@ -24,7 +24,20 @@ void CollectionImpl::StartTrainingIfWaiting() {
   if (state_ != State::kOpen || index_state_ != IndexState::kTraining || id_slot_.size() < min_training_points_) return;
   const IndexOptions options = desc_.index;
   lock.unlock();
+  if (Status st = ReserveBuild(options, "training index"); !st.ok()) {
+    WarnBudget(st);  // searches stay exact; Maintain tries again
+    return;
+  }
   StartBuild(options);
+}
+
+void CollectionImpl::WarnBudget(const Status& st) {
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::steady_clock::now().time_since_epoch()).count();
+  int64_t last = last_budget_warning_.load();
+  if (now - last >= 60 && last_budget_warning_.compare_exchange_strong(last, now)) {
+    Log(LogLevel::kWarning, "collection " + desc_.name + ": " + st.ToString());
+  }
 }
 
 // ---- Index lifecycle ----
@@ -39,12 +52,18 @@ Status CollectionImpl::SetIndex(const IndexOptions& options) {
   return Guarded("set index", [&]() -> Status {
     SEXTANT_RETURN_IF_ERROR(options.Validate(desc_.dimension).WithPrefix("set index"));
     std::lock_guard b(build_mu_);
+    // Before the new options are recorded: a refused build changes nothing.
+    SEXTANT_RETURN_IF_ERROR(ReserveBuild(options, "set index: building"));
     {
       std::unique_lock lock(mu_);
-      SEXTANT_RETURN_IF_ERROR(CheckOpen());
       CollectionDescriptor d = desc_;
       d.index = options;
-      SEXTANT_RETURN_IF_ERROR(PersistDescriptor(d).WithPrefix("set index"));
+      Status persisted = CheckOpen();
+      if (persisted.ok()) persisted = PersistDescriptor(d).WithPrefix("set index");
+      if (!persisted.ok()) {
+        next_build_reservation_.Reset();
+        return persisted;
+      }
       // Only the index options change: the rest of desc_ is read without mu_ (dimension, metric,
       // name), so it must never be written after Load.
       desc_.index = options;
@@ -60,6 +79,7 @@ Status CollectionImpl::SetIndex(const IndexOptions& options) {
         index_origin_ = "none";
         index_state_ = IndexState::kReady;
         RecomputeFreeSlots();
+        ChargeIndex();
       }
       index_cv_.notify_all();
       std::lock_guard c(checkpoint_mu_);  // a checkpoint of the old index finishes first
@@ -80,6 +100,7 @@ Status CollectionImpl::RebuildIndex() {
     options = desc_.index;
   }
   if (options.type == IndexType::kFlat) return Status::OK();  // nothing to rebuild
+  SEXTANT_RETURN_IF_ERROR(ReserveBuild(options, "rebuild index: building"));
   StopBuild();
   StartBuild(options);
   return Status::OK();
@@ -101,7 +122,9 @@ void CollectionImpl::StartBuild(const IndexOptions& options) {
   build_running_ = true;
   {
     std::unique_lock lock(mu_);
+    std::lock_guard il(index_mu_);
     index_state_ = IndexState::kBuilding;
+    build_reservation_ = std::move(next_build_reservation_);  // none when loading
   }
   builder_ = std::thread([this, options] {
     BuildMain(options);
@@ -144,6 +167,8 @@ void CollectionImpl::EndBuild(std::shared_ptr<index::VectorIndex> built, const I
     pending_ops_.clear();
     RecomputeFreeSlots();
     index_state_ = state;
+    ChargeIndex();
+    build_reservation_.Reset();
   }
   index_cv_.notify_all();
 }
@@ -313,6 +338,7 @@ void CollectionImpl::Maintain() {
     std::lock_guard il(index_mu_);
     if (index_ && !building_ && state_ == State::kOpen) {
       std::vector<uint32_t> released = index_->Consolidate();
+      ChargeIndex();
       std::lock_guard f(free_mu_);
       for (uint32_t s : released) {
         if (s < slots_ && !live_[s]) free_slots_.push_back(s);
@@ -327,7 +353,14 @@ void CollectionImpl::Maintain() {
       std::shared_lock lock(mu_);
       const IndexOptions options = desc_.index;
       lock.unlock();
-      if (options.type != IndexType::kFlat) StartBuild(options);
+      if (options.type != IndexType::kFlat) {
+        if (Status st = ReserveBuild(options, "rebuilding index"); st.ok()) {
+          StartBuild(options);
+        } else {
+          WarnBudget(st);
+          rebuild_requested_ = true;  // try again at the next Maintain
+        }
+      }
     }
   }
   std::chrono::steady_clock::duration since;
