@@ -1,6 +1,9 @@
 #include "convert.h"
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -14,7 +17,52 @@ Status Bad(std::string_view field, std::string_view why) {
   return Status::InvalidArgument(msg);
 }
 
+uint32_t ToLittleEndian(uint32_t bits) {
+  if constexpr (std::endian::native == std::endian::big) return __builtin_bswap32(bits);
+  return bits;
+}
+
 }  // namespace
+
+// ---- packed float32
+
+void PackFloats(std::span<const float> floats, std::string* out) {
+  out->resize(floats.size() * sizeof(float));
+  if constexpr (std::endian::native == std::endian::little) {
+    if (!floats.empty()) std::memcpy(out->data(), floats.data(), out->size());
+  } else {
+    for (size_t i = 0; i < floats.size(); ++i) {
+      const uint32_t bits = ToLittleEndian(std::bit_cast<uint32_t>(floats[i]));
+      std::memcpy(out->data() + i * sizeof(float), &bits, sizeof(bits));
+    }
+  }
+}
+
+StatusOr<size_t> AppendFloats(const google::protobuf::RepeatedField<float>& floats, const std::string& packed,
+                              std::string_view field, std::vector<float>* out) {
+  if (packed.empty()) {
+    out->insert(out->end(), floats.begin(), floats.end());
+    return static_cast<size_t>(floats.size());
+  }
+  if (!floats.empty()) {
+    return Status::InvalidArgument(std::string(field) + " and " + std::string(field) +
+                                   "_f32 are both set (send one of them)");
+  }
+  if (packed.size() % sizeof(float) != 0) {
+    return Status::InvalidArgument(std::string(field) + "_f32: " + std::to_string(packed.size()) +
+                                   " bytes, not a multiple of 4 (packed little-endian float32)");
+  }
+  const size_t n = packed.size() / sizeof(float);
+  const size_t at = out->size();
+  out->resize(at + n);
+  std::memcpy(out->data() + at, packed.data(), packed.size());
+  if constexpr (std::endian::native == std::endian::big) {
+    for (size_t i = at; i < at + n; ++i) {
+      (*out)[i] = std::bit_cast<float>(ToLittleEndian(std::bit_cast<uint32_t>((*out)[i])));
+    }
+  }
+  return n;
+}
 
 // ---- status
 

@@ -9,6 +9,7 @@
 
 #include <grpcpp/support/status.h>
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +24,19 @@
 namespace sextant::convert {
 
 namespace v1 = ::sextant::v1;
+
+// ---- vectors as packed little-endian float32 (Point.vector_f32, SearchRequest.vector_f32,
+// SearchBatchRequest.vectors_f32): 4 bytes a float, far cheaper to encode and decode than
+// `repeated float`. Clients send vectors packed; the server accepts either form.
+
+// Replaces *out with `floats` packed.
+void PackFloats(std::span<const float> floats, std::string* out);
+
+// The floats of a vector field sent either as `repeated float` (`floats`) or packed (`packed`,
+// the field `field` + "_f32"), appended to *out. InvalidArgument when both are set or the byte
+// count is not a multiple of 4. Returns how many floats were appended.
+StatusOr<size_t> AppendFloats(const google::protobuf::RepeatedField<float>& floats, const std::string& packed,
+                              std::string_view field, std::vector<float>* out);
 
 // ---- status: the engine's codes carry gRPC's numbers, so this is one cast each way.
 grpc::Status ToGrpc(const Status& status);

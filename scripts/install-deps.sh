@@ -4,7 +4,8 @@
 #
 #   bash scripts/install-deps.sh          the C++ build (library, tools, sextantd, C++ client)
 #   bash scripts/install-deps.sh --all    also Python with venv and Go >= 1.22, for the Python and
-#                                         Go clients and their tests (see scripts/install-go.sh)
+#                                         Go clients and their tests (see scripts/install-go.sh), and
+#                                         nats-server for cluster mode's tests (scripts/install-nats.sh)
 set -euo pipefail
 
 packages=(
@@ -13,6 +14,7 @@ packages=(
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libbenchmark-dev libgtest-dev libgmock-dev
   libstemmer-dev
+  libnats-dev  # the NATS C client (JetStream, key-value) for cluster mode (cluster/, docs/cluster.md)
   clang-14  # libFuzzer for the fuzz targets (scripts/fuzz.sh)
 )
 
@@ -44,4 +46,5 @@ fi
 
 if [ "${1:-}" = "--all" ]; then
   bash "$(dirname "$0")/install-go.sh" >/dev/null
+  bash "$(dirname "$0")/install-nats.sh" >/dev/null
 fi

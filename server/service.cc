@@ -67,35 +67,6 @@ std::string DimensionMismatch(std::string_view field, size_t got, const Collecti
          "\" has dimension " + std::to_string(c.dimension());
 }
 
-StatusOr<size_t> AppendFloats(const google::protobuf::RepeatedField<float>& floats, const std::string& packed,
-                              std::string_view field, std::vector<float>* out) {
-  if (packed.empty()) {
-    out->insert(out->end(), floats.begin(), floats.end());
-    return static_cast<size_t>(floats.size());
-  }
-  if (!floats.empty()) {
-    return Status::InvalidArgument(std::string(field) + " and " + std::string(field) +
-                                   "_f32 are both set (send one of them)");
-  }
-  if (packed.size() % sizeof(float) != 0) {
-    return Status::InvalidArgument(std::string(field) + "_f32: " + std::to_string(packed.size()) +
-                                   " bytes, not a multiple of 4 (packed little-endian float32)");
-  }
-  const size_t n = packed.size() / sizeof(float);
-  const size_t at = out->size();
-  out->resize(at + n);
-  std::memcpy(out->data() + at, packed.data(), packed.size());
-  if constexpr (std::endian::native == std::endian::big) {
-    for (size_t i = at; i < at + n; ++i) {
-      uint32_t bits;
-      std::memcpy(&bits, &(*out)[i], 4);
-      bits = __builtin_bswap32(bits);
-      std::memcpy(&(*out)[i], &bits, 4);
-    }
-  }
-  return n;
-}
-
 grpc::Status TooManyPoints(std::string_view field, size_t n, uint32_t limit,
                            std::string_view what) {
   return Error(grpc::StatusCode::RESOURCE_EXHAUSTED,

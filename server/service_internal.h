@@ -43,12 +43,8 @@ std::string RequestId(const grpc::ServerContext* ctx);
 // "<field>: N floats, collection "c" has dimension D".
 std::string DimensionMismatch(std::string_view field, size_t got, const Collection& c);
 
-// The floats of a vector field sent either as `repeated float` (`floats`) or as packed
-// little-endian float32 bytes (`packed`, the field `field` + "_f32"), appended to *out.
-// INVALID_ARGUMENT when both are set or the byte count is not a multiple of 4. Returns how many
-// floats were appended.
-StatusOr<size_t> AppendFloats(const google::protobuf::RepeatedField<float>& floats, const std::string& packed,
-                              std::string_view field, std::vector<float>* out);
+// A vector field sent as `repeated float` or as packed float32 bytes (proto/convert.h).
+using convert::AppendFloats;
 
 // RESOURCE_EXHAUSTED naming the server's max-batch-points limit.
 grpc::Status TooManyPoints(std::string_view field, size_t n, uint32_t limit, std::string_view what);

@@ -84,8 +84,7 @@ Status AddPoints(std::span<const PointId> ids, std::span<const float> vectors,
   for (size_t i = 0; i < ids.size(); ++i) {
     v1::Point* point = request->add_points();
     convert::ToProto(ids[i], point->mutable_id());
-    const float* row = vectors.data() + i * dimension;
-    point->mutable_vector()->Add(row, row + dimension);
+    convert::PackFloats(vectors.subspan(i * dimension, dimension), point->mutable_vector_f32());
     if (!payloads.empty()) point->set_payload(payloads[i]);
   }
   return Status::OK();
@@ -522,8 +521,7 @@ Status RemoteCollection::UpdateVectors(const WriteOptions& options, std::span<co
   for (size_t i = 0; i < ids.size(); ++i) {
     v1::Point* p = request.add_points();
     convert::ToProto(ids[i], p->mutable_id());
-    p->mutable_vector()->Assign(vectors.begin() + static_cast<ptrdiff_t>(i * dim),
-                                vectors.begin() + static_cast<ptrdiff_t>((i + 1) * dim));
+    convert::PackFloats(vectors.subspan(i * dim, dim), p->mutable_vector_f32());
   }
   v1::UpdateResponse response;
   return connection_->Call(
@@ -559,7 +557,7 @@ StatusOr<std::vector<Hit>> RemoteCollection::Search(const SearchOptions& options
   SEXTANT_RETURN_IF_ERROR(CheckSearchOptions(options));
   v1::SearchRequest request;
   request.set_collection(name_);
-  request.mutable_vector()->Add(query.begin(), query.end());
+  convert::PackFloats(query, request.mutable_vector_f32());
   convert::ToProto(options, request.mutable_params());
   v1::SearchResponse response;
   SEXTANT_RETURN_IF_ERROR(connection_->Call(
@@ -573,7 +571,7 @@ StatusOr<std::vector<std::vector<Hit>>> RemoteCollection::SearchBatch(
   SEXTANT_RETURN_IF_ERROR(CheckSearchOptions(options));
   v1::SearchBatchRequest request;
   request.set_collection(name_);
-  request.mutable_vectors()->Add(queries.begin(), queries.end());
+  convert::PackFloats(queries, request.mutable_vectors_f32());
   convert::ToProto(options, request.mutable_params());
   v1::SearchBatchResponse response;
   SEXTANT_RETURN_IF_ERROR(connection_->Call([&](grpc::ClientContext* c) {

@@ -336,7 +336,7 @@ func (c *Collection) Search(ctx context.Context, vector []float32, opts SearchOp
 	if err != nil {
 		return SearchResult{}, err
 	}
-	r, err := c.client.rpc.Search(ctx, &pb.SearchRequest{Collection: c.name, Vector: vector, Params: params})
+	r, err := c.client.rpc.Search(ctx, &pb.SearchRequest{Collection: c.name, VectorF32: packFloats(vector), Params: params})
 	if err != nil {
 		return SearchResult{}, wrapError(op, err)
 	}
@@ -356,14 +356,14 @@ func (c *Collection) SearchBatch(ctx context.Context, vectors [][]float32, opts 
 		return nil, err
 	}
 	dim := len(vectors[0])
-	flat := make([]float32, 0, dim*len(vectors))
+	packed := make([]byte, 0, 4*dim*len(vectors))
 	for i, v := range vectors {
 		if len(v) != dim {
 			return nil, invalidArgument(op, "vectors[%d]: has %d floats, vectors[0] has %d", i, len(v), dim)
 		}
-		flat = append(flat, v...)
+		packed = appendPacked(packed, v)
 	}
-	r, err := c.client.rpc.SearchBatch(ctx, &pb.SearchBatchRequest{Collection: c.name, Vectors: flat, Params: params})
+	r, err := c.client.rpc.SearchBatch(ctx, &pb.SearchBatchRequest{Collection: c.name, VectorsF32: packed, Params: params})
 	if err != nil {
 		return nil, wrapError(op, err)
 	}

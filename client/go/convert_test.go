@@ -168,13 +168,18 @@ func TestPointAndSearchConversion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &pb.Point{Id: &pb.PointId{Kind: &pb.PointId_Str{Str: "doc"}}, Vector: []float32{1, 2}, Payload: `{"a":true}`}
+	// The vector goes packed: 1.0f = 0x3f800000 and 2.0f = 0x40000000, low byte first.
+	want := &pb.Point{Id: &pb.PointId{Kind: &pb.PointId_Str{Str: "doc"}}, VectorF32: []byte{0, 0, 0x80, 0x3f, 0, 0, 0, 0x40}, Payload: `{"a":true}`}
 	if !proto.Equal(wire, want) {
 		t.Fatalf("toProto = %v, want %v", wire, want)
 	}
 	back, err := pointFromProto("Get", wire)
-	if err != nil || back.ID != p.ID || back.Payload["a"] != true || len(back.Vector) != 2 {
+	if err != nil || back.ID != p.ID || back.Payload["a"] != true || !reflect.DeepEqual(back.Vector, []float32{1, 2}) {
 		t.Fatalf("pointFromProto = %+v, %v", back, err)
+	}
+	wire.VectorF32 = wire.VectorF32[:7]
+	if _, err := pointFromProto("Get", wire); err == nil || !strings.Contains(err.Error(), "vector_f32: 7 bytes, not a multiple of 4") {
+		t.Fatalf("pointFromProto of 7 packed bytes: %v", err)
 	}
 
 	opts := SearchOptions{K: 5, Filter: map[string]any{"g": 1}, EfSearch: 128, Nprobe: 4, Exact: true, WithPayload: true, WithVector: true}
@@ -368,5 +373,30 @@ func TestErrorMapping(t *testing.T) {
 	}
 	if ErrNotFound.Error() != "sextant: NOT_FOUND" {
 		t.Errorf("sentinel text = %q", ErrNotFound)
+	}
+}
+
+func TestPackedFloatsRoundTripBitExact(t *testing.T) {
+	v := []float32{0, float32(math.Copysign(0, -1)), 1.0 / 3, math.SmallestNonzeroFloat32, math.MaxFloat32,
+		float32(math.Inf(-1)), float32(math.NaN()), -7.25}
+	b := packFloats(v)
+	if len(b) != 4*len(v) {
+		t.Fatalf("packFloats: %d bytes for %d floats", len(b), len(v))
+	}
+	back, err := unpackFloats(b, "v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range v {
+		if math.Float32bits(back[i]) != math.Float32bits(v[i]) {
+			t.Fatalf("float %d: %08x came back as %08x", i, math.Float32bits(v[i]), math.Float32bits(back[i]))
+		}
+	}
+	if packFloats(nil) != nil || len(appendPacked([]byte{9}, []float32{1})) != 5 {
+		t.Fatal("packFloats(nil) must be nil and appendPacked must append")
+	}
+	if _, err := unpackFloats([]byte{1, 2, 3}, "points[0].vector_f32"); err == nil ||
+		!strings.Contains(err.Error(), "points[0].vector_f32: 3 bytes") {
+		t.Fatalf("unpackFloats of 3 bytes: %v", err)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"math"
 	"strings"
 
+	"google.golang.org/grpc/codes"
+
 	pb "github.com/sextant-db/sextant/client/go/sextantpb"
 )
 
@@ -223,7 +225,7 @@ func (p *Point) toProto(op, field string) (*pb.Point, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &pb.Point{Id: id, Vector: p.Vector, Payload: payload}, nil
+	return &pb.Point{Id: id, VectorF32: packFloats(p.Vector), Payload: payload}, nil
 }
 
 func pointFromProto(op string, p *pb.Point) (Point, error) {
@@ -235,7 +237,13 @@ func pointFromProto(op string, p *pb.Point) (Point, error) {
 	if err != nil {
 		return Point{}, err
 	}
-	return Point{ID: id, Vector: p.GetVector(), Payload: payload}, nil
+	vector := p.GetVector()
+	if packed := p.GetVectorF32(); len(packed) > 0 { // servers answer with `vector`; accept both
+		if vector, err = unpackFloats(packed, "vector_f32"); err != nil {
+			return Point{}, &Error{code: codes.Internal, op: op, message: "the server returned a malformed point: " + err.Error()}
+		}
+	}
+	return Point{ID: id, Vector: vector, Payload: payload}, nil
 }
 
 // SearchOptions are the parameters of a search. The zero value asks for the 10 nearest points

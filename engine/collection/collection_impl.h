@@ -167,6 +167,9 @@ class CollectionImpl final : public Collection {
   // Adds the removal of the live point in `slot` (id, vector, payload, payload index entries).
   // Caller holds mu_ exclusively.
   void DeletePoint(uint32_t slot, storage::Batch* batch) const;
+  // Binds the filter's $text conditions to the text index (InvalidArgument naming a field without
+  // one); requires mu_ shared. FilterMatches binds by itself.
+  StatusOr<payload::Filter> BindFilter(const payload::Filter& filter) const;
   StatusOr<Matches> FilterMatches(const std::optional<payload::Filter>& filter) const;
   // The k nearest matching slots of each of nq queries (q: nq * dimension, normalised for
   // cosine), by index walk or exact scoring as the planner decides; requires mu_ shared.
@@ -174,9 +177,15 @@ class CollectionImpl final : public Collection {
                         std::vector<std::vector<index::Neighbor>>* found, std::vector<SearchPlan>* plan) const;
   // A hit for a live slot (payload and vector as options ask); requires mu_ shared.
   StatusOr<Hit> MakeHit(uint32_t slot, float score, const SearchOptions& options) const;
-  // Text (BM25) and hybrid search: Search with options.text (collection_text.cc).
-  StatusOr<std::vector<Hit>> TextSearch(const SearchOptions& options, std::span<const float> query,
-                                        SearchPlan* plan) const;
+  // MakeHit, counted against options.max_result_bytes in *result_bytes (ResourceExhausted when
+  // over; the fixed part is checked before the payload is read); requires mu_ shared.
+  StatusOr<Hit> BudgetedHit(uint32_t slot, float score, const SearchOptions& options, size_t* result_bytes) const;
+  // Text (BM25) and hybrid search, SearchBatch with options.text (collection_text.cc): the fusion
+  // options' checks (hybrid: with query vectors), and the search itself for nq query vectors
+  // (q: normalised for cosine; nq == 0: BM25 alone, one result list); requires mu_ shared.
+  Status CheckTextOptions(const SearchOptions& options, bool hybrid) const;
+  StatusOr<std::vector<std::vector<Hit>>> TextSearchLocked(const SearchOptions& options, const float* q, size_t nq,
+                                                           const Matches& m, std::vector<SearchPlan>* plans) const;
   StatusOr<std::string> ReadPayload(uint32_t slot) const;
   // Deletes these live slots in one batch; requires `lock` (mu_ exclusive), which it may release.
   StatusOr<uint64_t> DeleteSlots(const WriteOptions& options, const std::vector<uint32_t>& slots,

@@ -8,6 +8,7 @@
 #include "collection/collection_internal.h"
 #include "index/flat.h"
 #include "payload/filter.h"
+#include "payload/filter_internal.h"
 #include "payload/payload.h"
 #include "payload/payload_edit.h"
 #include "simd/distance.h"
@@ -126,6 +127,9 @@ StatusOr<ScanPage> CollectionImpl::Scan(const ScanOptions& options) const {
 
     std::shared_lock lock(mu_);
     SEXTANT_RETURN_IF_ERROR(CheckOpen());
+    if (filter) {
+      SEXTANT_ASSIGN_OR_RETURN(filter, BindFilter(*filter));
+    }
     ScanPage page;
     size_t page_bytes = 0;
     std::string begin = after.empty() ? prefix_ : storage::IdKey(desc_.id, after) + '\0';
@@ -173,17 +177,50 @@ std::vector<index::VectorRun> CollectionImpl::Runs() const {
   return runs;
 }
 
-StatusOr<CollectionImpl::Matches> CollectionImpl::FilterMatches(const std::optional<payload::Filter>& filter) const {
+StatusOr<payload::Filter> CollectionImpl::BindFilter(const payload::Filter& filter) const {
+  if (!payload::internal::HasText(filter)) return filter;
+  return payload::internal::BindText(
+      filter, [&](const std::string& field, const std::string& text,
+                  payload::internal::TextMode mode) -> StatusOr<std::shared_ptr<const payload::internal::TextPredicate>> {
+        if (!text_index_) {
+          return Status::InvalidArgument("filter: $text on field " + field + ", which has no text index (collection " +
+                                         desc_.name + " has no text fields)");
+        }
+        SEXTANT_ASSIGN_OR_RETURN(auto match, text_index_->Bind(field, text, mode, live_.size()));
+        return std::shared_ptr<const payload::internal::TextPredicate>(std::move(match));
+      });
+}
+
+StatusOr<CollectionImpl::Matches> CollectionImpl::FilterMatches(const std::optional<payload::Filter>& unbound) const {
   Matches m;
-  if (!filter) {
+  if (!unbound) {
     m.mask = live_.data();
     m.count = id_slot_.size();
     return m;
   }
   m.filtered = true;
+  SEXTANT_ASSIGN_OR_RETURN(const payload::Filter bound, BindFilter(*unbound));
+  const payload::Filter* filter = &bound;
   // Payload indexes first: they may answer the filter alone, or narrow it to a few candidates.
   std::optional<payload::PayloadIndexSet::Narrowed> narrowed;
   if (payload_index_) narrowed = payload_index_->Narrow(*filter, live_.data(), live_.size());
+  // The text index narrows by the $text conditions every match needs (a superset of their
+  // matches: each payload is still checked).
+  for (const payload::internal::TextPredicate* p : payload::internal::RequiredText(*filter)) {
+    const auto* match = dynamic_cast<const text::TextMatch*>(p);
+    if (match == nullptr) continue;
+    if (!narrowed) {
+      narrowed.emplace();
+      narrowed->mask.assign(live_.begin(), live_.end());
+    }
+    narrowed->exact = false;
+    const std::vector<uint8_t>& c = match->candidates();
+    narrowed->count = 0;
+    for (size_t s = 0; s < narrowed->mask.size(); ++s) {
+      narrowed->mask[s] = (narrowed->mask[s] && s < c.size() && c[s]) ? 1 : 0;
+      narrowed->count += narrowed->mask[s];
+    }
+  }
   if (narrowed && narrowed->exact) {
     m.owned = std::move(narrowed->mask);
     m.count = narrowed->count;
@@ -311,13 +348,27 @@ StatusOr<Hit> CollectionImpl::MakeHit(uint32_t slot, float score, const SearchOp
   }
   return hit;
 }
+StatusOr<Hit> CollectionImpl::BudgetedHit(uint32_t slot, float score, const SearchOptions& options,
+                                          size_t* result_bytes) const {
+  if (options.max_result_bytes != 0) {
+    // The payload's size is known only once read: check the fixed part first, then again.
+    *result_bytes += ResultBytes(slot_ids_[slot].size(), 0, options.with_vector ? desc_.dimension : 0);
+    if (*result_bytes > options.max_result_bytes) return ResultsTooLarge(options);
+  }
+  SEXTANT_ASSIGN_OR_RETURN(Hit hit, MakeHit(slot, score, options));
+  *result_bytes += hit.payload.size();
+  if (options.max_result_bytes != 0 && *result_bytes > options.max_result_bytes) return ResultsTooLarge(options);
+  return hit;
+}
+
 StatusOr<std::vector<std::vector<Hit>>> CollectionImpl::SearchBatch(const SearchOptions& options,
                                                                     std::span<const float> queries,
                                                                     std::vector<SearchPlan>* plans) const {
   return Guarded("search", [&]() -> StatusOr<std::vector<std::vector<Hit>>> {
     const size_t dim = desc_.dimension;
+    const bool with_text = !options.text.empty();
     if (options.k == 0) return Status::InvalidArgument("search: k must be at least 1");
-    if (queries.empty() || queries.size() % dim != 0) {
+    if ((queries.empty() && !with_text) || queries.size() % dim != 0) {
       return Status::InvalidArgument("search: query has " + std::to_string(queries.size()) +
                                      " floats, expected a multiple of the dimension " + std::to_string(dim));
     }
@@ -337,6 +388,7 @@ StatusOr<std::vector<std::vector<Hit>>> CollectionImpl::SearchBatch(const Search
     }
     SEXTANT_RETURN_IF_ERROR(payload::ValidatePaths(options.payload_include, "payload_include").WithPrefix("search"));
     SEXTANT_RETURN_IF_ERROR(payload::ValidatePaths(options.payload_exclude, "payload_exclude").WithPrefix("search"));
+    if (with_text) SEXTANT_RETURN_IF_ERROR(CheckTextOptions(options, nq > 0));
     std::optional<payload::Filter> filter;
     if (!options.filter.empty()) {
       auto parsed = payload::Filter::Parse(options.filter);
@@ -346,33 +398,32 @@ StatusOr<std::vector<std::vector<Hit>>> CollectionImpl::SearchBatch(const Search
 
     std::shared_lock lock(mu_);
     SEXTANT_RETURN_IF_ERROR(CheckOpen());
+    if (with_text && !text_index_) {
+      return Status::InvalidArgument("search: collection " + desc_.name +
+                                     " has no text fields (declare text_fields when creating it)");
+    }
     SEXTANT_ASSIGN_OR_RETURN(Matches m, FilterMatches(filter));
+    if (with_text) return TextSearchLocked(options, q, nq, m, plans);
     std::vector<std::vector<index::Neighbor>> found;
     std::vector<SearchPlan> plan;
     SEXTANT_RETURN_IF_ERROR(DenseNeighbors(options, options.k, q, nq, m, &found, &plan));
-
 
     std::vector<std::vector<Hit>> results(nq);
     size_t result_bytes = 0;
     for (size_t i = 0; i < nq; ++i) {
       results[i].reserve(found[i].size());
       for (const index::Neighbor& nb : found[i]) {
-        if (options.max_result_bytes != 0) {
-          // The payload's size is known only once read: check the fixed part first, then again.
-          result_bytes += ResultBytes(slot_ids_[nb.slot].size(), 0, options.with_vector ? dim : 0);
-          if (result_bytes > options.max_result_bytes) return ResultsTooLarge(options);
-        }
-        SEXTANT_ASSIGN_OR_RETURN(Hit hit, MakeHit(nb.slot, ScoreOf(desc_.metric, nb.distance), options));
-        if (!std::isfinite(hit.score)) {
+        const float score = ScoreOf(desc_.metric, nb.distance);
+        if (!std::isfinite(score)) {
           // Validated vectors always score finitely (CollectionOptions::kMaxVectorNorm); a stored
           // vector written before that limit may not. Never rank such a score.
-          return Status::FailedPrecondition("search: point " + hit.id.ToString() + " of collection " + desc_.name +
-                                            " scores " + std::to_string(hit.score) +
+          auto id = storage::DecodeId(slot_ids_[nb.slot]);
+          return Status::FailedPrecondition("search: point " + (id.ok() ? id->ToString() : std::string("?")) +
+                                            " of collection " + desc_.name + " scores " + std::to_string(score) +
                                             "; its vector's norm is above the limit of 1e18: upsert it again");
         }
+        SEXTANT_ASSIGN_OR_RETURN(Hit hit, BudgetedHit(nb.slot, score, options, &result_bytes));
         hit.dense_score = hit.score;
-        result_bytes += hit.payload.size();
-        if (options.max_result_bytes != 0 && result_bytes > options.max_result_bytes) return ResultsTooLarge(options);
         results[i].push_back(std::move(hit));
       }
     }
@@ -383,8 +434,7 @@ StatusOr<std::vector<std::vector<Hit>>> CollectionImpl::SearchBatch(const Search
 
 StatusOr<std::vector<Hit>> CollectionImpl::Search(const SearchOptions& options, std::span<const float> query,
                                                   SearchPlan* plan) const {
-  if (!options.text.empty()) return TextSearch(options, query, plan);
-  if (query.size() != desc_.dimension) {
+  if (query.size() != desc_.dimension && !(query.empty() && !options.text.empty())) {
     return Status::InvalidArgument("search: query has " + std::to_string(query.size()) +
                                    " floats, expected the dimension " + std::to_string(desc_.dimension));
   }

@@ -1,6 +1,6 @@
 // CollectionImpl's reads of many points and updates that keep the vector or the payload:
 // GetMany, CountWhere, SetPayload / OverwritePayload / DeletePayloadKeys (one atomic batch of
-// payload and payload index changes; the vector index is untouched) and UpdateVectors (the
+// payload, payload index and full-text index changes; the vector index is untouched) and UpdateVectors (the
 // write path with every payload kept, collection_write.cc).
 #include <algorithm>
 #include <unordered_set>
@@ -100,6 +100,7 @@ StatusOr<uint64_t> CollectionImpl::EditPayloads(const WriteOptions& options, con
   // Compute every new payload and its index entries before writing anything.
   std::vector<std::string> texts(slots.size());
   std::vector<std::vector<std::string>> entries(slots.size());
+  std::vector<text::DocTerms> docs(text_index_ ? slots.size() : 0);
   for (size_t j = 0; j < slots.size(); ++j) {
     SEXTANT_ASSIGN_OR_RETURN(std::string stored, ReadPayload(slots[j]));
     nlohmann::json value = payload::ParseStored(stored);
@@ -118,8 +119,11 @@ StatusOr<uint64_t> CollectionImpl::EditPayloads(const WriteOptions& options, con
       entries[j] = payload_index_->Entries(value);
       std::sort(entries[j].begin(), entries[j].end());
     }
-    // Hook for further secondary indexes over payloads (the full-text index): compute their
-    // changes for slots[j] here, from `value`, and add them to the batch below.
+    if (text_index_) {
+      // The full-text index follows the edited payload (an edit may add, change or drop text).
+      SEXTANT_RETURN_IF_ERROR(text_index_->Check(value).WithPrefix(label() + ": payload"));
+      docs[j] = text_index_->Analyze(value);
+    }
   }
 
   storage::Batch batch;
@@ -141,11 +145,21 @@ StatusOr<uint64_t> CollectionImpl::EditPayloads(const WriteOptions& options, con
         if (!std::binary_search(old.begin(), old.end(), e)) batch.Put(Cf::kPayloadIndex, PayloadIndexKey(e, slots[j]), "");
       }
     }
+    if (text_index_) {
+      if (docs[j].empty()) {
+        batch.Delete(Cf::kText, slot_key);
+      } else {
+        batch.Put(Cf::kText, slot_key, text::EncodeDocTerms(docs[j]));
+      }
+    }
   }
   SEXTANT_RETURN_IF_ERROR(env_.storage->Write(batch, options.sync).WithPrefix(op));
   if (payload_index_) {
     for (size_t j = 0; j < slots.size(); ++j) payload_index_->Set(slots[j], std::move(entries[j]));
     ChargeData();
+  }
+  if (text_index_) {
+    for (size_t j = 0; j < slots.size(); ++j) text_index_->Set(slots[j], docs[j]);
   }
   return uint64_t{slots.size()};
 }

@@ -219,6 +219,17 @@ StatusOr<uint64_t> CollectionImpl::WritePoints(const WriteOptions& options, cons
         }
         compact[p.index] = std::move(*stored);
         if (payload_index_) entries[p.index] = payload_index_->EntriesOf(old);
+        if (text_index_) {
+          // The point keeps its analyzed text too: carry the stored record to the new slot.
+          auto record = env_.storage->Get(Cf::kText, storage::SlotKey(desc_.id, old));
+          StatusOr<text::DocTerms> doc = text::DocTerms();
+          if (record.ok() && record->has_value()) doc = text::DecodeDocTerms(**record, desc_.text_fields.size());
+          if (!record.ok() || !doc.ok()) {
+            give_back();
+            return (record.ok() ? doc.status() : record.status()).WithPrefix("update_vectors");
+          }
+          texts[p.index] = std::move(*doc);
+        }
       }
     }
 

@@ -10,6 +10,7 @@
 
 #include "payload/payload.h"
 #include "payload/payload_index.h"
+#include "text/text_index.h"
 #include "util/coding.h"
 
 namespace sextant {
@@ -69,22 +70,32 @@ StatusOr<RepairReport> SalvageCollection(storage::Storage* storage, const Collec
   }
   report.points_kept = ids.size();
 
-  // Payloads of surviving points, checked; their payload index entries derived again.
+  // Payloads of surviving points, checked; their payload index entries and analyzed text derived
+  // again (a payload whose text fields do not hold text is removed, as Upsert would refuse it).
   std::unique_ptr<payload::PayloadIndexSet> schema;
   if (!d.payload_indexes.empty()) {
     SEXTANT_ASSIGN_OR_RETURN(schema, payload::PayloadIndexSet::Create(d.payload_indexes));
   }
+  std::unique_ptr<text::TextIndex> text_schema;
+  if (!d.text_fields.empty()) {
+    SEXTANT_ASSIGN_OR_RETURN(text_schema, text::TextIndex::Create(d.text_fields));
+  }
   std::vector<std::pair<uint32_t, std::vector<std::string>>> entries;
+  std::vector<std::pair<uint32_t, std::string>> texts;  // slot -> encoded DocTerms
   SEXTANT_RETURN_IF_ERROR(storage->Scan(Cf::kPayloads, prefix, end, [&](std::string_view k, std::string_view v) {
     const bool key_ok = k.size() == prefix.size() + 4;
     const uint32_t slot = key_ok ? internal::DecodeFixed32BE(k.data() + prefix.size()) : 0;
     std::string compact;
     bool keep = key_ok && ids.count(slot) &&
                 payload::ValidatePayload(v, SIZE_MAX, &compact).ok();
-    if (keep && schema && compact != "{}") {
+    if (keep && compact != "{}" && (schema || text_schema)) {
       const nlohmann::json parsed = payload::ParseStored(compact);
-      keep = schema->Check(parsed).ok();
-      if (keep) entries.emplace_back(slot, schema->Entries(parsed));
+      keep = (!schema || schema->Check(parsed).ok()) && (!text_schema || text_schema->Check(parsed).ok());
+      if (keep && schema) entries.emplace_back(slot, schema->Entries(parsed));
+      if (keep && text_schema) {
+        const text::DocTerms doc = text_schema->Analyze(parsed);
+        if (!doc.empty()) texts.emplace_back(slot, text::EncodeDocTerms(doc));
+      }
     }
     if (!keep) {
       batch.Delete(Cf::kPayloads, k);
@@ -100,6 +111,9 @@ StatusOr<RepairReport> SalvageCollection(storage::Storage* storage, const Collec
       batch.Put(Cf::kPayloadIndex, key, "");
     }
   }
+  // The full-text records, derived again from the kept payloads (damaged or stale ones go).
+  batch.DeleteRange(Cf::kText, prefix, end);
+  for (const auto& [slot, record] : texts) batch.Put(Cf::kText, storage::SlotKey(d.id, slot), record);
   SEXTANT_RETURN_IF_ERROR(storage->Write(batch, /*sync=*/true));
   return report;
 }

@@ -7,8 +7,10 @@
 //  - a point (id -> slot) whose vector is missing or of the wrong size: removed with its payload
 //    (the point is lost: its vector is gone);
 //  - a payload no surviving point owns: removed; a payload that is not a JSON object, or that
-//    fails the declared payload index types: removed (the point keeps its vector, with no payload);
-//  - the payload index entries: all deleted and derived again from the surviving payloads.
+//    fails the declared payload index types or text fields: removed (the point keeps its vector,
+//    with no payload);
+//  - the payload index entries and the full-text records (analyzed text): all deleted and
+//    derived again from the surviving payloads.
 // All in one atomic RocksDB batch, synced. The index checkpoint file is derived state and is
 // removed by the caller, so the index is rebuilt when the collection loads again.
 #ifndef SEXTANT_COLLECTION_REPAIR_H_

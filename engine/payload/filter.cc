@@ -246,6 +246,7 @@ bool ConditionHolds(const Condition& c, const json* value) {
   switch (c.op) {
     case Op::kExists: return value != nullptr;
     case Op::kNotExists: return value == nullptr;
+    case Op::kText: return c.text_predicate != nullptr && c.text_predicate->Holds(value);
     case Op::kIn:
     case Op::kNin: {
       bool in = value != nullptr &&
@@ -279,6 +280,56 @@ bool ConditionHolds(const Condition& c, const json* value) {
   return false;
 }
 
+namespace {
+
+bool NodeHasText(const FilterNode& node) {
+  for (const auto& c : node.conditions) {
+    if (c.op == Op::kText) return true;
+  }
+  for (const auto& child : node.children) {
+    if (NodeHasText(child)) return true;
+  }
+  return false;
+}
+
+Status BindNode(FilterNode* node, const TextBinder& bind) {
+  for (auto& c : node->conditions) {
+    if (c.op != Op::kText) continue;
+    std::string field;
+    for (const std::string& part : node->path) field += (field.empty() ? "" : ".") + part;
+    SEXTANT_ASSIGN_OR_RETURN(c.text_predicate, bind(field, c.text, c.text_mode));
+  }
+  for (auto& child : node->children) SEXTANT_RETURN_IF_ERROR(BindNode(&child, bind));
+  return Status::OK();
+}
+
+void CollectRequired(const FilterNode& node, std::vector<const TextPredicate*>* out) {
+  if (node.kind == FilterNode::Kind::kAnd) {
+    for (const auto& child : node.children) CollectRequired(child, out);
+  } else if (node.kind == FilterNode::Kind::kField) {
+    for (const auto& c : node.conditions) {
+      if (c.op == Op::kText && c.text_predicate) out->push_back(c.text_predicate.get());
+    }
+  }
+}
+
+}  // namespace
+
+bool HasText(const Filter& filter) { return NodeHasText(FilterAccess::Root(filter)); }
+
+StatusOr<Filter> BindText(const Filter& filter, const TextBinder& bind) {
+  if (!HasText(filter)) return filter;
+  auto root = std::make_shared<FilterNode>(FilterAccess::Root(filter));
+  SEXTANT_RETURN_IF_ERROR(BindNode(root.get(), bind));
+  return FilterAccess::Make(std::move(root));
+}
+
+std::vector<const TextPredicate*> RequiredText(const Filter& filter) {
+  std::vector<const TextPredicate*> out;
+  CollectRequired(FilterAccess::Root(filter), &out);
+  return out;
+}
+
 std::optional<bool> ConstantResult(const Condition& c) {
   // An empty set contains nothing, so no value and no element is ever in it.
   if (c.op == Op::kIn && c.set.empty()) return false;
@@ -291,6 +342,7 @@ std::optional<bool> ConstantResult(const Condition& c) {
 using internal::Condition;
 using internal::Number;
 using internal::Op;
+using internal::TextMode;
 using internal::ToNumber;
 
 bool FilterNode::Matches(const json& payload) const {
@@ -322,7 +374,7 @@ namespace {
 
 bool IsComparisonOperator(std::string_view key) {
   return key == "$eq" || key == "$ne" || key == "$gt" || key == "$gte" || key == "$lt" ||
-         key == "$lte" || key == "$in" || key == "$nin" || key == "$exists";
+         key == "$lte" || key == "$in" || key == "$nin" || key == "$exists" || key == "$text";
 }
 
 bool IsLogicalOperator(std::string_view key) {
@@ -507,6 +559,44 @@ class Parser {
         return Error(path, "$exists expects true or false, got " + TypeOf(operand));
       }
       c->op = operand.get<bool>() ? Op::kExists : Op::kNotExists;
+      return Status::OK();
+    }
+    if (op == "$text") {
+      // "words" (any word), or {"query": "words", "match": "any" | "all" | "phrase"}.
+      c->op = Op::kText;
+      const json* query = &operand;
+      if (operand.is_object()) {
+        for (const auto& [k, v] : operand.get_ref<const json::object_t&>()) {
+          if (k != "query" && k != "match") {
+            return Error(path, "$text: unknown key '" + k + "' (expected \"query\" and \"match\")");
+          }
+        }
+        auto q = operand.find("query");
+        if (q == operand.end()) return Error(path, "$text: the object needs a \"query\"");
+        query = &*q;
+        auto m = operand.find("match");
+        if (m != operand.end()) {
+          const std::string mode = m->is_string() ? m->get<std::string>() : "";
+          if (mode == "any") {
+            c->text_mode = TextMode::kAny;
+          } else if (mode == "all") {
+            c->text_mode = TextMode::kAll;
+          } else if (mode == "phrase") {
+            c->text_mode = TextMode::kPhrase;
+          } else {
+            return Error(path, "$text: match must be \"any\", \"all\" or \"phrase\", got " +
+                                   (m->is_string() ? "\"" + mode + "\"" : TypeOf(*m)));
+          }
+        }
+      }
+      if (!query->is_string()) {
+        return Error(path, "$text expects a query string or {\"query\": ..., \"match\": ...}, got " +
+                               TypeOf(*query));
+      }
+      c->text = query->get<std::string>();
+      if (c->text.find_first_not_of(" \t\r\n") == std::string::npos) {
+        return Error(path, "$text: the query is empty");
+      }
       return Status::OK();
     }
     if (IsLogicalOperator(op)) {

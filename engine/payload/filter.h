@@ -5,7 +5,8 @@
 //   {"genre": "drama", "year": 2001}           several fields: all must hold
 //   {"$and": [f, ...]}  {"$or": [f, ...]}  {"$not": f}
 //   {"author.name": "Austen"}                  dotted path into nested objects
-//   operators: $eq $ne $gt $gte $lt $lte $in $nin $exists
+//   operators: $eq $ne $gt $gte $lt $lte $in $nin $exists, and $text on a field with a full-text
+//   index: {"body": {"$text": "words"}} or {"$text": {"query": "words", "match": "all"}}
 //
 // docs/filters.md holds the exact semantics (type rules, arrays, missing fields).
 #ifndef SEXTANT_PAYLOAD_FILTER_H_

@@ -10,6 +10,8 @@
 #define SEXTANT_PAYLOAD_FILTER_INTERNAL_H_
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -103,6 +105,20 @@ enum class Op : uint8_t {
   kLte,
   kExists,     // the field is present (null and [] count)
   kNotExists,  // the field is missing
+  kText,       // $text: the field's analyzed text holds the query's terms (see TextPredicate)
+};
+
+// How a $text condition matches: any query term, every query term, or the terms in sequence.
+enum class TextMode : uint8_t { kAny, kAll, kPhrase };
+
+// Decides a $text condition on a field's value. The parser cannot: matching needs the field's
+// analyzer, which the collection's full-text index owns. A collection binds each $text condition
+// to a predicate (BindText) before it evaluates the filter; an unbound one matches nothing.
+class TextPredicate {
+ public:
+  virtual ~TextPredicate() = default;
+  // Whether the condition holds on a field whose value is `*value` (nullptr: missing).
+  virtual bool Holds(const nlohmann::json* value) const = 0;
 };
 
 // One operator applied to one field.
@@ -113,6 +129,9 @@ struct Condition {
   bool bound_is_string = false;  // kGt .. kLte: the bound is a string or a number
   std::string bound_string;
   Number bound_number;           // finite
+  std::string text;              // kText: the query (not blank)
+  TextMode text_mode = TextMode::kAny;
+  std::shared_ptr<const TextPredicate> text_predicate;  // kText: set by BindText
 };
 
 // Whether the condition holds on a field whose value is `*value`, or which is missing when
@@ -124,6 +143,19 @@ bool ConditionHolds(const Condition& c, const nlohmann::json* value);
 std::optional<bool> ConstantResult(const Condition& c);
 
 class FilterAccess;
+
+// Whether the filter holds a $text condition anywhere.
+bool HasText(const Filter& filter);
+
+// The filter with every $text condition bound to `bind(field path, query, mode)`'s predicate; the
+// first error `bind` returns (a field without a text index, say) is returned instead.
+using TextBinder = std::function<StatusOr<std::shared_ptr<const TextPredicate>>(
+    const std::string& field, const std::string& text, TextMode mode)>;
+StatusOr<Filter> BindText(const Filter& filter, const TextBinder& bind);
+
+// The bound predicates of the $text conditions that every match must satisfy (those reached from
+// the root through $and only), so a caller may narrow the candidates with them first.
+std::vector<const TextPredicate*> RequiredText(const Filter& filter);
 
 }  // namespace internal
 
@@ -151,6 +183,7 @@ namespace internal {
 class FilterAccess {
  public:
   static const FilterNode& Root(const Filter& filter) { return *filter.root_; }
+  static Filter Make(std::shared_ptr<const FilterNode> root) { return Filter(std::move(root)); }
 };
 
 }  // namespace internal

@@ -696,6 +696,7 @@ class Narrower {
       case Op::kGte:
       case Op::kLt:
       case Op::kLte: return Range(f, c);
+      case Op::kText: return Unknown();  // a keyword index cannot tell; the text index can
     }
     return Unknown();
   }

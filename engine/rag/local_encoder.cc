@@ -8,10 +8,12 @@
 // one product over all their tokens, and attention is computed per text over its own rows, which
 // is what an attention mask over padded rows computes, without the padded work.
 //
-// Speed: the linear layers (nearly all the work) run on an AVX2 + FMA kernel when the CPU has
-// it (local_encoder_avx2.cc, chosen at run time; SEXTANT_SIMD=sse4 or scalar turns it off), else
-// on Eigen at this file's baseline flags (x86-64: SSE2). Attention, GELU and LayerNorm stay on
-// Eigen at the baseline. Texts of one Embed call are split across `threads` workers by batch.
+// Speed: the linear layers (nearly all the work), attention's two products, softmax, GELU (folded
+// into the first feed-forward product) and LayerNorm (with the residual add folded in) run on the
+// dense kernels of engine/simd (simd/dense.h), at the level the process's one CPU detection chose
+// (AVX-512, AVX2 + FMA, or plain C++; SEXTANT_SIMD caps it). Weights are packed for that table's
+// product once, when the model is loaded. Texts of one Embed call are split across `threads`
+// workers by batch.
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -23,12 +25,11 @@
 
 #include <Eigen/Core>
 #include <nlohmann/json.hpp>
-#include <unsupported/Eigen/SpecialFunctions>
 
-#include "rag/local_encoder_gemm.h"
 #include "rag/safetensors.h"
 #include "rag/wordpiece.h"
 #include "sextant/rag.h"
+#include "simd/dense.h"
 
 namespace sextant::rag {
 namespace {
@@ -47,23 +48,22 @@ struct BertConfig {
   float eps = 1e-12f;
 };
 
-// A linear layer y = x W^T + b, with W^T kept (in x out, row-major) so the product streams rows,
-// or, for the AVX2 kernel, packed in panels of 16 columns (and wt left empty).
+// A linear layer y = x W^T + b. W^T (in x out) is read as `wt`, then packed for the dense
+// product (simd::ActiveDense()) and dropped.
 struct Linear {
   Matrix wt;
   std::vector<float> packed;
   RowVector b;
   Eigen::Index in = 0, out = 0;
 
-  // Repacks wt for the AVX2 kernel when it will be used.
   void Prepare() {
     in = wt.rows();
     out = wt.cols();
-    if (internal::UseAvx2Gemm() && out % 16 == 0) {
-      packed.resize(static_cast<size_t>(in * out));
-      internal::PackPanels(wt.data(), in, out, packed.data());
-      wt = Matrix();
-    }
+    const simd::DenseKernels& dense = simd::ActiveDense();
+    packed.resize(dense.PackedSize(static_cast<size_t>(in), static_cast<size_t>(out)));
+    dense.PackB(wt.data(), static_cast<size_t>(in), static_cast<size_t>(out), static_cast<size_t>(out),
+                packed.data());
+    wt = Matrix();
   }
 };
 
@@ -189,27 +189,18 @@ StatusOr<BertWeights> ReadWeights(const SafeTensorsFile& file, const BertConfig&
   return w;
 }
 
-void LayerNorm(const LayerNormWeights& norm, float eps, Matrix& x) {
-  const float inv_n = 1.0f / static_cast<float>(x.cols());
-  for (Eigen::Index i = 0; i < x.rows(); ++i) {
-    auto row = x.row(i);
-    const float mean = row.sum() * inv_n;
-    row.array() -= mean;
-    const float var = row.squaredNorm() * inv_n;
-    row = (row.array() * (1.0f / std::sqrt(var + eps)) * norm.gamma.array() + norm.beta.array()).matrix();
-  }
+// x = LayerNorm(x + add) row by row; add may be null.
+void LayerNorm(const LayerNormWeights& norm, float eps, Matrix& x, const Matrix* add = nullptr) {
+  simd::ActiveDense().layernorm_rows(x.data(), add != nullptr ? add->data() : nullptr, static_cast<size_t>(x.rows()),
+                                     static_cast<size_t>(x.cols()), norm.gamma.data(), norm.beta.data(), eps);
 }
 
-void Apply(const Linear& linear, const Matrix& x, Matrix& y) {
-  if (!linear.packed.empty()) {
-    y.resize(x.rows(), linear.out);
-    if (internal::GemmBiasAvx2(x.data(), linear.packed.data(), linear.b.data(), y.data(), x.rows(), linear.in,
-                               linear.out)) {
-      return;
-    }
-  }
-  y.noalias() = x * linear.wt;
-  y.rowwise() += linear.b;
+// y = act(x W^T + b).
+void Apply(const Linear& linear, const Matrix& x, Matrix& y, simd::Epilogue epilogue = simd::Epilogue::kNone) {
+  y.resize(x.rows(), linear.out);
+  simd::ActiveDense().gemm(x.data(), static_cast<size_t>(x.cols()), linear.packed.data(), linear.b.data(), y.data(),
+                           static_cast<size_t>(linear.out), static_cast<size_t>(x.rows()),
+                           static_cast<size_t>(linear.in), static_cast<size_t>(linear.out), epilogue);
 }
 
 class LocalEmbedder final : public Embedder {
@@ -293,35 +284,32 @@ class LocalEmbedder final : public Embedder {
     }
     LayerNorm(weights_.embed_norm, config_.eps, x);
 
-    Matrix qkv, context(rows, h), y, inner, scores;
+    const simd::DenseKernels& dense = simd::ActiveDense();
+    const size_t hs = static_cast<size_t>(h), hd = static_cast<size_t>(head_dim), ld = 3 * hs;
+    Matrix qkv, context(rows, h), y, inner;
+    std::vector<float> scores, packed;
     for (const EncoderLayer& layer : weights_.layers) {
       Apply(layer.qkv, x, qkv);
+      // Attention, per text and head: scores = softmax(q k^T / sqrt(head_dim)), context = scores v.
       for (size_t i = 0; i + 1 < starts.size(); ++i) {
-        const Eigen::Index r0 = starts[i], len = starts[i + 1] - starts[i];
-        for (int hd = 0; hd < heads; ++hd) {
-          const Eigen::Index c = static_cast<Eigen::Index>(hd) * head_dim;
-          auto q = qkv.block(r0, c, len, head_dim);
-          auto k = qkv.block(r0, h + c, len, head_dim);
-          auto v = qkv.block(r0, 2 * h + c, len, head_dim);
-          scores.noalias() = (q * k.transpose()) * scale;
-          for (Eigen::Index s = 0; s < len; ++s) {
-            auto row = scores.row(s).array();
-            row = (row - row.maxCoeff()).exp();
-            row /= row.sum();
-          }
-          context.block(r0, c, len, head_dim).noalias() = scores * v;
+        const size_t r0 = static_cast<size_t>(starts[i]), len = static_cast<size_t>(starts[i + 1] - starts[i]);
+        scores.resize(len * len);
+        packed.resize(std::max(dense.PackedSize(hd, len), dense.PackedSize(len, hd)));
+        for (size_t hh = 0; hh < static_cast<size_t>(heads); ++hh) {
+          const float* q = qkv.data() + r0 * ld + hh * hd;
+          dense.PackBTransposed(q + hs, hd, len, ld, packed.data());
+          dense.gemm(q, ld, packed.data(), nullptr, scores.data(), len, len, hd, len, simd::Epilogue::kNone);
+          dense.softmax_rows(scores.data(), len, len, len, scale);
+          dense.PackB(q + 2 * hs, len, hd, ld, packed.data());
+          dense.gemm(scores.data(), len, packed.data(), nullptr, context.data() + r0 * hs + hh * hd, hs, len, len, hd,
+                     simd::Epilogue::kNone);
         }
       }
       Apply(layer.attn_out, context, y);
-      x += y;
-      LayerNorm(layer.attn_norm, config_.eps, x);
-
-      Apply(layer.ffn_in, x, inner);
-      // GELU, erf form: x/2 (1 + erf(x / sqrt 2)).
-      inner.array() = 0.5f * inner.array() * (1.0f + (inner.array() * float(M_SQRT1_2)).erf());
+      LayerNorm(layer.attn_norm, config_.eps, x, &y);
+      Apply(layer.ffn_in, x, inner, simd::Epilogue::kGelu);
       Apply(layer.ffn_out, inner, y);
-      x += y;
-      LayerNorm(layer.ffn_norm, config_.eps, x);
+      LayerNorm(layer.ffn_norm, config_.eps, x, &y);
     }
 
     for (size_t i = 0; i + 1 < starts.size(); ++i) {

@@ -68,7 +68,7 @@ StatusOr<DocTerms> DecodeDocTerms(std::string_view in, size_t num_fields) {
 
 struct TextIndex::Rep {
   std::vector<TextFieldOptions> options;
-  std::vector<std::unique_ptr<Analyzer>> analyzers;
+  std::vector<std::shared_ptr<const Analyzer>> analyzers;
   std::vector<std::vector<std::string>> paths;
 
   struct Field {
@@ -352,6 +352,70 @@ std::vector<uint8_t> TextIndex::Match(uint32_t field, std::string_view text, boo
     for (size_t s = 0; s < size; ++s) mask[s] = counts[s] == words.size() ? 1 : 0;
   }
   return mask;
+}
+
+TextMatch::TextMatch(std::shared_ptr<const Analyzer> analyzer, std::vector<std::string> terms,
+                     payload::internal::TextMode mode, std::vector<uint8_t> candidates)
+    : analyzer_(std::move(analyzer)), terms_(std::move(terms)), mode_(mode), candidates_(std::move(candidates)) {
+  unique_ = terms_;
+  std::sort(unique_.begin(), unique_.end());
+  unique_.erase(std::unique(unique_.begin(), unique_.end()), unique_.end());
+}
+
+bool TextMatch::HoldsIn(const std::vector<std::string>& words) const {
+  using payload::internal::TextMode;
+  if (mode_ == TextMode::kPhrase) {
+    return std::search(words.begin(), words.end(), terms_.begin(), terms_.end()) != words.end();
+  }
+  size_t found = 0;
+  for (const std::string& t : unique_) {
+    if (std::find(words.begin(), words.end(), t) != words.end()) {
+      if (mode_ == TextMode::kAny) return true;
+      ++found;
+    }
+  }
+  return mode_ == TextMode::kAll && found == unique_.size();
+}
+
+bool TextMatch::Holds(const nlohmann::json* value) const {
+  using payload::internal::TextMode;
+  if (value == nullptr || terms_.empty()) return false;
+  std::vector<std::string> all;  // any, all: the terms of every string of the value
+  auto visit = [&](const nlohmann::json& v) {
+    if (!v.is_string()) return false;
+    std::vector<std::string> words = analyzer_->Analyze(v.get_ref<const std::string&>());
+    if (mode_ == TextMode::kPhrase) return HoldsIn(words);
+    all.insert(all.end(), std::make_move_iterator(words.begin()), std::make_move_iterator(words.end()));
+    return false;
+  };
+  if (value->is_array()) {
+    for (const auto& el : *value) {
+      if (visit(el)) return true;
+    }
+  } else if (visit(*value)) {
+    return true;
+  }
+  return mode_ != TextMode::kPhrase && HoldsIn(all);
+}
+
+StatusOr<std::shared_ptr<const TextMatch>> TextIndex::Bind(const std::string& field, std::string_view text,
+                                                           payload::internal::TextMode mode, size_t size) const {
+  const int n = FieldNumber(field);
+  if (n < 0) {
+    std::string known;
+    for (const TextFieldOptions& o : rep_->options) known += (known.empty() ? "" : ", ") + o.field;
+    return Status::InvalidArgument("filter: $text on field " + field + ", which has no text index" +
+                                   (known.empty() ? std::string(" (the collection has no text fields)")
+                                                  : " (text fields: " + known + ")"));
+  }
+  if (text.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+    return Status::InvalidArgument("filter: $text on field " + field + ": the query is empty");
+  }
+  const auto field_number = static_cast<uint32_t>(n);
+  std::vector<std::string> terms = rep_->analyzers[field_number]->Analyze(text);
+  std::vector<uint8_t> candidates = Match(field_number, text, mode != payload::internal::TextMode::kAny, size);
+  return std::make_shared<const TextMatch>(rep_->analyzers[field_number], std::move(terms), mode,
+                                           std::move(candidates));
 }
 
 uint64_t TextIndex::DocCount(uint32_t field) const { return rep_->fields.at(field).doc_count; }

@@ -33,6 +33,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "payload/filter_internal.h"
 #include "sextant/options.h"
 #include "sextant/status.h"
 #include "text/analyzer.h"
@@ -56,6 +57,31 @@ using DocTerms = std::vector<FieldTerms>;
 std::string EncodeDocTerms(const DocTerms& doc);
 // DataLoss for bytes that are not an encoded DocTerms of `num_fields` fields.
 StatusOr<DocTerms> DecodeDocTerms(std::string_view bytes, size_t num_fields);
+
+// A bound $text filter condition on one text field (TextIndex::Bind): decides a payload value by
+// analyzing it with the field's analyzer (so it agrees with the index on every payload), and
+// carries the index's candidate slots, a superset of the matches, to narrow a filter first.
+//   any:    the value holds at least one of the query's terms
+//   all:    it holds every one of them
+//   phrase: it holds them in sequence within one string (stop words, removed by the analyzer
+//           from both sides, are skipped)
+// A query whose words are all stop words has no terms and matches nothing.
+class TextMatch final : public payload::internal::TextPredicate {
+ public:
+  TextMatch(std::shared_ptr<const Analyzer> analyzer, std::vector<std::string> terms, payload::internal::TextMode mode,
+            std::vector<uint8_t> candidates);
+  bool Holds(const nlohmann::json* value) const override;
+  // By slot: 1 where the index says the slot may match (mask of the index's size at binding).
+  const std::vector<uint8_t>& candidates() const { return candidates_; }
+
+ private:
+  bool HoldsIn(const std::vector<std::string>& words) const;
+  std::shared_ptr<const Analyzer> analyzer_;
+  std::vector<std::string> terms_;   // the analyzed query, in order (phrase) 
+  std::vector<std::string> unique_;  // sorted, distinct (any, all)
+  payload::internal::TextMode mode_;
+  std::vector<uint8_t> candidates_;
+};
 
 class TextIndex {
  public:
@@ -101,7 +127,14 @@ class TextIndex {
 
   // The $text filter: marks (in a mask of `size` entries) the slots whose field holds any (or
   // with `all`, every) term of the analyzed `text`. A text with no terms marks nothing.
+  // Slots at or past `size` are left out.
   std::vector<uint8_t> Match(uint32_t field, std::string_view text, bool all, size_t size) const;
+
+  // The $text condition `text` (not blank) with `mode` on `field` (a path as declared), with the
+  // candidates of a mask of `size` slots. InvalidArgument naming the field when it has no text
+  // index.
+  StatusOr<std::shared_ptr<const TextMatch>> Bind(const std::string& field, std::string_view text,
+                                                  payload::internal::TextMode mode, size_t size) const;
 
   // Statistics, for tests and Describe.
   uint64_t DocCount(uint32_t field) const;     // slots with at least one term in the field

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cmath>
 #include <thread>
 
@@ -180,6 +181,55 @@ TEST_F(ClientTest, UpsertGetCountReplace) {
   // The number 7 and the string "7" are different ids.
   EXPECT_CODE(c->Get("7").status(), StatusCode::kNotFound);
   EXPECT_CODE(c->Get(1000).status(), StatusCode::kNotFound);
+}
+
+// The client sends vectors as packed float32 (Point.vector_f32 and the search requests'): every
+// bit survives the trip, in upserts, the stream, UpdateVectors and the queries.
+TEST_F(ClientTest, PackedVectorsArriveBitExact) {
+  ASSERT_OK(client_->CreateCollection("packed", Options(4, Metric::kL2, "Flat")).status());
+  auto c = client_->Collection("packed");
+  const std::vector<float> v = {1.0f / 3.0f, -0.0f, 1e-40f /* subnormal */, 3.0e17f,   // point 0
+                                0.1f, 0.2f, 0.3f, 0.4f,                                // point 1
+                                -7.25f, 1e-7f, 123456.789f, -1.0f / 7.0f};             // point 2
+  ASSERT_OK(c->Upsert({}, std::vector<PointId>{PointId(0), PointId(1)},
+                      std::span<const float>(v).first(8), {}));
+  auto stream = c->OpenUpsertStream();
+  ASSERT_OK(stream->Write(std::vector<PointId>{PointId(2)}, std::span<const float>(v).subspan(8), {}));
+  ASSERT_OK(stream->Finish().status());
+  for (uint64_t i = 0; i < 3; ++i) {
+    auto p = c->Get(i);
+    ASSERT_OK(p.status());
+    ASSERT_EQ(p->vector.size(), 4u);
+    for (size_t d = 0; d < 4; ++d) {
+      EXPECT_EQ(std::bit_cast<uint32_t>(p->vector[d]), std::bit_cast<uint32_t>(v[i * 4 + d])) << i << "," << d;
+    }
+  }
+  const std::vector<float> moved = {-0.5f, 2.0f / 3.0f, 5e-39f, 1.25f};
+  ASSERT_OK(c->UpdateVectors({}, std::vector<PointId>{PointId(1)}, moved));
+  auto p = c->Get(1);
+  ASSERT_OK(p.status());
+  for (size_t d = 0; d < 4; ++d) EXPECT_EQ(std::bit_cast<uint32_t>(p->vector[d]), std::bit_cast<uint32_t>(moved[d]));
+
+  // A query equal to a stored vector is at distance exactly 0, alone and in a batch.
+  SearchOptions so;
+  so.k = 1;
+  auto hits = c->Search(so, std::span<const float>(v).subspan(8));
+  ASSERT_OK(hits.status());
+  ASSERT_EQ(hits->size(), 1u);
+  EXPECT_EQ((*hits)[0].id, PointId(2));
+  EXPECT_EQ((*hits)[0].score, 0.0f);
+  std::vector<float> queries(moved);
+  queries.insert(queries.end(), v.begin() + 8, v.end());
+  auto batch = c->SearchBatch(so, queries);
+  ASSERT_OK(batch.status());
+  ASSERT_EQ(batch->size(), 2u);
+  EXPECT_EQ((*batch)[0][0].id, PointId(1));
+  EXPECT_EQ((*batch)[0][0].score, 0.0f);
+  EXPECT_EQ((*batch)[1][0].id, PointId(2));
+  // A query of the wrong length still fails with the field named.
+  auto bad = c->Search(so, std::span<const float>(v).first(3));
+  EXPECT_CODE(bad.status(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("vector"), std::string::npos) << bad.status().ToString();
 }
 
 TEST_F(ClientTest, DeleteByIdsAndByFilter) {

@@ -4,8 +4,60 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
 namespace sextant::convert {
 namespace {
+
+TEST(ConvertTest, PackedFloatsAreLittleEndianAndExact) {
+  std::string packed;
+  PackFloats(std::vector<float>{1.0f}, &packed);
+  EXPECT_EQ(packed, std::string("\x00\x00\x80\x3f", 4));  // 1.0f = 0x3f800000, low byte first
+
+  const std::vector<float> floats = {0.0f, -0.0f, 1.0f / 3.0f, -2.5e-39f /* subnormal */, 3.4e38f,
+                                     std::numeric_limits<float>::infinity(), 7.0f};
+  PackFloats(floats, &packed);
+  ASSERT_EQ(packed.size(), floats.size() * 4);
+  std::vector<float> back = {42.0f};  // AppendFloats appends
+  google::protobuf::RepeatedField<float> none;
+  auto n = AppendFloats(none, packed, "vector", &back);
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(*n, floats.size());
+  ASSERT_EQ(back.size(), floats.size() + 1);
+  EXPECT_EQ(back[0], 42.0f);
+  for (size_t i = 0; i < floats.size(); ++i) {
+    EXPECT_EQ(std::bit_cast<uint32_t>(back[i + 1]), std::bit_cast<uint32_t>(floats[i])) << i;
+  }
+  PackFloats({}, &packed);  // replaces: empty in, empty out
+  EXPECT_TRUE(packed.empty());
+}
+
+TEST(ConvertTest, AppendFloatsTakesEitherFormAndRefusesBothOrTornBytes) {
+  google::protobuf::RepeatedField<float> repeated;
+  repeated.Add(1.5f);
+  repeated.Add(2.5f);
+  std::vector<float> out;
+  auto n = AppendFloats(repeated, "", "points[0].vector", &out);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 2u);
+  EXPECT_EQ(out, (std::vector<float>{1.5f, 2.5f}));
+
+  std::string packed;
+  PackFloats(std::vector<float>{1.0f}, &packed);
+  auto both = AppendFloats(repeated, packed, "points[0].vector", &out);
+  EXPECT_EQ(both.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(both.status().message().find("points[0].vector and points[0].vector_f32 are both set"),
+            std::string::npos) << both.status().ToString();
+  auto torn = AppendFloats({}, std::string(7, '\0'), "vector", &out);
+  EXPECT_EQ(torn.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(torn.status().message().find("vector_f32: 7 bytes, not a multiple of 4"), std::string::npos)
+      << torn.status().ToString();
+  EXPECT_EQ(out.size(), 2u);  // a refused field appends nothing
+}
 
 TEST(ConvertTest, StatusCodesMapOneToOneBothWays) {
   for (int code = 1; code <= 16; ++code) {

@@ -110,11 +110,14 @@ class Collection {
   // min(k, matching points) hits with exact scores. Equal scores are ordered in a fixed internal
   // order. When `plan` is given it receives how the search was answered.
   // InvalidArgument for a wrong query size, a non-finite query, k == 0, or a malformed filter.
+  // With options.text, `query` may be empty: the search is then BM25 alone; with a query vector
+  // it is hybrid (docs/text_search.md).
   virtual StatusOr<std::vector<Hit>> Search(const SearchOptions& options, std::span<const float> query,
                                             SearchPlan* plan = nullptr) const = 0;
 
   // Search for queries.size() / dimension() queries at once (row-major); result i belongs to
-  // query i. Faster than separate calls for many exact queries (batched scoring).
+  // query i. Faster than separate calls for many exact queries (batched scoring). With
+  // options.text every query is a hybrid search with that text (queries empty: one BM25 result).
   virtual StatusOr<std::vector<std::vector<Hit>>> SearchBatch(
       const SearchOptions& options, std::span<const float> queries,
       std::vector<SearchPlan>* plans = nullptr) const = 0;

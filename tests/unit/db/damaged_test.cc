@@ -149,5 +149,46 @@ TEST(DamagedCollectionTest, UnreadableDescriptorCanOnlyBeDropped) {
   EXPECT_EQ(list[0].name, "good");
 }
 
+// Repair rebuilds the full-text records from the payloads: a damaged record made the collection
+// refuse to load, and a repair that ignored the text family left it damaged.
+TEST(DamagedCollectionTest, RepairRebuildsTheTextIndex) {
+  TempDir tmp;
+  {
+    auto db = MustOpen(tmp.path());
+    CollectionOptions o;
+    o.dimension = 4;
+    o.metric = Metric::kL2;
+    TextFieldOptions body;
+    body.field = "body";
+    o.text_fields.push_back(body);
+    ASSERT_OK_AND_ASSIGN(auto c, db->CreateCollection("t", o));
+    ASSERT_OK(c->Upsert({}, NumericIds(0, 3), testing::RandomVectors(3, 4, 1),
+                        std::vector<std::string>{R"({"body": "red apple"})", R"({"body": "green apple"})",
+                                                 R"({"body": "blue sky"})"}));
+  }
+  {
+    ASSERT_OK_AND_ASSIGN(auto st, storage::Storage::Open(tmp.path(), {}));
+    ASSERT_OK_AND_ASSIGN(auto text, st->Get(storage::Cf::kMeta, DescriptorKey("t")));
+    ASSERT_TRUE(text.has_value());
+    ASSERT_OK_AND_ASSIGN(CollectionDescriptor d, DecodeDescriptor(*text));
+    storage::Batch b;
+    b.Put(storage::Cf::kText, storage::SlotKey(d.id, 0), "\xff\xff garbage");  // damaged
+    b.Delete(storage::Cf::kText, storage::SlotKey(d.id, 1));                  // lost
+    ASSERT_OK(st->Write(b, true));
+  }
+  auto db = MustOpen(tmp.path());
+  EXPECT_STATUS(db->GetCollection("t"), StatusCode::kDataLoss);
+  ASSERT_OK_AND_ASSIGN(RepairReport report, db->RepairCollection("t"));
+  EXPECT_EQ(report.points_kept, 3u);
+  ASSERT_OK_AND_ASSIGN(auto c, db->GetCollection("t"));
+  SearchOptions so;
+  so.k = 10;
+  so.text = "apple";
+  ASSERT_OK_AND_ASSIGN(auto hits, c->Search(so, {}));
+  std::set<uint64_t> found;
+  for (const Hit& h : hits) found.insert(h.id.number());
+  EXPECT_EQ(found, (std::set<uint64_t>{0, 1}));
+}
+
 }  // namespace
 }  // namespace sextant

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "payload/filter_internal.h"
 #include "payload/json_util.h"
 
 namespace sextant::payload {
@@ -618,6 +619,14 @@ TEST(FilterErrors, MessagesSayWhere) {
       {R"({"tags": {"$nin": [[1]]}})", "filter.tags: $nin[0] must be a string, number, bool or null, got an array"},
       {R"({"x": {"$exists": 1}})", "filter.x: $exists expects true or false, got a number"},
       {R"({"x": {"$exists": "true"}})", "filter.x: $exists expects true or false, got a string"},
+      // $text (the field's text index is checked when a collection binds the filter).
+      {R"({"$text": "a"})", "filter: $text must be applied to a field"},
+      {R"({"body": {"$text": ""}})", "filter.body: $text: the query is empty"},
+      {R"({"body": {"$text": "  \t "}})", "filter.body: $text: the query is empty"},
+      {R"({"body": {"$text": 3}})", "filter.body: $text expects a query string"},
+      {R"({"body": {"$text": {"match": "all"}}})", "filter.body: $text: the object needs a \"query\""},
+      {R"({"body": {"$text": {"query": "a", "match": "most"}}})", "filter.body: $text: match must be \"any\", \"all\" or \"phrase\", got \"most\""},
+      {R"({"body": {"$text": {"query": "a", "mode": "all"}}})", "filter.body: $text: unknown key 'mode'"},
       {R"({"x": {"$exists": null}})", "filter.x: $exists expects true or false, got null"},
       // Paths through nesting.
       {R"({"$not": {"$or": [{"a": 1}, {"b": {"$in": 1}}]}})",
@@ -939,6 +948,62 @@ TEST(FilterProperty, AgreesWithReferenceEvaluator) {
   // The generator is useful only if both outcomes are common.
   EXPECT_GT(matched, total / 10);
   EXPECT_LT(matched, total * 9 / 10);
+}
+
+}  // namespace
+}  // namespace sextant::payload
+
+namespace sextant::payload {
+namespace {
+
+struct ContainsX final : internal::TextPredicate {
+  bool Holds(const nlohmann::json* v) const override {
+    return v != nullptr && v->is_string() && v->get<std::string>().find('x') != std::string::npos;
+  }
+};
+
+// An unbound $text condition matches nothing (a collection binds it to its text index first).
+TEST(FilterText, UnboundTextMatchesNothingAndBindingDecides) {
+  auto f = Filter::Parse(R"({"kind": "a", "body": {"$text": {"query": "x", "match": "all"}}})");
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_TRUE(internal::HasText(*f));
+  const nlohmann::json doc = {{"kind", "a"}, {"body", "x y"}};
+  EXPECT_FALSE(f->Matches(doc));
+  std::string seen_field, seen_text;
+  internal::TextMode seen_mode = internal::TextMode::kAny;
+  auto bound = internal::BindText(*f, [&](const std::string& field, const std::string& text, internal::TextMode mode)
+                                          -> StatusOr<std::shared_ptr<const internal::TextPredicate>> {
+    seen_field = field;
+    seen_text = text;
+    seen_mode = mode;
+    return std::shared_ptr<const internal::TextPredicate>(std::make_shared<ContainsX>());
+  });
+  ASSERT_TRUE(bound.ok()) << bound.status().ToString();
+  EXPECT_EQ(seen_field, "body");
+  EXPECT_EQ(seen_text, "x");
+  EXPECT_EQ(seen_mode, internal::TextMode::kAll);
+  EXPECT_TRUE(bound->Matches(doc));
+  EXPECT_FALSE(bound->Matches(nlohmann::json{{"kind", "b"}, {"body", "x"}}));
+  EXPECT_EQ(internal::RequiredText(*bound).size(), 1u);
+  EXPECT_FALSE(f->Matches(doc));  // the original stays unbound
+  // Under $or a $text condition is not required of every match.
+  auto any = Filter::Parse(R"({"$or": [{"kind": "a"}, {"body": {"$text": "x"}}]})");
+  ASSERT_TRUE(any.ok());
+  auto any_bound = internal::BindText(*any, [](const std::string&, const std::string&, internal::TextMode)
+                                                -> StatusOr<std::shared_ptr<const internal::TextPredicate>> {
+    return std::shared_ptr<const internal::TextPredicate>(std::make_shared<ContainsX>());
+  });
+  ASSERT_TRUE(any_bound.ok());
+  EXPECT_TRUE(internal::RequiredText(*any_bound).empty());
+  EXPECT_TRUE(any_bound->Matches(nlohmann::json{{"kind", "b"}, {"body", "x"}}));
+  // A binder's error is the result.
+  auto refused = internal::BindText(*f, [](const std::string& field, const std::string&, internal::TextMode)
+                                            -> StatusOr<std::shared_ptr<const internal::TextPredicate>> {
+    return Status::InvalidArgument("no text index on " + field);
+  });
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("body"), std::string::npos);
 }
 
 }  // namespace

@@ -11,7 +11,6 @@
 #include <string>
 #include <vector>
 
-#include "rag/local_encoder_gemm.h"
 #include "sextant/rag.h"
 #include "test_util.h"
 #include "unit/rag/minilm_fixture.h"
@@ -29,39 +28,6 @@ double Cosine(const float* a, const float* b, size_t n) {
     nb += double(b[i]) * b[i];
   }
   return dot / std::sqrt(na * nb);
-}
-
-// The AVX2 product against a plain triple loop, over row counts that exercise the 6-row blocks,
-// the leftover rows and the 48-row chunks.
-TEST(LocalEncoderTest, Avx2ProductMatchesPlainLoops) {
-  if (!internal::UseAvx2Gemm()) GTEST_SKIP() << "no AVX2+FMA on this CPU (or SEXTANT_SIMD asks for less)";
-  std::mt19937 rng(3);
-  std::uniform_real_distribution<float> u(-1, 1);
-  for (long n : {1L, 5L, 6L, 7L, 47L, 48L, 49L, 100L}) {
-    for (long k : {1L, 8L, 37L, 384L}) {
-      for (long m : {16L, 48L, 96L}) {
-        std::vector<float> x(static_cast<size_t>(n * k)), w(static_cast<size_t>(k * m));
-        std::vector<float> b(static_cast<size_t>(m)), y(static_cast<size_t>(n * m));
-        for (auto* v : {&x, &w, &b}) {
-          for (float& f : *v) f = u(rng);
-        }
-        std::vector<float> packed(w.size());
-        internal::PackPanels(w.data(), k, m, packed.data());
-        ASSERT_TRUE(internal::GemmBiasAvx2(x.data(), packed.data(), b.data(), y.data(), n, k, m));
-        for (long i = 0; i < n; ++i) {
-          for (long j = 0; j < m; ++j) {
-            double want = b[size_t(j)];
-            for (long p = 0; p < k; ++p) want += double(x[size_t(i * k + p)]) * w[size_t(p * m + j)];
-            ASSERT_NEAR(y[size_t(i * m + j)], want, 1e-4 * (1 + std::sqrt(double(k))))
-                << "n " << n << " k " << k << " m " << m << " at " << i << "," << j;
-          }
-        }
-      }
-    }
-  }
-  std::vector<float> one(20, 1.0f), out(20);
-  EXPECT_FALSE(internal::GemmBiasAvx2(one.data(), one.data(), one.data(), out.data(), 1, 1, 20))
-      << "m = 20 is not a multiple of 16: the caller must use Eigen";
 }
 
 // ---------------------------------------------------------------- a tiny random BERT

@@ -1,0 +1,229 @@
+#include "cluster/write_message.h"
+
+#include <cstring>
+#include <utility>
+
+namespace sextant::cluster {
+
+namespace {
+
+constexpr char kMagic[3] = {'S', 'X', 'W'};
+constexpr uint8_t kVersion = 1;
+
+void PutU8(std::string* out, uint8_t v) { out->push_back(static_cast<char>(v)); }
+void PutU32(std::string* out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void PutU64(std::string* out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void PutId(std::string* out, const PointId& id) {
+  if (id.is_number()) {
+    PutU8(out, 0);
+    PutU64(out, id.number());
+  } else {
+    PutU8(out, 1);
+    PutU32(out, static_cast<uint32_t>(id.str().size()));
+    out->append(id.str());
+  }
+}
+size_t IdBytes(const PointId& id) { return id.is_number() ? 9 : 5 + id.str().size(); }
+
+class Reader {
+ public:
+  explicit Reader(std::string_view d) : d_(d) {}
+  bool U8(uint8_t* v) {
+    if (d_.size() < 1) return false;
+    *v = static_cast<uint8_t>(d_[0]);
+    d_.remove_prefix(1);
+    return true;
+  }
+  bool U32(uint32_t* v) {
+    if (d_.size() < 4) return false;
+    *v = 0;
+    for (int i = 0; i < 4; ++i) *v |= static_cast<uint32_t>(static_cast<uint8_t>(d_[i])) << (8 * i);
+    d_.remove_prefix(4);
+    return true;
+  }
+  bool U64(uint64_t* v) {
+    if (d_.size() < 8) return false;
+    *v = 0;
+    for (int i = 0; i < 8; ++i) *v |= static_cast<uint64_t>(static_cast<uint8_t>(d_[i])) << (8 * i);
+    d_.remove_prefix(8);
+    return true;
+  }
+  bool Bytes(size_t n, std::string* out) {
+    if (d_.size() < n) return false;
+    out->assign(d_.data(), n);
+    d_.remove_prefix(n);
+    return true;
+  }
+  bool Id(PointId* id) {
+    uint8_t tag;
+    if (!U8(&tag)) return false;
+    if (tag == 0) {
+      uint64_t n;
+      if (!U64(&n)) return false;
+      *id = PointId(n);
+      return true;
+    }
+    if (tag != 1) return false;
+    uint32_t len;
+    std::string s;
+    if (!U32(&len) || !Bytes(len, &s)) return false;
+    *id = PointId(std::move(s));
+    return true;
+  }
+  size_t left() const { return d_.size(); }
+  std::string_view rest() const { return d_; }
+  void Skip(size_t n) { d_.remove_prefix(n); }
+
+ private:
+  std::string_view d_;
+};
+
+}  // namespace
+
+size_t EncodedPointBytes(const WriteMessage& m, size_t i) {
+  size_t n = IdBytes(m.ids[i]);
+  if (m.kind == WriteMessage::Kind::kUpsert) {
+    n += size_t{m.dimension} * 4;
+    if (!m.payloads.empty()) n += 4 + m.payloads[i].size();
+  }
+  return n;
+}
+
+std::string EncodeWriteMessage(const WriteMessage& m) {
+  std::string out(kMagic, sizeof kMagic);
+  PutU8(&out, kVersion);
+  PutU8(&out, static_cast<uint8_t>(m.kind));
+  switch (m.kind) {
+    case WriteMessage::Kind::kUpsert: {
+      PutU32(&out, static_cast<uint32_t>(m.ids.size()));
+      PutU32(&out, m.dimension);
+      for (const auto& id : m.ids) PutId(&out, id);
+      size_t at = out.size();
+      out.resize(at + m.vectors.size() * 4);
+      std::memcpy(out.data() + at, m.vectors.data(), m.vectors.size() * 4);  // x86-64: little-endian
+      PutU8(&out, m.payloads.empty() ? 0 : 1);
+      for (const auto& p : m.payloads) {
+        PutU32(&out, static_cast<uint32_t>(p.size()));
+        out.append(p);
+      }
+      break;
+    }
+    case WriteMessage::Kind::kDelete:
+      PutU32(&out, static_cast<uint32_t>(m.ids.size()));
+      for (const auto& id : m.ids) PutId(&out, id);
+      break;
+    case WriteMessage::Kind::kDeleteWhere:
+      PutU32(&out, static_cast<uint32_t>(m.filter.size()));
+      out.append(m.filter);
+      break;
+  }
+  return out;
+}
+
+StatusOr<WriteMessage> DecodeWriteMessage(std::string_view data) {
+  auto bad = [](std::string_view what) { return Status::DataLoss("malformed cluster log record: " + std::string(what)); };
+  if (data.size() < 5 || std::memcmp(data.data(), kMagic, 3) != 0) return bad("no SXW header");
+  if (static_cast<uint8_t>(data[3]) != kVersion) {
+    return bad("version " + std::to_string(static_cast<uint8_t>(data[3])) + " (this build reads 1)");
+  }
+  Reader r(data.substr(4));
+  WriteMessage m;
+  uint8_t kind;
+  if (!r.U8(&kind)) return bad("no kind");
+  switch (kind) {
+    case static_cast<uint8_t>(WriteMessage::Kind::kUpsert): {
+      m.kind = WriteMessage::Kind::kUpsert;
+      uint32_t n;
+      if (!r.U32(&n) || !r.U32(&m.dimension)) return bad("truncated upsert header");
+      if (m.dimension == 0 || n == 0) return bad("empty upsert");
+      if (size_t{n} > r.left()) return bad("point count larger than the record");
+      m.ids.resize(n);
+      for (auto& id : m.ids) {
+        if (!r.Id(&id)) return bad("truncated id");
+      }
+      size_t floats = size_t{n} * m.dimension;
+      if (r.left() < floats * 4) return bad("truncated vectors");
+      m.vectors.resize(floats);
+      std::memcpy(m.vectors.data(), r.rest().data(), floats * 4);
+      r.Skip(floats * 4);
+      uint8_t has;
+      if (!r.U8(&has) || has > 1) return bad("payload flag");
+      if (has) {
+        m.payloads.resize(n);
+        for (auto& p : m.payloads) {
+          uint32_t len;
+          if (!r.U32(&len) || !r.Bytes(len, &p)) return bad("truncated payload");
+        }
+      }
+      break;
+    }
+    case static_cast<uint8_t>(WriteMessage::Kind::kDelete): {
+      m.kind = WriteMessage::Kind::kDelete;
+      uint32_t n;
+      if (!r.U32(&n)) return bad("truncated delete header");
+      if (size_t{n} > r.left()) return bad("id count larger than the record");
+      m.ids.resize(n);
+      for (auto& id : m.ids) {
+        if (!r.Id(&id)) return bad("truncated id");
+      }
+      break;
+    }
+    case static_cast<uint8_t>(WriteMessage::Kind::kDeleteWhere): {
+      m.kind = WriteMessage::Kind::kDeleteWhere;
+      uint32_t len;
+      if (!r.U32(&len) || !r.Bytes(len, &m.filter)) return bad("truncated filter");
+      break;
+    }
+    default:
+      return bad("unknown kind " + std::to_string(kind));
+  }
+  if (r.left() != 0) return bad(std::to_string(r.left()) + " trailing bytes");
+  return m;
+}
+
+StatusOr<std::vector<WriteMessage>> SplitWriteMessage(WriteMessage m, size_t max_bytes) {
+  std::vector<WriteMessage> parts;
+  if (m.kind == WriteMessage::Kind::kDeleteWhere) {
+    if (kWriteMessageOverhead + m.filter.size() > max_bytes) {
+      return Status::InvalidArgument("filter of " + std::to_string(m.filter.size()) + " bytes exceeds the cluster's message limit");
+    }
+    parts.push_back(std::move(m));
+    return parts;
+  }
+  WriteMessage cur;
+  size_t cur_bytes = kWriteMessageOverhead;
+  auto flush = [&] {
+    if (cur.ids.empty()) return;
+    parts.push_back(std::move(cur));
+    cur = WriteMessage();
+    cur_bytes = kWriteMessageOverhead;
+  };
+  for (size_t i = 0; i < m.ids.size(); ++i) {
+    size_t b = EncodedPointBytes(m, i);
+    if (kWriteMessageOverhead + b > max_bytes) {
+      return Status::InvalidArgument("point " + std::to_string(i) + " (id " + m.ids[i].ToString() + ") takes " +
+                                     std::to_string(b) + " bytes, more than the cluster's message limit of " +
+                                     std::to_string(max_bytes));
+    }
+    if (cur_bytes + b > max_bytes) flush();
+    if (cur.ids.empty()) {
+      cur.kind = m.kind;
+      cur.dimension = m.dimension;
+    }
+    cur.ids.push_back(std::move(m.ids[i]));
+    if (m.kind == WriteMessage::Kind::kUpsert) {
+      cur.vectors.insert(cur.vectors.end(), m.vectors.begin() + i * m.dimension,
+                         m.vectors.begin() + (i + 1) * m.dimension);
+      if (!m.payloads.empty()) cur.payloads.push_back(std::move(m.payloads[i]));
+    }
+    cur_bytes += b;
+  }
+  flush();
+  return parts;
+}
+
+}  // namespace sextant::cluster

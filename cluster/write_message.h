@@ -1,0 +1,47 @@
+// The cluster's log records: one write batch of one shard, as published to the collection's
+// JetStream stream and applied by every replica of the shard (docs/cluster.md, "Log records").
+//
+// Encoding (little-endian): "SXW" magic, version byte 1, kind byte, then per kind
+//   upsert        u32 n, u32 dim, n ids, n*dim float32, u8 has_payloads, [n x (u32 len, bytes)]
+//   delete        u32 n, n ids
+//   delete_where  u32 len, filter bytes
+// An id is u8 0 + u64 (a number) or u8 1 + u32 len + bytes (a string).
+#ifndef SEXTANT_CLUSTER_WRITE_MESSAGE_H_
+#define SEXTANT_CLUSTER_WRITE_MESSAGE_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sextant/status.h"
+#include "sextant/types.h"
+
+namespace sextant::cluster {
+
+struct WriteMessage {
+  enum class Kind : uint8_t { kUpsert = 1, kDelete = 2, kDeleteWhere = 3 };
+  Kind kind = Kind::kUpsert;
+  uint32_t dimension = 0;             // kUpsert
+  std::vector<PointId> ids;           // kUpsert, kDelete
+  std::vector<float> vectors;         // kUpsert: ids.size() * dimension
+  std::vector<std::string> payloads;  // kUpsert: empty, or one per id
+  std::string filter;                 // kDeleteWhere
+};
+
+std::string EncodeWriteMessage(const WriteMessage& m);
+// DataLoss naming what is wrong for a truncated or malformed record.
+StatusOr<WriteMessage> DecodeWriteMessage(std::string_view data);
+
+// The encoded size of point i of an upsert (its id, vector and payload), for chunking.
+size_t EncodedPointBytes(const WriteMessage& m, size_t i);
+// Bytes of an encoded record besides its points.
+constexpr size_t kWriteMessageOverhead = 3 + 1 + 1 + 4 + 4 + 1;
+
+// Splits an upsert or delete into records of at most `max_bytes` encoded bytes each, on point
+// boundaries, in order. InvalidArgument naming the point when one point alone is larger.
+StatusOr<std::vector<WriteMessage>> SplitWriteMessage(WriteMessage m, size_t max_bytes);
+
+}  // namespace sextant::cluster
+
+#endif  // SEXTANT_CLUSTER_WRITE_MESSAGE_H_

@@ -1,0 +1,279 @@
+// Nodes of one cluster (in one process, each with its own local database) through the engine's
+// Database/Collection interfaces (cluster/cluster_database.h): any node answers, results equal
+// the single-node engine, replicas fail over, a shard without a live replica is an explicit error.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+#include <thread>
+
+#include "cluster/cluster_database.h"
+#include "cluster/node.h"
+#include "nats_fixture.h"
+#include "sextant/database.h"
+#include "test_util.h"
+
+namespace sextant::cluster {
+namespace {
+
+using sextant::testing::NatsCluster;
+using sextant::testing::TempDir;
+
+constexpr uint32_t kDim = 8;
+
+struct TestNode {
+  std::unique_ptr<Database> local;
+  std::unique_ptr<ClusterNode> node;
+  std::unique_ptr<ClusterDatabase> db;
+};
+
+class NodeTest : public ::testing::Test {
+ protected:
+  void SetUp() override { nats_ = std::make_unique<NatsCluster>(dir_.path(), 1); }
+
+  void StartNode(const std::string& id) {
+    TestNode t;
+    DatabaseOptions o;
+    o.create_if_missing = true;
+    auto local = Database::Open(o, dir_.Sub("node-" + id));
+    ASSERT_TRUE(local.ok()) << local.status().ToString();
+    t.local = std::move(*local);
+    NodeOptions no;
+    no.nats_urls = nats_->urls();
+    no.node_id = id;
+    no.address = "127.0.0.1:0";
+    no.heartbeat_ms = 200;
+    no.node_ttl_ms = 1000;
+    no.read_timeout_ms = 5000;
+    auto node = ClusterNode::Start(no, t.local.get());
+    ASSERT_TRUE(node.ok()) << node.status().ToString();
+    t.node = std::move(*node);
+    t.db = std::make_unique<ClusterDatabase>(t.node.get(), dir_.Sub("node-" + id));
+    nodes_[id] = std::move(t);
+  }
+
+  void StopNode(const std::string& id) {
+    nodes_[id].db.reset();
+    nodes_[id].node.reset();
+    nodes_[id].local.reset();
+    nodes_.erase(id);
+  }
+
+  TempDir dir_;
+  std::unique_ptr<NatsCluster> nats_;
+  std::map<std::string, TestNode> nodes_;
+};
+
+std::vector<float> RandomVectors(std::mt19937& rng, size_t n) {
+  std::uniform_real_distribution<float> u(-1, 1);
+  std::vector<float> v(n * kDim);
+  for (auto& x : v) x = u(rng);
+  return v;
+}
+
+TEST_F(NodeTest, AnyNodeAnswersAndResultsEqualTheSingleNode) {
+  for (auto id : {"a", "b", "c"}) ASSERT_NO_FATAL_FAILURE(StartNode(id));
+  CollectionOptions co;
+  co.dimension = kDim;
+  co.metric = Metric::kCosine;
+  co.payload_indexes = {{"g", PayloadFieldType::kInteger}};
+
+  auto too_many = nodes_["a"].db->CreateSharded("docs", co, 3, 4);
+  ASSERT_EQ(too_many.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(too_many.status().message().find("replication 4"), std::string_view::npos);
+  EXPECT_EQ(nodes_["a"].db->CreateSharded("bad name!", co, 3, 2).status().code(), StatusCode::kInvalidArgument);
+
+  auto created = nodes_["a"].db->CreateSharded("docs", co, 3, 2);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  EXPECT_EQ(nodes_["b"].db->CreateSharded("docs", co, 1, 1).status().code(), StatusCode::kAlreadyExists);
+
+  DatabaseOptions ro;
+  ro.create_if_missing = true;
+  auto ref_db = *Database::Open(ro, dir_.Sub("single"));
+  auto ref = *ref_db->CreateCollection("docs", co);
+
+  std::mt19937 rng(21);
+  // Writes through b, in batches, with numeric and string ids.
+  auto via_b = *nodes_["b"].db->GetCollection("docs");
+  for (int batch = 0; batch < 8; ++batch) {
+    std::vector<PointId> ids;
+    std::vector<std::string> payloads;
+    for (int i = 0; i < 40; ++i) {
+      int id = batch * 40 + i;
+      ids.push_back(i % 3 ? PointId(static_cast<uint64_t>(id)) : PointId("s" + std::to_string(id)));
+      payloads.push_back("{\"g\":" + std::to_string(id % 4) + "}");
+    }
+    auto vecs = RandomVectors(rng, ids.size());
+    ASSERT_TRUE(via_b->Upsert(WriteOptions{}, ids, vecs, payloads).ok());
+    ASSERT_TRUE(ref->Upsert(WriteOptions{}, ids, vecs, payloads).ok());
+  }
+  std::vector<PointId> del = {PointId(1), PointId(2), PointId("s3"), PointId(424242)};
+  auto deleted = via_b->Delete(WriteOptions{}, del);
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ(*deleted, *ref->Delete(WriteOptions{}, del));
+  auto dw = via_b->DeleteWhere(WriteOptions{}, "{\"g\":2}");
+  ASSERT_TRUE(dw.ok()) << dw.status().ToString();
+  EXPECT_EQ(*dw, *ref->DeleteWhere(WriteOptions{}, "{\"g\":2}"));
+
+  // b's own reads see its writes at once (read-your-writes through one node).
+  EXPECT_EQ(*via_b->Count(), *ref->Count());
+  // Other nodes: eventually (they have not seen b's sequences); wait for them.
+  for (auto id : {"a", "c"}) {
+    auto c = *nodes_[id].db->GetCollection("docs");
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (*c->Count() != *ref->Count() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the last delete_where on every replica
+
+  for (auto id : {"a", "b", "c"}) {
+    auto c = *nodes_[id].db->GetCollection("docs");
+    EXPECT_EQ(*c->Count(), *ref->Count()) << id;
+    EXPECT_EQ(*c->CountWhere("{\"g\":1}"), *ref->CountWhere("{\"g\":1}")) << id;
+    auto info = c->Describe();
+    ASSERT_TRUE(info.ok());
+    EXPECT_EQ(info->count, *ref->Count());
+    EXPECT_EQ(info->dimension, kDim);
+    for (int q = 0; q < 10; ++q) {
+      auto query = RandomVectors(rng, 1);
+      SearchOptions so;
+      so.k = 7;
+      so.with_payload = true;
+      if (q % 2) so.filter = "{\"g\":{\"$in\":[0,3]}}";
+      SearchPlan plan;
+      auto got = c->Search(so, query, &plan);
+      ASSERT_TRUE(got.ok()) << got.status().ToString();
+      auto want = *ref->Search(so, query);
+      ASSERT_EQ(got->size(), want.size());
+      for (size_t i = 0; i < want.size(); ++i) {
+        EXPECT_EQ((*got)[i].id, want[i].id) << id << " q" << q << " #" << i;
+        EXPECT_EQ((*got)[i].score, want[i].score);
+        EXPECT_EQ((*got)[i].payload, want[i].payload);
+      }
+    }
+    // Get across shards; a missing id is nullopt.
+    std::vector<PointId> ids = {PointId(4), PointId("s6"), PointId(1), PointId(319)};
+    auto many = c->GetMany(ids);
+    ASSERT_TRUE(many.ok());
+    auto want_many = *ref->GetMany(ids);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      ASSERT_EQ((*many)[i].has_value(), want_many[i].has_value()) << i;
+      if (want_many[i]) {
+        EXPECT_EQ((*many)[i]->vector, want_many[i]->vector);
+      }
+    }
+    EXPECT_EQ(c->Get(PointId(1)).status().code(), StatusCode::kNotFound);
+    // Scan visits every point once, page by page, across shards.
+    ScanOptions so;
+    so.limit = 33;
+    std::vector<PointId> seen;
+    while (true) {
+      auto page = c->Scan(so);
+      ASSERT_TRUE(page.ok()) << page.status().ToString();
+      ASSERT_LE(page->points.size(), so.limit);
+      for (const auto& p : page->points) seen.push_back(p.id);
+      if (page->next_cursor.empty()) break;
+      so.cursor = page->next_cursor;
+    }
+    EXPECT_EQ(seen.size(), *ref->Count());
+    std::sort(seen.begin(), seen.end(), IdBefore);
+    EXPECT_EQ(std::adjacent_find(seen.begin(), seen.end()), seen.end());
+    ScanOptions bad;
+    bad.cursor = "9:x";
+    EXPECT_EQ(c->Scan(bad).status().code(), StatusCode::kInvalidArgument);
+  }
+
+  auto listed = nodes_["c"].db->ListCollections();
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].name, "docs");
+
+  // Unsupported operations say so.
+  EXPECT_EQ(via_b->SetIndex(IndexOptions{}).code(), StatusCode::kUnimplemented);
+
+  // Drop: gone everywhere, local data removed on every node.
+  ASSERT_TRUE(nodes_["c"].db->DropCollection("docs").ok());
+  EXPECT_EQ(nodes_["a"].db->GetCollection("docs").status().code(), StatusCode::kNotFound);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (auto id : {"a", "b", "c"}) {
+    while (!(*nodes_[id].local->ListCollections()).empty() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_TRUE((*nodes_[id].local->ListCollections()).empty()) << id;
+  }
+}
+
+TEST_F(NodeTest, ReadsFailOverAndAShardWithoutReplicasIsUnavailable) {
+  for (auto id : {"a", "b", "c"}) ASSERT_NO_FATAL_FAILURE(StartNode(id));
+  CollectionOptions co;
+  co.dimension = kDim;
+  co.metric = Metric::kL2;
+  ASSERT_TRUE(nodes_["a"].db->CreateSharded("rep2", co, 3, 2).ok());
+  ASSERT_TRUE(nodes_["a"].db->CreateSharded("rep1", co, 3, 1).ok());
+  std::mt19937 rng(4);
+  std::vector<PointId> ids;
+  for (uint64_t i = 0; i < 90; ++i) ids.emplace_back(i);
+  auto vecs = RandomVectors(rng, ids.size());
+  for (auto name : {"rep2", "rep1"}) {
+    auto c = *nodes_["a"].db->GetCollection(name);
+    ASSERT_TRUE(c->Upsert(WriteOptions{}, ids, vecs).ok());
+    ASSERT_EQ(*c->Count(), 90u);
+  }
+  // Let b and c catch up before c goes away.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  StopNode("c");
+  // Replication 2: every shard still has a live replica, from either remaining node.
+  for (auto id : {"a", "b"}) {
+    auto c = *nodes_[id].db->GetCollection("rep2");
+    auto n = c->Count();
+    ASSERT_TRUE(n.ok()) << id << ": " << n.status().ToString();
+    EXPECT_EQ(*n, 90u);
+    SearchOptions so;
+    so.k = 5;
+    EXPECT_TRUE(c->Search(so, std::vector<float>(kDim, 0.1f), nullptr).ok());
+  }
+  // Replication 1: c's shard has no live replica: UNAVAILABLE naming it.
+  auto c1 = *nodes_["a"].db->GetCollection("rep1");
+  auto n = c1->Count();
+  ASSERT_FALSE(n.ok());
+  EXPECT_EQ(n.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(n.status().message().find("has no live replica"), std::string_view::npos) << n.status().ToString();
+  EXPECT_NE(n.status().message().find("placed on c"), std::string_view::npos) << n.status().ToString();
+  // Writes still go to the log (JetStream is up); c applies them when it returns.
+  std::vector<PointId> more = {PointId(1000), PointId(1001), PointId(1002), PointId(1003)};
+  ASSERT_TRUE(c1->Upsert(WriteOptions{}, more, RandomVectors(rng, more.size())).ok());
+  ASSERT_NO_FATAL_FAILURE(StartNode("c"));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  StatusOr<uint64_t> count = Status::Unavailable("not yet");
+  while (std::chrono::steady_clock::now() < deadline) {
+    count = c1->Count();
+    if (count.ok() && *count == 94u) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(count.ok()) << count.status().ToString();
+  EXPECT_EQ(*count, 94u);
+}
+
+TEST_F(NodeTest, BadNodeOptionsAreRefused) {
+  DatabaseOptions o;
+  o.create_if_missing = true;
+  auto local = *Database::Open(o, dir_.Sub("x"));
+  NodeOptions no;
+  no.nats_urls = nats_->urls();
+  no.node_id = "bad.id";
+  EXPECT_EQ(ClusterNode::Start(no, local.get()).status().code(), StatusCode::kInvalidArgument);
+  no.node_id = "ok";
+  no.node_ttl_ms = no.heartbeat_ms;
+  EXPECT_EQ(ClusterNode::Start(no, local.get()).status().code(), StatusCode::kInvalidArgument);
+  no.node_ttl_ms = 4000;
+  no.nats_urls = "nats://127.0.0.1:" + std::to_string(sextant::testing::FreePort());
+  no.connect_timeout_ms = 500;
+  auto s = ClusterNode::Start(no, local.get());
+  EXPECT_EQ(s.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(s.status().message().find("cannot connect to NATS"), std::string_view::npos);
+}
+
+}  // namespace
+}  // namespace sextant::cluster
