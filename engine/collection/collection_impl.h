@@ -135,6 +135,11 @@ class CollectionImpl final : public Collection {
   // checkpoints an index that has changed a lot since its last checkpoint.
   void Maintain();
 
+  // Tests: called by every checkpoint after it has copied the index and released the
+  // collection's locks, before it fingerprints the vectors and writes the file (a latch here shows
+  // that searches and writes go on meanwhile). Null: none.
+  void SetCheckpointHookForTesting(std::function<void()> hook);
+
   // The database is dropping this collection: stop background work, delete the checkpoint
   // file; every call returns NotFound from now on.
   void MarkDropped();
@@ -153,6 +158,12 @@ class CollectionImpl final : public Collection {
   // Serialises index_ (non-null) with the fingerprints of the slots it holds; requires mu_
   // (either mode) and index_mu_.
   Status SaveIndexLocked(IndexFile* file) const;
+  // The part of SaveIndexLocked that needs the locks: the index's bytes (a copy of its arrays),
+  // the header, and the slots it holds (*held).
+  Status CopyIndexLocked(IndexFile* file, std::vector<uint32_t>* held) const;
+  // Fills file->fingerprints for `held` (slots below `slots`) from the vector store. Without the
+  // locks it requires checkpoint_mu_, which keeps every held slot's row as it is (see below).
+  void FingerprintSlots(IndexFile* file, const std::vector<uint32_t>& held, uint32_t slots) const;
   // Which slots the (parsed) filter allows; requires mu_ shared.
   // Upsert, and with delete_filter also Replace: one atomic batch. Returns how many live points
   // matched the filter. Call inside Guarded.
@@ -243,7 +254,15 @@ class CollectionImpl final : public Collection {
   // One checkpoint at a time; also held by MarkDropped and Close around their state change, so no
   // checkpoint writes a file after a drop or close. Taken after build_mu_ (never while joining the
   // builder, whose build ends with a checkpoint) and before mu_.
+  //
+  // A checkpoint copies the index under mu_ (shared) and index_mu_, then releases them and
+  // fingerprints the vectors of the slots that copy holds and writes the file holding only
+  // checkpoint_mu_, so searches and writes go on meanwhile. The rows of those slots must not change
+  // until it is done: a row is rewritten only once its slot is free, and a slot the index holds is
+  // freed only by Consolidate, by the swap at the end of a build (EndBuild) or by SetIndex(Flat),
+  // which all take checkpoint_mu_ first.
   std::mutex checkpoint_mu_;
+  std::function<void()> checkpoint_hook_;  // guarded by checkpoint_mu_
 
   // Fixed at Load, read without a lock (name, dimension, metric, ...), except desc_.index, which
   // SetIndex changes: desc_.index is guarded by mu_.

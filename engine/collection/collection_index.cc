@@ -70,6 +70,8 @@ Status CollectionImpl::SetIndex(const IndexOptions& options) {
     }
     StopBuild();
     if (options.type == IndexType::kFlat) {
+      // Before the index goes and its slots are freed: a checkpoint of it finishes first.
+      std::lock_guard c(checkpoint_mu_);
       {
         std::unique_lock lock(mu_);
         std::lock_guard il(index_mu_);
@@ -82,7 +84,6 @@ Status CollectionImpl::SetIndex(const IndexOptions& options) {
         ChargeIndex();
       }
       index_cv_.notify_all();
-      std::lock_guard c(checkpoint_mu_);  // a checkpoint of the old index finishes first
       env_.files->Remove(IndexFilePath(env_.index_dir, desc_.id)).IgnoreError();
       return Status::OK();
     }
@@ -142,6 +143,8 @@ void CollectionImpl::StopBuild() {
 void CollectionImpl::EndBuild(std::shared_ptr<index::VectorIndex> built, const IndexOptions& options,
                               IndexState state) {
   {
+    // The swap frees the slots only the old index held: a checkpoint of it finishes first.
+    std::lock_guard c(checkpoint_mu_);
     std::unique_lock lock(mu_);
     std::lock_guard il(index_mu_);
     if (built) {
@@ -254,18 +257,35 @@ void CollectionImpl::BuildMain(IndexOptions options) {
   }
 }
 
-Status CollectionImpl::SaveIndexLocked(IndexFile* file) const {
+Status CollectionImpl::CopyIndexLocked(IndexFile* file, std::vector<uint32_t>* held) const {
   SEXTANT_RETURN_IF_ERROR(index_->Save(&file->index_bytes));
   file->collection_id = desc_.id;
   file->dimension = desc_.dimension;
   file->metric = desc_.metric;
   file->index_spec = index_identity_;
   file->sequence = env_.storage->LatestSequence();
-  file->fingerprints.assign(slots_, 0);
+  held->clear();
   for (uint32_t s = 0; s < slots_; ++s) {
-    if (index_->Holds(s)) file->fingerprints[s] = VectorFingerprint(store_.Row(s), desc_.dimension);
+    if (index_->Holds(s)) held->push_back(s);
   }
   return Status::OK();
+}
+
+void CollectionImpl::FingerprintSlots(IndexFile* file, const std::vector<uint32_t>& held, uint32_t slots) const {
+  file->fingerprints.assign(slots, 0);
+  for (uint32_t s : held) file->fingerprints[s] = VectorFingerprint(store_.Row(s), desc_.dimension);
+}
+
+Status CollectionImpl::SaveIndexLocked(IndexFile* file) const {
+  std::vector<uint32_t> held;
+  SEXTANT_RETURN_IF_ERROR(CopyIndexLocked(file, &held));
+  FingerprintSlots(file, held, slots_);
+  return Status::OK();
+}
+
+void CollectionImpl::SetCheckpointHookForTesting(std::function<void()> hook) {
+  std::lock_guard c(checkpoint_mu_);
+  checkpoint_hook_ = std::move(hook);
 }
 
 Status CollectionImpl::Checkpoint() {
@@ -278,16 +298,24 @@ Status CollectionImpl::Checkpoint() {
 Status CollectionImpl::CheckpointLocked() {
   return Guarded("checkpoint", [&]() -> Status {
     IndexFile file;
+    std::vector<uint32_t> held;
+    uint32_t slots = 0;
     {
+      // Under the locks only the copy: the index's arrays into bytes, and which slots it holds.
       std::shared_lock lock(mu_);
       // Dropped: the file must not come back. Closed: the storage and the directory's lock
       // belong to a database that is gone.
       SEXTANT_RETURN_IF_ERROR(CheckOpen());
       std::lock_guard il(index_mu_);
       if (!index_) return Status::OK();  // Flat or waiting to train: nothing to save
-      SEXTANT_RETURN_IF_ERROR(SaveIndexLocked(&file).WithPrefix("checkpoint"));
+      SEXTANT_RETURN_IF_ERROR(CopyIndexLocked(&file, &held).WithPrefix("checkpoint"));
+      slots = slots_;
       changes_since_checkpoint_ = 0;
     }
+    // Outside them (searches and writes go on): fingerprint every held slot's vector, encode,
+    // checksum and write. checkpoint_mu_ keeps those rows unchanged (see collection_impl.h).
+    if (checkpoint_hook_) checkpoint_hook_();
+    FingerprintSlots(&file, held, slots);
     // The checkpoint must never be ahead of the durable log: it holds every write acknowledged
     // before it, and after a power loss that drops unsynced writes, an index that has them would
     // disagree with the points (found by tests/fault/power_loss_test.cc).
@@ -334,6 +362,7 @@ void CollectionImpl::Maintain() {
     rebuild = rebuild_requested_.exchange(false);
   }
   if (consolidate) {
+    std::lock_guard c(checkpoint_mu_);  // released slots may be rewritten: not during a checkpoint
     std::unique_lock lock(mu_);
     std::lock_guard il(index_mu_);
     if (index_ && !building_ && state_ == State::kOpen) {
