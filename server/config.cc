@@ -38,6 +38,7 @@ constexpr Flag kFlags[] = {
     {"metrics", Kind::kString},
     {"metrics-public", Kind::kBool},
     {"openai-listen", Kind::kString},
+    {"mcp-listen", Kind::kString},
     {"max-message-bytes", Kind::kNumber},
     {"max-batch-points", Kind::kNumber},
     {"max-dimension", Kind::kNumber},
@@ -322,6 +323,9 @@ Observability:
   --metrics-public         serve /metrics without a key even when keys are configured
   --openai-listen HOST:PORT  serve the OpenAI-compatible API (/v1/chat/completions,
                            /v1/embeddings, /v1/models; docs/openai.md), same API keys
+  --mcp-listen HOST:PORT   serve the Model Context Protocol over streamable HTTP at /mcp
+                           (tools list_collections, search, ask, ingest; docs/mcp.md), same
+                           API keys (ingest needs a read-write key)
   --log-level LEVEL        debug, info, warn or error (default info); debug logs every call
   --slow-call-ms N         calls slower than this are logged at info (default 1000)
 
@@ -433,6 +437,15 @@ ParseResult ParseConfig(int argc, const char* const* argv) {
     int port = 0;
     if (!SplitHostPort(c.openai_listen, &host, &port)) {
       error = "--openai-listen: \"" + c.openai_listen + "\" is not HOST:PORT";
+      return result;
+    }
+  }
+  if (const auto* v = last("mcp-listen")) {
+    c.mcp_listen = *v;
+    std::string host;
+    int port = 0;
+    if (!SplitHostPort(c.mcp_listen, &host, &port)) {
+      error = "--mcp-listen: \"" + c.mcp_listen + "\" is not HOST:PORT";
       return result;
     }
   }
@@ -576,6 +589,12 @@ ParseResult ParseConfig(int argc, const char* const* argv) {
   }
   if (!c.openai_listen.empty() && c.keys.empty() && !c.allow_remote && !IsLoopbackAddress(c.openai_listen)) {
     error = "--openai-listen " + c.openai_listen +
+            " is not a loopback address and no API key is configured; add --api-key or "
+            "--api-key-file, or --allow-remote to serve without authentication";
+    return result;
+  }
+  if (!c.mcp_listen.empty() && c.keys.empty() && !c.allow_remote && !IsLoopbackAddress(c.mcp_listen)) {
+    error = "--mcp-listen " + c.mcp_listen +
             " is not a loopback address and no API key is configured; add --api-key or "
             "--api-key-file, or --allow-remote to serve without authentication";
     return result;

@@ -39,6 +39,7 @@ struct ServerConfig {
   bool metrics_public = false;  // serve /metrics without a key even when keys are configured
   bool keys_on_command_line = false;  // --api-key/--read-only-key given as arguments (visible in ps)
   std::string openai_listen;   // empty: no OpenAI-compatible HTTP endpoint
+  std::string mcp_listen;      // empty: no MCP endpoint (streamable HTTP, /mcp)
   uint64_t max_message_bytes = 64u << 20;
   uint32_t max_batch_points = 10000;
   uint32_t max_dimension = 65536;

@@ -19,6 +19,7 @@
 #include "sextant/rag.h"
 #include "server/http_server.h"
 #include "server/log.h"
+#include "server/mcp_http.h"
 #include "server/metrics.h"
 #include "server/metrics_http.h"
 #include "server/openai_http.h"
@@ -265,6 +266,19 @@ int RunServer(const ServerConfig& config) {
         {{"listen", BoundAddress(config.openai_listen, openai_http->port())}, {"path", "/v1"}});
   }
 
+  std::unique_ptr<HttpServer> mcp_http;
+  if (!config.mcp_listen.empty()) {
+    mcp_http = std::make_unique<HttpServer>();
+    RegisterMcpRoutes(*mcp_http, *service);
+    if (Status s = mcp_http->Start(config.mcp_listen); !s.ok()) {
+      std::fprintf(stderr, "sextantd: --mcp-listen: %s\n", s.ToString().c_str());
+      server->Shutdown(std::chrono::system_clock::now());
+      return kExitError;
+    }
+    Log(LogLevel::kInfo, "mcp_listening",
+        {{"listen", BoundAddress(config.mcp_listen, mcp_http->port())}, {"path", "/mcp"}});
+  }
+
   if (!config.port_file.empty()) {
     std::string error;
     if (!WritePortFile(config.port_file, port, &error)) {
@@ -323,6 +337,8 @@ int RunServer(const ServerConfig& config) {
   }
   server->Shutdown(std::chrono::system_clock::now() + kFinalGrace);
   server->Wait();
+  if (mcp_http) mcp_http->Stop();
+  mcp_http.reset();
   if (openai_http) openai_http->Stop();
   openai_http.reset();
   if (metrics_http) metrics_http->Stop();

@@ -131,6 +131,8 @@ class SextantService final : public v1::Sextant::Service {
   }
   StatusOr<rag::Generator*> FindGenerator(const std::string& name) const { return ChooseGenerator(name); }
   const rag::GenerationLimits& generation_limits() const { return options_.generation_limits; }
+  // Every collection (for the MCP endpoint's list_collections).
+  StatusOr<std::vector<CollectionInfo>> CollectionInfos() const { return db_->ListCollections(); }
   // The names of the text collections.
   StatusOr<std::vector<std::string>> TextCollectionNames() const;
   grpc::Status CreateSnapshot(grpc::ServerContext* ctx, const v1::CreateSnapshotRequest* req,

@@ -334,9 +334,19 @@ class DatabaseImpl final : public Database {
       if (collections_.count(c.alias) || restoring_.count(c.alias)) {
         return Status::AlreadyExists(label + ": a collection named " + c.alias + " exists");
       }
+      // A damaged collection keeps its name until it is repaired or dropped: an alias of that name
+      // would hide it (names resolve to collections first, and the repair would bring back a
+      // collection its alias shadows).
+      if (damaged_.count(c.alias)) {
+        return Status::AlreadyExists(label + ": a collection named " + c.alias +
+                                     " exists (damaged: repair or drop it first)");
+      }
       if (auto a = next.find(c.alias); a != next.end()) {
         return Status::AlreadyExists(label + ": alias " + c.alias + " already names collection " + a->second +
                                      " (delete it first, in the same call to switch it)");
+      }
+      if (auto d = damaged_.find(c.collection); d != damaged_.end()) {
+        return DamagedError(d->first, d->second).WithPrefix(label);
       }
       if (!collections_.count(c.collection)) {
         return Status::NotFound(label + ": collection " + c.collection + " not found" +

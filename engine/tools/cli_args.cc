@@ -40,6 +40,7 @@ constexpr FlagSpec kFlags[] = {
     {"llm-url", '\0', true},
     {"llm-model", '\0', true},
     {"system", '\0', true},
+    {"read-only", '\0', false},
     {"json", '\0', false},
     {"drop", '\0', false},
     {"to", '\0', true},

@@ -12,6 +12,7 @@
 #include "sextant/collection.h"
 #include "sextant/database.h"
 #include "sextant/options.h"
+#include "sextant/rag.h"
 #include "sextant/status.h"
 #include "sextant/types.h"
 #include "tools/cli_args.h"
@@ -78,9 +79,15 @@ int RunDeletePayloadKeys(const Args& args, const std::string& db_path);
 int RunAlias(const Args& args, const std::string& db_path);
 
 // cmd_text.cc
+// Opens text collection `name`: NotFound, or FailedPrecondition for a plain vector collection.
+StatusOr<std::unique_ptr<rag::TextCollection>> OpenText(Database& db, const std::string& name,
+                                                        rag::EmbedderProvider& embedders);
 int RunIngest(const Args& args, const std::string& db_path);
 int RunAsk(const Args& args, const std::string& db_path);
 int RunChat(const Args& args, const std::string& db_path);
+
+// cmd_mcp.cc: the MCP server on stdio (mcp/mcp_server.h).
+int RunMcp(const Args& args, const std::string& db_path);
 
 }  // namespace sextant::cli
 

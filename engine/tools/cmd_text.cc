@@ -202,7 +202,8 @@ Status NotText(const std::string& name) {
       "ingest (give a new NAME)");
 }
 
-// Opens text collection `name`: NotFound, or FailedPrecondition for a plain vector collection.
+}  // namespace
+
 StatusOr<std::unique_ptr<rag::TextCollection>> OpenText(Database& db, const std::string& name,
                                                         rag::EmbedderProvider& embedders) {
   SEXTANT_ASSIGN_OR_RETURN(auto collection, db.GetCollection(name));
@@ -212,6 +213,8 @@ StatusOr<std::unique_ptr<rag::TextCollection>> OpenText(Database& db, const std:
   if (!config) return NotText(name);
   return rag::TextCollection::Open(db, name, embedders);
 }
+
+namespace {
 
 // For an existing collection: the creation options given must match what it records.
 Status CheckCreateFlags(const rag::TextCollection& text, const TextCreateFlags& flags) {

@@ -194,6 +194,11 @@ Commands:
       generated and the sources it cites. /reset forgets the history; /exit, /quit or the
       end of input ends the conversation.
       --system TEXT   a system message for the whole conversation
+  mcp [--read-only] [--generator extractive|openai] [--llm-url URL --llm-model M]
+      Serve the database to an MCP host (Claude Desktop, an IDE, an agent framework) on
+      stdin/stdout: the Model Context Protocol's stdio transport, one JSON-RPC message a line.
+      Tools: list_collections, search, ask, ingest (docs/mcp.md). The end of input stops it.
+      --read-only     refuse the ingest tool
   demo
       Create a collection "demo" (an HNSW16 index, a payload index on "cluster") with
       20,000 generated points, search it with and without a filter and compare with exact
@@ -279,6 +284,7 @@ const std::vector<CommandSpec>& Commands() {
        RunRestore},
       {"chat", "chat NAME [-k K] [--system TEXT]", 1, 1,
        {"k", "filter", "ef-search", "generator", "llm-url", "llm-model", "system"}, RunChat},
+      {"mcp", "mcp [--read-only]", 0, 0, {"read-only", "generator", "llm-url", "llm-model"}, RunMcp},
       {"demo", "demo", 0, 0, {}, RunDemoCommand},
       {"help", "help", 0, kMany, {}, RunHelp},
   };

@@ -161,6 +161,22 @@ TEST(ConfigTest, LoopbackRule) {
             ParseResult::Action::kError);
 }
 
+// The HTTP front ends follow the same rule, and their addresses must be HOST:PORT.
+TEST(ConfigTest, HttpFrontEndAddresses) {
+  for (const char* flag : {"--mcp-listen", "--openai-listen"}) {
+    ParseResult r = Parse({flag, "127.0.0.1:8765"});
+    EXPECT_EQ(r.action, ParseResult::Action::kRun) << flag << ": " << r.error;
+    r = Parse({flag, "nowhere"});
+    EXPECT_EQ(r.action, ParseResult::Action::kError) << flag;
+    EXPECT_NE(r.error.find("is not HOST:PORT"), std::string::npos) << r.error;
+    r = Parse({flag, "0.0.0.0:8765"});
+    EXPECT_EQ(r.action, ParseResult::Action::kError) << flag;
+    EXPECT_NE(r.error.find("--allow-remote"), std::string::npos) << r.error;
+    EXPECT_EQ(Parse({flag, "0.0.0.0:8765", "--api-key", "k"}).action, ParseResult::Action::kRun) << flag;
+  }
+  EXPECT_EQ(Parse({"--mcp-listen", "127.0.0.1:8765"}).config.mcp_listen, "127.0.0.1:8765");
+}
+
 // The binary itself: exit code 2 and a message on stderr for bad settings, 0 for --help and
 // --version.
 TEST(ConfigTest, ProcessExitCodes) {
@@ -183,7 +199,7 @@ TEST(ConfigTest, ProcessExitCodes) {
                            "--tls-key", "--metrics", "--max-message-bytes", "--max-batch-points",
                            "--max-dimension", "--log-level", "--model-dir", "--openai-api-key",
                            "--allow-remote-embedders", "--generator", "--llm-url", "--llm-model",
-                           "--llm-api-key", "--llm-timeout-ms"}) {
+                           "--llm-api-key", "--llm-timeout-ms", "--openai-listen", "--mcp-listen"}) {
     EXPECT_NE(output.find(flag), std::string::npos) << flag << " is not in --help";
   }
   EXPECT_EQ(RunSextantd({"--version"}, &output), 0);

@@ -71,6 +71,57 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
     os.setsid()  # its own process group: Ctrl-C in the parent's terminal does not hit it
 
 
+def _lock_holder_exists(data: Path) -> bool:
+    """Whether another process holds the database lock of `data` (the engine's flock on
+    data/sextant.lock, engine/db/file_lock.cc): a non-blocking try, released at once."""
+    import fcntl
+
+    try:
+        fd = os.open(data / "sextant.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
+    except OSError:
+        return False  # not ours to diagnose: the server reports it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # closing releases the lock
+    return False
+
+
+def _in_use(data: Path, log: str = "") -> FailedPreconditionError:
+    return FailedPreconditionError(
+        f"sextant.connect({str(data)!r}): the database is in use by another process "
+        f"(one process at a time; use a sextantd server to share it)" + (f":\n{log}" if log else "")
+    )
+
+
+#: grpc.health.v1.HealthCheckResponse{status: SERVING}, as bytes (field 1, varint 1).
+_HEALTH_SERVING = b"\x08\x01"
+
+
+def _health(target: str, timeout: float) -> Optional[bool]:
+    """Asks grpc.health.v1.Health/Check at `target`: True when it answers SERVING, False when it
+    answers otherwise (NOT_SERVING, or an error the server itself returns, such as a missing API
+    key: it is up), None when nothing answers yet."""
+    import grpc
+
+    with grpc.insecure_channel(target) as channel:
+        check = channel.unary_unary(  # raw bytes in and out: no dependency on grpcio-health-checking
+            "/grpc.health.v1.Health/Check", request_serializer=None, response_deserializer=None
+        )
+        try:
+            reply = check(b"", timeout=timeout)
+        except grpc.RpcError as e:
+            code = e.code() if isinstance(e, grpc.Call) else None
+            if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, None):
+                return None
+            return False
+    return bool(reply == _HEALTH_SERVING)
+
+
 class _Server:
     """One private sextantd process."""
 
@@ -83,11 +134,7 @@ class _Server:
             socket = Path(self._tmp) / "sextantd.sock"
         self.socket = socket
         self.log_path = data / "sextantd.log"
-        fd, self._ready = tempfile.mkstemp(prefix="sextantd-", suffix=".ready")
-        os.close(fd)
-        os.unlink(self._ready)
-        cmd = [binary, "--data", str(data), "--listen", f"unix:{socket}", "--port-file", self._ready,
-               *extra_args]
+        cmd = [binary, "--data", str(data), "--listen", f"unix:{socket}", *extra_args]
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
@@ -95,25 +142,24 @@ class _Server:
             )
         self._lock = threading.Lock()
 
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + _START_TIMEOUT_S
+    def wait_ready(self, timeout: float) -> None:
+        """Returns once the server answers a health check SERVING on its socket; raises when it
+        exits first (FailedPreconditionError when another process holds the database) or does not
+        answer within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        target = f"unix:{self.socket}"
         while time.monotonic() < deadline:
             code = self.proc.poll()
             if code is not None:
-                self._cleanup_files()
                 log = self.log_tail()
-                if "already open" in log or "in use" in log or "lock" in log.lower():
-                    raise FailedPreconditionError(
-                        f"sextant.connect({str(self.data)!r}): the database is in use by another process "
-                        f"(one process at a time; use a sextantd server to share it):\n{log}"
-                    )
+                if _lock_holder_exists(self.data):
+                    raise _in_use(self.data, log)
                 raise SextantError(f"sextantd exited with {code} while starting:\n{log}")
-            if os.path.exists(self._ready):
-                self._cleanup_files()
+            if self.socket.exists() and _health(target, timeout=1.0):
                 return
-            time.sleep(0.01)
+            time.sleep(0.02)
         self.stop()
-        raise UnavailableError(f"sextantd did not start within {_START_TIMEOUT_S:.0f} s:\n{self.log_tail()}")
+        raise UnavailableError(f"sextantd did not answer a health check within {timeout:g} s:\n{self.log_tail()}")
 
     def log_tail(self) -> str:
         try:
@@ -124,12 +170,6 @@ class _Server:
                 return f.read().decode("utf-8", "replace").strip()
         except OSError:
             return ""
-
-    def _cleanup_files(self) -> None:
-        try:
-            os.unlink(self._ready)
-        except OSError:
-            pass
 
     def stop(self, timeout: float = 30.0) -> None:
         with self._lock:
@@ -190,6 +230,7 @@ def connect(
     sextantd: Optional[str] = None,
     server_args: Sequence[str] = (),
     timeout: Optional[float] = None,
+    start_timeout: float = _START_TIMEOUT_S,
 ) -> EmbeddedClient:
     """Opens (creating it when missing) the database in directory `path` with a private server,
     and returns a Client for it:
@@ -201,14 +242,19 @@ def connect(
     Unix-domain socket `sextantd.sock` in `path` (its log is `path/sextantd.log`); `server_args`
     are extra sextantd flags (e.g. ["--max-batch-points", "50000"]). It stops with the client,
     with the process, or when the process dies. FailedPreconditionError when another process
-    has the directory open.
+    has the directory open. The server is ready when it answers the standard gRPC health check
+    SERVING on its socket; UnavailableError (and the server stopped) when it has not within
+    `start_timeout` seconds.
     """
     data = Path(os.fspath(path)).expanduser().absolute()
     data.mkdir(parents=True, exist_ok=True)
-    server = _Server(find_sextantd(sextantd), data, list(server_args))
+    binary = find_sextantd(sextantd)
+    if _lock_holder_exists(data):  # refused before starting anything
+        raise _in_use(data)
+    server = _Server(binary, data, list(server_args))
     _live.add(server)
     try:
-        server.wait_ready()
+        server.wait_ready(start_timeout)
         return EmbeddedClient(server, timeout=timeout)
     except BaseException:
         server.stop()

@@ -112,3 +112,60 @@ def test_killed_parent_leaves_no_orphan(sextantd_binary: str, tmp_path: Path) ->
 def test_missing_binary(tmp_path: Path) -> None:
     with pytest.raises(sextant.NotFoundError, match="not an executable"):
         sextant.connect(tmp_path / "db", sextantd=str(tmp_path / "nope"))
+
+
+def _fake_sextantd(tmp_path: Path, body: str) -> str:
+    """An executable standing in for sextantd (it gets the same arguments)."""
+    path = tmp_path / "fake-sextantd"
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_ready_means_answering_health_not_log_words(tmp_path: Path) -> None:
+    # A process that says what a server says and creates the socket file, but serves nothing,
+    # is not a ready server: connect() gives up after start_timeout and stops it.
+    fake = _fake_sextantd(
+        tmp_path,
+        'echo "sextantd listening on $4, database open"; : > "${4#unix:}"; exec sleep 600',
+    )
+    start = time.monotonic()
+    with pytest.raises(sextant.UnavailableError, match="health check within 1 s"):
+        sextant.connect(tmp_path / "db", sextantd=fake, start_timeout=1.0)
+    assert time.monotonic() - start < 30
+    out = subprocess.run(["pgrep", "-f", fake], capture_output=True, text=True)
+    assert out.stdout.strip() == "", "the fake server was left running"
+
+
+def test_early_exit_is_reported_by_its_cause_not_its_words(tmp_path: Path) -> None:
+    # Words that used to mean "in use" in its log, but nobody holds the database: a plain error.
+    fake = _fake_sextantd(tmp_path, 'echo "cannot lock: database already open, in use"; exit 3')
+    with pytest.raises(sextant.SextantError, match="exited with 3") as e:
+        sextant.connect(tmp_path / "db", sextantd=fake)
+    assert not isinstance(e.value, sextant.FailedPreconditionError)
+
+
+def test_held_lock_is_refused_before_starting(tmp_path: Path) -> None:
+    import fcntl
+
+    db = tmp_path / "db"
+    db.mkdir()
+    fake = _fake_sextantd(tmp_path, f': > {tmp_path}/started; exit 0')
+    # Another process holding the database's lock (the engine's flock), whatever it is.
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import fcntl, sys, time; f = open(sys.argv[1], 'w'); fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(600)",
+         str(db / "sextant.lock")],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        with pytest.raises(sextant.FailedPreconditionError, match="in use by another process"):
+            sextant.connect(db, sextantd=fake)
+        assert not (tmp_path / "started").exists(), "a server was started for a database in use"
+    finally:
+        holder.kill()
+        holder.wait()
+    # Released, the directory is usable (and connect's probe left no lock behind).
+    with open(db / "sextant.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)

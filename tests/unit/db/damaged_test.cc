@@ -109,6 +109,30 @@ TEST(DamagedCollectionTest, OthersOpenAndTheDamagedOneRefusesCallsWithDataLoss) 
   EXPECT_EQ(report.records_removed, 0u);
 }
 
+TEST(DamagedCollectionTest, AliasesRefuseADamagedCollectionsName) {
+  TempDir tmp;
+  Populate(tmp.path());
+  Damage(tmp.path());
+  auto db = MustOpen(tmp.path());
+  ASSERT_NE(db, nullptr);
+  ASSERT_OK(db->CreateAlias("live", "good"));
+  // An alias named like the damaged collection would hide it; one naming it could not be used.
+  EXPECT_STATUS(db->CreateAlias("bad", "good"), StatusCode::kAlreadyExists, "bad", "damaged");
+  EXPECT_STATUS(db->CreateAlias("broken", "bad"), StatusCode::kDataLoss, "create alias broken", "repair");
+  // In a swap the refused change fails the whole call: "live" still names "good".
+  const AliasChange swap[] = {AliasChange::Delete("live"), AliasChange::Create("live", "bad")};
+  EXPECT_STATUS(db->UpdateAliases(swap), StatusCode::kDataLoss, "change 1");
+  ASSERT_OK_AND_ASSIGN(auto aliases, db->ListAliases());
+  ASSERT_EQ(aliases.size(), 1u);
+  EXPECT_EQ(aliases[0].alias, "live");
+  EXPECT_EQ(aliases[0].collection, "good");
+  // Repaired, the collection can be aliased.
+  ASSERT_OK(db->RepairCollection("bad").status());
+  ASSERT_OK(db->CreateAlias("fixed", "bad"));
+  ASSERT_OK_AND_ASSIGN(auto fixed, db->GetCollection("fixed"));
+  EXPECT_EQ(fixed->name(), "bad");
+}
+
 TEST(DamagedCollectionTest, DroppingADamagedCollectionFreesItsName) {
   TempDir tmp;
   Populate(tmp.path());

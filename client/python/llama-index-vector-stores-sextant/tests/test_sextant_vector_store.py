@@ -103,6 +103,21 @@ def test_delete_and_get_nodes(store: SextantVectorStore) -> None:
     assert store.query(q([1.0, 0.0, 0.0])).ids == []
 
 
+def test_ids_and_filters_together_mean_both(store: SextantVectorStore) -> None:
+    red = MetadataFilters(filters=[MetadataFilter(key="color", value="red")])
+    # get_nodes: the given ids that match, in the order given.
+    assert [n.node_id for n in store.get_nodes(node_ids=["n4", "n2", "n1"], filters=red)] == ["n4", "n1"]
+    assert store.get_nodes(node_ids=[], filters=red) == []
+    # delete_nodes: only n1 is both among the ids and red (n4 is red but not listed, n2 listed but green).
+    store.delete_nodes(node_ids=["n1", "n2"], filters=red)
+    assert sorted(store.query(q([0.0, 0.0, 0.0])).ids or []) == ["n2", "n3", "n4"]
+    store.delete_nodes(node_ids=[], filters=red)  # an empty id list selects nothing
+    store.delete_nodes()  # neither: nothing
+    assert sorted(store.query(q([0.0, 0.0, 0.0])).ids or []) == ["n2", "n3", "n4"]
+    store.delete_nodes(filters=red)
+    assert sorted(store.query(q([0.0, 0.0, 0.0])).ids or []) == ["n2", "n3"]
+
+
 def test_with_vector_store_index(client: sextant.Client) -> None:
     from llama_index.core import Document, MockEmbedding, StorageContext, VectorStoreIndex
 

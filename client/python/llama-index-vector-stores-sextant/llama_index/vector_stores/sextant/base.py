@@ -72,6 +72,14 @@ def to_sextant_filter(filters: Optional[MetadataFilters]) -> Optional[Dict[str, 
     return parts[0] if len(parts) == 1 else {"$and": parts}
 
 
+def _with_node_ids(where: Optional[Dict[str, Any]], node_ids: Optional[List[str]]) -> Optional[Dict[str, Any]]:
+    """`where` restricted to the nodes `node_ids` (by the payload's "node_id"), or `where` alone
+    when node_ids is None or there is no filter to restrict."""
+    if where is None or node_ids is None:
+        return where
+    return {"$and": [where, {"node_id": {"$in": list(node_ids)}}]}
+
+
 class SextantVectorStore(BasePydanticVectorStore):
     """A LlamaIndex vector store on the Sextant collection `collection_name`.
 
@@ -149,14 +157,17 @@ class SextantVectorStore(BasePydanticVectorStore):
     def delete_nodes(
         self, node_ids: Optional[List[str]] = None, filters: Optional[MetadataFilters] = None, **delete_kwargs: Any
     ) -> None:
+        """Deletes the nodes `node_ids`, or those matching `filters`, or, given both, the nodes of
+        `node_ids` that match `filters` (the intersection, as LlamaIndex's own stores do). One
+        atomic delete. Neither given: nothing is deleted."""
         col = self._existing()
         if col is None:
             return
-        if node_ids:
-            col.delete(list(node_ids))
-        where = to_sextant_filter(filters)
+        where = _with_node_ids(to_sextant_filter(filters), node_ids)
         if where is not None:
             col.delete(filter=where)
+        elif node_ids:
+            col.delete(list(node_ids))
 
     def clear(self) -> None:
         self._client.drop_collection(self.collection_name, missing_ok=True)
@@ -165,13 +176,19 @@ class SextantVectorStore(BasePydanticVectorStore):
     def get_nodes(
         self, node_ids: Optional[List[str]] = None, filters: Optional[MetadataFilters] = None, **kwargs: Any
     ) -> List[BaseNode]:
+        """The nodes `node_ids` (in that order, missing ones left out), or those matching
+        `filters`, or, given both, the nodes of `node_ids` that match `filters`."""
         col = self._existing()
         if col is None:
             return []
-        if node_ids is not None:
+        where = to_sextant_filter(filters)
+        if node_ids is not None and where is None:
             points = [p for p in col.get(list(node_ids), with_vector=True) if p is not None]
         else:
-            points = list(col.scan(filter=to_sextant_filter(filters), with_vector=True))
+            points = list(col.scan(filter=_with_node_ids(where, node_ids), with_vector=True))
+            if node_ids is not None:
+                order = {node_id: i for i, node_id in reversed(list(enumerate(node_ids)))}
+                points.sort(key=lambda p: order[str(p.id)])
         out = []
         for p in points:
             node = metadata_dict_to_node(p.payload)
