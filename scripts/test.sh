@@ -23,7 +23,8 @@ mkdir -p build
 [ -x build/venv/bin/python ] || python3 -m venv build/venv
 build/venv/bin/python -m pip install -q --upgrade pip
 # Not editable: the package is built (stubs generated from proto/) exactly as users install it.
-build/venv/bin/python -m pip install -q "./client/python[test]"
+# [dev] brings mypy and the type stubs for the python_client_mypy test.
+build/venv/bin/python -m pip install -q "./client/python[test,dev]"
 # The LangChain and LlamaIndex integrations with their suites (langchain-tests, llama-index-core).
 build/venv/bin/python -m pip install -q "./client/python/langchain-sextant[test]" \
   "./client/python/llama-index-vector-stores-sextant[test]"

@@ -60,6 +60,9 @@ constexpr Flag kFlags[] = {
     {"llm-max-tokens", Kind::kNumber},
     {"llm-models", Kind::kString},
     {"config", Kind::kString},
+    {"cluster", Kind::kString},
+    {"node-id", Kind::kString},
+    {"cluster-replicas", Kind::kNumber},
 };
 
 const Flag* FindFlag(std::string_view name) {
@@ -317,6 +320,14 @@ Text collections (RAG):
   --llm-max-tokens N       the most max_tokens a request may ask of the model (default 4096)
   --llm-models A,B         models a request may name in its generation settings (default: any)
 
+Cluster mode (docs/cluster.md):
+  --cluster URLS           join the cluster whose NATS JetStream servers are at URLS
+                           (nats://HOST:PORT[,nats://HOST:PORT...]); needs --node-id. --data then
+                           holds this node's shard replicas
+  --node-id NAME           this node's name in the cluster, 1..64 of [A-Za-z0-9_-]
+  --cluster-replicas N     JetStream replicas (R) of the streams and buckets this node creates,
+                           1..5 (default 1; 3 with three nats-servers)
+
 Observability:
   --metrics HOST:PORT      serve Prometheus metrics over HTTP at /metrics; with API keys
                            configured a scrape needs one ("Authorization: Bearer KEY")
@@ -476,6 +487,32 @@ ParseResult ParseConfig(int argc, const char* const* argv) {
       !number("slow-call-ms", 0, 3600000, &c.slow_call_ms)) {
     return result;
   }
+
+  if (const auto* v = last("cluster")) {
+    c.cluster = *v;
+    if (c.cluster.empty()) {
+      error = "--cluster: empty URL list (nats://HOST:PORT[,...])";
+      return result;
+    }
+  }
+  if (const auto* v = last("node-id")) c.node_id = *v;
+  if (!c.cluster.empty() && c.node_id.empty()) {
+    error = "--cluster needs --node-id NAME";
+    return result;
+  }
+  if (c.cluster.empty() && !c.node_id.empty()) {
+    error = "--node-id is for cluster mode: give --cluster too";
+    return result;
+  }
+  if (!c.node_id.empty()) {
+    bool ok = c.node_id.size() <= 64;
+    for (char ch : c.node_id) ok = ok && (std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-');
+    if (!ok) {
+      error = "--node-id: \"" + c.node_id + "\" is not 1..64 of [A-Za-z0-9_-]";
+      return result;
+    }
+  }
+  if (!number("cluster-replicas", 1, 5, &c.cluster_replicas)) return result;
 
   if (!number("llm-timeout-ms", 1, 3600000, &c.llm_timeout_ms)) return result;
   if (!number("llm-max-tokens", 1, 1000000, &c.llm_max_tokens)) return result;

@@ -63,6 +63,11 @@ struct ServerConfig {
   uint32_t llm_max_tokens = 4096;       // cap on a request's generation.max_tokens
   std::vector<std::string> llm_models;  // models a request may name; empty: any
 
+  // Cluster mode (docs/cluster.md): empty cluster = a single node.
+  std::string cluster;         // NATS URLs, nats://HOST:PORT[,...]
+  std::string node_id;
+  uint32_t cluster_replicas = 1;  // JetStream R of the streams and buckets this node creates
+
   bool tls() const { return !tls_cert_pem.empty(); }
 };
 

@@ -24,6 +24,10 @@
 #include "server/metrics_http.h"
 #include "server/openai_http.h"
 #include "server/service.h"
+#ifdef SEXTANT_WITH_CLUSTER
+#include "cluster/cluster_database.h"
+#include "cluster/node.h"
+#endif
 
 #ifndef SEXTANTD_BUILD_INFO
 #define SEXTANTD_BUILD_INFO "unknown build"
@@ -128,6 +132,35 @@ int RunServer(const ServerConfig& config) {
   }
   std::unique_ptr<Database> db = std::move(opened).value();
 
+#ifdef SEXTANT_WITH_CLUSTER
+  // Cluster mode: this node's replicas live in `db`; the service sees the cluster's collections.
+  std::unique_ptr<cluster::ClusterNode> cluster_node;
+  std::unique_ptr<cluster::ClusterDatabase> cluster_db;
+  if (!config.cluster.empty()) {
+    cluster::NodeOptions no;
+    no.nats_urls = config.cluster;
+    no.node_id = config.node_id;
+    no.address = config.listen;
+    no.jetstream_replicas = static_cast<int>(config.cluster_replicas);
+    auto node = cluster::ClusterNode::Start(no, db.get());
+    if (!node.ok()) {
+      Log(LogLevel::kError, "cluster_join_failed", {{"cluster", config.cluster}, {"error", node.status().ToString()}});
+      std::fprintf(stderr, "sextantd: --cluster %s: %s\n", config.cluster.c_str(), node.status().ToString().c_str());
+      return kExitError;
+    }
+    cluster_node = std::move(node).value();
+    cluster_db = std::make_unique<cluster::ClusterDatabase>(cluster_node.get(), config.data_dir);
+    Log(LogLevel::kInfo, "cluster_joined", {{"cluster", config.cluster}, {"node", config.node_id}});
+  }
+  Database* served = cluster_db ? static_cast<Database*>(cluster_db.get()) : db.get();
+#else
+  if (!config.cluster.empty()) {
+    std::fprintf(stderr, "sextantd: --cluster: this sextantd was built without cluster mode (SEXTANT_BUILD_CLUSTER)\n");
+    return kExitUsage;
+  }
+  Database* served = db.get();
+#endif
+
   if (!config.snapshot_dir.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(config.snapshot_dir, ec);
@@ -187,7 +220,15 @@ int RunServer(const ServerConfig& config) {
     m->ObserveRequest(method, code, secs);
   };
   // Declared before the server: a service must outlive the grpc::Server that serves it.
-  auto service = std::make_unique<SextantService>(db.get(), std::move(service_options));
+#ifdef SEXTANT_WITH_CLUSTER
+  if (cluster_db) {
+    service_options.create_sharded = [c = cluster_db.get()](std::string_view name, const CollectionOptions& options,
+                                                             uint32_t shards, uint32_t replication) {
+      return c->CreateSharded(name, options, shards, replication);
+    };
+  }
+#endif
+  auto service = std::make_unique<SextantService>(served, std::move(service_options));
 
   grpc::EnableDefaultHealthCheckService(true);
   // The built-in health service has no protobuf descriptors; naming the messages of our copy of
@@ -346,6 +387,10 @@ int RunServer(const ServerConfig& config) {
   server.reset();
   service.reset();
   Log(LogLevel::kDebug, "grpc_stopped", {});
+#ifdef SEXTANT_WITH_CLUSTER
+  cluster_db.reset();
+  cluster_node.reset();  // leaves the cluster, stops the replicas
+#endif
   db.reset();  // flushes and closes
   Log(LogLevel::kInfo, "stopped", {});
   return kExitOk;

@@ -183,7 +183,15 @@ grpc::Status SextantService::CreateCollection(grpc::ServerContext* ctx,
                      "(create one with CreateCollectionRequest.text)");
       }
     }
-    auto created = db_->CreateCollection(req->name(), *options);
+    StatusOr<std::shared_ptr<Collection>> created = Status::Internal("not created");
+    if (options_.create_sharded) {
+      created = options_.create_sharded(req->name(), *options, req->shards(), req->replication());
+    } else if (req->shards() > 1 || req->replication() > 1) {
+      return Error(grpc::StatusCode::INVALID_ARGUMENT,
+                   "shards and replication above 1 need cluster mode (sextantd --cluster; docs/cluster.md)");
+    } else {
+      created = db_->CreateCollection(req->name(), *options);
+    }
     if (!created.ok()) return ToGrpc(created.status());
     return Describe(**created, resp);
   });

@@ -40,6 +40,12 @@ struct ServiceOptions {
   // duration in seconds. May be empty.
   std::function<void(std::string_view method, int code, double seconds)> observe;
 
+  // Cluster mode: creates a collection with shards and replication (null on a single node,
+  // where CreateCollectionRequest.shards/replication above 1 are INVALID_ARGUMENT).
+  std::function<StatusOr<std::shared_ptr<Collection>>(std::string_view name, const CollectionOptions& options,
+                                                      uint32_t shards, uint32_t replication)>
+      create_sharded;
+
   // Text collections (RAG).
   rag::EmbedderEnvironment embedders = rag::EmbedderEnvironment::FromProcess();
   bool allow_remote_embedders = false;  // clients may create "openai" text collections

@@ -4,10 +4,11 @@
 //
 //   kernels_bench [--benchmark_filter=...] [--benchmark_min_time=0.1]
 //
-// Names are <kernel>/<level>/d<dim>/<set>: kernel l2sq_batch or dot_batch; set 64MiB (far larger
+// Names are <kernel>/<level>/d<dim>/<set>: kernel l2sq_batch, dot_batch or dot_rows; set 64MiB (far larger
 // than the caches: a DRAM scan) or 1MiB (fits in L2). bytes_per_second counts the rows scanned,
 // n * d * 4 bytes per call; the query and the 8 KiB of results stay in L1. As in index/flat.cc,
-// the base is scanned in blocks of 2048 rows into one reused output buffer.
+// the base is scanned in blocks of 2048 rows into one reused output buffer. Set lists80 is an IVF
+// list scan's pattern: runs of 80 rows from random places in the 64 MiB.
 //
 // The reference, stream_sum/<isa>/<set>, adds up the same floats with a plain loop: eight
 // independent accumulators so that neither add latency nor the loop limits it. The sse2 version
@@ -50,7 +51,13 @@ const std::vector<float>& Base() {
   return base;
 }
 
-void BM_Scan(benchmark::State& state, const Kernels* kernels, bool l2, size_t dim, size_t bytes) {
+enum class Kernel { kL2sqBatch, kDotBatch, kDotRows };
+
+const char* KernelName(Kernel k) {
+  return k == Kernel::kL2sqBatch ? "l2sq_batch/" : k == Kernel::kDotBatch ? "dot_batch/" : "dot_rows/";
+}
+
+void BM_Scan(benchmark::State& state, const Kernels* kernels, Kernel kernel, size_t dim, size_t bytes) {
   const float* base = Base().data();
   const size_t rows = bytes / (dim * sizeof(float));
   std::vector<float> query(dim);
@@ -58,7 +65,9 @@ void BM_Scan(benchmark::State& state, const Kernels* kernels, bool l2, size_t di
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   for (float& x : query) x = u(rng);
   std::vector<float> out(kBlockRows);
-  const auto batch = l2 ? kernels->l2sq_batch : kernels->dot_batch;
+  const auto batch = kernel == Kernel::kL2sqBatch ? kernels->l2sq_batch
+                     : kernel == Kernel::kDotBatch ? kernels->dot_batch
+                                                   : kernels->dot_rows;
   for (auto _ : state) {
     for (size_t start = 0; start < rows; start += kBlockRows) {
       const size_t n = std::min(kBlockRows, rows - start);
@@ -69,6 +78,33 @@ void BM_Scan(benchmark::State& state, const Kernels* kernels, bool l2, size_t di
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * rows * dim * sizeof(float)));
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * rows));  // distances
+}
+
+// An IVF list scan's pattern: 80 rows (a list of a 100k-point, 1264-list index) at a time, each
+// run of rows starting at a random place in the 64 MiB, so every call starts cold.
+void BM_Lists(benchmark::State& state, const Kernels* kernels, Kernel kernel, size_t dim) {
+  constexpr size_t kListRows = 80;
+  const float* base = Base().data();
+  const size_t rows = kLargeBytes / (dim * sizeof(float));
+  std::vector<float> query(dim), out(kListRows);
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  for (float& x : query) x = u(rng);
+  std::vector<size_t> starts(4096);
+  for (size_t& st : starts) st = std::uniform_int_distribution<size_t>(0, rows - kListRows)(rng);
+  const auto batch = kernel == Kernel::kL2sqBatch ? kernels->l2sq_batch
+                     : kernel == Kernel::kDotBatch ? kernels->dot_batch
+                                                   : kernels->dot_rows;
+  size_t next = 0;
+  for (auto _ : state) {
+    for (size_t c = 0; c < 16; ++c, next = (next + 1) % starts.size()) {
+      batch(query.data(), base + starts[next] * dim, kListRows, dim, out.data());
+      benchmark::DoNotOptimize(out.data());
+      benchmark::ClobberMemory();
+    }
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * 16 * kListRows * dim * sizeof(float)));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * 16 * kListRows));
 }
 
 // The bandwidth reference, three widths. Each returns the sum so the loads cannot be dropped.
@@ -168,16 +204,23 @@ void RegisterAll() {
     }
   }
   for (size_t bytes : sets) {
-    for (const bool l2 : {true, false}) {
+    for (const Kernel kernel : {Kernel::kL2sqBatch, Kernel::kDotBatch, Kernel::kDotRows}) {
       for (Level level : sextant::simd::AvailableLevels()) {
         const Kernels* kernels = sextant::simd::ForLevel(level);
         for (size_t dim : kDims) {
-          const std::string name = std::string(l2 ? "l2sq_batch/" : "dot_batch/") +
-                                   std::string(sextant::simd::LevelName(level)) + "/d" +
-                                   std::to_string(dim) + "/" + SetName(bytes);
-          benchmark::RegisterBenchmark(name.c_str(), BM_Scan, kernels, l2, dim, bytes);
+          const std::string name = std::string(KernelName(kernel)) + std::string(sextant::simd::LevelName(level)) +
+                                   "/d" + std::to_string(dim) + "/" + SetName(bytes);
+          benchmark::RegisterBenchmark(name.c_str(), BM_Scan, kernels, kernel, dim, bytes);
         }
       }
+    }
+  }
+  // IVF list scans (bench/README.md, "IVF list scan"): d 128 only.
+  for (const Kernel kernel : {Kernel::kL2sqBatch, Kernel::kDotRows}) {
+    for (Level level : sextant::simd::AvailableLevels()) {
+      const std::string name =
+          std::string(KernelName(kernel)) + std::string(sextant::simd::LevelName(level)) + "/d128/lists80";
+      benchmark::RegisterBenchmark(name.c_str(), BM_Lists, sextant::simd::ForLevel(level), kernel, size_t{128});
     }
   }
 }

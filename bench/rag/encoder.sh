@@ -35,9 +35,9 @@ fi
 cmake --build "$BUILD_DIR" --target sextant_encoder_bench -j2 >&2
 BENCH=$BUILD_DIR/bench/rag/sextant-encoder-bench
 VENV=$BUILD_DIR/encoder-venv
-if [[ ! -x $VENV/bin/python ]]; then
-  ${PYTHON:-python3} -m venv "$VENV" >&2
-  "$VENV/bin/pip" install -q numpy onnx onnxruntime tokenizers safetensors >&2
+[[ -x $VENV/bin/python ]] || ${PYTHON:-python3} -m venv "$VENV" >&2
+if ! "$VENV/bin/python" -c "import numpy, onnx, onnxruntime, tokenizers, safetensors, sympy" 2>/dev/null; then
+  "$VENV/bin/pip" install -q numpy onnx onnxruntime tokenizers safetensors sympy >&2
 fi
 PEERS=("$VENV/bin/python" "$ROOT/bench/rag/encoder_peers.py")
 WORK=$BUILD_DIR/encoder-bench
@@ -51,7 +51,7 @@ for set in long:32 short:1; do
     for fused in "" --fused; do
       "${PEERS[@]}" ort --model "$MODEL" --texts "$WORK/$name.txt" --batch "$batch" --seconds "$seconds" \
         --vectors "$WORK/$name.f32" --onnx "$WORK/minilm.onnx" $fused 2> >(grep -v '^.\[0;93m' >&2) |
-        sed "s/^{/{\"set\": \"$name\", /"
+        sed "s/^{/{\"set\": \"$name\", /" || echo "encoder.sh: the ONNX Runtime run${fused:+ ($fused)} failed" >&2
     done
   fi
 done

@@ -2,7 +2,7 @@
 """Bulk ingest rate of the Python client over the streaming upsert (UpsertStream).
 
     ingest_python.py --address 127.0.0.1:7070 --base siftsmall_base.fvecs [--batch 1000]
-    ingest_python.py --address 127.0.0.1:7070 --synthetic 100000,128 [--mode sync|async|repeated]
+    ingest_python.py --address 127.0.0.1:7070 --synthetic 100000,128 [--mode sync|async|messages|repeated]
 
 Against a running sextantd: drops the collection --collection if it exists, creates it
 (dimension of the data, --metric, --index), then times Collection.import_points over every vector
@@ -76,10 +76,12 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=42, help="seed of --synthetic (default 42)")
     ap.add_argument("--api-key", default=None)
     ap.add_argument("--keep", action="store_true", help="keep the collection afterwards")
-    ap.add_argument("--mode", choices=["sync", "async", "repeated"], default="sync",
-                    help="sync: Collection.import_points (packed float32 vectors, the default); "
-                         "async: AsyncCollection.import_points; repeated: sync, but vectors sent as "
-                         "repeated float (the wire form before packed vectors), for comparison")
+    ap.add_argument("--mode", choices=["sync", "async", "messages", "repeated"], default="sync",
+                    help="sync: Collection.import_points (pre-encoded requests with packed float32 "
+                         "vectors, the default); async: AsyncCollection.import_points; messages: sync, "
+                         "but requests built as pb.Point messages with packed vectors (the client "
+                         "before pre-encoding); repeated: messages with vectors as repeated float "
+                         "(the wire form before packed vectors), for comparison")
     args = ap.parse_args()
     if args.batch < 1:
         ap.error("--batch must be >= 1")
@@ -106,16 +108,21 @@ def main() -> int:
 
             start = time.perf_counter()
             written = asyncio.run(run())
-        elif args.mode == "repeated":
+        elif args.mode in ("messages", "repeated"):
             from sextant import _convert
             from sextant._proto import sextant_pb2 as pb
 
-            def repeated(ids, rows, payloads, offset=0):  # type: ignore[no-untyped-def]
-                # The client's conversion before packed vectors: a Python float per component.
-                m = _convert.as_matrix(rows).tolist()
-                return [pb.Point(id=_convert.id_to_proto(ids[i]), vector=m[i]) for i in range(len(ids))]
+            def as_messages(collection, ids, rows, payloads, offset=0, sync=False):  # type: ignore[no-untyped-def]
+                # The client's conversion before pre-encoded requests: one pb.Point (and PointId)
+                # per point, serialised by protobuf; "repeated" also a Python float per component.
+                if args.mode == "repeated":
+                    m = _convert.as_matrix(rows).tolist()
+                    points = [pb.Point(id=_convert.id_to_proto(ids[i]), vector=m[i]) for i in range(len(ids))]
+                else:
+                    points = _convert.points_to_proto(ids, rows, payloads, offset)
+                return pb.UpsertRequest(collection=collection, points=points, sync=sync).SerializeToString()
 
-            _convert.points_to_proto = repeated
+            _convert.encode_upsert_request = as_messages
             start = time.perf_counter()
             written = col.import_points(range(n), vectors, batch_size=args.batch, progress=False)
         else:

@@ -138,10 +138,12 @@ StatusOr<ServerInfo> Client::Info() {
   return info;
 }
 
-StatusOr<CollectionInfo> Client::CreateCollection(std::string_view name,
-                                                  const CollectionOptions& options) {
+StatusOr<CollectionInfo> Client::CreateCollection(std::string_view name, const CollectionOptions& options,
+                                                  uint32_t shards, uint32_t replication) {
   v1::CreateCollectionRequest request;
   convert::ToProto(name, options, &request);
+  request.set_shards(shards);
+  request.set_replication(replication);
   v1::CollectionInfo response;
   SEXTANT_RETURN_IF_ERROR(connection_->Call([&](grpc::ClientContext* c) {
     return connection_->stub->CreateCollection(c, request, &response);

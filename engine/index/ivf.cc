@@ -134,6 +134,7 @@ struct IvfIndex::ScanScratch {
   std::vector<float> residual;     // query - centroid
   std::vector<float> table;        // IVF-PQ: the current list's table
   std::vector<float> query_table;  // IVF-PQ: per-query table (-2 <q_j, C> for L2, <q_j, C> for IP)
+  float query_norm = 0.0f;         // IVF-Flat L2: |q|^2
   uint64_t computations = 0;
 };
 
@@ -211,9 +212,27 @@ uint32_t IvfIndex::NearestList(const float* x) const {
   return static_cast<uint32_t>(ArgMin(d.data(), nlist_));
 }
 
+void IvfIndex::CoarseDistances(const simd::Kernels& kern, const float* q, float q_norm, float* out) const {
+  kern.dot_rows(q, centroids_.data(), nlist_, dim_, out);
+  if (IsDot()) {
+    for (uint32_t l = 0; l < nlist_; ++l) out[l] = -out[l];
+  } else {
+    const float* cn = centroid_norms_.data();
+    for (uint32_t l = 0; l < nlist_; ++l) out[l] = q_norm + cn[l] - 2.0f * out[l];
+  }
+}
+
 void IvfIndex::BuildDerived() {
   lists_ = std::make_unique<List[]>(nlist_);
   pq_tables_.clear();
+  centroid_norms_.assign(nlist_, 0.0f);
+  if (!IsDot()) {
+    const simd::Kernels& kern = simd::Active();
+    for (uint32_t l = 0; l < nlist_; ++l) {
+      const float* c = &centroids_[size_t{l} * dim_];
+      centroid_norms_[l] = kern.dot(c, c, dim_);
+    }
+  }
   if (options_.quantizer != QuantizerType::kPq || IsDot()) return;
   const size_t per_list = pq_.m() * kK;
   if (uint64_t{nlist_} * per_list * sizeof(float) > kMaxPrecomputedTableBytes) return;
@@ -308,6 +327,7 @@ Status IvfIndex::Add(uint32_t slot) {
     MakeRoom(&list.slots, 1);
     if (options_.quantizer == QuantizerType::kNone) {
       MakeRoom(&list.vectors, dim_);
+      if (KeepsNorms()) MakeRoom(&list.norms, 1);
     } else {
       MakeRoom(&list.codes, code_size_);
     }
@@ -315,6 +335,7 @@ Status IvfIndex::Add(uint32_t slot) {
     list.slots.push_back(slot);
     if (options_.quantizer == QuantizerType::kNone) {
       list.vectors.insert(list.vectors.end(), x, x + dim_);
+      if (KeepsNorms()) list.norms.push_back(simd::Active().dot(x, x, dim_));
     } else {
       list.codes.insert(list.codes.end(), code.begin(), code.end());
     }
@@ -356,17 +377,20 @@ std::vector<uint32_t> IvfIndex::Consolidate() {
       if (w != r) {
         list.slots[w] = slot;
         if (entry_floats) std::memmove(&list.vectors[w * entry_floats], &list.vectors[r * entry_floats], entry_floats * 4);
+        if (!list.norms.empty()) list.norms[w] = list.norms[r];
         if (entry_bytes) std::memmove(&list.codes[w * entry_bytes], &list.codes[r * entry_bytes], entry_bytes);
       }
       ++w;
     }
     list.slots.resize(w);
     list.vectors.resize(w * entry_floats);
+    if (!list.norms.empty()) list.norms.resize(w);
     list.codes.resize(w * entry_bytes);
     if (list.slots.capacity() > 2 * w + 16) {
       try {
         list.slots.shrink_to_fit();
         list.vectors.shrink_to_fit();
+        list.norms.shrink_to_fit();
         list.codes.shrink_to_fit();
       } catch (const std::bad_alloc&) {
         // Keeping the larger buffers is fine.
@@ -402,11 +426,13 @@ void IvfIndex::ScanList(uint32_t l, float coarse, const float* q, const IndexSea
       size_t j = i + 1;
       while (j < n && allowed(slots[j])) ++j;
       const float* rows = list.vectors.data() + i * dim_;
+      s->kern->dot_rows(q, rows, j - i, dim_, dist);
       if (IsDot()) {
-        s->kern->dot_batch(q, rows, j - i, dim_, dist);
         for (size_t t = 0; t < j - i; ++t) dist[t] = -dist[t];
       } else {
-        s->kern->l2sq_batch(q, rows, j - i, dim_, dist);
+        // |q - x|^2 = |q|^2 + |x|^2 - 2 q.x; Search re-scores the k it returns exactly.
+        const float* norms = list.norms.data() + i;
+        for (size_t t = 0; t < j - i; ++t) dist[t] = s->query_norm + norms[t] - 2.0f * dist[t];
       }
       for (size_t t = 0; t < j - i; ++t) {
         if (dist[t] <= top.Bound()) top.Push(dist[t], slots[i + t]);
@@ -490,12 +516,8 @@ Status IvfIndex::Search(const float* query, const IndexSearchParams& params, std
 
     // Coarse step: distance to every centroid (NaN sorts last).
     std::vector<float> coarse(nlist_);
-    if (IsDot()) {
-      kern.dot_batch(query, centroids_.data(), nlist_, dim_, coarse.data());
-      for (float& v : coarse) v = -v;
-    } else {
-      kern.l2sq_batch(query, centroids_.data(), nlist_, dim_, coarse.data());
-    }
+    scratch.query_norm = IsDot() ? 0.0f : kern.dot(query, query, dim_);
+    CoarseDistances(kern, query, scratch.query_norm, coarse.data());
     for (float& v : coarse) {
       if (std::isnan(v)) v = std::numeric_limits<float>::infinity();
     }
@@ -549,6 +571,14 @@ Status IvfIndex::Search(const float* query, const IndexSearchParams& params, std
 
     if (options_.quantizer == QuantizerType::kNone) {
       *out = std::move(scratch.top).Sorted();
+      if (!IsDot()) {
+        // The scan's |q|^2 + |x|^2 - 2 q.x loses low bits to cancellation near the query: the k
+        // returned get their exact distances (from the store's rows, as IVF-PQ's re-rank), re-sorted.
+        for (Neighbor& nb : *out) {
+          if (nb.slot < store_->capacity()) nb.distance = kern.l2sq(query, store_->Row(nb.slot), dim_);
+        }
+        std::sort(out->begin(), out->end());
+      }
     } else {
       // Re-rank the approximate candidates with the float32 rows.
       // The rows are scattered over the store: prefetch a few candidates ahead, whole rows.
@@ -604,7 +634,7 @@ size_t IvfIndex::MemoryBytes() const {
       const List& list = lists_[l];
       std::shared_lock lock(list.mu);
       bytes += list.slots.capacity() * sizeof(uint32_t) + list.vectors.capacity() * sizeof(float) +
-               list.codes.capacity();
+               list.norms.capacity() * sizeof(float) + list.codes.capacity();
     }
   }
   return bytes;
@@ -718,6 +748,11 @@ Status IvfIndex::Deserialize(std::string_view bytes) {
       if (options_.quantizer == QuantizerType::kNone) {
         list.vectors.resize(size_t{count} * dim_);
         in.Raw(list.vectors.data(), uint64_t{count} * code_size_);
+        if (KeepsNorms()) {
+          const simd::Kernels& kern = simd::Active();
+          list.norms.resize(count);
+          for (size_t i = 0; i < count; ++i) list.norms[i] = kern.dot(&list.vectors[i * dim_], &list.vectors[i * dim_], dim_);
+        }
       } else {
         list.codes.resize(size_t{count} * code_size_);
         in.Raw(list.codes.data(), uint64_t{count} * code_size_);

@@ -92,6 +92,7 @@
 #include "sextant/options.h"
 #include "sextant/status.h"
 #include "sextant/types.h"
+#include "simd/distance.h"
 
 namespace sextant::index {
 
@@ -169,6 +170,7 @@ class IvfIndex final : public VectorIndex {
     mutable std::shared_mutex mu;
     std::vector<uint32_t> slots;   // guarded by mu
     std::vector<float> vectors;    // IVF-Flat: dim floats per entry; guarded by mu
+    std::vector<float> norms;      // IVF-Flat with L2: |x|^2 per entry (derived, not saved); guarded by mu
     std::vector<uint8_t> codes;    // SQ8 / PQ: code_size bytes per entry; guarded by mu
   };
 
@@ -177,6 +179,12 @@ class IvfIndex final : public VectorIndex {
   IvfIndex(const IndexOptions& options, Metric metric, const VectorStore* store);
 
   bool IsDot() const { return metric_ != Metric::kL2; }
+  // IVF-Flat with L2 keeps each entry's squared norm beside it: a list is then scanned as dot
+  // products (|q|^2 + |x|^2 - 2 q.x), half the arithmetic of squared differences.
+  bool KeepsNorms() const { return options_.quantizer == QuantizerType::kNone && !IsDot(); }
+  // Coarse distances of q to every centroid from dot_rows: |q|^2 + |c|^2 - 2 q.c for L2 (q_norm
+  // = |q|^2), -q.c for the dot metrics.
+  void CoarseDistances(const simd::Kernels& kern, const float* q, float q_norm, float* out) const;
   uint8_t StateOf(uint32_t slot) const;
   void SetState(uint32_t slot, uint8_t state);
   // Nearest list to x (by the metric), ties to the lower index.
@@ -198,6 +206,7 @@ class IvfIndex final : public VectorIndex {
 
   std::atomic<bool> trained_{false};
   std::vector<float> centroids_;  // nlist * dim; fixed after Train
+  std::vector<float> centroid_norms_;  // L2: |c|^2 per centroid (derived by BuildDerived)
   Sq8Quantizer sq8_;
   ProductQuantizer pq_;
   std::vector<float> pq_tables_;  // IVF-PQ L2: nlist * pq_m * 256, T_c above; may be empty

@@ -72,9 +72,12 @@ struct DenseImpl {
   }
 
   // Rows i .. i + Rows - 1 (x and y already offset to row i, x to the k-block) by one panel.
+  // `next`, when not null, is the next panel's k-block, prefetched a row (2W floats) per step so
+  // that it is in cache when its turn comes: with few rows (short texts) the weights stream from
+  // memory once per call and their latency, not the FMAs, sets the pace.
   template <int Rows>
   static inline void Block(const float* x, size_t ldx, const float* panel, size_t kb, const float* bias,
-                           bool first, bool gelu, float* y, size_t ldy, size_t cols) {
+                           bool first, bool gelu, float* y, size_t ldy, size_t cols, const float* next) {
     const size_t n0 = cols < W ? cols : W;
     const size_t n1 = cols > W ? cols - W : 0;
     R c00 = V::Zero(), c01 = V::Zero(), c10 = V::Zero(), c11 = V::Zero(), c20 = V::Zero(), c21 = V::Zero();
@@ -97,6 +100,11 @@ struct DenseImpl {
     }
     const float* wp = panel;
     for (size_t p = 0; p < kb; ++p, wp += P) {
+      if (next != nullptr) {
+        for (size_t b = 0; b < P * sizeof(float); b += 64) {
+          __builtin_prefetch(reinterpret_cast<const char*>(next + p * P) + b);
+        }
+      }
       const R w0 = V::Load(wp), w1 = V::Load(wp + W);
 #define SEXTANT_DENSE_STEP(r)                               \
   if constexpr (Rows > r) {                                 \
@@ -136,18 +144,21 @@ struct DenseImpl {
           const size_t cols = m - j0 < P ? m - j0 : P;
           const float* panel = packed + j0 * k + k0 * P;
           const float* b = bias != nullptr ? bias + j0 : nullptr;
+          // With one chunk of rows (n <= kMc: short inputs) each panel passes once and streams from
+          // memory: the first block of rows over it prefetches the next panel's k-block.
+          const float* next = n <= kMc && j0 + P < m ? panel + P * k : nullptr;
           size_t i = r0;
-          for (; i + 6 <= r1; i += 6) {
-            Block<6>(x + i * ldx + k0, ldx, panel, kb, b, first, gelu, y + i * ldy + j0, ldy, cols);
+          for (; i + 6 <= r1; i += 6, next = nullptr) {
+            Block<6>(x + i * ldx + k0, ldx, panel, kb, b, first, gelu, y + i * ldy + j0, ldy, cols, next);
           }
           const float* xi = x + i * ldx + k0;
           float* yi = y + i * ldy + j0;
           switch (r1 - i) {
-            case 5: Block<5>(xi, ldx, panel, kb, b, first, gelu, yi, ldy, cols); break;
-            case 4: Block<4>(xi, ldx, panel, kb, b, first, gelu, yi, ldy, cols); break;
-            case 3: Block<3>(xi, ldx, panel, kb, b, first, gelu, yi, ldy, cols); break;
-            case 2: Block<2>(xi, ldx, panel, kb, b, first, gelu, yi, ldy, cols); break;
-            case 1: Block<1>(xi, ldx, panel, kb, b, first, gelu, yi, ldy, cols); break;
+            case 5: Block<5>(xi, ldx, panel, kb, b, first, gelu, yi, ldy, cols, next); break;
+            case 4: Block<4>(xi, ldx, panel, kb, b, first, gelu, yi, ldy, cols, next); break;
+            case 3: Block<3>(xi, ldx, panel, kb, b, first, gelu, yi, ldy, cols, next); break;
+            case 2: Block<2>(xi, ldx, panel, kb, b, first, gelu, yi, ldy, cols, next); break;
+            case 1: Block<1>(xi, ldx, panel, kb, b, first, gelu, yi, ldy, cols, next); break;
             default: break;
           }
         }

@@ -37,6 +37,10 @@ struct Kernels {
   // out[i] = l2sq(q, row i) / dot(q, row i).
   void (*l2sq_batch)(const float* q, const float* base, size_t n, size_t d, float* out);
   void (*dot_batch)(const float* q, const float* base, size_t n, size_t d, float* out);
+  // As dot_batch, for scans that do not need dot()'s exact bits (IVF lists and centroids): four
+  // rows at a time share each load of q, and rows further on are prefetched. out[i] may differ
+  // from dot(q, row i) in the last bits (another order of summation).
+  void (*dot_rows)(const float* q, const float* base, size_t n, size_t d, float* out);
 };
 
 // The kernels for `level`, or nullptr when this CPU cannot run them (or they were not built).

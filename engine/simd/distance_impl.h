@@ -160,6 +160,61 @@ inline float CosineImpl(const float* a, const float* b, size_t d) {
   return static_cast<float>(ab / std::sqrt(static_cast<double>(aa) * static_cast<double>(bb)));
 }
 
+// dot_rows: q against four rows at a time, so that each batch of q is loaded once for four rows,
+// with two accumulators per row (eight FMA chains hide the FMA latency), and the block two blocks
+// ahead prefetched a cache line at a time (list scans jump from list to list, where the hardware
+// prefetcher needs a while to catch on). Leftover rows go through SumTerms.
+template <class Arch>
+inline void DotRows(const float* q, const float* base, size_t n, size_t d, float* out) {
+  using B = xsimd::batch<float, Arch>;
+  constexpr size_t kW = B::size;
+  const size_t block_bytes = 4 * d * sizeof(float);
+  const char* end = reinterpret_cast<const char*>(base + n * d);
+  size_t r = 0;
+  for (; r + 4 <= n; r += 4) {
+    const float* x0 = base + r * d;
+    const float* x1 = x0 + d;
+    const float* x2 = x1 + d;
+    const float* x3 = x2 + d;
+    const char* ahead = reinterpret_cast<const char*>(x0) + 2 * block_bytes;
+    for (size_t b = 0; b < block_bytes && ahead + b < end; b += 64) __builtin_prefetch(ahead + b);
+    B a0(0.0f), a1(0.0f), a2(0.0f), a3(0.0f), c0(0.0f), c1(0.0f), c2(0.0f), c3(0.0f);
+    size_t i = 0;
+    for (; i + 2 * kW <= d; i += 2 * kW) {
+      const B q0 = B::load_unaligned(q + i);
+      const B q1 = B::load_unaligned(q + i + kW);
+      a0 = xsimd::fma(q0, B::load_unaligned(x0 + i), a0);
+      a1 = xsimd::fma(q0, B::load_unaligned(x1 + i), a1);
+      a2 = xsimd::fma(q0, B::load_unaligned(x2 + i), a2);
+      a3 = xsimd::fma(q0, B::load_unaligned(x3 + i), a3);
+      c0 = xsimd::fma(q1, B::load_unaligned(x0 + i + kW), c0);
+      c1 = xsimd::fma(q1, B::load_unaligned(x1 + i + kW), c1);
+      c2 = xsimd::fma(q1, B::load_unaligned(x2 + i + kW), c2);
+      c3 = xsimd::fma(q1, B::load_unaligned(x3 + i + kW), c3);
+    }
+    if (i + kW <= d) {
+      const B q0 = B::load_unaligned(q + i);
+      a0 = xsimd::fma(q0, B::load_unaligned(x0 + i), a0);
+      a1 = xsimd::fma(q0, B::load_unaligned(x1 + i), a1);
+      a2 = xsimd::fma(q0, B::load_unaligned(x2 + i), a2);
+      a3 = xsimd::fma(q0, B::load_unaligned(x3 + i), a3);
+      i += kW;
+    }
+    float s0 = ReduceAdd(a0 + c0), s1 = ReduceAdd(a1 + c1), s2 = ReduceAdd(a2 + c2), s3 = ReduceAdd(a3 + c3);
+    for (; i < d; ++i) {
+      s0 += q[i] * x0[i];
+      s1 += q[i] * x1[i];
+      s2 += q[i] * x2[i];
+      s3 += q[i] * x3[i];
+    }
+    out[r] = s0;
+    out[r + 1] = s1;
+    out[r + 2] = s2;
+    out[r + 3] = s3;
+  }
+  for (; r < n; ++r) out[r] = SumTerms<Arch, DotTerm>(q, base + r * d, d);
+}
+
 // The entry points the table holds. `flatten`: see the file comment.
 template <class Arch>
 struct Entry {
@@ -180,6 +235,9 @@ struct Entry {
                                         float* out) {
     for (size_t r = 0; r < n; ++r) out[r] = SumTerms<Arch, DotTerm>(q, base + r * d, d);
   }
+  [[gnu::flatten]] static void DotRowsEntry(const float* q, const float* base, size_t n, size_t d, float* out) {
+    DotRows<Arch>(q, base, n, d, out);
+  }
 };
 
 template <class Arch>
@@ -189,7 +247,8 @@ constexpr Kernels MakeKernels(Level level) {
                  &Entry<Arch>::Dot,
                  &Entry<Arch>::Cosine,
                  &Entry<Arch>::L2SqBatch,
-                 &Entry<Arch>::DotBatch};
+                 &Entry<Arch>::DotBatch,
+                 &Entry<Arch>::DotRowsEntry};
 }
 
 }  // namespace

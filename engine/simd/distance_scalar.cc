@@ -64,7 +64,7 @@ void DotBatch(const float* q, const float* base, size_t n, size_t d, float* out)
   for (size_t r = 0; r < n; ++r) out[r] = Dot(q, base + r * d, d);
 }
 
-constexpr Kernels kScalarKernels = {Level::kScalar, &L2Sq, &Dot, &Cosine, &L2SqBatch, &DotBatch};
+constexpr Kernels kScalarKernels = {Level::kScalar, &L2Sq, &Dot, &Cosine, &L2SqBatch, &DotBatch, &DotBatch};
 
 }  // namespace
 

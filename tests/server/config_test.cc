@@ -108,6 +108,30 @@ TEST(ConfigTest, KeyFile) {
   EXPECT_NE(r.error.find("line 2"), std::string::npos) << r.error;
 }
 
+TEST(ConfigTest, ClusterFlags) {
+  ParseResult r = Parse({"--cluster", "nats://127.0.0.1:4222,nats://10.0.0.2:4222", "--node-id", "node-1",
+                         "--cluster-replicas", "3"});
+  ASSERT_EQ(r.action, ParseResult::Action::kRun) << r.error;
+  EXPECT_EQ(r.config.cluster, "nats://127.0.0.1:4222,nats://10.0.0.2:4222");
+  EXPECT_EQ(r.config.node_id, "node-1");
+  EXPECT_EQ(r.config.cluster_replicas, 3u);
+  EXPECT_TRUE(Parse({}).config.cluster.empty());
+
+  r = Parse({"--cluster", "nats://127.0.0.1:4222"});
+  EXPECT_EQ(r.action, ParseResult::Action::kError);
+  EXPECT_NE(r.error.find("--cluster needs --node-id"), std::string::npos) << r.error;
+  r = Parse({"--node-id", "a"});
+  EXPECT_EQ(r.action, ParseResult::Action::kError);
+  EXPECT_NE(r.error.find("give --cluster too"), std::string::npos) << r.error;
+  r = Parse({"--cluster", "", "--node-id", "a"});
+  EXPECT_EQ(r.action, ParseResult::Action::kError);
+  r = Parse({"--cluster", "nats://x:1", "--node-id", "a.b"});
+  EXPECT_EQ(r.action, ParseResult::Action::kError);
+  EXPECT_NE(r.error.find("--node-id"), std::string::npos) << r.error;
+  r = Parse({"--cluster", "nats://x:1", "--node-id", "a", "--cluster-replicas", "6"});
+  EXPECT_EQ(r.action, ParseResult::Action::kError);
+}
+
 TEST(ConfigTest, BadSettings) {
   struct Case {
     std::vector<std::string> args;

@@ -48,6 +48,21 @@ TEST_F(RpcTest, ServerInfoReportsVersionAndLimits) {
   EXPECT_EQ(info.max_dimension(), 65536u);
 }
 
+TEST_F(RpcTest, ShardsAndReplicationNeedClusterMode) {
+  v1::CreateCollectionRequest req = CreateReq("sharded", 4);
+  v1::CollectionInfo info;
+  req.set_shards(3);
+  auto status = stub().CreateCollection(Ctx().get(), req, &info);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("cluster mode"), std::string::npos) << status.error_message();
+  req.set_shards(1);
+  req.set_replication(2);
+  EXPECT_EQ(stub().CreateCollection(Ctx().get(), req, &info).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  req.set_replication(1);  // 1 and 1: the single node's layout
+  status = stub().CreateCollection(Ctx().get(), req, &info);
+  EXPECT_TRUE(status.ok()) << Describe(status);
+}
+
 TEST_F(RpcTest, CollectionsCreateDescribeListDrop) {
   v1::CreateCollectionRequest req = CreateReq("b_docs", 16, v1::METRIC_COSINE, "HNSW16");
   v1::PayloadIndex* pi = req.add_payload_indexes();

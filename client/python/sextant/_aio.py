@@ -25,7 +25,7 @@ import grpc.aio
 import numpy as np
 
 from . import _convert as cv
-from ._client import PayloadIndexes, _sequence
+from ._client import PayloadIndexes, _remove_quietly, _sequence
 from ._errors import DeadlineExceededError, InvalidArgumentError, NotFoundError, SextantError, from_rpc_error
 from ._proto import sextant_pb2 as pb
 from ._proto import sextant_pb2_grpc as pb_grpc
@@ -39,6 +39,8 @@ from ._types import (
     Point,
     SearchResult,
     ServerInfo,
+    SnapshotInfo,
+    ToolCall,
 )
 
 __all__ = ["AsyncClient", "AsyncCollection", "AsyncAskStream"]
@@ -96,6 +98,7 @@ class AsyncClient:
         else:
             self._channel = grpc.aio.insecure_channel(address, options=channel_options)
         self._stub: Any = pb_grpc.SextantStub(self._channel)  # type: ignore[no-untyped-call]
+        self._raw = cv.RawUpsertStub(self._channel)  # writes pre-encoded by cv.encode_upsert_request
         self._closed = False
 
     # ---------------------------------------------------------------- plumbing
@@ -107,10 +110,10 @@ class AsyncClient:
         if self._closed:
             raise ValueError("sextant.AsyncClient: the client is closed")
 
-    async def _call(self, method: str, request: Any, timeout: Optional[float]) -> Any:
+    async def _call(self, method: str, request: Any, timeout: Optional[float], stub: Any = None) -> Any:
         self._check_open()
         try:
-            return await getattr(self._stub, method)(
+            return await getattr(self._stub if stub is None else stub, method)(
                 request, timeout=self._deadline(timeout), metadata=self._metadata
             )
         except grpc.RpcError as e:
@@ -210,6 +213,85 @@ class AsyncClient:
         await self._call("UpdateAliases", cv.update_aliases_request(changes), timeout)
 
 
+    # ---------------------------------------------------------------- snapshots
+
+    async def create_snapshot(
+        self, collection: Optional[str] = None, *, name: Optional[str] = None, timeout: Optional[float] = None
+    ) -> SnapshotInfo:
+        """As Client.create_snapshot."""
+        request = pb.CreateSnapshotRequest(collection=collection or "", name=name or "")
+        return cv.snapshot_info_from_proto(await self._call("CreateSnapshot", request, timeout))
+
+    async def list_snapshots(self, *, timeout: Optional[float] = None) -> List[SnapshotInfo]:
+        """As Client.list_snapshots."""
+        response = await self._call("ListSnapshots", pb.ListSnapshotsRequest(), timeout)
+        return [cv.snapshot_info_from_proto(s) for s in response.snapshots]
+
+    async def delete_snapshot(self, name: str, *, missing_ok: bool = False, timeout: Optional[float] = None) -> bool:
+        """As Client.delete_snapshot."""
+        try:
+            await self._call("DeleteSnapshot", pb.DeleteSnapshotRequest(name=name), timeout)
+        except NotFoundError:
+            if missing_ok:
+                return False
+            raise
+        return True
+
+    async def restore_snapshot(
+        self, name: str, collection: str, *, source: Optional[str] = None, timeout: Optional[float] = None
+    ) -> "AsyncCollection":
+        """As Client.restore_snapshot."""
+        request = pb.RestoreSnapshotRequest(name=name, source=source or "", collection=collection)
+        info = await self._call("RestoreSnapshot", request, timeout)
+        return AsyncCollection(self, info.name)
+
+    async def download_snapshot(
+        self, name: str, path: Union[str, "os.PathLike[str]"], *, timeout: Optional[float] = None
+    ) -> int:
+        """As Client.download_snapshot ("<path>.partial", renamed when complete)."""
+        self._check_open()
+        target = os.fspath(path)
+        partial = target + ".partial"
+        written = 0
+        try:
+            call = self._stub.DownloadSnapshot(
+                pb.DownloadSnapshotRequest(name=name), timeout=self._deadline(timeout), metadata=self._metadata
+            )
+            with open(partial, "wb") as f:
+                async for chunk in call:
+                    f.write(chunk.data)
+                    written += len(chunk.data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(partial, target)
+        except grpc.RpcError as e:
+            _remove_quietly(partial)
+            raise from_rpc_error(e) from None
+        except BaseException:
+            _remove_quietly(partial)
+            raise
+        return written
+
+    async def upload_snapshot(
+        self, path: Union[str, "os.PathLike[str]"], *, name: Optional[str] = None, timeout: Optional[float] = None
+    ) -> SnapshotInfo:
+        """As Client.upload_snapshot."""
+        self._check_open()
+        pieces = cv.upload_snapshot_requests(os.fspath(path), name)
+
+        async def requests() -> AsyncIterator[pb.UploadSnapshotRequest]:
+            for piece in pieces:
+                yield piece
+
+        try:
+            response = await self._stub.UploadSnapshot(
+                requests(), timeout=self._deadline(timeout), metadata=self._metadata
+            )
+        except grpc.RpcError as e:
+            raise from_rpc_error(e) from None
+        return cv.snapshot_info_from_proto(response)
+
+
 class AsyncCollection:
     """A handle on one collection of an AsyncClient: the methods of sextant.Collection, awaited."""
 
@@ -286,9 +368,8 @@ class AsyncCollection:
     ) -> int:
         id_list = _sequence(ids, "ids")
         payload_list = None if payloads is None else _sequence(payloads, "payloads")
-        points = cv.points_to_proto(id_list, vectors, payload_list)
-        request = pb.UpsertRequest(collection=self._name, points=points, sync=sync)
-        return int((await self._call("Upsert", request, timeout)).upserted)
+        request = cv.encode_upsert_request(self._name, id_list, vectors, payload_list, sync=sync)
+        return int((await self._client._call("Upsert", request, timeout, self._client._raw)).upserted)
 
     async def import_points(
         self,
@@ -315,26 +396,28 @@ class AsyncCollection:
                 f"payloads: {len(payload_list)} payloads for {n} ids; give one per id (or None)"
             )
         self._client._check_open()
-        # Convert every batch first: a bad row is reported before anything is sent.
-        batches = [
-            pb.UpsertRequest(
-                collection=self._name,
-                points=cv.points_to_proto(
-                    id_list[start : start + batch_size],
-                    matrix[start : start + batch_size],
-                    payload_list[start : start + batch_size] if payload_list is not None else None,
-                    offset=start,
-                ),
-                sync=sync,
-            )
-            for start in range(0, n, batch_size)
-        ]
+        # As Collection.import_points: each batch is encoded as the stream asks for it, so that
+        # encoding overlaps the server's commits; an input error in a later batch ends the stream
+        # cleanly (the batches before it are committed) and is raised once the server has answered.
+        failure: List[BaseException] = []
 
-        async def requests() -> AsyncIterator[pb.UpsertRequest]:
-            for b in batches:
-                yield b
+        async def requests() -> AsyncIterator[bytes]:
+            for start in range(0, n, batch_size):
+                try:
+                    request = cv.encode_upsert_request(
+                        self._name,
+                        id_list[start : start + batch_size],
+                        matrix[start : start + batch_size],
+                        payload_list[start : start + batch_size] if payload_list is not None else None,
+                        offset=start,
+                        sync=sync,
+                    )
+                except BaseException as e:  # noqa: B902 - re-raised below
+                    failure.append(e)
+                    return
+                yield request
 
-        call = self._client._stub.UpsertStream(requests(), timeout=timeout, metadata=self._client._metadata)
+        call = self._client._raw.UpsertStream(requests(), timeout=timeout, metadata=self._client._metadata)
         committed = 0
         try:
             async for answer in call:
@@ -343,6 +426,8 @@ class AsyncCollection:
                     on_progress(int(answer.batches), committed)
         except grpc.RpcError as e:
             raise from_rpc_error(e) from None
+        if failure:
+            raise failure[0]
         return committed
 
     @overload
@@ -651,6 +736,9 @@ class AsyncCollection:
         max_prompt_tokens: Optional[int] = ...,
         ef_search: Optional[int] = ...,
         timeout: Optional[float] = ...,
+        tools: Any = ...,
+        max_tool_rounds: Optional[int] = ...,
+        **generation: Any,
     ) -> Answer: ...
 
     @overload
@@ -667,6 +755,9 @@ class AsyncCollection:
         max_prompt_tokens: Optional[int] = ...,
         ef_search: Optional[int] = ...,
         timeout: Optional[float] = ...,
+        tools: Any = ...,
+        max_tool_rounds: Optional[int] = ...,
+        **generation: Any,
     ) -> "AsyncAskStream": ...
 
     async def ask(
@@ -682,11 +773,14 @@ class AsyncCollection:
         max_prompt_tokens: Optional[int] = None,
         ef_search: Optional[int] = None,
         timeout: Optional[float] = None,
+        tools: Any = None,
+        max_tool_rounds: Optional[int] = None,
+        **generation: Any,
     ) -> Union[Answer, "AsyncAskStream"]:
         """As Collection.ask; with stream=True an AsyncAskStream (`async for piece in s`)."""
         request = cv.ask_request(
             self._name, question, k, filter, generator, stream, system_template, user_template,
-            max_prompt_tokens, ef_search,
+            max_prompt_tokens, ef_search, tools=tools, max_tool_rounds=max_tool_rounds, generation=generation,
         )
         self._client._check_open()
         call = self._client._stub.Ask(
@@ -697,21 +791,114 @@ class AsyncCollection:
             return s
         return await s.result()
 
+    @overload
+    async def chat(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        k: int = ...,
+        stream: Literal[False] = ...,
+        tools: Any = ...,
+        *,
+        filter: cv.Filter = ...,
+        generator: Optional[str] = ...,
+        rewrite: Optional[str] = ...,
+        max_history_tokens: Optional[int] = ...,
+        max_tool_rounds: Optional[int] = ...,
+        system_template: Optional[str] = ...,
+        user_template: Optional[str] = ...,
+        max_prompt_tokens: Optional[int] = ...,
+        ef_search: Optional[int] = ...,
+        timeout: Optional[float] = ...,
+        **generation: Any,
+    ) -> Answer: ...
+
+    @overload
+    async def chat(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        k: int = ...,
+        *,
+        stream: Literal[True],
+        tools: Any = ...,
+        filter: cv.Filter = ...,
+        generator: Optional[str] = ...,
+        rewrite: Optional[str] = ...,
+        max_history_tokens: Optional[int] = ...,
+        max_tool_rounds: Optional[int] = ...,
+        system_template: Optional[str] = ...,
+        user_template: Optional[str] = ...,
+        max_prompt_tokens: Optional[int] = ...,
+        ef_search: Optional[int] = ...,
+        timeout: Optional[float] = ...,
+        **generation: Any,
+    ) -> "AsyncAskStream": ...
+
+    async def chat(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        k: int = 5,
+        stream: bool = False,
+        tools: Any = None,
+        *,
+        filter: cv.Filter = None,
+        generator: Optional[str] = None,
+        rewrite: Optional[str] = None,
+        max_history_tokens: Optional[int] = None,
+        max_tool_rounds: Optional[int] = None,
+        system_template: Optional[str] = None,
+        user_template: Optional[str] = None,
+        max_prompt_tokens: Optional[int] = None,
+        ef_search: Optional[int] = None,
+        timeout: Optional[float] = None,
+        **generation: Any,
+    ) -> Union[Answer, "AsyncAskStream"]:
+        """As Collection.chat; with stream=True an AsyncAskStream."""
+        request = cv.chat_request(
+            self._name,
+            messages,
+            k,
+            stream,
+            tools,
+            filter=filter,
+            generator=generator,
+            rewrite=rewrite,
+            max_history_tokens=max_history_tokens,
+            max_tool_rounds=max_tool_rounds,
+            system_template=system_template,
+            user_template=user_template,
+            max_prompt_tokens=max_prompt_tokens,
+            ef_search=ef_search,
+            generation=generation,
+        )
+        self._client._check_open()
+        call = self._client._stub.Chat(
+            request, timeout=self._client._deadline(timeout), metadata=self._client._metadata
+        )
+        s = AsyncAskStream(call)
+        if stream:
+            return s
+        return await s.result()
+
 
 class AsyncAskStream:
-    """The answer of AsyncCollection.ask(..., stream=True): `async for piece in s` yields the
-    answer's pieces; afterwards (or by awaiting s.result()) the whole Answer."""
+    """The answer of AsyncCollection.ask or chat with stream=True, as it is produced:
+    `async for piece in s` yields the answer's pieces (strs); afterwards (or by awaiting
+    s.result()) the whole Answer, whose fields `answer`, `citations`, `timings`, `generator`,
+    `embedder_spec` and `tool_calls` are also properties here (reading one before the answer has
+    arrived raises SextantError: await result() first). cancel() (or leaving an `async with`
+    block early) stops the server's work."""
 
     def __init__(self, call: Any) -> None:
         self._call = call
         self._pieces: List[str] = []
         self._result: Optional[Answer] = None
+        self._cancelled = False
 
     def __aiter__(self) -> "AsyncAskStream":
         return self
 
     async def __anext__(self) -> str:
-        if self._result is not None:
+        if self._result is not None or self._cancelled:
             raise StopAsyncIteration
         try:
             message = await self._call.read()
@@ -728,8 +915,17 @@ class AsyncAskStream:
             raise StopAsyncIteration
         raise SextantError("the server sent an Ask message without a token or an answer")
 
+    async def __aenter__(self) -> "AsyncAskStream":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._result is None:
+            self.cancel()
+
     async def result(self) -> Answer:
         """The whole Answer; reads the rest of the stream first when needed."""
+        if self._result is None and self._cancelled:
+            raise SextantError("the Ask stream was cancelled", grpc.StatusCode.CANCELLED)
         async for _ in self:
             pass
         assert self._result is not None
@@ -737,23 +933,49 @@ class AsyncAskStream:
 
     def cancel(self) -> None:
         """Stops the call (the server stops generating)."""
-        if self._result is None:
+        if self._result is None and not self._cancelled:
+            self._cancelled = True
             self._call.cancel()
 
     @property
+    def done(self) -> bool:
+        """Whether the final answer has arrived."""
+        return self._result is not None
+
+    @property
     def text(self) -> str:
+        """The answer's text received so far (the whole answer once done)."""
         return self._result.answer if self._result is not None else "".join(self._pieces)
+
+    def _arrived(self) -> Answer:
+        if self._result is None:
+            raise SextantError("the answer has not arrived yet: iterate the stream or await result()")
+        return self._result
+
+    @property
+    def answer(self) -> str:
+        return self._arrived().answer
 
     @property
     def citations(self) -> List[Citation]:
-        if self._result is None:
-            raise SextantError("the answer has not arrived yet: iterate the stream or await result()")
-        return self._result.citations
+        return self._arrived().citations
 
     @property
     def timings(self) -> AskTimings:
-        if self._result is None:
-            raise SextantError("the answer has not arrived yet: iterate the stream or await result()")
-        return self._result.timings
+        return self._arrived().timings
 
+    @property
+    def generator(self) -> str:
+        return self._arrived().generator
 
+    @property
+    def embedder_spec(self) -> str:
+        return self._arrived().embedder_spec
+
+    @property
+    def tool_calls(self) -> List[ToolCall]:
+        return self._arrived().tool_calls
+
+    def __repr__(self) -> str:
+        state = "done" if self._result is not None else ("cancelled" if self._cancelled else "streaming")
+        return f"sextant.AsyncAskStream({state}, {len(self._pieces)} pieces)"

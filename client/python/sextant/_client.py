@@ -118,6 +118,7 @@ class Client:
         else:
             self._channel = grpc.insecure_channel(address, options=channel_options)
         self._stub: Any = pb_grpc.SextantStub(self._channel)  # type: ignore[no-untyped-call]
+        self._raw = cv.RawUpsertStub(self._channel)  # writes pre-encoded by cv.encode_upsert_request
         self._closed = False
 
     # ---------------------------------------------------------------- plumbing
@@ -125,12 +126,13 @@ class Client:
     def _deadline(self, timeout: Optional[float]) -> Optional[float]:
         return self._timeout if timeout is None else timeout
 
-    def _call(self, method: str, request: Any, timeout: Optional[float]) -> Any:
-        """One unary call; grpc errors become SextantError subclasses."""
+    def _call(self, method: str, request: Any, timeout: Optional[float], stub: Any = None) -> Any:
+        """One unary call (of `stub`, the generated one by default); grpc errors become
+        SextantError subclasses."""
         if self._closed:
             raise ValueError("sextant.Client: the client is closed")
         try:
-            return getattr(self._stub, method)(
+            return getattr(self._stub if stub is None else stub, method)(
                 request, timeout=self._deadline(timeout), metadata=self._metadata
             )
         except grpc.RpcError as e:
@@ -384,25 +386,10 @@ class Client:
         AlreadyExistsError when the name is taken."""
         if self._closed:
             raise ValueError("sextant.Client: the client is closed")
-        source = os.fspath(path)
-        if not os.path.isfile(source):
-            raise InvalidArgumentError(f"path: no archive file {source!r}")
-
-        def requests() -> Iterator[pb.UploadSnapshotRequest]:
-            first = True
-            with open(source, "rb") as f:
-                while True:
-                    data = f.read(1 << 20)
-                    if not data and not first:
-                        return
-                    yield pb.UploadSnapshotRequest(name=(name or "") if first else "", data=data)
-                    first = False
-                    if not data:
-                        return
-
+        requests = cv.upload_snapshot_requests(os.fspath(path), name)
         try:
             response = self._stub.UploadSnapshot(
-                requests(), timeout=self._deadline(timeout), metadata=self._metadata
+                requests, timeout=self._deadline(timeout), metadata=self._metadata
             )
         except grpc.RpcError as e:
             raise from_rpc_error(e) from None
@@ -449,8 +436,8 @@ class Collection:
     def __hash__(self) -> int:
         return hash((id(self._client), self._name))
 
-    def _call(self, method: str, request: Any, timeout: Optional[float]) -> Any:
-        return self._client._call(method, request, timeout)
+    def _call(self, method: str, request: Any, timeout: Optional[float], stub: Any = None) -> Any:
+        return self._client._call(method, request, timeout, stub)
 
     # ---------------------------------------------------------------- collection
 
@@ -531,9 +518,8 @@ class Collection:
         for more. sync=True fsyncs the server's log before it answers."""
         id_list = _sequence(ids, "ids")
         payload_list = None if payloads is None else _sequence(payloads, "payloads")
-        points = cv.points_to_proto(id_list, vectors, payload_list)
-        request = pb.UpsertRequest(collection=self._name, points=points, sync=sync)
-        return int(self._call("Upsert", request, timeout).upserted)
+        request = cv.encode_upsert_request(self._name, id_list, vectors, payload_list, sync=sync)
+        return int(self._call("Upsert", request, timeout, self._client._raw).upserted)
 
     def import_points(
         self,
@@ -587,29 +573,29 @@ class Collection:
         # committed) and is raised once the server has answered the rest.
         failure: List[BaseException] = []
 
-        def requests() -> Iterator[pb.UpsertRequest]:
+        def requests() -> Iterator[bytes]:
             for start in range(0, n, batch_size):
                 end = min(start + batch_size, n)
                 try:
-                    points = cv.points_to_proto(
+                    request = cv.encode_upsert_request(
+                        self._name,
                         id_list[start:end],
                         vector_rows[start:end],
                         payload_list[start:end] if payload_list is not None else None,
                         offset=start,
+                        sync=sync,
                     )
                 except BaseException as e:  # noqa: B902 - re-raised in the caller's thread
                     failure.append(e)
                     return
-                yield pb.UpsertRequest(collection=self._name, points=points, sync=sync)
+                yield request
 
         from tqdm.auto import tqdm
 
         show = sys.stderr.isatty() if progress is None else bool(progress)
         bar = tqdm(total=n, unit="points", desc=self._name, disable=not show)
         committed = 0
-        call = self._client._stub.UpsertStream(
-            requests(), timeout=timeout, metadata=self._client._metadata
-        )
+        call = self._client._raw.UpsertStream(requests(), timeout=timeout, metadata=self._client._metadata)
         try:
             for answer in call:
                 bar.update(answer.points - committed)
@@ -1143,12 +1129,10 @@ class Collection:
             user_template,
             max_prompt_tokens,
             ef_search,
+            tools=tools,
+            max_tool_rounds=max_tool_rounds,
+            generation=generation,
         )
-        request.generation.CopyFrom(cv.generation_settings(generation))
-        mode, functions = cv.tools_spec(tools)
-        request.tools = mode
-        request.functions.extend(functions)
-        request.max_tool_rounds = cv._count("max_tool_rounds", max_tool_rounds)
         if self._client._closed:
             raise ValueError("sextant.Client: the client is closed")
         call = self._client._stub.Ask(
@@ -1208,30 +1192,23 @@ class Collection:
         InvalidArgumentError naming the message for an empty list, an unknown role, a last message
         not from the user or a tool, or a tool message that answers no call.
         """
-        if isinstance(messages, (str, bytes, Mapping)) or not isinstance(messages, Iterable):
-            raise InvalidArgumentError(f"messages: expected a list of message dicts, not {type(messages).__name__}")
-        request = pb.ChatRequest(
-            collection=self._name,
-            stream=bool(stream),
-            filter=cv.filter_to_json(filter),
-            generator=generator or "",
-            system_template=system_template or "",
-            user_template=user_template or "",
-            max_prompt_tokens=cv._count("max_prompt_tokens", max_prompt_tokens),
-            ef_search=cv._count("ef_search", ef_search),
-            max_history_tokens=cv._count("max_history_tokens", max_history_tokens),
-            max_tool_rounds=cv._count("max_tool_rounds", max_tool_rounds),
-            rewrite=cv.rewrite_mode(rewrite),
+        request = cv.chat_request(
+            self._name,
+            messages,
+            k,
+            stream,
+            tools,
+            filter=filter,
+            generator=generator,
+            rewrite=rewrite,
+            max_history_tokens=max_history_tokens,
+            max_tool_rounds=max_tool_rounds,
+            system_template=system_template,
+            user_template=user_template,
+            max_prompt_tokens=max_prompt_tokens,
+            ef_search=ef_search,
+            generation=generation,
         )
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= int(k) <= 2**32 - 1:
-            raise InvalidArgumentError(f"k: expected an int >= 1, not {k!r}")
-        request.k = int(k)
-        for i, m in enumerate(messages):
-            request.messages.append(cv.chat_message(m, f"messages[{i}]"))
-        request.generation.CopyFrom(cv.generation_settings(generation))
-        mode, functions = cv.tools_spec(tools)
-        request.tools = mode
-        request.functions.extend(functions)
         if self._client._closed:
             raise ValueError("sextant.Client: the client is closed")
         call = self._client._stub.Chat(

@@ -82,3 +82,29 @@ async def test_async_concurrent_calls_and_text(server: Sextantd, name: str) -> N
         assert "".join(pieces) == (await stream.result()).answer
         assert (await faq.embed(["a", "b"])).shape == (2, 384)
         assert await faq.delete_documents("d1") >= 1
+
+
+def test_async_api_matches_the_sync_api() -> None:
+    """Every public method and property of Client, Collection and AskStream exists on the async
+    classes with the same parameters (the one difference: no `progress` bar in the async bulk
+    calls), so that code moves between the two by adding `await`."""
+    import inspect
+
+    from sextant._aio import AsyncAskStream
+    from sextant._client import AskStream
+
+    pairs = [(sextant.Client, sextant.AsyncClient), (sextant.Collection, sextant.AsyncCollection), (AskStream, AsyncAskStream)]
+    problems = []
+    for sync_cls, async_cls in pairs:
+        for attr, member in inspect.getmembers(sync_cls):
+            if attr.startswith("_"):
+                continue
+            if not hasattr(async_cls, attr):
+                problems.append(f"{async_cls.__name__}.{attr} is missing")
+                continue
+            other = getattr(async_cls, attr)
+            if callable(member) and callable(other):
+                want = [p for p in inspect.signature(member).parameters if p != "progress"]
+                if list(inspect.signature(other).parameters) != want:
+                    problems.append(f"{async_cls.__name__}.{attr}{inspect.signature(other)} != {sync_cls.__name__}.{attr}{inspect.signature(member)}")
+    assert problems == []

@@ -312,3 +312,50 @@ def test_set_payload_request_selectors() -> None:
         cv.set_payload_request("c", [1], [1], None, False, False)
     with pytest.raises(sextant.InvalidArgumentError, match="keys"):
         cv.delete_payload_keys_request("c", [], [1], None, False)
+
+
+# ---------------------------------------------------------------- pre-encoded upserts
+
+
+@pytest.mark.parametrize("collection", ["docs", ""])
+@pytest.mark.parametrize("sync", [False, True])
+@pytest.mark.parametrize("with_payloads", [False, True])
+def test_encoded_upsert_is_the_messages_bytes(collection: str, sync: bool, with_payloads: bool) -> None:
+    # Every kind of id (0, varint lengths 1..10, NumPy ints, strings with non-ASCII), every kind
+    # of payload (None, {}, dict, JSON text): byte for byte what the generated code writes.
+    ids = [0, 1, 127, 128, 16383, 16384, 2**35, 2**64 - 1, np.int64(300), np.uint64(2**63), "", "doc-é"]
+    vectors = np.random.default_rng(5).standard_normal((len(ids), 6), dtype=np.float32)
+    payloads = [None, {}, {"a": 1}, '{"x": [1, 2]}', {"é": "ü"}, None, {"n": None}, {}, {"b": True}, None, {"s": "t"}, None]
+    chosen = payloads if with_payloads else None
+    got = cv.encode_upsert_request(collection, ids, vectors, chosen, sync=sync)
+    want = pb.UpsertRequest(collection=collection, points=cv.points_to_proto(ids, vectors, chosen), sync=sync)
+    assert got == want.SerializeToString()
+    back = pb.UpsertRequest.FromString(got)
+    assert back.points[7].id.num == 2**64 - 1 and back.points[11].id.str == "doc-é"
+    assert np.frombuffer(back.points[3].vector_f32, "<f4").tolist() == vectors[3].tolist()
+
+
+def test_encoded_upsert_from_lists_and_float64() -> None:
+    got = cv.encode_upsert_request("c", [1, 2], [[1, 2], [3.5, -0.0]], None)
+    want = pb.UpsertRequest(collection="c", points=cv.points_to_proto([1, 2], np.array([[1, 2], [3.5, -0.0]]), None))
+    assert got == want.SerializeToString()
+    assert cv.encode_upsert_request("c", [], np.zeros((0, 3), dtype=np.float32), None) == b"\x0a\x01c"
+
+
+@pytest.mark.parametrize(
+    "ids, vectors, payloads, words",
+    [
+        ([1, 2], [[0.0, 1.0]], None, "1 vectors for 2 ids"),
+        ([1, True], [[0.0], [1.0]], None, "ids[11]: a bool is not an id"),
+        ([1, -1], [[0.0], [1.0]], None, "ids[11]: -1 is out of range"),
+        ([1, 2**64], [[0.0], [1.0]], None, "out of range"),
+        ([1, 2.5], [[0.0], [1.0]], None, "ids[11]: an id is an int or a str, not float"),
+        ([1, 2], [[0.0], [1.0]], [None], "1 payloads for 2 ids"),
+        ([1, 2], [[0.0], [1.0]], "{}", "one payload per id"),
+        ([1, 2], [[0.0], [1.0]], [None, [1]], "payloads[11]"),
+        ([1, 2], [[0.0], [1.0, 2.0]], None, "vectors"),
+    ],
+)
+def test_encoded_upsert_errors_name_the_callers_row(ids: list, vectors: list, payloads: object, words: str) -> None:
+    with pytest.raises(sextant.InvalidArgumentError, match=words.replace("[", r"\[").replace("]", r"\]")):
+        cv.encode_upsert_request("c", ids, vectors, payloads, offset=10)  # type: ignore[arg-type]

@@ -142,3 +142,40 @@ def test_chat_tools(sextantd_binary: str, tmp_path: Path) -> None:
     finally:
         model.close()
         assert server.stop() == 0, server.log()
+
+
+def test_async_chat_and_ask_match_the_sync_client(server: Sextantd, client: sextant.Client, name: str) -> None:
+    import asyncio
+
+    col = make_faq(client, name)
+    history: List[Dict[str, Any]] = [{"role": "user", "content": "At what temperature does liquid nitrogen boil?"}]
+    sync_answer = col.chat(history, k=2)
+    sync_ask = col.ask("What do laboratories use liquid nitrogen for?", k=2, temperature=0.1)
+
+    async def run() -> None:
+        async with sextant.AsyncClient(server.address, timeout=120) as ac:
+            acol = await ac.collection(name)
+            ans = await acol.chat(history, k=2)
+            assert ans.answer == sync_answer.answer and ans.citations[0].document_id == "nitrogen"
+            s = await acol.chat(history, k=2, stream=True)
+            assert not s.done
+            with pytest.raises(sextant.SextantError, match="not arrived"):
+                s.answer
+            pieces = [p async for p in s]
+            assert s.done and "".join(pieces) == s.answer == sync_answer.answer
+            assert s.generator == sync_answer.generator and s.tool_calls == [] and s.embedder_spec
+            asked = await acol.ask("What do laboratories use liquid nitrogen for?", k=2, temperature=0.1)
+            assert asked.answer == sync_ask.answer
+            with pytest.raises(sextant.InvalidArgumentError, match="messages"):
+                await acol.chat([], k=2)
+            with pytest.raises(sextant.InvalidArgumentError, match="rewrite"):
+                await acol.chat(history, rewrite="sometimes")
+            with pytest.raises(sextant.InvalidArgumentError, match="tools"):
+                await acol.ask("x", tools=[42])
+            cancelled = await acol.chat(history, k=2, stream=True)
+            async with cancelled:
+                pass  # left before the answer: the call is cancelled
+            with pytest.raises(sextant.SextantError, match="cancelled"):
+                await cancelled.result()
+
+    asyncio.run(run())

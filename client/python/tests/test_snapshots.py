@@ -125,3 +125,41 @@ def test_snapshot_errors(sc: sextant.Client, client: sextant.Client, tmp_path: P
     # The shared server has no --snapshot-dir.
     with pytest.raises(sextant.FailedPreconditionError, match="--snapshot-dir"):
         client.create_snapshot()
+
+
+def test_async_snapshots(snap_server: Sextantd, sc: sextant.Client, tmp_path: Path) -> None:
+    """AsyncClient has the snapshot calls of Client, with the same results and errors."""
+    import asyncio
+
+    fill(sc, "py_snap_async", "Flat", 60)
+
+    async def run() -> None:
+        async with sextant.AsyncClient(snap_server.address, timeout=120) as ac:
+            info = await ac.create_snapshot("py_snap_async", name="py-async")
+            assert info.name == "py-async" and [c.name for c in info.collections] == ["py_snap_async"]
+            assert "py-async" in [s.name for s in await ac.list_snapshots()]
+            restored = await ac.restore_snapshot("py-async", "py_snap_async_restored")
+            assert isinstance(restored, sextant.AsyncCollection) and await restored.count() == 60
+            archive = tmp_path / "async.tar"
+            size = await ac.download_snapshot("py-async", archive)
+            assert size == archive.stat().st_size > 0 and not (tmp_path / "async.tar.partial").exists()
+            with pytest.raises(sextant.AlreadyExistsError):
+                await ac.upload_snapshot(archive)  # its own name is taken
+            copy = await ac.upload_snapshot(archive, name="py-async-copy")
+            assert copy.name == "py-async-copy" and copy.collections[0].count == 60
+            torn = tmp_path / "torn.tar"
+            torn.write_bytes(archive.read_bytes()[: size // 2])
+            with pytest.raises(sextant.DataLossError):
+                await ac.upload_snapshot(torn, name="py-async-torn")
+            with pytest.raises(sextant.InvalidArgumentError, match="no archive file"):
+                await ac.upload_snapshot(tmp_path / "missing.tar")
+            with pytest.raises(sextant.NotFoundError):
+                await ac.download_snapshot("no-such-snapshot", tmp_path / "x.tar")
+            assert not (tmp_path / "x.tar.partial").exists()
+            assert await ac.delete_snapshot("py-async-copy") is True
+            assert await ac.delete_snapshot("py-async-copy", missing_ok=True) is False
+            with pytest.raises(sextant.NotFoundError):
+                await ac.delete_snapshot("py-async-copy")
+            assert "py-async-torn" not in [s.name for s in await ac.list_snapshots()]
+
+    asyncio.run(run())

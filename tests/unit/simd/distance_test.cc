@@ -102,6 +102,7 @@ TEST_P(LevelTest, TableIsComplete) {
   EXPECT_NE(kernels_->cosine, nullptr);
   EXPECT_NE(kernels_->l2sq_batch, nullptr);
   EXPECT_NE(kernels_->dot_batch, nullptr);
+  EXPECT_NE(kernels_->dot_rows, nullptr);
 }
 
 TEST_P(LevelTest, PairKernelsMatchScalar) {
@@ -154,6 +155,27 @@ TEST_P(LevelTest, BatchKernelsMatchScalarAndPairKernels) {
   }
 }
 
+// dot_rows (four rows at a time, another order of summation) against the scalar oracle, over row
+// counts around its blocks of four.
+TEST_P(LevelTest, DotRowsMatchesScalar) {
+  uint32_t seed = 300;
+  for (size_t d : kDims) {
+    for (size_t n : {1, 3, 4, 5, 8, 11, 80}) {
+      SCOPED_TRACE("d=" + std::to_string(d) + " n=" + std::to_string(n));
+      Buffer q(d, 1, seed++);
+      Buffer base(n * d, 3, seed++);
+      const float kSentinel = -12345.0f;
+      std::vector<float> out(n + 1, kSentinel), ref(n);
+      kernels_->dot_rows(q.data(), base.data(), n, d, out.data());
+      oracle_->dot_batch(q.data(), base.data(), n, d, ref.data());
+      EXPECT_EQ(out[n], kSentinel) << "wrote past out[n - 1]";
+      for (size_t r = 0; r < n; ++r) {
+        EXPECT_NEAR(out[r], ref[r], Tolerance(AbsDot(q.data(), base.data() + r * d, d))) << "row " << r;
+      }
+    }
+  }
+}
+
 TEST_P(LevelTest, CosineOfZeroVectorIsZero) {
   for (size_t d : kDims) {
     std::vector<float> zero(d, 0.0f);
@@ -181,7 +203,7 @@ TEST_P(LevelTest, KnownValues) {
 TEST_P(LevelTest, NoReadPastTheEnd) {
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   const size_t max_d = 129;
-  ASSERT_LE(3 * max_d * sizeof(float), page);
+  ASSERT_LE(6 * max_d * sizeof(float), page);
   void* mem = mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   ASSERT_NE(mem, MAP_FAILED);
   char* guard = static_cast<char*>(mem) + page;
@@ -202,6 +224,14 @@ TEST_P(LevelTest, NoReadPastTheEnd) {
     kernels_->l2sq_batch(q, base, 2, d, out);
     kernels_->dot_batch(q, base, 2, d, out);
     EXPECT_EQ(out[1], kernels_->dot(q, last, d));
+    // dot_rows over five rows (a block of four and one left), the last at the guard page.
+    float* rows5 = end - 5 * d;
+    float* q5 = rows5 - d;
+    const std::vector<float> more = testing::RandomVectors(6 * d, 1, static_cast<uint32_t>(d + 1));
+    std::memcpy(q5, more.data(), 6 * d * sizeof(float));
+    float out5[5];
+    kernels_->dot_rows(q5, rows5, 5, d, out5);
+    EXPECT_TRUE(std::isfinite(out5[4]));
   }
   munmap(mem, 2 * page);
 }

@@ -118,7 +118,10 @@ class Client {
 
   // Creates a collection, as Database::CreateCollection: InvalidArgument for a bad name,
   // dimension, metric, index or payload index; AlreadyExists when the name is taken.
-  StatusOr<CollectionInfo> CreateCollection(std::string_view name, const CollectionOptions& options);
+  // Against a cluster (sextantd --cluster, docs/cluster.md), `shards` and `replication` (0 = 1)
+  // set how the collection is split and copied; a single-node server accepts only 0 or 1.
+  StatusOr<CollectionInfo> CreateCollection(std::string_view name, const CollectionOptions& options,
+                                            uint32_t shards = 0, uint32_t replication = 0);
 
   // Name, dimension, metric, live count and index state of a collection; NotFound when absent.
   StatusOr<CollectionInfo> Describe(std::string_view name);

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# A local Sextant cluster on loopback (docs/cluster.md): three nats-servers forming one JetStream
+# cluster (file storage, sync_interval: always, streams and buckets with R=3) and three sextantd
+# nodes on free ports, everything under DIR.
+#
+#   bash scripts/cluster.sh start DIR        start it, wait until ready, print the three sextantd
+#                                            addresses (HOST:PORT), one per line
+#   bash scripts/cluster.sh stop DIR         stop it cleanly (SIGTERM, then wait)
+#   bash scripts/cluster.sh start-node DIR N (re)start sextantd node N (1..3) alone, print its address
+#   bash scripts/cluster.sh stop-node DIR N [SIGNAL]   stop node N (SIGTERM, or e.g. KILL)
+#
+# Binaries: $SEXTANTD (default build/server/sextantd) and $SEXTANT_NATS_SERVER (default: what
+# scripts/install-nats.sh provides). Logs: DIR/nats-N/nats.log, DIR/node-N/sextantd.log.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+cmd="${1:-}"
+dir="${2:-}"
+[ -n "$cmd" ] && [ -n "$dir" ] || { sed -n '2,14p' "$0" >&2; exit 2; }
+sextantd="${SEXTANTD:-$here/../build/server/sextantd}"
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+wait_port() {  # wait_port PORT SECONDS
+  local deadline=$((SECONDS + $2))
+  until (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
+    [ $SECONDS -lt $deadline ] || return 1
+    sleep 0.1
+  done
+}
+
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+start_node() {  # start_node N
+  local n=$1 nd="$dir/node-$1"
+  mkdir -p "$nd"
+  if alive "$nd/pid"; then echo "cluster.sh: node $n is running" >&2; return 1; fi
+  rm -f "$nd/port"
+  "$sextantd" --data "$nd/data" --listen 127.0.0.1:0 --port-file "$nd/port" \
+    --cluster "$(cat "$dir/nats-urls")" --node-id "node$n" --cluster-replicas 3 >>"$nd/sextantd.log" 2>&1 &
+  echo $! >"$nd/pid"
+  local deadline=$((SECONDS + 60))
+  until [ -s "$nd/port" ]; do
+    if ! alive "$nd/pid"; then
+      echo "cluster.sh: sextantd node $n exited; see $nd/sextantd.log:" >&2
+      tail -5 "$nd/sextantd.log" >&2
+      return 1
+    fi
+    [ $SECONDS -lt $deadline ] || { echo "cluster.sh: sextantd node $n did not start" >&2; return 1; }
+    sleep 0.1
+  done
+  echo "127.0.0.1:$(tr -d '\n' <"$nd/port")"
+}
+
+# A node may not start at once: JetStream elects its meta leader after the servers start, and a
+# node restarted after a crash waits until its old heartbeat has expired (the node TTL, 4 s).
+start_node_retry() {  # start_node_retry N
+  local attempt addr
+  for attempt in $(seq 1 40); do
+    if addr=$(start_node "$1" 2>/dev/null); then
+      echo "$addr"
+      return 0
+    fi
+    sleep 0.5
+  done
+  echo "cluster.sh: node $1 did not start; see $dir/node-$1/sextantd.log:" >&2
+  tail -3 "$dir/node-$1/sextantd.log" >&2
+  return 1
+}
+
+stop_pidfile() {  # stop_pidfile FILE SIGNAL
+  alive "$1" || return 0
+  local pid
+  pid=$(cat "$1")
+  kill "-$2" "$pid" 2>/dev/null || true
+  local deadline=$((SECONDS + 20))
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ $SECONDS -ge $deadline ]; then kill -KILL "$pid" 2>/dev/null || true; fi
+    sleep 0.1
+  done
+  rm -f "$1"
+}
+
+case "$cmd" in
+  start)
+    if [ -e "$dir" ] && [ -n "$(ls -A "$dir" 2>/dev/null)" ]; then
+      echo "cluster.sh: $dir is not empty (stop the cluster there and remove it first)" >&2
+      exit 1
+    fi
+    mkdir -p "$dir"
+    nats=$(SEXTANT_NATS_SERVER="${SEXTANT_NATS_SERVER:-}" bash "$here/install-nats.sh")
+    [ -x "$sextantd" ] || { echo "cluster.sh: no sextantd at $sextantd (build it, or set SEXTANTD)" >&2; exit 1; }
+    ports=() cports=()
+    for i in 1 2 3; do ports+=("$(free_port)"); cports+=("$(free_port)"); done
+    urls=""
+    for i in 0 1 2; do urls+="${urls:+,}nats://127.0.0.1:${ports[$i]}"; done
+    echo "$urls" >"$dir/nats-urls"
+    for i in 0 1 2; do
+      nd="$dir/nats-$((i + 1))"
+      mkdir -p "$nd"
+      routes=""
+      for j in 0 1 2; do [ $j -eq $i ] || routes+="${routes:+, }nats://127.0.0.1:${cports[$j]}"; done
+      cat >"$nd/nats.conf" <<CONF
+listen: 127.0.0.1:${ports[$i]}
+server_name: n$((i + 1))
+jetstream { store_dir: "$nd/js", sync_interval: always }
+cluster { name: sextant_local, listen: 127.0.0.1:${cports[$i]}, routes: [$routes] }
+CONF
+      "$nats" -c "$nd/nats.conf" >>"$nd/nats.log" 2>&1 &
+      echo $! >"$nd/pid"
+    done
+    for i in 0 1 2; do
+      wait_port "${ports[$i]}" 30 || { echo "cluster.sh: nats-server $((i + 1)) did not start; see $dir/nats-$((i + 1))/nats.log" >&2; exit 1; }
+    done
+    # JetStream needs its meta leader elected before the first bucket can be created; the nodes
+    # retry their start-up for a while.
+    for i in 1 2 3; do start_node_retry "$i"; done
+    ;;
+  start-node)
+    start_node_retry "${3:?node number 1..3}"
+    ;;
+  stop-node)
+    stop_pidfile "$dir/node-${3:?node number 1..3}/pid" "${4:-TERM}"
+    ;;
+  stop-nats)
+    stop_pidfile "$dir/nats-${3:?server number 1..3}/pid" "${4:-TERM}"
+    ;;
+  start-nats)
+    n="${3:?server number 1..3}"
+    nats=$(SEXTANT_NATS_SERVER="${SEXTANT_NATS_SERVER:-}" bash "$here/install-nats.sh")
+    "$nats" -c "$dir/nats-$n/nats.conf" >>"$dir/nats-$n/nats.log" 2>&1 &
+    echo $! >"$dir/nats-$n/pid"
+    ;;
+  stop)
+    for i in 1 2 3; do stop_pidfile "$dir/node-$i/pid" TERM; done
+    for i in 1 2 3; do stop_pidfile "$dir/nats-$i/pid" TERM; done
+    ;;
+  *)
+    sed -n '2,14p' "$0" >&2
+    exit 2
+    ;;
+esac
