@@ -296,7 +296,7 @@ int RunServer(const ServerConfig& config) {
   // Declared after the service it uses, so it stops first.
   std::unique_ptr<HttpServer> openai_http;
   if (!config.openai_listen.empty()) {
-    openai_http = std::make_unique<HttpServer>();
+    openai_http = std::make_unique<HttpServer>("OpenAI endpoint");
     RegisterOpenAIRoutes(*openai_http, *service);
     if (Status s = openai_http->Start(config.openai_listen); !s.ok()) {
       std::fprintf(stderr, "sextantd: --openai-listen: %s\n", s.ToString().c_str());
@@ -309,7 +309,7 @@ int RunServer(const ServerConfig& config) {
 
   std::unique_ptr<HttpServer> mcp_http;
   if (!config.mcp_listen.empty()) {
-    mcp_http = std::make_unique<HttpServer>();
+    mcp_http = std::make_unique<HttpServer>("MCP endpoint");
     RegisterMcpRoutes(*mcp_http, *service);
     if (Status s = mcp_http->Start(config.mcp_listen); !s.ok()) {
       std::fprintf(stderr, "sextantd: --mcp-listen: %s\n", s.ToString().c_str());

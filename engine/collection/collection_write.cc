@@ -14,6 +14,10 @@
 #include "util/logging.h"
 
 namespace sextant {
+namespace {
+// A payload index entry beyond its text (map node or posting element and its share of the key).
+constexpr uint64_t kEntryOverhead = 64;
+}  // namespace
 
 using storage::Cf;
 using internal::Log;
@@ -181,6 +185,22 @@ StatusOr<uint64_t> CollectionImpl::WritePoints(const WriteOptions& options, cons
       }
     };
 
+    // The memory budget, before anything is allocated: refused writes write nothing.
+    internal::MemoryReservation reservation;
+    if (env_.budget) {
+      uint64_t entry_bytes = 0;
+      for (const Planned& p : plan) {
+        for (const std::string& e : entries[p.index]) entry_bytes += e.size() + kEntryOverhead;
+      }
+      const uint64_t growth = WriteGrowth(plan.size(), next_slot, entry_bytes);
+      const std::string call = delete_filter ? "replace" : what;
+      if (Status st = env_.budget->Reserve(growth, call + " into collection " + desc_.name); !st.ok()) {
+        give_back();
+        return st;
+      }
+      reservation = internal::MemoryReservation(env_.budget.get(), growth);
+    }
+
     // UpdateVectors: every id exists and keeps its payload (and so its payload index entries).
     if (keep_payloads) {
       for (const Planned& p : plan) {
@@ -290,6 +310,7 @@ StatusOr<uint64_t> CollectionImpl::WritePoints(const WriteOptions& options, cons
     }
     slots_ = static_cast<uint32_t>(std::max<uint64_t>(slots_, next_slot));
     changes_since_checkpoint_ += plan.size() + removed.size();
+    ChargeData();
     // This write may bring a waiting index to the points it needs to train: start it now, so a
     // bulk load followed by WaitForIndex gets the index rather than exact search.
     const bool train = index_state_ == IndexState::kTraining && id_slot_.size() >= min_training_points_;
@@ -297,6 +318,7 @@ StatusOr<uint64_t> CollectionImpl::WritePoints(const WriteOptions& options, cons
       std::lock_guard index_lock(index_mu_);  // hand-off: index changes in commit order
       lock.unlock();
       ApplyToIndex(retired, added);
+      ChargeIndex();
     } else {
       lock.unlock();
     }
@@ -371,6 +393,7 @@ StatusOr<uint64_t> CollectionImpl::DeleteSlots(const WriteOptions& options, cons
     RetireSlot(slot, &retired);
   }
   changes_since_checkpoint_ += slots.size();
+  ChargeData();
   if (index_ || building_) {
     std::lock_guard index_lock(index_mu_);
     lock.unlock();

@@ -58,13 +58,17 @@ Status ValidateName(std::string_view name, std::string_view what = "collection n
 class DatabaseImpl final : public Database {
  public:
   DatabaseImpl(std::string path, FileLock lock, std::unique_ptr<storage::Storage> storage,
-               std::shared_ptr<const storage::Files> files, CollectionLimits limits)
+               std::shared_ptr<const storage::Files> files, CollectionLimits limits,
+               std::shared_ptr<internal::MemoryBudget> budget)
       : path_(std::move(path)), lock_(std::move(lock)), storage_(std::move(storage)) {
     env_.storage = storage_.get();
     env_.files = std::move(files);
     env_.index_dir = path_ + "/index";
     env_.limits = limits;
+    env_.budget = std::move(budget);
   }
+
+  MemoryUsage Memory() const override { return {env_.budget->used(), env_.budget->limit()}; }
 
   ~DatabaseImpl() override {
     {
@@ -684,6 +688,11 @@ StatusOr<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& option
       }
       SEXTANT_RETURN_IF_ERROR(files->CreateDirs(path));
     }
+    if (options.memory_limit_bytes != 0 && options.memory_limit_bytes <= options.block_cache_bytes) {
+      return Status::InvalidArgument("memory_limit_bytes (" + std::to_string(options.memory_limit_bytes) +
+                                     ") must exceed block_cache_bytes (" + std::to_string(options.block_cache_bytes) +
+                                     "), which it includes");
+    }
     SEXTANT_ASSIGN_OR_RETURN(FileLock lock, FileLock::Acquire(path));
     storage::StorageOptions so;
     so.create_if_missing = options.create_if_missing;
@@ -693,7 +702,10 @@ StatusOr<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& option
     SEXTANT_ASSIGN_OR_RETURN(auto storage, storage::Storage::Open(path, so));
     CollectionLimits limits;
     limits.max_payload_bytes = options.max_payload_bytes;
-    auto db = std::make_unique<DatabaseImpl>(path, std::move(lock), std::move(storage), std::move(files), limits);
+    auto budget = std::make_shared<internal::MemoryBudget>(options.memory_limit_bytes);
+    budget->Charge(static_cast<int64_t>(options.block_cache_bytes));  // the cache fills up to its capacity
+    auto db = std::make_unique<DatabaseImpl>(path, std::move(lock), std::move(storage), std::move(files), limits,
+                                             std::move(budget));
     SEXTANT_RETURN_IF_ERROR(db->Load());
     db->StartMaintenance();
     return std::unique_ptr<Database>(std::move(db));
