@@ -49,6 +49,8 @@ def test_bad_input(col: sextant.Collection, client: sextant.Client, name: str) -
         col.search([0.0, 1.0], text="x", fusion="borda")
     with pytest.raises(sextant.InvalidArgumentError, match="weights"):
         col.search([0.0, 1.0], text="x", weights=(1.0, 1.0))  # weights need fusion="weighted"
+    with pytest.raises(sextant.InvalidArgumentError, match="not both 0"):
+        col.search([0.0, 1.0], text="x", fusion="weighted", weights=(0, 0))
     with pytest.raises(sextant.InvalidArgumentError, match="title"):
         col.search(text="x", text_fields=["title"])
     with pytest.raises(sextant.InvalidArgumentError, match="group_size"):
