@@ -160,12 +160,15 @@ class AsyncClient:
         ef_construction: Optional[int] = None,
         ef_search: Optional[int] = None,
         nprobe: Optional[int] = None,
+        shards: Optional[int] = None,
+        replication: Optional[int] = None,
         timeout: Optional[float] = None,
     ) -> "AsyncCollection":
         """As Client.create_collection."""
         request = cv.create_collection_request(
             name, dimension, metric, index, payload_indexes, embedder, chunk_tokens,
             overlap_tokens, markdown, tokens, properties, ef_construction, ef_search, nprobe,
+            shards=shards, replication=replication,
         )
         info = await self._call("CreateCollection", request, timeout)
         return AsyncCollection(self, info.name)
