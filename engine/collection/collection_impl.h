@@ -174,6 +174,24 @@ class CollectionImpl final : public Collection {
                         std::vector<std::vector<index::Neighbor>>* found, std::vector<SearchPlan>* plan) const;
   // A hit for a live slot (payload and vector as options ask); requires mu_ shared.
   StatusOr<Hit> MakeHit(uint32_t slot, float score, const SearchOptions& options) const;
+  // Result shaping (collection_select.cc): a search's ranked candidates (best first) become its
+  // hits through score_threshold, group_by or mmr, and k.
+  struct Candidate {
+    uint32_t slot;
+    float score;
+  };
+  struct Selected {
+    uint32_t slot;
+    float score;
+    std::string group;  // with group_by: the group's value as JSON text
+  };
+  static bool Shaped(const SearchOptions& options);      // group_by or mmr: a larger pool
+  static size_t PoolSize(const SearchOptions& options);  // candidates to rank before shaping
+  static Status CheckShaping(const SearchOptions& options);
+  // `higher_better`: false when scores are L2 distances; `cosine_scores`: they are cosine
+  // similarities (MMR uses them as they are). Requires mu_ shared.
+  StatusOr<std::vector<Selected>> Select(const SearchOptions& options, const std::vector<Candidate>& ranked,
+                                         bool higher_better, bool cosine_scores = false) const;
   // MakeHit, counted against options.max_result_bytes in *result_bytes (ResourceExhausted when
   // over; the fixed part is checked before the payload is read); requires mu_ shared.
   StatusOr<Hit> BudgetedHit(uint32_t slot, float score, const SearchOptions& options, size_t* result_bytes) const;

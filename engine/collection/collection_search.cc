@@ -389,6 +389,7 @@ StatusOr<std::vector<std::vector<Hit>>> CollectionImpl::SearchBatch(const Search
     SEXTANT_RETURN_IF_ERROR(payload::ValidatePaths(options.payload_include, "payload_include").WithPrefix("search"));
     SEXTANT_RETURN_IF_ERROR(payload::ValidatePaths(options.payload_exclude, "payload_exclude").WithPrefix("search"));
     if (with_text) SEXTANT_RETURN_IF_ERROR(CheckTextOptions(options, nq > 0));
+    SEXTANT_RETURN_IF_ERROR(CheckShaping(options));
     std::optional<payload::Filter> filter;
     if (!options.filter.empty()) {
       auto parsed = payload::Filter::Parse(options.filter);
@@ -406,12 +407,13 @@ StatusOr<std::vector<std::vector<Hit>>> CollectionImpl::SearchBatch(const Search
     if (with_text) return TextSearchLocked(options, q, nq, m, plans);
     std::vector<std::vector<index::Neighbor>> found;
     std::vector<SearchPlan> plan;
-    SEXTANT_RETURN_IF_ERROR(DenseNeighbors(options, options.k, q, nq, m, &found, &plan));
+    SEXTANT_RETURN_IF_ERROR(DenseNeighbors(options, PoolSize(options), q, nq, m, &found, &plan));
 
     std::vector<std::vector<Hit>> results(nq);
     size_t result_bytes = 0;
     for (size_t i = 0; i < nq; ++i) {
-      results[i].reserve(found[i].size());
+      std::vector<Candidate> ranked;
+      ranked.reserve(found[i].size());
       for (const index::Neighbor& nb : found[i]) {
         const float score = ScoreOf(desc_.metric, nb.distance);
         if (!std::isfinite(score)) {
@@ -422,8 +424,15 @@ StatusOr<std::vector<std::vector<Hit>>> CollectionImpl::SearchBatch(const Search
                                             " of collection " + desc_.name + " scores " + std::to_string(score) +
                                             "; its vector's norm is above the limit of 1e18: upsert it again");
         }
-        SEXTANT_ASSIGN_OR_RETURN(Hit hit, BudgetedHit(nb.slot, score, options, &result_bytes));
+        ranked.push_back({nb.slot, score});
+      }
+      SEXTANT_ASSIGN_OR_RETURN(std::vector<Selected> selected, Select(options, ranked, desc_.metric != Metric::kL2,
+                                                                               desc_.metric == Metric::kCosine));
+      results[i].reserve(selected.size());
+      for (Selected& sel : selected) {
+        SEXTANT_ASSIGN_OR_RETURN(Hit hit, BudgetedHit(sel.slot, sel.score, options, &result_bytes));
         hit.dense_score = hit.score;
+        hit.group = std::move(sel.group);
         results[i].push_back(std::move(hit));
       }
     }

@@ -41,9 +41,8 @@ StatusOr<std::vector<std::vector<Hit>>> CollectionImpl::TextSearchLocked(const S
   }
   SEXTANT_ASSIGN_OR_RETURN(text::TextIndex::Query tq, text_index_->Prepare(options.text, options.text_fields));
   const bool hybrid = nq > 0;
-  const size_t n = hybrid ? std::max<size_t>(options.candidates ? options.candidates : std::max<uint32_t>(options.k, 100),
-                                             options.k)
-                          : options.k;
+  const size_t pool = PoolSize(options);
+  const size_t n = hybrid && !Shaped(options) && options.candidates == 0 ? std::max<size_t>(pool, 100) : pool;
   const text::RankedList text_list = text_index_->Search(tq, m.mask, live_.size(), n);
 
   size_t result_bytes = 0;
@@ -54,9 +53,14 @@ StatusOr<std::vector<std::vector<Hit>>> CollectionImpl::TextSearchLocked(const S
     p[0].index = "BM25";
     p[0].matches = m.count;
     p[0].filter_from_index = m.from_index;
-    for (const auto& [slot, score] : text_list) {
-      SEXTANT_ASSIGN_OR_RETURN(Hit hit, BudgetedHit(slot, score, options, &result_bytes));
-      hit.text_score = score;
+    std::vector<Candidate> ranked;
+    ranked.reserve(text_list.size());
+    for (const auto& [slot, score] : text_list) ranked.push_back({slot, score});
+    SEXTANT_ASSIGN_OR_RETURN(std::vector<Selected> selected, Select(options, ranked, true));
+    for (Selected& sel : selected) {
+      SEXTANT_ASSIGN_OR_RETURN(Hit hit, BudgetedHit(sel.slot, sel.score, options, &result_bytes));
+      hit.text_score = sel.score;
+      hit.group = std::move(sel.group);
       results[0].push_back(std::move(hit));
     }
   } else {
@@ -73,21 +77,26 @@ StatusOr<std::vector<std::vector<Hit>>> CollectionImpl::TextSearchLocked(const S
           options.fusion == Fusion::kRrf ? text::FuseRrf(dense_list, text_list, options.rrf_k)
                                          : text::FuseWeighted(dense_list, text_list, options.dense_weight,
                                                               options.text_weight);
-      for (size_t j = 0; j < fused.size() && results[i].size() < options.k; ++j) {
-        const uint32_t slot = fused[j].slot;
+      std::vector<Candidate> ranked;
+      ranked.reserve(fused.size());
+      for (const text::Fused& f : fused) ranked.push_back({f.slot, f.score});
+      SEXTANT_ASSIGN_OR_RETURN(std::vector<Selected> selected, Select(options, ranked, true));
+      for (Selected& sel : selected) {
+        const uint32_t slot = sel.slot;
         const float* row = store_.Row(slot);
         const float distance = desc_.metric == Metric::kL2 ? kernels.l2sq(qi, row, dim) : -kernels.dot(qi, row, dim);
         const float dense_score = ScoreOf(desc_.metric, distance);
-        if (!std::isfinite(dense_score) || !std::isfinite(fused[j].score)) {
+        if (!std::isfinite(dense_score) || !std::isfinite(sel.score)) {
           // As in dense search: a vector stored before the norm limit may not score finitely.
           auto id = storage::DecodeId(slot_ids_[slot]);
           return Status::FailedPrecondition("search: point " + (id.ok() ? id->ToString() : std::string("?")) +
                                             " of collection " + desc_.name + " scores " + std::to_string(dense_score) +
                                             "; its vector's norm is above the limit of 1e18: upsert it again");
         }
-        SEXTANT_ASSIGN_OR_RETURN(Hit hit, BudgetedHit(slot, fused[j].score, options, &result_bytes));
+        SEXTANT_ASSIGN_OR_RETURN(Hit hit, BudgetedHit(slot, sel.score, options, &result_bytes));
         hit.dense_score = dense_score;
         hit.text_score = text_index_->Score(tq, slot);
+        hit.group = std::move(sel.group);
         results[i].push_back(std::move(hit));
       }
     }

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -192,9 +193,31 @@ struct SearchOptions {
   // must be finite and >= 0, not both 0.
   float dense_weight = 0.5f;
   float text_weight = 0.5f;
-  // Candidates each list contributes to a hybrid search; 0 = max(k, 100) (with group_by, times
-  // the groups' size). More candidates can only promote points found by one list alone.
+  // Candidates each list contributes to a hybrid search, and the pool group_by and mmr choose
+  // from; 0 = max(k, 100) (with group_by or mmr, the larger pool described there). More
+  // candidates can only promote points found by one list alone.
   uint32_t candidates = 0;
+  // ---- Result shaping (docs/text_search.md#result-shaping); dense, text and hybrid alike ----
+  // Keep only hits at least this good: score >= threshold, except for a dense search under the
+  // L2 metric, whose score is a distance (kept when <= threshold). For hybrid search it applies to
+  // the fused score. Must be finite.
+  std::optional<float> score_threshold;
+  // Group the hits by this payload field (a dotted path to a string, integer or bool; points
+  // without such a value are left out): the search returns up to `k` groups, best group first,
+  // each with its best `group_size` hits in order (Hit::group holds the value). Groups are formed
+  // from the best `candidates` points (0 = max(100, 10 * k * group_size)).
+  std::string group_by;
+  uint32_t group_size = 1;  // 1..kMaxGroupSize
+  // Maximal marginal relevance (Carbonell and Goldstein, 1998): pick the k hits one at a time
+  // among the best `candidates` (0 = max(100, 10 * k)), each maximising
+  //   mmr_lambda * relevance - (1 - mmr_lambda) * max cosine similarity to the hits already picked
+  // (relevance: a dense cosine search's score as it is, any other score min-max normalised over
+  // the candidates; similarity: of the stored vectors). Hits keep their scores; their order is the picking order. mmr_lambda in [0, 1]
+  // (1 = plain ranking). Not combined with group_by.
+  bool mmr = false;
+  float mmr_lambda = 0.5f;
+  static constexpr uint32_t kMaxGroupSize = 1000;
+
   // Bound on what the results may hold: when their ids, payloads and vectors (about 24 bytes per
   // hit plus the id, the payload text and 4 bytes per float) would pass this many bytes over all
   // queries, the search fails with ResourceExhausted before reading more. 0 = no bound.

@@ -81,6 +81,8 @@ struct Hit {
   std::optional<float> text_score;
   std::string payload;        // compact JSON object, filled only with SearchOptions::with_payload
   std::vector<float> vector;  // filled only with SearchOptions::with_vector
+  // With SearchOptions::group_by: the group's value, as JSON text ("\"doc-1\"", "42", "true").
+  std::string group;
 };
 
 // How a search was answered.
