@@ -180,6 +180,13 @@ void ToProto(std::string_view name, const CollectionOptions& options, v1::Create
     pi->set_type(ToProto(p.type));
   }
   out->set_properties(options.properties);
+  for (const TextFieldOptions& t : options.text_fields) {
+    v1::TextField* tf = out->add_text_fields();
+    tf->set_field(t.field);
+    tf->set_language(t.language);
+    tf->set_no_stemming(!t.stemming);
+    tf->set_no_stop_words(!t.stop_words);
+  }
 }
 
 StatusOr<CollectionOptions> FromProto(const v1::CreateCollectionRequest& request) {
@@ -198,6 +205,14 @@ StatusOr<CollectionOptions> FromProto(const v1::CreateCollectionRequest& request
     options.payload_indexes.push_back(std::move(p));
   }
   options.properties = request.properties();
+  for (const v1::TextField& tf : request.text_fields()) {
+    TextFieldOptions t;
+    t.field = tf.field();
+    if (!tf.language().empty()) t.language = tf.language();
+    t.stemming = !tf.no_stemming();
+    t.stop_words = !tf.no_stop_words();
+    options.text_fields.push_back(std::move(t));
+  }
   return options;
 }
 
@@ -268,6 +283,9 @@ void ToProto(const Hit& hit, v1::Hit* out) {
   out->set_score(hit.score);
   out->set_payload(hit.payload);
   out->mutable_vector()->Assign(hit.vector.begin(), hit.vector.end());
+  if (hit.dense_score) out->set_dense_score(*hit.dense_score);
+  if (hit.text_score) out->set_text_score(*hit.text_score);
+  out->set_group(hit.group);
 }
 
 StatusOr<Hit> FromProto(const v1::Hit& hit, std::string_view field) {
@@ -276,6 +294,9 @@ StatusOr<Hit> FromProto(const v1::Hit& hit, std::string_view field) {
   out.score = hit.score();
   out.payload = hit.payload();
   out.vector.assign(hit.vector().begin(), hit.vector().end());
+  if (hit.has_dense_score()) out.dense_score = hit.dense_score();
+  if (hit.has_text_score()) out.text_score = hit.text_score();
+  out.group = hit.group();
   return out;
 }
 
@@ -291,9 +312,21 @@ void ToProto(const SearchOptions& options, v1::SearchParams* out) {
   out->set_exact(options.exact);
   for (const std::string& p : options.payload_include) out->add_payload_include(p);
   for (const std::string& p : options.payload_exclude) out->add_payload_exclude(p);
+  out->set_text(options.text);
+  for (const std::string& f : options.text_fields) out->add_text_fields(f);
+  v1::FusionParams* fusion = out->mutable_fusion();
+  fusion->set_method(std::string(FusionName(options.fusion)));
+  fusion->set_rrf_k(options.rrf_k);
+  fusion->set_dense_weight(options.dense_weight);
+  fusion->set_text_weight(options.text_weight);
+  fusion->set_candidates(options.candidates);
+  out->set_group_by(options.group_by);
+  out->set_group_size(options.group_size);
+  if (options.score_threshold) out->set_score_threshold(*options.score_threshold);
+  if (options.mmr) out->mutable_mmr()->set_mmr_lambda(options.mmr_lambda);
 }
 
-SearchOptions FromProto(const v1::SearchParams& params) {
+StatusOr<SearchOptions> FromProto(const v1::SearchParams& params) {
   SearchOptions options;
   if (params.k() != 0) options.k = params.k();
   options.filter = params.filter();
@@ -304,6 +337,29 @@ SearchOptions FromProto(const v1::SearchParams& params) {
   options.exact = params.exact();
   options.payload_include.assign(params.payload_include().begin(), params.payload_include().end());
   options.payload_exclude.assign(params.payload_exclude().begin(), params.payload_exclude().end());
+  options.text = params.text();
+  options.text_fields.assign(params.text_fields().begin(), params.text_fields().end());
+  if (params.has_fusion()) {
+    const v1::FusionParams& f = params.fusion();
+    if (!f.method().empty()) {
+      auto method = ParseFusion(f.method());
+      if (!method.ok()) return method.status().WithPrefix("params.fusion.method");
+      options.fusion = *method;
+    }
+    if (f.rrf_k() != 0) options.rrf_k = f.rrf_k();
+    if (f.dense_weight() != 0 || f.text_weight() != 0) {
+      options.dense_weight = f.dense_weight();
+      options.text_weight = f.text_weight();
+    }
+    options.candidates = f.candidates();
+  }
+  options.group_by = params.group_by();
+  if (params.group_size() != 0) options.group_size = params.group_size();
+  if (params.has_score_threshold()) options.score_threshold = params.score_threshold();
+  if (params.has_mmr()) {
+    options.mmr = true;
+    options.mmr_lambda = params.mmr().mmr_lambda();
+  }
   return options;
 }
 

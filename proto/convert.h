@@ -76,9 +76,10 @@ StatusOr<Point> FromProto(const v1::Point& point, std::string_view field);
 void ToProto(const Hit& hit, v1::Hit* out);
 StatusOr<Hit> FromProto(const v1::Hit& hit, std::string_view field);
 
-// ---- search. SearchParams' zero k means the default (10).
+// ---- search. SearchParams' zero k means the default (10); zero group_size, rrf_k and weights
+// their defaults. InvalidArgument for an unknown fusion method.
 void ToProto(const SearchOptions& options, v1::SearchParams* out);
-SearchOptions FromProto(const v1::SearchParams& params);
+StatusOr<SearchOptions> FromProto(const v1::SearchParams& params);
 void ToProto(const SearchPlan& plan, v1::SearchPlan* out);
 SearchPlan FromProto(const v1::SearchPlan& plan);
 

@@ -285,7 +285,7 @@ StatusOr<SearchOptions> SextantService::SearchOptionsFor(const v1::SearchParams&
   if (params.nprobe() > options_.max_nprobe) {
     return over("nprobe", params.nprobe(), options_.max_nprobe, "max-nprobe");
   }
-  SearchOptions options = convert::FromProto(params);
+  SEXTANT_ASSIGN_OR_RETURN(SearchOptions options, convert::FromProto(params));
   // 0 would mean "no bound" to the engine: keep at least one byte.
   options.max_result_bytes = std::max<size_t>(response_bytes, 1);
   return options;
@@ -300,7 +300,8 @@ grpc::Status SextantService::Search(grpc::ServerContext* ctx, const v1::SearchRe
     std::vector<float> query;
     auto got = AppendFloats(req->vector(), req->vector_f32(), "vector", &query);
     if (!got.ok()) return ToGrpc(got.status());
-    if (*got != (*c)->dimension()) {
+    // With params.text the vector may be left out: BM25 search alone.
+    if (*got != (*c)->dimension() && !(*got == 0 && !req->params().text().empty())) {
       return Error(grpc::StatusCode::INVALID_ARGUMENT, DimensionMismatch("vector", *got, **c));
     }
     auto options = SearchOptionsFor(req->params(), ResponseBudget(options_.max_message_bytes));
@@ -345,7 +346,7 @@ grpc::Status SextantService::SearchBatch(grpc::ServerContext* ctx,
     // Refuse before searching when the hits alone cannot fit.
     auto live = (*c)->Count();
     if (!live.ok()) return ToGrpc(live.status());
-    const uint64_t per_query = std::min<uint64_t>(options->k, *live);
+    const uint64_t per_query = std::min<uint64_t>(uint64_t{options->k} * (options->group_by.empty() ? 1 : options->group_size), *live);
     if (per_query != 0 && n > budget / (per_query * kMinHitBytes)) {
       return ResponseTooLarge(n * per_query * kMinHitBytes, options_.max_message_bytes,
                               "send fewer queries per batch or ask for fewer hits");

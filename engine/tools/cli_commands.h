@@ -71,10 +71,11 @@ int RunGet(const Args& args, const std::string& db_path);
 int RunDelete(const Args& args, const std::string& db_path);
 int RunSearch(const Args& args, const std::string& db_path);
 
-// cmd_data.cc: count, set-payload, delete-payload-keys.
+// cmd_data.cc: count, set-payload, delete-payload-keys, update-vector.
 int RunCount(const Args& args, const std::string& db_path);
 int RunSetPayload(const Args& args, const std::string& db_path);
 int RunDeletePayloadKeys(const Args& args, const std::string& db_path);
+int RunUpdateVector(const Args& args, const std::string& db_path);
 // alias: create / delete / list / swap.
 int RunAlias(const Args& args, const std::string& db_path);
 

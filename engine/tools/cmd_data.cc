@@ -1,4 +1,5 @@
-// `sextant` commands on payloads and counts: count, set-payload, delete-payload-keys.
+// `sextant` commands on payloads, vectors and counts: count, set-payload, delete-payload-keys,
+// update-vector.
 #include <iostream>
 #include <span>
 #include <string>
@@ -85,6 +86,26 @@ int RunDeletePayloadKeys(const Args& args, const std::string& db_path) {
     SEXTANT_ASSIGN_OR_RETURN(auto db, OpenDatabase(db_path, /*create=*/false));
     SEXTANT_ASSIGN_OR_RETURN(auto collection, db->GetCollection(args.positional[0]));
     return PrintUpdated(collection->DeletePayloadKeys(WriteOptions(), *which, keys));
+  };
+  return Finish(run());
+}
+
+int RunUpdateVector(const Args& args, const std::string& db_path) {
+  std::string error;
+  const std::optional<std::string> text = args.Get("vector");
+  if (!text) return ReportUsage("update-vector: --vector V is required");
+  auto vector = ParseVectorText(*text, &error);
+  if (!vector) return ReportUsage("--vector: " + error);
+  auto ids = ParseIds(std::span(args.positional).subspan(1, 1), args.Has("string-ids"), &error);
+  if (!ids) return ReportUsage(error);
+  auto run = [&]() -> Status {
+    SEXTANT_ASSIGN_OR_RETURN(auto db, OpenDatabase(db_path, /*create=*/false));
+    SEXTANT_ASSIGN_OR_RETURN(auto collection, db->GetCollection(args.positional[0]));
+    SEXTANT_RETURN_IF_ERROR(collection->UpdateVectors(WriteOptions(), *ids, *vector));
+    OutJson out = OutJson::object();
+    out["updated"] = 1;
+    std::cout << Dump(out) << '\n';
+    return Status::OK();
   };
   return Finish(run());
 }

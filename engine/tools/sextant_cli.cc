@@ -121,6 +121,9 @@ Commands:
   delete-payload-keys NAME KEY[,KEY...] (ID... | --filter JSON) [--string-ids]
       Remove the keys (dotted paths such as meta.author) from the payloads of the points;
       prints {"updated": N}.
+  update-vector NAME ID --vector V [--string-ids]
+      Replace the vector of the existing point ID (V as for search), keeping its payload; the
+      index is updated. Prints {"updated": 1}; an unknown id is an error (exit 1).
   search NAME (--vector V | --query FILE) [-k K] [--filter JSON] [--with-payload]
          [--with-vector] [--ef-search N] [--nprobe N] [--exact] [--plan]
       Print one JSON line per query, nearest hits first:
@@ -208,7 +211,8 @@ Commands:
 
 Options:
   --db DIR        the database directory (default: $SEXTANT_DB)
-  --string-ids    get/delete/set-payload/delete-payload-keys: treat every ID as a string id
+  --string-ids    get/delete/set-payload/delete-payload-keys/update-vector: treat every ID as a
+                  string id
   --format F      import/search: file format, when the extension does not tell it
   -k K            search/ask: number of hits or chunks
   --version       print the version and the SIMD level in use
@@ -269,6 +273,7 @@ const std::vector<CommandSpec>& Commands() {
        {"filter", "overwrite", "string-ids"}, RunSetPayload},
       {"delete-payload-keys", "delete-payload-keys NAME KEY[,KEY...] (ID... | --filter JSON)", 2, kMany,
        {"filter", "string-ids"}, RunDeletePayloadKeys},
+      {"update-vector", "update-vector NAME ID --vector V", 2, 2, {"vector", "string-ids"}, RunUpdateVector},
       {"search", "search NAME (--vector V | --query FILE) [-k K]", 1, 1,
        {"vector", "query", "k", "filter", "with-payload", "with-vector", "format", "ef-search",
         "nprobe", "exact", "plan"},

@@ -520,6 +520,32 @@ TEST_F(CliTest, CountSetPayloadDeletePayloadKeys) {
   EXPECT_ENGINE_ERROR(Run({"count", "docs", "--filter", "{bad"}), "filter");
 }
 
+TEST_F(CliTest, UpdateVectorKeepsThePayload) {
+  Ok({"create", "docs", "--dim", "2", "--metric", "l2", "--index", "HNSW8"});
+  const std::string file = tmp_.Sub("docs.jsonl");
+  WriteText(file,
+            R"({"id": 1, "vector": [1, 0], "payload": {"color": "red"}})"
+            "\n"
+            R"({"id": "x", "vector": [0, 1]})"
+            "\n");
+  Ok({"import", "docs", file, "--wait"});
+  EXPECT_EQ(JsonLines(Ok({"update-vector", "docs", "1", "--vector", "5 5"}))[0], json::parse(R"({"updated":1})"));
+  json p = JsonLines(Ok({"get", "docs", "1"}))[0];
+  EXPECT_EQ(p["vector"], json::parse("[5.0, 5.0]"));
+  EXPECT_EQ(p["payload"], json::parse(R"({"color":"red"})"));
+  // The index follows: the nearest point to (5, 5) is now 1.
+  EXPECT_EQ(JsonLines(Ok({"search", "docs", "--vector", "5 5", "-k", "1"}))[0]["hits"][0]["id"], 1);
+  Ok({"update-vector", "docs", "x", "--vector", "[2, 2]", "--string-ids"});
+  EXPECT_EQ(JsonLines(Ok({"get", "docs", "x", "--string-ids"}))[0]["vector"], json::parse("[2.0, 2.0]"));
+
+  EXPECT_ENGINE_ERROR(Run({"update-vector", "docs", "99", "--vector", "1 1"}), "NotFound");
+  EXPECT_ENGINE_ERROR(Run({"update-vector", "docs", "1", "--vector", "1 1 1"}), "dimension");
+  EXPECT_USAGE_ERROR(Run({"update-vector", "docs", "1"}), "--vector V is required");
+  EXPECT_USAGE_ERROR(Run({"update-vector", "docs", "1", "--vector", "1,x"}), "--vector");
+  EXPECT_EQ(Run({"update-vector", "docs", "1", "2", "--vector", "1 1"}).code, 2);  // one id
+  EXPECT_EQ(JsonLines(Ok({"get", "docs", "1"}))[0]["vector"], json::parse("[5.0, 5.0]"));  // refused: unchanged
+}
+
 TEST_F(CliTest, Aliases) {
   Ok({"create", "v1", "--dim", "2"});
   Ok({"create", "v2", "--dim", "2"});

@@ -344,7 +344,7 @@ func (x SearchPlan_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use SearchPlan_Kind.Descriptor instead.
 func (SearchPlan_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{28, 0}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{31, 0}
 }
 
 // A point's id: an unsigned 64-bit number or a string of 1..512 bytes. The number 7 and the
@@ -915,7 +915,13 @@ type CreateCollectionRequest struct {
 	Properties     string                 `protobuf:"bytes,6,opt,name=properties,proto3" json:"properties,omitempty"` // JSON object text recorded with the collection; "" = none
 	// Makes a text collection: dimension may be 0 (it follows from the embedder) and the metric
 	// is cosine. The index defaults to HNSW16.
-	Text          *TextOptions `protobuf:"bytes,7,opt,name=text,proto3" json:"text,omitempty"`
+	Text *TextOptions `protobuf:"bytes,7,opt,name=text,proto3" json:"text,omitempty"`
+	// Cluster mode (docs/cluster.md): the number of shards (0 = 1) and of replicas of each shard
+	// (0 = 1; at most the number of live nodes, else INVALID_ARGUMENT). A single-node server
+	// accepts only 0 or 1 for both.
+	Shards        uint32       `protobuf:"varint,60,opt,name=shards,proto3" json:"shards,omitempty"`
+	Replication   uint32       `protobuf:"varint,61,opt,name=replication,proto3" json:"replication,omitempty"`
+	TextFields    []*TextField `protobuf:"bytes,20,rep,name=text_fields,json=textFields,proto3" json:"text_fields,omitempty"` // payload fields with a full-text (BM25) index
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -999,6 +1005,96 @@ func (x *CreateCollectionRequest) GetText() *TextOptions {
 	return nil
 }
 
+func (x *CreateCollectionRequest) GetShards() uint32 {
+	if x != nil {
+		return x.Shards
+	}
+	return 0
+}
+
+func (x *CreateCollectionRequest) GetReplication() uint32 {
+	if x != nil {
+		return x.Replication
+	}
+	return 0
+}
+
+func (x *CreateCollectionRequest) GetTextFields() []*TextField {
+	if x != nil {
+		return x.TextFields
+	}
+	return nil
+}
+
+// A payload field with a full-text index (docs/text_search.md).
+type TextField struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Field         string                 `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`       // dotted path
+	Language      string                 `protobuf:"bytes,2,opt,name=language,proto3" json:"language,omitempty"` // a Snowball language or "none"; "" = "english"
+	NoStemming    bool                   `protobuf:"varint,3,opt,name=no_stemming,json=noStemming,proto3" json:"no_stemming,omitempty"`
+	NoStopWords   bool                   `protobuf:"varint,4,opt,name=no_stop_words,json=noStopWords,proto3" json:"no_stop_words,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TextField) Reset() {
+	*x = TextField{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TextField) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TextField) ProtoMessage() {}
+
+func (x *TextField) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TextField.ProtoReflect.Descriptor instead.
+func (*TextField) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *TextField) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *TextField) GetLanguage() string {
+	if x != nil {
+		return x.Language
+	}
+	return ""
+}
+
+func (x *TextField) GetNoStemming() bool {
+	if x != nil {
+		return x.NoStemming
+	}
+	return false
+}
+
+func (x *TextField) GetNoStopWords() bool {
+	if x != nil {
+		return x.NoStopWords
+	}
+	return false
+}
+
 type DescribeCollectionRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -1008,7 +1104,7 @@ type DescribeCollectionRequest struct {
 
 func (x *DescribeCollectionRequest) Reset() {
 	*x = DescribeCollectionRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[8]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1020,7 +1116,7 @@ func (x *DescribeCollectionRequest) String() string {
 func (*DescribeCollectionRequest) ProtoMessage() {}
 
 func (x *DescribeCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[8]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1033,7 +1129,7 @@ func (x *DescribeCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DescribeCollectionRequest.ProtoReflect.Descriptor instead.
 func (*DescribeCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{8}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DescribeCollectionRequest) GetName() string {
@@ -1051,7 +1147,7 @@ type ListCollectionsRequest struct {
 
 func (x *ListCollectionsRequest) Reset() {
 	*x = ListCollectionsRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[9]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1063,7 +1159,7 @@ func (x *ListCollectionsRequest) String() string {
 func (*ListCollectionsRequest) ProtoMessage() {}
 
 func (x *ListCollectionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[9]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1076,7 +1172,7 @@ func (x *ListCollectionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCollectionsRequest.ProtoReflect.Descriptor instead.
 func (*ListCollectionsRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{9}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{10}
 }
 
 type ListCollectionsResponse struct {
@@ -1088,7 +1184,7 @@ type ListCollectionsResponse struct {
 
 func (x *ListCollectionsResponse) Reset() {
 	*x = ListCollectionsResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[10]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1100,7 +1196,7 @@ func (x *ListCollectionsResponse) String() string {
 func (*ListCollectionsResponse) ProtoMessage() {}
 
 func (x *ListCollectionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[10]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1113,7 +1209,7 @@ func (x *ListCollectionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCollectionsResponse.ProtoReflect.Descriptor instead.
 func (*ListCollectionsResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{10}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListCollectionsResponse) GetCollections() []*CollectionInfo {
@@ -1132,7 +1228,7 @@ type DropCollectionRequest struct {
 
 func (x *DropCollectionRequest) Reset() {
 	*x = DropCollectionRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[11]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1144,7 +1240,7 @@ func (x *DropCollectionRequest) String() string {
 func (*DropCollectionRequest) ProtoMessage() {}
 
 func (x *DropCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[11]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1157,7 +1253,7 @@ func (x *DropCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropCollectionRequest.ProtoReflect.Descriptor instead.
 func (*DropCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{11}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DropCollectionRequest) GetName() string {
@@ -1175,7 +1271,7 @@ type DropCollectionResponse struct {
 
 func (x *DropCollectionResponse) Reset() {
 	*x = DropCollectionResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[12]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1187,7 +1283,7 @@ func (x *DropCollectionResponse) String() string {
 func (*DropCollectionResponse) ProtoMessage() {}
 
 func (x *DropCollectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[12]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1200,7 +1296,7 @@ func (x *DropCollectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropCollectionResponse.ProtoReflect.Descriptor instead.
 func (*DropCollectionResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{12}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{13}
 }
 
 type SetIndexRequest struct {
@@ -1215,7 +1311,7 @@ type SetIndexRequest struct {
 
 func (x *SetIndexRequest) Reset() {
 	*x = SetIndexRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[13]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1227,7 +1323,7 @@ func (x *SetIndexRequest) String() string {
 func (*SetIndexRequest) ProtoMessage() {}
 
 func (x *SetIndexRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[13]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1240,7 +1336,7 @@ func (x *SetIndexRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetIndexRequest.ProtoReflect.Descriptor instead.
 func (*SetIndexRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{13}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SetIndexRequest) GetCollection() string {
@@ -1276,7 +1372,7 @@ type WaitForIndexRequest struct {
 
 func (x *WaitForIndexRequest) Reset() {
 	*x = WaitForIndexRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[14]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1288,7 +1384,7 @@ func (x *WaitForIndexRequest) String() string {
 func (*WaitForIndexRequest) ProtoMessage() {}
 
 func (x *WaitForIndexRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[14]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1301,7 +1397,7 @@ func (x *WaitForIndexRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitForIndexRequest.ProtoReflect.Descriptor instead.
 func (*WaitForIndexRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{14}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *WaitForIndexRequest) GetCollection() string {
@@ -1333,7 +1429,7 @@ type UpsertRequest struct {
 
 func (x *UpsertRequest) Reset() {
 	*x = UpsertRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[15]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1345,7 +1441,7 @@ func (x *UpsertRequest) String() string {
 func (*UpsertRequest) ProtoMessage() {}
 
 func (x *UpsertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[15]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1358,7 +1454,7 @@ func (x *UpsertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertRequest.ProtoReflect.Descriptor instead.
 func (*UpsertRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{15}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UpsertRequest) GetCollection() string {
@@ -1391,7 +1487,7 @@ type UpsertResponse struct {
 
 func (x *UpsertResponse) Reset() {
 	*x = UpsertResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[16]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1403,7 +1499,7 @@ func (x *UpsertResponse) String() string {
 func (*UpsertResponse) ProtoMessage() {}
 
 func (x *UpsertResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[16]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1416,7 +1512,7 @@ func (x *UpsertResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertResponse.ProtoReflect.Descriptor instead.
 func (*UpsertResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{16}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *UpsertResponse) GetUpserted() uint64 {
@@ -1436,7 +1532,7 @@ type UpsertProgress struct {
 
 func (x *UpsertProgress) Reset() {
 	*x = UpsertProgress{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[17]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1448,7 +1544,7 @@ func (x *UpsertProgress) String() string {
 func (*UpsertProgress) ProtoMessage() {}
 
 func (x *UpsertProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[17]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1461,7 +1557,7 @@ func (x *UpsertProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertProgress.ProtoReflect.Descriptor instead.
 func (*UpsertProgress) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{17}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *UpsertProgress) GetBatches() uint64 {
@@ -1488,7 +1584,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[18]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1500,7 +1596,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[18]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1513,7 +1609,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{18}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetRequest) GetCollection() string {
@@ -1539,7 +1635,7 @@ type PointIds struct {
 
 func (x *PointIds) Reset() {
 	*x = PointIds{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[19]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1551,7 +1647,7 @@ func (x *PointIds) String() string {
 func (*PointIds) ProtoMessage() {}
 
 func (x *PointIds) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[19]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1564,7 +1660,7 @@ func (x *PointIds) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PointIds.ProtoReflect.Descriptor instead.
 func (*PointIds) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{19}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PointIds) GetIds() []*PointId {
@@ -1589,7 +1685,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[20]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1601,7 +1697,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[20]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1614,7 +1710,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{20}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *DeleteRequest) GetCollection() string {
@@ -1681,7 +1777,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[21]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1693,7 +1789,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[21]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1706,7 +1802,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{21}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *DeleteResponse) GetDeleted() uint64 {
@@ -1726,7 +1822,7 @@ type CountRequest struct {
 
 func (x *CountRequest) Reset() {
 	*x = CountRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[22]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1738,7 +1834,7 @@ func (x *CountRequest) String() string {
 func (*CountRequest) ProtoMessage() {}
 
 func (x *CountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[22]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1751,7 +1847,7 @@ func (x *CountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CountRequest.ProtoReflect.Descriptor instead.
 func (*CountRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{22}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CountRequest) GetCollection() string {
@@ -1777,7 +1873,7 @@ type CountResponse struct {
 
 func (x *CountResponse) Reset() {
 	*x = CountResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[23]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1789,7 +1885,7 @@ func (x *CountResponse) String() string {
 func (*CountResponse) ProtoMessage() {}
 
 func (x *CountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[23]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1802,7 +1898,7 @@ func (x *CountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CountResponse.ProtoReflect.Descriptor instead.
 func (*CountResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{23}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CountResponse) GetCount() uint64 {
@@ -1825,7 +1921,7 @@ type ScanRequest struct {
 
 func (x *ScanRequest) Reset() {
 	*x = ScanRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[24]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1837,7 +1933,7 @@ func (x *ScanRequest) String() string {
 func (*ScanRequest) ProtoMessage() {}
 
 func (x *ScanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[24]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1850,7 +1946,7 @@ func (x *ScanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanRequest.ProtoReflect.Descriptor instead.
 func (*ScanRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{24}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ScanRequest) GetCollection() string {
@@ -1898,7 +1994,7 @@ type ScanResponse struct {
 
 func (x *ScanResponse) Reset() {
 	*x = ScanResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[25]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1910,7 +2006,7 @@ func (x *ScanResponse) String() string {
 func (*ScanResponse) ProtoMessage() {}
 
 func (x *ScanResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[25]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1923,7 +2019,7 @@ func (x *ScanResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanResponse.ProtoReflect.Descriptor instead.
 func (*ScanResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{25}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ScanResponse) GetPoints() []*Point {
@@ -1953,13 +2049,23 @@ type SearchParams struct {
 	// the payload_exclude paths.
 	PayloadInclude []string `protobuf:"bytes,30,rep,name=payload_include,json=payloadInclude,proto3" json:"payload_include,omitempty"`
 	PayloadExclude []string `protobuf:"bytes,31,rep,name=payload_exclude,json=payloadExclude,proto3" json:"payload_exclude,omitempty"`
+	// ---- full-text and hybrid search, result shaping (docs/text_search.md)
+	// A BM25 query over the collection's text fields. With no query vector (Search: `vector`
+	// empty): BM25 alone; with one: hybrid (dense and BM25 fused).
+	Text           string        `protobuf:"bytes,20,opt,name=text,proto3" json:"text,omitempty"`
+	TextFields     []string      `protobuf:"bytes,21,rep,name=text_fields,json=textFields,proto3" json:"text_fields,omitempty"`                     // restrict the text query to these fields; empty = all
+	Fusion         *FusionParams `protobuf:"bytes,22,opt,name=fusion,proto3" json:"fusion,omitempty"`                                               // how a hybrid search fuses; unset = RRF with k = 60
+	GroupBy        string        `protobuf:"bytes,23,opt,name=group_by,json=groupBy,proto3" json:"group_by,omitempty"`                              // group hits by this payload field (string, integer, bool)
+	GroupSize      uint32        `protobuf:"varint,24,opt,name=group_size,json=groupSize,proto3" json:"group_size,omitempty"`                       // hits per group; 0 = 1
+	ScoreThreshold *float32      `protobuf:"fixed32,25,opt,name=score_threshold,json=scoreThreshold,proto3,oneof" json:"score_threshold,omitempty"` // keep hits at least this good (L2 dense: distance <=)
+	Mmr            *MmrParams    `protobuf:"bytes,26,opt,name=mmr,proto3" json:"mmr,omitempty"`                                                     // unset = no MMR
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SearchParams) Reset() {
 	*x = SearchParams{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[26]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1971,7 +2077,7 @@ func (x *SearchParams) String() string {
 func (*SearchParams) ProtoMessage() {}
 
 func (x *SearchParams) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[26]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1984,7 +2090,7 @@ func (x *SearchParams) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchParams.ProtoReflect.Descriptor instead.
 func (*SearchParams) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{26}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *SearchParams) GetK() uint32 {
@@ -2050,19 +2156,193 @@ func (x *SearchParams) GetPayloadExclude() []string {
 	return nil
 }
 
+func (x *SearchParams) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+func (x *SearchParams) GetTextFields() []string {
+	if x != nil {
+		return x.TextFields
+	}
+	return nil
+}
+
+func (x *SearchParams) GetFusion() *FusionParams {
+	if x != nil {
+		return x.Fusion
+	}
+	return nil
+}
+
+func (x *SearchParams) GetGroupBy() string {
+	if x != nil {
+		return x.GroupBy
+	}
+	return ""
+}
+
+func (x *SearchParams) GetGroupSize() uint32 {
+	if x != nil {
+		return x.GroupSize
+	}
+	return 0
+}
+
+func (x *SearchParams) GetScoreThreshold() float32 {
+	if x != nil && x.ScoreThreshold != nil {
+		return *x.ScoreThreshold
+	}
+	return 0
+}
+
+func (x *SearchParams) GetMmr() *MmrParams {
+	if x != nil {
+		return x.Mmr
+	}
+	return nil
+}
+
+// Hybrid fusion (docs/text_search.md).
+type FusionParams struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Method        string                 `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`                                // "rrf" (default when "") or "weighted"
+	RrfK          uint32                 `protobuf:"varint,2,opt,name=rrf_k,json=rrfK,proto3" json:"rrf_k,omitempty"`                       // 0 = 60
+	DenseWeight   float32                `protobuf:"fixed32,3,opt,name=dense_weight,json=denseWeight,proto3" json:"dense_weight,omitempty"` // weighted: both 0 = 0.5 each
+	TextWeight    float32                `protobuf:"fixed32,4,opt,name=text_weight,json=textWeight,proto3" json:"text_weight,omitempty"`
+	Candidates    uint32                 `protobuf:"varint,5,opt,name=candidates,proto3" json:"candidates,omitempty"` // candidates per list; 0 = max(k, 100)
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FusionParams) Reset() {
+	*x = FusionParams{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FusionParams) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FusionParams) ProtoMessage() {}
+
+func (x *FusionParams) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FusionParams.ProtoReflect.Descriptor instead.
+func (*FusionParams) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *FusionParams) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *FusionParams) GetRrfK() uint32 {
+	if x != nil {
+		return x.RrfK
+	}
+	return 0
+}
+
+func (x *FusionParams) GetDenseWeight() float32 {
+	if x != nil {
+		return x.DenseWeight
+	}
+	return 0
+}
+
+func (x *FusionParams) GetTextWeight() float32 {
+	if x != nil {
+		return x.TextWeight
+	}
+	return 0
+}
+
+func (x *FusionParams) GetCandidates() uint32 {
+	if x != nil {
+		return x.Candidates
+	}
+	return 0
+}
+
+// Maximal marginal relevance over the stored vectors (docs/text_search.md).
+type MmrParams struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	MmrLambda     float32                `protobuf:"fixed32,1,opt,name=mmr_lambda,json=mmrLambda,proto3" json:"mmr_lambda,omitempty"` // in [0, 1]; 1 = relevance alone
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MmrParams) Reset() {
+	*x = MmrParams{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MmrParams) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MmrParams) ProtoMessage() {}
+
+func (x *MmrParams) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MmrParams.ProtoReflect.Descriptor instead.
+func (*MmrParams) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *MmrParams) GetMmrLambda() float32 {
+	if x != nil {
+		return x.MmrLambda
+	}
+	return 0
+}
+
 type Hit struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            *PointId               `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	Score         float32                `protobuf:"fixed32,2,opt,name=score,proto3" json:"score,omitempty"`
-	Payload       string                 `protobuf:"bytes,3,opt,name=payload,proto3" json:"payload,omitempty"`        // with_payload only
-	Vector        []float32              `protobuf:"fixed32,4,rep,packed,name=vector,proto3" json:"vector,omitempty"` // with_vector only
+	Payload       string                 `protobuf:"bytes,3,opt,name=payload,proto3" json:"payload,omitempty"`                                  // with_payload only
+	Vector        []float32              `protobuf:"fixed32,4,rep,packed,name=vector,proto3" json:"vector,omitempty"`                           // with_vector only
+	DenseScore    *float32               `protobuf:"fixed32,20,opt,name=dense_score,json=denseScore,proto3,oneof" json:"dense_score,omitempty"` // the vector score, when the search had a query vector
+	TextScore     *float32               `protobuf:"fixed32,21,opt,name=text_score,json=textScore,proto3,oneof" json:"text_score,omitempty"`    // the BM25 score, when the search had a text
+	Group         string                 `protobuf:"bytes,22,opt,name=group,proto3" json:"group,omitempty"`                                     // with group_by: the group's value as JSON text
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Hit) Reset() {
 	*x = Hit{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[27]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2074,7 +2354,7 @@ func (x *Hit) String() string {
 func (*Hit) ProtoMessage() {}
 
 func (x *Hit) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[27]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2087,7 +2367,7 @@ func (x *Hit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hit.ProtoReflect.Descriptor instead.
 func (*Hit) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{27}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Hit) GetId() *PointId {
@@ -2118,6 +2398,27 @@ func (x *Hit) GetVector() []float32 {
 	return nil
 }
 
+func (x *Hit) GetDenseScore() float32 {
+	if x != nil && x.DenseScore != nil {
+		return *x.DenseScore
+	}
+	return 0
+}
+
+func (x *Hit) GetTextScore() float32 {
+	if x != nil && x.TextScore != nil {
+		return *x.TextScore
+	}
+	return 0
+}
+
+func (x *Hit) GetGroup() string {
+	if x != nil {
+		return x.Group
+	}
+	return ""
+}
+
 // How a search was answered.
 type SearchPlan struct {
 	state                protoimpl.MessageState `protogen:"open.v1"`
@@ -2133,7 +2434,7 @@ type SearchPlan struct {
 
 func (x *SearchPlan) Reset() {
 	*x = SearchPlan{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[28]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2145,7 +2446,7 @@ func (x *SearchPlan) String() string {
 func (*SearchPlan) ProtoMessage() {}
 
 func (x *SearchPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[28]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2158,7 +2459,7 @@ func (x *SearchPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchPlan.ProtoReflect.Descriptor instead.
 func (*SearchPlan) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{28}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SearchPlan) GetKind() SearchPlan_Kind {
@@ -2215,7 +2516,7 @@ type SearchRequest struct {
 
 func (x *SearchRequest) Reset() {
 	*x = SearchRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[29]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2227,7 +2528,7 @@ func (x *SearchRequest) String() string {
 func (*SearchRequest) ProtoMessage() {}
 
 func (x *SearchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[29]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2240,7 +2541,7 @@ func (x *SearchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchRequest.ProtoReflect.Descriptor instead.
 func (*SearchRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{29}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SearchRequest) GetCollection() string {
@@ -2281,7 +2582,7 @@ type SearchResponse struct {
 
 func (x *SearchResponse) Reset() {
 	*x = SearchResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[30]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2293,7 +2594,7 @@ func (x *SearchResponse) String() string {
 func (*SearchResponse) ProtoMessage() {}
 
 func (x *SearchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[30]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2306,7 +2607,7 @@ func (x *SearchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchResponse.ProtoReflect.Descriptor instead.
 func (*SearchResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{30}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SearchResponse) GetHits() []*Hit {
@@ -2336,7 +2637,7 @@ type SearchBatchRequest struct {
 
 func (x *SearchBatchRequest) Reset() {
 	*x = SearchBatchRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[31]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2348,7 +2649,7 @@ func (x *SearchBatchRequest) String() string {
 func (*SearchBatchRequest) ProtoMessage() {}
 
 func (x *SearchBatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[31]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2361,7 +2662,7 @@ func (x *SearchBatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchBatchRequest.ProtoReflect.Descriptor instead.
 func (*SearchBatchRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{31}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *SearchBatchRequest) GetCollection() string {
@@ -2401,7 +2702,7 @@ type SearchBatchResponse struct {
 
 func (x *SearchBatchResponse) Reset() {
 	*x = SearchBatchResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[32]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2413,7 +2714,7 @@ func (x *SearchBatchResponse) String() string {
 func (*SearchBatchResponse) ProtoMessage() {}
 
 func (x *SearchBatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[32]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2426,7 +2727,7 @@ func (x *SearchBatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SearchBatchResponse.ProtoReflect.Descriptor instead.
 func (*SearchBatchResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{32}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *SearchBatchResponse) GetResults() []*SearchResponse {
@@ -2451,7 +2752,7 @@ type EmbedderConfig struct {
 
 func (x *EmbedderConfig) Reset() {
 	*x = EmbedderConfig{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[33]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2463,7 +2764,7 @@ func (x *EmbedderConfig) String() string {
 func (*EmbedderConfig) ProtoMessage() {}
 
 func (x *EmbedderConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[33]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2476,7 +2777,7 @@ func (x *EmbedderConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmbedderConfig.ProtoReflect.Descriptor instead.
 func (*EmbedderConfig) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{33}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *EmbedderConfig) GetKind() string {
@@ -2526,7 +2827,7 @@ type ChunkingConfig struct {
 
 func (x *ChunkingConfig) Reset() {
 	*x = ChunkingConfig{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[34]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2538,7 +2839,7 @@ func (x *ChunkingConfig) String() string {
 func (*ChunkingConfig) ProtoMessage() {}
 
 func (x *ChunkingConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[34]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2551,7 +2852,7 @@ func (x *ChunkingConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChunkingConfig.ProtoReflect.Descriptor instead.
 func (*ChunkingConfig) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{34}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ChunkingConfig) GetChunkTokens() uint32 {
@@ -2593,7 +2894,7 @@ type TextOptions struct {
 
 func (x *TextOptions) Reset() {
 	*x = TextOptions{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[35]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2605,7 +2906,7 @@ func (x *TextOptions) String() string {
 func (*TextOptions) ProtoMessage() {}
 
 func (x *TextOptions) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[35]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2618,7 +2919,7 @@ func (x *TextOptions) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TextOptions.ProtoReflect.Descriptor instead.
 func (*TextOptions) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{35}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *TextOptions) GetEmbedder() *EmbedderConfig {
@@ -2653,7 +2954,7 @@ type Document struct {
 
 func (x *Document) Reset() {
 	*x = Document{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[36]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2665,7 +2966,7 @@ func (x *Document) String() string {
 func (*Document) ProtoMessage() {}
 
 func (x *Document) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[36]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2678,7 +2979,7 @@ func (x *Document) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Document.ProtoReflect.Descriptor instead.
 func (*Document) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{36}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *Document) GetId() string {
@@ -2713,7 +3014,7 @@ type IngestDocumentsRequest struct {
 
 func (x *IngestDocumentsRequest) Reset() {
 	*x = IngestDocumentsRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[37]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2725,7 +3026,7 @@ func (x *IngestDocumentsRequest) String() string {
 func (*IngestDocumentsRequest) ProtoMessage() {}
 
 func (x *IngestDocumentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[37]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2738,7 +3039,7 @@ func (x *IngestDocumentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IngestDocumentsRequest.ProtoReflect.Descriptor instead.
 func (*IngestDocumentsRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{37}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *IngestDocumentsRequest) GetCollection() string {
@@ -2773,7 +3074,7 @@ type IngestProgress struct {
 
 func (x *IngestProgress) Reset() {
 	*x = IngestProgress{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[38]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2785,7 +3086,7 @@ func (x *IngestProgress) String() string {
 func (*IngestProgress) ProtoMessage() {}
 
 func (x *IngestProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[38]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2798,7 +3099,7 @@ func (x *IngestProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IngestProgress.ProtoReflect.Descriptor instead.
 func (*IngestProgress) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{38}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *IngestProgress) GetDocuments() uint64 {
@@ -2832,7 +3133,7 @@ type DeleteDocumentsRequest struct {
 
 func (x *DeleteDocumentsRequest) Reset() {
 	*x = DeleteDocumentsRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[39]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2844,7 +3145,7 @@ func (x *DeleteDocumentsRequest) String() string {
 func (*DeleteDocumentsRequest) ProtoMessage() {}
 
 func (x *DeleteDocumentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[39]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2857,7 +3158,7 @@ func (x *DeleteDocumentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteDocumentsRequest.ProtoReflect.Descriptor instead.
 func (*DeleteDocumentsRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{39}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *DeleteDocumentsRequest) GetCollection() string {
@@ -2883,7 +3184,7 @@ type DeleteDocumentsResponse struct {
 
 func (x *DeleteDocumentsResponse) Reset() {
 	*x = DeleteDocumentsResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[40]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2895,7 +3196,7 @@ func (x *DeleteDocumentsResponse) String() string {
 func (*DeleteDocumentsResponse) ProtoMessage() {}
 
 func (x *DeleteDocumentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[40]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2908,7 +3209,7 @@ func (x *DeleteDocumentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteDocumentsResponse.ProtoReflect.Descriptor instead.
 func (*DeleteDocumentsResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{40}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *DeleteDocumentsResponse) GetDeletedChunks() uint64 {
@@ -2928,7 +3229,7 @@ type EmbedRequest struct {
 
 func (x *EmbedRequest) Reset() {
 	*x = EmbedRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[41]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2940,7 +3241,7 @@ func (x *EmbedRequest) String() string {
 func (*EmbedRequest) ProtoMessage() {}
 
 func (x *EmbedRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[41]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2953,7 +3254,7 @@ func (x *EmbedRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmbedRequest.ProtoReflect.Descriptor instead.
 func (*EmbedRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{41}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *EmbedRequest) GetCollection() string {
@@ -2981,7 +3282,7 @@ type EmbedResponse struct {
 
 func (x *EmbedResponse) Reset() {
 	*x = EmbedResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[42]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2993,7 +3294,7 @@ func (x *EmbedResponse) String() string {
 func (*EmbedResponse) ProtoMessage() {}
 
 func (x *EmbedResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[42]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3006,7 +3307,7 @@ func (x *EmbedResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EmbedResponse.ProtoReflect.Descriptor instead.
 func (*EmbedResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{42}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *EmbedResponse) GetDimension() uint32 {
@@ -3055,7 +3356,7 @@ type AskRequest struct {
 
 func (x *AskRequest) Reset() {
 	*x = AskRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[43]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3067,7 +3368,7 @@ func (x *AskRequest) String() string {
 func (*AskRequest) ProtoMessage() {}
 
 func (x *AskRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[43]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3080,7 +3381,7 @@ func (x *AskRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AskRequest.ProtoReflect.Descriptor instead.
 func (*AskRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{43}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *AskRequest) GetCollection() string {
@@ -3197,7 +3498,7 @@ type Citation struct {
 
 func (x *Citation) Reset() {
 	*x = Citation{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[44]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3209,7 +3510,7 @@ func (x *Citation) String() string {
 func (*Citation) ProtoMessage() {}
 
 func (x *Citation) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[44]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3222,7 +3523,7 @@ func (x *Citation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Citation.ProtoReflect.Descriptor instead.
 func (*Citation) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{44}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *Citation) GetNumber() uint32 {
@@ -3295,7 +3596,7 @@ type AskTimings struct {
 
 func (x *AskTimings) Reset() {
 	*x = AskTimings{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[45]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3307,7 +3608,7 @@ func (x *AskTimings) String() string {
 func (*AskTimings) ProtoMessage() {}
 
 func (x *AskTimings) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[45]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3320,7 +3621,7 @@ func (x *AskTimings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AskTimings.ProtoReflect.Descriptor instead.
 func (*AskTimings) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{45}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *AskTimings) GetEmbedMs() float64 {
@@ -3385,7 +3686,7 @@ type AskAnswer struct {
 
 func (x *AskAnswer) Reset() {
 	*x = AskAnswer{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[46]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3397,7 +3698,7 @@ func (x *AskAnswer) String() string {
 func (*AskAnswer) ProtoMessage() {}
 
 func (x *AskAnswer) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[46]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3410,7 +3711,7 @@ func (x *AskAnswer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AskAnswer.ProtoReflect.Descriptor instead.
 func (*AskAnswer) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{46}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *AskAnswer) GetAnswer() string {
@@ -3503,7 +3804,7 @@ type AskResponse struct {
 
 func (x *AskResponse) Reset() {
 	*x = AskResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[47]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3515,7 +3816,7 @@ func (x *AskResponse) String() string {
 func (*AskResponse) ProtoMessage() {}
 
 func (x *AskResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[47]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3528,7 +3829,7 @@ func (x *AskResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AskResponse.ProtoReflect.Descriptor instead.
 func (*AskResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{47}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *AskResponse) GetEvent() isAskResponse_Event {
@@ -3586,7 +3887,7 @@ type GenerationSettings struct {
 
 func (x *GenerationSettings) Reset() {
 	*x = GenerationSettings{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[48]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3598,7 +3899,7 @@ func (x *GenerationSettings) String() string {
 func (*GenerationSettings) ProtoMessage() {}
 
 func (x *GenerationSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[48]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3611,7 +3912,7 @@ func (x *GenerationSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GenerationSettings.ProtoReflect.Descriptor instead.
 func (*GenerationSettings) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{48}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *GenerationSettings) GetTemperature() float32 {
@@ -3660,7 +3961,7 @@ type ToolCall struct {
 
 func (x *ToolCall) Reset() {
 	*x = ToolCall{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[49]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3672,7 +3973,7 @@ func (x *ToolCall) String() string {
 func (*ToolCall) ProtoMessage() {}
 
 func (x *ToolCall) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[49]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3685,7 +3986,7 @@ func (x *ToolCall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ToolCall.ProtoReflect.Descriptor instead.
 func (*ToolCall) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{49}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ToolCall) GetId() string {
@@ -3721,7 +4022,7 @@ type ChatMessage struct {
 
 func (x *ChatMessage) Reset() {
 	*x = ChatMessage{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[50]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3733,7 +4034,7 @@ func (x *ChatMessage) String() string {
 func (*ChatMessage) ProtoMessage() {}
 
 func (x *ChatMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[50]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3746,7 +4047,7 @@ func (x *ChatMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatMessage.ProtoReflect.Descriptor instead.
 func (*ChatMessage) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{50}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ChatMessage) GetRole() string {
@@ -3789,7 +4090,7 @@ type FunctionDefinition struct {
 
 func (x *FunctionDefinition) Reset() {
 	*x = FunctionDefinition{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[51]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3801,7 +4102,7 @@ func (x *FunctionDefinition) String() string {
 func (*FunctionDefinition) ProtoMessage() {}
 
 func (x *FunctionDefinition) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[51]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3814,7 +4115,7 @@ func (x *FunctionDefinition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FunctionDefinition.ProtoReflect.Descriptor instead.
 func (*FunctionDefinition) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{51}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *FunctionDefinition) GetName() string {
@@ -3862,7 +4163,7 @@ type ChatRequest struct {
 
 func (x *ChatRequest) Reset() {
 	*x = ChatRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[52]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3874,7 +4175,7 @@ func (x *ChatRequest) String() string {
 func (*ChatRequest) ProtoMessage() {}
 
 func (x *ChatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[52]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3887,7 +4188,7 @@ func (x *ChatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChatRequest.ProtoReflect.Descriptor instead.
 func (*ChatRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{52}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ChatRequest) GetCollection() string {
@@ -4013,7 +4314,7 @@ type GetManyRequest struct {
 
 func (x *GetManyRequest) Reset() {
 	*x = GetManyRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[53]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4025,7 +4326,7 @@ func (x *GetManyRequest) String() string {
 func (*GetManyRequest) ProtoMessage() {}
 
 func (x *GetManyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[53]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4038,7 +4339,7 @@ func (x *GetManyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetManyRequest.ProtoReflect.Descriptor instead.
 func (*GetManyRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{53}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *GetManyRequest) GetCollection() string {
@@ -4072,7 +4373,7 @@ type GetManyResponse struct {
 
 func (x *GetManyResponse) Reset() {
 	*x = GetManyResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[54]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4084,7 +4385,7 @@ func (x *GetManyResponse) String() string {
 func (*GetManyResponse) ProtoMessage() {}
 
 func (x *GetManyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[54]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4097,7 +4398,7 @@ func (x *GetManyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetManyResponse.ProtoReflect.Descriptor instead.
 func (*GetManyResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{54}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *GetManyResponse) GetPoints() []*Point {
@@ -4131,7 +4432,7 @@ type SetPayloadRequest struct {
 
 func (x *SetPayloadRequest) Reset() {
 	*x = SetPayloadRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[55]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4143,7 +4444,7 @@ func (x *SetPayloadRequest) String() string {
 func (*SetPayloadRequest) ProtoMessage() {}
 
 func (x *SetPayloadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[55]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4156,7 +4457,7 @@ func (x *SetPayloadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPayloadRequest.ProtoReflect.Descriptor instead.
 func (*SetPayloadRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{55}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *SetPayloadRequest) GetCollection() string {
@@ -4244,7 +4545,7 @@ type DeletePayloadKeysRequest struct {
 
 func (x *DeletePayloadKeysRequest) Reset() {
 	*x = DeletePayloadKeysRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[56]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4256,7 +4557,7 @@ func (x *DeletePayloadKeysRequest) String() string {
 func (*DeletePayloadKeysRequest) ProtoMessage() {}
 
 func (x *DeletePayloadKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[56]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4269,7 +4570,7 @@ func (x *DeletePayloadKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePayloadKeysRequest.ProtoReflect.Descriptor instead.
 func (*DeletePayloadKeysRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{56}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *DeletePayloadKeysRequest) GetCollection() string {
@@ -4345,7 +4646,7 @@ type UpdateVectorsRequest struct {
 
 func (x *UpdateVectorsRequest) Reset() {
 	*x = UpdateVectorsRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[57]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4357,7 +4658,7 @@ func (x *UpdateVectorsRequest) String() string {
 func (*UpdateVectorsRequest) ProtoMessage() {}
 
 func (x *UpdateVectorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[57]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4370,7 +4671,7 @@ func (x *UpdateVectorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateVectorsRequest.ProtoReflect.Descriptor instead.
 func (*UpdateVectorsRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{57}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *UpdateVectorsRequest) GetCollection() string {
@@ -4403,7 +4704,7 @@ type UpdateResponse struct {
 
 func (x *UpdateResponse) Reset() {
 	*x = UpdateResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[58]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4415,7 +4716,7 @@ func (x *UpdateResponse) String() string {
 func (*UpdateResponse) ProtoMessage() {}
 
 func (x *UpdateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[58]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4428,7 +4729,7 @@ func (x *UpdateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateResponse.ProtoReflect.Descriptor instead.
 func (*UpdateResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{58}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *UpdateResponse) GetUpdated() uint64 {
@@ -4448,7 +4749,7 @@ type CreateAliasRequest struct {
 
 func (x *CreateAliasRequest) Reset() {
 	*x = CreateAliasRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[59]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4460,7 +4761,7 @@ func (x *CreateAliasRequest) String() string {
 func (*CreateAliasRequest) ProtoMessage() {}
 
 func (x *CreateAliasRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[59]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4473,7 +4774,7 @@ func (x *CreateAliasRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAliasRequest.ProtoReflect.Descriptor instead.
 func (*CreateAliasRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{59}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *CreateAliasRequest) GetAlias() string {
@@ -4499,7 +4800,7 @@ type DeleteAliasRequest struct {
 
 func (x *DeleteAliasRequest) Reset() {
 	*x = DeleteAliasRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[60]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4511,7 +4812,7 @@ func (x *DeleteAliasRequest) String() string {
 func (*DeleteAliasRequest) ProtoMessage() {}
 
 func (x *DeleteAliasRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[60]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4524,7 +4825,7 @@ func (x *DeleteAliasRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAliasRequest.ProtoReflect.Descriptor instead.
 func (*DeleteAliasRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{60}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *DeleteAliasRequest) GetAlias() string {
@@ -4547,7 +4848,7 @@ type AliasChange struct {
 
 func (x *AliasChange) Reset() {
 	*x = AliasChange{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[61]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4559,7 +4860,7 @@ func (x *AliasChange) String() string {
 func (*AliasChange) ProtoMessage() {}
 
 func (x *AliasChange) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[61]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4572,7 +4873,7 @@ func (x *AliasChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AliasChange.ProtoReflect.Descriptor instead.
 func (*AliasChange) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{61}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *AliasChange) GetAction() isAliasChange_Action {
@@ -4625,7 +4926,7 @@ type UpdateAliasesRequest struct {
 
 func (x *UpdateAliasesRequest) Reset() {
 	*x = UpdateAliasesRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[62]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4637,7 +4938,7 @@ func (x *UpdateAliasesRequest) String() string {
 func (*UpdateAliasesRequest) ProtoMessage() {}
 
 func (x *UpdateAliasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[62]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4650,7 +4951,7 @@ func (x *UpdateAliasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAliasesRequest.ProtoReflect.Descriptor instead.
 func (*UpdateAliasesRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{62}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *UpdateAliasesRequest) GetChanges() []*AliasChange {
@@ -4668,7 +4969,7 @@ type UpdateAliasesResponse struct {
 
 func (x *UpdateAliasesResponse) Reset() {
 	*x = UpdateAliasesResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[63]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4680,7 +4981,7 @@ func (x *UpdateAliasesResponse) String() string {
 func (*UpdateAliasesResponse) ProtoMessage() {}
 
 func (x *UpdateAliasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[63]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4693,7 +4994,7 @@ func (x *UpdateAliasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAliasesResponse.ProtoReflect.Descriptor instead.
 func (*UpdateAliasesResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{63}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{66}
 }
 
 type ListAliasesRequest struct {
@@ -4705,7 +5006,7 @@ type ListAliasesRequest struct {
 
 func (x *ListAliasesRequest) Reset() {
 	*x = ListAliasesRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[64]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4717,7 +5018,7 @@ func (x *ListAliasesRequest) String() string {
 func (*ListAliasesRequest) ProtoMessage() {}
 
 func (x *ListAliasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[64]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4730,7 +5031,7 @@ func (x *ListAliasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAliasesRequest.ProtoReflect.Descriptor instead.
 func (*ListAliasesRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{64}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *ListAliasesRequest) GetCollection() string {
@@ -4750,7 +5051,7 @@ type Alias struct {
 
 func (x *Alias) Reset() {
 	*x = Alias{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[65]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4762,7 +5063,7 @@ func (x *Alias) String() string {
 func (*Alias) ProtoMessage() {}
 
 func (x *Alias) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[65]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4775,7 +5076,7 @@ func (x *Alias) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Alias.ProtoReflect.Descriptor instead.
 func (*Alias) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{65}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *Alias) GetAlias() string {
@@ -4801,7 +5102,7 @@ type ListAliasesResponse struct {
 
 func (x *ListAliasesResponse) Reset() {
 	*x = ListAliasesResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[66]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4813,7 +5114,7 @@ func (x *ListAliasesResponse) String() string {
 func (*ListAliasesResponse) ProtoMessage() {}
 
 func (x *ListAliasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[66]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4826,7 +5127,7 @@ func (x *ListAliasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAliasesResponse.ProtoReflect.Descriptor instead.
 func (*ListAliasesResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{66}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *ListAliasesResponse) GetAliases() []*Alias {
@@ -4850,7 +5151,7 @@ type SnapshotCollection struct {
 
 func (x *SnapshotCollection) Reset() {
 	*x = SnapshotCollection{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[67]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4862,7 +5163,7 @@ func (x *SnapshotCollection) String() string {
 func (*SnapshotCollection) ProtoMessage() {}
 
 func (x *SnapshotCollection) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[67]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4875,7 +5176,7 @@ func (x *SnapshotCollection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotCollection.ProtoReflect.Descriptor instead.
 func (*SnapshotCollection) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{67}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *SnapshotCollection) GetName() string {
@@ -4937,7 +5238,7 @@ type SnapshotInfo struct {
 
 func (x *SnapshotInfo) Reset() {
 	*x = SnapshotInfo{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[68]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4949,7 +5250,7 @@ func (x *SnapshotInfo) String() string {
 func (*SnapshotInfo) ProtoMessage() {}
 
 func (x *SnapshotInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[68]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4962,7 +5263,7 @@ func (x *SnapshotInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotInfo.ProtoReflect.Descriptor instead.
 func (*SnapshotInfo) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{68}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *SnapshotInfo) GetName() string {
@@ -5038,7 +5339,7 @@ type CreateSnapshotRequest struct {
 
 func (x *CreateSnapshotRequest) Reset() {
 	*x = CreateSnapshotRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[69]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5050,7 +5351,7 @@ func (x *CreateSnapshotRequest) String() string {
 func (*CreateSnapshotRequest) ProtoMessage() {}
 
 func (x *CreateSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[69]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5063,7 +5364,7 @@ func (x *CreateSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*CreateSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{69}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *CreateSnapshotRequest) GetCollection() string {
@@ -5088,7 +5389,7 @@ type ListSnapshotsRequest struct {
 
 func (x *ListSnapshotsRequest) Reset() {
 	*x = ListSnapshotsRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[70]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5100,7 +5401,7 @@ func (x *ListSnapshotsRequest) String() string {
 func (*ListSnapshotsRequest) ProtoMessage() {}
 
 func (x *ListSnapshotsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[70]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5113,7 +5414,7 @@ func (x *ListSnapshotsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSnapshotsRequest.ProtoReflect.Descriptor instead.
 func (*ListSnapshotsRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{70}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{73}
 }
 
 type ListSnapshotsResponse struct {
@@ -5125,7 +5426,7 @@ type ListSnapshotsResponse struct {
 
 func (x *ListSnapshotsResponse) Reset() {
 	*x = ListSnapshotsResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[71]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5137,7 +5438,7 @@ func (x *ListSnapshotsResponse) String() string {
 func (*ListSnapshotsResponse) ProtoMessage() {}
 
 func (x *ListSnapshotsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[71]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5150,7 +5451,7 @@ func (x *ListSnapshotsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSnapshotsResponse.ProtoReflect.Descriptor instead.
 func (*ListSnapshotsResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{71}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *ListSnapshotsResponse) GetSnapshots() []*SnapshotInfo {
@@ -5169,7 +5470,7 @@ type DeleteSnapshotRequest struct {
 
 func (x *DeleteSnapshotRequest) Reset() {
 	*x = DeleteSnapshotRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[72]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5181,7 +5482,7 @@ func (x *DeleteSnapshotRequest) String() string {
 func (*DeleteSnapshotRequest) ProtoMessage() {}
 
 func (x *DeleteSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[72]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5194,7 +5495,7 @@ func (x *DeleteSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*DeleteSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{72}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *DeleteSnapshotRequest) GetName() string {
@@ -5212,7 +5513,7 @@ type DeleteSnapshotResponse struct {
 
 func (x *DeleteSnapshotResponse) Reset() {
 	*x = DeleteSnapshotResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[73]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5224,7 +5525,7 @@ func (x *DeleteSnapshotResponse) String() string {
 func (*DeleteSnapshotResponse) ProtoMessage() {}
 
 func (x *DeleteSnapshotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[73]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5237,7 +5538,7 @@ func (x *DeleteSnapshotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSnapshotResponse.ProtoReflect.Descriptor instead.
 func (*DeleteSnapshotResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{73}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{76}
 }
 
 type RestoreSnapshotRequest struct {
@@ -5251,7 +5552,7 @@ type RestoreSnapshotRequest struct {
 
 func (x *RestoreSnapshotRequest) Reset() {
 	*x = RestoreSnapshotRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[74]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5263,7 +5564,7 @@ func (x *RestoreSnapshotRequest) String() string {
 func (*RestoreSnapshotRequest) ProtoMessage() {}
 
 func (x *RestoreSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[74]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5276,7 +5577,7 @@ func (x *RestoreSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestoreSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*RestoreSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{74}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *RestoreSnapshotRequest) GetName() string {
@@ -5309,7 +5610,7 @@ type DownloadSnapshotRequest struct {
 
 func (x *DownloadSnapshotRequest) Reset() {
 	*x = DownloadSnapshotRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[75]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5321,7 +5622,7 @@ func (x *DownloadSnapshotRequest) String() string {
 func (*DownloadSnapshotRequest) ProtoMessage() {}
 
 func (x *DownloadSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[75]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5334,7 +5635,7 @@ func (x *DownloadSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownloadSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*DownloadSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{75}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *DownloadSnapshotRequest) GetName() string {
@@ -5353,7 +5654,7 @@ type SnapshotChunk struct {
 
 func (x *SnapshotChunk) Reset() {
 	*x = SnapshotChunk{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[76]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5365,7 +5666,7 @@ func (x *SnapshotChunk) String() string {
 func (*SnapshotChunk) ProtoMessage() {}
 
 func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[76]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5378,7 +5679,7 @@ func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotChunk.ProtoReflect.Descriptor instead.
 func (*SnapshotChunk) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{76}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *SnapshotChunk) GetData() []byte {
@@ -5398,7 +5699,7 @@ type UploadSnapshotRequest struct {
 
 func (x *UploadSnapshotRequest) Reset() {
 	*x = UploadSnapshotRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[77]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5410,7 +5711,7 @@ func (x *UploadSnapshotRequest) String() string {
 func (*UploadSnapshotRequest) ProtoMessage() {}
 
 func (x *UploadSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[77]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5423,7 +5724,7 @@ func (x *UploadSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*UploadSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{77}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *UploadSnapshotRequest) GetName() string {
@@ -5494,7 +5795,7 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\x05max_k\x187 \x01(\rR\x04maxK\x12\"\n" +
 	"\rmax_ef_search\x188 \x01(\rR\vmaxEfSearch\x12\x1d\n" +
 	"\n" +
-	"max_nprobe\x189 \x01(\rR\tmaxNprobe\"\xb4\x02\n" +
+	"max_nprobe\x189 \x01(\rR\tmaxNprobe\"\xa6\x03\n" +
 	"\x17CreateCollectionRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tdimension\x18\x02 \x01(\rR\tdimension\x12*\n" +
@@ -5504,7 +5805,17 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\n" +
 	"properties\x18\x06 \x01(\tR\n" +
 	"properties\x12+\n" +
-	"\x04text\x18\a \x01(\v2\x17.sextant.v1.TextOptionsR\x04text\"/\n" +
+	"\x04text\x18\a \x01(\v2\x17.sextant.v1.TextOptionsR\x04text\x12\x16\n" +
+	"\x06shards\x18< \x01(\rR\x06shards\x12 \n" +
+	"\vreplication\x18= \x01(\rR\vreplication\x126\n" +
+	"\vtext_fields\x18\x14 \x03(\v2\x15.sextant.v1.TextFieldR\n" +
+	"textFields\"\x82\x01\n" +
+	"\tTextField\x12\x14\n" +
+	"\x05field\x18\x01 \x01(\tR\x05field\x12\x1a\n" +
+	"\blanguage\x18\x02 \x01(\tR\blanguage\x12\x1f\n" +
+	"\vno_stemming\x18\x03 \x01(\bR\n" +
+	"noStemming\x12\"\n" +
+	"\rno_stop_words\x18\x04 \x01(\bR\vnoStopWords\"/\n" +
 	"\x19DescribeCollectionRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\x18\n" +
 	"\x16ListCollectionsRequest\"W\n" +
@@ -5574,7 +5885,7 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\fScanResponse\x12)\n" +
 	"\x06points\x18\x01 \x03(\v2\x11.sextant.v1.PointR\x06points\x12\x1f\n" +
 	"\vnext_cursor\x18\x02 \x01(\tR\n" +
-	"nextCursor\"\x95\x02\n" +
+	"nextCursor\"\xa1\x04\n" +
 	"\fSearchParams\x12\f\n" +
 	"\x01k\x18\x01 \x01(\rR\x01k\x12\x16\n" +
 	"\x06filter\x18\x02 \x01(\tR\x06filter\x12!\n" +
@@ -5585,12 +5896,41 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\x06nprobe\x18\x06 \x01(\rR\x06nprobe\x12\x14\n" +
 	"\x05exact\x18\a \x01(\bR\x05exact\x12'\n" +
 	"\x0fpayload_include\x18\x1e \x03(\tR\x0epayloadInclude\x12'\n" +
-	"\x0fpayload_exclude\x18\x1f \x03(\tR\x0epayloadExclude\"r\n" +
+	"\x0fpayload_exclude\x18\x1f \x03(\tR\x0epayloadExclude\x12\x12\n" +
+	"\x04text\x18\x14 \x01(\tR\x04text\x12\x1f\n" +
+	"\vtext_fields\x18\x15 \x03(\tR\n" +
+	"textFields\x120\n" +
+	"\x06fusion\x18\x16 \x01(\v2\x18.sextant.v1.FusionParamsR\x06fusion\x12\x19\n" +
+	"\bgroup_by\x18\x17 \x01(\tR\agroupBy\x12\x1d\n" +
+	"\n" +
+	"group_size\x18\x18 \x01(\rR\tgroupSize\x12,\n" +
+	"\x0fscore_threshold\x18\x19 \x01(\x02H\x00R\x0escoreThreshold\x88\x01\x01\x12'\n" +
+	"\x03mmr\x18\x1a \x01(\v2\x15.sextant.v1.MmrParamsR\x03mmrB\x12\n" +
+	"\x10_score_threshold\"\x9f\x01\n" +
+	"\fFusionParams\x12\x16\n" +
+	"\x06method\x18\x01 \x01(\tR\x06method\x12\x13\n" +
+	"\x05rrf_k\x18\x02 \x01(\rR\x04rrfK\x12!\n" +
+	"\fdense_weight\x18\x03 \x01(\x02R\vdenseWeight\x12\x1f\n" +
+	"\vtext_weight\x18\x04 \x01(\x02R\n" +
+	"textWeight\x12\x1e\n" +
+	"\n" +
+	"candidates\x18\x05 \x01(\rR\n" +
+	"candidates\"*\n" +
+	"\tMmrParams\x12\x1d\n" +
+	"\n" +
+	"mmr_lambda\x18\x01 \x01(\x02R\tmmrLambda\"\xf1\x01\n" +
 	"\x03Hit\x12#\n" +
 	"\x02id\x18\x01 \x01(\v2\x13.sextant.v1.PointIdR\x02id\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x02R\x05score\x12\x18\n" +
 	"\apayload\x18\x03 \x01(\tR\apayload\x12\x16\n" +
-	"\x06vector\x18\x04 \x03(\x02R\x06vector\"\xa4\x02\n" +
+	"\x06vector\x18\x04 \x03(\x02R\x06vector\x12$\n" +
+	"\vdense_score\x18\x14 \x01(\x02H\x00R\n" +
+	"denseScore\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"text_score\x18\x15 \x01(\x02H\x01R\ttextScore\x88\x01\x01\x12\x14\n" +
+	"\x05group\x18\x16 \x01(\tR\x05groupB\x0e\n" +
+	"\f_dense_scoreB\r\n" +
+	"\v_text_score\"\xa4\x02\n" +
 	"\n" +
 	"SearchPlan\x12/\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1b.sextant.v1.SearchPlan.KindR\x04kind\x12\x14\n" +
@@ -5965,7 +6305,7 @@ func file_sextant_v1_sextant_proto_rawDescGZIP() []byte {
 }
 
 var file_sextant_v1_sextant_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_sextant_v1_sextant_proto_msgTypes = make([]protoimpl.MessageInfo, 78)
+var file_sextant_v1_sextant_proto_msgTypes = make([]protoimpl.MessageInfo, 81)
 var file_sextant_v1_sextant_proto_goTypes = []any{
 	(Metric)(0),                       // 0: sextant.v1.Metric
 	(PayloadFieldType)(0),             // 1: sextant.v1.PayloadFieldType
@@ -5981,205 +6321,211 @@ var file_sextant_v1_sextant_proto_goTypes = []any{
 	(*ServerInfoRequest)(nil),         // 11: sextant.v1.ServerInfoRequest
 	(*ServerInfoResponse)(nil),        // 12: sextant.v1.ServerInfoResponse
 	(*CreateCollectionRequest)(nil),   // 13: sextant.v1.CreateCollectionRequest
-	(*DescribeCollectionRequest)(nil), // 14: sextant.v1.DescribeCollectionRequest
-	(*ListCollectionsRequest)(nil),    // 15: sextant.v1.ListCollectionsRequest
-	(*ListCollectionsResponse)(nil),   // 16: sextant.v1.ListCollectionsResponse
-	(*DropCollectionRequest)(nil),     // 17: sextant.v1.DropCollectionRequest
-	(*DropCollectionResponse)(nil),    // 18: sextant.v1.DropCollectionResponse
-	(*SetIndexRequest)(nil),           // 19: sextant.v1.SetIndexRequest
-	(*WaitForIndexRequest)(nil),       // 20: sextant.v1.WaitForIndexRequest
-	(*UpsertRequest)(nil),             // 21: sextant.v1.UpsertRequest
-	(*UpsertResponse)(nil),            // 22: sextant.v1.UpsertResponse
-	(*UpsertProgress)(nil),            // 23: sextant.v1.UpsertProgress
-	(*GetRequest)(nil),                // 24: sextant.v1.GetRequest
-	(*PointIds)(nil),                  // 25: sextant.v1.PointIds
-	(*DeleteRequest)(nil),             // 26: sextant.v1.DeleteRequest
-	(*DeleteResponse)(nil),            // 27: sextant.v1.DeleteResponse
-	(*CountRequest)(nil),              // 28: sextant.v1.CountRequest
-	(*CountResponse)(nil),             // 29: sextant.v1.CountResponse
-	(*ScanRequest)(nil),               // 30: sextant.v1.ScanRequest
-	(*ScanResponse)(nil),              // 31: sextant.v1.ScanResponse
-	(*SearchParams)(nil),              // 32: sextant.v1.SearchParams
-	(*Hit)(nil),                       // 33: sextant.v1.Hit
-	(*SearchPlan)(nil),                // 34: sextant.v1.SearchPlan
-	(*SearchRequest)(nil),             // 35: sextant.v1.SearchRequest
-	(*SearchResponse)(nil),            // 36: sextant.v1.SearchResponse
-	(*SearchBatchRequest)(nil),        // 37: sextant.v1.SearchBatchRequest
-	(*SearchBatchResponse)(nil),       // 38: sextant.v1.SearchBatchResponse
-	(*EmbedderConfig)(nil),            // 39: sextant.v1.EmbedderConfig
-	(*ChunkingConfig)(nil),            // 40: sextant.v1.ChunkingConfig
-	(*TextOptions)(nil),               // 41: sextant.v1.TextOptions
-	(*Document)(nil),                  // 42: sextant.v1.Document
-	(*IngestDocumentsRequest)(nil),    // 43: sextant.v1.IngestDocumentsRequest
-	(*IngestProgress)(nil),            // 44: sextant.v1.IngestProgress
-	(*DeleteDocumentsRequest)(nil),    // 45: sextant.v1.DeleteDocumentsRequest
-	(*DeleteDocumentsResponse)(nil),   // 46: sextant.v1.DeleteDocumentsResponse
-	(*EmbedRequest)(nil),              // 47: sextant.v1.EmbedRequest
-	(*EmbedResponse)(nil),             // 48: sextant.v1.EmbedResponse
-	(*AskRequest)(nil),                // 49: sextant.v1.AskRequest
-	(*Citation)(nil),                  // 50: sextant.v1.Citation
-	(*AskTimings)(nil),                // 51: sextant.v1.AskTimings
-	(*AskAnswer)(nil),                 // 52: sextant.v1.AskAnswer
-	(*AskResponse)(nil),               // 53: sextant.v1.AskResponse
-	(*GenerationSettings)(nil),        // 54: sextant.v1.GenerationSettings
-	(*ToolCall)(nil),                  // 55: sextant.v1.ToolCall
-	(*ChatMessage)(nil),               // 56: sextant.v1.ChatMessage
-	(*FunctionDefinition)(nil),        // 57: sextant.v1.FunctionDefinition
-	(*ChatRequest)(nil),               // 58: sextant.v1.ChatRequest
-	(*GetManyRequest)(nil),            // 59: sextant.v1.GetManyRequest
-	(*GetManyResponse)(nil),           // 60: sextant.v1.GetManyResponse
-	(*SetPayloadRequest)(nil),         // 61: sextant.v1.SetPayloadRequest
-	(*DeletePayloadKeysRequest)(nil),  // 62: sextant.v1.DeletePayloadKeysRequest
-	(*UpdateVectorsRequest)(nil),      // 63: sextant.v1.UpdateVectorsRequest
-	(*UpdateResponse)(nil),            // 64: sextant.v1.UpdateResponse
-	(*CreateAliasRequest)(nil),        // 65: sextant.v1.CreateAliasRequest
-	(*DeleteAliasRequest)(nil),        // 66: sextant.v1.DeleteAliasRequest
-	(*AliasChange)(nil),               // 67: sextant.v1.AliasChange
-	(*UpdateAliasesRequest)(nil),      // 68: sextant.v1.UpdateAliasesRequest
-	(*UpdateAliasesResponse)(nil),     // 69: sextant.v1.UpdateAliasesResponse
-	(*ListAliasesRequest)(nil),        // 70: sextant.v1.ListAliasesRequest
-	(*Alias)(nil),                     // 71: sextant.v1.Alias
-	(*ListAliasesResponse)(nil),       // 72: sextant.v1.ListAliasesResponse
-	(*SnapshotCollection)(nil),        // 73: sextant.v1.SnapshotCollection
-	(*SnapshotInfo)(nil),              // 74: sextant.v1.SnapshotInfo
-	(*CreateSnapshotRequest)(nil),     // 75: sextant.v1.CreateSnapshotRequest
-	(*ListSnapshotsRequest)(nil),      // 76: sextant.v1.ListSnapshotsRequest
-	(*ListSnapshotsResponse)(nil),     // 77: sextant.v1.ListSnapshotsResponse
-	(*DeleteSnapshotRequest)(nil),     // 78: sextant.v1.DeleteSnapshotRequest
-	(*DeleteSnapshotResponse)(nil),    // 79: sextant.v1.DeleteSnapshotResponse
-	(*RestoreSnapshotRequest)(nil),    // 80: sextant.v1.RestoreSnapshotRequest
-	(*DownloadSnapshotRequest)(nil),   // 81: sextant.v1.DownloadSnapshotRequest
-	(*SnapshotChunk)(nil),             // 82: sextant.v1.SnapshotChunk
-	(*UploadSnapshotRequest)(nil),     // 83: sextant.v1.UploadSnapshotRequest
+	(*TextField)(nil),                 // 14: sextant.v1.TextField
+	(*DescribeCollectionRequest)(nil), // 15: sextant.v1.DescribeCollectionRequest
+	(*ListCollectionsRequest)(nil),    // 16: sextant.v1.ListCollectionsRequest
+	(*ListCollectionsResponse)(nil),   // 17: sextant.v1.ListCollectionsResponse
+	(*DropCollectionRequest)(nil),     // 18: sextant.v1.DropCollectionRequest
+	(*DropCollectionResponse)(nil),    // 19: sextant.v1.DropCollectionResponse
+	(*SetIndexRequest)(nil),           // 20: sextant.v1.SetIndexRequest
+	(*WaitForIndexRequest)(nil),       // 21: sextant.v1.WaitForIndexRequest
+	(*UpsertRequest)(nil),             // 22: sextant.v1.UpsertRequest
+	(*UpsertResponse)(nil),            // 23: sextant.v1.UpsertResponse
+	(*UpsertProgress)(nil),            // 24: sextant.v1.UpsertProgress
+	(*GetRequest)(nil),                // 25: sextant.v1.GetRequest
+	(*PointIds)(nil),                  // 26: sextant.v1.PointIds
+	(*DeleteRequest)(nil),             // 27: sextant.v1.DeleteRequest
+	(*DeleteResponse)(nil),            // 28: sextant.v1.DeleteResponse
+	(*CountRequest)(nil),              // 29: sextant.v1.CountRequest
+	(*CountResponse)(nil),             // 30: sextant.v1.CountResponse
+	(*ScanRequest)(nil),               // 31: sextant.v1.ScanRequest
+	(*ScanResponse)(nil),              // 32: sextant.v1.ScanResponse
+	(*SearchParams)(nil),              // 33: sextant.v1.SearchParams
+	(*FusionParams)(nil),              // 34: sextant.v1.FusionParams
+	(*MmrParams)(nil),                 // 35: sextant.v1.MmrParams
+	(*Hit)(nil),                       // 36: sextant.v1.Hit
+	(*SearchPlan)(nil),                // 37: sextant.v1.SearchPlan
+	(*SearchRequest)(nil),             // 38: sextant.v1.SearchRequest
+	(*SearchResponse)(nil),            // 39: sextant.v1.SearchResponse
+	(*SearchBatchRequest)(nil),        // 40: sextant.v1.SearchBatchRequest
+	(*SearchBatchResponse)(nil),       // 41: sextant.v1.SearchBatchResponse
+	(*EmbedderConfig)(nil),            // 42: sextant.v1.EmbedderConfig
+	(*ChunkingConfig)(nil),            // 43: sextant.v1.ChunkingConfig
+	(*TextOptions)(nil),               // 44: sextant.v1.TextOptions
+	(*Document)(nil),                  // 45: sextant.v1.Document
+	(*IngestDocumentsRequest)(nil),    // 46: sextant.v1.IngestDocumentsRequest
+	(*IngestProgress)(nil),            // 47: sextant.v1.IngestProgress
+	(*DeleteDocumentsRequest)(nil),    // 48: sextant.v1.DeleteDocumentsRequest
+	(*DeleteDocumentsResponse)(nil),   // 49: sextant.v1.DeleteDocumentsResponse
+	(*EmbedRequest)(nil),              // 50: sextant.v1.EmbedRequest
+	(*EmbedResponse)(nil),             // 51: sextant.v1.EmbedResponse
+	(*AskRequest)(nil),                // 52: sextant.v1.AskRequest
+	(*Citation)(nil),                  // 53: sextant.v1.Citation
+	(*AskTimings)(nil),                // 54: sextant.v1.AskTimings
+	(*AskAnswer)(nil),                 // 55: sextant.v1.AskAnswer
+	(*AskResponse)(nil),               // 56: sextant.v1.AskResponse
+	(*GenerationSettings)(nil),        // 57: sextant.v1.GenerationSettings
+	(*ToolCall)(nil),                  // 58: sextant.v1.ToolCall
+	(*ChatMessage)(nil),               // 59: sextant.v1.ChatMessage
+	(*FunctionDefinition)(nil),        // 60: sextant.v1.FunctionDefinition
+	(*ChatRequest)(nil),               // 61: sextant.v1.ChatRequest
+	(*GetManyRequest)(nil),            // 62: sextant.v1.GetManyRequest
+	(*GetManyResponse)(nil),           // 63: sextant.v1.GetManyResponse
+	(*SetPayloadRequest)(nil),         // 64: sextant.v1.SetPayloadRequest
+	(*DeletePayloadKeysRequest)(nil),  // 65: sextant.v1.DeletePayloadKeysRequest
+	(*UpdateVectorsRequest)(nil),      // 66: sextant.v1.UpdateVectorsRequest
+	(*UpdateResponse)(nil),            // 67: sextant.v1.UpdateResponse
+	(*CreateAliasRequest)(nil),        // 68: sextant.v1.CreateAliasRequest
+	(*DeleteAliasRequest)(nil),        // 69: sextant.v1.DeleteAliasRequest
+	(*AliasChange)(nil),               // 70: sextant.v1.AliasChange
+	(*UpdateAliasesRequest)(nil),      // 71: sextant.v1.UpdateAliasesRequest
+	(*UpdateAliasesResponse)(nil),     // 72: sextant.v1.UpdateAliasesResponse
+	(*ListAliasesRequest)(nil),        // 73: sextant.v1.ListAliasesRequest
+	(*Alias)(nil),                     // 74: sextant.v1.Alias
+	(*ListAliasesResponse)(nil),       // 75: sextant.v1.ListAliasesResponse
+	(*SnapshotCollection)(nil),        // 76: sextant.v1.SnapshotCollection
+	(*SnapshotInfo)(nil),              // 77: sextant.v1.SnapshotInfo
+	(*CreateSnapshotRequest)(nil),     // 78: sextant.v1.CreateSnapshotRequest
+	(*ListSnapshotsRequest)(nil),      // 79: sextant.v1.ListSnapshotsRequest
+	(*ListSnapshotsResponse)(nil),     // 80: sextant.v1.ListSnapshotsResponse
+	(*DeleteSnapshotRequest)(nil),     // 81: sextant.v1.DeleteSnapshotRequest
+	(*DeleteSnapshotResponse)(nil),    // 82: sextant.v1.DeleteSnapshotResponse
+	(*RestoreSnapshotRequest)(nil),    // 83: sextant.v1.RestoreSnapshotRequest
+	(*DownloadSnapshotRequest)(nil),   // 84: sextant.v1.DownloadSnapshotRequest
+	(*SnapshotChunk)(nil),             // 85: sextant.v1.SnapshotChunk
+	(*UploadSnapshotRequest)(nil),     // 86: sextant.v1.UploadSnapshotRequest
 }
 var file_sextant_v1_sextant_proto_depIdxs = []int32{
 	1,  // 0: sextant.v1.PayloadIndex.type:type_name -> sextant.v1.PayloadFieldType
 	0,  // 1: sextant.v1.CollectionInfo.metric:type_name -> sextant.v1.Metric
 	2,  // 2: sextant.v1.CollectionInfo.index_state:type_name -> sextant.v1.IndexState
-	41, // 3: sextant.v1.CollectionInfo.text:type_name -> sextant.v1.TextOptions
+	44, // 3: sextant.v1.CollectionInfo.text:type_name -> sextant.v1.TextOptions
 	6,  // 4: sextant.v1.Point.id:type_name -> sextant.v1.PointId
 	0,  // 5: sextant.v1.CreateCollectionRequest.metric:type_name -> sextant.v1.Metric
 	7,  // 6: sextant.v1.CreateCollectionRequest.index:type_name -> sextant.v1.IndexSpec
 	8,  // 7: sextant.v1.CreateCollectionRequest.payload_indexes:type_name -> sextant.v1.PayloadIndex
-	41, // 8: sextant.v1.CreateCollectionRequest.text:type_name -> sextant.v1.TextOptions
-	9,  // 9: sextant.v1.ListCollectionsResponse.collections:type_name -> sextant.v1.CollectionInfo
-	7,  // 10: sextant.v1.SetIndexRequest.index:type_name -> sextant.v1.IndexSpec
-	10, // 11: sextant.v1.UpsertRequest.points:type_name -> sextant.v1.Point
-	6,  // 12: sextant.v1.GetRequest.id:type_name -> sextant.v1.PointId
-	6,  // 13: sextant.v1.PointIds.ids:type_name -> sextant.v1.PointId
-	25, // 14: sextant.v1.DeleteRequest.ids:type_name -> sextant.v1.PointIds
-	10, // 15: sextant.v1.ScanResponse.points:type_name -> sextant.v1.Point
-	6,  // 16: sextant.v1.Hit.id:type_name -> sextant.v1.PointId
-	5,  // 17: sextant.v1.SearchPlan.kind:type_name -> sextant.v1.SearchPlan.Kind
-	32, // 18: sextant.v1.SearchRequest.params:type_name -> sextant.v1.SearchParams
-	33, // 19: sextant.v1.SearchResponse.hits:type_name -> sextant.v1.Hit
-	34, // 20: sextant.v1.SearchResponse.plan:type_name -> sextant.v1.SearchPlan
-	32, // 21: sextant.v1.SearchBatchRequest.params:type_name -> sextant.v1.SearchParams
-	36, // 22: sextant.v1.SearchBatchResponse.results:type_name -> sextant.v1.SearchResponse
-	39, // 23: sextant.v1.TextOptions.embedder:type_name -> sextant.v1.EmbedderConfig
-	40, // 24: sextant.v1.TextOptions.chunking:type_name -> sextant.v1.ChunkingConfig
-	42, // 25: sextant.v1.IngestDocumentsRequest.documents:type_name -> sextant.v1.Document
-	54, // 26: sextant.v1.AskRequest.generation:type_name -> sextant.v1.GenerationSettings
-	3,  // 27: sextant.v1.AskRequest.tools:type_name -> sextant.v1.ToolMode
-	57, // 28: sextant.v1.AskRequest.functions:type_name -> sextant.v1.FunctionDefinition
-	50, // 29: sextant.v1.AskAnswer.citations:type_name -> sextant.v1.Citation
-	51, // 30: sextant.v1.AskAnswer.timings:type_name -> sextant.v1.AskTimings
-	55, // 31: sextant.v1.AskAnswer.tool_calls:type_name -> sextant.v1.ToolCall
-	55, // 32: sextant.v1.AskAnswer.pending_calls:type_name -> sextant.v1.ToolCall
-	56, // 33: sextant.v1.AskAnswer.messages:type_name -> sextant.v1.ChatMessage
-	52, // 34: sextant.v1.AskResponse.answer:type_name -> sextant.v1.AskAnswer
-	55, // 35: sextant.v1.ChatMessage.tool_calls:type_name -> sextant.v1.ToolCall
-	56, // 36: sextant.v1.ChatRequest.messages:type_name -> sextant.v1.ChatMessage
-	54, // 37: sextant.v1.ChatRequest.generation:type_name -> sextant.v1.GenerationSettings
-	4,  // 38: sextant.v1.ChatRequest.rewrite:type_name -> sextant.v1.RewriteMode
-	3,  // 39: sextant.v1.ChatRequest.tools:type_name -> sextant.v1.ToolMode
-	57, // 40: sextant.v1.ChatRequest.functions:type_name -> sextant.v1.FunctionDefinition
-	6,  // 41: sextant.v1.GetManyRequest.ids:type_name -> sextant.v1.PointId
-	10, // 42: sextant.v1.GetManyResponse.points:type_name -> sextant.v1.Point
-	6,  // 43: sextant.v1.GetManyResponse.missing:type_name -> sextant.v1.PointId
-	25, // 44: sextant.v1.SetPayloadRequest.ids:type_name -> sextant.v1.PointIds
-	25, // 45: sextant.v1.DeletePayloadKeysRequest.ids:type_name -> sextant.v1.PointIds
-	10, // 46: sextant.v1.UpdateVectorsRequest.points:type_name -> sextant.v1.Point
-	65, // 47: sextant.v1.AliasChange.create_alias:type_name -> sextant.v1.CreateAliasRequest
-	66, // 48: sextant.v1.AliasChange.delete_alias:type_name -> sextant.v1.DeleteAliasRequest
-	67, // 49: sextant.v1.UpdateAliasesRequest.changes:type_name -> sextant.v1.AliasChange
-	71, // 50: sextant.v1.ListAliasesResponse.aliases:type_name -> sextant.v1.Alias
-	0,  // 51: sextant.v1.SnapshotCollection.metric:type_name -> sextant.v1.Metric
-	73, // 52: sextant.v1.SnapshotInfo.collections:type_name -> sextant.v1.SnapshotCollection
-	74, // 53: sextant.v1.ListSnapshotsResponse.snapshots:type_name -> sextant.v1.SnapshotInfo
-	11, // 54: sextant.v1.Sextant.ServerInfo:input_type -> sextant.v1.ServerInfoRequest
-	13, // 55: sextant.v1.Sextant.CreateCollection:input_type -> sextant.v1.CreateCollectionRequest
-	14, // 56: sextant.v1.Sextant.DescribeCollection:input_type -> sextant.v1.DescribeCollectionRequest
-	15, // 57: sextant.v1.Sextant.ListCollections:input_type -> sextant.v1.ListCollectionsRequest
-	17, // 58: sextant.v1.Sextant.DropCollection:input_type -> sextant.v1.DropCollectionRequest
-	19, // 59: sextant.v1.Sextant.SetIndex:input_type -> sextant.v1.SetIndexRequest
-	20, // 60: sextant.v1.Sextant.WaitForIndex:input_type -> sextant.v1.WaitForIndexRequest
-	21, // 61: sextant.v1.Sextant.Upsert:input_type -> sextant.v1.UpsertRequest
-	21, // 62: sextant.v1.Sextant.UpsertStream:input_type -> sextant.v1.UpsertRequest
-	24, // 63: sextant.v1.Sextant.Get:input_type -> sextant.v1.GetRequest
-	26, // 64: sextant.v1.Sextant.Delete:input_type -> sextant.v1.DeleteRequest
-	28, // 65: sextant.v1.Sextant.Count:input_type -> sextant.v1.CountRequest
-	30, // 66: sextant.v1.Sextant.Scan:input_type -> sextant.v1.ScanRequest
-	35, // 67: sextant.v1.Sextant.Search:input_type -> sextant.v1.SearchRequest
-	37, // 68: sextant.v1.Sextant.SearchBatch:input_type -> sextant.v1.SearchBatchRequest
-	43, // 69: sextant.v1.Sextant.IngestDocuments:input_type -> sextant.v1.IngestDocumentsRequest
-	45, // 70: sextant.v1.Sextant.DeleteDocuments:input_type -> sextant.v1.DeleteDocumentsRequest
-	47, // 71: sextant.v1.Sextant.Embed:input_type -> sextant.v1.EmbedRequest
-	49, // 72: sextant.v1.Sextant.Ask:input_type -> sextant.v1.AskRequest
-	58, // 73: sextant.v1.Sextant.Chat:input_type -> sextant.v1.ChatRequest
-	59, // 74: sextant.v1.Sextant.GetMany:input_type -> sextant.v1.GetManyRequest
-	61, // 75: sextant.v1.Sextant.SetPayload:input_type -> sextant.v1.SetPayloadRequest
-	62, // 76: sextant.v1.Sextant.DeletePayloadKeys:input_type -> sextant.v1.DeletePayloadKeysRequest
-	63, // 77: sextant.v1.Sextant.UpdateVectors:input_type -> sextant.v1.UpdateVectorsRequest
-	65, // 78: sextant.v1.Sextant.CreateAlias:input_type -> sextant.v1.CreateAliasRequest
-	66, // 79: sextant.v1.Sextant.DeleteAlias:input_type -> sextant.v1.DeleteAliasRequest
-	70, // 80: sextant.v1.Sextant.ListAliases:input_type -> sextant.v1.ListAliasesRequest
-	68, // 81: sextant.v1.Sextant.UpdateAliases:input_type -> sextant.v1.UpdateAliasesRequest
-	75, // 82: sextant.v1.Sextant.CreateSnapshot:input_type -> sextant.v1.CreateSnapshotRequest
-	76, // 83: sextant.v1.Sextant.ListSnapshots:input_type -> sextant.v1.ListSnapshotsRequest
-	78, // 84: sextant.v1.Sextant.DeleteSnapshot:input_type -> sextant.v1.DeleteSnapshotRequest
-	80, // 85: sextant.v1.Sextant.RestoreSnapshot:input_type -> sextant.v1.RestoreSnapshotRequest
-	81, // 86: sextant.v1.Sextant.DownloadSnapshot:input_type -> sextant.v1.DownloadSnapshotRequest
-	83, // 87: sextant.v1.Sextant.UploadSnapshot:input_type -> sextant.v1.UploadSnapshotRequest
-	12, // 88: sextant.v1.Sextant.ServerInfo:output_type -> sextant.v1.ServerInfoResponse
-	9,  // 89: sextant.v1.Sextant.CreateCollection:output_type -> sextant.v1.CollectionInfo
-	9,  // 90: sextant.v1.Sextant.DescribeCollection:output_type -> sextant.v1.CollectionInfo
-	16, // 91: sextant.v1.Sextant.ListCollections:output_type -> sextant.v1.ListCollectionsResponse
-	18, // 92: sextant.v1.Sextant.DropCollection:output_type -> sextant.v1.DropCollectionResponse
-	9,  // 93: sextant.v1.Sextant.SetIndex:output_type -> sextant.v1.CollectionInfo
-	9,  // 94: sextant.v1.Sextant.WaitForIndex:output_type -> sextant.v1.CollectionInfo
-	22, // 95: sextant.v1.Sextant.Upsert:output_type -> sextant.v1.UpsertResponse
-	23, // 96: sextant.v1.Sextant.UpsertStream:output_type -> sextant.v1.UpsertProgress
-	10, // 97: sextant.v1.Sextant.Get:output_type -> sextant.v1.Point
-	27, // 98: sextant.v1.Sextant.Delete:output_type -> sextant.v1.DeleteResponse
-	29, // 99: sextant.v1.Sextant.Count:output_type -> sextant.v1.CountResponse
-	31, // 100: sextant.v1.Sextant.Scan:output_type -> sextant.v1.ScanResponse
-	36, // 101: sextant.v1.Sextant.Search:output_type -> sextant.v1.SearchResponse
-	38, // 102: sextant.v1.Sextant.SearchBatch:output_type -> sextant.v1.SearchBatchResponse
-	44, // 103: sextant.v1.Sextant.IngestDocuments:output_type -> sextant.v1.IngestProgress
-	46, // 104: sextant.v1.Sextant.DeleteDocuments:output_type -> sextant.v1.DeleteDocumentsResponse
-	48, // 105: sextant.v1.Sextant.Embed:output_type -> sextant.v1.EmbedResponse
-	53, // 106: sextant.v1.Sextant.Ask:output_type -> sextant.v1.AskResponse
-	53, // 107: sextant.v1.Sextant.Chat:output_type -> sextant.v1.AskResponse
-	60, // 108: sextant.v1.Sextant.GetMany:output_type -> sextant.v1.GetManyResponse
-	64, // 109: sextant.v1.Sextant.SetPayload:output_type -> sextant.v1.UpdateResponse
-	64, // 110: sextant.v1.Sextant.DeletePayloadKeys:output_type -> sextant.v1.UpdateResponse
-	64, // 111: sextant.v1.Sextant.UpdateVectors:output_type -> sextant.v1.UpdateResponse
-	69, // 112: sextant.v1.Sextant.CreateAlias:output_type -> sextant.v1.UpdateAliasesResponse
-	69, // 113: sextant.v1.Sextant.DeleteAlias:output_type -> sextant.v1.UpdateAliasesResponse
-	72, // 114: sextant.v1.Sextant.ListAliases:output_type -> sextant.v1.ListAliasesResponse
-	69, // 115: sextant.v1.Sextant.UpdateAliases:output_type -> sextant.v1.UpdateAliasesResponse
-	74, // 116: sextant.v1.Sextant.CreateSnapshot:output_type -> sextant.v1.SnapshotInfo
-	77, // 117: sextant.v1.Sextant.ListSnapshots:output_type -> sextant.v1.ListSnapshotsResponse
-	79, // 118: sextant.v1.Sextant.DeleteSnapshot:output_type -> sextant.v1.DeleteSnapshotResponse
-	9,  // 119: sextant.v1.Sextant.RestoreSnapshot:output_type -> sextant.v1.CollectionInfo
-	82, // 120: sextant.v1.Sextant.DownloadSnapshot:output_type -> sextant.v1.SnapshotChunk
-	74, // 121: sextant.v1.Sextant.UploadSnapshot:output_type -> sextant.v1.SnapshotInfo
-	88, // [88:122] is the sub-list for method output_type
-	54, // [54:88] is the sub-list for method input_type
-	54, // [54:54] is the sub-list for extension type_name
-	54, // [54:54] is the sub-list for extension extendee
-	0,  // [0:54] is the sub-list for field type_name
+	44, // 8: sextant.v1.CreateCollectionRequest.text:type_name -> sextant.v1.TextOptions
+	14, // 9: sextant.v1.CreateCollectionRequest.text_fields:type_name -> sextant.v1.TextField
+	9,  // 10: sextant.v1.ListCollectionsResponse.collections:type_name -> sextant.v1.CollectionInfo
+	7,  // 11: sextant.v1.SetIndexRequest.index:type_name -> sextant.v1.IndexSpec
+	10, // 12: sextant.v1.UpsertRequest.points:type_name -> sextant.v1.Point
+	6,  // 13: sextant.v1.GetRequest.id:type_name -> sextant.v1.PointId
+	6,  // 14: sextant.v1.PointIds.ids:type_name -> sextant.v1.PointId
+	26, // 15: sextant.v1.DeleteRequest.ids:type_name -> sextant.v1.PointIds
+	10, // 16: sextant.v1.ScanResponse.points:type_name -> sextant.v1.Point
+	34, // 17: sextant.v1.SearchParams.fusion:type_name -> sextant.v1.FusionParams
+	35, // 18: sextant.v1.SearchParams.mmr:type_name -> sextant.v1.MmrParams
+	6,  // 19: sextant.v1.Hit.id:type_name -> sextant.v1.PointId
+	5,  // 20: sextant.v1.SearchPlan.kind:type_name -> sextant.v1.SearchPlan.Kind
+	33, // 21: sextant.v1.SearchRequest.params:type_name -> sextant.v1.SearchParams
+	36, // 22: sextant.v1.SearchResponse.hits:type_name -> sextant.v1.Hit
+	37, // 23: sextant.v1.SearchResponse.plan:type_name -> sextant.v1.SearchPlan
+	33, // 24: sextant.v1.SearchBatchRequest.params:type_name -> sextant.v1.SearchParams
+	39, // 25: sextant.v1.SearchBatchResponse.results:type_name -> sextant.v1.SearchResponse
+	42, // 26: sextant.v1.TextOptions.embedder:type_name -> sextant.v1.EmbedderConfig
+	43, // 27: sextant.v1.TextOptions.chunking:type_name -> sextant.v1.ChunkingConfig
+	45, // 28: sextant.v1.IngestDocumentsRequest.documents:type_name -> sextant.v1.Document
+	57, // 29: sextant.v1.AskRequest.generation:type_name -> sextant.v1.GenerationSettings
+	3,  // 30: sextant.v1.AskRequest.tools:type_name -> sextant.v1.ToolMode
+	60, // 31: sextant.v1.AskRequest.functions:type_name -> sextant.v1.FunctionDefinition
+	53, // 32: sextant.v1.AskAnswer.citations:type_name -> sextant.v1.Citation
+	54, // 33: sextant.v1.AskAnswer.timings:type_name -> sextant.v1.AskTimings
+	58, // 34: sextant.v1.AskAnswer.tool_calls:type_name -> sextant.v1.ToolCall
+	58, // 35: sextant.v1.AskAnswer.pending_calls:type_name -> sextant.v1.ToolCall
+	59, // 36: sextant.v1.AskAnswer.messages:type_name -> sextant.v1.ChatMessage
+	55, // 37: sextant.v1.AskResponse.answer:type_name -> sextant.v1.AskAnswer
+	58, // 38: sextant.v1.ChatMessage.tool_calls:type_name -> sextant.v1.ToolCall
+	59, // 39: sextant.v1.ChatRequest.messages:type_name -> sextant.v1.ChatMessage
+	57, // 40: sextant.v1.ChatRequest.generation:type_name -> sextant.v1.GenerationSettings
+	4,  // 41: sextant.v1.ChatRequest.rewrite:type_name -> sextant.v1.RewriteMode
+	3,  // 42: sextant.v1.ChatRequest.tools:type_name -> sextant.v1.ToolMode
+	60, // 43: sextant.v1.ChatRequest.functions:type_name -> sextant.v1.FunctionDefinition
+	6,  // 44: sextant.v1.GetManyRequest.ids:type_name -> sextant.v1.PointId
+	10, // 45: sextant.v1.GetManyResponse.points:type_name -> sextant.v1.Point
+	6,  // 46: sextant.v1.GetManyResponse.missing:type_name -> sextant.v1.PointId
+	26, // 47: sextant.v1.SetPayloadRequest.ids:type_name -> sextant.v1.PointIds
+	26, // 48: sextant.v1.DeletePayloadKeysRequest.ids:type_name -> sextant.v1.PointIds
+	10, // 49: sextant.v1.UpdateVectorsRequest.points:type_name -> sextant.v1.Point
+	68, // 50: sextant.v1.AliasChange.create_alias:type_name -> sextant.v1.CreateAliasRequest
+	69, // 51: sextant.v1.AliasChange.delete_alias:type_name -> sextant.v1.DeleteAliasRequest
+	70, // 52: sextant.v1.UpdateAliasesRequest.changes:type_name -> sextant.v1.AliasChange
+	74, // 53: sextant.v1.ListAliasesResponse.aliases:type_name -> sextant.v1.Alias
+	0,  // 54: sextant.v1.SnapshotCollection.metric:type_name -> sextant.v1.Metric
+	76, // 55: sextant.v1.SnapshotInfo.collections:type_name -> sextant.v1.SnapshotCollection
+	77, // 56: sextant.v1.ListSnapshotsResponse.snapshots:type_name -> sextant.v1.SnapshotInfo
+	11, // 57: sextant.v1.Sextant.ServerInfo:input_type -> sextant.v1.ServerInfoRequest
+	13, // 58: sextant.v1.Sextant.CreateCollection:input_type -> sextant.v1.CreateCollectionRequest
+	15, // 59: sextant.v1.Sextant.DescribeCollection:input_type -> sextant.v1.DescribeCollectionRequest
+	16, // 60: sextant.v1.Sextant.ListCollections:input_type -> sextant.v1.ListCollectionsRequest
+	18, // 61: sextant.v1.Sextant.DropCollection:input_type -> sextant.v1.DropCollectionRequest
+	20, // 62: sextant.v1.Sextant.SetIndex:input_type -> sextant.v1.SetIndexRequest
+	21, // 63: sextant.v1.Sextant.WaitForIndex:input_type -> sextant.v1.WaitForIndexRequest
+	22, // 64: sextant.v1.Sextant.Upsert:input_type -> sextant.v1.UpsertRequest
+	22, // 65: sextant.v1.Sextant.UpsertStream:input_type -> sextant.v1.UpsertRequest
+	25, // 66: sextant.v1.Sextant.Get:input_type -> sextant.v1.GetRequest
+	27, // 67: sextant.v1.Sextant.Delete:input_type -> sextant.v1.DeleteRequest
+	29, // 68: sextant.v1.Sextant.Count:input_type -> sextant.v1.CountRequest
+	31, // 69: sextant.v1.Sextant.Scan:input_type -> sextant.v1.ScanRequest
+	38, // 70: sextant.v1.Sextant.Search:input_type -> sextant.v1.SearchRequest
+	40, // 71: sextant.v1.Sextant.SearchBatch:input_type -> sextant.v1.SearchBatchRequest
+	46, // 72: sextant.v1.Sextant.IngestDocuments:input_type -> sextant.v1.IngestDocumentsRequest
+	48, // 73: sextant.v1.Sextant.DeleteDocuments:input_type -> sextant.v1.DeleteDocumentsRequest
+	50, // 74: sextant.v1.Sextant.Embed:input_type -> sextant.v1.EmbedRequest
+	52, // 75: sextant.v1.Sextant.Ask:input_type -> sextant.v1.AskRequest
+	61, // 76: sextant.v1.Sextant.Chat:input_type -> sextant.v1.ChatRequest
+	62, // 77: sextant.v1.Sextant.GetMany:input_type -> sextant.v1.GetManyRequest
+	64, // 78: sextant.v1.Sextant.SetPayload:input_type -> sextant.v1.SetPayloadRequest
+	65, // 79: sextant.v1.Sextant.DeletePayloadKeys:input_type -> sextant.v1.DeletePayloadKeysRequest
+	66, // 80: sextant.v1.Sextant.UpdateVectors:input_type -> sextant.v1.UpdateVectorsRequest
+	68, // 81: sextant.v1.Sextant.CreateAlias:input_type -> sextant.v1.CreateAliasRequest
+	69, // 82: sextant.v1.Sextant.DeleteAlias:input_type -> sextant.v1.DeleteAliasRequest
+	73, // 83: sextant.v1.Sextant.ListAliases:input_type -> sextant.v1.ListAliasesRequest
+	71, // 84: sextant.v1.Sextant.UpdateAliases:input_type -> sextant.v1.UpdateAliasesRequest
+	78, // 85: sextant.v1.Sextant.CreateSnapshot:input_type -> sextant.v1.CreateSnapshotRequest
+	79, // 86: sextant.v1.Sextant.ListSnapshots:input_type -> sextant.v1.ListSnapshotsRequest
+	81, // 87: sextant.v1.Sextant.DeleteSnapshot:input_type -> sextant.v1.DeleteSnapshotRequest
+	83, // 88: sextant.v1.Sextant.RestoreSnapshot:input_type -> sextant.v1.RestoreSnapshotRequest
+	84, // 89: sextant.v1.Sextant.DownloadSnapshot:input_type -> sextant.v1.DownloadSnapshotRequest
+	86, // 90: sextant.v1.Sextant.UploadSnapshot:input_type -> sextant.v1.UploadSnapshotRequest
+	12, // 91: sextant.v1.Sextant.ServerInfo:output_type -> sextant.v1.ServerInfoResponse
+	9,  // 92: sextant.v1.Sextant.CreateCollection:output_type -> sextant.v1.CollectionInfo
+	9,  // 93: sextant.v1.Sextant.DescribeCollection:output_type -> sextant.v1.CollectionInfo
+	17, // 94: sextant.v1.Sextant.ListCollections:output_type -> sextant.v1.ListCollectionsResponse
+	19, // 95: sextant.v1.Sextant.DropCollection:output_type -> sextant.v1.DropCollectionResponse
+	9,  // 96: sextant.v1.Sextant.SetIndex:output_type -> sextant.v1.CollectionInfo
+	9,  // 97: sextant.v1.Sextant.WaitForIndex:output_type -> sextant.v1.CollectionInfo
+	23, // 98: sextant.v1.Sextant.Upsert:output_type -> sextant.v1.UpsertResponse
+	24, // 99: sextant.v1.Sextant.UpsertStream:output_type -> sextant.v1.UpsertProgress
+	10, // 100: sextant.v1.Sextant.Get:output_type -> sextant.v1.Point
+	28, // 101: sextant.v1.Sextant.Delete:output_type -> sextant.v1.DeleteResponse
+	30, // 102: sextant.v1.Sextant.Count:output_type -> sextant.v1.CountResponse
+	32, // 103: sextant.v1.Sextant.Scan:output_type -> sextant.v1.ScanResponse
+	39, // 104: sextant.v1.Sextant.Search:output_type -> sextant.v1.SearchResponse
+	41, // 105: sextant.v1.Sextant.SearchBatch:output_type -> sextant.v1.SearchBatchResponse
+	47, // 106: sextant.v1.Sextant.IngestDocuments:output_type -> sextant.v1.IngestProgress
+	49, // 107: sextant.v1.Sextant.DeleteDocuments:output_type -> sextant.v1.DeleteDocumentsResponse
+	51, // 108: sextant.v1.Sextant.Embed:output_type -> sextant.v1.EmbedResponse
+	56, // 109: sextant.v1.Sextant.Ask:output_type -> sextant.v1.AskResponse
+	56, // 110: sextant.v1.Sextant.Chat:output_type -> sextant.v1.AskResponse
+	63, // 111: sextant.v1.Sextant.GetMany:output_type -> sextant.v1.GetManyResponse
+	67, // 112: sextant.v1.Sextant.SetPayload:output_type -> sextant.v1.UpdateResponse
+	67, // 113: sextant.v1.Sextant.DeletePayloadKeys:output_type -> sextant.v1.UpdateResponse
+	67, // 114: sextant.v1.Sextant.UpdateVectors:output_type -> sextant.v1.UpdateResponse
+	72, // 115: sextant.v1.Sextant.CreateAlias:output_type -> sextant.v1.UpdateAliasesResponse
+	72, // 116: sextant.v1.Sextant.DeleteAlias:output_type -> sextant.v1.UpdateAliasesResponse
+	75, // 117: sextant.v1.Sextant.ListAliases:output_type -> sextant.v1.ListAliasesResponse
+	72, // 118: sextant.v1.Sextant.UpdateAliases:output_type -> sextant.v1.UpdateAliasesResponse
+	77, // 119: sextant.v1.Sextant.CreateSnapshot:output_type -> sextant.v1.SnapshotInfo
+	80, // 120: sextant.v1.Sextant.ListSnapshots:output_type -> sextant.v1.ListSnapshotsResponse
+	82, // 121: sextant.v1.Sextant.DeleteSnapshot:output_type -> sextant.v1.DeleteSnapshotResponse
+	9,  // 122: sextant.v1.Sextant.RestoreSnapshot:output_type -> sextant.v1.CollectionInfo
+	85, // 123: sextant.v1.Sextant.DownloadSnapshot:output_type -> sextant.v1.SnapshotChunk
+	77, // 124: sextant.v1.Sextant.UploadSnapshot:output_type -> sextant.v1.SnapshotInfo
+	91, // [91:125] is the sub-list for method output_type
+	57, // [57:91] is the sub-list for method input_type
+	57, // [57:57] is the sub-list for extension type_name
+	57, // [57:57] is the sub-list for extension extendee
+	0,  // [0:57] is the sub-list for field type_name
 }
 
 func init() { file_sextant_v1_sextant_proto_init() }
@@ -6191,24 +6537,26 @@ func file_sextant_v1_sextant_proto_init() {
 		(*PointId_Num)(nil),
 		(*PointId_Str)(nil),
 	}
-	file_sextant_v1_sextant_proto_msgTypes[20].OneofWrappers = []any{
+	file_sextant_v1_sextant_proto_msgTypes[21].OneofWrappers = []any{
 		(*DeleteRequest_Ids)(nil),
 		(*DeleteRequest_Filter)(nil),
 	}
-	file_sextant_v1_sextant_proto_msgTypes[47].OneofWrappers = []any{
+	file_sextant_v1_sextant_proto_msgTypes[27].OneofWrappers = []any{}
+	file_sextant_v1_sextant_proto_msgTypes[30].OneofWrappers = []any{}
+	file_sextant_v1_sextant_proto_msgTypes[50].OneofWrappers = []any{
 		(*AskResponse_Token)(nil),
 		(*AskResponse_Answer)(nil),
 	}
-	file_sextant_v1_sextant_proto_msgTypes[48].OneofWrappers = []any{}
-	file_sextant_v1_sextant_proto_msgTypes[55].OneofWrappers = []any{
+	file_sextant_v1_sextant_proto_msgTypes[51].OneofWrappers = []any{}
+	file_sextant_v1_sextant_proto_msgTypes[58].OneofWrappers = []any{
 		(*SetPayloadRequest_Ids)(nil),
 		(*SetPayloadRequest_Filter)(nil),
 	}
-	file_sextant_v1_sextant_proto_msgTypes[56].OneofWrappers = []any{
+	file_sextant_v1_sextant_proto_msgTypes[59].OneofWrappers = []any{
 		(*DeletePayloadKeysRequest_Ids)(nil),
 		(*DeletePayloadKeysRequest_Filter)(nil),
 	}
-	file_sextant_v1_sextant_proto_msgTypes[61].OneofWrappers = []any{
+	file_sextant_v1_sextant_proto_msgTypes[64].OneofWrappers = []any{
 		(*AliasChange_CreateAlias)(nil),
 		(*AliasChange_DeleteAlias)(nil),
 	}
@@ -6218,7 +6566,7 @@ func file_sextant_v1_sextant_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sextant_v1_sextant_proto_rawDesc), len(file_sextant_v1_sextant_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   78,
+			NumMessages:   81,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

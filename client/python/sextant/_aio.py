@@ -160,6 +160,7 @@ class AsyncClient:
         ef_construction: Optional[int] = None,
         ef_search: Optional[int] = None,
         nprobe: Optional[int] = None,
+        text_fields: Optional[Mapping[str, Any]] = None,
         shards: Optional[int] = None,
         replication: Optional[int] = None,
         timeout: Optional[float] = None,
@@ -168,6 +169,7 @@ class AsyncClient:
         request = cv.create_collection_request(
             name, dimension, metric, index, payload_indexes, embedder, chunk_tokens,
             overlap_tokens, markdown, tokens, properties, ef_construction, ef_search, nprobe,
+            text_fields=text_fields,
             shards=shards, replication=replication,
         )
         info = await self._call("CreateCollection", request, timeout)
@@ -561,7 +563,7 @@ class AsyncCollection:
     @overload
     async def search(
         self,
-        vector: cv.VectorLike,
+        vector: Optional[cv.VectorLike] = ...,
         k: int = ...,
         filter: cv.Filter = ...,
         ef_search: Optional[int] = ...,
@@ -570,6 +572,16 @@ class AsyncCollection:
         with_payload: cv.PayloadSelection = ...,
         with_vector: bool = ...,
         *,
+        text: Optional[str] = ...,
+        text_fields: Optional[Sequence[str]] = ...,
+        fusion: str = ...,
+        weights: Optional[Tuple[float, float]] = ...,
+        rrf_k: Optional[int] = ...,
+        candidates: Optional[int] = ...,
+        group_by: Optional[str] = ...,
+        group_size: int = ...,
+        score_threshold: Optional[float] = ...,
+        mmr: Optional[float] = ...,
         return_plan: Literal[False] = ...,
         timeout: Optional[float] = ...,
     ) -> List[Hit]: ...
@@ -577,7 +589,7 @@ class AsyncCollection:
     @overload
     async def search(
         self,
-        vector: cv.VectorLike,
+        vector: Optional[cv.VectorLike] = ...,
         k: int = ...,
         filter: cv.Filter = ...,
         ef_search: Optional[int] = ...,
@@ -586,13 +598,23 @@ class AsyncCollection:
         with_payload: cv.PayloadSelection = ...,
         with_vector: bool = ...,
         *,
+        text: Optional[str] = ...,
+        text_fields: Optional[Sequence[str]] = ...,
+        fusion: str = ...,
+        weights: Optional[Tuple[float, float]] = ...,
+        rrf_k: Optional[int] = ...,
+        candidates: Optional[int] = ...,
+        group_by: Optional[str] = ...,
+        group_size: int = ...,
+        score_threshold: Optional[float] = ...,
+        mmr: Optional[float] = ...,
         return_plan: Literal[True],
         timeout: Optional[float] = ...,
     ) -> SearchResult: ...
 
     async def search(
         self,
-        vector: cv.VectorLike,
+        vector: Optional[cv.VectorLike] = None,
         k: int = 10,
         filter: cv.Filter = None,
         ef_search: Optional[int] = None,
@@ -601,12 +623,27 @@ class AsyncCollection:
         with_payload: cv.PayloadSelection = True,
         with_vector: bool = False,
         *,
+        text: Optional[str] = None,
+        text_fields: Optional[Sequence[str]] = None,
+        fusion: str = "rrf",
+        weights: Optional[Tuple[float, float]] = None,
+        rrf_k: Optional[int] = None,
+        candidates: Optional[int] = None,
+        group_by: Optional[str] = None,
+        group_size: int = 1,
+        score_threshold: Optional[float] = None,
+        mmr: Optional[float] = None,
         return_plan: bool = False,
         timeout: Optional[float] = None,
     ) -> Union[List[Hit], SearchResult]:
         """As Collection.search."""
-        params = cv.search_params(k, filter, ef_search, nprobe, exact, with_payload, with_vector)
-        request = pb.SearchRequest(collection=self._name, vector_f32=cv.packed(cv.as_vector(vector)), params=params)
+        params = cv.search_params(
+            k, filter, ef_search, nprobe, exact, with_payload, with_vector,
+            text=text, text_fields=text_fields, fusion=fusion, weights=weights, rrf_k=rrf_k,
+            candidates=candidates, group_by=group_by, group_size=group_size,
+            score_threshold=score_threshold, mmr=mmr,
+        )
+        request = pb.SearchRequest(collection=self._name, vector_f32=cv.packed(cv.as_vector(vector)) if vector is not None else b"", params=params)
         response = await self._call("Search", request, timeout)
         hits = [cv.hit_from_proto(h, params.with_payload, with_vector) for h in response.hits]
         if return_plan:

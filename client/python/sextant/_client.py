@@ -182,6 +182,7 @@ class Client:
         ef_construction: Optional[int] = None,
         ef_search: Optional[int] = None,
         nprobe: Optional[int] = None,
+        text_fields: Optional[Mapping[str, Any]] = None,
         shards: Optional[int] = None,
         replication: Optional[int] = None,
         timeout: Optional[float] = None,
@@ -205,6 +206,9 @@ class Client:
             (docs/index_params.md); None = "Flat" for a vector collection, "HNSW16" for a text
             one. ef_construction, ef_search (HNSW) and nprobe (IVF) set the index's defaults;
             None keeps the server's.
+        text_fields: {"body": {"language": "english"}} (options "language", "stemming",
+            "stop_words"; or a list of field names): payload fields with a full-text (BM25) index,
+            for search(text=...) and the $text filter (docs/text_search.md).
         payload_indexes: {"field": "keyword" | "integer" | "float" | "bool"} (or a list of pairs):
             payload fields whose filters are answered from memory. Vector collections only (a
             text collection indexes document_id itself).
@@ -226,6 +230,7 @@ class Client:
         request = cv.create_collection_request(
             name, dimension, metric, index, payload_indexes, embedder, chunk_tokens,
             overlap_tokens, markdown, tokens, properties, ef_construction, ef_search, nprobe,
+            text_fields=text_fields,
             shards=shards, replication=replication,
         )
         info = self._call("CreateCollection", request, timeout)
@@ -778,7 +783,7 @@ class Collection:
     @overload
     def search(
         self,
-        vector: cv.VectorLike,
+        vector: Optional[cv.VectorLike] = ...,
         k: int = ...,
         filter: cv.Filter = ...,
         ef_search: Optional[int] = ...,
@@ -787,6 +792,16 @@ class Collection:
         with_payload: cv.PayloadSelection = ...,
         with_vector: bool = ...,
         *,
+        text: Optional[str] = ...,
+        text_fields: Optional[Sequence[str]] = ...,
+        fusion: str = ...,
+        weights: Optional[Tuple[float, float]] = ...,
+        rrf_k: Optional[int] = ...,
+        candidates: Optional[int] = ...,
+        group_by: Optional[str] = ...,
+        group_size: int = ...,
+        score_threshold: Optional[float] = ...,
+        mmr: Optional[float] = ...,
         return_plan: Literal[False] = ...,
         timeout: Optional[float] = ...,
     ) -> List[Hit]: ...
@@ -794,7 +809,7 @@ class Collection:
     @overload
     def search(
         self,
-        vector: cv.VectorLike,
+        vector: Optional[cv.VectorLike] = ...,
         k: int = ...,
         filter: cv.Filter = ...,
         ef_search: Optional[int] = ...,
@@ -803,13 +818,23 @@ class Collection:
         with_payload: cv.PayloadSelection = ...,
         with_vector: bool = ...,
         *,
+        text: Optional[str] = ...,
+        text_fields: Optional[Sequence[str]] = ...,
+        fusion: str = ...,
+        weights: Optional[Tuple[float, float]] = ...,
+        rrf_k: Optional[int] = ...,
+        candidates: Optional[int] = ...,
+        group_by: Optional[str] = ...,
+        group_size: int = ...,
+        score_threshold: Optional[float] = ...,
+        mmr: Optional[float] = ...,
         return_plan: Literal[True],
         timeout: Optional[float] = ...,
     ) -> SearchResult: ...
 
     def search(
         self,
-        vector: cv.VectorLike,
+        vector: Optional[cv.VectorLike] = None,
         k: int = 10,
         filter: cv.Filter = None,
         ef_search: Optional[int] = None,
@@ -818,6 +843,16 @@ class Collection:
         with_payload: cv.PayloadSelection = True,
         with_vector: bool = False,
         *,
+        text: Optional[str] = None,
+        text_fields: Optional[Sequence[str]] = None,
+        fusion: str = "rrf",
+        weights: Optional[Tuple[float, float]] = None,
+        rrf_k: Optional[int] = None,
+        candidates: Optional[int] = None,
+        group_by: Optional[str] = None,
+        group_size: int = 1,
+        score_threshold: Optional[float] = None,
+        mmr: Optional[float] = None,
         return_plan: bool = False,
         timeout: Optional[float] = None,
     ) -> Union[List[Hit], SearchResult]:
@@ -828,11 +863,23 @@ class Collection:
         the index; with_payload / with_vector: fill Hit.payload / Hit.vector. with_payload may
         also select fields: a list of dotted paths to keep (["title", "meta.author"]) or
         {"include": [...], "exclude": [...]}.
+        Full-text and hybrid search (docs/text_search.md): text= a BM25 query over the
+        collection's text fields (text_fields= to restrict it); vector alone = dense, text alone =
+        BM25, both = hybrid, fused by fusion="rrf" (rrf_k, default 60) or "weighted" with
+        weights=(dense, text). Result shaping: group_by= a payload field, group_size hits per
+        group (k groups); score_threshold= keep hits at least this good (L2: distance <=);
+        mmr= a lambda in [0, 1] for maximal marginal relevance; candidates= the pool these
+        choose from. Hits carry dense_score, text_score and group.
         Returns a list of Hit; with return_plan=True a SearchResult (hits, plan) telling how
         the server answered."""
-        params = cv.search_params(k, filter, ef_search, nprobe, exact, with_payload, with_vector)
+        params = cv.search_params(
+            k, filter, ef_search, nprobe, exact, with_payload, with_vector,
+            text=text, text_fields=text_fields, fusion=fusion, weights=weights, rrf_k=rrf_k,
+            candidates=candidates, group_by=group_by, group_size=group_size,
+            score_threshold=score_threshold, mmr=mmr,
+        )
         request = pb.SearchRequest(
-            collection=self._name, vector_f32=cv.packed(cv.as_vector(vector)), params=params
+            collection=self._name, vector_f32=cv.packed(cv.as_vector(vector)) if vector is not None else b"", params=params
         )
         response = self._call("Search", request, timeout)
         hits = [cv.hit_from_proto(h, params.with_payload, with_vector) for h in response.hits]

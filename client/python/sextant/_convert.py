@@ -527,11 +527,22 @@ def search_params(
     exact: bool,
     with_payload: object,
     with_vector: bool,
+    *,
+    text: Optional[str] = None,
+    text_fields: Optional[Sequence[str]] = None,
+    fusion: str = "rrf",
+    weights: Optional[Tuple[float, float]] = None,
+    rrf_k: Optional[int] = None,
+    candidates: Optional[int] = None,
+    group_by: Optional[str] = None,
+    group_size: int = 1,
+    score_threshold: Optional[float] = None,
+    mmr: Optional[float] = None,
 ) -> pb.SearchParams:
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= int(k) <= 2**32 - 1:
         raise InvalidArgumentError(f"k: expected an int >= 1, not {k!r}")
     wanted, include, exclude = payload_selection(with_payload)
-    return pb.SearchParams(
+    params = pb.SearchParams(
         k=int(k),
         filter=filter_to_json(filter),
         with_payload=wanted,
@@ -542,6 +553,45 @@ def search_params(
         nprobe=_count("nprobe", nprobe),
         exact=bool(exact),
     )
+    if text is not None:
+        if not isinstance(text, str):
+            raise InvalidArgumentError(f"text: expected a str, not {type(text).__name__}")
+        params.text = text
+    if text_fields is not None:
+        if isinstance(text_fields, str) or not all(isinstance(f, str) for f in text_fields):
+            raise InvalidArgumentError("text_fields: expected a list of field names")
+        params.text_fields.extend(text_fields)
+    if fusion not in ("rrf", "weighted"):
+        raise InvalidArgumentError(f'fusion: expected "rrf" or "weighted", not {fusion!r}')
+    params.fusion.method = fusion
+    if weights is not None:
+        if fusion != "weighted":
+            raise InvalidArgumentError('weights: only with fusion="weighted"')
+        try:
+            dense_weight, text_weight = (float(w) for w in weights)
+        except (TypeError, ValueError):
+            raise InvalidArgumentError(f"weights: expected (dense, text) numbers, not {weights!r}") from None
+        params.fusion.dense_weight = dense_weight
+        params.fusion.text_weight = text_weight
+    params.fusion.rrf_k = _count("rrf_k", rrf_k)
+    params.fusion.candidates = _count("candidates", candidates)
+    if group_by is not None:
+        if not isinstance(group_by, str) or not group_by:
+            raise InvalidArgumentError(f"group_by: expected a field name, not {group_by!r}")
+        params.group_by = group_by
+    if isinstance(group_size, bool) or not isinstance(group_size, numbers.Integral) or not 1 <= int(group_size) < 2**32:
+        raise InvalidArgumentError(f"group_size: expected an int >= 1, not {group_size!r}")
+    params.group_size = int(group_size)
+    if score_threshold is not None:
+        if isinstance(score_threshold, bool) or not isinstance(score_threshold, numbers.Real):
+            raise InvalidArgumentError(f"score_threshold: expected a number, not {score_threshold!r}")
+        params.score_threshold = float(score_threshold)
+    if mmr is not None:
+        if isinstance(mmr, bool) or not isinstance(mmr, numbers.Real):
+            raise InvalidArgumentError(f"mmr: expected the lambda in [0, 1], not {mmr!r}")
+        params.mmr.SetInParent()
+        params.mmr.mmr_lambda = float(mmr)
+    return params
 
 
 # ---------------------------------------------------------------- results
@@ -553,6 +603,9 @@ def hit_from_proto(msg: pb.Hit, with_payload: bool, with_vector: bool) -> Hit:
         score=msg.score,
         payload=payload_from_json(msg.payload) if with_payload else None,
         vector=list(msg.vector) if with_vector else None,
+        dense_score=msg.dense_score if msg.HasField("dense_score") else None,
+        text_score=msg.text_score if msg.HasField("text_score") else None,
+        group=json.loads(msg.group) if msg.group else None,
     )
 
 
@@ -1200,6 +1253,7 @@ def create_collection_request(
     ef_construction: Optional[int],
     ef_search: Optional[int],
     nprobe: Optional[int],
+    text_fields: Any = None,
     shards: Optional[int] = None,
     replication: Optional[int] = None,
 ) -> pb.CreateCollectionRequest:
@@ -1226,6 +1280,25 @@ def create_collection_request(
         payload_indexes=payload_indexes_to_proto(payload_indexes),
         properties=payload_to_json(properties, "properties"),
     )
+    if text_fields is not None:
+        # {"body": {"language": "english", "stemming": True, "stop_words": True}} or ["body", ...]
+        items = text_fields.items() if isinstance(text_fields, Mapping) else ((f, None) for f in text_fields)
+        for field, opts in items:
+            if not isinstance(field, str) or not field:
+                raise InvalidArgumentError(f"text_fields: expected field names, not {field!r}")
+            opts = dict(opts or {})
+            unknown = set(opts) - {"language", "stemming", "stop_words"}
+            if unknown:
+                raise InvalidArgumentError(
+                    f"text_fields[{field!r}]: unknown option {sorted(unknown)[0]!r} "
+                    '(expected "language", "stemming", "stop_words")'
+                )
+            request.text_fields.add(
+                field=field,
+                language=str(opts.get("language", "")),
+                no_stemming=not opts.get("stemming", True),
+                no_stop_words=not opts.get("stop_words", True),
+            )
     if embedder is None:
         if dimension is None:
             raise InvalidArgumentError(

@@ -51,6 +51,11 @@ class Hit:
     score: float
     payload: Optional[Payload] = None
     vector: Optional[List[float]] = None
+    # Hybrid search: the vector score and the BM25 score beside the fused `score` (None when the
+    # search had no vector, or no text); group_by: the hit's group value.
+    dense_score: Optional[float] = None
+    text_score: Optional[float] = None
+    group: Any = None
 
 
 @dataclass(frozen=True)
