@@ -15,7 +15,7 @@ include(CMakePackageConfigHelpers)
 
 set(SEXTANT_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/Sextant)
 
-set(_sextant_install_targets sextant_util sextant_simd sextant_index sextant_storage sextant_payload
+set(_sextant_install_targets sextant_sync sextant_util sextant_simd sextant_index sextant_storage sextant_payload
     sextant_text sextant_collection sextant sextant_rag)
 set_target_properties(sextant_rag PROPERTIES EXPORT_NAME rag)
 if(TARGET sextant_client)

@@ -269,11 +269,11 @@ Metrics::~Metrics() = default;
 
 Metrics::MethodStats* Metrics::FindOrAddMethod(std::string_view method) {
   {
-    std::shared_lock lock(methods_mu_);
+    internal::ReaderLock lock(methods_mu_);
     auto it = methods_.find(method);
     if (it != methods_.end()) return it->second.get();
   }
-  std::unique_lock lock(methods_mu_);
+  internal::WriterLock lock(methods_mu_);
   auto [it, inserted] = methods_.try_emplace(std::string(method));
   if (inserted) it->second = std::make_unique<MethodStats>();
   return it->second.get();
@@ -296,7 +296,7 @@ void Metrics::SetGauge(std::string_view name, std::string_view help, const Metri
   std::string clean = SanitizeName(name, /*allow_colon=*/true);
   if (IsReserved(clean)) return;
   MetricLabels clean_labels = SanitizeLabels(labels);
-  std::lock_guard lock(gauges_mu_);
+  internal::MutexLock lock(gauges_mu_);
   auto [it, inserted] = gauges_.try_emplace(std::move(clean));
   if (inserted) it->second.help = std::string(help);
   it->second.series[std::move(clean_labels)] = value;
@@ -304,7 +304,7 @@ void Metrics::SetGauge(std::string_view name, std::string_view help, const Metri
 
 void Metrics::ClearGauge(std::string_view name) {
   std::string clean = SanitizeName(name, /*allow_colon=*/true);
-  std::lock_guard lock(gauges_mu_);
+  internal::MutexLock lock(gauges_mu_);
   auto it = gauges_.find(clean);
   if (it != gauges_.end()) gauges_.erase(it);
 }
@@ -316,7 +316,7 @@ void Metrics::ReplaceGauge(std::string_view name, std::string_view help,
   GaugeFamily family;
   family.help = std::string(help);
   for (const auto& [labels, value] : series) family.series[SanitizeLabels(labels)] = value;
-  std::lock_guard lock(gauges_mu_);
+  internal::MutexLock lock(gauges_mu_);
   if (family.series.empty()) {
     auto it = gauges_.find(clean);
     if (it != gauges_.end()) gauges_.erase(it);
@@ -330,13 +330,13 @@ std::string Metrics::Render() const {
   // lives, so the pointers stay valid.
   std::vector<std::pair<std::string, const MethodStats*>> methods;
   {
-    std::shared_lock lock(methods_mu_);
+    internal::ReaderLock lock(methods_mu_);
     methods.reserve(methods_.size());
     for (const auto& [name, stats] : methods_) methods.emplace_back(name, stats.get());
   }
   std::map<std::string, GaugeFamily, std::less<>> gauges;
   {
-    std::lock_guard lock(gauges_mu_);
+    internal::MutexLock lock(gauges_mu_);
     gauges = gauges_;
   }
 

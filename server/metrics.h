@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "sextant/status.h"
+#include "sync/mutex.h"
 
 namespace sextant::server {
 
@@ -93,11 +94,11 @@ class Metrics {
 
   MethodStats* FindOrAddMethod(std::string_view method);
 
-  mutable std::shared_mutex methods_mu_;
-  std::map<std::string, std::unique_ptr<MethodStats>, std::less<>> methods_;  // guarded by methods_mu_
+  mutable internal::SharedMutex methods_mu_;
+  std::map<std::string, std::unique_ptr<MethodStats>, std::less<>> methods_ SEXTANT_GUARDED_BY(methods_mu_);
 
-  mutable std::mutex gauges_mu_;
-  std::map<std::string, GaugeFamily, std::less<>> gauges_;  // guarded by gauges_mu_
+  mutable internal::Mutex gauges_mu_;
+  std::map<std::string, GaugeFamily, std::less<>> gauges_ SEXTANT_GUARDED_BY(gauges_mu_);
 };
 
 }  // namespace sextant::server

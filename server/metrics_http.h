@@ -14,19 +14,15 @@
 #include <chrono>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "server/config.h"
 #include "sextant/status.h"
 
-namespace httplib {
-class Server;
-}  // namespace httplib
-
 namespace sextant::server {
+
+class HttpServer;
 
 struct MetricsHttpServerOptions {
   // How long a connection may take to send a request, to take a response, and may stay idle
@@ -63,13 +59,10 @@ class MetricsHttpServer {
   void Stop();
 
  private:
-  MetricsHttpServer(std::unique_ptr<httplib::Server> http, int port);
+  explicit MetricsHttpServer(std::unique_ptr<HttpServer> http);
 
-  const std::unique_ptr<httplib::Server> http_;
-  const int port_;
-  std::mutex stop_mu_;
-  bool stopped_ = false;  // guarded by stop_mu_
-  std::thread thread_;
+  const std::unique_ptr<HttpServer> http_;  // server/http_server.h
+  int port_ = 0;
 };
 
 }  // namespace sextant::server

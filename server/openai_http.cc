@@ -20,6 +20,12 @@ using Json = nlohmann::json;
 
 std::atomic<uint64_t> next_id{1};
 
+// What the gRPC Chat allows (server/service_chat.cc): at most this many messages in a request.
+constexpr size_t kMaxMessages = 1000;
+// No model round of a chat starts later than this after the request arrived (an HTTP client sets
+// no deadline the server can see); `sextant.timeout_ms` shortens it. As long as the write timeout.
+constexpr uint32_t kMaxChatMs = 300000;
+
 int HttpStatus(StatusCode code) {
   switch (code) {
     case StatusCode::kInvalidArgument:
@@ -165,6 +171,11 @@ bool ParseChat(SextantService& service, const httplib::Request& req, httplib::Re
     if (!body.contains("messages") || !body["messages"].is_array()) {
       return SendError(res, 400, "messages: required (an array of messages)"), false;
     }
+    if (body["messages"].size() > kMaxMessages) {
+      return SendError(res, 400, "messages: " + std::to_string(body["messages"].size()) + " messages; at most " +
+                                     std::to_string(kMaxMessages)),
+             false;
+    }
     for (size_t i = 0; i < body["messages"].size(); ++i) {
       const Json& m = body["messages"][i];
       const std::string where = "messages[" + std::to_string(i) + "]";
@@ -230,6 +241,16 @@ bool ParseChat(SextantService& service, const httplib::Request& req, httplib::Re
     if (ext.contains("generator")) call.generator = ext["generator"].get<std::string>();
     call.options.tools_auto = ext.value("tools", std::string()) == "auto";
     if (ext.contains("max_tool_rounds")) call.options.max_tool_rounds = ext["max_tool_rounds"].get<uint32_t>();
+    uint32_t timeout_ms = kMaxChatMs;
+    if (ext.contains("timeout_ms")) {
+      const Json& value = ext["timeout_ms"];
+      const int64_t t = value.is_number_integer() ? value.get<int64_t>() : 0;
+      if (t < 1 || t > kMaxChatMs) {
+        return SendError(res, 400, "sextant.timeout_ms: must be 1.." + std::to_string(kMaxChatMs)), false;
+      }
+      timeout_ms = static_cast<uint32_t>(t);
+    }
+    call.options.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     if (ext.contains("max_history_tokens")) call.options.max_history_tokens = ext["max_history_tokens"].get<uint32_t>();
     if (ext.contains("rewrite")) {
       const std::string r = ext["rewrite"].get<std::string>();

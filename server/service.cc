@@ -117,13 +117,13 @@ SextantService::SextantService(Database* db, ServiceOptions options)
       extractive_(rag::MakeExtractiveGenerator()) {}
 
 void SextantService::BeginShutdown() {
-  std::lock_guard lock(mu_);
+  internal::MutexLock lock(mu_);
   shutting_down_ = true;
 }
 
 bool SextantService::WaitIdle(std::chrono::steady_clock::time_point deadline) {
-  std::unique_lock lock(mu_);
-  return idle_.wait_until(lock, deadline, [this] { return running_ == 0; });
+  internal::MutexLock lock(mu_);
+  return idle_.wait_until(mu_, deadline, [this]() SEXTANT_REQUIRES(mu_) { return running_ == 0; });
 }
 
 StatusOr<std::shared_ptr<Collection>> SextantService::Open(std::string_view name,
@@ -149,6 +149,9 @@ grpc::Status SextantService::ServerInfo(grpc::ServerContext* ctx, const v1::Serv
     resp->set_max_k(options_.max_k);
     resp->set_max_ef_search(options_.max_ef_search);
     resp->set_max_nprobe(options_.max_nprobe);
+    const MemoryUsage memory = db_->Memory();
+    resp->set_memory_limit_bytes(memory.limit_bytes);
+    resp->set_memory_used_bytes(memory.used_bytes);
     return grpc::Status::OK;
   });
 }

@@ -22,6 +22,7 @@
 #include "sextant/v1/sextant.grpc.pb.h"
 #include "server/auth.h"
 #include "server/config.h"
+#include "sync/mutex.h"
 
 namespace sextant::server {
 
@@ -207,10 +208,10 @@ class SextantService final : public v1::Sextant::Service {
   // Validates one upsert batch against `collection` and the limits, and commits it.
   grpc::Status WriteBatch(const v1::UpsertRequest& req, Collection& collection);
 
-  std::mutex mu_;
-  std::condition_variable idle_;
-  int running_ = 0;             // calls inside Run; guarded by mu_
-  bool shutting_down_ = false;  // guarded by mu_
+  internal::Mutex mu_;
+  std::condition_variable_any idle_;
+  int running_ SEXTANT_GUARDED_BY(mu_) = 0;  // calls inside Run
+  bool shutting_down_ SEXTANT_GUARDED_BY(mu_) = false;
 
   Database* const db_;
   const ServiceOptions options_;
@@ -221,8 +222,8 @@ class SextantService final : public v1::Sextant::Service {
   std::shared_ptr<rag::Generator> extractive_;
   // Opened text collections by name. Entries are checked against the database's collection
   // object on every use (a dropped and re-created name gets a new one).
-  std::mutex text_mu_;
-  std::map<std::string, std::shared_ptr<rag::TextCollection>, std::less<>> texts_;
+  internal::Mutex text_mu_;
+  std::map<std::string, std::shared_ptr<rag::TextCollection>, std::less<>> texts_ SEXTANT_GUARDED_BY(text_mu_);
 };
 
 }  // namespace sextant::server

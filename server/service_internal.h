@@ -151,7 +151,7 @@ grpc::Status SextantService::Run(grpc::ServerContext* ctx, std::string_view meth
 
   bool refused = false;
   {
-    std::lock_guard lock(mu_);
+    internal::MutexLock lock(mu_);
     refused = shutting_down_;
     if (!refused) ++running_;
   }
@@ -170,7 +170,7 @@ grpc::Status SextantService::Run(grpc::ServerContext* ctx, std::string_view meth
     status = fn(call);
   }
   if (!refused) {
-    std::lock_guard lock(mu_);
+    internal::MutexLock lock(mu_);
     if (--running_ == 0) idle_.notify_all();
   }
   // Messages may quote what the client sent (a 4 MiB collection name): keep them short enough

@@ -36,7 +36,7 @@ StatusOr<std::shared_ptr<rag::TextCollection>> SextantService::OpenText(std::str
   // cached under its own name.
   const std::string real = c->name();
   {
-    std::lock_guard lock(text_mu_);
+    internal::MutexLock lock(text_mu_);
     auto it = texts_.find(real);
     if (it != texts_.end() && &it->second->collection() == c.get()) return it->second;
   }
@@ -54,7 +54,7 @@ StatusOr<std::shared_ptr<rag::TextCollection>> SextantService::OpenText(std::str
   SEXTANT_ASSIGN_OR_RETURN(std::unique_ptr<rag::TextCollection> opened,
                            rag::TextCollection::Open(*db_, real, embedders_));
   std::shared_ptr<rag::TextCollection> text = std::move(opened);
-  std::lock_guard lock(text_mu_);
+  internal::MutexLock lock(text_mu_);
   auto& slot = texts_[real];
   if (slot && &slot->collection() == &text->collection()) return slot;  // another call was first
   slot = text;
@@ -62,7 +62,7 @@ StatusOr<std::shared_ptr<rag::TextCollection>> SextantService::OpenText(std::str
 }
 
 void SextantService::ForgetText(std::string_view name) {
-  std::lock_guard lock(text_mu_);
+  internal::MutexLock lock(text_mu_);
   if (auto it = texts_.find(name); it != texts_.end()) texts_.erase(it);
 }
 
@@ -143,7 +143,7 @@ grpc::Status SextantService::CreateTextCollection(const v1::CreateCollectionRequ
                            " (leave dimension 0 for a text collection)");
   }
   {
-    std::lock_guard lock(text_mu_);
+    internal::MutexLock lock(text_mu_);
     texts_[req.name()] = text;
   }
   return Describe(text->collection(), resp);

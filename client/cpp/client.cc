@@ -12,6 +12,7 @@
 #include <string>
 #include <utility>
 
+#include "client_internal.h"
 #include "convert.h"
 #include "sextant/v1/sextant.grpc.pb.h"
 
@@ -20,33 +21,6 @@ namespace sextant {
 namespace v1 = ::sextant::v1;
 
 namespace client_internal {
-
-struct Connection {
-  std::shared_ptr<grpc::Channel> channel;
-  std::unique_ptr<v1::Sextant::Stub> stub;
-  std::string authorization;  // "Bearer <key>", or empty for no key
-  uint32_t timeout_ms = 0;
-
-  // Sets the key and a deadline of `deadline_ms` from now (0 = none) on a fresh context.
-  void Prepare(grpc::ClientContext* context, uint64_t deadline_ms) const {
-    if (!authorization.empty()) context->AddMetadata("authorization", authorization);
-    if (deadline_ms > 0) {
-      context->set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(deadline_ms));
-    }
-  }
-
-  // One unary call: `rpc(context)` calls the stub; its status becomes a sextant::Status.
-  template <typename Rpc>
-  Status Call(Rpc&& rpc, uint64_t deadline_ms) const {
-    grpc::ClientContext context;
-    Prepare(&context, deadline_ms);
-    return convert::FromGrpc(rpc(&context));
-  }
-  template <typename Rpc>
-  Status Call(Rpc&& rpc) const {
-    return Call(std::forward<Rpc>(rpc), timeout_ms);
-  }
-};
 
 struct StreamState {
   grpc::ClientContext context;

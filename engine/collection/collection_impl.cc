@@ -85,8 +85,11 @@ CollectionImpl::CollectionImpl(const CollectionEnv& env, CollectionDescriptor de
       store_(desc_.dimension) {}
 
 CollectionImpl::~CollectionImpl() {
-  std::lock_guard b(build_mu_);
-  StopBuild();
+  {
+    internal::MutexLock b(build_mu_);
+    StopBuild();
+  }
+  ReleaseCharges();
 }
 
 StatusOr<std::shared_ptr<CollectionImpl>> CollectionImpl::Load(const CollectionEnv& env,
@@ -196,7 +199,7 @@ StatusOr<std::shared_ptr<CollectionImpl>> CollectionImpl::Load(const CollectionE
         Log(LogLevel::kWarning, "collection " + name + ": index checkpoint not usable (" + loaded.ToString() +
                                     "); rebuilding it from the stored vectors");
       }
-      std::lock_guard b(c->build_mu_);
+      internal::MutexLock b(c->build_mu_);
       c->index_state_ = IndexState::kBuilding;
       c->StartBuild(c->desc_.index);
     }
@@ -205,6 +208,10 @@ StatusOr<std::shared_ptr<CollectionImpl>> CollectionImpl::Load(const CollectionE
     std::unique_lock l(c->mu_);
     std::lock_guard il(c->index_mu_);
     if (!c->building_) c->RecomputeFreeSlots();
+    // What was stored is loaded whatever the budget says: opening never loses data. Writes are
+    // refused until enough is deleted when it is over.
+    c->ChargeData();
+    c->ChargeIndex();
   }
   return c;
 }
@@ -288,6 +295,73 @@ void CollectionImpl::EnsureCapacity(uint64_t slots) {
   }
 }
 
+namespace {
+// An id's entry in id_slot_ (hash node: next pointer, key string, slot, cached hash, rounded to
+// the allocator's 16 bytes) and its bucket pointer. Ids longer than the string's inline buffer
+// (15 bytes) also hold their text twice on the heap; that is not counted.
+constexpr uint64_t kIdEntryBytes = 80;
+}  // namespace
+
+uint64_t CollectionImpl::DataBytes() const {
+  uint64_t bytes = store_.MemoryBytes() + live_.capacity() + slot_ids_.capacity() * sizeof(std::string) +
+                   id_slot_.size() * kIdEntryBytes;
+  if (payload_index_) bytes += payload_index_->MemoryBytes();
+  if (text_index_) bytes += text_index_->MemoryBytes();
+  return bytes;
+}
+
+void CollectionImpl::ChargeData() {
+  if (!env_.budget) return;
+  const int64_t now = static_cast<int64_t>(DataBytes());
+  env_.budget->Charge(now - data_charged_.exchange(now));
+}
+
+void CollectionImpl::ChargeIndex() {
+  if (!env_.budget) return;
+  const int64_t now = index_ ? static_cast<int64_t>(index_->MemoryBytes()) : 0;
+  env_.budget->Charge(now - index_charged_.exchange(now));
+}
+
+void CollectionImpl::ReleaseCharges() {
+  if (!env_.budget) return;
+  env_.budget->Charge(-(data_charged_.exchange(0) + index_charged_.exchange(0)));
+}
+
+uint64_t CollectionImpl::WriteGrowth(size_t points, uint64_t next_slot, uint64_t entry_bytes) const {
+  const uint64_t dim = desc_.dimension;
+  const uint64_t new_rows = store_.CapacityFor(next_slot) - store_.capacity();
+  uint64_t bytes = new_rows * (dim * sizeof(float) + 1 + sizeof(std::string)) + points * kIdEntryBytes + entry_bytes;
+  if (text_index_ && !id_slot_.empty()) bytes += points * (text_index_->MemoryBytes() / id_slot_.size());
+  if (index_ || building_) {
+    // Both the index in use and the one being built take every new point.
+    const uint64_t live = id_slot_.size();
+    const uint64_t before = index::EstimateIndexBytes(desc_.index, desc_.dimension, live, slots_);
+    const uint64_t after = index::EstimateIndexBytes(desc_.index, desc_.dimension, live + points,
+                                                     std::max<uint64_t>(slots_, next_slot));
+    bytes += (after > before ? after - before : 0) * (index_ && building_ ? 2 : 1);
+  }
+  return bytes;
+}
+
+Status CollectionImpl::ReserveBuild(const IndexOptions& options, std::string_view what) {
+  next_build_reservation_.Reset();
+  if (!env_.budget || options.type == IndexType::kFlat) return Status::OK();
+  uint64_t n = 0, slots = 0;
+  {
+    std::shared_lock lock(mu_);
+    n = id_slot_.size();
+    slots = slots_;
+  }
+  uint64_t bytes = index::EstimateIndexBytes(options, desc_.dimension, n, slots);
+  if (options.type == IndexType::kIvf || options.quantizer != QuantizerType::kNone) {
+    bytes += std::min<uint64_t>(n, 100000) * desc_.dimension * sizeof(float);  // the training sample
+  }
+  SEXTANT_RETURN_IF_ERROR(env_.budget->Reserve(bytes, std::string(what) + " " + options.ToString() + " of collection " +
+                                                          desc_.name + " (" + std::to_string(n) + " points)"));
+  next_build_reservation_ = internal::MemoryReservation(env_.budget.get(), bytes);
+  return Status::OK();
+}
+
 StatusOr<uint64_t> CollectionImpl::Count() const {
   std::shared_lock lock(mu_);
   SEXTANT_RETURN_IF_ERROR(CheckOpen());
@@ -313,12 +387,12 @@ StatusOr<CollectionInfo> CollectionImpl::Describe() const {
 
 void CollectionImpl::MarkDropped() {
   {
-    std::lock_guard b(build_mu_);
+    internal::MutexLock b(build_mu_);
     StopBuild();
   }
   // Held to the end: a checkpoint in progress finishes writing before its file is removed, and
   // none starts after (it sees kDropped), so no orphan index file is left behind.
-  std::lock_guard c(checkpoint_mu_);
+  internal::MutexLock c(checkpoint_mu_);
   {
     std::unique_lock lock(mu_);
     std::lock_guard il(index_mu_);
@@ -329,20 +403,22 @@ void CollectionImpl::MarkDropped() {
     id_slot_ = {};
     slots_ = 0;
     payload_index_.reset();
+    build_reservation_.Reset();
   }
+  ReleaseCharges();  // the rows go when the last handle does
   index_cv_.notify_all();
   env_.files->Remove(IndexFilePath(env_.index_dir, desc_.id)).IgnoreError();
 }
 
 void CollectionImpl::Close() {
   {
-    std::lock_guard b(build_mu_);
+    internal::MutexLock b(build_mu_);
     StopBuild();
   }
   {
     // Held until the state is kClosed: a checkpoint running on another thread finishes first
     // (while the storage and the directory lock are still there), and none starts after.
-    std::lock_guard c(checkpoint_mu_);
+    internal::MutexLock c(checkpoint_mu_);
     bool save = false;
     const StatusOr<bool> on_disk = env_.files->Exists(IndexFilePath(env_.index_dir, desc_.id));
     {

@@ -52,7 +52,8 @@
 #include "storage/files.h"
 #include "storage/storage.h"
 #include "text/text_index.h"
-#include "util/rw_mutex.h"
+#include "util/memory_budget.h"
+#include "sync/mutex.h"
 
 namespace sextant {
 
@@ -67,6 +68,8 @@ struct CollectionEnv {
   std::shared_ptr<const storage::Files> files;  // all file I/O outside RocksDB (the same file system)
   std::string index_dir;                // where index checkpoint files go
   CollectionLimits limits;
+  // The database's memory budget, shared by its collections (never null once Load is called).
+  std::shared_ptr<internal::MemoryBudget> budget;
 };
 
 class CollectionImpl final : public Collection {
@@ -132,6 +135,11 @@ class CollectionImpl final : public Collection {
   // checkpoints an index that has changed a lot since its last checkpoint.
   void Maintain();
 
+  // Tests: called by every checkpoint after it has copied the index and released the
+  // collection's locks, before it fingerprints the vectors and writes the file (a latch here shows
+  // that searches and writes go on meanwhile). Null: none.
+  void SetCheckpointHookForTesting(std::function<void()> hook);
+
   // The database is dropping this collection: stop background work, delete the checkpoint
   // file; every call returns NotFound from now on.
   void MarkDropped();
@@ -150,6 +158,12 @@ class CollectionImpl final : public Collection {
   // Serialises index_ (non-null) with the fingerprints of the slots it holds; requires mu_
   // (either mode) and index_mu_.
   Status SaveIndexLocked(IndexFile* file) const;
+  // The part of SaveIndexLocked that needs the locks: the index's bytes (a copy of its arrays),
+  // the header, and the slots it holds (*held).
+  Status CopyIndexLocked(IndexFile* file, std::vector<uint32_t>* held) const;
+  // Fills file->fingerprints for `held` (slots below `slots`) from the vector store. Without the
+  // locks it requires checkpoint_mu_, which keeps every held slot's row as it is (see below).
+  void FingerprintSlots(IndexFile* file, const std::vector<uint32_t>& held, uint32_t slots) const;
   // Which slots the (parsed) filter allows; requires mu_ shared.
   // Upsert, and with delete_filter also Replace: one atomic batch. Returns how many live points
   // matched the filter. Call inside Guarded.
@@ -206,6 +220,22 @@ class CollectionImpl final : public Collection {
   StatusOr<uint64_t> DeleteSlots(const WriteOptions& options, const std::vector<uint32_t>& slots,
                                  std::unique_lock<internal::RwMutex>& lock);
   std::vector<index::VectorRun> Runs() const;  // requires mu_
+
+  // ---- Memory budget (util/memory_budget.h). The collection charges the budget an estimate of
+  // what it holds, in two parts: its data (vectors, ids, payload and text indexes; requires mu_)
+  // and its vector index (requires index_mu_). Charge* brings the charge up to date.
+  uint64_t DataBytes() const;  // requires mu_
+  void ChargeData();           // requires mu_ exclusive
+  void ChargeIndex();          // requires index_mu_
+  void ReleaseCharges();       // the collection is gone: everything it charged is freed
+  // About how much memory a write of `points` new slots up to slot `next_slot` adds, given the
+  // payload index entries and text of its points (requires mu_ exclusive).
+  uint64_t WriteGrowth(size_t points, uint64_t next_slot, uint64_t entry_bytes) const;
+  // Reserves what a build of `options` over the live points allocates (the index and its
+  // training sample), or ResourceExhausted; requires build_mu_.
+  Status ReserveBuild(const IndexOptions& options, std::string_view what);
+  // Logs a background build refused by the budget, at most once a minute.
+  void WarnBudget(const Status& st);
   void EnsureCapacity(uint64_t slots);          // requires mu_ exclusive
   std::string PayloadIndexKey(const std::string& entry, uint32_t slot) const;
 
@@ -220,8 +250,8 @@ class CollectionImpl final : public Collection {
 
   // Background build of `options` (a new index, a retrain, or training once enough points), on
   // builder_. Start and Stop require build_mu_.
-  void StartBuild(const IndexOptions& options);
-  void StopBuild();
+  void StartBuild(const IndexOptions& options) SEXTANT_REQUIRES(build_mu_);
+  void StopBuild() SEXTANT_REQUIRES(build_mu_);
   // Starts training an index that waits for points, once the collection has enough.
   void StartTrainingIfWaiting();
   void BuildMain(IndexOptions options);
@@ -230,19 +260,27 @@ class CollectionImpl final : public Collection {
   void EndBuild(std::shared_ptr<index::VectorIndex> built, const IndexOptions& options, IndexState state);
   Status PersistDescriptor(const CollectionDescriptor& d);
   // Checkpoint's body; requires checkpoint_mu_.
-  Status CheckpointLocked();
+  Status CheckpointLocked() SEXTANT_REQUIRES(checkpoint_mu_);
 
   const CollectionEnv env_;
   const std::string prefix_;  // storage::CollectionPrefix(id)
 
   mutable internal::RwMutex mu_;  // writer-preferring: searches cannot starve writes
   mutable std::mutex index_mu_;
-  std::mutex free_mu_;
-  std::mutex build_mu_;      // guards builder_ and build_stop_ (starting/stopping builds)
+  internal::Mutex free_mu_;
+  internal::Mutex build_mu_;  // guards builder_ and build_stop_ (starting/stopping builds)
   // One checkpoint at a time; also held by MarkDropped and Close around their state change, so no
   // checkpoint writes a file after a drop or close. Taken after build_mu_ (never while joining the
   // builder, whose build ends with a checkpoint) and before mu_.
-  std::mutex checkpoint_mu_;
+  //
+  // A checkpoint copies the index under mu_ (shared) and index_mu_, then releases them and
+  // fingerprints the vectors of the slots that copy holds and writes the file holding only
+  // checkpoint_mu_, so searches and writes go on meanwhile. The rows of those slots must not change
+  // until it is done: a row is rewritten only once its slot is free, and a slot the index holds is
+  // freed only by Consolidate, by the swap at the end of a build (EndBuild) or by SetIndex(Flat),
+  // which all take checkpoint_mu_ first.
+  internal::Mutex checkpoint_mu_ SEXTANT_ACQUIRED_AFTER(build_mu_);
+  std::function<void()> checkpoint_hook_;  // guarded by checkpoint_mu_
 
   // Fixed at Load, read without a lock (name, dimension, metric, ...), except desc_.index, which
   // SetIndex changes: desc_.index is guarded by mu_.
@@ -259,7 +297,7 @@ class CollectionImpl final : public Collection {
   // set in Load before the collection is shared and never changed, so it needs no lock (unlike
   // payload_index_, which MarkDropped frees). Null when none declared.
   std::unique_ptr<const payload::PayloadIndexSet> payload_schema_;
-  std::vector<uint32_t> free_slots_;                   // guarded by free_mu_
+  std::vector<uint32_t> free_slots_ SEXTANT_GUARDED_BY(free_mu_);
 
   // Guarded by index_mu_ for changes, and by mu_ exclusive + index_mu_ for replacing the pointer
   // or flipping building_ (so readers holding either lock see a stable value).
@@ -274,12 +312,21 @@ class CollectionImpl final : public Collection {
   std::atomic<bool> rebuild_requested_{false};  // an index Add failed after its write committed
   std::atomic<bool> build_running_{false};
 
-  std::thread builder_;                // guarded by build_mu_
+  std::thread builder_ SEXTANT_GUARDED_BY(build_mu_);
   std::atomic<bool> build_stop_{false};
   mutable std::condition_variable_any index_cv_;  // notified when index_state_ changes (with mu_)
 
+  std::atomic<int64_t> data_charged_{0};   // what DataBytes() was when last charged
+  std::atomic<int64_t> index_charged_{0};  // what the index held when last charged
+  // Held from StartBuild until the build ends (EndBuild releases it); guarded by index_mu_.
+  internal::MemoryReservation build_reservation_;
+  // Set by ReserveBuild (under build_mu_), taken by StartBuild.
+  internal::MemoryReservation next_build_reservation_;
+  std::atomic<int64_t> last_budget_warning_{-3600};  // steady-clock seconds of WarnBudget's last log
+
   std::atomic<uint64_t> changes_since_checkpoint_{0};
-  std::chrono::steady_clock::time_point last_checkpoint_ = std::chrono::steady_clock::now();  // guarded by checkpoint_mu_
+  std::chrono::steady_clock::time_point last_checkpoint_ SEXTANT_GUARDED_BY(checkpoint_mu_) =
+      std::chrono::steady_clock::now();
 };
 
 }  // namespace sextant

@@ -17,14 +17,27 @@ using collection_internal::Guarded;
 using collection_internal::IndexIdentity;
 
 void CollectionImpl::StartTrainingIfWaiting() {
-  std::lock_guard b(build_mu_);
+  internal::MutexLock b(build_mu_);
   if (build_running_) return;
   StopBuild();  // joins a builder thread that has finished
   std::shared_lock lock(mu_);
   if (state_ != State::kOpen || index_state_ != IndexState::kTraining || id_slot_.size() < min_training_points_) return;
   const IndexOptions options = desc_.index;
   lock.unlock();
+  if (Status st = ReserveBuild(options, "training index"); !st.ok()) {
+    WarnBudget(st);  // searches stay exact; Maintain tries again
+    return;
+  }
   StartBuild(options);
+}
+
+void CollectionImpl::WarnBudget(const Status& st) {
+  const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                          std::chrono::steady_clock::now().time_since_epoch()).count();
+  int64_t last = last_budget_warning_.load();
+  if (now - last >= 60 && last_budget_warning_.compare_exchange_strong(last, now)) {
+    Log(LogLevel::kWarning, "collection " + desc_.name + ": " + st.ToString());
+  }
 }
 
 // ---- Index lifecycle ----
@@ -38,19 +51,27 @@ Status CollectionImpl::PersistDescriptor(const CollectionDescriptor& d) {
 Status CollectionImpl::SetIndex(const IndexOptions& options) {
   return Guarded("set index", [&]() -> Status {
     SEXTANT_RETURN_IF_ERROR(options.Validate(desc_.dimension).WithPrefix("set index"));
-    std::lock_guard b(build_mu_);
+    internal::MutexLock b(build_mu_);
+    // Before the new options are recorded: a refused build changes nothing.
+    SEXTANT_RETURN_IF_ERROR(ReserveBuild(options, "set index: building"));
     {
       std::unique_lock lock(mu_);
-      SEXTANT_RETURN_IF_ERROR(CheckOpen());
       CollectionDescriptor d = desc_;
       d.index = options;
-      SEXTANT_RETURN_IF_ERROR(PersistDescriptor(d).WithPrefix("set index"));
+      Status persisted = CheckOpen();
+      if (persisted.ok()) persisted = PersistDescriptor(d).WithPrefix("set index");
+      if (!persisted.ok()) {
+        next_build_reservation_.Reset();
+        return persisted;
+      }
       // Only the index options change: the rest of desc_ is read without mu_ (dimension, metric,
       // name), so it must never be written after Load.
       desc_.index = options;
     }
     StopBuild();
     if (options.type == IndexType::kFlat) {
+      // Before the index goes and its slots are freed: a checkpoint of it finishes first.
+      internal::MutexLock c(checkpoint_mu_);
       {
         std::unique_lock lock(mu_);
         std::lock_guard il(index_mu_);
@@ -60,9 +81,9 @@ Status CollectionImpl::SetIndex(const IndexOptions& options) {
         index_origin_ = "none";
         index_state_ = IndexState::kReady;
         RecomputeFreeSlots();
+        ChargeIndex();
       }
       index_cv_.notify_all();
-      std::lock_guard c(checkpoint_mu_);  // a checkpoint of the old index finishes first
       env_.files->Remove(IndexFilePath(env_.index_dir, desc_.id)).IgnoreError();
       return Status::OK();
     }
@@ -72,7 +93,7 @@ Status CollectionImpl::SetIndex(const IndexOptions& options) {
 }
 
 Status CollectionImpl::RebuildIndex() {
-  std::lock_guard b(build_mu_);
+  internal::MutexLock b(build_mu_);
   IndexOptions options;
   {
     std::shared_lock lock(mu_);
@@ -80,6 +101,7 @@ Status CollectionImpl::RebuildIndex() {
     options = desc_.index;
   }
   if (options.type == IndexType::kFlat) return Status::OK();  // nothing to rebuild
+  SEXTANT_RETURN_IF_ERROR(ReserveBuild(options, "rebuild index: building"));
   StopBuild();
   StartBuild(options);
   return Status::OK();
@@ -101,7 +123,9 @@ void CollectionImpl::StartBuild(const IndexOptions& options) {
   build_running_ = true;
   {
     std::unique_lock lock(mu_);
+    std::lock_guard il(index_mu_);
     index_state_ = IndexState::kBuilding;
+    build_reservation_ = std::move(next_build_reservation_);  // none when loading
   }
   builder_ = std::thread([this, options] {
     BuildMain(options);
@@ -119,6 +143,8 @@ void CollectionImpl::StopBuild() {
 void CollectionImpl::EndBuild(std::shared_ptr<index::VectorIndex> built, const IndexOptions& options,
                               IndexState state) {
   {
+    // The swap frees the slots only the old index held: a checkpoint of it finishes first.
+    internal::MutexLock c(checkpoint_mu_);
     std::unique_lock lock(mu_);
     std::lock_guard il(index_mu_);
     if (built) {
@@ -144,6 +170,8 @@ void CollectionImpl::EndBuild(std::shared_ptr<index::VectorIndex> built, const I
     pending_ops_.clear();
     RecomputeFreeSlots();
     index_state_ = state;
+    ChargeIndex();
+    build_reservation_.Reset();
   }
   index_cv_.notify_all();
 }
@@ -229,40 +257,66 @@ void CollectionImpl::BuildMain(IndexOptions options) {
   }
 }
 
-Status CollectionImpl::SaveIndexLocked(IndexFile* file) const {
+Status CollectionImpl::CopyIndexLocked(IndexFile* file, std::vector<uint32_t>* held) const {
   SEXTANT_RETURN_IF_ERROR(index_->Save(&file->index_bytes));
   file->collection_id = desc_.id;
   file->dimension = desc_.dimension;
   file->metric = desc_.metric;
   file->index_spec = index_identity_;
   file->sequence = env_.storage->LatestSequence();
-  file->fingerprints.assign(slots_, 0);
+  held->clear();
   for (uint32_t s = 0; s < slots_; ++s) {
-    if (index_->Holds(s)) file->fingerprints[s] = VectorFingerprint(store_.Row(s), desc_.dimension);
+    if (index_->Holds(s)) held->push_back(s);
   }
   return Status::OK();
 }
 
+void CollectionImpl::FingerprintSlots(IndexFile* file, const std::vector<uint32_t>& held, uint32_t slots) const {
+  file->fingerprints.assign(slots, 0);
+  for (uint32_t s : held) file->fingerprints[s] = VectorFingerprint(store_.Row(s), desc_.dimension);
+}
+
+Status CollectionImpl::SaveIndexLocked(IndexFile* file) const {
+  std::vector<uint32_t> held;
+  SEXTANT_RETURN_IF_ERROR(CopyIndexLocked(file, &held));
+  FingerprintSlots(file, held, slots_);
+  return Status::OK();
+}
+
+void CollectionImpl::SetCheckpointHookForTesting(std::function<void()> hook) {
+  internal::MutexLock c(checkpoint_mu_);
+  checkpoint_hook_ = std::move(hook);
+}
+
 Status CollectionImpl::Checkpoint() {
   return Guarded("checkpoint", [&]() -> Status {
-    std::lock_guard c(checkpoint_mu_);
+    internal::MutexLock c(checkpoint_mu_);
     return CheckpointLocked();
   });
 }
 
 Status CollectionImpl::CheckpointLocked() {
   return Guarded("checkpoint", [&]() -> Status {
+    checkpoint_mu_.AssertHeld();  // the caller's (the analysis does not follow it into lambdas)
     IndexFile file;
+    std::vector<uint32_t> held;
+    uint32_t slots = 0;
     {
+      // Under the locks only the copy: the index's arrays into bytes, and which slots it holds.
       std::shared_lock lock(mu_);
       // Dropped: the file must not come back. Closed: the storage and the directory's lock
       // belong to a database that is gone.
       SEXTANT_RETURN_IF_ERROR(CheckOpen());
       std::lock_guard il(index_mu_);
       if (!index_) return Status::OK();  // Flat or waiting to train: nothing to save
-      SEXTANT_RETURN_IF_ERROR(SaveIndexLocked(&file).WithPrefix("checkpoint"));
+      SEXTANT_RETURN_IF_ERROR(CopyIndexLocked(&file, &held).WithPrefix("checkpoint"));
+      slots = slots_;
       changes_since_checkpoint_ = 0;
     }
+    // Outside them (searches and writes go on): fingerprint every held slot's vector, encode,
+    // checksum and write. checkpoint_mu_ keeps those rows unchanged (see collection_impl.h).
+    if (checkpoint_hook_) checkpoint_hook_();
+    FingerprintSlots(&file, held, slots);
     // The checkpoint must never be ahead of the durable log: it holds every write acknowledged
     // before it, and after a power loss that drops unsynced writes, an index that has them would
     // disagree with the points (found by tests/fault/power_loss_test.cc).
@@ -309,11 +363,13 @@ void CollectionImpl::Maintain() {
     rebuild = rebuild_requested_.exchange(false);
   }
   if (consolidate) {
+    internal::MutexLock c(checkpoint_mu_);  // released slots may be rewritten: not during a checkpoint
     std::unique_lock lock(mu_);
     std::lock_guard il(index_mu_);
     if (index_ && !building_ && state_ == State::kOpen) {
       std::vector<uint32_t> released = index_->Consolidate();
-      std::lock_guard f(free_mu_);
+      ChargeIndex();
+      internal::MutexLock f(free_mu_);
       for (uint32_t s : released) {
         if (s < slots_ && !live_[s]) free_slots_.push_back(s);
       }
@@ -321,18 +377,25 @@ void CollectionImpl::Maintain() {
   }
   if (train) StartTrainingIfWaiting();
   if (rebuild) {
-    std::lock_guard b(build_mu_);
+    internal::MutexLock b(build_mu_);
     if (!build_running_) {
       StopBuild();  // joins a finished builder thread
       std::shared_lock lock(mu_);
       const IndexOptions options = desc_.index;
       lock.unlock();
-      if (options.type != IndexType::kFlat) StartBuild(options);
+      if (options.type != IndexType::kFlat) {
+        if (Status st = ReserveBuild(options, "rebuilding index"); st.ok()) {
+          StartBuild(options);
+        } else {
+          WarnBudget(st);
+          rebuild_requested_ = true;  // try again at the next Maintain
+        }
+      }
     }
   }
   std::chrono::steady_clock::duration since;
   {
-    std::lock_guard c(checkpoint_mu_);
+    internal::MutexLock c(checkpoint_mu_);
     since = std::chrono::steady_clock::now() - last_checkpoint_;
   }
   if (changes_since_checkpoint_ > std::max<uint64_t>(10000, size / 5) && since > std::chrono::seconds(30)) {

@@ -156,6 +156,7 @@ StatusOr<uint64_t> CollectionImpl::EditPayloads(const WriteOptions& options, con
   SEXTANT_RETURN_IF_ERROR(env_.storage->Write(batch, options.sync).WithPrefix(op));
   if (payload_index_) {
     for (size_t j = 0; j < slots.size(); ++j) payload_index_->Set(slots[j], std::move(entries[j]));
+    ChargeData();
   }
   if (text_index_) {
     for (size_t j = 0; j < slots.size(); ++j) text_index_->Set(slots[j], docs[j]);

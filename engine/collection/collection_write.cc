@@ -14,6 +14,10 @@
 #include "util/logging.h"
 
 namespace sextant {
+namespace {
+// A payload index entry beyond its text (map node or posting element and its share of the key).
+constexpr uint64_t kEntryOverhead = 64;
+}  // namespace
 
 using storage::Cf;
 using internal::Log;
@@ -29,7 +33,7 @@ void CollectionImpl::RetireSlot(uint32_t slot, std::vector<uint32_t>* retired) {
   if (payload_index_) payload_index_->Clear(slot);
   if (text_index_) text_index_->Clear(slot);
   if (!index_ && !building_) {
-    std::lock_guard f(free_mu_);
+    internal::MutexLock f(free_mu_);
     free_slots_.push_back(slot);
   } else {
     retired->push_back(slot);  // released by the index's Consolidate, or when a build ends
@@ -56,7 +60,7 @@ void CollectionImpl::ApplyToIndex(const std::vector<uint32_t>& removed, const st
 }
 
 void CollectionImpl::RecomputeFreeSlots() {
-  std::lock_guard f(free_mu_);
+  internal::MutexLock f(free_mu_);
   free_slots_.clear();
   for (uint32_t s = slots_; s-- > 0;) {  // highest first: pop_back reuses the lowest
     if (!live_[s] && !(index_ && index_->Holds(s))) free_slots_.push_back(s);
@@ -154,7 +158,7 @@ StatusOr<uint64_t> CollectionImpl::WritePoints(const WriteOptions& options, cons
     std::unordered_set<std::string_view> seen;
     uint64_t next_slot = slots_;
     {
-      std::lock_guard f(free_mu_);
+      internal::MutexLock f(free_mu_);
       for (size_t i = n; i-- > 0;) {
         if (!seen.insert(encoded[i]).second) continue;
         auto it = id_slot_.find(encoded[i]);
@@ -175,11 +179,27 @@ StatusOr<uint64_t> CollectionImpl::WritePoints(const WriteOptions& options, cons
       }
     }
     auto give_back = [&] {
-      std::lock_guard f(free_mu_);
+      internal::MutexLock f(free_mu_);
       for (const Planned& p : plan) {
         if (p.slot < slots_) free_slots_.push_back(p.slot);
       }
     };
+
+    // The memory budget, before anything is allocated: refused writes write nothing.
+    internal::MemoryReservation reservation;
+    if (env_.budget) {
+      uint64_t entry_bytes = 0;
+      for (const Planned& p : plan) {
+        for (const std::string& e : entries[p.index]) entry_bytes += e.size() + kEntryOverhead;
+      }
+      const uint64_t growth = WriteGrowth(plan.size(), next_slot, entry_bytes);
+      const std::string call = delete_filter ? "replace" : what;
+      if (Status st = env_.budget->Reserve(growth, call + " into collection " + desc_.name); !st.ok()) {
+        give_back();
+        return st;
+      }
+      reservation = internal::MemoryReservation(env_.budget.get(), growth);
+    }
 
     // UpdateVectors: every id exists and keeps its payload (and so its payload index entries).
     if (keep_payloads) {
@@ -290,6 +310,7 @@ StatusOr<uint64_t> CollectionImpl::WritePoints(const WriteOptions& options, cons
     }
     slots_ = static_cast<uint32_t>(std::max<uint64_t>(slots_, next_slot));
     changes_since_checkpoint_ += plan.size() + removed.size();
+    ChargeData();
     // This write may bring a waiting index to the points it needs to train: start it now, so a
     // bulk load followed by WaitForIndex gets the index rather than exact search.
     const bool train = index_state_ == IndexState::kTraining && id_slot_.size() >= min_training_points_;
@@ -297,6 +318,7 @@ StatusOr<uint64_t> CollectionImpl::WritePoints(const WriteOptions& options, cons
       std::lock_guard index_lock(index_mu_);  // hand-off: index changes in commit order
       lock.unlock();
       ApplyToIndex(retired, added);
+      ChargeIndex();
     } else {
       lock.unlock();
     }
@@ -361,7 +383,7 @@ StatusOr<uint64_t> CollectionImpl::DeleteSlots(const WriteOptions& options, cons
   storage::Batch batch;
   for (uint32_t slot : slots) DeletePoint(slot, &batch);
   {
-    std::lock_guard f(free_mu_);
+    internal::MutexLock f(free_mu_);
     free_slots_.reserve(free_slots_.size() + slots.size());
   }
   SEXTANT_RETURN_IF_ERROR(env_.storage->Write(batch, options.sync).WithPrefix("delete"));
@@ -371,6 +393,7 @@ StatusOr<uint64_t> CollectionImpl::DeleteSlots(const WriteOptions& options, cons
     RetireSlot(slot, &retired);
   }
   changes_since_checkpoint_ += slots.size();
+  ChargeData();
   if (index_ || building_) {
     std::lock_guard index_lock(index_mu_);
     lock.unlock();

@@ -29,6 +29,7 @@
 #include "simd/distance.h"
 #include "storage/files.h"
 #include "storage/storage.h"
+#include "sync/mutex.h"
 #include "text/text_index.h"
 
 #ifndef SEXTANT_VERSION
@@ -57,22 +58,26 @@ Status ValidateName(std::string_view name, std::string_view what = "collection n
 class DatabaseImpl final : public Database {
  public:
   DatabaseImpl(std::string path, FileLock lock, std::unique_ptr<storage::Storage> storage,
-               std::shared_ptr<const storage::Files> files, CollectionLimits limits)
+               std::shared_ptr<const storage::Files> files, CollectionLimits limits,
+               std::shared_ptr<internal::MemoryBudget> budget)
       : path_(std::move(path)), lock_(std::move(lock)), storage_(std::move(storage)) {
     env_.storage = storage_.get();
     env_.files = std::move(files);
     env_.index_dir = path_ + "/index";
     env_.limits = limits;
+    env_.budget = std::move(budget);
   }
+
+  MemoryUsage Memory() const override { return {env_.budget->used(), env_.budget->limit()}; }
 
   ~DatabaseImpl() override {
     {
-      std::lock_guard guard(maintenance_mu_);
+      internal::MutexLock guard(maintenance_mu_);
       stopping_ = true;
     }
     maintenance_cv_.notify_all();
     if (maintenance_.joinable()) maintenance_.join();
-    std::lock_guard guard(mu_);
+    internal::MutexLock guard(mu_);
     for (auto& [name, c] : collections_) c->Close();  // stops builds, checkpoints changed indexes
     collections_.clear();
     storage_.reset();  // closes RocksDB before the lock is released
@@ -81,21 +86,23 @@ class DatabaseImpl final : public Database {
   // Runs each collection's Maintain() about once a second until the database closes.
   void StartMaintenance() {
     maintenance_ = std::thread([this] {
-      std::unique_lock lock(maintenance_mu_);
-      while (!maintenance_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_; })) {
-        lock.unlock();
+      internal::MutexLock lock(maintenance_mu_);
+      while (!maintenance_cv_.wait_for(maintenance_mu_, std::chrono::seconds(1),
+                                       [&]() SEXTANT_REQUIRES(maintenance_mu_) { return stopping_; })) {
+        lock.Unlock();
         std::vector<std::shared_ptr<CollectionImpl>> all;
         {
-          std::lock_guard guard(mu_);
+          internal::MutexLock guard(mu_);
           for (auto& [name, c] : collections_) all.push_back(c);
         }
         for (auto& c : all) c->Maintain();
-        lock.lock();
+        lock.Lock();
       }
     });
   }
 
-  Status Load() {
+  // Runs in Open, before the database is shared: it fills the catalogue without mu_.
+  Status Load() SEXTANT_NO_THREAD_SAFETY_ANALYSIS {
     SEXTANT_ASSIGN_OR_RETURN(auto version, storage_->Get(Cf::kMeta, kFormatVersionKey));
     if (!version) {
       storage::Batch batch;
@@ -113,7 +120,7 @@ class DatabaseImpl final : public Database {
     std::vector<CollectionDescriptor> descriptors;
     std::string end(kDescriptorKeyPrefix);
     end.back() += 1;
-    SEXTANT_RETURN_IF_ERROR(storage_->Scan(Cf::kMeta, kDescriptorKeyPrefix, end, [&](std::string_view k, std::string_view v) {
+    SEXTANT_RETURN_IF_ERROR(storage_->Scan(Cf::kMeta, kDescriptorKeyPrefix, end, [&](std::string_view k, std::string_view v) SEXTANT_NO_THREAD_SAFETY_ANALYSIS {
       auto d = DecodeDescriptor(v);
       if (!d.ok()) {
         SetAside(std::string(k.substr(kDescriptorKeyPrefix.size())), std::nullopt, d.status());
@@ -135,7 +142,7 @@ class DatabaseImpl final : public Database {
     }
     std::string alias_end(kAliasKeyPrefix);
     alias_end.back() += 1;
-    SEXTANT_RETURN_IF_ERROR(storage_->Scan(Cf::kMeta, kAliasKeyPrefix, alias_end, [&](std::string_view k, std::string_view v) {
+    SEXTANT_RETURN_IF_ERROR(storage_->Scan(Cf::kMeta, kAliasKeyPrefix, alias_end, [&](std::string_view k, std::string_view v) SEXTANT_NO_THREAD_SAFETY_ANALYSIS {
       aliases_.emplace(std::string(k.substr(kAliasKeyPrefix.size())), std::string(v));
       return true;
     }));
@@ -188,7 +195,7 @@ class DatabaseImpl final : public Database {
                                        std::to_string(kMaxPropertiesBytes) + " bytes");
       }
     }
-    std::lock_guard guard(mu_);
+    internal::MutexLock guard(mu_);
     if (collections_.count(std::string(name)) || restoring_.count(std::string(name)) || damaged_.count(name)) {
       return Status::AlreadyExists("collection " + std::string(name) + " already exists");
     }
@@ -209,7 +216,7 @@ class DatabaseImpl final : public Database {
   }
 
   StatusOr<std::shared_ptr<Collection>> GetCollection(std::string_view name) override {
-    std::lock_guard guard(mu_);
+    internal::MutexLock guard(mu_);
     std::string_view target = name;
     if (!collections_.count(name) && !damaged_.count(name)) {
       if (auto a = aliases_.find(name); a != aliases_.end()) target = a->second;
@@ -228,7 +235,7 @@ class DatabaseImpl final : public Database {
       // Under the catalogue mutex only the commit and the catalogue change: stopping the
       // collection's background build and reclaiming its disk space can take long, and every
       // call that looks a collection up waits for this mutex.
-      std::lock_guard guard(mu_);
+      internal::MutexLock guard(mu_);
       auto it = collections_.find(std::string(name));
       if (it == collections_.end()) {
         if (auto d = damaged_.find(name); d != damaged_.end()) return DropDamaged(d);
@@ -271,7 +278,7 @@ class DatabaseImpl final : public Database {
   }
 
   StatusOr<std::vector<CollectionInfo>> ListCollections() const override {
-    std::lock_guard guard(mu_);
+    internal::MutexLock guard(mu_);
     std::vector<CollectionInfo> out;
     for (const auto& [name, c] : collections_) {
       SEXTANT_ASSIGN_OR_RETURN(CollectionInfo info, c->Describe());
@@ -304,7 +311,7 @@ class DatabaseImpl final : public Database {
   }
 
   StatusOr<std::vector<AliasInfo>> ListAliases() const override {
-    std::lock_guard guard(mu_);
+    internal::MutexLock guard(mu_);
     std::vector<AliasInfo> out;
     out.reserve(aliases_.size());
     for (const auto& [alias, target] : aliases_) out.push_back({alias, target});
@@ -313,7 +320,7 @@ class DatabaseImpl final : public Database {
 
   Status UpdateAliases(std::span<const AliasChange> changes) override {
     if (changes.empty()) return Status::InvalidArgument("alias changes: empty");
-    std::lock_guard guard(mu_);
+    internal::MutexLock guard(mu_);
     // Apply to a copy, so that a failing change leaves everything as it was.
     auto next = aliases_;
     for (size_t i = 0; i < changes.size(); ++i) {
@@ -367,7 +374,7 @@ class DatabaseImpl final : public Database {
     std::optional<CollectionDescriptor> descriptor;
     std::shared_ptr<CollectionImpl> healthy;
     {
-      std::lock_guard guard(mu_);
+      internal::MutexLock guard(mu_);
       if (auto it = collections_.find(name); it != collections_.end()) {
         healthy = it->second;
       }
@@ -381,7 +388,7 @@ class DatabaseImpl final : public Database {
       return report;
     }
     {
-      std::lock_guard guard(mu_);
+      internal::MutexLock guard(mu_);
       auto d = damaged_.find(name);
       if (d == damaged_.end()) return Status::NotFound("collection " + std::string(name) + " not found");
       if (!d->second.descriptor) {
@@ -405,7 +412,7 @@ class DatabaseImpl final : public Database {
         failed = c.status();
       }
     }
-    std::lock_guard guard(mu_);
+    internal::MutexLock guard(mu_);
     auto d = damaged_.find(name);
     d->second.repairing = false;
     if (!failed.ok()) {
@@ -445,7 +452,7 @@ class DatabaseImpl final : public Database {
       // commits, no index changes, no create or drop) while the indexes are serialised and
       // RocksDB writes its checkpoint. Holds are taken in name order, like every other
       // multi-collection lock in the database.
-      std::lock_guard guard(mu_);
+      internal::MutexLock guard(mu_);
       std::vector<std::unique_ptr<CollectionImpl::SnapshotHold>> holds;
       for (auto& [cname, c] : collections_) {
         if (!options.collection.empty() && cname != options.collection) continue;
@@ -510,7 +517,7 @@ class DatabaseImpl final : public Database {
     // Reserve the name and a fresh id, with a marker that makes an interrupted restore undo itself.
     uint32_t cid = 0;
     {
-      std::lock_guard guard(mu_);
+      internal::MutexLock guard(mu_);
       if (collections_.count(std::string(name)) || restoring_.count(std::string(name)) || damaged_.count(name)) {
         return Status::AlreadyExists("restore: collection " + std::string(name) + " already exists");
       }
@@ -537,7 +544,7 @@ class DatabaseImpl final : public Database {
       }
       d.id = cid;
       d.name = std::string(name);
-      std::lock_guard guard(mu_);
+      internal::MutexLock guard(mu_);
       storage::Batch batch;
       batch.Put(Cf::kMeta, DescriptorKey(name), EncodeDescriptor(d));
       batch.Delete(Cf::kMeta, si::RestoringKey(cid));
@@ -557,7 +564,7 @@ class DatabaseImpl final : public Database {
     };
     auto result = copy();
     if (!result.ok()) {
-      std::lock_guard guard(mu_);
+      internal::MutexLock guard(mu_);
       restoring_.erase(std::string(name));
       if (!collections_.count(std::string(name))) UndoRestore(cid).IgnoreError();
       return result.status().WithPrefix("restore");
@@ -604,9 +611,9 @@ class DatabaseImpl final : public Database {
   CollectionEnv env_;
 
   std::thread maintenance_;
-  std::mutex maintenance_mu_;
-  std::condition_variable maintenance_cv_;
-  bool stopping_ = false;  // guarded by maintenance_mu_
+  internal::Mutex maintenance_mu_;
+  std::condition_variable_any maintenance_cv_;
+  bool stopping_ SEXTANT_GUARDED_BY(maintenance_mu_) = false;
 
   // A collection set aside when the database opened (see Database::RepairCollection).
   struct Damaged {
@@ -615,7 +622,8 @@ class DatabaseImpl final : public Database {
     bool repairing = false;
   };
 
-  void SetAside(const std::string& name, std::optional<CollectionDescriptor> descriptor, const Status& why) {
+  void SetAside(const std::string& name, std::optional<CollectionDescriptor> descriptor, const Status& why)
+      SEXTANT_REQUIRES(mu_) {
     internal::Log(internal::LogLevel::kError, "collection " + name + " is damaged and set aside (" + why.ToString() +
                                                   "); its calls fail with DataLoss until `sextant repair " + name +
                                                   "` or `sextant drop " + name + "`");
@@ -629,7 +637,7 @@ class DatabaseImpl final : public Database {
   }
 
   // Deletes a damaged collection's catalogue entry and (when its id is known) its records; requires mu_.
-  Status DropDamaged(std::map<std::string, Damaged, std::less<>>::iterator d) {
+  Status DropDamaged(std::map<std::string, Damaged, std::less<>>::iterator d) SEXTANT_REQUIRES(mu_) {
     if (d->second.repairing) return Status::Aborted("collection " + d->first + " is being repaired");
     storage::Batch batch;
     batch.Delete(Cf::kMeta, DescriptorKey(d->first));
@@ -655,12 +663,14 @@ class DatabaseImpl final : public Database {
     return Status::OK();
   }
 
-  mutable std::mutex mu_;  // guards the catalogue below
-  std::map<std::string, std::shared_ptr<CollectionImpl>, std::less<>> collections_;
-  std::map<std::string, std::string, std::less<>> aliases_;  // alias -> collection name
-  std::set<std::string, std::less<>> restoring_;  // names reserved by restores in progress
-  std::map<std::string, Damaged, std::less<>> damaged_;
-  uint32_t next_id_ = 1;
+  mutable internal::Mutex mu_;  // guards the catalogue below
+  std::map<std::string, std::shared_ptr<CollectionImpl>, std::less<>> collections_ SEXTANT_GUARDED_BY(mu_);
+  // alias -> collection name
+  std::map<std::string, std::string, std::less<>> aliases_ SEXTANT_GUARDED_BY(mu_);
+  // names reserved by restores in progress
+  std::set<std::string, std::less<>> restoring_ SEXTANT_GUARDED_BY(mu_);
+  std::map<std::string, Damaged, std::less<>> damaged_ SEXTANT_GUARDED_BY(mu_);
+  uint32_t next_id_ SEXTANT_GUARDED_BY(mu_) = 1;
 };
 
 }  // namespace
@@ -678,6 +688,11 @@ StatusOr<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& option
       }
       SEXTANT_RETURN_IF_ERROR(files->CreateDirs(path));
     }
+    if (options.memory_limit_bytes != 0 && options.memory_limit_bytes <= options.block_cache_bytes) {
+      return Status::InvalidArgument("memory_limit_bytes (" + std::to_string(options.memory_limit_bytes) +
+                                     ") must exceed block_cache_bytes (" + std::to_string(options.block_cache_bytes) +
+                                     "), which it includes");
+    }
     SEXTANT_ASSIGN_OR_RETURN(FileLock lock, FileLock::Acquire(path));
     storage::StorageOptions so;
     so.create_if_missing = options.create_if_missing;
@@ -687,7 +702,10 @@ StatusOr<std::unique_ptr<Database>> Database::Open(const DatabaseOptions& option
     SEXTANT_ASSIGN_OR_RETURN(auto storage, storage::Storage::Open(path, so));
     CollectionLimits limits;
     limits.max_payload_bytes = options.max_payload_bytes;
-    auto db = std::make_unique<DatabaseImpl>(path, std::move(lock), std::move(storage), std::move(files), limits);
+    auto budget = std::make_shared<internal::MemoryBudget>(options.memory_limit_bytes);
+    budget->Charge(static_cast<int64_t>(options.block_cache_bytes));  // the cache fills up to its capacity
+    auto db = std::make_unique<DatabaseImpl>(path, std::move(lock), std::move(storage), std::move(files), limits,
+                                             std::move(budget));
     SEXTANT_RETURN_IF_ERROR(db->Load());
     db->StartMaintenance();
     return std::unique_ptr<Database>(std::move(db));

@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "simd/distance.h"
+#include "sync/mutex.h"
 
 namespace sextant::index {
 namespace {
@@ -167,7 +168,7 @@ class HnswIndex::ScratchPool {
  public:
   std::unique_ptr<Scratch> Take() {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      internal::MutexLock lock(mu_);
       if (!free_.empty()) {
         std::unique_ptr<Scratch> s = std::move(free_.back());
         free_.pop_back();
@@ -177,7 +178,7 @@ class HnswIndex::ScratchPool {
     return std::make_unique<Scratch>();
   }
   void Give(std::unique_ptr<Scratch> s) {
-    std::lock_guard<std::mutex> lock(mu_);
+    internal::MutexLock lock(mu_);
     try {
       free_.push_back(std::move(s));
     } catch (const std::bad_alloc&) {
@@ -185,19 +186,19 @@ class HnswIndex::ScratchPool {
     }
   }
   size_t Bytes() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    internal::MutexLock lock(mu_);
     size_t bytes = free_.capacity() * sizeof(void*);
     for (const auto& s : free_) bytes += s->Bytes();
     return bytes;
   }
   void Clear() {
-    std::lock_guard<std::mutex> lock(mu_);
+    internal::MutexLock lock(mu_);
     free_.clear();
   }
 
  private:
-  mutable std::mutex mu_;
-  std::vector<std::unique_ptr<Scratch>> free_;
+  mutable internal::Mutex mu_;
+  std::vector<std::unique_ptr<Scratch>> free_ SEXTANT_GUARDED_BY(mu_);
 };
 
 namespace {

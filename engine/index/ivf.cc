@@ -322,7 +322,7 @@ Status IvfIndex::Add(uint32_t slot) {
     }
     slot_state_.Reserve(uint64_t{slot} + 1);
     List& list = lists_[l];
-    std::unique_lock lock(list.mu);
+    internal::WriterLock lock(list.mu);
     // Allocate first, so that nothing below can throw and the list stays consistent.
     MakeRoom(&list.slots, 1);
     if (options_.quantizer == QuantizerType::kNone) {
@@ -365,7 +365,7 @@ std::vector<uint32_t> IvfIndex::Consolidate() {
   const size_t entry_bytes = options_.quantizer == QuantizerType::kNone ? 0 : code_size_;
   for (uint32_t l = 0; l < nlist_; ++l) {
     List& list = lists_[l];
-    std::unique_lock lock(list.mu);
+    internal::WriterLock lock(list.mu);
     size_t w = 0;
     for (size_t r = 0; r < list.slots.size(); ++r) {
       const uint32_t slot = list.slots[r];
@@ -405,7 +405,7 @@ std::vector<uint32_t> IvfIndex::Consolidate() {
 void IvfIndex::ScanList(uint32_t l, float coarse, const float* q, const IndexSearchParams& p,
                         ScanScratch* s) const {
   const List& list = lists_[l];
-  std::shared_lock lock(list.mu);
+  internal::ReaderLock lock(list.mu);
   const size_t n = list.slots.size();
   if (n == 0) return;
   const uint32_t* slots = list.slots.data();
@@ -618,7 +618,7 @@ std::vector<size_t> IvfIndex::ListSizes() const {
   if (!lists_) return sizes;
   sizes.reserve(nlist_);
   for (uint32_t l = 0; l < nlist_; ++l) {
-    std::shared_lock lock(lists_[l].mu);
+    internal::ReaderLock lock(lists_[l].mu);
     sizes.push_back(lists_[l].slots.size());
   }
   return sizes;
@@ -632,7 +632,7 @@ size_t IvfIndex::MemoryBytes() const {
     bytes += size_t{nlist_} * sizeof(List);
     for (uint32_t l = 0; l < nlist_; ++l) {
       const List& list = lists_[l];
-      std::shared_lock lock(list.mu);
+      internal::ReaderLock lock(list.mu);
       bytes += list.slots.capacity() * sizeof(uint32_t) + list.vectors.capacity() * sizeof(float) +
                list.norms.capacity() * sizeof(float) + list.codes.capacity();
     }
@@ -660,7 +660,7 @@ Status IvfIndex::Save(std::string* out) const {
       if (options_.quantizer == QuantizerType::kPq) pq_.Serialize(out);
       for (uint32_t l = 0; l < nlist_; ++l) {
         const List& list = lists_[l];
-        std::shared_lock lock(list.mu);
+        internal::ReaderLock lock(list.mu);
         PutU32(out, static_cast<uint32_t>(list.slots.size()));
         out->append(reinterpret_cast<const char*>(list.slots.data()), list.slots.size() * sizeof(uint32_t));
         if (options_.quantizer == QuantizerType::kNone) {
@@ -743,6 +743,7 @@ Status IvfIndex::Deserialize(std::string_view bytes) {
       if (!in.U32(&count)) return bad("truncated list " + std::to_string(l));
       if (uint64_t{count} * entry_bytes > in.left()) return bad("truncated list " + std::to_string(l));
       List& list = lists_[l];
+      internal::WriterLock lock(list.mu);  // not shared yet; taken for the analysis
       list.slots.resize(count);
       in.Raw(list.slots.data(), uint64_t{count} * sizeof(uint32_t));
       if (options_.quantizer == QuantizerType::kNone) {

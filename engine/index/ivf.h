@@ -93,6 +93,7 @@
 #include "sextant/status.h"
 #include "sextant/types.h"
 #include "simd/distance.h"
+#include "sync/mutex.h"
 
 namespace sextant::index {
 
@@ -167,11 +168,11 @@ class IvfIndex final : public VectorIndex {
   enum SlotState : uint8_t { kAbsent = 0, kLive = 1, kRemoved = 2 };
 
   struct List {
-    mutable std::shared_mutex mu;
-    std::vector<uint32_t> slots;   // guarded by mu
-    std::vector<float> vectors;    // IVF-Flat: dim floats per entry; guarded by mu
-    std::vector<float> norms;      // IVF-Flat with L2: |x|^2 per entry (derived, not saved); guarded by mu
-    std::vector<uint8_t> codes;    // SQ8 / PQ: code_size bytes per entry; guarded by mu
+    mutable internal::SharedMutex mu;
+    std::vector<uint32_t> slots SEXTANT_GUARDED_BY(mu);
+    std::vector<float> vectors SEXTANT_GUARDED_BY(mu);  // IVF-Flat: dim floats per entry
+    std::vector<float> norms SEXTANT_GUARDED_BY(mu);    // IVF-Flat with L2: |x|^2 per entry (derived, not saved)
+    std::vector<uint8_t> codes SEXTANT_GUARDED_BY(mu);  // SQ8 / PQ: code_size bytes per entry
   };
 
   struct ScanScratch;

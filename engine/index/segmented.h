@@ -90,6 +90,21 @@ class SegmentedRows {
     }
   }
 
+  // The capacity Reserve(rows) would leave (rows it makes addressable, counting whole segments).
+  uint64_t CapacityFor(uint64_t rows) const {
+    const uint64_t cap = capacity();
+    if (rows <= cap) return cap;
+    const int s = SegmentOf(static_cast<uint32_t>(std::min<uint64_t>(rows - 1, UINT32_MAX)));
+    return SegmentStart(s) + SegmentRows(s);
+  }
+
+  // The capacity a table of `width`-value rows has once `rows` rows are addressable.
+  static uint64_t CapacityForRows(size_t width, uint64_t rows) {
+    if (rows == 0) return 0;
+    const uint64_t first = uint64_t{1} << FirstShift(width);
+    return rows <= first ? first : std::bit_ceil(rows);
+  }
+
   // Bytes allocated.
   size_t MemoryBytes() const { return static_cast<size_t>(capacity()) * width_ * sizeof(T); }
 

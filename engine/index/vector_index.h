@@ -103,6 +103,11 @@ class VectorIndex {
   const std::atomic<bool>* training_stop_ = nullptr;  // see SetTrainingStop
 };
 
+// About what MemoryBytes() of an index of `options` holding `points` vectors of `dim` floats in
+// slots below `slots` will be (the memory budget asks before a build or a write allocates; the
+// per-slot arrays grow with the highest slot, in doubling segments). Flat: 0.
+uint64_t EstimateIndexBytes(const IndexOptions& options, uint32_t dim, uint64_t points, uint64_t slots);
+
 // Creates an empty index for `options` over `store` (whose width is the dimension).
 // InvalidArgument for options that do not fit (options.Validate).
 StatusOr<std::unique_ptr<VectorIndex>> CreateIndex(const IndexOptions& options, Metric metric,

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sextant/rag.h"
+#include "sync/mutex.h"
 
 namespace sextant::rag {
 namespace {
@@ -191,8 +192,8 @@ EmbedderEnvironment EmbedderEnvironment::FromProcess() {
 
 struct EmbedderProvider::Rep {
   EmbedderEnvironment env;
-  std::mutex mu;
-  std::map<std::string, std::shared_ptr<Embedder>> loaded;  // by EmbedderConfig::ToJson()
+  internal::Mutex mu;
+  std::map<std::string, std::shared_ptr<Embedder>> loaded SEXTANT_GUARDED_BY(mu);  // by EmbedderConfig::ToJson()
 };
 
 EmbedderProvider::EmbedderProvider(EmbedderEnvironment env) : rep_(std::make_unique<Rep>()) {
@@ -212,7 +213,7 @@ StatusOr<std::shared_ptr<Embedder>> EmbedderProvider::Get(const EmbedderConfig& 
   SEXTANT_RETURN_IF_ERROR(config.Validate());
   const std::string key = config.ToJson();
   // Loading a model takes a while; hold the lock so two callers do not load it twice.
-  std::lock_guard lock(rep_->mu);
+  internal::MutexLock lock(rep_->mu);
   if (auto it = rep_->loaded.find(key); it != rep_->loaded.end()) return it->second;
   std::unique_ptr<Embedder> made;
   if (config.kind == "hash") {

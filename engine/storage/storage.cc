@@ -20,6 +20,7 @@
 #include "storage/rocks_status.h"
 #include "util/coding.h"
 #include "util/logging.h"
+#include "sync/mutex.h"
 
 namespace sextant::storage {
 namespace {
@@ -88,7 +89,7 @@ struct Storage::Rep {
   std::vector<rocksdb::ColumnFamilyHandle*> handles;  // indexed by Cf; owned, destroyed in ~Rep
   std::string path;
   std::unique_ptr<rocksdb::Env> env;
-  std::mutex resume_mu;  // one DB::Resume() at a time  // wraps StorageOptions::file_system; ~Rep closes db first
+  internal::Mutex resume_mu;  // one DB::Resume() at a time  // wraps StorageOptions::file_system; ~Rep closes db first
 
   rocksdb::ColumnFamilyHandle* H(Cf cf) const { return handles[static_cast<int>(cf)]; }
 
@@ -185,7 +186,7 @@ Status Storage::WriteRaw(const rocksdb::WriteOptions& wo, rocksdb::WriteBatch* w
   // refused until the database is reopened (docs/reliability.md).
   rocksdb::Status st = rep_->db->Write(wo, wb);
   if (!st.IsIOError() && !st.IsNoSpace()) return FromRocks(st, what);
-  std::lock_guard g(rep_->resume_mu);
+  internal::MutexLock g(rep_->resume_mu);
   rocksdb::Status r = rep_->db->Resume();
   for (int i = 0; i < 40 && r.IsBusy(); ++i) {  // an automatic recovery is under way: wait for it
     std::this_thread::sleep_for(std::chrono::milliseconds(25));

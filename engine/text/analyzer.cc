@@ -164,7 +164,7 @@ std::vector<std::string> Analyzer::Analyze(std::string_view text) const {
     });
   }
   if (stemmer_ != nullptr && !words.empty()) {
-    std::lock_guard lock(stem_mu_);
+    internal::MutexLock lock(stem_mu_);
     for (std::string& w : words) {
       const sb_symbol* s = sb_stemmer_stem(stemmer_, reinterpret_cast<const sb_symbol*>(w.data()),
                                            static_cast<int>(w.size()));

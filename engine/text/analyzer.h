@@ -26,6 +26,7 @@
 
 #include "sextant/options.h"
 #include "sextant/status.h"
+#include "sync/mutex.h"
 
 struct sb_stemmer;
 
@@ -50,8 +51,9 @@ class Analyzer {
   explicit Analyzer(TextFieldOptions options) : options_(std::move(options)) {}
   TextFieldOptions options_;
   const std::vector<std::string_view>* stop_words_ = nullptr;  // sorted; null = none
-  mutable std::mutex stem_mu_;
-  sb_stemmer* stemmer_ = nullptr;  // guarded by stem_mu_; null = no stemming
+  mutable internal::Mutex stem_mu_;
+  // Set once by Create (null = no stemming); the stemmer's state is what stem_mu_ guards.
+  sb_stemmer* stemmer_ SEXTANT_PT_GUARDED_BY(stem_mu_) = nullptr;
 };
 
 // The languages a text field may name: "none" and every Snowball stemmer libstemmer offers

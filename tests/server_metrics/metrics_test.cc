@@ -494,11 +494,14 @@ TEST(MetricsHttpServerTest, HeadIndexNotFoundAndBadRequests) {
 
   EXPECT_EQ(Exchange(port, "HELLO\r\n\r\n").status, 400);
   EXPECT_EQ(Exchange(port, "GET /metrics\r\n\r\n").status, 400);
+  EXPECT_EQ(Exchange(port, "GET /metrics SPDY/3\r\n\r\n").status, 400);
 
-  // A request line or header too long is refused (or the connection closed), never served.
-  std::string huge = "GET /metrics?" + std::string(20000, 'a') + " HTTP/1.1\r\n\r\n";
-  const int huge_status = Exchange(port, huge).status;
-  EXPECT_TRUE(huge_status == 0 || (huge_status >= 400 && huge_status < 500)) << huge_status;
+  // A request line too long is 414; a header line too long is 400 (cpp-httplib answers a header
+  // over its 8 KiB line limit with 400, not RFC 6585's 431). Neither is served.
+  std::string huge_uri = "GET /metrics?" + std::string(20000, 'a') + " HTTP/1.1\r\n\r\n";
+  EXPECT_EQ(Exchange(port, huge_uri).status, 414);
+  std::string huge_header = "GET /metrics HTTP/1.1\r\nX-Filler: " + std::string(20000, 'a') + "\r\n\r\n";
+  EXPECT_EQ(Exchange(port, huge_header).status, 400);
 
   // Still serving after all of that.
   EXPECT_EQ(Exchange(port, "GET /metrics HTTP/1.1\r\n\r\n").status, 200);

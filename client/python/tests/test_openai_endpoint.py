@@ -119,3 +119,25 @@ def test_openai_errors(endpoint: Dict[str, Any]) -> None:
     with pytest.raises(openai.BadRequestError, match=r"messages\[1\]: tool message answers"):
         client.chat.completions.create(model="faq", messages=[
             {"role": "user", "content": "hi"}, {"role": "tool", "tool_call_id": "zz", "content": "1"}])
+
+
+def test_openai_limits_and_deadline(endpoint: Dict[str, Any]) -> None:
+    client = openai.OpenAI(base_url=endpoint["url"], api_key="secret-key", max_retries=0)
+    many = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}] * 500
+    many.append({"role": "user", "content": "When does nitrogen boil?"})  # 1001 messages
+    with pytest.raises(openai.BadRequestError, match="messages: 1001 messages; at most 1000"):
+        client.chat.completions.create(model="faq", messages=many)
+    for bad in (0, 300001, "x"):
+        with pytest.raises(openai.BadRequestError, match="timeout_ms"):
+            client.chat.completions.create(model="faq", messages=[{"role": "user", "content": "hi"}],
+                                           extra_body={"sextant": {"timeout_ms": bad}})
+    # Tool mode: the first round asks for a search; no second round starts after the deadline.
+    model = endpoint["model"]
+    model.delay = 0.5
+    try:
+        with pytest.raises(openai.APIStatusError) as late:
+            client.chat.completions.create(model="faq@fake", messages=[{"role": "user", "content": "When does nitrogen boil?"}],
+                                           extra_body={"sextant": {"tools": "auto", "timeout_ms": 200}})
+    finally:
+        model.delay = 0.0
+    assert late.value.status_code == 504 and late.value.body["type"] == "server_error"

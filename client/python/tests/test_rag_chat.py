@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List
@@ -67,6 +68,7 @@ class FakeModel:
 
     def __init__(self, script: Callable[[Dict[str, Any], int], Dict[str, Any]]) -> None:
         self.requests: List[Dict[str, Any]] = []
+        self.delay = 0.0  # seconds before each answer
         model = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -77,6 +79,8 @@ class FakeModel:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 model.requests.append(body)
                 message = script(body, len(model.requests) - 1)
+                if model.delay:
+                    time.sleep(model.delay)
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()

@@ -75,6 +75,10 @@ class Database {
   // one step. InvalidArgument for an empty list.
   virtual Status UpdateAliases(std::span<const AliasChange> changes) = 0;
 
+  // The memory budget (DatabaseOptions::memory_limit_bytes) and what is charged to it now.
+  // Implementations without a budget of their own (a cluster's view of its nodes) return zeros.
+  virtual MemoryUsage Memory() const { return {}; }
+
   // The directory this database lives in.
   virtual const std::string& path() const = 0;
 

@@ -33,6 +33,14 @@ struct DatabaseOptions {
   // RocksDB block cache shared by all collections. Vectors are also held in memory by each
   // collection, so this mostly serves payload reads. Default 64 MiB.
   size_t block_cache_bytes = 64 << 20;
+  // The memory budget of the database (docs/embedding.md, "Memory budget"): what its collections
+  // hold in memory (vectors, ids, vector indexes, payload and text indexes, estimated from their
+  // sizes) plus the block cache. A write or index build that would pass it fails with
+  // ResourceExhausted, naming the limit, the use and the need, before it allocates anything;
+  // deletes, searches and opening a database (which loads everything stored) are never refused.
+  // 0, the default: three quarters of the memory the process may use (the smaller of the
+  // physical memory and the cgroup limit). Otherwise it must exceed block_cache_bytes.
+  uint64_t memory_limit_bytes = 0;
   // The file system every file of the database is read and written through: RocksDB's files,
   // the index checkpoint files and the directory itself (not the lock file, which is a flock on
   // the real directory). Null, the default: the real file system. Tests pass a wrapper that

@@ -113,6 +113,12 @@ enum class IndexState {
 std::string_view IndexStateName(IndexState state);  // "ready", "training", "building"
 
 // What a collection is and holds, as Describe/List report it.
+// A database's memory budget and its use (Database::Memory).
+struct MemoryUsage {
+  uint64_t used_bytes = 0;   // estimated memory held by collections, plus the block cache
+  uint64_t limit_bytes = 0;  // DatabaseOptions::memory_limit_bytes, or the default it resolved to
+};
+
 struct CollectionInfo {
   std::string name;
   uint32_t dimension = 0;

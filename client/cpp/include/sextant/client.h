@@ -34,6 +34,7 @@
 #define SEXTANT_CLIENT_H_
 
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <optional>
@@ -43,6 +44,7 @@
 #include <vector>
 
 #include "sextant/options.h"
+#include "sextant/rag.h"
 #include "sextant/snapshot.h"
 #include "sextant/status.h"
 #include "sextant/types.h"
@@ -249,6 +251,21 @@ class RemoteCollection {
   // the server commits atomically and acknowledges. Makes no call until the first Write; errors
   // (NotFound for an unknown collection, ...) come from Write or Finish.
   std::unique_ptr<UpsertStream> OpenUpsertStream(const WriteOptions& options = {});
+
+  // ---- text collections (docs/rag.md, "Chat")
+  // A turn of a conversation with this text collection (the Chat RPC), as rag::TextCollection::
+  // Chat: `messages` (roles system, user, assistant, tool; the last from the user or a tool) are
+  // answered from the collection, a follow-up first rewritten into a standalone question, with
+  // citations and timings; in tool mode (options.tools_auto) the model searches itself, and calls
+  // to options.functions come back in Answer::pending_calls. `generator` is "extractive",
+  // "openai" or "" (the server's default). With `on_token`, the answer streams: each piece is
+  // passed as it is generated (returning false cancels the call: Cancelled); the returned Answer
+  // is complete either way. options.deadline is not sent (ClientOptions::timeout_ms bounds the
+  // call). InvalidArgument naming the message ("messages[1]: ...") for a bad conversation,
+  // NotFound, FailedPrecondition for a plain vector collection or an unconfigured generator.
+  StatusOr<rag::Answer> Chat(std::span<const rag::ChatMessage> messages, const rag::ChatOptions& options = {},
+                             std::string_view generator = "",
+                             const std::function<bool(std::string_view)>& on_token = nullptr);
 
  private:
   friend class Client;
