@@ -624,10 +624,16 @@ void HnswIndex::Insert(uint32_t slot, int level) {
   std::vector<uint32_t> ids;
   for (int l = start; l >= 0; --l) {
     SearchLayer(dist, ep, ep_d, l, options_.ef_construction, live, s, &count);
+    if (s->results.empty() && any_removed) {
+      // Nothing live in reach on this layer (say every node was removed and Consolidate has not
+      // run yet): link to the removed nodes, which keep routing searches until Consolidate
+      // repairs the lists. Without links nothing would lead to this node, before or after.
+      SearchLayer(dist, ep, ep_d, l, options_.ef_construction, [](uint32_t) { return true; }, s, &count);
+    }
     auto& work = s->work;
     work.assign(s->results.begin(), s->results.end());
     std::sort(work.begin(), work.end(), CandidateLess());
-    if (work.empty()) continue;  // everything reachable is removed
+    if (work.empty()) continue;  // only this node on the layer
     SelectNeighbors(work, m_, &chosen[l]);
     ids.clear();
     for (const Candidate& c : chosen[l]) ids.push_back(c.id);

@@ -34,7 +34,8 @@
 //  - Every id in a held slot's lists is a held slot, never the slot itself, with level >= that
 //    layer. The entry point is held and has the largest level; it is kNone iff nothing is held.
 //  - Removed slots keep their links and keep routing searches until Consolidate; they are never
-//    returned, and never chosen as new neighbours by Add.
+//    returned, and chosen as new neighbours by Add only on a layer where no live node is in reach
+//    (otherwise the new node would have no links and no search would find it).
 //  - After Consolidate no list mentions a removed slot, and released slots hold nothing.
 //
 // Threading (vector_index.h's contract): one writer at a time (Add, Remove, Consolidate, Train,
