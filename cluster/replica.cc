@@ -263,8 +263,9 @@ StatusOr<std::vector<Hit>> ShardReplica::Search(const SearchOptions& options, st
   SearchOptions o = options;
   bool has_marker = applied_.load() > 0;
   if (!has_marker) return coll_->Search(o, query, plan);
-  if (!o.text.empty()) {
-    // Hybrid and text search fuse ranks: keep the marker out of the candidates altogether.
+  if (!o.text.empty() || !o.group_by.empty() || o.mmr) {
+    // Hybrid and text search fuse ranks, group_by and mmr choose from a candidate pool: keep the
+    // marker out of the candidates altogether.
     o.filter = WithoutMarker(o.filter);
     return coll_->Search(o, query, plan);
   }

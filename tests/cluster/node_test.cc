@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <random>
 #include <thread>
 
@@ -202,6 +203,133 @@ TEST_F(NodeTest, AnyNodeAnswersAndResultsEqualTheSingleNode) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     EXPECT_TRUE((*nodes_[id].local->ListCollections()).empty()) << id;
+  }
+}
+
+// Every SearchOptions field reaches the shards (shard_rpc), and shaped searches over several
+// shards (score_threshold, group_by, mmr) equal the single node; text and hybrid searches on one
+// shard, read through a node that does not host it, equal the single node too.
+TEST_F(NodeTest, ShapedAndHybridSearchesEqualTheSingleNode) {
+  for (auto id : {"a", "b", "c"}) ASSERT_NO_FATAL_FAILURE(StartNode(id));
+  CollectionOptions co;
+  co.dimension = kDim;
+  co.metric = Metric::kCosine;
+  co.text_fields = {{"body", "english"}};
+  ASSERT_TRUE(nodes_["a"].db->CreateSharded("shaped", co, 3, 1).ok());
+  ASSERT_TRUE(nodes_["a"].db->CreateSharded("one", co, 1, 1).ok());  // on a: b reads it remotely
+  DatabaseOptions ro;
+  ro.create_if_missing = true;
+  auto ref_db = *Database::Open(ro, dir_.Sub("single"));
+  auto ref = *ref_db->CreateCollection("ref", co);
+
+  std::mt19937 rng(77);
+  const std::vector<std::string> words = {"alpha", "beta", "gamma", "delta", "river", "stone",
+                                          "cloud", "ember", "frost", "grove", "harbor", "island"};
+  std::vector<PointId> ids;
+  std::vector<std::string> payloads;
+  for (uint64_t i = 0; i < 240; ++i) {
+    ids.push_back(i % 4 ? PointId(i) : PointId("p" + std::to_string(i)));
+    std::string body;
+    for (size_t w = 0; w < 3 + i % 6; ++w) body += (body.empty() ? "" : " ") + words[rng() % words.size()];
+    // Every fifth point has no group value.
+    payloads.push_back(i % 5 == 0 ? "{\"body\":\"" + body + "\"}"
+                                  : "{\"g\":" + std::to_string(i % 7) + ",\"body\":\"" + body + "\"}");
+  }
+  auto vecs = RandomVectors(rng, ids.size());
+  ASSERT_TRUE(ref->Upsert(WriteOptions{}, ids, vecs, payloads).ok());
+  for (auto name : {"shaped", "one"}) {
+    auto c = *nodes_["a"].db->GetCollection(name);
+    ASSERT_TRUE(c->Upsert(WriteOptions{}, ids, vecs, payloads).ok());
+    ASSERT_EQ(*c->Count(), ids.size());  // a's reads wait for its writes
+  }
+  auto shaped = *nodes_["b"].db->GetCollection("shaped");
+  auto one = *nodes_["b"].db->GetCollection("one");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while ((*shaped->Count() != ids.size() || *one->Count() != ids.size()) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+
+  auto expect_same = [&](const std::shared_ptr<Collection>& c, const SearchOptions& so,
+                         const std::vector<float>& query, const std::string& what) {
+    auto got = c->Search(so, query, nullptr);
+    ASSERT_TRUE(got.ok()) << what << ": " << got.status().ToString();
+    auto want = ref->Search(so, query);
+    ASSERT_TRUE(want.ok()) << what << ": " << want.status().ToString();
+    ASSERT_EQ(got->size(), want->size()) << what;
+    for (size_t i = 0; i < want->size(); ++i) {
+      const Hit& g = (*got)[i];
+      const Hit& w = (*want)[i];
+      EXPECT_EQ(g.id.ToString(), w.id.ToString()) << what << " #" << i;
+      EXPECT_FLOAT_EQ(g.score, w.score) << what << " #" << i;
+      EXPECT_EQ(g.group, w.group) << what << " #" << i;
+      EXPECT_EQ(g.payload, w.payload) << what << " #" << i;
+      EXPECT_EQ(g.vector, w.vector) << what << " #" << i;
+      EXPECT_EQ(g.dense_score.has_value(), w.dense_score.has_value()) << what << " #" << i;
+      EXPECT_EQ(g.text_score.has_value(), w.text_score.has_value()) << what << " #" << i;
+      if (g.text_score && w.text_score) {
+        EXPECT_FLOAT_EQ(*g.text_score, *w.text_score) << what << " #" << i;
+      }
+    }
+  };
+  for (int q = 0; q < 6; ++q) {
+    auto query = RandomVectors(rng, 1);
+    const std::string tag = " q" + std::to_string(q);
+    for (const auto& [c, name] : {std::pair{shaped, std::string("shaped")}, std::pair{one, std::string("one")}}) {
+      SearchOptions th;
+      th.k = 20;
+      th.score_threshold = 0.3f;
+      th.with_payload = true;
+      th.payload_include = {"g"};
+      expect_same(c, th, query, name + " threshold" + tag);
+      SearchOptions gb;
+      gb.k = 3;
+      gb.group_by = "g";
+      gb.group_size = 2 + q % 2;
+      if (q % 3 == 1) gb.candidates = 12;  // a small pool: its boundary matters
+      if (q % 3 == 2) gb.score_threshold = 0.0f;
+      expect_same(c, gb, query, name + " group_by" + tag);
+      SearchOptions mmr;
+      mmr.k = 6;
+      mmr.mmr = true;
+      mmr.mmr_lambda = q % 2 ? 0.3f : 0.7f;
+      mmr.with_vector = q % 2 == 1;
+      expect_same(c, mmr, query, name + " mmr" + tag);
+    }
+    // Text and hybrid on one shard: fused exactly as the single node fuses.
+    SearchOptions text;
+    text.k = 8;
+    text.text = words[q] + " " + words[q + 3];
+    expect_same(one, text, {}, "text" + tag);
+    SearchOptions hy = text;
+    hy.fusion = q % 2 ? Fusion::kWeighted : Fusion::kRrf;
+    hy.dense_weight = 0.7f;
+    hy.text_weight = 0.3f;
+    hy.rrf_k = 10;
+    hy.candidates = 40;
+    hy.text_fields = {"body"};
+    expect_same(one, hy, query, "hybrid" + tag);
+    hy.group_by = "g";
+    expect_same(one, hy, query, "hybrid group_by" + tag);
+  }
+  // Bad shaping options are refused with the engine's errors, on one shard and on several.
+  auto query = RandomVectors(rng, 1);
+  for (const auto& c : {shaped, one}) {
+    SearchOptions both;
+    both.group_by = "g";
+    both.mmr = true;
+    EXPECT_EQ(c->Search(both, query, nullptr).status().code(), StatusCode::kInvalidArgument);
+    SearchOptions lambda;
+    lambda.mmr = true;
+    lambda.mmr_lambda = 1.5f;
+    EXPECT_EQ(c->Search(lambda, query, nullptr).status().code(), StatusCode::kInvalidArgument);
+    SearchOptions size;
+    size.group_by = "g";
+    size.group_size = 0;
+    EXPECT_EQ(c->Search(size, query, nullptr).status().code(), StatusCode::kInvalidArgument);
+    SearchOptions nan;
+    nan.score_threshold = std::numeric_limits<float>::quiet_NaN();
+    EXPECT_EQ(c->Search(nan, query, nullptr).status().code(), StatusCode::kInvalidArgument);
   }
 }
 

@@ -161,6 +161,8 @@ class AsyncClient:
         ef_search: Optional[int] = None,
         nprobe: Optional[int] = None,
         text_fields: Optional[Mapping[str, Any]] = None,
+        shards: Optional[int] = None,
+        replication: Optional[int] = None,
         timeout: Optional[float] = None,
     ) -> "AsyncCollection":
         """As Client.create_collection."""
@@ -168,6 +170,7 @@ class AsyncClient:
             name, dimension, metric, index, payload_indexes, embedder, chunk_tokens,
             overlap_tokens, markdown, tokens, properties, ef_construction, ef_search, nprobe,
             text_fields=text_fields,
+            shards=shards, replication=replication,
         )
         info = await self._call("CreateCollection", request, timeout)
         return AsyncCollection(self, info.name)

@@ -183,6 +183,8 @@ class Client:
         ef_search: Optional[int] = None,
         nprobe: Optional[int] = None,
         text_fields: Optional[Mapping[str, Any]] = None,
+        shards: Optional[int] = None,
+        replication: Optional[int] = None,
         timeout: Optional[float] = None,
     ) -> "Collection":
         """Creates a collection and returns its handle.
@@ -217,6 +219,9 @@ class Client:
         chunk_tokens, overlap_tokens: chunk size and overlap in tokens (None = the embedder's
             default); markdown: headings and code fences are boundaries; tokens: "whitespace"
             or "wordpiece" (local only). Text collections only.
+        shards, replication: against a cluster (sextantd --cluster, docs/cluster.md), how many
+            shards the points are hashed over and how many nodes hold each shard (None = 1).
+            A single-node server refuses values above 1 (InvalidArgumentError).
         properties: a dict recorded with the collection (CollectionInfo.properties). Vector
             collections only: a text collection records its embedder and chunking there.
         AlreadyExistsError if the name is taken, InvalidArgumentError for bad options, and for a
@@ -226,6 +231,7 @@ class Client:
             name, dimension, metric, index, payload_indexes, embedder, chunk_tokens,
             overlap_tokens, markdown, tokens, properties, ef_construction, ef_search, nprobe,
             text_fields=text_fields,
+            shards=shards, replication=replication,
         )
         info = self._call("CreateCollection", request, timeout)
         return Collection(self, info.name)
