@@ -30,6 +30,7 @@ CollectionInfo SpecInfo(const CollectionSpec& spec) {
   info.metric = spec.options.metric;
   info.index = spec.options.index.ToString();
   info.properties = spec.options.properties;
+  info.text_fields = spec.options.text_fields;
   return info;
 }
 

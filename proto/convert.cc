@@ -244,6 +244,13 @@ void ToProto(const CollectionInfo& info, v1::CollectionInfo* out) {
   out->set_vector_bytes(info.vector_bytes);
   out->set_index_origin(info.index_origin);
   out->set_properties(info.properties);
+  for (const TextFieldOptions& t : info.text_fields) {
+    v1::TextField* tf = out->add_text_fields();
+    tf->set_field(t.field);
+    tf->set_language(t.language);
+    tf->set_no_stemming(!t.stemming);
+    tf->set_no_stop_words(!t.stop_words);
+  }
 }
 
 CollectionInfo FromProto(const v1::CollectionInfo& info) {
@@ -259,6 +266,14 @@ CollectionInfo FromProto(const v1::CollectionInfo& info) {
   out.vector_bytes = info.vector_bytes();
   out.index_origin = info.index_origin();
   out.properties = info.properties();
+  for (const v1::TextField& tf : info.text_fields()) {
+    TextFieldOptions t;
+    t.field = tf.field();
+    if (!tf.language().empty()) t.language = tf.language();
+    t.stemming = !tf.no_stemming();
+    t.stop_words = !tf.no_stop_words();
+    out.text_fields.push_back(std::move(t));
+  }
   return out;
 }
 

@@ -42,6 +42,20 @@ func TestHybridSearch(t *testing.T) {
 	col := hybridCollection(t, ctx, c)
 	origin := []float32{0, 1}
 
+	info, err := col.Describe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []sextant.TextField{{Field: "body", Language: "english"}}; fmt.Sprint(info.TextFields) != fmt.Sprint(want) {
+		t.Errorf("Describe TextFields = %+v, want %+v", info.TextFields, want)
+	}
+	plain := mustCreate(t, ctx, c, "plain", sextant.CollectionConfig{Dimension: 2, Metric: sextant.MetricL2,
+		TextFields: []sextant.TextField{{Field: "title", Language: "none", NoStemming: true, NoStopWords: true}}})
+	if info, err = plain.Describe(ctx); err != nil || len(info.TextFields) != 1 || info.TextFields[0] !=
+		(sextant.TextField{Field: "title", Language: "none", NoStemming: true, NoStopWords: true}) {
+		t.Errorf("Describe TextFields = %+v, %v", info.TextFields, err)
+	}
+
 	// Text alone: BM25.
 	res, err := col.Search(ctx, nil, sextant.SearchOptions{Text: "E1234"})
 	if err != nil {

@@ -179,6 +179,9 @@ type CollectionInfo struct {
 	Properties map[string]any
 	// Text is the embedder and chunking of a text collection, nil for a vector collection.
 	Text *TextInfo
+	// TextFields are the payload fields with a full-text (BM25) index (CollectionConfig.TextFields),
+	// Language filled in ("english" when it was left empty).
+	TextFields []TextField
 }
 
 func collectionInfoFromProto(p *pb.CollectionInfo) CollectionInfo {
@@ -200,7 +203,19 @@ func collectionInfoFromProto(p *pb.CollectionInfo) CollectionInfo {
 		IndexBytes:  p.GetIndexBytes(),
 		VectorBytes: p.GetVectorBytes(),
 		IndexOrigin: p.GetIndexOrigin(),
+		TextFields:  textFieldsFromProto(p.GetTextFields()),
 	}
+}
+
+func textFieldsFromProto(fields []*pb.TextField) []TextField {
+	if len(fields) == 0 {
+		return nil
+	}
+	out := make([]TextField, len(fields))
+	for i, f := range fields {
+		out[i] = TextField{Field: f.GetField(), Language: f.GetLanguage(), NoStemming: f.GetNoStemming(), NoStopWords: f.GetNoStopWords()}
+	}
+	return out
 }
 
 // ServerInfo describes the server and what the caller's key allows.

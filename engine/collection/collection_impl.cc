@@ -382,6 +382,7 @@ StatusOr<CollectionInfo> CollectionImpl::Describe() const {
   info.vector_bytes = uint64_t{slots_} * desc_.dimension * sizeof(float);
   info.index_origin = index_origin_;
   info.properties = desc_.properties;
+  info.text_fields = desc_.text_fields;
   return info;
 }
 

@@ -292,6 +292,7 @@ class DatabaseImpl final : public Database {
         info.metric = d.descriptor->metric;
         info.index = d.descriptor->index.ToString();
         info.properties = d.descriptor->properties;
+        info.text_fields = d.descriptor->text_fields;
       }
       info.damage = d.why.ToString();
       out.push_back(std::move(info));

@@ -110,6 +110,14 @@ OutJson InfoToJson(const CollectionInfo& info) {
   // What an application recorded with the collection; for a text collection, its embedder and
   // chunking ({"sextant.text": {...}}).
   if (!info.properties.empty()) out["properties"] = PayloadToJson(info.properties);
+  // The full-text (BM25) indexes: {"body": {"language": "english", "stemming": true, ...}}.
+  if (!info.text_fields.empty()) {
+    OutJson fields = OutJson::object();
+    for (const TextFieldOptions& t : info.text_fields) {
+      fields[t.field] = {{"language", t.language}, {"stemming", t.stemming}, {"stop_words", t.stop_words}};
+    }
+    out["text_fields"] = std::move(fields);
+  }
   return out;
 }
 

@@ -235,9 +235,18 @@ TEST(ConvertTest, CollectionInfoAndPoints) {
   info.index_bytes = 100;
   info.vector_bytes = 200;
   info.index_origin = "built";
+  info.text_fields.push_back(TextFieldOptions{.field = "body"});
+  info.text_fields.push_back(TextFieldOptions{.field = "meta.title", .language = "french", .stemming = false, .stop_words = false});
   v1::CollectionInfo pi;
   ToProto(info, &pi);
   CollectionInfo back = FromProto(pi);
+  ASSERT_EQ(back.text_fields.size(), 2u);
+  EXPECT_EQ(back.text_fields[0].field, "body");
+  EXPECT_EQ(back.text_fields[0].language, "english");
+  EXPECT_TRUE(back.text_fields[0].stemming && back.text_fields[0].stop_words);
+  EXPECT_EQ(back.text_fields[1].field, "meta.title");
+  EXPECT_EQ(back.text_fields[1].language, "french");
+  EXPECT_FALSE(back.text_fields[1].stemming || back.text_fields[1].stop_words);
   EXPECT_EQ(back.name, "c");
   EXPECT_EQ(back.metric, Metric::kL2);
   EXPECT_EQ(back.count, 9u);

@@ -1734,6 +1734,12 @@ TEST_F(CliTest, SnapshotListRestoreAndDamagedArchives) {
 // --mmr (docs/cli.md, docs/text_search.md), and their usage and engine errors.
 TEST_F(CliTest, TextHybridAndShapedSearch) {
   Ok({"create", "docs", "--dim", "2", "--metric", "l2", "--text-field", "body:english"});
+  EXPECT_EQ(JsonLines(Ok({"info", "docs"}))[0]["text_fields"],
+            json::parse(R"({"body": {"language": "english", "stemming": true, "stop_words": true}})"));
+  Ok({"create", "two", "--dim", "2", "--text-field", "title:none", "--text-field", "meta.body"});
+  EXPECT_EQ(JsonLines(Ok({"info", "two"}))[0]["text_fields"].size(), 2u);
+  Ok({"create", "plain_info", "--dim", "2"});
+  EXPECT_FALSE(JsonLines(Ok({"info", "plain_info"}))[0].contains("text_fields"));
   std::string lines;
   for (int i = 0; i < 20; ++i) {
     const char* body = i == 13 ? "error E1234 disk full" : "common words";

@@ -570,6 +570,7 @@ type CollectionInfo struct {
 	IndexOrigin   string                 `protobuf:"bytes,9,opt,name=index_origin,json=indexOrigin,proto3" json:"index_origin,omitempty"`  // "checkpoint", "built" or "none"
 	Properties    string                 `protobuf:"bytes,10,opt,name=properties,proto3" json:"properties,omitempty"`                      // application properties, JSON object text ("" = none)
 	Text          *TextOptions           `protobuf:"bytes,11,opt,name=text,proto3" json:"text,omitempty"`                                  // set for a text collection
+	TextFields    []*TextField           `protobuf:"bytes,20,rep,name=text_fields,json=textFields,proto3" json:"text_fields,omitempty"`    // payload fields with a full-text (BM25) index
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -677,6 +678,13 @@ func (x *CollectionInfo) GetProperties() string {
 func (x *CollectionInfo) GetText() *TextOptions {
 	if x != nil {
 		return x.Text
+	}
+	return nil
+}
+
+func (x *CollectionInfo) GetTextFields() []*TextField {
+	if x != nil {
+		return x.TextFields
 	}
 	return nil
 }
@@ -5777,7 +5785,7 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\x06nprobe\x18\x04 \x01(\rR\x06nprobe\"V\n" +
 	"\fPayloadIndex\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x120\n" +
-	"\x04type\x18\x02 \x01(\x0e2\x1c.sextant.v1.PayloadFieldTypeR\x04type\"\x87\x03\n" +
+	"\x04type\x18\x02 \x01(\x0e2\x1c.sextant.v1.PayloadFieldTypeR\x04type\"\xbf\x03\n" +
 	"\x0eCollectionInfo\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tdimension\x18\x02 \x01(\rR\tdimension\x12*\n" +
@@ -5794,7 +5802,9 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"properties\x18\n" +
 	" \x01(\tR\n" +
 	"properties\x12+\n" +
-	"\x04text\x18\v \x01(\v2\x17.sextant.v1.TextOptionsR\x04text\"}\n" +
+	"\x04text\x18\v \x01(\v2\x17.sextant.v1.TextOptionsR\x04text\x126\n" +
+	"\vtext_fields\x18\x14 \x03(\v2\x15.sextant.v1.TextFieldR\n" +
+	"textFields\"}\n" +
 	"\x05Point\x12#\n" +
 	"\x02id\x18\x01 \x01(\v2\x13.sextant.v1.PointIdR\x02id\x12\x16\n" +
 	"\x06vector\x18\x02 \x03(\x02R\x06vector\x12\x18\n" +
@@ -6421,132 +6431,133 @@ var file_sextant_v1_sextant_proto_depIdxs = []int32{
 	0,  // 1: sextant.v1.CollectionInfo.metric:type_name -> sextant.v1.Metric
 	2,  // 2: sextant.v1.CollectionInfo.index_state:type_name -> sextant.v1.IndexState
 	44, // 3: sextant.v1.CollectionInfo.text:type_name -> sextant.v1.TextOptions
-	6,  // 4: sextant.v1.Point.id:type_name -> sextant.v1.PointId
-	0,  // 5: sextant.v1.CreateCollectionRequest.metric:type_name -> sextant.v1.Metric
-	7,  // 6: sextant.v1.CreateCollectionRequest.index:type_name -> sextant.v1.IndexSpec
-	8,  // 7: sextant.v1.CreateCollectionRequest.payload_indexes:type_name -> sextant.v1.PayloadIndex
-	44, // 8: sextant.v1.CreateCollectionRequest.text:type_name -> sextant.v1.TextOptions
-	14, // 9: sextant.v1.CreateCollectionRequest.text_fields:type_name -> sextant.v1.TextField
-	9,  // 10: sextant.v1.ListCollectionsResponse.collections:type_name -> sextant.v1.CollectionInfo
-	7,  // 11: sextant.v1.SetIndexRequest.index:type_name -> sextant.v1.IndexSpec
-	10, // 12: sextant.v1.UpsertRequest.points:type_name -> sextant.v1.Point
-	6,  // 13: sextant.v1.GetRequest.id:type_name -> sextant.v1.PointId
-	6,  // 14: sextant.v1.PointIds.ids:type_name -> sextant.v1.PointId
-	26, // 15: sextant.v1.DeleteRequest.ids:type_name -> sextant.v1.PointIds
-	10, // 16: sextant.v1.ScanResponse.points:type_name -> sextant.v1.Point
-	34, // 17: sextant.v1.SearchParams.fusion:type_name -> sextant.v1.FusionParams
-	35, // 18: sextant.v1.SearchParams.mmr:type_name -> sextant.v1.MmrParams
-	6,  // 19: sextant.v1.Hit.id:type_name -> sextant.v1.PointId
-	5,  // 20: sextant.v1.SearchPlan.kind:type_name -> sextant.v1.SearchPlan.Kind
-	33, // 21: sextant.v1.SearchRequest.params:type_name -> sextant.v1.SearchParams
-	36, // 22: sextant.v1.SearchResponse.hits:type_name -> sextant.v1.Hit
-	37, // 23: sextant.v1.SearchResponse.plan:type_name -> sextant.v1.SearchPlan
-	33, // 24: sextant.v1.SearchBatchRequest.params:type_name -> sextant.v1.SearchParams
-	39, // 25: sextant.v1.SearchBatchResponse.results:type_name -> sextant.v1.SearchResponse
-	42, // 26: sextant.v1.TextOptions.embedder:type_name -> sextant.v1.EmbedderConfig
-	43, // 27: sextant.v1.TextOptions.chunking:type_name -> sextant.v1.ChunkingConfig
-	45, // 28: sextant.v1.IngestDocumentsRequest.documents:type_name -> sextant.v1.Document
-	57, // 29: sextant.v1.AskRequest.generation:type_name -> sextant.v1.GenerationSettings
-	3,  // 30: sextant.v1.AskRequest.tools:type_name -> sextant.v1.ToolMode
-	60, // 31: sextant.v1.AskRequest.functions:type_name -> sextant.v1.FunctionDefinition
-	53, // 32: sextant.v1.AskAnswer.citations:type_name -> sextant.v1.Citation
-	54, // 33: sextant.v1.AskAnswer.timings:type_name -> sextant.v1.AskTimings
-	58, // 34: sextant.v1.AskAnswer.tool_calls:type_name -> sextant.v1.ToolCall
-	58, // 35: sextant.v1.AskAnswer.pending_calls:type_name -> sextant.v1.ToolCall
-	59, // 36: sextant.v1.AskAnswer.messages:type_name -> sextant.v1.ChatMessage
-	55, // 37: sextant.v1.AskResponse.answer:type_name -> sextant.v1.AskAnswer
-	58, // 38: sextant.v1.ChatMessage.tool_calls:type_name -> sextant.v1.ToolCall
-	59, // 39: sextant.v1.ChatRequest.messages:type_name -> sextant.v1.ChatMessage
-	57, // 40: sextant.v1.ChatRequest.generation:type_name -> sextant.v1.GenerationSettings
-	4,  // 41: sextant.v1.ChatRequest.rewrite:type_name -> sextant.v1.RewriteMode
-	3,  // 42: sextant.v1.ChatRequest.tools:type_name -> sextant.v1.ToolMode
-	60, // 43: sextant.v1.ChatRequest.functions:type_name -> sextant.v1.FunctionDefinition
-	6,  // 44: sextant.v1.GetManyRequest.ids:type_name -> sextant.v1.PointId
-	10, // 45: sextant.v1.GetManyResponse.points:type_name -> sextant.v1.Point
-	6,  // 46: sextant.v1.GetManyResponse.missing:type_name -> sextant.v1.PointId
-	26, // 47: sextant.v1.SetPayloadRequest.ids:type_name -> sextant.v1.PointIds
-	26, // 48: sextant.v1.DeletePayloadKeysRequest.ids:type_name -> sextant.v1.PointIds
-	10, // 49: sextant.v1.UpdateVectorsRequest.points:type_name -> sextant.v1.Point
-	68, // 50: sextant.v1.AliasChange.create_alias:type_name -> sextant.v1.CreateAliasRequest
-	69, // 51: sextant.v1.AliasChange.delete_alias:type_name -> sextant.v1.DeleteAliasRequest
-	70, // 52: sextant.v1.UpdateAliasesRequest.changes:type_name -> sextant.v1.AliasChange
-	74, // 53: sextant.v1.ListAliasesResponse.aliases:type_name -> sextant.v1.Alias
-	0,  // 54: sextant.v1.SnapshotCollection.metric:type_name -> sextant.v1.Metric
-	76, // 55: sextant.v1.SnapshotInfo.collections:type_name -> sextant.v1.SnapshotCollection
-	77, // 56: sextant.v1.ListSnapshotsResponse.snapshots:type_name -> sextant.v1.SnapshotInfo
-	11, // 57: sextant.v1.Sextant.ServerInfo:input_type -> sextant.v1.ServerInfoRequest
-	13, // 58: sextant.v1.Sextant.CreateCollection:input_type -> sextant.v1.CreateCollectionRequest
-	15, // 59: sextant.v1.Sextant.DescribeCollection:input_type -> sextant.v1.DescribeCollectionRequest
-	16, // 60: sextant.v1.Sextant.ListCollections:input_type -> sextant.v1.ListCollectionsRequest
-	18, // 61: sextant.v1.Sextant.DropCollection:input_type -> sextant.v1.DropCollectionRequest
-	20, // 62: sextant.v1.Sextant.SetIndex:input_type -> sextant.v1.SetIndexRequest
-	21, // 63: sextant.v1.Sextant.WaitForIndex:input_type -> sextant.v1.WaitForIndexRequest
-	22, // 64: sextant.v1.Sextant.Upsert:input_type -> sextant.v1.UpsertRequest
-	22, // 65: sextant.v1.Sextant.UpsertStream:input_type -> sextant.v1.UpsertRequest
-	25, // 66: sextant.v1.Sextant.Get:input_type -> sextant.v1.GetRequest
-	27, // 67: sextant.v1.Sextant.Delete:input_type -> sextant.v1.DeleteRequest
-	29, // 68: sextant.v1.Sextant.Count:input_type -> sextant.v1.CountRequest
-	31, // 69: sextant.v1.Sextant.Scan:input_type -> sextant.v1.ScanRequest
-	38, // 70: sextant.v1.Sextant.Search:input_type -> sextant.v1.SearchRequest
-	40, // 71: sextant.v1.Sextant.SearchBatch:input_type -> sextant.v1.SearchBatchRequest
-	46, // 72: sextant.v1.Sextant.IngestDocuments:input_type -> sextant.v1.IngestDocumentsRequest
-	48, // 73: sextant.v1.Sextant.DeleteDocuments:input_type -> sextant.v1.DeleteDocumentsRequest
-	50, // 74: sextant.v1.Sextant.Embed:input_type -> sextant.v1.EmbedRequest
-	52, // 75: sextant.v1.Sextant.Ask:input_type -> sextant.v1.AskRequest
-	61, // 76: sextant.v1.Sextant.Chat:input_type -> sextant.v1.ChatRequest
-	62, // 77: sextant.v1.Sextant.GetMany:input_type -> sextant.v1.GetManyRequest
-	64, // 78: sextant.v1.Sextant.SetPayload:input_type -> sextant.v1.SetPayloadRequest
-	65, // 79: sextant.v1.Sextant.DeletePayloadKeys:input_type -> sextant.v1.DeletePayloadKeysRequest
-	66, // 80: sextant.v1.Sextant.UpdateVectors:input_type -> sextant.v1.UpdateVectorsRequest
-	68, // 81: sextant.v1.Sextant.CreateAlias:input_type -> sextant.v1.CreateAliasRequest
-	69, // 82: sextant.v1.Sextant.DeleteAlias:input_type -> sextant.v1.DeleteAliasRequest
-	73, // 83: sextant.v1.Sextant.ListAliases:input_type -> sextant.v1.ListAliasesRequest
-	71, // 84: sextant.v1.Sextant.UpdateAliases:input_type -> sextant.v1.UpdateAliasesRequest
-	78, // 85: sextant.v1.Sextant.CreateSnapshot:input_type -> sextant.v1.CreateSnapshotRequest
-	79, // 86: sextant.v1.Sextant.ListSnapshots:input_type -> sextant.v1.ListSnapshotsRequest
-	81, // 87: sextant.v1.Sextant.DeleteSnapshot:input_type -> sextant.v1.DeleteSnapshotRequest
-	83, // 88: sextant.v1.Sextant.RestoreSnapshot:input_type -> sextant.v1.RestoreSnapshotRequest
-	84, // 89: sextant.v1.Sextant.DownloadSnapshot:input_type -> sextant.v1.DownloadSnapshotRequest
-	86, // 90: sextant.v1.Sextant.UploadSnapshot:input_type -> sextant.v1.UploadSnapshotRequest
-	12, // 91: sextant.v1.Sextant.ServerInfo:output_type -> sextant.v1.ServerInfoResponse
-	9,  // 92: sextant.v1.Sextant.CreateCollection:output_type -> sextant.v1.CollectionInfo
-	9,  // 93: sextant.v1.Sextant.DescribeCollection:output_type -> sextant.v1.CollectionInfo
-	17, // 94: sextant.v1.Sextant.ListCollections:output_type -> sextant.v1.ListCollectionsResponse
-	19, // 95: sextant.v1.Sextant.DropCollection:output_type -> sextant.v1.DropCollectionResponse
-	9,  // 96: sextant.v1.Sextant.SetIndex:output_type -> sextant.v1.CollectionInfo
-	9,  // 97: sextant.v1.Sextant.WaitForIndex:output_type -> sextant.v1.CollectionInfo
-	23, // 98: sextant.v1.Sextant.Upsert:output_type -> sextant.v1.UpsertResponse
-	24, // 99: sextant.v1.Sextant.UpsertStream:output_type -> sextant.v1.UpsertProgress
-	10, // 100: sextant.v1.Sextant.Get:output_type -> sextant.v1.Point
-	28, // 101: sextant.v1.Sextant.Delete:output_type -> sextant.v1.DeleteResponse
-	30, // 102: sextant.v1.Sextant.Count:output_type -> sextant.v1.CountResponse
-	32, // 103: sextant.v1.Sextant.Scan:output_type -> sextant.v1.ScanResponse
-	39, // 104: sextant.v1.Sextant.Search:output_type -> sextant.v1.SearchResponse
-	41, // 105: sextant.v1.Sextant.SearchBatch:output_type -> sextant.v1.SearchBatchResponse
-	47, // 106: sextant.v1.Sextant.IngestDocuments:output_type -> sextant.v1.IngestProgress
-	49, // 107: sextant.v1.Sextant.DeleteDocuments:output_type -> sextant.v1.DeleteDocumentsResponse
-	51, // 108: sextant.v1.Sextant.Embed:output_type -> sextant.v1.EmbedResponse
-	56, // 109: sextant.v1.Sextant.Ask:output_type -> sextant.v1.AskResponse
-	56, // 110: sextant.v1.Sextant.Chat:output_type -> sextant.v1.AskResponse
-	63, // 111: sextant.v1.Sextant.GetMany:output_type -> sextant.v1.GetManyResponse
-	67, // 112: sextant.v1.Sextant.SetPayload:output_type -> sextant.v1.UpdateResponse
-	67, // 113: sextant.v1.Sextant.DeletePayloadKeys:output_type -> sextant.v1.UpdateResponse
-	67, // 114: sextant.v1.Sextant.UpdateVectors:output_type -> sextant.v1.UpdateResponse
-	72, // 115: sextant.v1.Sextant.CreateAlias:output_type -> sextant.v1.UpdateAliasesResponse
-	72, // 116: sextant.v1.Sextant.DeleteAlias:output_type -> sextant.v1.UpdateAliasesResponse
-	75, // 117: sextant.v1.Sextant.ListAliases:output_type -> sextant.v1.ListAliasesResponse
-	72, // 118: sextant.v1.Sextant.UpdateAliases:output_type -> sextant.v1.UpdateAliasesResponse
-	77, // 119: sextant.v1.Sextant.CreateSnapshot:output_type -> sextant.v1.SnapshotInfo
-	80, // 120: sextant.v1.Sextant.ListSnapshots:output_type -> sextant.v1.ListSnapshotsResponse
-	82, // 121: sextant.v1.Sextant.DeleteSnapshot:output_type -> sextant.v1.DeleteSnapshotResponse
-	9,  // 122: sextant.v1.Sextant.RestoreSnapshot:output_type -> sextant.v1.CollectionInfo
-	85, // 123: sextant.v1.Sextant.DownloadSnapshot:output_type -> sextant.v1.SnapshotChunk
-	77, // 124: sextant.v1.Sextant.UploadSnapshot:output_type -> sextant.v1.SnapshotInfo
-	91, // [91:125] is the sub-list for method output_type
-	57, // [57:91] is the sub-list for method input_type
-	57, // [57:57] is the sub-list for extension type_name
-	57, // [57:57] is the sub-list for extension extendee
-	0,  // [0:57] is the sub-list for field type_name
+	14, // 4: sextant.v1.CollectionInfo.text_fields:type_name -> sextant.v1.TextField
+	6,  // 5: sextant.v1.Point.id:type_name -> sextant.v1.PointId
+	0,  // 6: sextant.v1.CreateCollectionRequest.metric:type_name -> sextant.v1.Metric
+	7,  // 7: sextant.v1.CreateCollectionRequest.index:type_name -> sextant.v1.IndexSpec
+	8,  // 8: sextant.v1.CreateCollectionRequest.payload_indexes:type_name -> sextant.v1.PayloadIndex
+	44, // 9: sextant.v1.CreateCollectionRequest.text:type_name -> sextant.v1.TextOptions
+	14, // 10: sextant.v1.CreateCollectionRequest.text_fields:type_name -> sextant.v1.TextField
+	9,  // 11: sextant.v1.ListCollectionsResponse.collections:type_name -> sextant.v1.CollectionInfo
+	7,  // 12: sextant.v1.SetIndexRequest.index:type_name -> sextant.v1.IndexSpec
+	10, // 13: sextant.v1.UpsertRequest.points:type_name -> sextant.v1.Point
+	6,  // 14: sextant.v1.GetRequest.id:type_name -> sextant.v1.PointId
+	6,  // 15: sextant.v1.PointIds.ids:type_name -> sextant.v1.PointId
+	26, // 16: sextant.v1.DeleteRequest.ids:type_name -> sextant.v1.PointIds
+	10, // 17: sextant.v1.ScanResponse.points:type_name -> sextant.v1.Point
+	34, // 18: sextant.v1.SearchParams.fusion:type_name -> sextant.v1.FusionParams
+	35, // 19: sextant.v1.SearchParams.mmr:type_name -> sextant.v1.MmrParams
+	6,  // 20: sextant.v1.Hit.id:type_name -> sextant.v1.PointId
+	5,  // 21: sextant.v1.SearchPlan.kind:type_name -> sextant.v1.SearchPlan.Kind
+	33, // 22: sextant.v1.SearchRequest.params:type_name -> sextant.v1.SearchParams
+	36, // 23: sextant.v1.SearchResponse.hits:type_name -> sextant.v1.Hit
+	37, // 24: sextant.v1.SearchResponse.plan:type_name -> sextant.v1.SearchPlan
+	33, // 25: sextant.v1.SearchBatchRequest.params:type_name -> sextant.v1.SearchParams
+	39, // 26: sextant.v1.SearchBatchResponse.results:type_name -> sextant.v1.SearchResponse
+	42, // 27: sextant.v1.TextOptions.embedder:type_name -> sextant.v1.EmbedderConfig
+	43, // 28: sextant.v1.TextOptions.chunking:type_name -> sextant.v1.ChunkingConfig
+	45, // 29: sextant.v1.IngestDocumentsRequest.documents:type_name -> sextant.v1.Document
+	57, // 30: sextant.v1.AskRequest.generation:type_name -> sextant.v1.GenerationSettings
+	3,  // 31: sextant.v1.AskRequest.tools:type_name -> sextant.v1.ToolMode
+	60, // 32: sextant.v1.AskRequest.functions:type_name -> sextant.v1.FunctionDefinition
+	53, // 33: sextant.v1.AskAnswer.citations:type_name -> sextant.v1.Citation
+	54, // 34: sextant.v1.AskAnswer.timings:type_name -> sextant.v1.AskTimings
+	58, // 35: sextant.v1.AskAnswer.tool_calls:type_name -> sextant.v1.ToolCall
+	58, // 36: sextant.v1.AskAnswer.pending_calls:type_name -> sextant.v1.ToolCall
+	59, // 37: sextant.v1.AskAnswer.messages:type_name -> sextant.v1.ChatMessage
+	55, // 38: sextant.v1.AskResponse.answer:type_name -> sextant.v1.AskAnswer
+	58, // 39: sextant.v1.ChatMessage.tool_calls:type_name -> sextant.v1.ToolCall
+	59, // 40: sextant.v1.ChatRequest.messages:type_name -> sextant.v1.ChatMessage
+	57, // 41: sextant.v1.ChatRequest.generation:type_name -> sextant.v1.GenerationSettings
+	4,  // 42: sextant.v1.ChatRequest.rewrite:type_name -> sextant.v1.RewriteMode
+	3,  // 43: sextant.v1.ChatRequest.tools:type_name -> sextant.v1.ToolMode
+	60, // 44: sextant.v1.ChatRequest.functions:type_name -> sextant.v1.FunctionDefinition
+	6,  // 45: sextant.v1.GetManyRequest.ids:type_name -> sextant.v1.PointId
+	10, // 46: sextant.v1.GetManyResponse.points:type_name -> sextant.v1.Point
+	6,  // 47: sextant.v1.GetManyResponse.missing:type_name -> sextant.v1.PointId
+	26, // 48: sextant.v1.SetPayloadRequest.ids:type_name -> sextant.v1.PointIds
+	26, // 49: sextant.v1.DeletePayloadKeysRequest.ids:type_name -> sextant.v1.PointIds
+	10, // 50: sextant.v1.UpdateVectorsRequest.points:type_name -> sextant.v1.Point
+	68, // 51: sextant.v1.AliasChange.create_alias:type_name -> sextant.v1.CreateAliasRequest
+	69, // 52: sextant.v1.AliasChange.delete_alias:type_name -> sextant.v1.DeleteAliasRequest
+	70, // 53: sextant.v1.UpdateAliasesRequest.changes:type_name -> sextant.v1.AliasChange
+	74, // 54: sextant.v1.ListAliasesResponse.aliases:type_name -> sextant.v1.Alias
+	0,  // 55: sextant.v1.SnapshotCollection.metric:type_name -> sextant.v1.Metric
+	76, // 56: sextant.v1.SnapshotInfo.collections:type_name -> sextant.v1.SnapshotCollection
+	77, // 57: sextant.v1.ListSnapshotsResponse.snapshots:type_name -> sextant.v1.SnapshotInfo
+	11, // 58: sextant.v1.Sextant.ServerInfo:input_type -> sextant.v1.ServerInfoRequest
+	13, // 59: sextant.v1.Sextant.CreateCollection:input_type -> sextant.v1.CreateCollectionRequest
+	15, // 60: sextant.v1.Sextant.DescribeCollection:input_type -> sextant.v1.DescribeCollectionRequest
+	16, // 61: sextant.v1.Sextant.ListCollections:input_type -> sextant.v1.ListCollectionsRequest
+	18, // 62: sextant.v1.Sextant.DropCollection:input_type -> sextant.v1.DropCollectionRequest
+	20, // 63: sextant.v1.Sextant.SetIndex:input_type -> sextant.v1.SetIndexRequest
+	21, // 64: sextant.v1.Sextant.WaitForIndex:input_type -> sextant.v1.WaitForIndexRequest
+	22, // 65: sextant.v1.Sextant.Upsert:input_type -> sextant.v1.UpsertRequest
+	22, // 66: sextant.v1.Sextant.UpsertStream:input_type -> sextant.v1.UpsertRequest
+	25, // 67: sextant.v1.Sextant.Get:input_type -> sextant.v1.GetRequest
+	27, // 68: sextant.v1.Sextant.Delete:input_type -> sextant.v1.DeleteRequest
+	29, // 69: sextant.v1.Sextant.Count:input_type -> sextant.v1.CountRequest
+	31, // 70: sextant.v1.Sextant.Scan:input_type -> sextant.v1.ScanRequest
+	38, // 71: sextant.v1.Sextant.Search:input_type -> sextant.v1.SearchRequest
+	40, // 72: sextant.v1.Sextant.SearchBatch:input_type -> sextant.v1.SearchBatchRequest
+	46, // 73: sextant.v1.Sextant.IngestDocuments:input_type -> sextant.v1.IngestDocumentsRequest
+	48, // 74: sextant.v1.Sextant.DeleteDocuments:input_type -> sextant.v1.DeleteDocumentsRequest
+	50, // 75: sextant.v1.Sextant.Embed:input_type -> sextant.v1.EmbedRequest
+	52, // 76: sextant.v1.Sextant.Ask:input_type -> sextant.v1.AskRequest
+	61, // 77: sextant.v1.Sextant.Chat:input_type -> sextant.v1.ChatRequest
+	62, // 78: sextant.v1.Sextant.GetMany:input_type -> sextant.v1.GetManyRequest
+	64, // 79: sextant.v1.Sextant.SetPayload:input_type -> sextant.v1.SetPayloadRequest
+	65, // 80: sextant.v1.Sextant.DeletePayloadKeys:input_type -> sextant.v1.DeletePayloadKeysRequest
+	66, // 81: sextant.v1.Sextant.UpdateVectors:input_type -> sextant.v1.UpdateVectorsRequest
+	68, // 82: sextant.v1.Sextant.CreateAlias:input_type -> sextant.v1.CreateAliasRequest
+	69, // 83: sextant.v1.Sextant.DeleteAlias:input_type -> sextant.v1.DeleteAliasRequest
+	73, // 84: sextant.v1.Sextant.ListAliases:input_type -> sextant.v1.ListAliasesRequest
+	71, // 85: sextant.v1.Sextant.UpdateAliases:input_type -> sextant.v1.UpdateAliasesRequest
+	78, // 86: sextant.v1.Sextant.CreateSnapshot:input_type -> sextant.v1.CreateSnapshotRequest
+	79, // 87: sextant.v1.Sextant.ListSnapshots:input_type -> sextant.v1.ListSnapshotsRequest
+	81, // 88: sextant.v1.Sextant.DeleteSnapshot:input_type -> sextant.v1.DeleteSnapshotRequest
+	83, // 89: sextant.v1.Sextant.RestoreSnapshot:input_type -> sextant.v1.RestoreSnapshotRequest
+	84, // 90: sextant.v1.Sextant.DownloadSnapshot:input_type -> sextant.v1.DownloadSnapshotRequest
+	86, // 91: sextant.v1.Sextant.UploadSnapshot:input_type -> sextant.v1.UploadSnapshotRequest
+	12, // 92: sextant.v1.Sextant.ServerInfo:output_type -> sextant.v1.ServerInfoResponse
+	9,  // 93: sextant.v1.Sextant.CreateCollection:output_type -> sextant.v1.CollectionInfo
+	9,  // 94: sextant.v1.Sextant.DescribeCollection:output_type -> sextant.v1.CollectionInfo
+	17, // 95: sextant.v1.Sextant.ListCollections:output_type -> sextant.v1.ListCollectionsResponse
+	19, // 96: sextant.v1.Sextant.DropCollection:output_type -> sextant.v1.DropCollectionResponse
+	9,  // 97: sextant.v1.Sextant.SetIndex:output_type -> sextant.v1.CollectionInfo
+	9,  // 98: sextant.v1.Sextant.WaitForIndex:output_type -> sextant.v1.CollectionInfo
+	23, // 99: sextant.v1.Sextant.Upsert:output_type -> sextant.v1.UpsertResponse
+	24, // 100: sextant.v1.Sextant.UpsertStream:output_type -> sextant.v1.UpsertProgress
+	10, // 101: sextant.v1.Sextant.Get:output_type -> sextant.v1.Point
+	28, // 102: sextant.v1.Sextant.Delete:output_type -> sextant.v1.DeleteResponse
+	30, // 103: sextant.v1.Sextant.Count:output_type -> sextant.v1.CountResponse
+	32, // 104: sextant.v1.Sextant.Scan:output_type -> sextant.v1.ScanResponse
+	39, // 105: sextant.v1.Sextant.Search:output_type -> sextant.v1.SearchResponse
+	41, // 106: sextant.v1.Sextant.SearchBatch:output_type -> sextant.v1.SearchBatchResponse
+	47, // 107: sextant.v1.Sextant.IngestDocuments:output_type -> sextant.v1.IngestProgress
+	49, // 108: sextant.v1.Sextant.DeleteDocuments:output_type -> sextant.v1.DeleteDocumentsResponse
+	51, // 109: sextant.v1.Sextant.Embed:output_type -> sextant.v1.EmbedResponse
+	56, // 110: sextant.v1.Sextant.Ask:output_type -> sextant.v1.AskResponse
+	56, // 111: sextant.v1.Sextant.Chat:output_type -> sextant.v1.AskResponse
+	63, // 112: sextant.v1.Sextant.GetMany:output_type -> sextant.v1.GetManyResponse
+	67, // 113: sextant.v1.Sextant.SetPayload:output_type -> sextant.v1.UpdateResponse
+	67, // 114: sextant.v1.Sextant.DeletePayloadKeys:output_type -> sextant.v1.UpdateResponse
+	67, // 115: sextant.v1.Sextant.UpdateVectors:output_type -> sextant.v1.UpdateResponse
+	72, // 116: sextant.v1.Sextant.CreateAlias:output_type -> sextant.v1.UpdateAliasesResponse
+	72, // 117: sextant.v1.Sextant.DeleteAlias:output_type -> sextant.v1.UpdateAliasesResponse
+	75, // 118: sextant.v1.Sextant.ListAliases:output_type -> sextant.v1.ListAliasesResponse
+	72, // 119: sextant.v1.Sextant.UpdateAliases:output_type -> sextant.v1.UpdateAliasesResponse
+	77, // 120: sextant.v1.Sextant.CreateSnapshot:output_type -> sextant.v1.SnapshotInfo
+	80, // 121: sextant.v1.Sextant.ListSnapshots:output_type -> sextant.v1.ListSnapshotsResponse
+	82, // 122: sextant.v1.Sextant.DeleteSnapshot:output_type -> sextant.v1.DeleteSnapshotResponse
+	9,  // 123: sextant.v1.Sextant.RestoreSnapshot:output_type -> sextant.v1.CollectionInfo
+	85, // 124: sextant.v1.Sextant.DownloadSnapshot:output_type -> sextant.v1.SnapshotChunk
+	77, // 125: sextant.v1.Sextant.UploadSnapshot:output_type -> sextant.v1.SnapshotInfo
+	92, // [92:126] is the sub-list for method output_type
+	58, // [58:92] is the sub-list for method input_type
+	58, // [58:58] is the sub-list for extension type_name
+	58, // [58:58] is the sub-list for extension extendee
+	0,  // [0:58] is the sub-list for field type_name
 }
 
 func init() { file_sextant_v1_sextant_proto_init() }

@@ -632,6 +632,14 @@ def collection_info_from_proto(msg: pb.CollectionInfo) -> CollectionInfo:
         index_origin=msg.index_origin,
         properties=_properties_from_json(msg.properties),
         text=text_options_from_proto(msg.text) if msg.HasField("text") else None,
+        text_fields={
+            tf.field: {
+                "language": tf.language or "english",
+                "stemming": not tf.no_stemming,
+                "stop_words": not tf.no_stop_words,
+            }
+            for tf in msg.text_fields
+        },
     )
 
 

@@ -92,7 +92,10 @@ class CollectionInfo:
     index_origin: "checkpoint", "built" or "none".
     properties: the application properties recorded with the collection ({} for none).
     text: the embedder and chunking of a text collection (create_collection(..., embedder=)),
-    None for a plain vector collection."""
+    None for a plain vector collection.
+    text_fields: the payload fields with a full-text (BM25) index, as create_collection's
+    text_fields= with every option filled in: {"body": {"language": "english", "stemming": True,
+    "stop_words": True}} ({} for none)."""
 
     name: str
     dimension: int
@@ -105,6 +108,7 @@ class CollectionInfo:
     index_origin: str
     properties: Dict[str, Any] = field(default_factory=dict)
     text: Optional["TextOptions"] = None
+    text_fields: Dict[str, Dict[str, Any]] = field(default_factory=dict)
 
     @property
     def is_text(self) -> bool:

@@ -22,6 +22,7 @@ def col(client: sextant.Client, name: str) -> sextant.Collection:
 
 
 def test_text_hybrid_and_shaping(col: sextant.Collection) -> None:
+    assert col.describe().text_fields == {"body": {"language": "english", "stemming": True, "stop_words": True}}
     hits = col.search(text="E1234")  # text alone: BM25
     assert [h.id for h in hits] == [13]
     assert hits[0].text_score is not None and hits[0].dense_score is None

@@ -110,19 +110,6 @@ struct PayloadIndexOptions {
   PayloadFieldType type = PayloadFieldType::kKeyword;
 };
 
-// Declares a full-text (BM25) index over a string payload field (docs/text_search.md). The field
-// holds a string or an array of strings (analyzed one after the other); any other value is
-// rejected at write time. Its text is split into words, lower-cased, stripped of stop words and
-// stemmed, per `language`.
-struct TextFieldOptions {
-  std::string field;  // dotted path, as in filters
-  // A Snowball stemmer language ("english", "french", "german", "spanish", "russian", ... the
-  // error for an unknown one lists them all), or "none" for no stemming and no stop words.
-  std::string language = "english";
-  bool stemming = true;    // stem words with the language's Snowball stemmer
-  bool stop_words = true;  // drop the language's stop words (only English has a list today)
-};
-
 // Per-collection options, fixed when the collection is created (the index can be changed later
 // with Collection::SetIndex).
 struct CollectionOptions {

@@ -119,6 +119,19 @@ struct MemoryUsage {
   uint64_t limit_bytes = 0;  // DatabaseOptions::memory_limit_bytes, or the default it resolved to
 };
 
+// Declares a full-text (BM25) index over a string payload field (docs/text_search.md). The field
+// holds a string or an array of strings (analyzed one after the other); any other value is
+// rejected at write time. Its text is split into words, lower-cased, stripped of stop words and
+// stemmed, per `language`.
+struct TextFieldOptions {
+  std::string field;  // dotted path, as in filters
+  // A Snowball stemmer language ("english", "french", "german", "spanish", "russian", ... the
+  // error for an unknown one lists them all), or "none" for no stemming and no stop words.
+  std::string language = "english";
+  bool stemming = true;    // stem words with the language's Snowball stemmer
+  bool stop_words = true;  // drop the language's stop words (only English has a list today)
+};
+
 struct CollectionInfo {
   std::string name;
   uint32_t dimension = 0;
@@ -132,6 +145,7 @@ struct CollectionInfo {
   // "built" (built in this process), or "none" (Flat, or waiting to train).
   std::string index_origin = "none";
   std::string properties;  // CollectionOptions::properties, compact JSON ("" when none)
+  std::vector<TextFieldOptions> text_fields;  // CollectionOptions::text_fields (full-text indexes)
   // Empty for a healthy collection. For one whose stored records did not load when the database
   // opened: why (every call on it returns DataLoss until Database::RepairCollection salvages it
   // or DropCollection deletes it); the other fields then come from its catalogue entry.
