@@ -206,7 +206,7 @@ func TestPointAndSearchConversion(t *testing.T) {
 		t.Fatalf("hybrid SearchOptions.toProto = %v, want %v", params, wantParams)
 	}
 	for _, bad := range []SearchOptions{{K: -1}, {EfSearch: -3}, {Nprobe: math.MaxUint32 + 1}, {Fusion: "borda"},
-		{Weights: &[2]float32{1, 1}}, {RRFK: -1}, {Candidates: -2}, {GroupBy: "g", GroupSize: -1}} {
+		{Weights: &[2]float32{1, 1}}, {Fusion: "weighted", Weights: &[2]float32{0, 0}}, {RRFK: -1}, {Candidates: -2}, {GroupBy: "g", GroupSize: -1}} {
 		if _, err := bad.toProto("Search"); !errors.Is(err, ErrInvalidArgument) {
 			t.Errorf("%+v: err = %v", bad, err)
 		}

@@ -369,6 +369,9 @@ func (o *SearchOptions) shapingToProto(op string, params *pb.SearchParams) error
 		if fusion != "weighted" {
 			return invalidArgument(op, `weights: only with fusion "weighted"`)
 		}
+		if o.Weights[0] == 0 && o.Weights[1] == 0 { // on the wire both 0 means the default
+			return invalidArgument(op, "weights: not both 0")
+		}
 		params.Fusion.DenseWeight, params.Fusion.TextWeight = o.Weights[0], o.Weights[1]
 	}
 	groupSize, err := toUint32(op, "group_size", o.GroupSize)

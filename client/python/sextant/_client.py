@@ -899,6 +899,16 @@ class Collection:
         with_payload: cv.PayloadSelection = ...,
         with_vector: bool = ...,
         *,
+        text: Optional[str] = ...,
+        text_fields: Optional[Sequence[str]] = ...,
+        fusion: str = ...,
+        weights: Optional[Tuple[float, float]] = ...,
+        rrf_k: Optional[int] = ...,
+        candidates: Optional[int] = ...,
+        group_by: Optional[str] = ...,
+        group_size: int = ...,
+        score_threshold: Optional[float] = ...,
+        mmr: Optional[float] = ...,
         return_plan: Literal[False] = ...,
         timeout: Optional[float] = ...,
     ) -> List[List[Hit]]: ...
@@ -915,6 +925,16 @@ class Collection:
         with_payload: cv.PayloadSelection = ...,
         with_vector: bool = ...,
         *,
+        text: Optional[str] = ...,
+        text_fields: Optional[Sequence[str]] = ...,
+        fusion: str = ...,
+        weights: Optional[Tuple[float, float]] = ...,
+        rrf_k: Optional[int] = ...,
+        candidates: Optional[int] = ...,
+        group_by: Optional[str] = ...,
+        group_size: int = ...,
+        score_threshold: Optional[float] = ...,
+        mmr: Optional[float] = ...,
         return_plan: Literal[True],
         timeout: Optional[float] = ...,
     ) -> List[SearchResult]: ...
@@ -930,13 +950,29 @@ class Collection:
         with_payload: cv.PayloadSelection = True,
         with_vector: bool = False,
         *,
+        text: Optional[str] = None,
+        text_fields: Optional[Sequence[str]] = None,
+        fusion: str = "rrf",
+        weights: Optional[Tuple[float, float]] = None,
+        rrf_k: Optional[int] = None,
+        candidates: Optional[int] = None,
+        group_by: Optional[str] = None,
+        group_size: int = 1,
+        score_threshold: Optional[float] = None,
+        mmr: Optional[float] = None,
         return_plan: bool = False,
         timeout: Optional[float] = None,
     ) -> Union[List[List[Hit]], List[SearchResult]]:
         """search() for several query vectors (a list of vectors or a 2-D array) in one call, with
-        the same options for all. Returns one list of hits per query, in order (or one
-        SearchResult per query with return_plan=True)."""
-        params = cv.search_params(k, filter, ef_search, nprobe, exact, with_payload, with_vector)
+        the same options for all (text= makes each a hybrid search with that text; see search()
+        for it and the other full-text and shaping options). Returns one list of hits per query,
+        in order (or one SearchResult per query with return_plan=True)."""
+        params = cv.search_params(
+            k, filter, ef_search, nprobe, exact, with_payload, with_vector,
+            text=text, text_fields=text_fields, fusion=fusion, weights=weights, rrf_k=rrf_k,
+            candidates=candidates, group_by=group_by, group_size=group_size,
+            score_threshold=score_threshold, mmr=mmr,
+        )
         matrix = cv.as_matrix(vectors)
         request = pb.SearchBatchRequest(
             collection=self._name, vectors_f32=cv.packed(matrix), params=params

@@ -568,6 +568,8 @@ def search_params(
             dense_weight, text_weight = (float(w) for w in weights)
         except (TypeError, ValueError):
             raise InvalidArgumentError(f"weights: expected (dense, text) numbers, not {weights!r}") from None
+        if dense_weight == 0 and text_weight == 0:  # on the wire both 0 means the default
+            raise InvalidArgumentError("weights: not both 0")
         params.fusion.dense_weight = dense_weight
         params.fusion.text_weight = text_weight
     params.fusion.rrf_k = _count("rrf_k", rrf_k)
