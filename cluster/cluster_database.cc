@@ -112,18 +112,25 @@ class ClusterCollection final : public Collection {
     return total;
   }
 
-  StatusOr<uint64_t> SetPayload(const WriteOptions&, const PointSelector&, std::string_view) override {
-    return NotInCluster("SetPayload");
+  // Payload and vector updates go through the log like every write; they return what the
+  // single node returns, counted when the update is accepted (by ids: every id must exist,
+  // NotFound naming the first missing one, nothing published).
+  StatusOr<uint64_t> SetPayload(const WriteOptions&, const PointSelector& points, std::string_view payload) override {
+    return UpdatePayload(WriteMessage::Kind::kSetPayload, points, payload, {});
   }
-  StatusOr<uint64_t> OverwritePayload(const WriteOptions&, const PointSelector&, std::string_view) override {
-    return NotInCluster("OverwritePayload");
+  StatusOr<uint64_t> OverwritePayload(const WriteOptions&, const PointSelector& points,
+                                      std::string_view payload) override {
+    return UpdatePayload(WriteMessage::Kind::kOverwritePayload, points, payload, {});
   }
-  StatusOr<uint64_t> DeletePayloadKeys(const WriteOptions&, const PointSelector&,
-                                       std::span<const std::string>) override {
-    return NotInCluster("DeletePayloadKeys");
+  StatusOr<uint64_t> DeletePayloadKeys(const WriteOptions&, const PointSelector& points,
+                                       std::span<const std::string> keys) override {
+    return UpdatePayload(WriteMessage::Kind::kDeletePayloadKeys, points, "", keys);
   }
-  Status UpdateVectors(const WriteOptions&, std::span<const PointId>, std::span<const float>) override {
-    return NotInCluster("UpdateVectors");
+  Status UpdateVectors(const WriteOptions&, std::span<const PointId> ids, std::span<const float> vectors) override {
+    if (!ids.empty() && vectors.size() == ids.size() * spec_.options.dimension) {
+      SEXTANT_RETURN_IF_ERROR(CountExisting(ids).status());
+    }
+    return node_->UpdateVectors(spec_, ids, vectors).status();
   }
 
   StatusOr<ScanPage> Scan(const ScanOptions& options) const override {
@@ -242,7 +249,11 @@ class ClusterCollection final : public Collection {
     return info;
   }
 
-  Status SetIndex(const IndexOptions&) override { return NotInCluster("SetIndex"); }
+  Status SetIndex(const IndexOptions& index) override {
+    SEXTANT_RETURN_IF_ERROR(node_->SetIndex(spec_, index).status());
+    spec_.options.index = index;
+    return Status::OK();
+  }
   Status RebuildIndex() override { return NotInCluster("RebuildIndex"); }
   Status WaitForIndex(uint64_t timeout_ms) const override {
     for (uint32_t s = 0; s < spec_.shards; ++s) {
@@ -253,6 +264,32 @@ class ClusterCollection final : public Collection {
   Status Checkpoint() override { return NotInCluster("Checkpoint"); }
 
  private:
+  // How many distinct ids exist; NotFound naming the first that does not.
+  StatusOr<uint64_t> CountExisting(std::span<const PointId> ids) const {
+    SEXTANT_ASSIGN_OR_RETURN(auto existing, GetMany(ids));
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (!existing[i]) return Status::NotFound("point " + ids[i].ToString() + " not found in " + spec_.name);
+    }
+    std::vector<PointId> distinct(ids.begin(), ids.end());
+    std::sort(distinct.begin(), distinct.end(), IdBefore);
+    return static_cast<uint64_t>(std::unique(distinct.begin(), distinct.end()) - distinct.begin());
+  }
+
+  StatusOr<uint64_t> UpdatePayload(WriteMessage::Kind kind, const PointSelector& points, std::string_view payload,
+                                   std::span<const std::string> keys) {
+    uint64_t n = 0;
+    if (points.by_filter) {
+      if (points.filter.empty()) {
+        return Status::InvalidArgument("a payload update by filter needs a filter ({} selects every point)");
+      }
+      SEXTANT_ASSIGN_OR_RETURN(n, CountWhere(points.filter));  // also checks the filter
+    } else if (!points.ids.empty()) {
+      SEXTANT_ASSIGN_OR_RETURN(n, CountExisting(points.ids));
+    }
+    SEXTANT_RETURN_IF_ERROR(node_->UpdatePayload(spec_, kind, points, payload, keys).status());
+    return n;
+  }
+
   // Every shard's answer to `options`, in shard order; the plans summed into *plan.
   StatusOr<std::vector<std::vector<Hit>>> FanOut(const SearchOptions& options, std::span<const float> query,
                                                  SearchPlan* plan) const {

@@ -118,6 +118,43 @@ Status ShardReplica::Apply(uint64_t seq, std::string_view data) {
         if (st.ok()) st = UpsertMarkerOnly(seq);
         break;
       }
+      case WriteMessage::Kind::kUpdateVectors: {
+        if (m.dimension != spec_.options.dimension) {
+          st = Status::InvalidArgument("record of dimension " + std::to_string(m.dimension) + " for a collection of " +
+                                       std::to_string(spec_.options.dimension));
+          break;
+        }
+        // Like a delete by ids, applying it again to the state it produced changes nothing, so
+        // the marker follows in a second batch.
+        st = coll_->UpdateVectors(wo, m.ids, m.vectors);
+        if (st.ok()) st = UpsertMarkerOnly(seq);
+        break;
+      }
+      case WriteMessage::Kind::kSetPayload:
+      case WriteMessage::Kind::kOverwritePayload:
+      case WriteMessage::Kind::kDeletePayloadKeys: {
+        // Idempotent too (a point an update made match its filter was selected by it already);
+        // a filter never selects the marker.
+        PointSelector sel = m.by_filter ? PointSelector::Where(WithoutMarker(m.filter)) : PointSelector::Ids(m.ids);
+        StatusOr<uint64_t> done = uint64_t{0};
+        if (m.kind == WriteMessage::Kind::kSetPayload) {
+          done = coll_->SetPayload(wo, sel, m.payload);
+        } else if (m.kind == WriteMessage::Kind::kOverwritePayload) {
+          done = coll_->OverwritePayload(wo, sel, m.payload);
+        } else {
+          done = coll_->DeletePayloadKeys(wo, sel, m.keys);
+        }
+        st = done.status();
+        if (st.ok()) st = UpsertMarkerOnly(seq);
+        break;
+      }
+      case WriteMessage::Kind::kSetIndex: {
+        // Setting the index it has again changes nothing: the marker follows in a second batch.
+        auto index = IndexFromJson(m.index);
+        st = index.ok() ? coll_->SetIndex(*index) : index.status();
+        if (st.ok()) st = UpsertMarkerOnly(seq);
+        break;
+      }
       case WriteMessage::Kind::kDeleteWhere: {
         PointId id(kMarkerId);
         std::string payload = MarkerPayload(seq);

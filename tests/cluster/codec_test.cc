@@ -93,6 +93,90 @@ TEST(WriteMessageTest, EveryTruncationAndCorruptionIsDataLoss) {
   EXPECT_EQ(DecodeWriteMessage(bad_kind).status().code(), StatusCode::kDataLoss);
 }
 
+// The updates that keep vectors or payloads: round trips, every truncation is DATA_LOSS, and
+// chunking keeps each part's payload or keys.
+TEST(WriteMessageTest, UpdateRecordsRoundTripTruncateAndSplit) {
+  std::vector<WriteMessage> samples;
+  WriteMessage uv;
+  uv.kind = WriteMessage::Kind::kUpdateVectors;
+  uv.dimension = 2;
+  uv.ids = {PointId(3), PointId("v")};
+  uv.vectors = {1, 2, 3, 4};
+  samples.push_back(uv);
+  for (auto kind : {WriteMessage::Kind::kSetPayload, WriteMessage::Kind::kOverwritePayload,
+                    WriteMessage::Kind::kDeletePayloadKeys}) {
+    for (bool by_filter : {false, true}) {
+      WriteMessage m;
+      m.kind = kind;
+      m.by_filter = by_filter;
+      if (by_filter) {
+        m.filter = "{\"g\":1}";
+      } else {
+        m.ids = {PointId(1), PointId("two")};
+      }
+      if (kind == WriteMessage::Kind::kDeletePayloadKeys) {
+        m.keys = {"a", "b.c"};
+      } else {
+        m.payload = "{\"a\":[1,2]}";
+      }
+      samples.push_back(m);
+    }
+  }
+  WriteMessage si;
+  si.kind = WriteMessage::Kind::kSetIndex;
+  si.index = IndexToJson(*IndexOptions::Parse("IVF64,PQ4"));
+  samples.push_back(si);
+  for (const auto& m : samples) {
+    const std::string enc = EncodeWriteMessage(m);
+    auto d = DecodeWriteMessage(enc);
+    ASSERT_TRUE(d.ok()) << d.status().ToString();
+    EXPECT_EQ(d->kind, m.kind);
+    EXPECT_EQ(d->ids, m.ids);
+    EXPECT_EQ(d->vectors, m.vectors);
+    EXPECT_EQ(d->dimension, m.dimension);
+    EXPECT_EQ(d->by_filter, m.by_filter);
+    EXPECT_EQ(d->filter, m.filter);
+    EXPECT_EQ(d->payload, m.payload);
+    EXPECT_EQ(d->keys, m.keys);
+    EXPECT_EQ(d->index, m.index);
+    for (size_t n = 0; n < enc.size(); ++n) {
+      EXPECT_EQ(DecodeWriteMessage(std::string_view(enc).substr(0, n)).status().code(), StatusCode::kDataLoss)
+          << static_cast<int>(m.kind) << " prefix " << n;
+    }
+    EXPECT_EQ(DecodeWriteMessage(enc + "x").status().code(), StatusCode::kDataLoss);
+  }
+  // The index options survive their JSON; malformed JSON is InvalidArgument.
+  auto ix = IndexFromJson(si.index);
+  ASSERT_TRUE(ix.ok()) << ix.status().ToString();
+  EXPECT_EQ(ix->ToString(), IndexOptions::Parse("IVF64,PQ4")->ToString());
+  EXPECT_EQ(ix->nlist, 64u);
+  EXPECT_EQ(ix->pq_m, 4u);
+  EXPECT_EQ(IndexFromJson("{\"type\":1}").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(IndexFromJson("[").status().code(), StatusCode::kInvalidArgument);
+  // A payload update by 500 ids splits into parts that each carry the payload.
+  WriteMessage big;
+  big.kind = WriteMessage::Kind::kSetPayload;
+  big.payload = "{\"tag\":\"" + std::string(100, 'x') + "\"}";
+  for (uint64_t i = 0; i < 500; ++i) big.ids.emplace_back(i);
+  auto parts = SplitWriteMessage(big, 1024);
+  ASSERT_TRUE(parts.ok()) << parts.status().ToString();
+  ASSERT_GT(parts->size(), 4u);
+  size_t next = 0;
+  for (const auto& p : *parts) {
+    EXPECT_LE(EncodeWriteMessage(p).size(), 1024u);
+    EXPECT_EQ(p.payload, big.payload);
+    for (const auto& id : p.ids) EXPECT_EQ(id, PointId(static_cast<uint64_t>(next++)));
+  }
+  EXPECT_EQ(next, 500u);
+  // A payload larger than a message is refused, not split.
+  big.payload = "{\"tag\":\"" + std::string(2000, 'x') + "\"}";
+  EXPECT_EQ(SplitWriteMessage(big, 1024).status().code(), StatusCode::kInvalidArgument);
+  big.by_filter = true;
+  big.ids.clear();
+  big.filter = "{}";
+  EXPECT_EQ(SplitWriteMessage(big, 1024).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST(WriteMessageTest, SplitsOnPointBoundariesUnderTheLimit) {
   WriteMessage m;
   m.kind = WriteMessage::Kind::kUpsert;

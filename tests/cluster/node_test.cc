@@ -192,7 +192,7 @@ TEST_F(NodeTest, AnyNodeAnswersAndResultsEqualTheSingleNode) {
   EXPECT_EQ((*listed)[0].name, "docs");
 
   // Unsupported operations say so.
-  EXPECT_EQ(via_b->SetIndex(IndexOptions{}).code(), StatusCode::kUnimplemented);
+  EXPECT_EQ(via_b->RebuildIndex().code(), StatusCode::kUnimplemented);
 
   // Drop: gone everywhere, local data removed on every node.
   ASSERT_TRUE(nodes_["c"].db->DropCollection("docs").ok());
@@ -330,6 +330,165 @@ TEST_F(NodeTest, ShapedAndHybridSearchesEqualTheSingleNode) {
     SearchOptions nan;
     nan.score_threshold = std::numeric_limits<float>::quiet_NaN();
     EXPECT_EQ(c->Search(nan, query, nullptr).status().code(), StatusCode::kInvalidArgument);
+  }
+}
+
+// Payload updates (set, overwrite, delete keys; by ids and by filter) and UpdateVectors go through
+// the log: every replica ends equal to the single node, counts are the single node's, bad updates
+// are refused before anything is published, and a filter of {} never touches the replicas' marker.
+TEST_F(NodeTest, PayloadAndVectorUpdatesEqualTheSingleNode) {
+  for (auto id : {"a", "b", "c"}) ASSERT_NO_FATAL_FAILURE(StartNode(id));
+  CollectionOptions co;
+  co.dimension = kDim;
+  co.metric = Metric::kCosine;
+  co.payload_indexes = {{"g", PayloadFieldType::kInteger}};
+  ASSERT_TRUE(nodes_["a"].db->CreateSharded("upd", co, 3, 2).ok());
+  DatabaseOptions ro;
+  ro.create_if_missing = true;
+  auto ref_db = *Database::Open(ro, dir_.Sub("single"));
+  auto ref = *ref_db->CreateCollection("upd", co);
+  auto c = *nodes_["b"].db->GetCollection("upd");
+
+  std::mt19937 rng(5);
+  std::vector<PointId> ids;
+  std::vector<std::string> payloads;
+  for (uint64_t i = 0; i < 120; ++i) {
+    ids.push_back(i % 3 ? PointId(i) : PointId("u" + std::to_string(i)));
+    payloads.push_back("{\"g\":" + std::to_string(i % 4) + ",\"keep\":" + std::to_string(i) + "}");
+  }
+  auto vecs = RandomVectors(rng, ids.size());
+  ASSERT_TRUE(c->Upsert(WriteOptions{}, ids, vecs, payloads).ok());
+  ASSERT_TRUE(ref->Upsert(WriteOptions{}, ids, vecs, payloads).ok());
+
+  const WriteOptions wo;
+  auto same = [&](StatusOr<uint64_t> got, StatusOr<uint64_t> want, const char* what) {
+    ASSERT_EQ(got.status().code(), want.status().code()) << what << ": " << got.status().ToString();
+    if (want.ok()) {
+      EXPECT_EQ(*got, *want) << what;
+    }
+  };
+  std::vector<PointId> some = {ids[1], ids[3], ids[7], ids[3]};
+  same(c->SetPayload(wo, PointSelector::Ids(some), "{\"tag\":\"x\"}"),
+       ref->SetPayload(wo, PointSelector::Ids(some), "{\"tag\":\"x\"}"), "set by ids");
+  same(c->SetPayload(wo, PointSelector::Where("{\"g\":1}"), "{\"one\":true}"),
+       ref->SetPayload(wo, PointSelector::Where("{\"g\":1}"), "{\"one\":true}"), "set by filter");
+  same(c->OverwritePayload(wo, PointSelector::Ids({ids[10], ids[11]}), "{\"g\":3,\"new\":1}"),
+       ref->OverwritePayload(wo, PointSelector::Ids({ids[10], ids[11]}), "{\"g\":3,\"new\":1}"), "overwrite by ids");
+  std::vector<std::string> keys = {"keep"};
+  same(c->DeletePayloadKeys(wo, PointSelector::Where("{\"g\":2}"), keys),
+       ref->DeletePayloadKeys(wo, PointSelector::Where("{\"g\":2}"), keys), "delete keys by filter");
+  std::vector<std::string> tag = {"tag"};
+  same(c->DeletePayloadKeys(wo, PointSelector::Ids({ids[1]}), tag),
+       ref->DeletePayloadKeys(wo, PointSelector::Ids({ids[1]}), tag), "delete keys by ids");
+  // {} selects every point, and never the marker: the replicas go on applying afterwards.
+  same(c->SetPayload(wo, PointSelector::Where("{}"), "{\"all\":1}"),
+       ref->SetPayload(wo, PointSelector::Where("{}"), "{\"all\":1}"), "set everything");
+  same(c->OverwritePayload(wo, PointSelector::Where("{\"g\":0}"), "{\"g\":0}"),
+       ref->OverwritePayload(wo, PointSelector::Where("{\"g\":0}"), "{\"g\":0}"), "overwrite by filter");
+  std::vector<PointId> moved = {ids[2], ids[5], ids[9]};
+  auto new_vecs = RandomVectors(rng, moved.size());
+  ASSERT_TRUE(c->UpdateVectors(wo, moved, new_vecs).ok());
+  ASSERT_TRUE(ref->UpdateVectors(wo, moved, new_vecs).ok());
+
+  // Refused before publishing, with the single node's codes; nothing changes.
+  std::vector<PointId> missing = {ids[0], PointId(999999)};
+  same(c->SetPayload(wo, PointSelector::Ids(missing), "{\"m\":1}"),
+       ref->SetPayload(wo, PointSelector::Ids(missing), "{\"m\":1}"), "missing id");
+  EXPECT_EQ(c->SetPayload(wo, PointSelector::Ids({ids[0]}), "[1]").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(c->SetPayload(wo, PointSelector::Ids({ids[0]}), "{\"_sextant_applied_seq\":1}").status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(c->Upsert(wo, std::vector<PointId>{PointId(5000)}, RandomVectors(rng, 1),
+                      std::vector<std::string>{"{\"_sextant_applied_seq\":1}"})
+                .code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(c->SetPayload(wo, PointSelector::Where(""), "{\"m\":1}").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(c->SetPayload(wo, PointSelector::Where("{\"g\":"), "{\"m\":1}").status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(c->DeletePayloadKeys(wo, PointSelector::Ids({ids[0]}), {}).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(c->UpdateVectors(wo, missing, RandomVectors(rng, 2)).code(), StatusCode::kNotFound);
+  EXPECT_EQ(c->UpdateVectors(wo, moved, RandomVectors(rng, 1)).code(), StatusCode::kInvalidArgument);
+  std::vector<float> nan_vec(kDim, std::numeric_limits<float>::quiet_NaN());
+  EXPECT_EQ(c->UpdateVectors(wo, std::vector<PointId>{ids[0]}, nan_vec).code(), StatusCode::kInvalidArgument);
+  std::vector<float> zero(kDim, 0.0f);
+  EXPECT_EQ(c->UpdateVectors(wo, std::vector<PointId>{ids[0]}, zero).code(), StatusCode::kInvalidArgument);
+  // A write after them all: every replica is still applying.
+  const std::vector<float> last_vec(vecs.begin(), vecs.begin() + kDim);
+  ASSERT_TRUE(c->Upsert(wo, std::vector<PointId>{PointId(7777)}, last_vec).ok());
+  ASSERT_TRUE(ref->Upsert(wo, std::vector<PointId>{PointId(7777)}, last_vec).ok());
+
+  std::vector<PointId> all = ids;
+  all.push_back(PointId(7777));
+  auto want = *ref->GetMany(all);
+  for (auto id : {"a", "b", "c"}) {
+    auto via = *nodes_[id].db->GetCollection("upd");
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto n = via->CountWhere("{\"all\":1}");
+      auto m = via->Count();
+      if (n.ok() && m.ok() && *n == ids.size() - 30 && *m == all.size()) break;  // the 30 g=0 points lost "all"
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    auto got = via->GetMany(all);
+    ASSERT_TRUE(got.ok()) << id << ": " << got.status().ToString();
+    for (size_t i = 0; i < all.size(); ++i) {
+      ASSERT_TRUE((*got)[i].has_value()) << id << " " << all[i].ToString();
+      EXPECT_EQ((*got)[i]->payload, want[i]->payload) << id << " " << all[i].ToString();
+      EXPECT_EQ((*got)[i]->vector, want[i]->vector) << id << " " << all[i].ToString();
+    }
+    EXPECT_EQ(*via->CountWhere("{\"g\":3}"), *ref->CountWhere("{\"g\":3}")) << id;
+    SearchOptions so;
+    so.k = 5;
+    so.filter = "{\"one\":true}";
+    auto q = std::vector<float>(vecs.begin() + 2 * kDim, vecs.begin() + 3 * kDim);
+    auto hits = via->Search(so, q, nullptr);
+    ASSERT_TRUE(hits.ok());
+    auto want_hits = *ref->Search(so, q);
+    ASSERT_EQ(hits->size(), want_hits.size());
+    for (size_t i = 0; i < hits->size(); ++i) EXPECT_EQ((*hits)[i].id.ToString(), want_hits[i].id.ToString());
+  }
+  // SetIndex through the log: every replica's local collection changes its index, the catalogue
+  // records it (Describe through any node), exact searches still equal the single node.
+  auto hnsw = IndexOptions::Parse("HNSW16");
+  ASSERT_TRUE(hnsw.ok()) << hnsw.status().ToString();
+  IndexOptions bad = *hnsw;
+  bad.m = 0;
+  EXPECT_EQ(c->SetIndex(bad).code(), StatusCode::kInvalidArgument);
+  ASSERT_TRUE(c->SetIndex(*hnsw).ok());
+  ASSERT_TRUE(ref->SetIndex(*hnsw).ok());
+  const std::string want_index = (*ref->Describe()).index;
+  for (auto id : {"a", "b", "c"}) {
+    auto via = *nodes_[id].db->GetCollection("upd");
+    EXPECT_EQ((*via->Describe()).index, want_index) << id;
+    auto spec = *nodes_[id].node->GetSpec("upd");
+    for (uint32_t s = 0; s < 3; ++s) {
+      auto rep = nodes_[id].node->LocalReplica(spec, s);
+      if (!rep) continue;
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while ((*rep->collection()->Describe()).index != want_index && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      EXPECT_EQ((*rep->collection()->Describe()).index, want_index) << id << " shard " << s;
+    }
+    SearchOptions so;
+    so.k = 10;
+    so.exact = true;
+    auto hits = via->Search(so, last_vec, nullptr);
+    ASSERT_TRUE(hits.ok()) << hits.status().ToString();
+    auto want_hits = *ref->Search(so, last_vec);
+    ASSERT_EQ(hits->size(), want_hits.size());
+    for (size_t i = 0; i < hits->size(); ++i) EXPECT_EQ((*hits)[i].id.ToString(), want_hits[i].id.ToString());
+  }
+  EXPECT_EQ(c->RebuildIndex().code(), StatusCode::kUnimplemented);
+
+  // Every replica applied every record (none skipped as rejected).
+  for (auto id : {"a", "b", "c"}) {
+    auto spec = *nodes_[id].node->GetSpec("upd");
+    for (uint32_t s = 0; s < 3; ++s) {
+      if (auto rep = nodes_[id].node->LocalReplica(spec, s)) {
+        EXPECT_EQ(rep->skipped_records(), 0u) << id << " shard " << s;
+        EXPECT_TRUE(rep->last_error().ok()) << rep->last_error().ToString();
+      }
+    }
   }
 }
 
