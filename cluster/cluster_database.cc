@@ -28,6 +28,21 @@ bool HitBefore(Metric metric, const Hit& a, const Hit& b) {
   return IdBefore(a.id, b.id);
 }
 
+namespace {
+
+// What a collection's definition says of it (the counts come from its shards).
+CollectionInfo SpecInfo(const CollectionSpec& spec) {
+  CollectionInfo info;
+  info.name = spec.name;
+  info.dimension = spec.options.dimension;
+  info.metric = spec.options.metric;
+  info.index = spec.options.index.ToString();
+  info.properties = spec.options.properties;
+  return info;
+}
+
+}  // namespace
+
 class ClusterCollection final : public Collection {
  public:
   ClusterCollection(ClusterNode* node, CollectionSpec spec) : node_(node), spec_(std::move(spec)) {}
@@ -197,12 +212,7 @@ class ClusterCollection final : public Collection {
   }
 
   StatusOr<CollectionInfo> Describe() const override {
-    CollectionInfo info;
-    info.name = spec_.name;
-    info.dimension = spec_.options.dimension;
-    info.metric = spec_.options.metric;
-    info.index = spec_.options.index.ToString();
-    info.properties = spec_.options.properties;
+    CollectionInfo info = SpecInfo(spec_);
     SEXTANT_ASSIGN_OR_RETURN(info.count, Count());
     return info;
   }
@@ -249,12 +259,7 @@ StatusOr<std::vector<CollectionInfo>> ClusterDatabase::ListCollections() const {
     auto info = c.Describe();
     if (!info.ok()) {
       // A shard without a live replica: list the collection anyway, saying so.
-      CollectionInfo partial;
-      partial.name = spec.name;
-      partial.dimension = spec.options.dimension;
-      partial.metric = spec.options.metric;
-      partial.index = spec.options.index.ToString();
-      partial.properties = spec.options.properties;
+      CollectionInfo partial = SpecInfo(spec);
       partial.damage = std::string(info.status().message());
       out.push_back(std::move(partial));
       continue;

@@ -273,6 +273,20 @@ StatusOr<T> ClusterNode::ReadShard(const CollectionSpec& spec, uint32_t shard, j
     std::lock_guard<std::mutex> lock(mu_);
     live = live_;
   }
+  // The live set is refreshed once per heartbeat; a node that joined since (or one that just
+  // started and has not seen the others yet) is looked up now rather than reported missing.
+  const auto& where = spec.placement[shard];
+  if (std::none_of(where.begin(), where.end(),
+                   [&](const std::string& n) { return std::binary_search(live.begin(), live.end(), n); })) {
+    auto nodes = membership_->LiveNodes();
+    if (nodes.ok()) {
+      live.clear();
+      for (const auto& x : *nodes) live.push_back(x.id);
+      std::sort(live.begin(), live.end());
+      std::lock_guard<std::mutex> lock(mu_);
+      live_ = live;
+    }
+  }
   request["h"] = HeaderToJson(h);
   Status last = Status::Unavailable("shard " + std::to_string(shard) + " of collection " + spec.name +
                                     " has no live replica (placed on " + [&] {

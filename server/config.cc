@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <sstream>
+#include <utility>
 
 #include "sextant/options.h"
 
@@ -47,6 +48,7 @@ constexpr Flag kFlags[] = {
     {"max-nprobe", Kind::kNumber},
     {"max-payload-bytes", Kind::kNumber},
     {"block-cache-bytes", Kind::kNumber},
+    {"memory-limit", Kind::kString},
     {"slow-call-ms", Kind::kNumber},
     {"log-level", Kind::kString},
     {"model-dir", Kind::kString},
@@ -97,6 +99,50 @@ std::optional<uint64_t> ParseNumber(std::string_view text) {
   }
   return v;
 }
+
+}  // namespace
+
+std::optional<uint64_t> ParseByteSize(std::string_view text) {
+  size_t i = 0;
+  uint64_t whole = 0;
+  while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+    if (whole > (uint64_t{1} << 62) / 10) return std::nullopt;
+    whole = whole * 10 + static_cast<uint64_t>(text[i++] - '0');
+  }
+  if (i == 0) return std::nullopt;
+  double fraction = 0;  // digits after a '.', as a fraction of one unit
+  if (i < text.size() && text[i] == '.') {
+    ++i;
+    double scale = 0.1;
+    const size_t start = i;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
+      fraction += scale * (text[i++] - '0');
+      scale /= 10;
+    }
+    if (i == start) return std::nullopt;
+  }
+  std::string unit;
+  for (; i < text.size(); ++i) {
+    if (text[i] == ' ' && unit.empty()) continue;  // "4 GiB"
+    unit += static_cast<char>(std::tolower(static_cast<unsigned char>(text[i])));
+  }
+  static const std::pair<std::string_view, uint64_t> kUnits[] = {
+      {"", 1},           {"b", 1},
+      {"k", 1ull << 10}, {"kib", 1ull << 10}, {"kb", 1000ull},
+      {"m", 1ull << 20}, {"mib", 1ull << 20}, {"mb", 1000000ull},
+      {"g", 1ull << 30}, {"gib", 1ull << 30}, {"gb", 1000000000ull},
+      {"t", 1ull << 40}, {"tib", 1ull << 40}, {"tb", 1000000000000ull},
+  };
+  for (const auto& [name, factor] : kUnits) {
+    if (unit != name) continue;
+    if (whole > (uint64_t{1} << 62) / factor) return std::nullopt;
+    if (factor == 1 && fraction != 0) return std::nullopt;  // no fractions of a byte
+    return whole * factor + static_cast<uint64_t>(fraction * static_cast<double>(factor));
+  }
+  return std::nullopt;
+}
+
+namespace {
 
 bool ReadFile(const std::string& path, std::string* out) {
   std::ifstream in(path, std::ios::binary);
@@ -305,6 +351,10 @@ Limits:
   --max-nprobe N           largest per-search IVF nprobe (default 65536)
   --max-payload-bytes N    largest payload JSON of one point (default 65536)
   --block-cache-bytes N    storage block cache (default 67108864)
+  --memory-limit SIZE      memory budget of the database: writes and index builds that would pass
+                           it fail with RESOURCE_EXHAUSTED (512MiB, 4GiB, 8GB, 1.5G; KiB/MiB/GiB
+                           and K/M/G are powers of 1024, KB/MB/GB of 1000). Default: 3/4 of the
+                           machine's memory or of the cgroup limit
 
 Text collections (RAG):
   --model-dir DIR          root of local embedding models (default $SEXTANT_MODEL_DIR, else
@@ -486,6 +536,19 @@ ParseResult ParseConfig(int argc, const char* const* argv) {
       !number("block-cache-bytes", 0, uint64_t{1} << 44, &c.block_cache_bytes) ||
       !number("slow-call-ms", 0, 3600000, &c.slow_call_ms)) {
     return result;
+  }
+  if (const auto* v = last("memory-limit")) {
+    const auto bytes = ParseByteSize(*v);
+    if (!bytes) {
+      error = "--memory-limit: \"" + *v + "\" is not a size (a number and a unit: 512MiB, 4GiB, 8GB, 1.5G)";
+      return result;
+    }
+    if (*bytes <= c.block_cache_bytes) {
+      error = "--memory-limit: " + std::to_string(*bytes) + " bytes must exceed --block-cache-bytes (" +
+              std::to_string(c.block_cache_bytes) + "), which the budget includes";
+      return result;
+    }
+    c.memory_limit_bytes = *bytes;
   }
 
   if (const auto* v = last("cluster")) {

@@ -5,6 +5,7 @@
 #define SEXTANT_SERVER_CONFIG_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,6 +49,7 @@ struct ServerConfig {
   uint32_t max_nprobe = 65536;      // largest SearchParams.nprobe
   uint64_t max_payload_bytes = 64u << 10;
   uint64_t block_cache_bytes = 64u << 20;
+  uint64_t memory_limit_bytes = 0;  // --memory-limit; 0: the engine's default (3/4 of RAM or the cgroup limit)
   uint32_t slow_call_ms = 1000;  // calls at least this slow are logged at info
   LogLevel log_level = LogLevel::kInfo;
 
@@ -85,6 +87,10 @@ ParseResult ParseConfig(int argc, const char* const* argv);
 
 // The --help text.
 std::string_view UsageText();
+
+// "4GiB", "512 MiB", "8GB", "1.5G", "1048576": bytes. KiB/MiB/GiB/TiB and K/M/G/T are powers of
+// 1024, KB/MB/GB/TB powers of 1000 (case-insensitive); nullopt when malformed or above 2^62.
+std::optional<uint64_t> ParseByteSize(std::string_view text);
 
 // Whether `host_port`'s host is a loopback address (127.0.0.0/8, ::1, localhost).
 bool IsLoopbackAddress(std::string_view host_port);

@@ -104,6 +104,13 @@ std::string RenderMetrics(Metrics& metrics, const Database& db) {
     metrics.ReplaceGauge("sextant_vector_memory_bytes",
                          "Memory of the float32 vectors, per collection.", vector_bytes);
   }
+  const MemoryUsage memory = db.Memory();
+  metrics.SetGauge("sextant_memory_used_bytes",
+                   "Memory the database holds by its own estimate (vectors, ids, indexes, block cache); "
+                   "writes that would pass sextant_memory_limit_bytes are refused.",
+                   {}, static_cast<double>(memory.used_bytes));
+  metrics.SetGauge("sextant_memory_limit_bytes", "The database's memory budget (--memory-limit).", {},
+                   static_cast<double>(memory.limit_bytes));
   return metrics.Render();
 }
 
@@ -122,6 +129,7 @@ int RunServer(const ServerConfig& config) {
   db_options.create_if_missing = true;
   db_options.max_payload_bytes = config.max_payload_bytes;
   db_options.block_cache_bytes = config.block_cache_bytes;
+  db_options.memory_limit_bytes = config.memory_limit_bytes;
   auto opened = Database::Open(db_options, config.data_dir);
   if (!opened.ok()) {
     Log(LogLevel::kError, "open_failed",

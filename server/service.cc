@@ -149,6 +149,9 @@ grpc::Status SextantService::ServerInfo(grpc::ServerContext* ctx, const v1::Serv
     resp->set_max_k(options_.max_k);
     resp->set_max_ef_search(options_.max_ef_search);
     resp->set_max_nprobe(options_.max_nprobe);
+    const MemoryUsage memory = db_->Memory();
+    resp->set_memory_limit_bytes(memory.limit_bytes);
+    resp->set_memory_used_bytes(memory.used_bytes);
     return grpc::Status::OK;
   });
 }

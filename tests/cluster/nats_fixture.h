@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -81,8 +82,13 @@ class NatsServerProcess {
     std::string log = (dir_ / "nats.log").string();
     pid_ = ::fork();
     if (pid_ == 0) {
+      // Both streams to the log (a server holding the test's stdout keeps ctest waiting after a
+      // timeout), and the server dies with the test.
       FILE* f = std::freopen(log.c_str(), "a", stderr);
+      FILE* g = std::freopen(log.c_str(), "a", stdout);
       (void)f;
+      (void)g;
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       ::execl(bin.c_str(), bin.c_str(), "-c", conf.c_str(), static_cast<char*>(nullptr));
       std::_Exit(127);
     }

@@ -11,6 +11,7 @@
 namespace sextant::testing {
 namespace {
 
+using server::ParseByteSize;
 using server::ParseResult;
 
 ParseResult Parse(std::vector<std::string> args) {
@@ -158,6 +159,12 @@ TEST(ConfigTest, BadSettings) {
       {{"--allow-remote=maybe"}, "--allow-remote"},
       {{"--api-key", "has space"}, "--api-key"},
       {{"--api-key-file", "/nonexistent-keys"}, "cannot read"},
+      {{"--memory-limit", "abc"}, "--memory-limit: \"abc\" is not a size"},
+      {{"--memory-limit", "4 parsecs"}, "is not a size"},
+      {{"--memory-limit", "1.5"}, "is not a size"},  // no fractions of a byte
+      {{"--memory-limit", "99999999999TiB"}, "is not a size"},
+      {{"--memory-limit", "64MiB"}, "must exceed --block-cache-bytes"},
+      {{"--memory-limit", "1GiB", "--block-cache-bytes", "2147483648"}, "must exceed --block-cache-bytes"},
   };
   for (const Case& c : cases) {
     const ParseResult r = Parse(c.args);
@@ -287,6 +294,25 @@ TEST(ConfigTest, ConfigFileReachesTheServer) {
   ASSERT_TRUE(server.stub().ServerInfo(Ctx().get(), v1::ServerInfoRequest(), &info).ok());
   EXPECT_EQ(info.max_batch_points(), 33u);
   EXPECT_EQ(info.max_dimension(), 78u);
+}
+
+TEST(ConfigTest, MemoryLimitSizes) {
+  EXPECT_EQ(ParseByteSize("1048576"), uint64_t{1} << 20);
+  EXPECT_EQ(ParseByteSize("4GiB"), uint64_t{4} << 30);
+  EXPECT_EQ(ParseByteSize("4 gib"), uint64_t{4} << 30);
+  EXPECT_EQ(ParseByteSize("4G"), uint64_t{4} << 30);
+  EXPECT_EQ(ParseByteSize("8GB"), uint64_t{8000000000});
+  EXPECT_EQ(ParseByteSize("512MiB"), uint64_t{512} << 20);
+  EXPECT_EQ(ParseByteSize("1.5GiB"), uint64_t{3} << 29);
+  EXPECT_EQ(ParseByteSize("2TiB"), uint64_t{2} << 40);
+  EXPECT_EQ(ParseByteSize("100KB"), uint64_t{100000});
+  for (const char* bad : {"", "GiB", "-1GiB", "1.GiB", "1e9", "5 X", "1.5", "0x10"}) {
+    EXPECT_EQ(ParseByteSize(bad), std::nullopt) << bad;
+  }
+  const ParseResult r = Parse({"--memory-limit", "2GiB"});
+  ASSERT_EQ(r.action, ParseResult::Action::kRun) << r.error;
+  EXPECT_EQ(r.config.memory_limit_bytes, uint64_t{2} << 30);
+  EXPECT_EQ(Parse({}).config.memory_limit_bytes, 0u);  // the engine's default
 }
 
 }  // namespace

@@ -801,8 +801,13 @@ type ServerInfoResponse struct {
 	MaxK            uint32 `protobuf:"varint,55,opt,name=max_k,json=maxK,proto3" json:"max_k,omitempty"`                        // most hits per query (SearchParams.k)
 	MaxEfSearch     uint32 `protobuf:"varint,56,opt,name=max_ef_search,json=maxEfSearch,proto3" json:"max_ef_search,omitempty"` // largest SearchParams.ef_search
 	MaxNprobe       uint32 `protobuf:"varint,57,opt,name=max_nprobe,json=maxNprobe,proto3" json:"max_nprobe,omitempty"`         // largest SearchParams.nprobe
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The database's memory budget (--memory-limit) and what it holds now by its own estimate
+	// (vectors, ids, indexes, block cache). Writes and index builds that would pass the limit fail
+	// with RESOURCE_EXHAUSTED; deletes free memory.
+	MemoryLimitBytes uint64 `protobuf:"varint,50,opt,name=memory_limit_bytes,json=memoryLimitBytes,proto3" json:"memory_limit_bytes,omitempty"`
+	MemoryUsedBytes  uint64 `protobuf:"varint,51,opt,name=memory_used_bytes,json=memoryUsedBytes,proto3" json:"memory_used_bytes,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ServerInfoResponse) Reset() {
@@ -901,6 +906,20 @@ func (x *ServerInfoResponse) GetMaxEfSearch() uint32 {
 func (x *ServerInfoResponse) GetMaxNprobe() uint32 {
 	if x != nil {
 		return x.MaxNprobe
+	}
+	return 0
+}
+
+func (x *ServerInfoResponse) GetMemoryLimitBytes() uint64 {
+	if x != nil {
+		return x.MemoryLimitBytes
+	}
+	return 0
+}
+
+func (x *ServerInfoResponse) GetMemoryUsedBytes() uint64 {
+	if x != nil {
+		return x.MemoryUsedBytes
 	}
 	return 0
 }
@@ -5782,7 +5801,7 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\apayload\x18\x03 \x01(\tR\apayload\x12\x1d\n" +
 	"\n" +
 	"vector_f32\x18\x1e \x01(\fR\tvectorF32\"\x13\n" +
-	"\x11ServerInfoRequest\"\xd3\x02\n" +
+	"\x11ServerInfoRequest\"\xad\x03\n" +
 	"\x12ServerInfoResponse\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12\x14\n" +
 	"\x05build\x18\x02 \x01(\tR\x05build\x12\x1d\n" +
@@ -5795,7 +5814,9 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\x05max_k\x187 \x01(\rR\x04maxK\x12\"\n" +
 	"\rmax_ef_search\x188 \x01(\rR\vmaxEfSearch\x12\x1d\n" +
 	"\n" +
-	"max_nprobe\x189 \x01(\rR\tmaxNprobe\"\xa6\x03\n" +
+	"max_nprobe\x189 \x01(\rR\tmaxNprobe\x12,\n" +
+	"\x12memory_limit_bytes\x182 \x01(\x04R\x10memoryLimitBytes\x12*\n" +
+	"\x11memory_used_bytes\x183 \x01(\x04R\x0fmemoryUsedBytes\"\xa6\x03\n" +
 	"\x17CreateCollectionRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tdimension\x18\x02 \x01(\rR\tdimension\x12*\n" +

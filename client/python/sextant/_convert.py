@@ -224,14 +224,11 @@ def filter_to_json(filter: object, field: str = "filter") -> str:
 # ---------------------------------------------------------------- points
 
 
-def points_to_proto(
-    ids: Sequence[object],
-    vectors: object,
-    payloads: Optional[Sequence[object]],
-    offset: int = 0,
-) -> List[pb.Point]:
-    """One message per point. `offset` is the index of ids[0] in the caller's whole input, so
-    that errors name the caller's row."""
+def _checked_batch(
+    ids: Sequence[object], vectors: object, payloads: Optional[Sequence[object]]
+) -> Tuple["np.ndarray[Any, np.dtype[np.float32]]", int]:
+    """The vectors as a matrix and the point count, after checking that vectors and payloads
+    come one per id."""
     matrix = as_matrix(vectors)
     n = len(ids)
     if matrix.shape[0] != n:
@@ -245,6 +242,18 @@ def points_to_proto(
             raise InvalidArgumentError(
                 f"payloads: {len(payloads)} payloads for {n} ids; give one per id (or None)"
             )
+    return matrix, n
+
+
+def points_to_proto(
+    ids: Sequence[object],
+    vectors: object,
+    payloads: Optional[Sequence[object]],
+    offset: int = 0,
+) -> List[pb.Point]:
+    """One message per point. `offset` is the index of ids[0] in the caller's whole input, so
+    that errors name the caller's row."""
+    matrix, n = _checked_batch(ids, vectors, payloads)
     # Vectors travel as packed little-endian float32 (Point.vector_f32): one bytes copy per
     # point instead of a Python float per component.
     packed = packed_rows(matrix)
@@ -319,19 +328,7 @@ def encode_upsert_request(
 ) -> bytes:
     """A serialized UpsertRequest of these points, validated as points_to_proto validates them
     (errors name the caller's row: `offset` is the index of ids[0] in the whole input)."""
-    matrix = as_matrix(vectors)
-    n = len(ids)
-    if matrix.shape[0] != n:
-        raise InvalidArgumentError(
-            f"vectors: {matrix.shape[0]} vectors for {n} ids; give one vector per id"
-        )
-    if payloads is not None:
-        if isinstance(payloads, (str, bytes, Mapping)):
-            raise InvalidArgumentError("payloads: expected a list with one payload per id")
-        if len(payloads) != n:
-            raise InvalidArgumentError(
-                f"payloads: {len(payloads)} payloads for {n} ids; give one per id (or None)"
-            )
+    matrix, n = _checked_batch(ids, vectors, payloads)
     parts = [_length_delimited(b"\x0a", collection.encode("utf-8"))] if collection else []
     if n:
         le = np.ascontiguousarray(matrix, dtype="<f4")
