@@ -3,13 +3,11 @@
 # builds in build/, runs the whole suite with ctest (the engine, sextantd, and the C++, Python and
 # Go clients against real servers), runs the suites of the code with SIMD kernels (distance
 # kernels, indexes, collections, the local encoder) again with the kernels forced to scalar, then
-# builds the engine and server suites with ThreadSanitizer (clang-14) in build-tsan/ and runs the
-# concurrent ones, then builds with AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/ and
-# runs the C++ suites once more.
+# builds with AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/ and runs the C++ suites
+# once more.
 #
 #   bash scripts/test.sh              everything (what CI runs)
-#   SEXTANT_TEST_SANITIZE=0 bash scripts/test.sh    skip the address,undefined build (faster, local use)
-#   SEXTANT_TEST_TSAN=0 bash scripts/test.sh        skip the ThreadSanitizer build
+#   SEXTANT_TEST_SANITIZE=0 bash scripts/test.sh    skip the sanitizer build (faster, local use)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,22 +50,6 @@ ctest --test-dir build --output-on-failure -j "$jobs"
 
 echo "== tests of the code with SIMD kernels, forced to scalar"
 SEXTANT_SIMD=scalar ctest --test-dir build --output-on-failure -j "$jobs" -L "^(simd|index|collection|rag)$"
-
-if [ "${SEXTANT_TEST_TSAN:-1}" != "0" ]; then
-  # ThreadSanitizer (clang-14): the engine's concurrency-relevant suites (collection with its
-  # stress and race tests, index, db) and sextantd end to end. No benchmarks, tools or clients.
-  # Races in Debian's uninstrumented RocksDB are suppressed (tests/tsan.supp); any in our code
-  # fails the run (halt_on_error).
-  echo "== ThreadSanitizer build (clang-14) in build-tsan/"
-  cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 \
-    -DSEXTANT_SANITIZE=thread -DSEXTANT_BUILD_BENCH=OFF "${launcher[@]}" >/dev/null
-  cmake --build build-tsan -j "$jobs" --target collection_test index_test db_test server_test
-  echo "== collection, index, db and server suites under ThreadSanitizer"
-  export TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp:halt_on_error=1:second_deadlock_stack=1"
-  ctest --test-dir build-tsan --output-on-failure -j "$jobs" -L '^(collection|index|db)$'
-  ctest --test-dir build-tsan --output-on-failure -j "$jobs" -R '^server\.'
-  unset TSAN_OPTIONS
-fi
 
 if [ "${SEXTANT_TEST_SANITIZE:-1}" != "0" ]; then
   # -O1, as AddressSanitizer's documentation advises: the largest test file compiles in 89 s
