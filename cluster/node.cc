@@ -245,6 +245,21 @@ StatusOr<ShardSequences> ClusterNode::DeleteWhere(const CollectionSpec& spec, st
   return seqs;
 }
 
+StatusOr<ShardSequences> ClusterNode::UpdateVectors(const CollectionSpec& spec, std::span<const PointId> ids,
+                                                    std::span<const float> vectors) {
+  SEXTANT_ASSIGN_OR_RETURN(auto seqs, writer_->UpdateVectors(spec, ids, vectors));
+  NoteWritten(spec, seqs);
+  return seqs;
+}
+
+StatusOr<ShardSequences> ClusterNode::UpdatePayload(const CollectionSpec& spec, WriteMessage::Kind kind,
+                                                    const PointSelector& selector, std::string_view payload,
+                                                    std::span<const std::string> keys) {
+  SEXTANT_ASSIGN_OR_RETURN(auto seqs, writer_->UpdatePayload(spec, kind, selector, payload, keys));
+  NoteWritten(spec, seqs);
+  return seqs;
+}
+
 // ---- shard reads
 
 StatusOr<json> ClusterNode::Ask(const std::string& node, const json& request, int64_t timeout_ms) {

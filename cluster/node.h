@@ -74,6 +74,11 @@ class ClusterNode {
                                   std::span<const float> vectors, std::span<const std::string> payloads);
   StatusOr<ShardSequences> Delete(const CollectionSpec& spec, std::span<const PointId> ids);
   StatusOr<ShardSequences> DeleteWhere(const CollectionSpec& spec, std::string_view filter);
+  StatusOr<ShardSequences> UpdateVectors(const CollectionSpec& spec, std::span<const PointId> ids,
+                                         std::span<const float> vectors);
+  StatusOr<ShardSequences> UpdatePayload(const CollectionSpec& spec, WriteMessage::Kind kind,
+                                         const PointSelector& selector, std::string_view payload,
+                                         std::span<const std::string> keys);
 
   // ---- reads of one shard, from one live replica (this node's when it hosts one). Unavailable
   // naming the shard when no replica answers.

@@ -118,6 +118,36 @@ Status ShardReplica::Apply(uint64_t seq, std::string_view data) {
         if (st.ok()) st = UpsertMarkerOnly(seq);
         break;
       }
+      case WriteMessage::Kind::kUpdateVectors: {
+        if (m.dimension != spec_.options.dimension) {
+          st = Status::InvalidArgument("record of dimension " + std::to_string(m.dimension) + " for a collection of " +
+                                       std::to_string(spec_.options.dimension));
+          break;
+        }
+        // Like a delete by ids, applying it again to the state it produced changes nothing, so
+        // the marker follows in a second batch.
+        st = coll_->UpdateVectors(wo, m.ids, m.vectors);
+        if (st.ok()) st = UpsertMarkerOnly(seq);
+        break;
+      }
+      case WriteMessage::Kind::kSetPayload:
+      case WriteMessage::Kind::kOverwritePayload:
+      case WriteMessage::Kind::kDeletePayloadKeys: {
+        // Idempotent too (a point an update made match its filter was selected by it already);
+        // a filter never selects the marker.
+        PointSelector sel = m.by_filter ? PointSelector::Where(WithoutMarker(m.filter)) : PointSelector::Ids(m.ids);
+        StatusOr<uint64_t> done = uint64_t{0};
+        if (m.kind == WriteMessage::Kind::kSetPayload) {
+          done = coll_->SetPayload(wo, sel, m.payload);
+        } else if (m.kind == WriteMessage::Kind::kOverwritePayload) {
+          done = coll_->OverwritePayload(wo, sel, m.payload);
+        } else {
+          done = coll_->DeletePayloadKeys(wo, sel, m.keys);
+        }
+        st = done.status();
+        if (st.ok()) st = UpsertMarkerOnly(seq);
+        break;
+      }
       case WriteMessage::Kind::kDeleteWhere: {
         PointId id(kMarkerId);
         std::string payload = MarkerPayload(seq);
@@ -263,8 +293,9 @@ StatusOr<std::vector<Hit>> ShardReplica::Search(const SearchOptions& options, st
   SearchOptions o = options;
   bool has_marker = applied_.load() > 0;
   if (!has_marker) return coll_->Search(o, query, plan);
-  if (!o.text.empty()) {
-    // Hybrid and text search fuse ranks: keep the marker out of the candidates altogether.
+  if (!o.text.empty() || !o.group_by.empty() || o.mmr) {
+    // Hybrid and text search fuse ranks, group_by and mmr choose from a candidate pool: keep the
+    // marker out of the candidates altogether.
     o.filter = WithoutMarker(o.filter);
     return coll_->Search(o, query, plan);
   }

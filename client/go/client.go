@@ -164,6 +164,10 @@ func (c *Client) CreateCollection(ctx context.Context, name string, cfg Collecti
 		req.PayloadIndexes = append(req.PayloadIndexes,
 			&pb.PayloadIndex{Field: pi.Field, Type: pb.PayloadFieldType(pi.Type)})
 	}
+	for _, tf := range cfg.TextFields {
+		req.TextFields = append(req.TextFields, &pb.TextField{Field: tf.Field, Language: tf.Language,
+			NoStemming: tf.NoStemming, NoStopWords: tf.NoStopWords})
+	}
 	if _, err := c.rpc.CreateCollection(ctx, req); err != nil {
 		return nil, wrapError(op, err)
 	}
