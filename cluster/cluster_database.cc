@@ -248,7 +248,11 @@ class ClusterCollection final : public Collection {
     return info;
   }
 
-  Status SetIndex(const IndexOptions&) override { return NotInCluster("SetIndex"); }
+  Status SetIndex(const IndexOptions& index) override {
+    SEXTANT_RETURN_IF_ERROR(node_->SetIndex(spec_, index).status());
+    spec_.options.index = index;
+    return Status::OK();
+  }
   Status RebuildIndex() override { return NotInCluster("RebuildIndex"); }
   Status WaitForIndex(uint64_t timeout_ms) const override {
     for (uint32_t s = 0; s < spec_.shards; ++s) {

@@ -83,7 +83,9 @@ StatusOr<ShardSequences> LogWriter::PublishPerShard(const CollectionSpec& spec, 
   ShardSequences seqs(spec.shards, 0);
   for (uint32_t s = 0; s < spec.shards; ++s) {
     WriteMessage& m = per_shard[s];
-    if (m.kind != WriteMessage::Kind::kDeleteWhere && !(m.IsPayloadKind() && m.by_filter) && m.ids.empty()) continue;
+    const bool every_shard = m.kind == WriteMessage::Kind::kDeleteWhere || m.kind == WriteMessage::Kind::kSetIndex ||
+                             (m.IsPayloadKind() && m.by_filter);
+    if (!every_shard && m.ids.empty()) continue;
     SEXTANT_ASSIGN_OR_RETURN(auto parts, SplitWriteMessage(std::move(m), max_message_bytes_));
     for (const auto& part : parts) {
       SEXTANT_ASSIGN_OR_RETURN(auto ack, nats_->Publish(spec.Subject(s), EncodeWriteMessage(part), NextMsgId()));
@@ -217,6 +219,16 @@ StatusOr<ShardSequences> LogWriter::UpdatePayload(const CollectionSpec& spec, Wr
       SEXTANT_RETURN_IF_ERROR(ValidateId(selector.ids[i], i));
       per_shard[ShardOf(selector.ids[i], spec.shards)].ids.push_back(selector.ids[i]);
     }
+  }
+  return PublishPerShard(spec, per_shard);
+}
+
+StatusOr<ShardSequences> LogWriter::SetIndex(const CollectionSpec& spec, const IndexOptions& index) {
+  SEXTANT_RETURN_IF_ERROR(index.Validate(spec.options.dimension));
+  std::vector<WriteMessage> per_shard(spec.shards);
+  for (auto& m : per_shard) {
+    m.kind = WriteMessage::Kind::kSetIndex;
+    m.index = IndexToJson(index);
   }
   return PublishPerShard(spec, per_shard);
 }

@@ -54,6 +54,9 @@ class LogWriter {
                                          const PointSelector& selector, std::string_view payload,
                                          std::span<const std::string> keys);
 
+  // Published to every shard; InvalidArgument when the options do not fit the collection.
+  StatusOr<ShardSequences> SetIndex(const CollectionSpec& spec, const IndexOptions& index);
+
   size_t max_message_bytes() const { return max_message_bytes_; }
 
  private:

@@ -245,6 +245,13 @@ StatusOr<ShardSequences> ClusterNode::DeleteWhere(const CollectionSpec& spec, st
   return seqs;
 }
 
+StatusOr<ShardSequences> ClusterNode::SetIndex(const CollectionSpec& spec, const IndexOptions& index) {
+  SEXTANT_ASSIGN_OR_RETURN(auto seqs, writer_->SetIndex(spec, index));
+  NoteWritten(spec, seqs);
+  SEXTANT_RETURN_IF_ERROR(catalog_->SetIndex(spec.name, spec.created_us, index));
+  return seqs;
+}
+
 StatusOr<ShardSequences> ClusterNode::UpdateVectors(const CollectionSpec& spec, std::span<const PointId> ids,
                                                     std::span<const float> vectors) {
   SEXTANT_ASSIGN_OR_RETURN(auto seqs, writer_->UpdateVectors(spec, ids, vectors));

@@ -74,6 +74,8 @@ class ClusterNode {
                                   std::span<const float> vectors, std::span<const std::string> payloads);
   StatusOr<ShardSequences> Delete(const CollectionSpec& spec, std::span<const PointId> ids);
   StatusOr<ShardSequences> DeleteWhere(const CollectionSpec& spec, std::string_view filter);
+  // Every replica changes its vector index (through the log), then the catalogue records it.
+  StatusOr<ShardSequences> SetIndex(const CollectionSpec& spec, const IndexOptions& index);
   StatusOr<ShardSequences> UpdateVectors(const CollectionSpec& spec, std::span<const PointId> ids,
                                          std::span<const float> vectors);
   StatusOr<ShardSequences> UpdatePayload(const CollectionSpec& spec, WriteMessage::Kind kind,

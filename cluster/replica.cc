@@ -148,6 +148,13 @@ Status ShardReplica::Apply(uint64_t seq, std::string_view data) {
         if (st.ok()) st = UpsertMarkerOnly(seq);
         break;
       }
+      case WriteMessage::Kind::kSetIndex: {
+        // Setting the index it has again changes nothing: the marker follows in a second batch.
+        auto index = IndexFromJson(m.index);
+        st = index.ok() ? coll_->SetIndex(*index) : index.status();
+        if (st.ok()) st = UpsertMarkerOnly(seq);
+        break;
+      }
       case WriteMessage::Kind::kDeleteWhere: {
         PointId id(kMarkerId);
         std::string payload = MarkerPayload(seq);

@@ -127,6 +127,10 @@ std::string EncodeWriteMessage(const WriteMessage& m) {
       PutU32(&out, static_cast<uint32_t>(m.filter.size()));
       out.append(m.filter);
       break;
+    case WriteMessage::Kind::kSetIndex:
+      PutU32(&out, static_cast<uint32_t>(m.index.size()));
+      out.append(m.index);
+      break;
     case WriteMessage::Kind::kUpdateVectors: {
       PutU32(&out, static_cast<uint32_t>(m.ids.size()));
       PutU32(&out, m.dimension);
@@ -216,6 +220,12 @@ StatusOr<WriteMessage> DecodeWriteMessage(std::string_view data) {
       if (!r.U32(&len) || !r.Bytes(len, &m.filter)) return bad("truncated filter");
       break;
     }
+    case static_cast<uint8_t>(WriteMessage::Kind::kSetIndex): {
+      m.kind = WriteMessage::Kind::kSetIndex;
+      uint32_t len;
+      if (!r.U32(&len) || !r.Bytes(len, &m.index)) return bad("truncated index options");
+      break;
+    }
     case static_cast<uint8_t>(WriteMessage::Kind::kUpdateVectors): {
       m.kind = WriteMessage::Kind::kUpdateVectors;
       uint32_t n;
@@ -276,8 +286,9 @@ StatusOr<WriteMessage> DecodeWriteMessage(std::string_view data) {
 StatusOr<std::vector<WriteMessage>> SplitWriteMessage(WriteMessage m, size_t max_bytes) {
   std::vector<WriteMessage> parts;
   const size_t overhead = WriteMessageOverhead(m);
-  if (m.kind == WriteMessage::Kind::kDeleteWhere || (m.IsPayloadKind() && m.by_filter)) {
-    const size_t total = overhead + (m.kind == WriteMessage::Kind::kDeleteWhere ? m.filter.size() : 0);
+  if (m.kind == WriteMessage::Kind::kDeleteWhere || m.kind == WriteMessage::Kind::kSetIndex ||
+      (m.IsPayloadKind() && m.by_filter)) {
+    const size_t total = overhead + m.index.size() + (m.kind == WriteMessage::Kind::kDeleteWhere ? m.filter.size() : 0);
     if (total > max_bytes) {
       return Status::InvalidArgument("a record of " + std::to_string(total) +
                                      " bytes (filter, payload, keys) exceeds the cluster's message limit of " +

@@ -8,6 +8,7 @@
 //   update_vectors  u32 n, u32 dim, n ids, n*dim float32
 //   set_payload, overwrite_payload  selector, u32 len, payload JSON bytes
 //   delete_payload_keys             selector, u32 n, n x (u32 len, key bytes)
+//   set_index                       u32 len, index options JSON bytes
 // A selector is u8 0 + u32 n + n ids, or u8 1 + u32 len + filter bytes.
 // An id is u8 0 + u64 (a number) or u8 1 + u32 len + bytes (a string).
 #ifndef SEXTANT_CLUSTER_WRITE_MESSAGE_H_
@@ -32,6 +33,7 @@ struct WriteMessage {
     kSetPayload = 5,
     kOverwritePayload = 6,
     kDeletePayloadKeys = 7,
+    kSetIndex = 8,
   };
   Kind kind = Kind::kUpsert;
   uint32_t dimension = 0;             // kUpsert, kUpdateVectors
@@ -42,6 +44,7 @@ struct WriteMessage {
   std::string filter;                 // kDeleteWhere, payload kinds by filter
   std::string payload;                // kSetPayload, kOverwritePayload: a JSON object
   std::vector<std::string> keys;      // kDeletePayloadKeys
+  std::string index;                  // kSetIndex: the index options as JSON (cluster/metadata.h)
 
   bool IsPayloadKind() const {
     return kind == Kind::kSetPayload || kind == Kind::kOverwritePayload || kind == Kind::kDeletePayloadKeys;

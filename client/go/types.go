@@ -118,6 +118,12 @@ type CollectionConfig struct {
 	// TextFields are the string payload fields with a full-text (BM25) index, for
 	// SearchOptions.Text and the $text filter (docs/text_search.md).
 	TextFields []TextField
+	// Shards and Replication apply in cluster mode (sextantd --cluster, docs/cluster.md): the
+	// number of shards the points are hashed over, and the copies of each shard (at most the
+	// number of live nodes). 0 means the server's default, 1. A single node accepts only 0 or 1
+	// (INVALID_ARGUMENT naming cluster mode otherwise); negative values are INVALID_ARGUMENT.
+	Shards      int
+	Replication int
 }
 
 // TextField declares a full-text (BM25) index over a string payload field.

@@ -122,6 +122,10 @@ TEST(WriteMessageTest, UpdateRecordsRoundTripTruncateAndSplit) {
       samples.push_back(m);
     }
   }
+  WriteMessage si;
+  si.kind = WriteMessage::Kind::kSetIndex;
+  si.index = IndexToJson(*IndexOptions::Parse("IVF64,PQ4"));
+  samples.push_back(si);
   for (const auto& m : samples) {
     const std::string enc = EncodeWriteMessage(m);
     auto d = DecodeWriteMessage(enc);
@@ -134,12 +138,21 @@ TEST(WriteMessageTest, UpdateRecordsRoundTripTruncateAndSplit) {
     EXPECT_EQ(d->filter, m.filter);
     EXPECT_EQ(d->payload, m.payload);
     EXPECT_EQ(d->keys, m.keys);
+    EXPECT_EQ(d->index, m.index);
     for (size_t n = 0; n < enc.size(); ++n) {
       EXPECT_EQ(DecodeWriteMessage(std::string_view(enc).substr(0, n)).status().code(), StatusCode::kDataLoss)
           << static_cast<int>(m.kind) << " prefix " << n;
     }
     EXPECT_EQ(DecodeWriteMessage(enc + "x").status().code(), StatusCode::kDataLoss);
   }
+  // The index options survive their JSON; malformed JSON is InvalidArgument.
+  auto ix = IndexFromJson(si.index);
+  ASSERT_TRUE(ix.ok()) << ix.status().ToString();
+  EXPECT_EQ(ix->ToString(), IndexOptions::Parse("IVF64,PQ4")->ToString());
+  EXPECT_EQ(ix->nlist, 64u);
+  EXPECT_EQ(ix->pq_m, 4u);
+  EXPECT_EQ(IndexFromJson("{\"type\":1}").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(IndexFromJson("[").status().code(), StatusCode::kInvalidArgument);
   // A payload update by 500 ids splits into parts that each carry the payload.
   WriteMessage big;
   big.kind = WriteMessage::Kind::kSetPayload;

@@ -192,7 +192,7 @@ TEST_F(NodeTest, AnyNodeAnswersAndResultsEqualTheSingleNode) {
   EXPECT_EQ((*listed)[0].name, "docs");
 
   // Unsupported operations say so.
-  EXPECT_EQ(via_b->SetIndex(IndexOptions{}).code(), StatusCode::kUnimplemented);
+  EXPECT_EQ(via_b->RebuildIndex().code(), StatusCode::kUnimplemented);
 
   // Drop: gone everywhere, local data removed on every node.
   ASSERT_TRUE(nodes_["c"].db->DropCollection("docs").ok());
@@ -446,6 +446,40 @@ TEST_F(NodeTest, PayloadAndVectorUpdatesEqualTheSingleNode) {
     ASSERT_EQ(hits->size(), want_hits.size());
     for (size_t i = 0; i < hits->size(); ++i) EXPECT_EQ((*hits)[i].id.ToString(), want_hits[i].id.ToString());
   }
+  // SetIndex through the log: every replica's local collection changes its index, the catalogue
+  // records it (Describe through any node), exact searches still equal the single node.
+  auto hnsw = IndexOptions::Parse("HNSW16");
+  ASSERT_TRUE(hnsw.ok()) << hnsw.status().ToString();
+  IndexOptions bad = *hnsw;
+  bad.m = 0;
+  EXPECT_EQ(c->SetIndex(bad).code(), StatusCode::kInvalidArgument);
+  ASSERT_TRUE(c->SetIndex(*hnsw).ok());
+  ASSERT_TRUE(ref->SetIndex(*hnsw).ok());
+  const std::string want_index = (*ref->Describe()).index;
+  for (auto id : {"a", "b", "c"}) {
+    auto via = *nodes_[id].db->GetCollection("upd");
+    EXPECT_EQ((*via->Describe()).index, want_index) << id;
+    auto spec = *nodes_[id].node->GetSpec("upd");
+    for (uint32_t s = 0; s < 3; ++s) {
+      auto rep = nodes_[id].node->LocalReplica(spec, s);
+      if (!rep) continue;
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while ((*rep->collection()->Describe()).index != want_index && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      EXPECT_EQ((*rep->collection()->Describe()).index, want_index) << id << " shard " << s;
+    }
+    SearchOptions so;
+    so.k = 10;
+    so.exact = true;
+    auto hits = via->Search(so, last_vec, nullptr);
+    ASSERT_TRUE(hits.ok()) << hits.status().ToString();
+    auto want_hits = *ref->Search(so, last_vec);
+    ASSERT_EQ(hits->size(), want_hits.size());
+    for (size_t i = 0; i < hits->size(); ++i) EXPECT_EQ((*hits)[i].id.ToString(), want_hits[i].id.ToString());
+  }
+  EXPECT_EQ(c->RebuildIndex().code(), StatusCode::kUnimplemented);
+
   // Every replica applied every record (none skipped as rejected).
   for (auto id : {"a", "b", "c"}) {
     auto spec = *nodes_[id].node->GetSpec("upd");

@@ -712,6 +712,35 @@ void ExpectSameAnswers(const HnswIndex& a, const HnswIndex& b, const std::vector
   }
 }
 
+// HNSW-SQ8 with L2 keeps a per-code term beside the codes (not saved): Load must rebuild it, or
+// the walk would score codes differently. Same slots, same distances and the same walk (the
+// number of distances computed) for every query.
+TEST(HnswSq8PersistenceTest, L2CodeTermsAreRebuiltOnLoad) {
+  const size_t dim = 24, n = 2000;
+  auto data = ClusteredVectors(n, dim, 71);
+  auto queries = ClusteredVectors(40, dim, 72);
+  auto store = MakeStore(data, dim);
+  const IndexOptions o = Hnsw(16, 100, 32, true);
+  auto index = Build(o, Metric::kL2, store.get(), n, &data);
+  std::string blob;
+  ASSERT_TRUE(index->Save(&blob).ok());
+  auto loaded = HnswIndex::Load(blob, o, Metric::kL2, store.get());
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  const auto mask = AllOf(n);
+  ExpectSameAnswers(*index, **loaded, queries, dim, mask);
+  for (size_t q = 0; q < queries.size() / dim; ++q) {
+    IndexSearchParams p;
+    p.k = 10;
+    p.mask = mask.data();
+    p.mask_size = mask.size();
+    std::vector<Neighbor> ra, rb;
+    IndexSearchStats sa, sb;
+    ASSERT_TRUE(index->Search(queries.data() + q * dim, p, &ra, &sa).ok());
+    ASSERT_TRUE((*loaded)->Search(queries.data() + q * dim, p, &rb, &sb).ok());
+    EXPECT_EQ(sa.distance_computations, sb.distance_computations) << "query " << q;
+  }
+}
+
 class HnswSaveTest : public ::testing::TestWithParam<bool> {};  // SQ8 or not
 
 TEST_P(HnswSaveTest, SaveLoadGivesIdenticalResults) {
