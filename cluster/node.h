@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sextant/database.h"
+#include "sync/mutex.h"
 
 namespace sextant::cluster {
 
@@ -132,15 +133,15 @@ class ClusterNode {
   NodeInfo self_;
   natsSubscription* rpc_sub_ = nullptr;
 
-  std::mutex sync_mu_;  // one Sync at a time
-  mutable std::mutex mu_;  // guards replicas_, live_, written_
-  std::map<std::string, std::shared_ptr<ShardReplica>> replicas_;  // StreamName/shard -> replica
-  std::vector<std::string> live_;                                  // live node ids, sorted
-  std::map<std::string, ShardSequences> written_;                  // StreamName -> this node's writes
+  internal::Mutex sync_mu_;  // one Sync at a time; taken before mu_
+  mutable internal::Mutex mu_ SEXTANT_ACQUIRED_AFTER(sync_mu_);
+  std::map<std::string, std::shared_ptr<ShardReplica>> replicas_ SEXTANT_GUARDED_BY(mu_);  // StreamName/shard -> replica
+  std::vector<std::string> live_ SEXTANT_GUARDED_BY(mu_);                  // live node ids, sorted
+  std::map<std::string, ShardSequences> written_ SEXTANT_GUARDED_BY(mu_);  // StreamName -> this node's writes
 
-  std::atomic<bool> stop_{false};
-  std::mutex stop_mu_;
-  std::condition_variable stop_cv_;
+  std::atomic<bool> stop_{false};  // set under stop_mu_, so HeartbeatLoop's wait cannot miss it
+  internal::Mutex stop_mu_;
+  std::condition_variable_any stop_cv_;
   std::thread heartbeat_;
 };
 
