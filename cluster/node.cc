@@ -59,7 +59,7 @@ StatusOr<std::unique_ptr<ClusterNode>> ClusterNode::Start(const NodeOptions& opt
   if (s != NATS_OK) return NatsError(s, "subscribing to " + RpcSubject(options.node_id));
   {
     SEXTANT_ASSIGN_OR_RETURN(auto nodes, n->membership_->LiveNodes());
-    std::lock_guard<std::mutex> lock(n->mu_);
+    internal::MutexLock lock(n->mu_);
     for (const auto& x : nodes) n->live_.push_back(x.id);
   }
   SEXTANT_RETURN_IF_ERROR(n->Sync());
@@ -69,7 +69,7 @@ StatusOr<std::unique_ptr<ClusterNode>> ClusterNode::Start(const NodeOptions& opt
 
 ClusterNode::~ClusterNode() {
   {
-    std::lock_guard<std::mutex> lock(stop_mu_);
+    internal::MutexLock lock(stop_mu_);
     stop_ = true;
   }
   stop_cv_.notify_all();
@@ -81,7 +81,7 @@ ClusterNode::~ClusterNode() {
   if (membership_) membership_->Leave(options_.node_id).IgnoreError();
   std::map<std::string, std::shared_ptr<ShardReplica>> reps;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    internal::MutexLock lock(mu_);
     reps.swap(replicas_);
   }
   for (auto& [k, r] : reps) r->Stop();
@@ -90,8 +90,8 @@ ClusterNode::~ClusterNode() {
 void ClusterNode::HeartbeatLoop() {
   while (true) {
     {
-      std::unique_lock<std::mutex> lock(stop_mu_);
-      if (stop_cv_.wait_for(lock, std::chrono::milliseconds(options_.heartbeat_ms), [&] { return stop_.load(); })) {
+      internal::MutexLock lock(stop_mu_);
+      if (stop_cv_.wait_for(stop_mu_, std::chrono::milliseconds(options_.heartbeat_ms), [&] { return stop_.load(); })) {
         return;
       }
     }
@@ -101,7 +101,7 @@ void ClusterNode::HeartbeatLoop() {
     if (nodes.ok()) {
       std::vector<std::string> ids;
       for (const auto& x : *nodes) ids.push_back(x.id);
-      std::lock_guard<std::mutex> lock(mu_);
+      internal::MutexLock lock(mu_);
       live_ = std::move(ids);
     }
     st = Sync();
@@ -110,7 +110,7 @@ void ClusterNode::HeartbeatLoop() {
 }
 
 Status ClusterNode::Sync() {
-  std::lock_guard<std::mutex> sync_lock(sync_mu_);
+  internal::MutexLock sync_lock(sync_mu_);
   SEXTANT_ASSIGN_OR_RETURN(auto specs, catalog_->List());
   std::set<std::string> wanted;
   for (const auto& spec : specs) {
@@ -120,19 +120,19 @@ Status ClusterNode::Sync() {
       std::string key = ReplicaKey(spec, s);
       wanted.insert(key);
       {
-        std::lock_guard<std::mutex> lock(mu_);
+        internal::MutexLock lock(mu_);
         if (replicas_.count(key)) continue;
       }
       SEXTANT_ASSIGN_OR_RETURN(auto rep, ShardReplica::Open(nats_.get(), db_, spec, s, options_.node_id));
       SEXTANT_RETURN_IF_ERROR(rep->Start());
-      std::lock_guard<std::mutex> lock(mu_);
+      internal::MutexLock lock(mu_);
       replicas_[key] = std::shared_ptr<ShardReplica>(std::move(rep));
     }
   }
   // Replicas of dropped collections: stop them and delete their local data.
   std::vector<std::shared_ptr<ShardReplica>> gone;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    internal::MutexLock lock(mu_);
     for (auto it = replicas_.begin(); it != replicas_.end();) {
       if (wanted.count(it->first)) {
         ++it;
@@ -151,7 +151,7 @@ Status ClusterNode::Sync() {
 }
 
 std::shared_ptr<ShardReplica> ClusterNode::LocalReplica(const CollectionSpec& spec, uint32_t shard) {
-  std::lock_guard<std::mutex> lock(mu_);
+  internal::MutexLock lock(mu_);
   auto it = replicas_.find(ReplicaKey(spec, shard));
   return it == replicas_.end() ? nullptr : it->second;
 }
@@ -202,7 +202,7 @@ Status ClusterNode::DropCollection(std::string_view name) {
   SEXTANT_RETURN_IF_ERROR(catalog_->Drop(spec.name));
   SEXTANT_RETURN_IF_ERROR(writer_->DeleteStream(spec));
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    internal::MutexLock lock(mu_);
     written_.erase(spec.StreamName());
   }
   return Sync();
@@ -213,14 +213,14 @@ StatusOr<CollectionSpec> ClusterNode::GetSpec(std::string_view name) { return ca
 StatusOr<std::vector<CollectionSpec>> ClusterNode::ListSpecs() { return catalog_->List(); }
 
 void ClusterNode::NoteWritten(const CollectionSpec& spec, const ShardSequences& seqs) {
-  std::lock_guard<std::mutex> lock(mu_);
+  internal::MutexLock lock(mu_);
   auto& w = written_[spec.StreamName()];
   w.resize(spec.shards, 0);
   for (uint32_t s = 0; s < spec.shards && s < seqs.size(); ++s) w[s] = std::max(w[s], seqs[s]);
 }
 
 uint64_t ClusterNode::MinSequence(const CollectionSpec& spec, uint32_t shard) {
-  std::lock_guard<std::mutex> lock(mu_);
+  internal::MutexLock lock(mu_);
   auto it = written_.find(spec.StreamName());
   if (it == written_.end() || shard >= it->second.size()) return 0;
   return it->second[shard];
@@ -292,7 +292,7 @@ StatusOr<T> ClusterNode::ReadShard(const CollectionSpec& spec, uint32_t shard, j
   }
   std::vector<std::string> live;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    internal::MutexLock lock(mu_);
     live = live_;
   }
   // The live set is refreshed once per heartbeat; a node that joined since (or one that just
@@ -305,7 +305,7 @@ StatusOr<T> ClusterNode::ReadShard(const CollectionSpec& spec, uint32_t shard, j
       live.clear();
       for (const auto& x : *nodes) live.push_back(x.id);
       std::sort(live.begin(), live.end());
-      std::lock_guard<std::mutex> lock(mu_);
+      internal::MutexLock lock(mu_);
       live_ = live;
     }
   }
@@ -475,13 +475,13 @@ StatusOr<std::vector<ReplicaStatus>> ClusterNode::ReplicaStatuses() {
   SEXTANT_ASSIGN_OR_RETURN(auto specs, catalog_->List());
   std::vector<std::string> live;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    internal::MutexLock lock(mu_);
     live = live_;
   }
   std::vector<ReplicaStatus> out;
   for (const auto& spec : specs) {
-    auto last = nats_->LastSequence(spec.StreamName());
     for (uint32_t s = 0; s < spec.shards; ++s) {
+      auto last = nats_->LastSequenceOf(spec.StreamName(), spec.Subject(s));
       for (const auto& node : spec.placement[s]) {
         ReplicaStatus r;
         r.collection = spec.name;
@@ -490,10 +490,70 @@ StatusOr<std::vector<ReplicaStatus>> ClusterNode::ReplicaStatuses() {
         r.live = std::binary_search(live.begin(), live.end(), node);
         r.last = last.ok() ? *last : 0;
         if (node == options_.node_id) {
-          if (auto rep = LocalReplica(spec, s)) r.applied = rep->applied_sequence();
+          if (auto rep = LocalReplica(spec, s)) {
+            r.local = true;
+            r.applied = rep->applied_sequence();
+            r.skipped = rep->skipped_records();
+          }
         }
         out.push_back(std::move(r));
       }
+    }
+  }
+  return out;
+}
+
+namespace {
+
+std::string PromLabel(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string RenderClusterMetrics(ClusterNode& node) {
+  std::string out;
+  auto live = node.LiveNodes();
+  if (live.ok()) {
+    out += "# HELP sextant_cluster_live_nodes Nodes of the cluster with a live heartbeat.\n";
+    out += "# TYPE sextant_cluster_live_nodes gauge\n";
+    out += "sextant_cluster_live_nodes " + std::to_string(live->size()) + "\n";
+  }
+  auto statuses = node.ReplicaStatuses();
+  if (!statuses.ok()) return out;
+  struct Family {
+    const char* name;
+    const char* help;
+  };
+  const Family families[] = {
+      {"sextant_cluster_shard_applied_sequence", "Stream sequence this node's replica of the shard has applied."},
+      {"sextant_cluster_shard_last_sequence", "Stream sequence of the shard's last record."},
+      {"sextant_cluster_shard_lag", "Stream sequences between what this node's replica applied and the shard's last record (0: caught up)."},
+      {"sextant_cluster_shard_skipped_records", "Records of the shard every replica rejected alike (logged)."},
+  };
+  for (size_t f = 0; f < 4; ++f) {
+    out += std::string("# HELP ") + families[f].name + " " + families[f].help + "\n";
+    out += std::string("# TYPE ") + families[f].name + (f == 3 ? " counter\n" : " gauge\n");
+    for (const auto& r : *statuses) {
+      if (!r.local) continue;
+      uint64_t v = 0;
+      switch (f) {
+        case 0: v = r.applied; break;
+        case 1: v = r.last; break;
+        case 2: v = r.last > r.applied ? r.last - r.applied : 0; break;
+        default: v = r.skipped; break;
+      }
+      out += std::string(families[f].name) + "{collection=\"" + PromLabel(r.collection) + "\",shard=\"" +
+             std::to_string(r.shard) + "\"} " + std::to_string(v) + "\n";
     }
   }
   return out;

@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sextant/database.h"
+#include "sync/mutex.h"
 
 namespace sextant::cluster {
 
@@ -44,8 +45,21 @@ struct ReplicaStatus {
   std::string node;
   bool live = false;
   uint64_t applied = 0;  // only known for this node's replicas (0 otherwise)
-  uint64_t last = 0;     // the stream's last sequence
+  uint64_t last = 0;     // the stream sequence of the shard's last record
+  bool local = false;    // a replica on this node (applied and skipped are known)
+  uint64_t skipped = 0;  // records every replica rejected alike (ShardReplica::skipped_records)
 };
+
+// Prometheus text for this node's replicas (for sextantd's /metrics):
+//   sextant_cluster_shard_applied_sequence{collection,shard}  stream sequence applied
+//   sextant_cluster_shard_last_sequence{collection,shard}     sequence of the shard's last record
+//   sextant_cluster_shard_lag{collection,shard}               last - applied (0: caught up); stream
+//                                                             sequences, which other shards share
+//   sextant_cluster_shard_skipped_records{collection,shard}   records rejected by every replica
+//   sextant_cluster_live_nodes                                nodes with a live heartbeat
+// A shard whose last sequence cannot be read (NATS down) shows applied only.
+class ClusterNode;
+std::string RenderClusterMetrics(ClusterNode& node);
 
 class ClusterNode {
  public:
@@ -119,15 +133,15 @@ class ClusterNode {
   NodeInfo self_;
   natsSubscription* rpc_sub_ = nullptr;
 
-  std::mutex sync_mu_;  // one Sync at a time
-  mutable std::mutex mu_;  // guards replicas_, live_, written_
-  std::map<std::string, std::shared_ptr<ShardReplica>> replicas_;  // StreamName/shard -> replica
-  std::vector<std::string> live_;                                  // live node ids, sorted
-  std::map<std::string, ShardSequences> written_;                  // StreamName -> this node's writes
+  internal::Mutex sync_mu_;  // one Sync at a time; taken before mu_
+  mutable internal::Mutex mu_ SEXTANT_ACQUIRED_AFTER(sync_mu_);
+  std::map<std::string, std::shared_ptr<ShardReplica>> replicas_ SEXTANT_GUARDED_BY(mu_);  // StreamName/shard -> replica
+  std::vector<std::string> live_ SEXTANT_GUARDED_BY(mu_);                  // live node ids, sorted
+  std::map<std::string, ShardSequences> written_ SEXTANT_GUARDED_BY(mu_);  // StreamName -> this node's writes
 
-  std::atomic<bool> stop_{false};
-  std::mutex stop_mu_;
-  std::condition_variable stop_cv_;
+  std::atomic<bool> stop_{false};  // set under stop_mu_, so HeartbeatLoop's wait cannot miss it
+  internal::Mutex stop_mu_;
+  std::condition_variable_any stop_cv_;
   std::thread heartbeat_;
 };
 

@@ -174,7 +174,7 @@ Status ShardReplica::Apply(uint64_t seq, std::string_view data) {
     skipped_.fetch_add(1);
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    internal::MutexLock lock(mu_);
     applied_.store(seq);
   }
   cv_.notify_all();
@@ -182,13 +182,13 @@ Status ShardReplica::Apply(uint64_t seq, std::string_view data) {
 }
 
 Status ShardReplica::last_error() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  internal::MutexLock lock(mu_);
   return last_error_;
 }
 
 Status ShardReplica::WaitApplied(uint64_t seq, int64_t timeout_ms) const {
-  std::unique_lock<std::mutex> lock(mu_);
-  bool ok = cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return applied_.load() >= seq; });
+  internal::MutexLock lock(mu_);
+  bool ok = cv_.wait_for(mu_, std::chrono::milliseconds(timeout_ms), [&] { return applied_.load() >= seq; });
   if (ok) return Status::OK();
   return Status::DeadlineExceeded("shard " + std::to_string(shard_) + " of " + spec_.name + " has applied " +
                                   std::to_string(applied_.load()) + ", waiting for " + std::to_string(seq));
@@ -243,7 +243,7 @@ void ShardReplica::Stop() {
 
 void ShardReplica::Loop() {
   auto set_error = [this](Status st) {
-    std::lock_guard<std::mutex> lock(mu_);
+    internal::MutexLock lock(mu_);
     last_error_ = std::move(st);
   };
   while (!stop_.load()) {

@@ -153,9 +153,11 @@ float DotAvx2(const float* q, const uint8_t* c, const float* mn, const float* st
 
 // AVX-512: 16 codes per step. (GCC 12 warns falsely inside avx512fintrin.h that
 // _mm512_undefined_* is uninitialized; engine/CMakeLists.txt silences the same for the kernels.)
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
 template <bool kL2>
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma"))) float Avx512Impl(
     const float* q, const uint8_t* code, const float* min, const float* step, size_t d) {
@@ -215,7 +217,9 @@ float L2Avx512(const float* q, const uint8_t* c, const float* mn, const float* s
 float DotAvx512(const float* q, const uint8_t* c, const float* mn, const float* st, size_t d) {
   return Avx512Impl<false>(q, c, mn, st, d);
 }
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 #endif  // SEXTANT_SQ8_X86
 
