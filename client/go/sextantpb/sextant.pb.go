@@ -3699,6 +3699,7 @@ type AskAnswer struct {
 	Messages           []*ChatMessage `protobuf:"bytes,73,rep,name=messages,proto3" json:"messages,omitempty"`                                               // the messages this turn added to the conversation
 	FinishReason       string         `protobuf:"bytes,74,opt,name=finish_reason,json=finishReason,proto3" json:"finish_reason,omitempty"`                   // "stop", "length" or "tool_calls"
 	ToolRounds         uint32         `protobuf:"varint,75,opt,name=tool_rounds,json=toolRounds,proto3" json:"tool_rounds,omitempty"`
+	ConversationId     string         `protobuf:"bytes,76,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"` // ChatRequest.conversation_id, when the turn was stored
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
@@ -3808,6 +3809,13 @@ func (x *AskAnswer) GetToolRounds() uint32 {
 		return x.ToolRounds
 	}
 	return 0
+}
+
+func (x *AskAnswer) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
 }
 
 type AskResponse struct {
@@ -4176,8 +4184,13 @@ type ChatRequest struct {
 	Tools            ToolMode               `protobuf:"varint,14,opt,name=tools,proto3,enum=sextant.v1.ToolMode" json:"tools,omitempty"`
 	Functions        []*FunctionDefinition  `protobuf:"bytes,15,rep,name=functions,proto3" json:"functions,omitempty"`
 	MaxToolRounds    uint32                 `protobuf:"varint,16,opt,name=max_tool_rounds,json=maxToolRounds,proto3" json:"max_tool_rounds,omitempty"` // 0 = 4; at most 16
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Server-side conversation (1..128 of [A-Za-z0-9_.:-]): the stored turns come first, then
+	// `messages` (only the new ones), and this turn is stored; created by its first turn. A
+	// conversation stays with its collection (INVALID_ARGUMENT otherwise); RESOURCE_EXHAUSTED past
+	// the server's --conversation-max-bytes (nothing stored).
+	ConversationId string `protobuf:"bytes,70,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ChatRequest) Reset() {
@@ -4322,6 +4335,361 @@ func (x *ChatRequest) GetMaxToolRounds() uint32 {
 	return 0
 }
 
+func (x *ChatRequest) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+type ConversationInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Collection    string                 `protobuf:"bytes,2,opt,name=collection,proto3" json:"collection,omitempty"`
+	Messages      uint32                 `protobuf:"varint,3,opt,name=messages,proto3" json:"messages,omitempty"`                    // messages kept (the oldest beyond --conversation-max-messages are dropped)
+	Bytes         uint64                 `protobuf:"varint,4,opt,name=bytes,proto3" json:"bytes,omitempty"`                          // their text
+	CreatedMs     int64                  `protobuf:"varint,5,opt,name=created_ms,json=createdMs,proto3" json:"created_ms,omitempty"` // Unix time, milliseconds
+	UpdatedMs     int64                  `protobuf:"varint,6,opt,name=updated_ms,json=updatedMs,proto3" json:"updated_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConversationInfo) Reset() {
+	*x = ConversationInfo{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConversationInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConversationInfo) ProtoMessage() {}
+
+func (x *ConversationInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConversationInfo.ProtoReflect.Descriptor instead.
+func (*ConversationInfo) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *ConversationInfo) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ConversationInfo) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *ConversationInfo) GetMessages() uint32 {
+	if x != nil {
+		return x.Messages
+	}
+	return 0
+}
+
+func (x *ConversationInfo) GetBytes() uint64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+func (x *ConversationInfo) GetCreatedMs() int64 {
+	if x != nil {
+		return x.CreatedMs
+	}
+	return 0
+}
+
+func (x *ConversationInfo) GetUpdatedMs() int64 {
+	if x != nil {
+		return x.UpdatedMs
+	}
+	return 0
+}
+
+type ListConversationsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"` // "" = every collection's
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListConversationsRequest) Reset() {
+	*x = ListConversationsRequest{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListConversationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListConversationsRequest) ProtoMessage() {}
+
+func (x *ListConversationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListConversationsRequest.ProtoReflect.Descriptor instead.
+func (*ListConversationsRequest) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *ListConversationsRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+type ListConversationsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Conversations []*ConversationInfo    `protobuf:"bytes,1,rep,name=conversations,proto3" json:"conversations,omitempty"` // by id
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListConversationsResponse) Reset() {
+	*x = ListConversationsResponse{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListConversationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListConversationsResponse) ProtoMessage() {}
+
+func (x *ListConversationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListConversationsResponse.ProtoReflect.Descriptor instead.
+func (*ListConversationsResponse) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *ListConversationsResponse) GetConversations() []*ConversationInfo {
+	if x != nil {
+		return x.Conversations
+	}
+	return nil
+}
+
+type GetConversationRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ConversationId string                 `protobuf:"bytes,1,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *GetConversationRequest) Reset() {
+	*x = GetConversationRequest{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetConversationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetConversationRequest) ProtoMessage() {}
+
+func (x *GetConversationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetConversationRequest.ProtoReflect.Descriptor instead.
+func (*GetConversationRequest) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *GetConversationRequest) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+type Conversation struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Info          *ConversationInfo      `protobuf:"bytes,1,opt,name=info,proto3" json:"info,omitempty"`
+	Messages      []*ChatMessage         `protobuf:"bytes,2,rep,name=messages,proto3" json:"messages,omitempty"` // oldest first
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Conversation) Reset() {
+	*x = Conversation{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Conversation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Conversation) ProtoMessage() {}
+
+func (x *Conversation) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Conversation.ProtoReflect.Descriptor instead.
+func (*Conversation) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *Conversation) GetInfo() *ConversationInfo {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
+func (x *Conversation) GetMessages() []*ChatMessage {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+type DeleteConversationRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ConversationId string                 `protobuf:"bytes,1,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *DeleteConversationRequest) Reset() {
+	*x = DeleteConversationRequest{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteConversationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteConversationRequest) ProtoMessage() {}
+
+func (x *DeleteConversationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteConversationRequest.ProtoReflect.Descriptor instead.
+func (*DeleteConversationRequest) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *DeleteConversationRequest) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+type DeleteConversationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteConversationResponse) Reset() {
+	*x = DeleteConversationResponse{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteConversationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteConversationResponse) ProtoMessage() {}
+
+func (x *DeleteConversationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteConversationResponse.ProtoReflect.Descriptor instead.
+func (*DeleteConversationResponse) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{62}
+}
+
 type GetManyRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
@@ -4333,7 +4701,7 @@ type GetManyRequest struct {
 
 func (x *GetManyRequest) Reset() {
 	*x = GetManyRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[56]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4345,7 +4713,7 @@ func (x *GetManyRequest) String() string {
 func (*GetManyRequest) ProtoMessage() {}
 
 func (x *GetManyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[56]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4358,7 +4726,7 @@ func (x *GetManyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetManyRequest.ProtoReflect.Descriptor instead.
 func (*GetManyRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{56}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *GetManyRequest) GetCollection() string {
@@ -4392,7 +4760,7 @@ type GetManyResponse struct {
 
 func (x *GetManyResponse) Reset() {
 	*x = GetManyResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[57]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4404,7 +4772,7 @@ func (x *GetManyResponse) String() string {
 func (*GetManyResponse) ProtoMessage() {}
 
 func (x *GetManyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[57]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4417,7 +4785,7 @@ func (x *GetManyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetManyResponse.ProtoReflect.Descriptor instead.
 func (*GetManyResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{57}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *GetManyResponse) GetPoints() []*Point {
@@ -4451,7 +4819,7 @@ type SetPayloadRequest struct {
 
 func (x *SetPayloadRequest) Reset() {
 	*x = SetPayloadRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[58]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4463,7 +4831,7 @@ func (x *SetPayloadRequest) String() string {
 func (*SetPayloadRequest) ProtoMessage() {}
 
 func (x *SetPayloadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[58]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4476,7 +4844,7 @@ func (x *SetPayloadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPayloadRequest.ProtoReflect.Descriptor instead.
 func (*SetPayloadRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{58}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *SetPayloadRequest) GetCollection() string {
@@ -4564,7 +4932,7 @@ type DeletePayloadKeysRequest struct {
 
 func (x *DeletePayloadKeysRequest) Reset() {
 	*x = DeletePayloadKeysRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[59]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4576,7 +4944,7 @@ func (x *DeletePayloadKeysRequest) String() string {
 func (*DeletePayloadKeysRequest) ProtoMessage() {}
 
 func (x *DeletePayloadKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[59]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4589,7 +4957,7 @@ func (x *DeletePayloadKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePayloadKeysRequest.ProtoReflect.Descriptor instead.
 func (*DeletePayloadKeysRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{59}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *DeletePayloadKeysRequest) GetCollection() string {
@@ -4665,7 +5033,7 @@ type UpdateVectorsRequest struct {
 
 func (x *UpdateVectorsRequest) Reset() {
 	*x = UpdateVectorsRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[60]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4677,7 +5045,7 @@ func (x *UpdateVectorsRequest) String() string {
 func (*UpdateVectorsRequest) ProtoMessage() {}
 
 func (x *UpdateVectorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[60]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4690,7 +5058,7 @@ func (x *UpdateVectorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateVectorsRequest.ProtoReflect.Descriptor instead.
 func (*UpdateVectorsRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{60}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *UpdateVectorsRequest) GetCollection() string {
@@ -4723,7 +5091,7 @@ type UpdateResponse struct {
 
 func (x *UpdateResponse) Reset() {
 	*x = UpdateResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[61]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4735,7 +5103,7 @@ func (x *UpdateResponse) String() string {
 func (*UpdateResponse) ProtoMessage() {}
 
 func (x *UpdateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[61]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4748,7 +5116,7 @@ func (x *UpdateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateResponse.ProtoReflect.Descriptor instead.
 func (*UpdateResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{61}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *UpdateResponse) GetUpdated() uint64 {
@@ -4768,7 +5136,7 @@ type CreateAliasRequest struct {
 
 func (x *CreateAliasRequest) Reset() {
 	*x = CreateAliasRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[62]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4780,7 +5148,7 @@ func (x *CreateAliasRequest) String() string {
 func (*CreateAliasRequest) ProtoMessage() {}
 
 func (x *CreateAliasRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[62]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4793,7 +5161,7 @@ func (x *CreateAliasRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAliasRequest.ProtoReflect.Descriptor instead.
 func (*CreateAliasRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{62}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *CreateAliasRequest) GetAlias() string {
@@ -4819,7 +5187,7 @@ type DeleteAliasRequest struct {
 
 func (x *DeleteAliasRequest) Reset() {
 	*x = DeleteAliasRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[63]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4831,7 +5199,7 @@ func (x *DeleteAliasRequest) String() string {
 func (*DeleteAliasRequest) ProtoMessage() {}
 
 func (x *DeleteAliasRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[63]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4844,7 +5212,7 @@ func (x *DeleteAliasRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAliasRequest.ProtoReflect.Descriptor instead.
 func (*DeleteAliasRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{63}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *DeleteAliasRequest) GetAlias() string {
@@ -4867,7 +5235,7 @@ type AliasChange struct {
 
 func (x *AliasChange) Reset() {
 	*x = AliasChange{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[64]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4879,7 +5247,7 @@ func (x *AliasChange) String() string {
 func (*AliasChange) ProtoMessage() {}
 
 func (x *AliasChange) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[64]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4892,7 +5260,7 @@ func (x *AliasChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AliasChange.ProtoReflect.Descriptor instead.
 func (*AliasChange) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{64}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *AliasChange) GetAction() isAliasChange_Action {
@@ -4945,7 +5313,7 @@ type UpdateAliasesRequest struct {
 
 func (x *UpdateAliasesRequest) Reset() {
 	*x = UpdateAliasesRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[65]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4957,7 +5325,7 @@ func (x *UpdateAliasesRequest) String() string {
 func (*UpdateAliasesRequest) ProtoMessage() {}
 
 func (x *UpdateAliasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[65]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4970,7 +5338,7 @@ func (x *UpdateAliasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAliasesRequest.ProtoReflect.Descriptor instead.
 func (*UpdateAliasesRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{65}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *UpdateAliasesRequest) GetChanges() []*AliasChange {
@@ -4988,7 +5356,7 @@ type UpdateAliasesResponse struct {
 
 func (x *UpdateAliasesResponse) Reset() {
 	*x = UpdateAliasesResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[66]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5000,7 +5368,7 @@ func (x *UpdateAliasesResponse) String() string {
 func (*UpdateAliasesResponse) ProtoMessage() {}
 
 func (x *UpdateAliasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[66]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5013,7 +5381,7 @@ func (x *UpdateAliasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAliasesResponse.ProtoReflect.Descriptor instead.
 func (*UpdateAliasesResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{66}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{73}
 }
 
 type ListAliasesRequest struct {
@@ -5025,7 +5393,7 @@ type ListAliasesRequest struct {
 
 func (x *ListAliasesRequest) Reset() {
 	*x = ListAliasesRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[67]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5037,7 +5405,7 @@ func (x *ListAliasesRequest) String() string {
 func (*ListAliasesRequest) ProtoMessage() {}
 
 func (x *ListAliasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[67]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5050,7 +5418,7 @@ func (x *ListAliasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAliasesRequest.ProtoReflect.Descriptor instead.
 func (*ListAliasesRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{67}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *ListAliasesRequest) GetCollection() string {
@@ -5070,7 +5438,7 @@ type Alias struct {
 
 func (x *Alias) Reset() {
 	*x = Alias{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[68]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5082,7 +5450,7 @@ func (x *Alias) String() string {
 func (*Alias) ProtoMessage() {}
 
 func (x *Alias) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[68]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5095,7 +5463,7 @@ func (x *Alias) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Alias.ProtoReflect.Descriptor instead.
 func (*Alias) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{68}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *Alias) GetAlias() string {
@@ -5121,7 +5489,7 @@ type ListAliasesResponse struct {
 
 func (x *ListAliasesResponse) Reset() {
 	*x = ListAliasesResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[69]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5133,7 +5501,7 @@ func (x *ListAliasesResponse) String() string {
 func (*ListAliasesResponse) ProtoMessage() {}
 
 func (x *ListAliasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[69]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5146,7 +5514,7 @@ func (x *ListAliasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAliasesResponse.ProtoReflect.Descriptor instead.
 func (*ListAliasesResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{69}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *ListAliasesResponse) GetAliases() []*Alias {
@@ -5170,7 +5538,7 @@ type SnapshotCollection struct {
 
 func (x *SnapshotCollection) Reset() {
 	*x = SnapshotCollection{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[70]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5182,7 +5550,7 @@ func (x *SnapshotCollection) String() string {
 func (*SnapshotCollection) ProtoMessage() {}
 
 func (x *SnapshotCollection) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[70]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5195,7 +5563,7 @@ func (x *SnapshotCollection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotCollection.ProtoReflect.Descriptor instead.
 func (*SnapshotCollection) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{70}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *SnapshotCollection) GetName() string {
@@ -5257,7 +5625,7 @@ type SnapshotInfo struct {
 
 func (x *SnapshotInfo) Reset() {
 	*x = SnapshotInfo{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[71]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5269,7 +5637,7 @@ func (x *SnapshotInfo) String() string {
 func (*SnapshotInfo) ProtoMessage() {}
 
 func (x *SnapshotInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[71]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5282,7 +5650,7 @@ func (x *SnapshotInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotInfo.ProtoReflect.Descriptor instead.
 func (*SnapshotInfo) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{71}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *SnapshotInfo) GetName() string {
@@ -5358,7 +5726,7 @@ type CreateSnapshotRequest struct {
 
 func (x *CreateSnapshotRequest) Reset() {
 	*x = CreateSnapshotRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[72]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5370,7 +5738,7 @@ func (x *CreateSnapshotRequest) String() string {
 func (*CreateSnapshotRequest) ProtoMessage() {}
 
 func (x *CreateSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[72]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5383,7 +5751,7 @@ func (x *CreateSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*CreateSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{72}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *CreateSnapshotRequest) GetCollection() string {
@@ -5408,7 +5776,7 @@ type ListSnapshotsRequest struct {
 
 func (x *ListSnapshotsRequest) Reset() {
 	*x = ListSnapshotsRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[73]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5420,7 +5788,7 @@ func (x *ListSnapshotsRequest) String() string {
 func (*ListSnapshotsRequest) ProtoMessage() {}
 
 func (x *ListSnapshotsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[73]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5433,7 +5801,7 @@ func (x *ListSnapshotsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSnapshotsRequest.ProtoReflect.Descriptor instead.
 func (*ListSnapshotsRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{73}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{80}
 }
 
 type ListSnapshotsResponse struct {
@@ -5445,7 +5813,7 @@ type ListSnapshotsResponse struct {
 
 func (x *ListSnapshotsResponse) Reset() {
 	*x = ListSnapshotsResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[74]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5457,7 +5825,7 @@ func (x *ListSnapshotsResponse) String() string {
 func (*ListSnapshotsResponse) ProtoMessage() {}
 
 func (x *ListSnapshotsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[74]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5470,7 +5838,7 @@ func (x *ListSnapshotsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSnapshotsResponse.ProtoReflect.Descriptor instead.
 func (*ListSnapshotsResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{74}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *ListSnapshotsResponse) GetSnapshots() []*SnapshotInfo {
@@ -5489,7 +5857,7 @@ type DeleteSnapshotRequest struct {
 
 func (x *DeleteSnapshotRequest) Reset() {
 	*x = DeleteSnapshotRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[75]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5501,7 +5869,7 @@ func (x *DeleteSnapshotRequest) String() string {
 func (*DeleteSnapshotRequest) ProtoMessage() {}
 
 func (x *DeleteSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[75]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5514,7 +5882,7 @@ func (x *DeleteSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*DeleteSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{75}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *DeleteSnapshotRequest) GetName() string {
@@ -5532,7 +5900,7 @@ type DeleteSnapshotResponse struct {
 
 func (x *DeleteSnapshotResponse) Reset() {
 	*x = DeleteSnapshotResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[76]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5544,7 +5912,7 @@ func (x *DeleteSnapshotResponse) String() string {
 func (*DeleteSnapshotResponse) ProtoMessage() {}
 
 func (x *DeleteSnapshotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[76]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5557,7 +5925,7 @@ func (x *DeleteSnapshotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSnapshotResponse.ProtoReflect.Descriptor instead.
 func (*DeleteSnapshotResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{76}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{83}
 }
 
 type RestoreSnapshotRequest struct {
@@ -5571,7 +5939,7 @@ type RestoreSnapshotRequest struct {
 
 func (x *RestoreSnapshotRequest) Reset() {
 	*x = RestoreSnapshotRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[77]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5583,7 +5951,7 @@ func (x *RestoreSnapshotRequest) String() string {
 func (*RestoreSnapshotRequest) ProtoMessage() {}
 
 func (x *RestoreSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[77]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5596,7 +5964,7 @@ func (x *RestoreSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestoreSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*RestoreSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{77}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *RestoreSnapshotRequest) GetName() string {
@@ -5629,7 +5997,7 @@ type DownloadSnapshotRequest struct {
 
 func (x *DownloadSnapshotRequest) Reset() {
 	*x = DownloadSnapshotRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[78]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5641,7 +6009,7 @@ func (x *DownloadSnapshotRequest) String() string {
 func (*DownloadSnapshotRequest) ProtoMessage() {}
 
 func (x *DownloadSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[78]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5654,7 +6022,7 @@ func (x *DownloadSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownloadSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*DownloadSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{78}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *DownloadSnapshotRequest) GetName() string {
@@ -5673,7 +6041,7 @@ type SnapshotChunk struct {
 
 func (x *SnapshotChunk) Reset() {
 	*x = SnapshotChunk{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[79]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5685,7 +6053,7 @@ func (x *SnapshotChunk) String() string {
 func (*SnapshotChunk) ProtoMessage() {}
 
 func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[79]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5698,7 +6066,7 @@ func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotChunk.ProtoReflect.Descriptor instead.
 func (*SnapshotChunk) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{79}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *SnapshotChunk) GetData() []byte {
@@ -5718,7 +6086,7 @@ type UploadSnapshotRequest struct {
 
 func (x *UploadSnapshotRequest) Reset() {
 	*x = UploadSnapshotRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[80]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5730,7 +6098,7 @@ func (x *UploadSnapshotRequest) String() string {
 func (*UploadSnapshotRequest) ProtoMessage() {}
 
 func (x *UploadSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[80]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5743,7 +6111,7 @@ func (x *UploadSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*UploadSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{80}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *UploadSnapshotRequest) GetName() string {
@@ -6074,7 +6442,7 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\btotal_ms\x18\x04 \x01(\x01R\atotalMs\x12\x1d\n" +
 	"\n" +
 	"rewrite_ms\x18F \x01(\x01R\trewriteMs\x12\x19\n" +
-	"\btools_ms\x18G \x01(\x01R\atoolsMs\"\xe8\x03\n" +
+	"\btools_ms\x18G \x01(\x01R\atoolsMs\"\x91\x04\n" +
 	"\tAskAnswer\x12\x16\n" +
 	"\x06answer\x18\x01 \x01(\tR\x06answer\x122\n" +
 	"\tcitations\x18\x02 \x03(\v2\x14.sextant.v1.CitationR\tcitations\x120\n" +
@@ -6088,7 +6456,8 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\bmessages\x18I \x03(\v2\x17.sextant.v1.ChatMessageR\bmessages\x12#\n" +
 	"\rfinish_reason\x18J \x01(\tR\ffinishReason\x12\x1f\n" +
 	"\vtool_rounds\x18K \x01(\rR\n" +
-	"toolRounds\"_\n" +
+	"toolRounds\x12'\n" +
+	"\x0fconversation_id\x18L \x01(\tR\x0econversationId\"_\n" +
 	"\vAskResponse\x12\x16\n" +
 	"\x05token\x18\x01 \x01(\tH\x00R\x05token\x12/\n" +
 	"\x06answer\x18\x02 \x01(\v2\x15.sextant.v1.AskAnswerH\x00R\x06answerB\a\n" +
@@ -6119,7 +6488,7 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x1e\n" +
 	"\n" +
 	"parameters\x18\x03 \x01(\tR\n" +
-	"parameters\"\x88\x05\n" +
+	"parameters\"\xb1\x05\n" +
 	"\vChatRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -6141,7 +6510,33 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\arewrite\x18\r \x01(\x0e2\x17.sextant.v1.RewriteModeR\arewrite\x12*\n" +
 	"\x05tools\x18\x0e \x01(\x0e2\x14.sextant.v1.ToolModeR\x05tools\x12<\n" +
 	"\tfunctions\x18\x0f \x03(\v2\x1e.sextant.v1.FunctionDefinitionR\tfunctions\x12&\n" +
-	"\x0fmax_tool_rounds\x18\x10 \x01(\rR\rmaxToolRounds\"x\n" +
+	"\x0fmax_tool_rounds\x18\x10 \x01(\rR\rmaxToolRounds\x12'\n" +
+	"\x0fconversation_id\x18F \x01(\tR\x0econversationId\"\xb2\x01\n" +
+	"\x10ConversationInfo\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x02 \x01(\tR\n" +
+	"collection\x12\x1a\n" +
+	"\bmessages\x18\x03 \x01(\rR\bmessages\x12\x14\n" +
+	"\x05bytes\x18\x04 \x01(\x04R\x05bytes\x12\x1d\n" +
+	"\n" +
+	"created_ms\x18\x05 \x01(\x03R\tcreatedMs\x12\x1d\n" +
+	"\n" +
+	"updated_ms\x18\x06 \x01(\x03R\tupdatedMs\":\n" +
+	"\x18ListConversationsRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\"_\n" +
+	"\x19ListConversationsResponse\x12B\n" +
+	"\rconversations\x18\x01 \x03(\v2\x1c.sextant.v1.ConversationInfoR\rconversations\"A\n" +
+	"\x16GetConversationRequest\x12'\n" +
+	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\"u\n" +
+	"\fConversation\x120\n" +
+	"\x04info\x18\x01 \x01(\v2\x1c.sextant.v1.ConversationInfoR\x04info\x123\n" +
+	"\bmessages\x18\x02 \x03(\v2\x17.sextant.v1.ChatMessageR\bmessages\"D\n" +
+	"\x19DeleteConversationRequest\x12'\n" +
+	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\"\x1c\n" +
+	"\x1aDeleteConversationResponse\"x\n" +
 	"\x0eGetManyRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -6274,7 +6669,7 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\x11REWRITE_MODE_AUTO\x10\x01\x12\x16\n" +
 	"\x12REWRITE_MODE_MODEL\x10\x02\x12\x1a\n" +
 	"\x16REWRITE_MODE_HEURISTIC\x10\x03\x12\x14\n" +
-	"\x10REWRITE_MODE_OFF\x10\x042\xb0\x14\n" +
+	"\x10REWRITE_MODE_OFF\x10\x042\xc8\x16\n" +
 	"\aSextant\x12K\n" +
 	"\n" +
 	"ServerInfo\x12\x1d.sextant.v1.ServerInfoRequest\x1a\x1e.sextant.v1.ServerInfoResponse\x12S\n" +
@@ -6311,7 +6706,10 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\x0eDeleteSnapshot\x12!.sextant.v1.DeleteSnapshotRequest\x1a\".sextant.v1.DeleteSnapshotResponse\x12Q\n" +
 	"\x0fRestoreSnapshot\x12\".sextant.v1.RestoreSnapshotRequest\x1a\x1a.sextant.v1.CollectionInfo\x12T\n" +
 	"\x10DownloadSnapshot\x12#.sextant.v1.DownloadSnapshotRequest\x1a\x19.sextant.v1.SnapshotChunk0\x01\x12O\n" +
-	"\x0eUploadSnapshot\x12!.sextant.v1.UploadSnapshotRequest\x1a\x18.sextant.v1.SnapshotInfo(\x01B?P\x01Z;github.com/sextant-db/sextant/client/go/sextantpb;sextantpbb\x06proto3"
+	"\x0eUploadSnapshot\x12!.sextant.v1.UploadSnapshotRequest\x1a\x18.sextant.v1.SnapshotInfo(\x01\x12`\n" +
+	"\x11ListConversations\x12$.sextant.v1.ListConversationsRequest\x1a%.sextant.v1.ListConversationsResponse\x12O\n" +
+	"\x0fGetConversation\x12\".sextant.v1.GetConversationRequest\x1a\x18.sextant.v1.Conversation\x12c\n" +
+	"\x12DeleteConversation\x12%.sextant.v1.DeleteConversationRequest\x1a&.sextant.v1.DeleteConversationResponseB?P\x01Z;github.com/sextant-db/sextant/client/go/sextantpb;sextantpbb\x06proto3"
 
 var (
 	file_sextant_v1_sextant_proto_rawDescOnce sync.Once
@@ -6326,95 +6724,102 @@ func file_sextant_v1_sextant_proto_rawDescGZIP() []byte {
 }
 
 var file_sextant_v1_sextant_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_sextant_v1_sextant_proto_msgTypes = make([]protoimpl.MessageInfo, 81)
+var file_sextant_v1_sextant_proto_msgTypes = make([]protoimpl.MessageInfo, 88)
 var file_sextant_v1_sextant_proto_goTypes = []any{
-	(Metric)(0),                       // 0: sextant.v1.Metric
-	(PayloadFieldType)(0),             // 1: sextant.v1.PayloadFieldType
-	(IndexState)(0),                   // 2: sextant.v1.IndexState
-	(ToolMode)(0),                     // 3: sextant.v1.ToolMode
-	(RewriteMode)(0),                  // 4: sextant.v1.RewriteMode
-	(SearchPlan_Kind)(0),              // 5: sextant.v1.SearchPlan.Kind
-	(*PointId)(nil),                   // 6: sextant.v1.PointId
-	(*IndexSpec)(nil),                 // 7: sextant.v1.IndexSpec
-	(*PayloadIndex)(nil),              // 8: sextant.v1.PayloadIndex
-	(*CollectionInfo)(nil),            // 9: sextant.v1.CollectionInfo
-	(*Point)(nil),                     // 10: sextant.v1.Point
-	(*ServerInfoRequest)(nil),         // 11: sextant.v1.ServerInfoRequest
-	(*ServerInfoResponse)(nil),        // 12: sextant.v1.ServerInfoResponse
-	(*CreateCollectionRequest)(nil),   // 13: sextant.v1.CreateCollectionRequest
-	(*TextField)(nil),                 // 14: sextant.v1.TextField
-	(*DescribeCollectionRequest)(nil), // 15: sextant.v1.DescribeCollectionRequest
-	(*ListCollectionsRequest)(nil),    // 16: sextant.v1.ListCollectionsRequest
-	(*ListCollectionsResponse)(nil),   // 17: sextant.v1.ListCollectionsResponse
-	(*DropCollectionRequest)(nil),     // 18: sextant.v1.DropCollectionRequest
-	(*DropCollectionResponse)(nil),    // 19: sextant.v1.DropCollectionResponse
-	(*SetIndexRequest)(nil),           // 20: sextant.v1.SetIndexRequest
-	(*WaitForIndexRequest)(nil),       // 21: sextant.v1.WaitForIndexRequest
-	(*UpsertRequest)(nil),             // 22: sextant.v1.UpsertRequest
-	(*UpsertResponse)(nil),            // 23: sextant.v1.UpsertResponse
-	(*UpsertProgress)(nil),            // 24: sextant.v1.UpsertProgress
-	(*GetRequest)(nil),                // 25: sextant.v1.GetRequest
-	(*PointIds)(nil),                  // 26: sextant.v1.PointIds
-	(*DeleteRequest)(nil),             // 27: sextant.v1.DeleteRequest
-	(*DeleteResponse)(nil),            // 28: sextant.v1.DeleteResponse
-	(*CountRequest)(nil),              // 29: sextant.v1.CountRequest
-	(*CountResponse)(nil),             // 30: sextant.v1.CountResponse
-	(*ScanRequest)(nil),               // 31: sextant.v1.ScanRequest
-	(*ScanResponse)(nil),              // 32: sextant.v1.ScanResponse
-	(*SearchParams)(nil),              // 33: sextant.v1.SearchParams
-	(*FusionParams)(nil),              // 34: sextant.v1.FusionParams
-	(*MmrParams)(nil),                 // 35: sextant.v1.MmrParams
-	(*Hit)(nil),                       // 36: sextant.v1.Hit
-	(*SearchPlan)(nil),                // 37: sextant.v1.SearchPlan
-	(*SearchRequest)(nil),             // 38: sextant.v1.SearchRequest
-	(*SearchResponse)(nil),            // 39: sextant.v1.SearchResponse
-	(*SearchBatchRequest)(nil),        // 40: sextant.v1.SearchBatchRequest
-	(*SearchBatchResponse)(nil),       // 41: sextant.v1.SearchBatchResponse
-	(*EmbedderConfig)(nil),            // 42: sextant.v1.EmbedderConfig
-	(*ChunkingConfig)(nil),            // 43: sextant.v1.ChunkingConfig
-	(*TextOptions)(nil),               // 44: sextant.v1.TextOptions
-	(*Document)(nil),                  // 45: sextant.v1.Document
-	(*IngestDocumentsRequest)(nil),    // 46: sextant.v1.IngestDocumentsRequest
-	(*IngestProgress)(nil),            // 47: sextant.v1.IngestProgress
-	(*DeleteDocumentsRequest)(nil),    // 48: sextant.v1.DeleteDocumentsRequest
-	(*DeleteDocumentsResponse)(nil),   // 49: sextant.v1.DeleteDocumentsResponse
-	(*EmbedRequest)(nil),              // 50: sextant.v1.EmbedRequest
-	(*EmbedResponse)(nil),             // 51: sextant.v1.EmbedResponse
-	(*AskRequest)(nil),                // 52: sextant.v1.AskRequest
-	(*Citation)(nil),                  // 53: sextant.v1.Citation
-	(*AskTimings)(nil),                // 54: sextant.v1.AskTimings
-	(*AskAnswer)(nil),                 // 55: sextant.v1.AskAnswer
-	(*AskResponse)(nil),               // 56: sextant.v1.AskResponse
-	(*GenerationSettings)(nil),        // 57: sextant.v1.GenerationSettings
-	(*ToolCall)(nil),                  // 58: sextant.v1.ToolCall
-	(*ChatMessage)(nil),               // 59: sextant.v1.ChatMessage
-	(*FunctionDefinition)(nil),        // 60: sextant.v1.FunctionDefinition
-	(*ChatRequest)(nil),               // 61: sextant.v1.ChatRequest
-	(*GetManyRequest)(nil),            // 62: sextant.v1.GetManyRequest
-	(*GetManyResponse)(nil),           // 63: sextant.v1.GetManyResponse
-	(*SetPayloadRequest)(nil),         // 64: sextant.v1.SetPayloadRequest
-	(*DeletePayloadKeysRequest)(nil),  // 65: sextant.v1.DeletePayloadKeysRequest
-	(*UpdateVectorsRequest)(nil),      // 66: sextant.v1.UpdateVectorsRequest
-	(*UpdateResponse)(nil),            // 67: sextant.v1.UpdateResponse
-	(*CreateAliasRequest)(nil),        // 68: sextant.v1.CreateAliasRequest
-	(*DeleteAliasRequest)(nil),        // 69: sextant.v1.DeleteAliasRequest
-	(*AliasChange)(nil),               // 70: sextant.v1.AliasChange
-	(*UpdateAliasesRequest)(nil),      // 71: sextant.v1.UpdateAliasesRequest
-	(*UpdateAliasesResponse)(nil),     // 72: sextant.v1.UpdateAliasesResponse
-	(*ListAliasesRequest)(nil),        // 73: sextant.v1.ListAliasesRequest
-	(*Alias)(nil),                     // 74: sextant.v1.Alias
-	(*ListAliasesResponse)(nil),       // 75: sextant.v1.ListAliasesResponse
-	(*SnapshotCollection)(nil),        // 76: sextant.v1.SnapshotCollection
-	(*SnapshotInfo)(nil),              // 77: sextant.v1.SnapshotInfo
-	(*CreateSnapshotRequest)(nil),     // 78: sextant.v1.CreateSnapshotRequest
-	(*ListSnapshotsRequest)(nil),      // 79: sextant.v1.ListSnapshotsRequest
-	(*ListSnapshotsResponse)(nil),     // 80: sextant.v1.ListSnapshotsResponse
-	(*DeleteSnapshotRequest)(nil),     // 81: sextant.v1.DeleteSnapshotRequest
-	(*DeleteSnapshotResponse)(nil),    // 82: sextant.v1.DeleteSnapshotResponse
-	(*RestoreSnapshotRequest)(nil),    // 83: sextant.v1.RestoreSnapshotRequest
-	(*DownloadSnapshotRequest)(nil),   // 84: sextant.v1.DownloadSnapshotRequest
-	(*SnapshotChunk)(nil),             // 85: sextant.v1.SnapshotChunk
-	(*UploadSnapshotRequest)(nil),     // 86: sextant.v1.UploadSnapshotRequest
+	(Metric)(0),                        // 0: sextant.v1.Metric
+	(PayloadFieldType)(0),              // 1: sextant.v1.PayloadFieldType
+	(IndexState)(0),                    // 2: sextant.v1.IndexState
+	(ToolMode)(0),                      // 3: sextant.v1.ToolMode
+	(RewriteMode)(0),                   // 4: sextant.v1.RewriteMode
+	(SearchPlan_Kind)(0),               // 5: sextant.v1.SearchPlan.Kind
+	(*PointId)(nil),                    // 6: sextant.v1.PointId
+	(*IndexSpec)(nil),                  // 7: sextant.v1.IndexSpec
+	(*PayloadIndex)(nil),               // 8: sextant.v1.PayloadIndex
+	(*CollectionInfo)(nil),             // 9: sextant.v1.CollectionInfo
+	(*Point)(nil),                      // 10: sextant.v1.Point
+	(*ServerInfoRequest)(nil),          // 11: sextant.v1.ServerInfoRequest
+	(*ServerInfoResponse)(nil),         // 12: sextant.v1.ServerInfoResponse
+	(*CreateCollectionRequest)(nil),    // 13: sextant.v1.CreateCollectionRequest
+	(*TextField)(nil),                  // 14: sextant.v1.TextField
+	(*DescribeCollectionRequest)(nil),  // 15: sextant.v1.DescribeCollectionRequest
+	(*ListCollectionsRequest)(nil),     // 16: sextant.v1.ListCollectionsRequest
+	(*ListCollectionsResponse)(nil),    // 17: sextant.v1.ListCollectionsResponse
+	(*DropCollectionRequest)(nil),      // 18: sextant.v1.DropCollectionRequest
+	(*DropCollectionResponse)(nil),     // 19: sextant.v1.DropCollectionResponse
+	(*SetIndexRequest)(nil),            // 20: sextant.v1.SetIndexRequest
+	(*WaitForIndexRequest)(nil),        // 21: sextant.v1.WaitForIndexRequest
+	(*UpsertRequest)(nil),              // 22: sextant.v1.UpsertRequest
+	(*UpsertResponse)(nil),             // 23: sextant.v1.UpsertResponse
+	(*UpsertProgress)(nil),             // 24: sextant.v1.UpsertProgress
+	(*GetRequest)(nil),                 // 25: sextant.v1.GetRequest
+	(*PointIds)(nil),                   // 26: sextant.v1.PointIds
+	(*DeleteRequest)(nil),              // 27: sextant.v1.DeleteRequest
+	(*DeleteResponse)(nil),             // 28: sextant.v1.DeleteResponse
+	(*CountRequest)(nil),               // 29: sextant.v1.CountRequest
+	(*CountResponse)(nil),              // 30: sextant.v1.CountResponse
+	(*ScanRequest)(nil),                // 31: sextant.v1.ScanRequest
+	(*ScanResponse)(nil),               // 32: sextant.v1.ScanResponse
+	(*SearchParams)(nil),               // 33: sextant.v1.SearchParams
+	(*FusionParams)(nil),               // 34: sextant.v1.FusionParams
+	(*MmrParams)(nil),                  // 35: sextant.v1.MmrParams
+	(*Hit)(nil),                        // 36: sextant.v1.Hit
+	(*SearchPlan)(nil),                 // 37: sextant.v1.SearchPlan
+	(*SearchRequest)(nil),              // 38: sextant.v1.SearchRequest
+	(*SearchResponse)(nil),             // 39: sextant.v1.SearchResponse
+	(*SearchBatchRequest)(nil),         // 40: sextant.v1.SearchBatchRequest
+	(*SearchBatchResponse)(nil),        // 41: sextant.v1.SearchBatchResponse
+	(*EmbedderConfig)(nil),             // 42: sextant.v1.EmbedderConfig
+	(*ChunkingConfig)(nil),             // 43: sextant.v1.ChunkingConfig
+	(*TextOptions)(nil),                // 44: sextant.v1.TextOptions
+	(*Document)(nil),                   // 45: sextant.v1.Document
+	(*IngestDocumentsRequest)(nil),     // 46: sextant.v1.IngestDocumentsRequest
+	(*IngestProgress)(nil),             // 47: sextant.v1.IngestProgress
+	(*DeleteDocumentsRequest)(nil),     // 48: sextant.v1.DeleteDocumentsRequest
+	(*DeleteDocumentsResponse)(nil),    // 49: sextant.v1.DeleteDocumentsResponse
+	(*EmbedRequest)(nil),               // 50: sextant.v1.EmbedRequest
+	(*EmbedResponse)(nil),              // 51: sextant.v1.EmbedResponse
+	(*AskRequest)(nil),                 // 52: sextant.v1.AskRequest
+	(*Citation)(nil),                   // 53: sextant.v1.Citation
+	(*AskTimings)(nil),                 // 54: sextant.v1.AskTimings
+	(*AskAnswer)(nil),                  // 55: sextant.v1.AskAnswer
+	(*AskResponse)(nil),                // 56: sextant.v1.AskResponse
+	(*GenerationSettings)(nil),         // 57: sextant.v1.GenerationSettings
+	(*ToolCall)(nil),                   // 58: sextant.v1.ToolCall
+	(*ChatMessage)(nil),                // 59: sextant.v1.ChatMessage
+	(*FunctionDefinition)(nil),         // 60: sextant.v1.FunctionDefinition
+	(*ChatRequest)(nil),                // 61: sextant.v1.ChatRequest
+	(*ConversationInfo)(nil),           // 62: sextant.v1.ConversationInfo
+	(*ListConversationsRequest)(nil),   // 63: sextant.v1.ListConversationsRequest
+	(*ListConversationsResponse)(nil),  // 64: sextant.v1.ListConversationsResponse
+	(*GetConversationRequest)(nil),     // 65: sextant.v1.GetConversationRequest
+	(*Conversation)(nil),               // 66: sextant.v1.Conversation
+	(*DeleteConversationRequest)(nil),  // 67: sextant.v1.DeleteConversationRequest
+	(*DeleteConversationResponse)(nil), // 68: sextant.v1.DeleteConversationResponse
+	(*GetManyRequest)(nil),             // 69: sextant.v1.GetManyRequest
+	(*GetManyResponse)(nil),            // 70: sextant.v1.GetManyResponse
+	(*SetPayloadRequest)(nil),          // 71: sextant.v1.SetPayloadRequest
+	(*DeletePayloadKeysRequest)(nil),   // 72: sextant.v1.DeletePayloadKeysRequest
+	(*UpdateVectorsRequest)(nil),       // 73: sextant.v1.UpdateVectorsRequest
+	(*UpdateResponse)(nil),             // 74: sextant.v1.UpdateResponse
+	(*CreateAliasRequest)(nil),         // 75: sextant.v1.CreateAliasRequest
+	(*DeleteAliasRequest)(nil),         // 76: sextant.v1.DeleteAliasRequest
+	(*AliasChange)(nil),                // 77: sextant.v1.AliasChange
+	(*UpdateAliasesRequest)(nil),       // 78: sextant.v1.UpdateAliasesRequest
+	(*UpdateAliasesResponse)(nil),      // 79: sextant.v1.UpdateAliasesResponse
+	(*ListAliasesRequest)(nil),         // 80: sextant.v1.ListAliasesRequest
+	(*Alias)(nil),                      // 81: sextant.v1.Alias
+	(*ListAliasesResponse)(nil),        // 82: sextant.v1.ListAliasesResponse
+	(*SnapshotCollection)(nil),         // 83: sextant.v1.SnapshotCollection
+	(*SnapshotInfo)(nil),               // 84: sextant.v1.SnapshotInfo
+	(*CreateSnapshotRequest)(nil),      // 85: sextant.v1.CreateSnapshotRequest
+	(*ListSnapshotsRequest)(nil),       // 86: sextant.v1.ListSnapshotsRequest
+	(*ListSnapshotsResponse)(nil),      // 87: sextant.v1.ListSnapshotsResponse
+	(*DeleteSnapshotRequest)(nil),      // 88: sextant.v1.DeleteSnapshotRequest
+	(*DeleteSnapshotResponse)(nil),     // 89: sextant.v1.DeleteSnapshotResponse
+	(*RestoreSnapshotRequest)(nil),     // 90: sextant.v1.RestoreSnapshotRequest
+	(*DownloadSnapshotRequest)(nil),    // 91: sextant.v1.DownloadSnapshotRequest
+	(*SnapshotChunk)(nil),              // 92: sextant.v1.SnapshotChunk
+	(*UploadSnapshotRequest)(nil),      // 93: sextant.v1.UploadSnapshotRequest
 }
 var file_sextant_v1_sextant_proto_depIdxs = []int32{
 	1,  // 0: sextant.v1.PayloadIndex.type:type_name -> sextant.v1.PayloadFieldType
@@ -6461,92 +6866,101 @@ var file_sextant_v1_sextant_proto_depIdxs = []int32{
 	4,  // 41: sextant.v1.ChatRequest.rewrite:type_name -> sextant.v1.RewriteMode
 	3,  // 42: sextant.v1.ChatRequest.tools:type_name -> sextant.v1.ToolMode
 	60, // 43: sextant.v1.ChatRequest.functions:type_name -> sextant.v1.FunctionDefinition
-	6,  // 44: sextant.v1.GetManyRequest.ids:type_name -> sextant.v1.PointId
-	10, // 45: sextant.v1.GetManyResponse.points:type_name -> sextant.v1.Point
-	6,  // 46: sextant.v1.GetManyResponse.missing:type_name -> sextant.v1.PointId
-	26, // 47: sextant.v1.SetPayloadRequest.ids:type_name -> sextant.v1.PointIds
-	26, // 48: sextant.v1.DeletePayloadKeysRequest.ids:type_name -> sextant.v1.PointIds
-	10, // 49: sextant.v1.UpdateVectorsRequest.points:type_name -> sextant.v1.Point
-	68, // 50: sextant.v1.AliasChange.create_alias:type_name -> sextant.v1.CreateAliasRequest
-	69, // 51: sextant.v1.AliasChange.delete_alias:type_name -> sextant.v1.DeleteAliasRequest
-	70, // 52: sextant.v1.UpdateAliasesRequest.changes:type_name -> sextant.v1.AliasChange
-	74, // 53: sextant.v1.ListAliasesResponse.aliases:type_name -> sextant.v1.Alias
-	0,  // 54: sextant.v1.SnapshotCollection.metric:type_name -> sextant.v1.Metric
-	76, // 55: sextant.v1.SnapshotInfo.collections:type_name -> sextant.v1.SnapshotCollection
-	77, // 56: sextant.v1.ListSnapshotsResponse.snapshots:type_name -> sextant.v1.SnapshotInfo
-	11, // 57: sextant.v1.Sextant.ServerInfo:input_type -> sextant.v1.ServerInfoRequest
-	13, // 58: sextant.v1.Sextant.CreateCollection:input_type -> sextant.v1.CreateCollectionRequest
-	15, // 59: sextant.v1.Sextant.DescribeCollection:input_type -> sextant.v1.DescribeCollectionRequest
-	16, // 60: sextant.v1.Sextant.ListCollections:input_type -> sextant.v1.ListCollectionsRequest
-	18, // 61: sextant.v1.Sextant.DropCollection:input_type -> sextant.v1.DropCollectionRequest
-	20, // 62: sextant.v1.Sextant.SetIndex:input_type -> sextant.v1.SetIndexRequest
-	21, // 63: sextant.v1.Sextant.WaitForIndex:input_type -> sextant.v1.WaitForIndexRequest
-	22, // 64: sextant.v1.Sextant.Upsert:input_type -> sextant.v1.UpsertRequest
-	22, // 65: sextant.v1.Sextant.UpsertStream:input_type -> sextant.v1.UpsertRequest
-	25, // 66: sextant.v1.Sextant.Get:input_type -> sextant.v1.GetRequest
-	27, // 67: sextant.v1.Sextant.Delete:input_type -> sextant.v1.DeleteRequest
-	29, // 68: sextant.v1.Sextant.Count:input_type -> sextant.v1.CountRequest
-	31, // 69: sextant.v1.Sextant.Scan:input_type -> sextant.v1.ScanRequest
-	38, // 70: sextant.v1.Sextant.Search:input_type -> sextant.v1.SearchRequest
-	40, // 71: sextant.v1.Sextant.SearchBatch:input_type -> sextant.v1.SearchBatchRequest
-	46, // 72: sextant.v1.Sextant.IngestDocuments:input_type -> sextant.v1.IngestDocumentsRequest
-	48, // 73: sextant.v1.Sextant.DeleteDocuments:input_type -> sextant.v1.DeleteDocumentsRequest
-	50, // 74: sextant.v1.Sextant.Embed:input_type -> sextant.v1.EmbedRequest
-	52, // 75: sextant.v1.Sextant.Ask:input_type -> sextant.v1.AskRequest
-	61, // 76: sextant.v1.Sextant.Chat:input_type -> sextant.v1.ChatRequest
-	62, // 77: sextant.v1.Sextant.GetMany:input_type -> sextant.v1.GetManyRequest
-	64, // 78: sextant.v1.Sextant.SetPayload:input_type -> sextant.v1.SetPayloadRequest
-	65, // 79: sextant.v1.Sextant.DeletePayloadKeys:input_type -> sextant.v1.DeletePayloadKeysRequest
-	66, // 80: sextant.v1.Sextant.UpdateVectors:input_type -> sextant.v1.UpdateVectorsRequest
-	68, // 81: sextant.v1.Sextant.CreateAlias:input_type -> sextant.v1.CreateAliasRequest
-	69, // 82: sextant.v1.Sextant.DeleteAlias:input_type -> sextant.v1.DeleteAliasRequest
-	73, // 83: sextant.v1.Sextant.ListAliases:input_type -> sextant.v1.ListAliasesRequest
-	71, // 84: sextant.v1.Sextant.UpdateAliases:input_type -> sextant.v1.UpdateAliasesRequest
-	78, // 85: sextant.v1.Sextant.CreateSnapshot:input_type -> sextant.v1.CreateSnapshotRequest
-	79, // 86: sextant.v1.Sextant.ListSnapshots:input_type -> sextant.v1.ListSnapshotsRequest
-	81, // 87: sextant.v1.Sextant.DeleteSnapshot:input_type -> sextant.v1.DeleteSnapshotRequest
-	83, // 88: sextant.v1.Sextant.RestoreSnapshot:input_type -> sextant.v1.RestoreSnapshotRequest
-	84, // 89: sextant.v1.Sextant.DownloadSnapshot:input_type -> sextant.v1.DownloadSnapshotRequest
-	86, // 90: sextant.v1.Sextant.UploadSnapshot:input_type -> sextant.v1.UploadSnapshotRequest
-	12, // 91: sextant.v1.Sextant.ServerInfo:output_type -> sextant.v1.ServerInfoResponse
-	9,  // 92: sextant.v1.Sextant.CreateCollection:output_type -> sextant.v1.CollectionInfo
-	9,  // 93: sextant.v1.Sextant.DescribeCollection:output_type -> sextant.v1.CollectionInfo
-	17, // 94: sextant.v1.Sextant.ListCollections:output_type -> sextant.v1.ListCollectionsResponse
-	19, // 95: sextant.v1.Sextant.DropCollection:output_type -> sextant.v1.DropCollectionResponse
-	9,  // 96: sextant.v1.Sextant.SetIndex:output_type -> sextant.v1.CollectionInfo
-	9,  // 97: sextant.v1.Sextant.WaitForIndex:output_type -> sextant.v1.CollectionInfo
-	23, // 98: sextant.v1.Sextant.Upsert:output_type -> sextant.v1.UpsertResponse
-	24, // 99: sextant.v1.Sextant.UpsertStream:output_type -> sextant.v1.UpsertProgress
-	10, // 100: sextant.v1.Sextant.Get:output_type -> sextant.v1.Point
-	28, // 101: sextant.v1.Sextant.Delete:output_type -> sextant.v1.DeleteResponse
-	30, // 102: sextant.v1.Sextant.Count:output_type -> sextant.v1.CountResponse
-	32, // 103: sextant.v1.Sextant.Scan:output_type -> sextant.v1.ScanResponse
-	39, // 104: sextant.v1.Sextant.Search:output_type -> sextant.v1.SearchResponse
-	41, // 105: sextant.v1.Sextant.SearchBatch:output_type -> sextant.v1.SearchBatchResponse
-	47, // 106: sextant.v1.Sextant.IngestDocuments:output_type -> sextant.v1.IngestProgress
-	49, // 107: sextant.v1.Sextant.DeleteDocuments:output_type -> sextant.v1.DeleteDocumentsResponse
-	51, // 108: sextant.v1.Sextant.Embed:output_type -> sextant.v1.EmbedResponse
-	56, // 109: sextant.v1.Sextant.Ask:output_type -> sextant.v1.AskResponse
-	56, // 110: sextant.v1.Sextant.Chat:output_type -> sextant.v1.AskResponse
-	63, // 111: sextant.v1.Sextant.GetMany:output_type -> sextant.v1.GetManyResponse
-	67, // 112: sextant.v1.Sextant.SetPayload:output_type -> sextant.v1.UpdateResponse
-	67, // 113: sextant.v1.Sextant.DeletePayloadKeys:output_type -> sextant.v1.UpdateResponse
-	67, // 114: sextant.v1.Sextant.UpdateVectors:output_type -> sextant.v1.UpdateResponse
-	72, // 115: sextant.v1.Sextant.CreateAlias:output_type -> sextant.v1.UpdateAliasesResponse
-	72, // 116: sextant.v1.Sextant.DeleteAlias:output_type -> sextant.v1.UpdateAliasesResponse
-	75, // 117: sextant.v1.Sextant.ListAliases:output_type -> sextant.v1.ListAliasesResponse
-	72, // 118: sextant.v1.Sextant.UpdateAliases:output_type -> sextant.v1.UpdateAliasesResponse
-	77, // 119: sextant.v1.Sextant.CreateSnapshot:output_type -> sextant.v1.SnapshotInfo
-	80, // 120: sextant.v1.Sextant.ListSnapshots:output_type -> sextant.v1.ListSnapshotsResponse
-	82, // 121: sextant.v1.Sextant.DeleteSnapshot:output_type -> sextant.v1.DeleteSnapshotResponse
-	9,  // 122: sextant.v1.Sextant.RestoreSnapshot:output_type -> sextant.v1.CollectionInfo
-	85, // 123: sextant.v1.Sextant.DownloadSnapshot:output_type -> sextant.v1.SnapshotChunk
-	77, // 124: sextant.v1.Sextant.UploadSnapshot:output_type -> sextant.v1.SnapshotInfo
-	91, // [91:125] is the sub-list for method output_type
-	57, // [57:91] is the sub-list for method input_type
-	57, // [57:57] is the sub-list for extension type_name
-	57, // [57:57] is the sub-list for extension extendee
-	0,  // [0:57] is the sub-list for field type_name
+	62, // 44: sextant.v1.ListConversationsResponse.conversations:type_name -> sextant.v1.ConversationInfo
+	62, // 45: sextant.v1.Conversation.info:type_name -> sextant.v1.ConversationInfo
+	59, // 46: sextant.v1.Conversation.messages:type_name -> sextant.v1.ChatMessage
+	6,  // 47: sextant.v1.GetManyRequest.ids:type_name -> sextant.v1.PointId
+	10, // 48: sextant.v1.GetManyResponse.points:type_name -> sextant.v1.Point
+	6,  // 49: sextant.v1.GetManyResponse.missing:type_name -> sextant.v1.PointId
+	26, // 50: sextant.v1.SetPayloadRequest.ids:type_name -> sextant.v1.PointIds
+	26, // 51: sextant.v1.DeletePayloadKeysRequest.ids:type_name -> sextant.v1.PointIds
+	10, // 52: sextant.v1.UpdateVectorsRequest.points:type_name -> sextant.v1.Point
+	75, // 53: sextant.v1.AliasChange.create_alias:type_name -> sextant.v1.CreateAliasRequest
+	76, // 54: sextant.v1.AliasChange.delete_alias:type_name -> sextant.v1.DeleteAliasRequest
+	77, // 55: sextant.v1.UpdateAliasesRequest.changes:type_name -> sextant.v1.AliasChange
+	81, // 56: sextant.v1.ListAliasesResponse.aliases:type_name -> sextant.v1.Alias
+	0,  // 57: sextant.v1.SnapshotCollection.metric:type_name -> sextant.v1.Metric
+	83, // 58: sextant.v1.SnapshotInfo.collections:type_name -> sextant.v1.SnapshotCollection
+	84, // 59: sextant.v1.ListSnapshotsResponse.snapshots:type_name -> sextant.v1.SnapshotInfo
+	11, // 60: sextant.v1.Sextant.ServerInfo:input_type -> sextant.v1.ServerInfoRequest
+	13, // 61: sextant.v1.Sextant.CreateCollection:input_type -> sextant.v1.CreateCollectionRequest
+	15, // 62: sextant.v1.Sextant.DescribeCollection:input_type -> sextant.v1.DescribeCollectionRequest
+	16, // 63: sextant.v1.Sextant.ListCollections:input_type -> sextant.v1.ListCollectionsRequest
+	18, // 64: sextant.v1.Sextant.DropCollection:input_type -> sextant.v1.DropCollectionRequest
+	20, // 65: sextant.v1.Sextant.SetIndex:input_type -> sextant.v1.SetIndexRequest
+	21, // 66: sextant.v1.Sextant.WaitForIndex:input_type -> sextant.v1.WaitForIndexRequest
+	22, // 67: sextant.v1.Sextant.Upsert:input_type -> sextant.v1.UpsertRequest
+	22, // 68: sextant.v1.Sextant.UpsertStream:input_type -> sextant.v1.UpsertRequest
+	25, // 69: sextant.v1.Sextant.Get:input_type -> sextant.v1.GetRequest
+	27, // 70: sextant.v1.Sextant.Delete:input_type -> sextant.v1.DeleteRequest
+	29, // 71: sextant.v1.Sextant.Count:input_type -> sextant.v1.CountRequest
+	31, // 72: sextant.v1.Sextant.Scan:input_type -> sextant.v1.ScanRequest
+	38, // 73: sextant.v1.Sextant.Search:input_type -> sextant.v1.SearchRequest
+	40, // 74: sextant.v1.Sextant.SearchBatch:input_type -> sextant.v1.SearchBatchRequest
+	46, // 75: sextant.v1.Sextant.IngestDocuments:input_type -> sextant.v1.IngestDocumentsRequest
+	48, // 76: sextant.v1.Sextant.DeleteDocuments:input_type -> sextant.v1.DeleteDocumentsRequest
+	50, // 77: sextant.v1.Sextant.Embed:input_type -> sextant.v1.EmbedRequest
+	52, // 78: sextant.v1.Sextant.Ask:input_type -> sextant.v1.AskRequest
+	61, // 79: sextant.v1.Sextant.Chat:input_type -> sextant.v1.ChatRequest
+	69, // 80: sextant.v1.Sextant.GetMany:input_type -> sextant.v1.GetManyRequest
+	71, // 81: sextant.v1.Sextant.SetPayload:input_type -> sextant.v1.SetPayloadRequest
+	72, // 82: sextant.v1.Sextant.DeletePayloadKeys:input_type -> sextant.v1.DeletePayloadKeysRequest
+	73, // 83: sextant.v1.Sextant.UpdateVectors:input_type -> sextant.v1.UpdateVectorsRequest
+	75, // 84: sextant.v1.Sextant.CreateAlias:input_type -> sextant.v1.CreateAliasRequest
+	76, // 85: sextant.v1.Sextant.DeleteAlias:input_type -> sextant.v1.DeleteAliasRequest
+	80, // 86: sextant.v1.Sextant.ListAliases:input_type -> sextant.v1.ListAliasesRequest
+	78, // 87: sextant.v1.Sextant.UpdateAliases:input_type -> sextant.v1.UpdateAliasesRequest
+	85, // 88: sextant.v1.Sextant.CreateSnapshot:input_type -> sextant.v1.CreateSnapshotRequest
+	86, // 89: sextant.v1.Sextant.ListSnapshots:input_type -> sextant.v1.ListSnapshotsRequest
+	88, // 90: sextant.v1.Sextant.DeleteSnapshot:input_type -> sextant.v1.DeleteSnapshotRequest
+	90, // 91: sextant.v1.Sextant.RestoreSnapshot:input_type -> sextant.v1.RestoreSnapshotRequest
+	91, // 92: sextant.v1.Sextant.DownloadSnapshot:input_type -> sextant.v1.DownloadSnapshotRequest
+	93, // 93: sextant.v1.Sextant.UploadSnapshot:input_type -> sextant.v1.UploadSnapshotRequest
+	63, // 94: sextant.v1.Sextant.ListConversations:input_type -> sextant.v1.ListConversationsRequest
+	65, // 95: sextant.v1.Sextant.GetConversation:input_type -> sextant.v1.GetConversationRequest
+	67, // 96: sextant.v1.Sextant.DeleteConversation:input_type -> sextant.v1.DeleteConversationRequest
+	12, // 97: sextant.v1.Sextant.ServerInfo:output_type -> sextant.v1.ServerInfoResponse
+	9,  // 98: sextant.v1.Sextant.CreateCollection:output_type -> sextant.v1.CollectionInfo
+	9,  // 99: sextant.v1.Sextant.DescribeCollection:output_type -> sextant.v1.CollectionInfo
+	17, // 100: sextant.v1.Sextant.ListCollections:output_type -> sextant.v1.ListCollectionsResponse
+	19, // 101: sextant.v1.Sextant.DropCollection:output_type -> sextant.v1.DropCollectionResponse
+	9,  // 102: sextant.v1.Sextant.SetIndex:output_type -> sextant.v1.CollectionInfo
+	9,  // 103: sextant.v1.Sextant.WaitForIndex:output_type -> sextant.v1.CollectionInfo
+	23, // 104: sextant.v1.Sextant.Upsert:output_type -> sextant.v1.UpsertResponse
+	24, // 105: sextant.v1.Sextant.UpsertStream:output_type -> sextant.v1.UpsertProgress
+	10, // 106: sextant.v1.Sextant.Get:output_type -> sextant.v1.Point
+	28, // 107: sextant.v1.Sextant.Delete:output_type -> sextant.v1.DeleteResponse
+	30, // 108: sextant.v1.Sextant.Count:output_type -> sextant.v1.CountResponse
+	32, // 109: sextant.v1.Sextant.Scan:output_type -> sextant.v1.ScanResponse
+	39, // 110: sextant.v1.Sextant.Search:output_type -> sextant.v1.SearchResponse
+	41, // 111: sextant.v1.Sextant.SearchBatch:output_type -> sextant.v1.SearchBatchResponse
+	47, // 112: sextant.v1.Sextant.IngestDocuments:output_type -> sextant.v1.IngestProgress
+	49, // 113: sextant.v1.Sextant.DeleteDocuments:output_type -> sextant.v1.DeleteDocumentsResponse
+	51, // 114: sextant.v1.Sextant.Embed:output_type -> sextant.v1.EmbedResponse
+	56, // 115: sextant.v1.Sextant.Ask:output_type -> sextant.v1.AskResponse
+	56, // 116: sextant.v1.Sextant.Chat:output_type -> sextant.v1.AskResponse
+	70, // 117: sextant.v1.Sextant.GetMany:output_type -> sextant.v1.GetManyResponse
+	74, // 118: sextant.v1.Sextant.SetPayload:output_type -> sextant.v1.UpdateResponse
+	74, // 119: sextant.v1.Sextant.DeletePayloadKeys:output_type -> sextant.v1.UpdateResponse
+	74, // 120: sextant.v1.Sextant.UpdateVectors:output_type -> sextant.v1.UpdateResponse
+	79, // 121: sextant.v1.Sextant.CreateAlias:output_type -> sextant.v1.UpdateAliasesResponse
+	79, // 122: sextant.v1.Sextant.DeleteAlias:output_type -> sextant.v1.UpdateAliasesResponse
+	82, // 123: sextant.v1.Sextant.ListAliases:output_type -> sextant.v1.ListAliasesResponse
+	79, // 124: sextant.v1.Sextant.UpdateAliases:output_type -> sextant.v1.UpdateAliasesResponse
+	84, // 125: sextant.v1.Sextant.CreateSnapshot:output_type -> sextant.v1.SnapshotInfo
+	87, // 126: sextant.v1.Sextant.ListSnapshots:output_type -> sextant.v1.ListSnapshotsResponse
+	89, // 127: sextant.v1.Sextant.DeleteSnapshot:output_type -> sextant.v1.DeleteSnapshotResponse
+	9,  // 128: sextant.v1.Sextant.RestoreSnapshot:output_type -> sextant.v1.CollectionInfo
+	92, // 129: sextant.v1.Sextant.DownloadSnapshot:output_type -> sextant.v1.SnapshotChunk
+	84, // 130: sextant.v1.Sextant.UploadSnapshot:output_type -> sextant.v1.SnapshotInfo
+	64, // 131: sextant.v1.Sextant.ListConversations:output_type -> sextant.v1.ListConversationsResponse
+	66, // 132: sextant.v1.Sextant.GetConversation:output_type -> sextant.v1.Conversation
+	68, // 133: sextant.v1.Sextant.DeleteConversation:output_type -> sextant.v1.DeleteConversationResponse
+	97, // [97:134] is the sub-list for method output_type
+	60, // [60:97] is the sub-list for method input_type
+	60, // [60:60] is the sub-list for extension type_name
+	60, // [60:60] is the sub-list for extension extendee
+	0,  // [0:60] is the sub-list for field type_name
 }
 
 func init() { file_sextant_v1_sextant_proto_init() }
@@ -6569,15 +6983,15 @@ func file_sextant_v1_sextant_proto_init() {
 		(*AskResponse_Answer)(nil),
 	}
 	file_sextant_v1_sextant_proto_msgTypes[51].OneofWrappers = []any{}
-	file_sextant_v1_sextant_proto_msgTypes[58].OneofWrappers = []any{
+	file_sextant_v1_sextant_proto_msgTypes[65].OneofWrappers = []any{
 		(*SetPayloadRequest_Ids)(nil),
 		(*SetPayloadRequest_Filter)(nil),
 	}
-	file_sextant_v1_sextant_proto_msgTypes[59].OneofWrappers = []any{
+	file_sextant_v1_sextant_proto_msgTypes[66].OneofWrappers = []any{
 		(*DeletePayloadKeysRequest_Ids)(nil),
 		(*DeletePayloadKeysRequest_Filter)(nil),
 	}
-	file_sextant_v1_sextant_proto_msgTypes[64].OneofWrappers = []any{
+	file_sextant_v1_sextant_proto_msgTypes[71].OneofWrappers = []any{
 		(*AliasChange_CreateAlias)(nil),
 		(*AliasChange_DeleteAlias)(nil),
 	}
@@ -6587,7 +7001,7 @@ func file_sextant_v1_sextant_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sextant_v1_sextant_proto_rawDesc), len(file_sextant_v1_sextant_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   81,
+			NumMessages:   88,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
