@@ -1,6 +1,7 @@
 #include "cluster/cluster_database.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "cluster/shard.h"
 
@@ -12,16 +13,7 @@ Status NotInCluster(std::string_view what) {
   return Status::Unimplemented(std::string(what) + " is not supported in cluster mode yet (docs/cluster.md)");
 }
 
-// Dense scores: L2 lower is nearer, the others higher. BM25 and fused scores: higher is better.
-bool LowerIsBetter(Metric metric, const SearchOptions& o) { return metric == Metric::kL2 && o.text.empty(); }
-
 }  // namespace
-
-bool IdBefore(const PointId& a, const PointId& b) {
-  if (a.is_number() != b.is_number()) return a.is_number();
-  if (a.is_number()) return a.number() < b.number();
-  return a.str() < b.str();
-}
 
 bool HitBefore(Metric metric, const Hit& a, const Hit& b) {
   if (a.score != b.score) return metric == Metric::kL2 ? a.score < b.score : a.score > b.score;
@@ -119,18 +111,25 @@ class ClusterCollection final : public Collection {
     return total;
   }
 
-  StatusOr<uint64_t> SetPayload(const WriteOptions&, const PointSelector&, std::string_view) override {
-    return NotInCluster("SetPayload");
+  // Payload and vector updates go through the log like every write; they return what the
+  // single node returns, counted when the update is accepted (by ids: every id must exist,
+  // NotFound naming the first missing one, nothing published).
+  StatusOr<uint64_t> SetPayload(const WriteOptions&, const PointSelector& points, std::string_view payload) override {
+    return UpdatePayload(WriteMessage::Kind::kSetPayload, points, payload, {});
   }
-  StatusOr<uint64_t> OverwritePayload(const WriteOptions&, const PointSelector&, std::string_view) override {
-    return NotInCluster("OverwritePayload");
+  StatusOr<uint64_t> OverwritePayload(const WriteOptions&, const PointSelector& points,
+                                      std::string_view payload) override {
+    return UpdatePayload(WriteMessage::Kind::kOverwritePayload, points, payload, {});
   }
-  StatusOr<uint64_t> DeletePayloadKeys(const WriteOptions&, const PointSelector&,
-                                       std::span<const std::string>) override {
-    return NotInCluster("DeletePayloadKeys");
+  StatusOr<uint64_t> DeletePayloadKeys(const WriteOptions&, const PointSelector& points,
+                                       std::span<const std::string> keys) override {
+    return UpdatePayload(WriteMessage::Kind::kDeletePayloadKeys, points, "", keys);
   }
-  Status UpdateVectors(const WriteOptions&, std::span<const PointId>, std::span<const float>) override {
-    return NotInCluster("UpdateVectors");
+  Status UpdateVectors(const WriteOptions&, std::span<const PointId> ids, std::span<const float> vectors) override {
+    if (!ids.empty() && vectors.size() == ids.size() * spec_.options.dimension) {
+      SEXTANT_RETURN_IF_ERROR(CountExisting(ids).status());
+    }
+    return node_->UpdateVectors(spec_, ids, vectors).status();
   }
 
   StatusOr<ScanPage> Scan(const ScanOptions& options) const override {
@@ -168,30 +167,62 @@ class ClusterCollection final : public Collection {
 
   StatusOr<std::vector<Hit>> Search(const SearchOptions& options, std::span<const float> query,
                                     SearchPlan* plan) const override {
-    std::vector<Hit> all;
-    SearchPlan merged;
-    for (uint32_t s = 0; s < spec_.shards; ++s) {
-      SearchPlan p;
-      SEXTANT_ASSIGN_OR_RETURN(auto hits, node_->SearchShard(spec_, s, options, query, &p));
-      for (auto& h : hits) all.push_back(std::move(h));
-      if (s == 0) {
-        merged = p;
-      } else {
-        merged.matches += p.matches;
-        merged.distance_computations += p.distance_computations;
-        merged.filter_from_index = merged.filter_from_index && p.filter_from_index;
-        merged.effort = std::max(merged.effort, p.effort);
-        if (p.kind == SearchPlan::Kind::kIndex) merged.kind = SearchPlan::Kind::kIndex;
-      }
+    const bool lower = LowerIsBetter(spec_.options.metric, options);
+    const bool shaped = !options.group_by.empty() || options.mmr;
+    if (!shaped || spec_.shards == 1) {
+      // Each shard's top k (the threshold applied there), merged. One shard answers as the
+      // engine does (its order of ties, its groups and picks).
+      SEXTANT_ASSIGN_OR_RETURN(auto per_shard, FanOut(options, query, plan));
+      if (spec_.shards == 1) return std::move(per_shard[0]);
+      return MergeRanked(std::move(per_shard), lower, options.k);
     }
-    bool lower = LowerIsBetter(spec_.options.metric, options);
-    std::sort(all.begin(), all.end(), [&](const Hit& a, const Hit& b) {
-      if (a.score != b.score) return lower ? a.score < b.score : a.score > b.score;
-      return IdBefore(a.id, b.id);
-    });
-    if (all.size() > options.k) all.resize(options.k);
-    if (plan != nullptr) *plan = merged;
-    return all;
+    if (!options.group_by.empty() && options.mmr) {
+      return Status::InvalidArgument("search: mmr and group_by cannot be combined; choose one");
+    }
+    if (options.mmr && !(options.mmr_lambda >= 0.0f && options.mmr_lambda <= 1.0f)) {
+      return Status::InvalidArgument("search: mmr_lambda must be in [0, 1], got " + std::to_string(options.mmr_lambda));
+    }
+    // group_by / mmr over several shards: shaped here over the collection's best `pool`
+    // candidates, which are the best `pool` of the shards' best `pool` (search_merge.h).
+    const size_t pool = ShapingPool(options);
+    if (pool > std::numeric_limits<uint32_t>::max()) return Status::InvalidArgument("search: candidate pool too large");
+    SearchOptions plain = options;
+    plain.group_by.clear();
+    plain.mmr = false;
+    plain.k = static_cast<uint32_t>(pool);
+    plain.candidates = options.candidates;
+    if (options.mmr) {
+      plain.with_vector = true;  // the similarities between candidates
+      SEXTANT_ASSIGN_OR_RETURN(auto per_shard, FanOut(plain, query, plan));
+      auto picks = PickMmr(MergeRanked(std::move(per_shard), lower, pool), options.k, options.mmr_lambda, lower,
+                           spec_.options.metric == Metric::kCosine && options.text.empty());
+      if (!options.with_vector) {
+        for (auto& h : picks) h.vector.clear();
+      }
+      return picks;
+    }
+    // group_by: each shard returns every group of its best `pool` candidates with each group's
+    // first group_size members (Hit::group set); points without a group value are left out
+    // there, so the pool's boundary comes from a plain ranking of the shards' best `pool`.
+    SearchOptions grouped = options;
+    grouped.k = static_cast<uint32_t>(pool);
+    grouped.candidates = static_cast<uint32_t>(pool);
+    SEXTANT_ASSIGN_OR_RETURN(auto per_shard, FanOut(grouped, query, plan));
+    plain.with_payload = false;
+    plain.with_vector = false;
+    plain.payload_include.clear();
+    plain.payload_exclude.clear();
+    SEXTANT_ASSIGN_OR_RETURN(auto ranked_shards, FanOut(plain, query, nullptr));
+    auto ranked = MergeRanked(std::move(ranked_shards), lower, pool);
+    auto members = MergeRanked(std::move(per_shard), lower, std::numeric_limits<size_t>::max());
+    if (ranked.size() == pool) {
+      const Hit& last = ranked.back();
+      std::erase_if(members, [&](const Hit& h) {
+        if (h.score != last.score) return lower ? h.score > last.score : h.score < last.score;
+        return IdBefore(last.id, h.id);
+      });
+    }
+    return GroupRanked(members, options.k, options.group_size);
   }
 
   StatusOr<std::vector<std::vector<Hit>>> SearchBatch(const SearchOptions& options, std::span<const float> queries,
@@ -217,7 +248,11 @@ class ClusterCollection final : public Collection {
     return info;
   }
 
-  Status SetIndex(const IndexOptions&) override { return NotInCluster("SetIndex"); }
+  Status SetIndex(const IndexOptions& index) override {
+    SEXTANT_RETURN_IF_ERROR(node_->SetIndex(spec_, index).status());
+    spec_.options.index = index;
+    return Status::OK();
+  }
   Status RebuildIndex() override { return NotInCluster("RebuildIndex"); }
   Status WaitForIndex(uint64_t timeout_ms) const override {
     for (uint32_t s = 0; s < spec_.shards; ++s) {
@@ -228,6 +263,55 @@ class ClusterCollection final : public Collection {
   Status Checkpoint() override { return NotInCluster("Checkpoint"); }
 
  private:
+  // How many distinct ids exist; NotFound naming the first that does not.
+  StatusOr<uint64_t> CountExisting(std::span<const PointId> ids) const {
+    SEXTANT_ASSIGN_OR_RETURN(auto existing, GetMany(ids));
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (!existing[i]) return Status::NotFound("point " + ids[i].ToString() + " not found in " + spec_.name);
+    }
+    std::vector<PointId> distinct(ids.begin(), ids.end());
+    std::sort(distinct.begin(), distinct.end(), IdBefore);
+    return static_cast<uint64_t>(std::unique(distinct.begin(), distinct.end()) - distinct.begin());
+  }
+
+  StatusOr<uint64_t> UpdatePayload(WriteMessage::Kind kind, const PointSelector& points, std::string_view payload,
+                                   std::span<const std::string> keys) {
+    uint64_t n = 0;
+    if (points.by_filter) {
+      if (points.filter.empty()) {
+        return Status::InvalidArgument("a payload update by filter needs a filter ({} selects every point)");
+      }
+      SEXTANT_ASSIGN_OR_RETURN(n, CountWhere(points.filter));  // also checks the filter
+    } else if (!points.ids.empty()) {
+      SEXTANT_ASSIGN_OR_RETURN(n, CountExisting(points.ids));
+    }
+    SEXTANT_RETURN_IF_ERROR(node_->UpdatePayload(spec_, kind, points, payload, keys).status());
+    return n;
+  }
+
+  // Every shard's answer to `options`, in shard order; the plans summed into *plan.
+  StatusOr<std::vector<std::vector<Hit>>> FanOut(const SearchOptions& options, std::span<const float> query,
+                                                 SearchPlan* plan) const {
+    std::vector<std::vector<Hit>> out;
+    SearchPlan merged;
+    for (uint32_t s = 0; s < spec_.shards; ++s) {
+      SearchPlan p;
+      SEXTANT_ASSIGN_OR_RETURN(auto hits, node_->SearchShard(spec_, s, options, query, &p));
+      out.push_back(std::move(hits));
+      if (s == 0) {
+        merged = p;
+      } else {
+        merged.matches += p.matches;
+        merged.distance_computations += p.distance_computations;
+        merged.filter_from_index = merged.filter_from_index && p.filter_from_index;
+        merged.effort = std::max(merged.effort, p.effort);
+        if (p.kind == SearchPlan::Kind::kIndex) merged.kind = SearchPlan::Kind::kIndex;
+      }
+    }
+    if (plan != nullptr) *plan = merged;
+    return out;
+  }
+
   ClusterNode* node_;
   CollectionSpec spec_;
 };

@@ -19,6 +19,7 @@
 #include <string>
 
 #include "cluster/node.h"
+#include "cluster/search_merge.h"  // IdBefore: the id order of Scan and of ties
 #include "sextant/database.h"
 
 namespace sextant::cluster {
@@ -55,8 +56,6 @@ class ClusterDatabase final : public Database {
 
 // Orders hits nearest first for `metric` (L2 ascending, the others descending), ties by id.
 bool HitBefore(Metric metric, const Hit& a, const Hit& b);
-// The id order of Scan: numbers ascending, then strings in byte order.
-bool IdBefore(const PointId& a, const PointId& b);
 
 }  // namespace sextant::cluster
 

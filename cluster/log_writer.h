@@ -18,6 +18,7 @@
 #include "cluster/metadata.h"
 #include "cluster/nats_client.h"
 #include "cluster/write_message.h"
+#include "sextant/options.h"
 #include "sextant/types.h"
 
 namespace sextant::cluster {
@@ -43,6 +44,18 @@ class LogWriter {
   StatusOr<ShardSequences> Delete(const CollectionSpec& spec, std::span<const PointId> ids);
   // Published to every shard. InvalidArgument for an empty or malformed-JSON filter.
   StatusOr<ShardSequences> DeleteWhere(const CollectionSpec& spec, std::string_view filter);
+
+  // Published to each id's shard. InvalidArgument (before publishing) as for Upsert.
+  StatusOr<ShardSequences> UpdateVectors(const CollectionSpec& spec, std::span<const PointId> ids,
+                                         std::span<const float> vectors);
+  // kind: kSetPayload, kOverwritePayload (payload: a JSON object) or kDeletePayloadKeys (keys).
+  // By ids: to each id's shard; by filter: to every shard.
+  StatusOr<ShardSequences> UpdatePayload(const CollectionSpec& spec, WriteMessage::Kind kind,
+                                         const PointSelector& selector, std::string_view payload,
+                                         std::span<const std::string> keys);
+
+  // Published to every shard; InvalidArgument when the options do not fit the collection.
+  StatusOr<ShardSequences> SetIndex(const CollectionSpec& spec, const IndexOptions& index);
 
   size_t max_message_bytes() const { return max_message_bytes_; }
 

@@ -16,16 +16,39 @@ Status BadSpec(std::string_view what) {
 
 }  // namespace
 
+std::string IndexToJson(const IndexOptions& ix) {
+  json j = {{"type", static_cast<int>(ix.type)},       {"quantizer", static_cast<int>(ix.quantizer)},
+            {"m", ix.m},                                {"ef_construction", ix.ef_construction},
+            {"ef_search", ix.ef_search},                {"nlist", ix.nlist},
+            {"nprobe", ix.nprobe},                      {"pq_m", ix.pq_m}};
+  return j.dump();
+}
+
+StatusOr<IndexOptions> IndexFromJson(std::string_view text) {
+  json ix = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (ix.is_discarded() || !ix.is_object()) return Status::InvalidArgument("index options are not a JSON object");
+  IndexOptions o;
+  try {
+    o.type = static_cast<IndexType>(ix.at("type").get<int>());
+    o.quantizer = static_cast<QuantizerType>(ix.at("quantizer").get<int>());
+    o.m = ix.at("m").get<uint32_t>();
+    o.ef_construction = ix.at("ef_construction").get<uint32_t>();
+    o.ef_search = ix.at("ef_search").get<uint32_t>();
+    o.nlist = ix.at("nlist").get<uint32_t>();
+    o.nprobe = ix.at("nprobe").get<uint32_t>();
+    o.pq_m = ix.at("pq_m").get<uint32_t>();
+  } catch (const json::exception& e) {
+    return Status::InvalidArgument(std::string("index options: ") + e.what());
+  }
+  return o;
+}
+
 std::string CollectionSpec::ToJson() const {
   json j;
   j["name"] = name;
   j["dimension"] = options.dimension;
   j["metric"] = std::string(MetricName(options.metric));
-  const IndexOptions& ix = options.index;
-  j["index"] = {{"type", static_cast<int>(ix.type)},       {"quantizer", static_cast<int>(ix.quantizer)},
-                {"m", ix.m},                                {"ef_construction", ix.ef_construction},
-                {"ef_search", ix.ef_search},                {"nlist", ix.nlist},
-                {"nprobe", ix.nprobe},                      {"pq_m", ix.pq_m}};
+  j["index"] = json::parse(IndexToJson(options.index));
   j["payload_indexes"] = json::array();
   for (const auto& p : options.payload_indexes) {
     j["payload_indexes"].push_back({{"field", p.field}, {"type", static_cast<int>(p.type)}});
@@ -53,15 +76,9 @@ StatusOr<CollectionSpec> CollectionSpec::FromJson(std::string_view text) {
     auto metric = ParseMetric(j.at("metric").get<std::string>());
     if (!metric.ok()) return BadSpec(metric.status().message());
     s.options.metric = *metric;
-    const json& ix = j.at("index");
-    s.options.index.type = static_cast<IndexType>(ix.at("type").get<int>());
-    s.options.index.quantizer = static_cast<QuantizerType>(ix.at("quantizer").get<int>());
-    s.options.index.m = ix.at("m").get<uint32_t>();
-    s.options.index.ef_construction = ix.at("ef_construction").get<uint32_t>();
-    s.options.index.ef_search = ix.at("ef_search").get<uint32_t>();
-    s.options.index.nlist = ix.at("nlist").get<uint32_t>();
-    s.options.index.nprobe = ix.at("nprobe").get<uint32_t>();
-    s.options.index.pq_m = ix.at("pq_m").get<uint32_t>();
+    auto index = IndexFromJson(j.at("index").dump());
+    if (!index.ok()) return BadSpec(index.status().message());
+    s.options.index = *index;
     for (const auto& p : j.at("payload_indexes")) {
       s.options.payload_indexes.push_back(
           {p.at("field").get<std::string>(), static_cast<PayloadFieldType>(p.at("type").get<int>())});
@@ -165,6 +182,20 @@ StatusOr<CollectionSpec> Catalog::Get(const std::string& name) const {
   SEXTANT_ASSIGN_OR_RETURN(auto entry, kv_->Get(name));
   if (!entry) return Status::NotFound("collection " + name + " not found");
   return CollectionSpec::FromJson(entry->value);
+}
+
+Status Catalog::SetIndex(const std::string& name, uint64_t created_us, const IndexOptions& index) {
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    SEXTANT_ASSIGN_OR_RETURN(auto entry, kv_->Get(name));
+    if (!entry) return Status::NotFound("collection " + name + " not found");
+    SEXTANT_ASSIGN_OR_RETURN(auto spec, CollectionSpec::FromJson(entry->value));
+    if (spec.created_us != created_us) return Status::NotFound("collection " + name + " was dropped");
+    spec.options.index = index;
+    auto rev = kv_->Update(name, spec.ToJson(), entry->revision);
+    if (rev.ok()) return Status::OK();
+    if (rev.status().code() != StatusCode::kAborted) return rev.status();  // else: updated meanwhile, again
+  }
+  return Status::Aborted("collection " + name + ": its definition kept changing; try again");
 }
 
 Status Catalog::Drop(const std::string& name) {

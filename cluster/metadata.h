@@ -59,6 +59,10 @@ struct NodeInfo {
 Status ValidateNodeId(std::string_view id);
 
 // Collection definitions in the sextant_collections bucket.
+// Index options as JSON text (the collection spec's "index" object, and the set_index record).
+std::string IndexToJson(const IndexOptions& index);
+StatusOr<IndexOptions> IndexFromJson(std::string_view text);
+
 class Catalog {
  public:
   static StatusOr<std::unique_ptr<Catalog>> Open(NatsClient* nats);
@@ -68,6 +72,9 @@ class Catalog {
   // NotFound when absent.
   StatusOr<CollectionSpec> Get(const std::string& name) const;
   Status Drop(const std::string& name);
+  // Records the collection's new vector index (compare-and-set, retried when another update
+  // lands first). NotFound when it was dropped (or dropped and created again).
+  Status SetIndex(const std::string& name, uint64_t created_us, const IndexOptions& index);
   StatusOr<std::vector<CollectionSpec>> List() const;
 
  private:

@@ -294,9 +294,11 @@ StatusOr<std::unique_ptr<KvBucket>> NatsClient::OpenBucket(const std::string& na
   if (ttl_ms > 0) cfg.TTL = ttl_ms * 1000 * 1000;  // nanoseconds
   s = js_CreateKeyValue(&kv, js_, &cfg);
   if (s != NATS_OK) {
+    // The error text now: opening again below overwrites it.
+    Status failed = NatsError(s, "creating bucket " + name);
     // Another node may have created it in between.
     if (js_KeyValue(&kv, js_, name.c_str()) == NATS_OK) return std::make_unique<KvBucket>(kv, name);
-    return NatsError(s, "creating bucket " + name);
+    return failed;
   }
   return std::make_unique<KvBucket>(kv, name);
 }

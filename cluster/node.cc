@@ -59,7 +59,7 @@ StatusOr<std::unique_ptr<ClusterNode>> ClusterNode::Start(const NodeOptions& opt
   if (s != NATS_OK) return NatsError(s, "subscribing to " + RpcSubject(options.node_id));
   {
     SEXTANT_ASSIGN_OR_RETURN(auto nodes, n->membership_->LiveNodes());
-    std::lock_guard<std::mutex> lock(n->mu_);
+    internal::MutexLock lock(n->mu_);
     for (const auto& x : nodes) n->live_.push_back(x.id);
   }
   SEXTANT_RETURN_IF_ERROR(n->Sync());
@@ -69,7 +69,7 @@ StatusOr<std::unique_ptr<ClusterNode>> ClusterNode::Start(const NodeOptions& opt
 
 ClusterNode::~ClusterNode() {
   {
-    std::lock_guard<std::mutex> lock(stop_mu_);
+    internal::MutexLock lock(stop_mu_);
     stop_ = true;
   }
   stop_cv_.notify_all();
@@ -81,7 +81,7 @@ ClusterNode::~ClusterNode() {
   if (membership_) membership_->Leave(options_.node_id).IgnoreError();
   std::map<std::string, std::shared_ptr<ShardReplica>> reps;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    internal::MutexLock lock(mu_);
     reps.swap(replicas_);
   }
   for (auto& [k, r] : reps) r->Stop();
@@ -90,8 +90,8 @@ ClusterNode::~ClusterNode() {
 void ClusterNode::HeartbeatLoop() {
   while (true) {
     {
-      std::unique_lock<std::mutex> lock(stop_mu_);
-      if (stop_cv_.wait_for(lock, std::chrono::milliseconds(options_.heartbeat_ms), [&] { return stop_.load(); })) {
+      internal::MutexLock lock(stop_mu_);
+      if (stop_cv_.wait_for(stop_mu_, std::chrono::milliseconds(options_.heartbeat_ms), [&] { return stop_.load(); })) {
         return;
       }
     }
@@ -101,7 +101,7 @@ void ClusterNode::HeartbeatLoop() {
     if (nodes.ok()) {
       std::vector<std::string> ids;
       for (const auto& x : *nodes) ids.push_back(x.id);
-      std::lock_guard<std::mutex> lock(mu_);
+      internal::MutexLock lock(mu_);
       live_ = std::move(ids);
     }
     st = Sync();
@@ -110,7 +110,7 @@ void ClusterNode::HeartbeatLoop() {
 }
 
 Status ClusterNode::Sync() {
-  std::lock_guard<std::mutex> sync_lock(sync_mu_);
+  internal::MutexLock sync_lock(sync_mu_);
   SEXTANT_ASSIGN_OR_RETURN(auto specs, catalog_->List());
   std::set<std::string> wanted;
   for (const auto& spec : specs) {
@@ -120,19 +120,19 @@ Status ClusterNode::Sync() {
       std::string key = ReplicaKey(spec, s);
       wanted.insert(key);
       {
-        std::lock_guard<std::mutex> lock(mu_);
+        internal::MutexLock lock(mu_);
         if (replicas_.count(key)) continue;
       }
       SEXTANT_ASSIGN_OR_RETURN(auto rep, ShardReplica::Open(nats_.get(), db_, spec, s, options_.node_id));
       SEXTANT_RETURN_IF_ERROR(rep->Start());
-      std::lock_guard<std::mutex> lock(mu_);
+      internal::MutexLock lock(mu_);
       replicas_[key] = std::shared_ptr<ShardReplica>(std::move(rep));
     }
   }
   // Replicas of dropped collections: stop them and delete their local data.
   std::vector<std::shared_ptr<ShardReplica>> gone;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    internal::MutexLock lock(mu_);
     for (auto it = replicas_.begin(); it != replicas_.end();) {
       if (wanted.count(it->first)) {
         ++it;
@@ -151,7 +151,7 @@ Status ClusterNode::Sync() {
 }
 
 std::shared_ptr<ShardReplica> ClusterNode::LocalReplica(const CollectionSpec& spec, uint32_t shard) {
-  std::lock_guard<std::mutex> lock(mu_);
+  internal::MutexLock lock(mu_);
   auto it = replicas_.find(ReplicaKey(spec, shard));
   return it == replicas_.end() ? nullptr : it->second;
 }
@@ -202,7 +202,7 @@ Status ClusterNode::DropCollection(std::string_view name) {
   SEXTANT_RETURN_IF_ERROR(catalog_->Drop(spec.name));
   SEXTANT_RETURN_IF_ERROR(writer_->DeleteStream(spec));
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    internal::MutexLock lock(mu_);
     written_.erase(spec.StreamName());
   }
   return Sync();
@@ -213,14 +213,14 @@ StatusOr<CollectionSpec> ClusterNode::GetSpec(std::string_view name) { return ca
 StatusOr<std::vector<CollectionSpec>> ClusterNode::ListSpecs() { return catalog_->List(); }
 
 void ClusterNode::NoteWritten(const CollectionSpec& spec, const ShardSequences& seqs) {
-  std::lock_guard<std::mutex> lock(mu_);
+  internal::MutexLock lock(mu_);
   auto& w = written_[spec.StreamName()];
   w.resize(spec.shards, 0);
   for (uint32_t s = 0; s < spec.shards && s < seqs.size(); ++s) w[s] = std::max(w[s], seqs[s]);
 }
 
 uint64_t ClusterNode::MinSequence(const CollectionSpec& spec, uint32_t shard) {
-  std::lock_guard<std::mutex> lock(mu_);
+  internal::MutexLock lock(mu_);
   auto it = written_.find(spec.StreamName());
   if (it == written_.end() || shard >= it->second.size()) return 0;
   return it->second[shard];
@@ -241,6 +241,28 @@ StatusOr<ShardSequences> ClusterNode::Delete(const CollectionSpec& spec, std::sp
 
 StatusOr<ShardSequences> ClusterNode::DeleteWhere(const CollectionSpec& spec, std::string_view filter) {
   SEXTANT_ASSIGN_OR_RETURN(auto seqs, writer_->DeleteWhere(spec, filter));
+  NoteWritten(spec, seqs);
+  return seqs;
+}
+
+StatusOr<ShardSequences> ClusterNode::SetIndex(const CollectionSpec& spec, const IndexOptions& index) {
+  SEXTANT_ASSIGN_OR_RETURN(auto seqs, writer_->SetIndex(spec, index));
+  NoteWritten(spec, seqs);
+  SEXTANT_RETURN_IF_ERROR(catalog_->SetIndex(spec.name, spec.created_us, index));
+  return seqs;
+}
+
+StatusOr<ShardSequences> ClusterNode::UpdateVectors(const CollectionSpec& spec, std::span<const PointId> ids,
+                                                    std::span<const float> vectors) {
+  SEXTANT_ASSIGN_OR_RETURN(auto seqs, writer_->UpdateVectors(spec, ids, vectors));
+  NoteWritten(spec, seqs);
+  return seqs;
+}
+
+StatusOr<ShardSequences> ClusterNode::UpdatePayload(const CollectionSpec& spec, WriteMessage::Kind kind,
+                                                    const PointSelector& selector, std::string_view payload,
+                                                    std::span<const std::string> keys) {
+  SEXTANT_ASSIGN_OR_RETURN(auto seqs, writer_->UpdatePayload(spec, kind, selector, payload, keys));
   NoteWritten(spec, seqs);
   return seqs;
 }
@@ -270,7 +292,7 @@ StatusOr<T> ClusterNode::ReadShard(const CollectionSpec& spec, uint32_t shard, j
   }
   std::vector<std::string> live;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    internal::MutexLock lock(mu_);
     live = live_;
   }
   // The live set is refreshed once per heartbeat; a node that joined since (or one that just
@@ -283,7 +305,7 @@ StatusOr<T> ClusterNode::ReadShard(const CollectionSpec& spec, uint32_t shard, j
       live.clear();
       for (const auto& x : *nodes) live.push_back(x.id);
       std::sort(live.begin(), live.end());
-      std::lock_guard<std::mutex> lock(mu_);
+      internal::MutexLock lock(mu_);
       live_ = live;
     }
   }
@@ -453,7 +475,7 @@ StatusOr<std::vector<ReplicaStatus>> ClusterNode::ReplicaStatuses() {
   SEXTANT_ASSIGN_OR_RETURN(auto specs, catalog_->List());
   std::vector<std::string> live;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    internal::MutexLock lock(mu_);
     live = live_;
   }
   std::vector<ReplicaStatus> out;

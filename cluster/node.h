@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sextant/database.h"
+#include "sync/mutex.h"
 
 namespace sextant::cluster {
 
@@ -73,6 +74,13 @@ class ClusterNode {
                                   std::span<const float> vectors, std::span<const std::string> payloads);
   StatusOr<ShardSequences> Delete(const CollectionSpec& spec, std::span<const PointId> ids);
   StatusOr<ShardSequences> DeleteWhere(const CollectionSpec& spec, std::string_view filter);
+  // Every replica changes its vector index (through the log), then the catalogue records it.
+  StatusOr<ShardSequences> SetIndex(const CollectionSpec& spec, const IndexOptions& index);
+  StatusOr<ShardSequences> UpdateVectors(const CollectionSpec& spec, std::span<const PointId> ids,
+                                         std::span<const float> vectors);
+  StatusOr<ShardSequences> UpdatePayload(const CollectionSpec& spec, WriteMessage::Kind kind,
+                                         const PointSelector& selector, std::string_view payload,
+                                         std::span<const std::string> keys);
 
   // ---- reads of one shard, from one live replica (this node's when it hosts one). Unavailable
   // naming the shard when no replica answers.
@@ -112,15 +120,15 @@ class ClusterNode {
   NodeInfo self_;
   natsSubscription* rpc_sub_ = nullptr;
 
-  std::mutex sync_mu_;  // one Sync at a time
-  mutable std::mutex mu_;  // guards replicas_, live_, written_
-  std::map<std::string, std::shared_ptr<ShardReplica>> replicas_;  // StreamName/shard -> replica
-  std::vector<std::string> live_;                                  // live node ids, sorted
-  std::map<std::string, ShardSequences> written_;                  // StreamName -> this node's writes
+  internal::Mutex sync_mu_;  // one Sync at a time; taken before mu_
+  mutable internal::Mutex mu_ SEXTANT_ACQUIRED_AFTER(sync_mu_);
+  std::map<std::string, std::shared_ptr<ShardReplica>> replicas_ SEXTANT_GUARDED_BY(mu_);  // StreamName/shard -> replica
+  std::vector<std::string> live_ SEXTANT_GUARDED_BY(mu_);                  // live node ids, sorted
+  std::map<std::string, ShardSequences> written_ SEXTANT_GUARDED_BY(mu_);  // StreamName -> this node's writes
 
-  std::atomic<bool> stop_{false};
-  std::mutex stop_mu_;
-  std::condition_variable stop_cv_;
+  std::atomic<bool> stop_{false};  // set under stop_mu_, so HeartbeatLoop's wait cannot miss it
+  internal::Mutex stop_mu_;
+  std::condition_variable_any stop_cv_;
   std::thread heartbeat_;
 };
 

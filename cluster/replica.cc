@@ -118,6 +118,43 @@ Status ShardReplica::Apply(uint64_t seq, std::string_view data) {
         if (st.ok()) st = UpsertMarkerOnly(seq);
         break;
       }
+      case WriteMessage::Kind::kUpdateVectors: {
+        if (m.dimension != spec_.options.dimension) {
+          st = Status::InvalidArgument("record of dimension " + std::to_string(m.dimension) + " for a collection of " +
+                                       std::to_string(spec_.options.dimension));
+          break;
+        }
+        // Like a delete by ids, applying it again to the state it produced changes nothing, so
+        // the marker follows in a second batch.
+        st = coll_->UpdateVectors(wo, m.ids, m.vectors);
+        if (st.ok()) st = UpsertMarkerOnly(seq);
+        break;
+      }
+      case WriteMessage::Kind::kSetPayload:
+      case WriteMessage::Kind::kOverwritePayload:
+      case WriteMessage::Kind::kDeletePayloadKeys: {
+        // Idempotent too (a point an update made match its filter was selected by it already);
+        // a filter never selects the marker.
+        PointSelector sel = m.by_filter ? PointSelector::Where(WithoutMarker(m.filter)) : PointSelector::Ids(m.ids);
+        StatusOr<uint64_t> done = uint64_t{0};
+        if (m.kind == WriteMessage::Kind::kSetPayload) {
+          done = coll_->SetPayload(wo, sel, m.payload);
+        } else if (m.kind == WriteMessage::Kind::kOverwritePayload) {
+          done = coll_->OverwritePayload(wo, sel, m.payload);
+        } else {
+          done = coll_->DeletePayloadKeys(wo, sel, m.keys);
+        }
+        st = done.status();
+        if (st.ok()) st = UpsertMarkerOnly(seq);
+        break;
+      }
+      case WriteMessage::Kind::kSetIndex: {
+        // Setting the index it has again changes nothing: the marker follows in a second batch.
+        auto index = IndexFromJson(m.index);
+        st = index.ok() ? coll_->SetIndex(*index) : index.status();
+        if (st.ok()) st = UpsertMarkerOnly(seq);
+        break;
+      }
       case WriteMessage::Kind::kDeleteWhere: {
         PointId id(kMarkerId);
         std::string payload = MarkerPayload(seq);
@@ -137,7 +174,7 @@ Status ShardReplica::Apply(uint64_t seq, std::string_view data) {
     skipped_.fetch_add(1);
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    internal::MutexLock lock(mu_);
     applied_.store(seq);
   }
   cv_.notify_all();
@@ -145,13 +182,13 @@ Status ShardReplica::Apply(uint64_t seq, std::string_view data) {
 }
 
 Status ShardReplica::last_error() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  internal::MutexLock lock(mu_);
   return last_error_;
 }
 
 Status ShardReplica::WaitApplied(uint64_t seq, int64_t timeout_ms) const {
-  std::unique_lock<std::mutex> lock(mu_);
-  bool ok = cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return applied_.load() >= seq; });
+  internal::MutexLock lock(mu_);
+  bool ok = cv_.wait_for(mu_, std::chrono::milliseconds(timeout_ms), [&] { return applied_.load() >= seq; });
   if (ok) return Status::OK();
   return Status::DeadlineExceeded("shard " + std::to_string(shard_) + " of " + spec_.name + " has applied " +
                                   std::to_string(applied_.load()) + ", waiting for " + std::to_string(seq));
@@ -206,7 +243,7 @@ void ShardReplica::Stop() {
 
 void ShardReplica::Loop() {
   auto set_error = [this](Status st) {
-    std::lock_guard<std::mutex> lock(mu_);
+    internal::MutexLock lock(mu_);
     last_error_ = std::move(st);
   };
   while (!stop_.load()) {
@@ -263,8 +300,9 @@ StatusOr<std::vector<Hit>> ShardReplica::Search(const SearchOptions& options, st
   SearchOptions o = options;
   bool has_marker = applied_.load() > 0;
   if (!has_marker) return coll_->Search(o, query, plan);
-  if (!o.text.empty()) {
-    // Hybrid and text search fuse ranks: keep the marker out of the candidates altogether.
+  if (!o.text.empty() || !o.group_by.empty() || o.mmr) {
+    // Hybrid and text search fuse ranks, group_by and mmr choose from a candidate pool: keep the
+    // marker out of the candidates altogether.
     o.filter = WithoutMarker(o.filter);
     return coll_->Search(o, query, plan);
   }

@@ -31,6 +31,7 @@
 #include "cluster/metadata.h"
 #include "cluster/nats_client.h"
 #include "sextant/database.h"
+#include "sync/mutex.h"
 
 typedef struct __natsSubscription natsSubscription;
 typedef struct __natsMsg natsMsg;
@@ -108,9 +109,9 @@ class ShardReplica {
   std::thread thread_;
   natsSubscription* sub_ = nullptr;  // owned by the apply thread while it runs
 
-  mutable std::mutex mu_;  // guards last_error_; with cv_, waits for applied_
-  mutable std::condition_variable cv_;
-  Status last_error_;
+  mutable internal::Mutex mu_;  // with cv_, waits for applied_
+  mutable std::condition_variable_any cv_;
+  Status last_error_ SEXTANT_GUARDED_BY(mu_);
 };
 
 }  // namespace sextant::cluster

@@ -40,7 +40,7 @@ std::string FromText(const json& j) {
 }  // namespace
 
 json SearchOptionsToJson(const SearchOptions& o) {
-  return {{"k", o.k},
+  json j = {{"k", o.k},
           {"filter", Text(o.filter)},
           {"with_payload", o.with_payload},
           {"with_vector", o.with_vector},
@@ -56,7 +56,13 @@ json SearchOptionsToJson(const SearchOptions& o) {
           {"candidates", o.candidates},
           {"max_result_bytes", o.max_result_bytes},
           {"payload_include", o.payload_include},
-          {"payload_exclude", o.payload_exclude}};
+          {"payload_exclude", o.payload_exclude},
+          {"group_by", o.group_by},
+          {"group_size", o.group_size},
+          {"mmr", o.mmr},
+          {"mmr_lambda", o.mmr_lambda}};
+  if (o.score_threshold) j["threshold"] = *o.score_threshold;
+  return j;
 }
 
 SearchOptions SearchOptionsFromJson(const json& j) {
@@ -78,6 +84,11 @@ SearchOptions SearchOptionsFromJson(const json& j) {
   o.max_result_bytes = j.at("max_result_bytes").get<size_t>();
   o.payload_include = j.at("payload_include").get<std::vector<std::string>>();
   o.payload_exclude = j.at("payload_exclude").get<std::vector<std::string>>();
+  o.group_by = j.at("group_by").get<std::string>();
+  o.group_size = j.at("group_size").get<uint32_t>();
+  o.mmr = j.at("mmr").get<bool>();
+  o.mmr_lambda = j.at("mmr_lambda").get<float>();
+  if (j.contains("threshold")) o.score_threshold = j.at("threshold").get<float>();
   return o;
 }
 
@@ -85,6 +96,7 @@ json HitToJson(const Hit& h) {
   json j = {{"id", IdToJson(h.id)}, {"score", h.score}, {"payload", Text(h.payload)}, {"vector", h.vector}};
   if (h.dense_score) j["dense"] = *h.dense_score;
   if (h.text_score) j["textscore"] = *h.text_score;
+  if (!h.group.empty()) j["group"] = Text(h.group);
   return j;
 }
 
@@ -96,6 +108,7 @@ Hit HitFromJson(const json& j) {
   h.vector = j.at("vector").get<std::vector<float>>();
   if (j.contains("dense")) h.dense_score = j.at("dense").get<float>();
   if (j.contains("textscore")) h.text_score = j.at("textscore").get<float>();
+  if (j.contains("group")) h.group = FromText(j.at("group"));
   return h;
 }
 

@@ -86,10 +86,17 @@ class Reader {
 
 size_t EncodedPointBytes(const WriteMessage& m, size_t i) {
   size_t n = IdBytes(m.ids[i]);
-  if (m.kind == WriteMessage::Kind::kUpsert) {
+  if (m.kind == WriteMessage::Kind::kUpsert || m.kind == WriteMessage::Kind::kUpdateVectors) {
     n += size_t{m.dimension} * 4;
-    if (!m.payloads.empty()) n += 4 + m.payloads[i].size();
   }
+  if (m.kind == WriteMessage::Kind::kUpsert && !m.payloads.empty()) n += 4 + m.payloads[i].size();
+  return n;
+}
+
+size_t WriteMessageOverhead(const WriteMessage& m) {
+  size_t n = 3 + 1 + 1 + 4 + 4 + 1;
+  if (m.IsPayloadKind()) n += 1 + 4 + m.filter.size() + 4 + m.payload.size();
+  for (const auto& k : m.keys) n += 4 + k.size();
   return n;
 }
 
@@ -119,6 +126,41 @@ std::string EncodeWriteMessage(const WriteMessage& m) {
     case WriteMessage::Kind::kDeleteWhere:
       PutU32(&out, static_cast<uint32_t>(m.filter.size()));
       out.append(m.filter);
+      break;
+    case WriteMessage::Kind::kSetIndex:
+      PutU32(&out, static_cast<uint32_t>(m.index.size()));
+      out.append(m.index);
+      break;
+    case WriteMessage::Kind::kUpdateVectors: {
+      PutU32(&out, static_cast<uint32_t>(m.ids.size()));
+      PutU32(&out, m.dimension);
+      for (const auto& id : m.ids) PutId(&out, id);
+      size_t at = out.size();
+      out.resize(at + m.vectors.size() * 4);
+      std::memcpy(out.data() + at, m.vectors.data(), m.vectors.size() * 4);
+      break;
+    }
+    case WriteMessage::Kind::kSetPayload:
+    case WriteMessage::Kind::kOverwritePayload:
+    case WriteMessage::Kind::kDeletePayloadKeys:
+      PutU8(&out, m.by_filter ? 1 : 0);
+      if (m.by_filter) {
+        PutU32(&out, static_cast<uint32_t>(m.filter.size()));
+        out.append(m.filter);
+      } else {
+        PutU32(&out, static_cast<uint32_t>(m.ids.size()));
+        for (const auto& id : m.ids) PutId(&out, id);
+      }
+      if (m.kind == WriteMessage::Kind::kDeletePayloadKeys) {
+        PutU32(&out, static_cast<uint32_t>(m.keys.size()));
+        for (const auto& k : m.keys) {
+          PutU32(&out, static_cast<uint32_t>(k.size()));
+          out.append(k);
+        }
+      } else {
+        PutU32(&out, static_cast<uint32_t>(m.payload.size()));
+        out.append(m.payload);
+      }
       break;
   }
   return out;
@@ -178,6 +220,62 @@ StatusOr<WriteMessage> DecodeWriteMessage(std::string_view data) {
       if (!r.U32(&len) || !r.Bytes(len, &m.filter)) return bad("truncated filter");
       break;
     }
+    case static_cast<uint8_t>(WriteMessage::Kind::kSetIndex): {
+      m.kind = WriteMessage::Kind::kSetIndex;
+      uint32_t len;
+      if (!r.U32(&len) || !r.Bytes(len, &m.index)) return bad("truncated index options");
+      break;
+    }
+    case static_cast<uint8_t>(WriteMessage::Kind::kUpdateVectors): {
+      m.kind = WriteMessage::Kind::kUpdateVectors;
+      uint32_t n;
+      if (!r.U32(&n) || !r.U32(&m.dimension)) return bad("truncated update_vectors header");
+      if (m.dimension == 0 || n == 0) return bad("empty update_vectors");
+      if (size_t{n} > r.left()) return bad("point count larger than the record");
+      m.ids.resize(n);
+      for (auto& id : m.ids) {
+        if (!r.Id(&id)) return bad("truncated id");
+      }
+      size_t floats = size_t{n} * m.dimension;
+      if (r.left() < floats * 4) return bad("truncated vectors");
+      m.vectors.resize(floats);
+      std::memcpy(m.vectors.data(), r.rest().data(), floats * 4);
+      r.Skip(floats * 4);
+      break;
+    }
+    case static_cast<uint8_t>(WriteMessage::Kind::kSetPayload):
+    case static_cast<uint8_t>(WriteMessage::Kind::kOverwritePayload):
+    case static_cast<uint8_t>(WriteMessage::Kind::kDeletePayloadKeys): {
+      m.kind = static_cast<WriteMessage::Kind>(kind);
+      uint8_t by_filter;
+      if (!r.U8(&by_filter) || by_filter > 1) return bad("selector flag");
+      m.by_filter = by_filter == 1;
+      if (m.by_filter) {
+        uint32_t len;
+        if (!r.U32(&len) || !r.Bytes(len, &m.filter)) return bad("truncated filter");
+      } else {
+        uint32_t n;
+        if (!r.U32(&n)) return bad("truncated id count");
+        if (size_t{n} > r.left()) return bad("id count larger than the record");
+        m.ids.resize(n);
+        for (auto& id : m.ids) {
+          if (!r.Id(&id)) return bad("truncated id");
+        }
+      }
+      uint32_t len;
+      if (!r.U32(&len)) return bad("truncated payload update");
+      if (m.kind == WriteMessage::Kind::kDeletePayloadKeys) {
+        if (size_t{len} > r.left()) return bad("key count larger than the record");
+        m.keys.resize(len);
+        for (auto& k : m.keys) {
+          uint32_t kl;
+          if (!r.U32(&kl) || !r.Bytes(kl, &k)) return bad("truncated key");
+        }
+      } else if (!r.Bytes(len, &m.payload)) {
+        return bad("truncated payload");
+      }
+      break;
+    }
     default:
       return bad("unknown kind " + std::to_string(kind));
   }
@@ -187,39 +285,55 @@ StatusOr<WriteMessage> DecodeWriteMessage(std::string_view data) {
 
 StatusOr<std::vector<WriteMessage>> SplitWriteMessage(WriteMessage m, size_t max_bytes) {
   std::vector<WriteMessage> parts;
-  if (m.kind == WriteMessage::Kind::kDeleteWhere) {
-    if (kWriteMessageOverhead + m.filter.size() > max_bytes) {
-      return Status::InvalidArgument("filter of " + std::to_string(m.filter.size()) + " bytes exceeds the cluster's message limit");
+  const size_t overhead = WriteMessageOverhead(m);
+  if (m.kind == WriteMessage::Kind::kDeleteWhere || m.kind == WriteMessage::Kind::kSetIndex ||
+      (m.IsPayloadKind() && m.by_filter)) {
+    const size_t total = overhead + m.index.size() + (m.kind == WriteMessage::Kind::kDeleteWhere ? m.filter.size() : 0);
+    if (total > max_bytes) {
+      return Status::InvalidArgument("a record of " + std::to_string(total) +
+                                     " bytes (filter, payload, keys) exceeds the cluster's message limit of " +
+                                     std::to_string(max_bytes));
     }
     parts.push_back(std::move(m));
     return parts;
   }
-  WriteMessage cur;
-  size_t cur_bytes = kWriteMessageOverhead;
+  if (m.IsPayloadKind() && overhead >= max_bytes) {
+    return Status::InvalidArgument("a payload update of " + std::to_string(overhead) +
+                                   " bytes exceeds the cluster's message limit of " + std::to_string(max_bytes));
+  }
+  // Every part carries the record's fixed fields (a payload update's payload or keys).
+  auto empty_like = [&m] {
+    WriteMessage w;
+    w.kind = m.kind;
+    w.dimension = m.dimension;
+    w.by_filter = m.by_filter;
+    w.payload = m.payload;
+    w.keys = m.keys;
+    return w;
+  };
+  WriteMessage cur = empty_like();
+  size_t cur_bytes = overhead;
   auto flush = [&] {
     if (cur.ids.empty()) return;
     parts.push_back(std::move(cur));
-    cur = WriteMessage();
-    cur_bytes = kWriteMessageOverhead;
+    cur = empty_like();
+    cur_bytes = overhead;
   };
+  const bool has_vectors = m.kind == WriteMessage::Kind::kUpsert || m.kind == WriteMessage::Kind::kUpdateVectors;
   for (size_t i = 0; i < m.ids.size(); ++i) {
     size_t b = EncodedPointBytes(m, i);
-    if (kWriteMessageOverhead + b > max_bytes) {
+    if (overhead + b > max_bytes) {
       return Status::InvalidArgument("point " + std::to_string(i) + " (id " + m.ids[i].ToString() + ") takes " +
                                      std::to_string(b) + " bytes, more than the cluster's message limit of " +
                                      std::to_string(max_bytes));
     }
     if (cur_bytes + b > max_bytes) flush();
-    if (cur.ids.empty()) {
-      cur.kind = m.kind;
-      cur.dimension = m.dimension;
-    }
     cur.ids.push_back(std::move(m.ids[i]));
-    if (m.kind == WriteMessage::Kind::kUpsert) {
+    if (has_vectors) {
       cur.vectors.insert(cur.vectors.end(), m.vectors.begin() + i * m.dimension,
                          m.vectors.begin() + (i + 1) * m.dimension);
-      if (!m.payloads.empty()) cur.payloads.push_back(std::move(m.payloads[i]));
     }
+    if (m.kind == WriteMessage::Kind::kUpsert && !m.payloads.empty()) cur.payloads.push_back(std::move(m.payloads[i]));
     cur_bytes += b;
   }
   flush();

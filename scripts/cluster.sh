@@ -57,7 +57,7 @@ start_node() {  # start_node N
 # node restarted after a crash waits until its old heartbeat has expired (the node TTL, 4 s).
 start_node_retry() {  # start_node_retry N
   local attempt addr
-  for attempt in $(seq 1 40); do
+  for attempt in $(seq 1 120); do
     if addr=$(start_node "$1" 2>/dev/null); then
       echo "$addr"
       return 0
@@ -91,8 +91,8 @@ case "$cmd" in
     mkdir -p "$dir"
     nats=$(SEXTANT_NATS_SERVER="${SEXTANT_NATS_SERVER:-}" bash "$here/install-nats.sh")
     [ -x "$sextantd" ] || { echo "cluster.sh: no sextantd at $sextantd (build it, or set SEXTANTD)" >&2; exit 1; }
-    ports=() cports=()
-    for i in 1 2 3; do ports+=("$(free_port)"); cports+=("$(free_port)"); done
+    ports=() cports=() mports=()
+    for i in 1 2 3; do ports+=("$(free_port)"); cports+=("$(free_port)"); mports+=("$(free_port)"); done
     urls=""
     for i in 0 1 2; do urls+="${urls:+,}nats://127.0.0.1:${ports[$i]}"; done
     echo "$urls" >"$dir/nats-urls"
@@ -103,6 +103,7 @@ case "$cmd" in
       for j in 0 1 2; do [ $j -eq $i ] || routes+="${routes:+, }nats://127.0.0.1:${cports[$j]}"; done
       cat >"$nd/nats.conf" <<CONF
 listen: 127.0.0.1:${ports[$i]}
+http: 127.0.0.1:${mports[$i]}
 server_name: n$((i + 1))
 jetstream { store_dir: "$nd/js", sync_interval: always }
 cluster { name: sextant_local, listen: 127.0.0.1:${cports[$i]}, routes: [$routes] }
@@ -112,6 +113,23 @@ CONF
     done
     for i in 0 1 2; do
       wait_port "${ports[$i]}" 30 || { echo "cluster.sh: nats-server $((i + 1)) did not start; see $dir/nats-$((i + 1))/nats.log" >&2; exit 1; }
+    done
+    # JetStream is usable once every server's /healthz says so (its meta leader is elected).
+    for i in 0 1 2; do
+      python3 - "${mports[$i]}" <<'PY' || { echo "cluster.sh: JetStream on nats-server $((i + 1)) did not become healthy" >&2; exit 1; }
+import sys, time, urllib.request
+deadline = time.time() + 60
+while True:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/healthz", timeout=2) as r:
+            if r.status == 200:
+                break
+    except Exception:
+        pass
+    if time.time() > deadline:
+        sys.exit(1)
+    time.sleep(0.2)
+PY
     done
     # JetStream needs its meta leader elected before the first bucket can be created; the nodes
     # retry their start-up for a while.

@@ -62,7 +62,7 @@ Status HttpServer::Start(const std::string& listen) {
 }
 
 void HttpServer::Stop() {
-  std::lock_guard lock(stop_mu_);
+  internal::MutexLock lock(stop_mu_);
   if (stopped_) return;
   stopped_ = true;
   if (thread_.joinable()) {

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "sextant/status.h"
+#include "sync/mutex.h"
 
 namespace sextant::server {
 
@@ -57,8 +58,8 @@ class HttpServer {
   const std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;
-  std::mutex stop_mu_;
-  bool stopped_ = false;  // guarded by stop_mu_
+  internal::Mutex stop_mu_;
+  bool stopped_ SEXTANT_GUARDED_BY(stop_mu_) = false;
 };
 
 }  // namespace sextant::server

@@ -6,11 +6,13 @@
 #include <ctime>
 #include <mutex>
 
+#include "sync/mutex.h"
+
 namespace sextant::server {
 namespace {
 
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
-std::mutex g_write_mu;
+internal::Mutex g_write_mu;  // one log line at a time
 
 std::string Timestamp() {
   const auto now = std::chrono::system_clock::now();
@@ -144,7 +146,7 @@ void Log(LogLevel level, std::string_view event, std::span<const LogField> field
     line += LogQuote(value);
   }
   line += '\n';
-  std::lock_guard lock(g_write_mu);
+  internal::MutexLock lock(g_write_mu);
   std::fwrite(line.data(), 1, line.size(), stderr);
   std::fflush(stderr);
 }

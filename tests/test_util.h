@@ -18,6 +18,25 @@
 #include "sextant/status.h"
 #include "tools/vector_file.h"
 
+// SEXTANT_TSAN: 1 in a ThreadSanitizer build (clang or gcc), else 0.
+#if defined(__SANITIZE_THREAD__)
+#define SEXTANT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SEXTANT_TSAN 1
+#endif
+#endif
+#ifndef SEXTANT_TSAN
+#define SEXTANT_TSAN 0
+#endif
+
+// In a test that forks a child which goes on without exec: ThreadSanitizer does not support that
+// in a process with threads (the child can deadlock in the runtime), so the test skips under it.
+#define SEXTANT_SKIP_FORK_UNDER_TSAN()                                                           \
+  do {                                                                                           \
+    if (SEXTANT_TSAN) GTEST_SKIP() << "forks without exec, which ThreadSanitizer does not support"; \
+  } while (0)
+
 namespace sextant::testing {
 
 // A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.

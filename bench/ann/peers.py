@@ -2,7 +2,7 @@
 """Runs the data set sextant-bench uses through hnswlib and FAISS, printing the same JSON lines.
 
     bench/.venv/bin/python bench/ann/peers.py --base B.fvecs --query Q.fvecs [--gt G.ivecs] \
-        [--systems hnswlib,faiss-hnsw,faiss-ivf,faiss-ivfpq] [--m 16] [--ef-construction 200] \
+        [--systems hnswlib,faiss-hnsw,faiss-ivf,faiss-ivfpq,glass] [--m 16] [--ef-construction 200] \
         [--ef-search 16,32,64] [--nlist 1024] [--nprobe 1,4,16] [--pq-m 16] [-k 10] [--threads 1]
 
 One JSON line per (system, setting), in the shape sextant-bench prints: index, params, recall, qps,
@@ -23,7 +23,8 @@ Measured the same way as sextant-bench (bench/README.md):
 Synthetic data: pass the files `sextant-bench --synthetic N,D --write-synthetic DIR` writes, so
 that both tools see identical vectors and identical ground truth (bench/ann/compare.sh does this).
 
-Set up with bench/ann/setup_peers.sh (a venv at bench/.venv with hnswlib, faiss-cpu and numpy).
+Set up with bench/ann/setup_peers.sh (a venv at bench/.venv with hnswlib, faiss-cpu, pyglass-portable
+and numpy).
 """
 
 import argparse
@@ -39,7 +40,7 @@ import time
 
 import numpy as np
 
-SYSTEMS = ("hnswlib", "faiss-hnsw", "faiss-ivf", "faiss-ivfpq")
+SYSTEMS = ("hnswlib", "faiss-hnsw", "faiss-ivf", "faiss-ivfpq", "glass")
 BLOCK = 10000  # rows per add call (streams the base, bounds the temporary copies)
 
 
@@ -339,6 +340,71 @@ class FaissSystem:
             self.ivf = self.faiss.extract_index_ivf(inner)
 
 
+class GlassSystem:
+    """glass (zilliztech, PyPI pyglass-portable): its HNSW graph (R = 2m links on layer 0, as the
+    engine's 2m; L = ef_construction), walked on 8-bit codes (--glass-quant, default SQ8U: one
+    uniform scale, integer distances) and re-ranked with float32 vectors (refine FP32), the way
+    Sextant's HNSW16,SQ8 walks on codes and re-ranks. glass builds from the whole base at once, so
+    `add` collects the blocks and `finish` builds; searcher.optimize() (its prefetch tuning on
+    sample queries) runs once after the build, as glass's own examples do."""
+
+    system = "glass"
+    sweep_name = "ef_search"
+
+    def __init__(self, args, dim, n):
+        import glass
+        self.glass, self.args, self.dim, self.n = glass, args, dim, n
+        glass.set_num_threads(args.threads)
+        self.metric = {"l2": "L2", "ip": "IP", "cosine": "IP"}[args.metric]
+        self.quant = args.glass_quant
+        self.blocks = []
+        self.name = f"HNSW{args.m},{self.quant}"
+        self.impl = "glass " + importlib.metadata.version("pyglass-portable")
+
+    def add(self, start, x):
+        if self.args.metric == "cosine":
+            x = normalized(x)
+        self.blocks.append(np.ascontiguousarray(x, dtype=np.float32))
+
+    def finish(self):
+        data = np.concatenate(self.blocks) if len(self.blocks) > 1 else self.blocks[0]
+        self.blocks = []
+        index = self.glass.Index("HNSW", metric=self.metric, R=2 * self.args.m, L=self.args.ef_construction)
+        self.graph = index.build(data)
+        self.searcher = self.glass.Searcher(self.graph, data, self.metric, self.quant, "FP32")
+        self.searcher.optimize()
+        self.data = data
+
+    def params(self, value):
+        return {"m": self.args.m, "ef_construction": self.args.ef_construction, "ef_search": value,
+                "quant": self.quant}
+
+    def set_param(self, value):
+        self.searcher.set_ef(max(value, self.args.k))
+
+    def reset_stats(self):
+        pass
+
+    def distances(self):
+        return None
+
+    def search(self, q, k):
+        if self.args.metric == "cosine":
+            q = normalized(q)
+        if len(q) == 1:
+            return np.asarray(self.searcher.search(np.ascontiguousarray(q[0]), k)).reshape(-1)
+        return np.asarray(self.searcher.batch_search(np.ascontiguousarray(q), k, 1))
+
+    def sizes(self):
+        return 0, self.n * self.dim * 4  # glass reports no index size
+
+    def save(self, path):
+        raise ValueError("glass: --index-file / --reopen are not supported (its Python API has no load)")
+
+    def load(self, path):
+        self.save(path)
+
+
 def default_pq_m(dim):
     """The engine's rule for PQ without a number: the largest divisor of dim <= dim/2 and <= 64."""
     for m in range(min(64, max(1, dim // 2)), 1, -1):
@@ -350,7 +416,7 @@ def default_pq_m(dim):
 # ------------------------------------------------------------------------------------------------
 
 def default_sweep(system, args):
-    if system in ("hnswlib", "faiss-hnsw"):
+    if system in ("hnswlib", "faiss-hnsw", "glass"):
         return args.ef_search or [16, 32, 64, 128, 256]
     return args.nprobe or [p for p in (1, 2, 4, 8, 16, 32, 64) if p <= args.nlist]
 
@@ -404,6 +470,8 @@ def run_system(system, args):
 
     if system == "hnswlib":
         sut = HnswlibSystem(args, base.dim, n)
+    elif system == "glass":
+        sut = GlassSystem(args, base.dim, n)
     else:
         sut = FaissSystem(args, base.dim, n, system, base)
     index_file = args.index_file.replace("{system}", system) if args.index_file else None
@@ -505,6 +573,8 @@ def main():
     p.add_argument("--pq-m", type=int, default=0, help="IVF-PQ sub-quantizers (0: the engine's default rule)")
     p.add_argument("--pq-refine", type=int, default=0,
                    help="IVF-PQ: re-rank k*F candidates with float vectors (IndexRefineFlat); 0 = off")
+    p.add_argument("--glass-quant", default="SQ8U",
+                   help="glass's walk quantizer (SQ8U, SQ8, SQ4U, FP16, ...); re-ranked with FP32")
     p.add_argument("-k", type=int, default=10)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--warmup", type=int, default=10)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates the Python environment that bench/ann/peers.py needs: a venv at bench/.venv (gitignored)
-# with hnswlib, faiss-cpu and numpy from PyPI. For the peer comparison only: no test or build
+# with hnswlib, faiss-cpu, pyglass-portable (glass) and numpy from PyPI. For the peer comparison only: no test or build
 # depends on it.
 #
 #   bench/ann/setup_peers.sh            # create or update bench/.venv
@@ -23,10 +23,12 @@ if [[ ! -x "$venv/bin/python" ]]; then
   "$python" -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --upgrade pip
-"$venv/bin/python" -m pip install --quiet numpy faiss-cpu hnswlib
+"$venv/bin/python" -m pip install --quiet numpy faiss-cpu hnswlib pyglass-portable
 "$venv/bin/python" - <<'PY'
-import faiss, hnswlib, numpy
-print("peers ready: numpy %s, faiss %s, hnswlib %s" % (
-    numpy.__version__, faiss.__version__, getattr(hnswlib, "__version__", "?")))
+import importlib.metadata
+import faiss, glass, hnswlib, numpy
+print("peers ready: numpy %s, faiss %s, hnswlib %s, glass %s" % (
+    numpy.__version__, faiss.__version__, getattr(hnswlib, "__version__", "?"),
+    importlib.metadata.version("pyglass-portable")))
 PY
 echo "setup_peers.sh: done; run bench/ann/peers.py with $venv/bin/python" >&2

@@ -76,8 +76,18 @@ StatusOr<std::vector<Hit>> HitsFromProto(const v1::SearchResponse& response) {
 }
 
 // The engine rejects k == 0; on the wire 0 means "the default", so the client checks it.
+// The checks whose values the wire cannot carry: 0 there means the default (group_size 1,
+// weights 0.5 each), so these would otherwise pass where the embedded engine refuses them.
 Status CheckSearchOptions(const SearchOptions& options) {
   if (options.k == 0) return Status::InvalidArgument("k: must be >= 1");
+  if (!options.group_by.empty() && options.group_size == 0) {
+    return Status::InvalidArgument("search: group_size must be 1.." + std::to_string(SearchOptions::kMaxGroupSize) +
+                                   ", got 0");
+  }
+  if (!options.text.empty() && options.fusion == Fusion::kWeighted && options.dense_weight == 0 &&
+      options.text_weight == 0) {
+    return Status::InvalidArgument("search: weights must be finite and >= 0, not both 0");
+  }
   return Status::OK();
 }
 

@@ -153,16 +153,30 @@ func (c *Client) CreateCollection(ctx context.Context, name string, cfg Collecti
 	if err != nil {
 		return nil, err
 	}
+	shards, err := toUint32(op, "shards", cfg.Shards)
+	if err != nil {
+		return nil, err
+	}
+	replication, err := toUint32(op, "replication", cfg.Replication)
+	if err != nil {
+		return nil, err
+	}
 	req := &pb.CreateCollectionRequest{
-		Name:       name,
-		Dimension:  dim,
-		Metric:     pb.Metric(cfg.Metric),
-		Index:      cfg.Index.toProto(),
-		Properties: props,
+		Name:        name,
+		Dimension:   dim,
+		Metric:      pb.Metric(cfg.Metric),
+		Index:       cfg.Index.toProto(),
+		Properties:  props,
+		Shards:      shards,
+		Replication: replication,
 	}
 	for _, pi := range cfg.PayloadIndexes {
 		req.PayloadIndexes = append(req.PayloadIndexes,
 			&pb.PayloadIndex{Field: pi.Field, Type: pb.PayloadFieldType(pi.Type)})
+	}
+	for _, tf := range cfg.TextFields {
+		req.TextFields = append(req.TextFields, &pb.TextField{Field: tf.Field, Language: tf.Language,
+			NoStemming: tf.NoStemming, NoStopWords: tf.NoStopWords})
 	}
 	if _, err := c.rpc.CreateCollection(ctx, req); err != nil {
 		return nil, wrapError(op, err)

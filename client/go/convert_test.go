@@ -187,11 +187,26 @@ func TestPointAndSearchConversion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantParams := &pb.SearchParams{K: 5, Filter: `{"g":1}`, EfSearch: 128, Nprobe: 4, Exact: true, WithPayload: true, WithVector: true}
+	wantParams := &pb.SearchParams{K: 5, Filter: `{"g":1}`, EfSearch: 128, Nprobe: 4, Exact: true, WithPayload: true, WithVector: true,
+		Fusion: &pb.FusionParams{Method: "rrf"}}
 	if !proto.Equal(params, wantParams) {
 		t.Fatalf("SearchOptions.toProto = %v, want %v", params, wantParams)
 	}
-	for _, bad := range []SearchOptions{{K: -1}, {EfSearch: -3}, {Nprobe: math.MaxUint32 + 1}} {
+	threshold, lambda := float32(0.25), float32(0.7)
+	hybrid := SearchOptions{K: 3, Text: "disk full", TextFields: []string{"body"}, Fusion: "weighted", Weights: &[2]float32{0.3, 0.7},
+		RRFK: 10, Candidates: 50, GroupBy: "doc", GroupSize: 2, ScoreThreshold: &threshold, MMR: &lambda}
+	params, err = hybrid.toProto("Search")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantParams = &pb.SearchParams{K: 3, Text: "disk full", TextFields: []string{"body"},
+		Fusion:  &pb.FusionParams{Method: "weighted", RrfK: 10, DenseWeight: 0.3, TextWeight: 0.7, Candidates: 50},
+		GroupBy: "doc", GroupSize: 2, ScoreThreshold: &threshold, Mmr: &pb.MmrParams{MmrLambda: 0.7}}
+	if !proto.Equal(params, wantParams) {
+		t.Fatalf("hybrid SearchOptions.toProto = %v, want %v", params, wantParams)
+	}
+	for _, bad := range []SearchOptions{{K: -1}, {EfSearch: -3}, {Nprobe: math.MaxUint32 + 1}, {Fusion: "borda"},
+		{Weights: &[2]float32{1, 1}}, {Fusion: "weighted", Weights: &[2]float32{0, 0}}, {RRFK: -1}, {Candidates: -2}, {GroupBy: "g", GroupSize: -1}} {
 		if _, err := bad.toProto("Search"); !errors.Is(err, ErrInvalidArgument) {
 			t.Errorf("%+v: err = %v", bad, err)
 		}
@@ -200,7 +215,7 @@ func TestPointAndSearchConversion(t *testing.T) {
 	res, err := searchResultFromProto("Search", &pb.SearchResponse{
 		Hits: []*pb.Hit{
 			{Id: &pb.PointId{Kind: &pb.PointId_Num{Num: 3}}, Score: 0.5, Payload: `{"n":1}`},
-			{Id: &pb.PointId{Kind: &pb.PointId_Str{Str: "z"}}, Score: 0.75},
+			{Id: &pb.PointId{Kind: &pb.PointId_Str{Str: "z"}}, Score: 0.75, DenseScore: &threshold, TextScore: &lambda, Group: `"d1"`},
 		},
 		Plan: &pb.SearchPlan{Kind: pb.SearchPlan_KIND_INDEX, Index: "HNSW16", Matches: 10, FilterFromIndex: true, DistanceComputations: 99, Effort: 64},
 	})
@@ -212,6 +227,12 @@ func TestPointAndSearchConversion(t *testing.T) {
 	}
 	if res.Hits[0].Payload["n"] != json.Number("1") || res.Hits[1].Payload != nil {
 		t.Fatalf("payloads = %v, %v", res.Hits[0].Payload, res.Hits[1].Payload)
+	}
+	if h := res.Hits[0]; h.DenseScore != nil || h.TextScore != nil || h.Group != nil {
+		t.Fatalf("hit without the hybrid fields = %+v", h)
+	}
+	if h := res.Hits[1]; h.DenseScore == nil || *h.DenseScore != 0.25 || h.TextScore == nil || *h.TextScore != 0.7 || h.Group != "d1" {
+		t.Fatalf("hybrid hit = %+v", h)
 	}
 	wantPlan := SearchPlan{Kind: PlanIndex, Index: "HNSW16", Matches: 10, FilterFromIndex: true, DistanceComputations: 99, Effort: 64}
 	if res.Plan != wantPlan || res.Plan.Kind.String() != "index" {

@@ -146,6 +146,28 @@ func TestCollectionsLifecycle(t *testing.T) {
 	_, err = c.CreateCollection(ctx, "badindex", sextant.CollectionConfig{Dimension: 8, Metric: sextant.MetricL2,
 		Index: sextant.IndexSpec{Spec: "NoSuchIndex"}})
 	wantCode(t, "create with a bad index spec", err, sextant.ErrInvalidArgument, codes.InvalidArgument)
+	// Shards and replication above 1 need a cluster; negative ones never reach the server.
+	_, err = c.CreateCollection(ctx, "sharded", sextant.CollectionConfig{Dimension: 8, Metric: sextant.MetricL2, Shards: 3})
+	wantCode(t, "create with 3 shards on a single node", err, sextant.ErrInvalidArgument, codes.InvalidArgument)
+	if err == nil || !strings.Contains(err.Error(), "cluster mode") {
+		t.Fatalf("create with 3 shards on a single node: %v, want an error naming cluster mode", err)
+	}
+	_, err = c.CreateCollection(ctx, "replicated", sextant.CollectionConfig{Dimension: 8, Metric: sextant.MetricL2,
+		Replication: 2})
+	wantCode(t, "create with replication 2 on a single node", err, sextant.ErrInvalidArgument, codes.InvalidArgument)
+	_, err = c.CreateCollection(ctx, "negative", sextant.CollectionConfig{Dimension: 8, Metric: sextant.MetricL2,
+		Shards: -1})
+	if !errors.Is(err, sextant.ErrInvalidArgument) {
+		t.Fatalf("create with -1 shards: %v, want ErrInvalidArgument", err)
+	}
+	one, err := c.CreateCollection(ctx, "oneshard", sextant.CollectionConfig{Dimension: 8, Metric: sextant.MetricL2,
+		Shards: 1, Replication: 1})
+	if err != nil {
+		t.Fatalf("create with 1 shard and replication 1: %v", err)
+	}
+	if err := c.DropCollection(ctx, one.Name()); err != nil {
+		t.Fatalf("drop oneshard: %v", err)
+	}
 
 	if err := c.DropCollection(ctx, "docs"); err != nil {
 		t.Fatal(err)

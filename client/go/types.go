@@ -1,6 +1,7 @@
 package sextant
 
 import (
+	"encoding/json"
 	"math"
 	"strings"
 
@@ -114,6 +115,27 @@ type CollectionConfig struct {
 	PayloadIndexes []PayloadIndex
 	// Properties is a JSON object recorded with the collection (CollectionInfo.Properties).
 	Properties map[string]any
+	// TextFields are the string payload fields with a full-text (BM25) index, for
+	// SearchOptions.Text and the $text filter (docs/text_search.md).
+	TextFields []TextField
+	// Shards and Replication apply in cluster mode (sextantd --cluster, docs/cluster.md): the
+	// number of shards the points are hashed over, and the copies of each shard (at most the
+	// number of live nodes). 0 means the server's default, 1. A single node accepts only 0 or 1
+	// (INVALID_ARGUMENT naming cluster mode otherwise); negative values are INVALID_ARGUMENT.
+	Shards      int
+	Replication int
+}
+
+// TextField declares a full-text (BM25) index over a string payload field.
+type TextField struct {
+	// Field is the dotted path of the field.
+	Field string
+	// Language is a Snowball stemmer language or "none"; "" means "english". An unknown one is
+	// INVALID_ARGUMENT naming the supported ones.
+	Language string
+	// NoStemming and NoStopWords turn off stemming and stop-word removal.
+	NoStemming  bool
+	NoStopWords bool
 }
 
 // IndexState tells whether a collection's configured index answers its searches.
@@ -269,6 +291,27 @@ type SearchOptions struct {
 	// PayloadExclude then drops these. Either implies WithPayload.
 	PayloadInclude []string
 	PayloadExclude []string
+
+	// Full-text and hybrid search (docs/text_search.md). Text is a BM25 query over the
+	// collection's text fields (TextFields restricts it): with no query vector the search is BM25
+	// alone, with one it is hybrid, fused by Fusion: "rrf" (the default when "", with RRFK, 0 =
+	// 60) or "weighted" (a weighted sum of normalised scores, Weights = {dense, text}; nil = 0.5
+	// each). Candidates is the pool each list contributes; 0 = max(k, 100).
+	Text       string
+	TextFields []string
+	Fusion     string
+	Weights    *[2]float32
+	RRFK       int
+	Candidates int
+	// GroupBy groups the hits by this payload field (string, integer or bool): K groups of at
+	// most GroupSize hits each (0 = 1), Hit.Group set.
+	GroupBy   string
+	GroupSize int
+	// ScoreThreshold keeps the hits at least this good (L2 dense: distance <=); nil = all.
+	ScoreThreshold *float32
+	// MMR is the lambda in [0, 1] of maximal marginal relevance over the stored vectors (1 =
+	// relevance alone); nil = no MMR.
+	MMR *float32
 }
 
 func (o *SearchOptions) toProto(op string) (*pb.SearchParams, error) {
@@ -288,7 +331,7 @@ func (o *SearchOptions) toProto(op string) (*pb.SearchParams, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &pb.SearchParams{
+	params := &pb.SearchParams{
 		K:              k,
 		Filter:         filter,
 		WithPayload:    o.WithPayload || len(o.PayloadInclude) > 0 || len(o.PayloadExclude) > 0,
@@ -298,7 +341,54 @@ func (o *SearchOptions) toProto(op string) (*pb.SearchParams, error) {
 		Exact:          o.Exact,
 		PayloadInclude: o.PayloadInclude,
 		PayloadExclude: o.PayloadExclude,
-	}, nil
+		Text:           o.Text,
+		TextFields:     o.TextFields,
+		GroupBy:        o.GroupBy,
+		ScoreThreshold: o.ScoreThreshold,
+	}
+	if err := o.shapingToProto(op, params); err != nil {
+		return nil, err
+	}
+	return params, nil
+}
+
+// shapingToProto checks and sets the fusion, grouping and MMR options (same names and checks
+// as the Python client's search()).
+func (o *SearchOptions) shapingToProto(op string, params *pb.SearchParams) error {
+	fusion := o.Fusion
+	if fusion == "" {
+		fusion = "rrf"
+	}
+	if fusion != "rrf" && fusion != "weighted" {
+		return invalidArgument(op, `fusion: expected "rrf" or "weighted", not %q`, o.Fusion)
+	}
+	rrfK, err := toUint32(op, "rrf_k", o.RRFK)
+	if err != nil {
+		return err
+	}
+	candidates, err := toUint32(op, "candidates", o.Candidates)
+	if err != nil {
+		return err
+	}
+	params.Fusion = &pb.FusionParams{Method: fusion, RrfK: rrfK, Candidates: candidates}
+	if o.Weights != nil {
+		if fusion != "weighted" {
+			return invalidArgument(op, `weights: only with fusion "weighted"`)
+		}
+		if o.Weights[0] == 0 && o.Weights[1] == 0 { // on the wire both 0 means the default
+			return invalidArgument(op, "weights: not both 0")
+		}
+		params.Fusion.DenseWeight, params.Fusion.TextWeight = o.Weights[0], o.Weights[1]
+	}
+	groupSize, err := toUint32(op, "group_size", o.GroupSize)
+	if err != nil {
+		return err
+	}
+	params.GroupSize = groupSize
+	if o.MMR != nil {
+		params.Mmr = &pb.MmrParams{MmrLambda: *o.MMR}
+	}
+	return nil
 }
 
 // Hit is one search result.
@@ -311,6 +401,12 @@ type Hit struct {
 	Payload map[string]any
 	// Vector is set when SearchOptions.WithVector was.
 	Vector []float32
+	// DenseScore is the vector score of a search with a query vector, TextScore the BM25 score
+	// of one with a Text (both set in a hybrid search, where Score is the fused score).
+	DenseScore *float32
+	TextScore  *float32
+	// Group is the hit's value of SearchOptions.GroupBy (a string, float64 or bool), nil without.
+	Group any
 }
 
 // PlanKind tells how a search was answered.
@@ -367,7 +463,14 @@ func searchResultFromProto(op string, r *pb.SearchResponse) (SearchResult, error
 		if err != nil {
 			return SearchResult{}, err
 		}
-		hits = append(hits, Hit{ID: id, Score: h.GetScore(), Payload: payload, Vector: h.GetVector()})
+		hit := Hit{ID: id, Score: h.GetScore(), Payload: payload, Vector: h.GetVector(),
+			DenseScore: h.DenseScore, TextScore: h.TextScore}
+		if g := h.GetGroup(); g != "" {
+			if err := json.Unmarshal([]byte(g), &hit.Group); err != nil {
+				return SearchResult{}, &Error{code: codes.Internal, op: op, message: "the server returned a malformed group: " + err.Error()}
+			}
+		}
+		hits = append(hits, hit)
 	}
 	p := r.GetPlan()
 	return SearchResult{Hits: hits, Plan: SearchPlan{

@@ -64,24 +64,33 @@ struct FloatDistance {
   size_t lines;
 
   const void* Address(uint32_t id) const { return store->Row(id); }
-  float At(const void* row) const { return sign * fn(query, static_cast<const float*>(row), dim); }
-  float operator()(uint32_t id) const { return At(Address(id)); }
+  float At(uint32_t /*id*/, const void* row) const {
+    return sign * fn(query, static_cast<const float*>(row), dim);
+  }
+  float operator()(uint32_t id) const { return At(id, Address(id)); }
 };
 
-// Distance from a float query to a stored SQ8 code.
+// Approximate distance from a query to a stored SQ8 code, in integers: the query is scaled onto
+// the codes' grid once (Sq8Quantizer::PrepareQuery), then each code costs one dot_u8_i16 plus,
+// for L2, the code's own term kept in `terms` (see sq8.h for the expansion).
 struct CodeDistance {
-  const float* query;
+  const int16_t* query;
   const SegmentedRows<uint8_t>* codes;
-  const Sq8Quantizer* quantizer;
-  bool l2;
+  const SegmentedRows<float>* terms;  // nullptr for the dot-product metrics
+  int32_t (*fn)(const int16_t*, const uint8_t*, size_t);
+  size_t dim;
+  float scale, base;
   size_t lines;
 
-  const void* Address(uint32_t id) const { return codes->Row(id); }
-  float At(const void* row) const {
-    const auto* code = static_cast<const uint8_t*>(row);
-    return l2 ? quantizer->L2Sqr(query, code) : -quantizer->Dot(query, code);
+  const void* Address(uint32_t id) const {
+    if (terms != nullptr) __builtin_prefetch(terms->Row(id), 0, 3);
+    return codes->Row(id);
   }
-  float operator()(uint32_t id) const { return At(Address(id)); }
+  float At(uint32_t id, const void* row) const {
+    const float d = base + scale * static_cast<float>(fn(query, static_cast<const uint8_t*>(row), dim));
+    return terms != nullptr ? d + *terms->Row(id) : d;
+  }
+  float operator()(uint32_t id) const { return At(id, codes->Row(id)); }
 };
 
 struct CandidateGreater {
@@ -136,6 +145,7 @@ struct HnswIndex::Scratch {
   std::vector<uint32_t> ids;
   std::vector<const void*> rows;
   std::vector<float> dists;
+  Sq8Quantizer::IntQuery query;  // HNSW-SQ8: the query on the codes' grid
 
   // Starts a new visited set covering at least n slots.
   void NewEpoch(size_t n) {
@@ -160,7 +170,7 @@ struct HnswIndex::Scratch {
            (candidates.capacity() + results.capacity() + work.capacity() + selected.capacity() +
             extra.capacity()) * sizeof(Candidate) +
            ids.capacity() * sizeof(uint32_t) + rows.capacity() * sizeof(void*) +
-           dists.capacity() * sizeof(float) + sizeof(*this);
+           dists.capacity() * sizeof(float) + query.q.capacity() * sizeof(int16_t) + sizeof(*this);
   }
 };
 
@@ -235,6 +245,7 @@ HnswIndex::HnswIndex(const IndexOptions& options, Metric metric, const VectorSto
       meta_(1),
       upper_(1 + size_t{options.m}),
       codes_(options.quantizer == QuantizerType::kSq8 ? store->width() : 1),
+      code_terms_(1),
       quantizer_(store->width()),
       pool_(std::make_unique<ScratchPool>()) {}
 
@@ -271,7 +282,7 @@ Status HnswIndex::Train(const float* vectors, size_t n) {
     trained.Train(vectors, n);
     quantizer_ = std::move(trained);
     for (uint32_t slot = 0; slot < slot_limit_; ++slot) {
-      if (LoadMeta(slot) & kHeld) quantizer_.Encode(store_->Row(slot), codes_.Row(slot));
+      if (LoadMeta(slot) & kHeld) EncodeSlot(slot);
     }
   } catch (const std::bad_alloc&) {
     return Status::ResourceExhausted("hnsw: out of memory training SQ8");
@@ -406,7 +417,7 @@ void HnswIndex::SearchLayer(const Dist& dist, uint32_t ep, float ep_distance, in
     for (size_t j = 0; j < std::min(nb, kPrefetchAhead); ++j) PrefetchLines(rows[j], lines);
     for (size_t j = 0; j < nb; ++j) {
       if (j + kPrefetchAhead < nb) PrefetchLines(rows[j + kPrefetchAhead], lines);
-      dists[j] = dist.At(rows[j]);
+      dists[j] = dist.At(ids[j], rows[j]);
     }
     n_dist += nb;
     for (size_t j = 0; j < nb; ++j) {
@@ -432,7 +443,7 @@ void HnswIndex::SearchLayer(const Dist& dist, uint32_t ep, float ep_distance, in
 
 template <class Dist>
 Status HnswIndex::SearchWith(const Dist& dist, const float* query, const IndexSearchParams& params,
-                             std::vector<Neighbor>* out, IndexSearchStats* stats) const {
+                             Scratch* s, std::vector<Neighbor>* out, IndexSearchStats* stats) const {
   out->clear();
   IndexSearchStats local;
   IndexSearchStats* st = stats != nullptr ? stats : &local;
@@ -459,8 +470,6 @@ Status HnswIndex::SearchWith(const Dist& dist, const float* query, const IndexSe
   };
   const MaskAccept accept{this, params.mask, params.mask_size, removed_.load(std::memory_order_relaxed) != 0};
 
-  Lease<ScratchPool, Scratch> lease(pool_.get());
-  Scratch* s = lease.get();
   uint64_t count = 1;
   float ep_d = dist(ep);
   ep = GreedyDescend(dist, ep, &ep_d, top, 0, &count);
@@ -506,18 +515,23 @@ Status HnswIndex::Search(const float* query, const IndexSearchParams& params,
   if (params.k == 0) return Status::InvalidArgument("hnsw: k must be >= 1");
   if (params.mask == nullptr) return Status::InvalidArgument("hnsw: null mask");
   try {
+    if (sq8_ && !quantizer_.trained()) {
+      out->clear();
+      if (stats != nullptr) *stats = IndexSearchStats();
+      return Status::OK();  // nothing can have been added
+    }
+    Lease<ScratchPool, Scratch> lease(pool_.get());
+    Scratch* s = lease.get();
     if (sq8_) {
-      if (!quantizer_.trained()) {
-        out->clear();
-        if (stats != nullptr) *stats = IndexSearchStats();
-        return Status::OK();  // nothing can have been added
-      }
-      CodeDistance dist{query, &codes_, &quantizer_, metric_ == Metric::kL2,
+      const bool l2 = metric_ == Metric::kL2;
+      quantizer_.PrepareQuery(query, l2, &s->query);
+      CodeDistance dist{s->query.q.data(), &codes_, l2 ? &code_terms_ : nullptr,
+                        simd::Active().dot_u8_i16, dim_, s->query.scale, s->query.base,
                         std::min<size_t>((dim_ + 63) / 64, 8)};
-      return SearchWith(dist, query, params, out, stats);
+      return SearchWith(dist, query, params, s, out, stats);
     }
     FloatDistance dist{query, store_, kernel_, dim_, sign_, vector_lines_};
-    return SearchWith(dist, query, params, out, stats);
+    return SearchWith(dist, query, params, s, out, stats);
   } catch (const std::bad_alloc&) {
     out->clear();
     return Status::ResourceExhausted("hnsw: out of memory during search");
@@ -624,10 +638,16 @@ void HnswIndex::Insert(uint32_t slot, int level) {
   std::vector<uint32_t> ids;
   for (int l = start; l >= 0; --l) {
     SearchLayer(dist, ep, ep_d, l, options_.ef_construction, live, s, &count);
+    if (s->results.empty() && any_removed) {
+      // Nothing live in reach on this layer (say every node was removed and Consolidate has not
+      // run yet): link to the removed nodes, which keep routing searches until Consolidate
+      // repairs the lists. Without links nothing would lead to this node, before or after.
+      SearchLayer(dist, ep, ep_d, l, options_.ef_construction, [](uint32_t) { return true; }, s, &count);
+    }
     auto& work = s->work;
     work.assign(s->results.begin(), s->results.end());
     std::sort(work.begin(), work.end(), CandidateLess());
-    if (work.empty()) continue;  // everything reachable is removed
+    if (work.empty()) continue;  // only this node on the layer
     SelectNeighbors(work, m_, &chosen[l]);
     ids.clear();
     for (const Candidate& c : chosen[l]) ids.push_back(c.id);
@@ -647,7 +667,16 @@ void HnswIndex::ReserveSlot(uint32_t slot) {
   const uint64_t rows = uint64_t{slot} + 1;
   links0_.Reserve(rows);
   meta_.Reserve(rows);
-  if (sq8_) codes_.Reserve(rows);
+  if (sq8_) {
+    codes_.Reserve(rows);
+    if (metric_ == Metric::kL2) code_terms_.Reserve(rows);
+  }
+}
+
+void HnswIndex::EncodeSlot(uint32_t slot) {
+  uint8_t* code = codes_.Row(slot);
+  quantizer_.Encode(store_->Row(slot), code);
+  if (metric_ == Metric::kL2) *code_terms_.Row(slot) = quantizer_.CodeTerm(code);
 }
 
 Status HnswIndex::AddImpl(uint32_t slot) {
@@ -680,7 +709,7 @@ Status HnswIndex::AddImpl(uint32_t slot) {
     for (int l = 0; l < level; ++l) StoreRelease(upper_.Row(first + l), 0);
   }
   StoreRelease(links0_.Row(slot), 0);
-  if (sq8_) quantizer_.Encode(store_->Row(slot), codes_.Row(slot));
+  if (sq8_) EncodeSlot(slot);
 
   StoreMeta(slot, first | (uint64_t(level) << 32) | kHeld);
   held_.fetch_add(1, std::memory_order_relaxed);
@@ -818,7 +847,7 @@ std::vector<uint32_t> HnswIndex::Consolidate() {
 
 size_t HnswIndex::MemoryBytes() const {
   return sizeof(*this) + links0_.MemoryBytes() + meta_.MemoryBytes() + upper_.MemoryBytes() +
-         (sq8_ ? codes_.MemoryBytes() + 2 * dim_ * sizeof(float) : 0) + pool_->Bytes();
+         (sq8_ ? codes_.MemoryBytes() + code_terms_.MemoryBytes() + 2 * dim_ * sizeof(float) : 0) + pool_->Bytes();
 }
 
 void HnswIndex::SerializeTo(std::string* out) const {
@@ -965,6 +994,7 @@ Status HnswIndex::ParseFrom(std::string_view bytes) {
       if (r.remaining() / dim_ < node_count) return bad("truncated codes");
       for (uint32_t slot : order) {
         if (!r.Bytes(codes_.Row(slot), dim_)) return bad("truncated codes");
+        if (metric_ == Metric::kL2) *code_terms_.Row(slot) = quantizer_.CodeTerm(codes_.Row(slot));
       }
     }
   }

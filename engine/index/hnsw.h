@@ -24,17 +24,22 @@
 //            consecutive rows starting at its `first` row (row first + l - 1 is layer l). Only the
 //            ~1/m of slots that reach layer 1 own any.
 //   codes_   HNSW-SQ8 only: one row of `dim` bytes per slot (Sq8Quantizer codes).
+//   code_terms_ HNSW-SQ8 with L2 only: one float per slot, Sq8Quantizer::CodeTerm of its code, so
+//            the walk scores a code with one integer dot product (sq8.h); derived from the codes,
+//            never saved.
 // A slot's level is a pure function of (seed, slot) (see LevelOf), so a slot that Consolidate
 // released and Add reuses gets its old level back, and with it its old block in upper_: blocks
 // are allocated on a slot's first Add and kept, so slot reuse never grows memory.
 // Bytes per indexed vector (m = 16): 132 (layer 0) + 8 (meta) + ~68/15 (upper) ≈ 145, plus `dim`
-// for SQ8, plus the doubling slack of SegmentedRows (capacity is the next power of two >= 1024).
+// for SQ8 (and 4 for its L2 code term), plus the doubling slack of SegmentedRows (capacity is the
+// next power of two >= 1024).
 //
 // Invariants (between calls of the writer):
 //  - Every id in a held slot's lists is a held slot, never the slot itself, with level >= that
 //    layer. The entry point is held and has the largest level; it is kNone iff nothing is held.
 //  - Removed slots keep their links and keep routing searches until Consolidate; they are never
-//    returned, and never chosen as new neighbours by Add.
+//    returned, and chosen as new neighbours by Add only on a layer where no live node is in reach
+//    (otherwise the new node would have no links and no search would find it).
 //  - After Consolidate no list mentions a removed slot, and released slots hold nothing.
 //
 // Threading (vector_index.h's contract): one writer at a time (Add, Remove, Consolidate, Train,
@@ -198,7 +203,9 @@ class HnswIndex final : public VectorIndex {
                    const Accept& accept, Scratch* s, uint64_t* count) const;
   template <class Dist>
   Status SearchWith(const Dist& dist, const float* query, const IndexSearchParams& params,
-                    std::vector<Neighbor>* out, IndexSearchStats* stats) const;
+                    Scratch* s, std::vector<Neighbor>* out, IndexSearchStats* stats) const;
+  // HNSW-SQ8: encodes the slot's vector into codes_ (and its term into code_terms_).
+  void EncodeSlot(uint32_t slot);
 
   void SerializeTo(std::string* out) const;
   Status ParseFrom(std::string_view bytes);
@@ -221,6 +228,7 @@ class HnswIndex final : public VectorIndex {
   SegmentedRows<uint64_t> meta_;
   SegmentedRows<uint32_t> upper_;
   SegmentedRows<uint8_t> codes_;
+  SegmentedRows<float> code_terms_;
   Sq8Quantizer quantizer_;
   uint64_t upper_rows_used_ = 0;  // writer only
 

@@ -486,7 +486,11 @@ void IvfIndex::ScanList(uint32_t l, float coarse, const float* q, const IndexSea
         const float* qt = s->query_table.data();
         float* dst = s->table.data();
         for (size_t j = 0; j < m * kK; j += kK) {
+#if defined(__clang__)
+#pragma clang loop vectorize(assume_safety)
+#else
 #pragma GCC ivdep
+#endif
           for (size_t c = 0; c < kK; ++c) dst[j + c] = pre[j + c] + qt[j + c];
         }
         table = s->table.data();  // coarse = |q - c|^2

@@ -176,7 +176,11 @@ void ProductQuantizer::NormTable(float* table) const {
     std::fill(row, row + kK, 0.0f);
     for (size_t t = 0; t < dsub_; ++t) {
       const float* col = &transposed_[(j * dsub_ + t) * kK];
+#if defined(__clang__)
+#pragma clang loop vectorize(assume_safety)
+#else
 #pragma GCC ivdep
+#endif
       for (size_t c = 0; c < kK; ++c) row[c] += col[c] * col[c];
     }
   }

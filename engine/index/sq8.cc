@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 
@@ -152,9 +153,11 @@ float DotAvx2(const float* q, const uint8_t* c, const float* mn, const float* st
 
 // AVX-512: 16 codes per step. (GCC 12 warns falsely inside avx512fintrin.h that
 // _mm512_undefined_* is uninitialized; engine/CMakeLists.txt silences the same for the kernels.)
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
 template <bool kL2>
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma"))) float Avx512Impl(
     const float* q, const uint8_t* code, const float* min, const float* step, size_t d) {
@@ -214,7 +217,9 @@ float L2Avx512(const float* q, const uint8_t* c, const float* mn, const float* s
 float DotAvx512(const float* q, const uint8_t* c, const float* mn, const float* st, size_t d) {
   return Avx512Impl<false>(q, c, mn, st, d);
 }
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 #endif  // SEXTANT_SQ8_X86
 
@@ -290,6 +295,43 @@ float Sq8Quantizer::L2Sqr(const float* query, const uint8_t* code) const {
 
 float Sq8Quantizer::Dot(const float* query, const uint8_t* code) const {
   return Kernels().dot(query, code, min_.data(), step_.data(), dim_);
+}
+
+void Sq8Quantizer::PrepareQuery(const float* query, bool l2, IntQuery* out) const {
+  out->q.resize(dim_);
+  // t in double (one pass to find the largest), then rounded onto [-cap, cap].
+  double amax = 0.0, base = 0.0;
+  for (size_t i = 0; i < dim_; ++i) {
+    const double qi = query[i];
+    const double t = l2 ? (qi - min_[i]) * step_[i] : qi * step_[i];
+    amax = std::max(amax, std::fabs(t));
+    base += l2 ? (qi - min_[i]) * (qi - min_[i]) : -qi * min_[i];
+  }
+  // sum(|q_i|) * 255 <= dim * cap * 255 <= INT32_MAX: the kernel's 32-bit sum cannot overflow.
+  const double cap =
+      std::max(1.0, std::min(32767.0, std::floor(double{INT32_MAX} / (255.0 * static_cast<double>(dim_)))));
+  const double unit = amax / cap;  // the value of one query step
+  if (!(unit > 0.0) || !std::isfinite(unit)) {
+    std::fill(out->q.begin(), out->q.end(), int16_t{0});
+    out->scale = 0.0f;
+  } else {
+    for (size_t i = 0; i < dim_; ++i) {
+      const double qi = query[i];
+      const double t = l2 ? (qi - min_[i]) * step_[i] : qi * step_[i];
+      out->q[i] = static_cast<int16_t>(std::clamp(std::nearbyint(t / unit), -cap, cap));
+    }
+    out->scale = static_cast<float>((l2 ? -2.0 : -1.0) * unit);
+  }
+  out->base = static_cast<float>(base);
+}
+
+float Sq8Quantizer::CodeTerm(const uint8_t* code) const {
+  double sum = 0.0;
+  for (size_t i = 0; i < dim_; ++i) {
+    const double x = static_cast<double>(step_[i]) * code[i];
+    sum += x * x;
+  }
+  return static_cast<float>(sum);
 }
 
 void Sq8Quantizer::Serialize(std::string* out) const {

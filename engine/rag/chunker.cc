@@ -17,6 +17,7 @@
 #include "rag/text.h"
 #include "rag/wordpiece.h"
 #include "sextant/rag.h"
+#include "sync/mutex.h"
 
 namespace sextant::rag {
 namespace {
@@ -285,6 +286,11 @@ struct CachedVocabulary {
   std::filesystem::file_time_type config_modified;  // tokenizer_config.json; min() when absent
 };
 
+internal::Mutex g_vocabulary_mu;
+// By path; never destroyed (tokenizers may be in use at exit).
+std::map<std::string, CachedVocabulary>* const g_vocabulary_cache SEXTANT_PT_GUARDED_BY(g_vocabulary_mu) =
+    new std::map<std::string, CachedVocabulary>();
+
 // The tokenizer of vocab.txt at `path`, loaded once per path (and again when the file changes).
 // Lower-casing follows do_lower_case in tokenizer_config.json beside it, when there is one, as the
 // local encoder does. Thread-safe.
@@ -302,11 +308,10 @@ StatusOr<std::shared_ptr<const WordPieceTokenizer>> LoadVocabulary(const std::st
   fs::file_time_type config_modified = fs::last_write_time(config, ec);
   if (ec) config_modified = fs::file_time_type::min();
 
-  static std::mutex mu;
-  static auto* cache = new std::map<std::string, CachedVocabulary>();  // never destroyed
-  std::lock_guard<std::mutex> lock(mu);
-  if (auto it = cache->find(path); it != cache->end() && it->second.size == size && it->second.modified == modified &&
-                                   it->second.config_modified == config_modified) {
+  internal::MutexLock lock(g_vocabulary_mu);
+  if (auto it = g_vocabulary_cache->find(path); it != g_vocabulary_cache->end() && it->second.size == size &&
+                                                it->second.modified == modified &&
+                                                it->second.config_modified == config_modified) {
     return it->second.tokenizer;
   }
   WordPieceOptions wp;
@@ -320,8 +325,11 @@ StatusOr<std::shared_ptr<const WordPieceTokenizer>> LoadVocabulary(const std::st
   auto loaded = WordPieceTokenizer::Load(path, wp);
   if (!loaded.ok()) return loaded.status().WithPrefix("vocabulary_path");
   std::shared_ptr<const WordPieceTokenizer> tokenizer = std::move(*loaded);
-  if (cache->size() >= 8 && cache->find(path) == cache->end()) cache->clear();  // a bound, not an LRU
-  (*cache)[path] = CachedVocabulary{tokenizer, size, modified, config_modified};
+  // A bound, not an LRU.
+  if (g_vocabulary_cache->size() >= 8 && g_vocabulary_cache->find(path) == g_vocabulary_cache->end()) {
+    g_vocabulary_cache->clear();
+  }
+  (*g_vocabulary_cache)[path] = CachedVocabulary{tokenizer, size, modified, config_modified};
   return tokenizer;
 }
 

@@ -13,6 +13,7 @@
 #define SEXTANT_SIMD_DISTANCE_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,13 @@ struct Kernels {
   // rows at a time share each load of q, and rows further on are prefetched. out[i] may differ
   // from dot(q, row i) in the last bits (another order of summation).
   void (*dot_rows)(const float* q, const float* base, size_t n, size_t d, float* out);
+  // sum(q_i * code_i) over i < d for a 16-bit query and 8-bit unsigned codes (the SQ8 graph
+  // walk: index/sq8.h scales a float query onto the codes' grid). Integer arithmetic, so every
+  // level returns the same value, exactly, provided the caller keeps sum(|q_i|) * 255 below
+  // 2^31 (Sq8Quantizer::PrepareQuery does). AVX2 and AVX-512 widen 16 or 32 codes to 16 bits
+  // per step and multiply-add pairs into 32-bit lanes (vpmovzxbw + vpmaddwd). Reads nothing past
+  // q[d - 1] or code[d - 1].
+  int32_t (*dot_u8_i16)(const int16_t* q, const uint8_t* code, size_t d);
 };
 
 // The kernels for `level`, or nullptr when this CPU cannot run them (or they were not built).

@@ -37,6 +37,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <type_traits>
 
 // All intrinsics, whatever the -m flags (GCC and Clang declare them with target attributes), for
@@ -215,6 +216,76 @@ inline void DotRows(const float* q, const float* base, size_t n, size_t d, float
   for (; r < n; ++r) out[r] = SumTerms<Arch, DotTerm>(q, base + r * d, d);
 }
 
+// The sum of the eight 32-bit lanes of an AVX2 register / sixteen of an AVX-512 one (integer:
+// any order gives the same result).
+inline int32_t ReduceAddI32(__m128i x) {
+  x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0x4E));
+  x = _mm_add_epi32(x, _mm_shuffle_epi32(x, 0xB1));
+  return _mm_cvtsi128_si32(x);
+}
+
+// dot_u8_i16 (distance.h). Per step, codes are zero-extended to 16 bits and vpmaddwd multiplies
+// them with the query's 16-bit values and adds adjacent pairs into 32-bit lanes; two accumulators
+// per level hide the add latency. AVX-512 finishes the tail with masked loads (fault-suppressing,
+// so nothing past the end is touched); the narrower levels finish it one element at a time.
+template <class Arch>
+inline int32_t DotU8I16(const int16_t* q, const uint8_t* code, size_t d) {
+  size_t i = 0;
+  int32_t sum = 0;
+  if constexpr (std::is_base_of_v<xsimd::avx512bw, Arch>) {
+    __m512i acc0 = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
+    for (; i + 64 <= d; i += 64) {
+      const __m512i c0 = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(code + i)));
+      const __m512i c1 =
+          _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(code + i + 32)));
+      acc0 = _mm512_add_epi32(acc0, _mm512_madd_epi16(c0, _mm512_loadu_si512(q + i)));
+      acc1 = _mm512_add_epi32(acc1, _mm512_madd_epi16(c1, _mm512_loadu_si512(q + i + 32)));
+    }
+    if (i + 32 <= d) {
+      const __m512i c0 = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(code + i)));
+      acc0 = _mm512_add_epi32(acc0, _mm512_madd_epi16(c0, _mm512_loadu_si512(q + i)));
+      i += 32;
+    }
+    if (i < d) {
+      const __mmask32 m = static_cast<__mmask32>((uint64_t{1} << (d - i)) - 1);
+      const __m512i c0 = _mm512_cvtepu8_epi16(_mm256_maskz_loadu_epi8(m, code + i));
+      acc1 = _mm512_add_epi32(acc1, _mm512_madd_epi16(c0, _mm512_maskz_loadu_epi16(m, q + i)));
+      i = d;
+    }
+    const __m512i acc = _mm512_add_epi32(acc0, acc1);
+    const __m256i a8 = _mm256_add_epi32(_mm512_extracti64x4_epi64(acc, 0), _mm512_extracti64x4_epi64(acc, 1));
+    sum = ReduceAddI32(_mm_add_epi32(_mm256_castsi256_si128(a8), _mm256_extracti128_si256(a8, 1)));
+  } else if constexpr (std::is_base_of_v<xsimd::avx2, Arch>) {
+    __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
+    for (; i + 32 <= d; i += 32) {
+      const __m256i c0 = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(code + i)));
+      const __m256i c1 = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(code + i + 16)));
+      acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(c0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + i))));
+      acc1 = _mm256_add_epi32(acc1,
+                              _mm256_madd_epi16(c1, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + i + 16))));
+    }
+    if (i + 16 <= d) {
+      const __m256i c0 = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(code + i)));
+      acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(c0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + i))));
+      i += 16;
+    }
+    const __m256i acc = _mm256_add_epi32(acc0, acc1);
+    sum = ReduceAddI32(_mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1)));
+  } else {
+    __m128i acc0 = _mm_setzero_si128(), acc1 = _mm_setzero_si128();
+    for (; i + 16 <= d; i += 16) {
+      const __m128i c16 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(code + i));
+      const __m128i c0 = _mm_cvtepu8_epi16(c16);
+      const __m128i c1 = _mm_cvtepu8_epi16(_mm_srli_si128(c16, 8));
+      acc0 = _mm_add_epi32(acc0, _mm_madd_epi16(c0, _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + i))));
+      acc1 = _mm_add_epi32(acc1, _mm_madd_epi16(c1, _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + i + 8))));
+    }
+    sum = ReduceAddI32(_mm_add_epi32(acc0, acc1));
+  }
+  for (; i < d; ++i) sum += int32_t{q[i]} * int32_t{code[i]};
+  return sum;
+}
+
 // The entry points the table holds. `flatten`: see the file comment.
 template <class Arch>
 struct Entry {
@@ -238,6 +309,9 @@ struct Entry {
   [[gnu::flatten]] static void DotRowsEntry(const float* q, const float* base, size_t n, size_t d, float* out) {
     DotRows<Arch>(q, base, n, d, out);
   }
+  [[gnu::flatten]] static int32_t DotU8I16Entry(const int16_t* q, const uint8_t* code, size_t d) {
+    return DotU8I16<Arch>(q, code, d);
+  }
 };
 
 template <class Arch>
@@ -248,7 +322,8 @@ constexpr Kernels MakeKernels(Level level) {
                  &Entry<Arch>::Cosine,
                  &Entry<Arch>::L2SqBatch,
                  &Entry<Arch>::DotBatch,
-                 &Entry<Arch>::DotRowsEntry};
+                 &Entry<Arch>::DotRowsEntry,
+                 &Entry<Arch>::DotU8I16Entry};
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 // Like the SIMD levels, a batch kernel's out[i] equals the single kernel on row i bit for bit.
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 
 #include "simd/kernels_internal.h"
 
@@ -64,7 +65,15 @@ void DotBatch(const float* q, const float* base, size_t n, size_t d, float* out)
   for (size_t r = 0; r < n; ++r) out[r] = Dot(q, base + r * d, d);
 }
 
-constexpr Kernels kScalarKernels = {Level::kScalar, &L2Sq, &Dot, &Cosine, &L2SqBatch, &DotBatch, &DotBatch};
+// Exact integer arithmetic (no rounding to document): the oracle for every level.
+int32_t DotU8I16(const int16_t* q, const uint8_t* code, size_t d) {
+  int64_t sum = 0;
+  for (size_t i = 0; i < d; ++i) sum += int64_t{q[i]} * code[i];
+  return static_cast<int32_t>(sum);
+}
+
+constexpr Kernels kScalarKernels = {Level::kScalar, &L2Sq,     &Dot,      &Cosine,
+                                    &L2SqBatch,     &DotBatch, &DotBatch, &DotU8I16};
 
 }  // namespace
 

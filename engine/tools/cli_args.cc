@@ -50,6 +50,16 @@ constexpr FlagSpec kFlags[] = {
     {"source", '\0', true},
     {"delete", '\0', true},
     {"verify", '\0', false},
+    {"text", '\0', true},
+    {"text-field", '\0', true},
+    {"fusion", '\0', true},
+    {"weights", '\0', true},
+    {"rrf-k", '\0', true},
+    {"candidates", '\0', true},
+    {"group-by", '\0', true},
+    {"group-size", '\0', true},
+    {"score-threshold", '\0', true},
+    {"mmr", '\0', true},
 };
 
 const FlagSpec* FindLong(std::string_view name) {

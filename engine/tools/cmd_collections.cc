@@ -255,6 +255,17 @@ int RunCreate(const Args& args, const std::string& db_path) {
     if (!field) return ReportUsage(error);
     options.payload_indexes.push_back(std::move(*field));
   }
+  // --text-field FIELD[:LANGUAGE]: a full-text (BM25) index; the engine checks the language.
+  for (const std::string& text : args.GetAll("text-field")) {
+    TextFieldOptions field;
+    const size_t colon = text.rfind(':');
+    field.field = text.substr(0, colon);
+    if (colon != std::string::npos) field.language = text.substr(colon + 1);
+    if (field.field.empty() || field.language.empty()) {
+      return ReportUsage("--text-field must be FIELD or FIELD:LANGUAGE, got '" + text + "'");
+    }
+    options.text_fields.push_back(std::move(field));
+  }
   return Finish(Create(db_path, args.positional[0], options));
 }
 

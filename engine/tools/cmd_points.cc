@@ -273,6 +273,10 @@ void PrintHits(uint64_t query, const std::vector<Hit>& hits, const SearchOptions
     h["score"] = ShortFloat(hit.score);
     if (options.with_payload) h["payload"] = PayloadToJson(hit.payload);
     if (options.with_vector) h["vector"] = VectorToJson(hit.vector);
+    // The parts of a text or hybrid search's score (a dense search's is its score).
+    if (!options.text.empty() && hit.dense_score) h["dense_score"] = ShortFloat(*hit.dense_score);
+    if (!options.text.empty() && hit.text_score) h["text_score"] = ShortFloat(*hit.text_score);
+    if (!hit.group.empty()) h["group"] = OutJson::parse(hit.group, nullptr, /*allow_exceptions=*/false);
     list.push_back(std::move(h));
   }
   out["hits"] = std::move(list);
@@ -286,7 +290,7 @@ Status Search(const std::string& db_path, const std::string& name, const SearchO
   SEXTANT_ASSIGN_OR_RETURN(auto collection, db->GetCollection(name));
   const uint32_t dim = collection->dimension();
   if (source.vector) {
-    if (source.vector->size() != dim) {
+    if (source.vector->size() != dim && !(source.vector->empty() && !options.text.empty())) {
       return Status::InvalidArgument("--vector has " + std::to_string(source.vector->size()) +
                                      " components, but collection '" + name +
                                      "' has dimension " + std::to_string(dim));
@@ -326,6 +330,98 @@ Status Search(const std::string& db_path, const std::string& name, const SearchO
   return Status::OK();
 }
 
+// One number from the command line (finite), for `flag`.
+std::optional<float> ParseNumber(const std::string& flag, const std::string& text, std::string* error) {
+  std::optional<std::vector<float>> v = ParseVectorText(text, error);
+  if (!v || v->size() != 1) {
+    *error = flag + " must be a number, got '" + text + "'";
+    return std::nullopt;
+  }
+  return (*v)[0];
+}
+
+// The full-text, hybrid and result-shaping options of `search` (docs/cli.md). On a bad value
+// returns false with *error set.
+bool ParseTextAndShaping(const Args& args, SearchOptions* options, std::string* error) {
+  if (std::optional<std::string> text = args.Get("text")) options->text = *text;
+  options->text_fields = args.GetAll("text-field");
+  if (!options->text_fields.empty() && options->text.empty()) {
+    *error = "--text-field restricts --text: give --text WORDS too";
+    return false;
+  }
+  const bool weighted_flags = args.Has("weights");
+  if (std::optional<std::string> fusion = args.Get("fusion")) {
+    if (*fusion == "rrf") {
+      options->fusion = Fusion::kRrf;
+    } else if (*fusion == "weighted") {
+      options->fusion = Fusion::kWeighted;
+    } else {
+      *error = "--fusion must be rrf or weighted, got '" + *fusion + "'";
+      return false;
+    }
+  }
+  if ((args.Has("fusion") || args.Has("rrf-k") || args.Has("candidates") || weighted_flags) &&
+      options->text.empty()) {
+    *error = "--fusion, --weights, --rrf-k and --candidates apply to hybrid search: give --text WORDS too";
+    return false;
+  }
+  if (std::optional<std::string> text = args.Get("weights")) {
+    if (options->fusion != Fusion::kWeighted) {
+      *error = "--weights applies to --fusion weighted";
+      return false;
+    }
+    std::optional<std::vector<float>> w = ParseVectorText(*text, error);
+    if (!w || w->size() != 2) {
+      *error = "--weights must be two numbers DENSE,TEXT, got '" + *text + "'";
+      return false;
+    }
+    options->dense_weight = (*w)[0];
+    options->text_weight = (*w)[1];
+  }
+  if (std::optional<std::string> text = args.Get("rrf-k")) {
+    std::optional<uint64_t> n = ParseUint(*text, 1, std::numeric_limits<uint32_t>::max());
+    if (!n) {
+      *error = "--rrf-k must be a positive integer, got '" + *text + "'";
+      return false;
+    }
+    options->rrf_k = static_cast<uint32_t>(*n);
+  }
+  if (std::optional<std::string> text = args.Get("candidates")) {
+    std::optional<uint64_t> n = ParseUint(*text, 1, std::numeric_limits<uint32_t>::max());
+    if (!n) {
+      *error = "--candidates must be a positive integer, got '" + *text + "'";
+      return false;
+    }
+    options->candidates = static_cast<uint32_t>(*n);
+  }
+  if (std::optional<std::string> field = args.Get("group-by")) options->group_by = *field;
+  if (std::optional<std::string> text = args.Get("group-size")) {
+    if (options->group_by.empty()) {
+      *error = "--group-size applies to --group-by FIELD";
+      return false;
+    }
+    std::optional<uint64_t> n = ParseUint(*text, 1, SearchOptions::kMaxGroupSize);
+    if (!n) {
+      *error = "--group-size must be an integer in 1.." + std::to_string(SearchOptions::kMaxGroupSize) +
+               ", got '" + *text + "'";
+      return false;
+    }
+    options->group_size = static_cast<uint32_t>(*n);
+  }
+  if (std::optional<std::string> text = args.Get("score-threshold")) {
+    std::optional<float> t = ParseNumber("--score-threshold", *text, error);
+    if (!t) return false;
+    options->score_threshold = *t;
+  }
+  if (std::optional<std::string> text = args.Get("mmr")) {
+    std::optional<float> lambda = ParseNumber("--mmr", *text, error);
+    if (!lambda) return false;
+    options->mmr = true;
+    options->mmr_lambda = *lambda;  // the engine checks the range
+  }
+  return true;
+}
+
 }  // namespace
 
 int RunSearch(const Args& args, const std::string& db_path) {
@@ -333,11 +429,14 @@ int RunSearch(const Args& args, const std::string& db_path) {
   std::optional<std::string> vector_text = args.Get("vector");
   std::optional<std::string> query_file = args.Get("query");
   if (vector_text && query_file) return ReportUsage("give either --vector or --query, not both");
-  if (!vector_text && !query_file) {
-    return ReportUsage("search needs --vector V or --query FILE");
+  if (!vector_text && !query_file && !args.Has("text")) {
+    return ReportUsage("search needs --vector V, --query FILE or --text WORDS");
   }
   std::string error;
-  if (vector_text) {
+  if (!vector_text && !query_file) {
+    source.vector = std::vector<float>();  // --text alone: BM25
+    if (args.Has("format")) return ReportUsage("--format applies to --query FILE, not --text");
+  } else if (vector_text) {
     source.vector = ParseVectorText(*vector_text, &error);
     if (!source.vector) return ReportUsage("--vector: " + error);
     if (args.Has("format")) return ReportUsage("--format applies to --query FILE, not --vector");
@@ -367,6 +466,7 @@ int RunSearch(const Args& args, const std::string& db_path) {
     if (!n) return ReportUsage("--nprobe must be an integer in 1..1048576, got '" + *text + "'");
     options.nprobe = static_cast<uint32_t>(*n);
   }
+  if (!ParseTextAndShaping(args, &options, &error)) return ReportUsage(error);
   return Finish(Search(db_path, args.positional[0], options, source, args.Has("plan")));
 }
 

@@ -53,7 +53,7 @@ variable. Options may appear anywhere, as "--option value" or "--option=value".
 
 Commands:
   create NAME --dim D [--metric l2|ip|cosine] [--index SPEC] [--ef-construction N]
-         [--payload-index FIELD:TYPE]...
+         [--payload-index FIELD:TYPE]... [--text-field FIELD[:LANGUAGE]]...
       Create a collection of D-dimensional vectors (metric default: cosine). Creates the
       database directory when it does not exist yet.
       --index SPEC    the index that answers searches (default Flat, exact search):
@@ -67,6 +67,9 @@ Commands:
                       Scores are always exact; an approximate index may miss a few of the
                       true nearest points (see --ef-search, --nprobe, --exact).
       --ef-construction N   HNSW build effort (default 200; higher builds slower, better)
+      --text-field FIELD[:LANGUAGE]   a full-text (BM25) index over a string payload field,
+                      for search --text and the $text filter; LANGUAGE is a Snowball
+                      language (default english) or none (docs/text_search.md)
       --payload-index FIELD:TYPE   index a payload field for filters; TYPE is keyword,
                       integer, float or bool. Repeat for more fields. Points whose field has
                       another type are refused.
@@ -124,8 +127,11 @@ Commands:
   update-vector NAME ID --vector V [--string-ids]
       Replace the vector of the existing point ID (V as for search), keeping its payload; the
       index is updated. Prints {"updated": 1}; an unknown id is an error (exit 1).
-  search NAME (--vector V | --query FILE) [-k K] [--filter JSON] [--with-payload]
-         [--with-vector] [--ef-search N] [--nprobe N] [--exact] [--plan]
+  search NAME (--vector V | --query FILE | --text WORDS) [-k K] [--filter JSON]
+         [--with-payload] [--with-vector] [--ef-search N] [--nprobe N] [--exact] [--plan]
+         [--text WORDS [--text-field F]... [--fusion rrf|weighted] [--weights D,T]
+          [--rrf-k N] [--candidates N]] [--group-by FIELD [--group-size N]]
+         [--score-threshold S] [--mmr LAMBDA]
       Print one JSON line per query, nearest hits first:
         {"query": 0, "hits": [{"id": 7, "score": 0.93}, ...]}
       V is numbers separated by commas and/or spaces ("0.1,0.2,0.3"), or a JSON array.
@@ -142,6 +148,16 @@ Commands:
       --plan          add "plan": how the search was answered: {"kind": "index"|"exact",
                       "index", "matches", "filter_from_index", "distance_computations",
                       "effort"}
+      --text WORDS    a BM25 query over the collection's text fields (--text-field F
+                      restricts it): alone, BM25 search; with a vector, hybrid search, the two
+                      lists fused by --fusion rrf (default; --rrf-k, default 60) or weighted
+                      (--weights DENSE,TEXT of min-max normalised scores, default 0.5,0.5);
+                      --candidates N per list (default max(k, 100)). Hits add "dense_score"
+                      and/or "text_score" (docs/text_search.md)
+      --group-by FIELD    k groups by this payload field, --group-size N hits each (default
+                      1); hits add "group"
+      --score-threshold S keep hits scoring at least S (L2 vector search: distance <= S)
+      --mmr LAMBDA    maximal marginal relevance in [0, 1] (1 = relevance alone)
   ingest NAME PATH... [--embedder hash|local] [--chunk-tokens N] [--overlap N]
          [--index SPEC] [--wait]
       Cut text files into chunks, embed them and store them in text collection NAME (created
@@ -256,7 +272,7 @@ int RunHelp(const Args&, const std::string&) {
 const std::vector<CommandSpec>& Commands() {
   static const std::vector<CommandSpec> commands = {
       {"create", "create NAME --dim D [--metric M] [--index SPEC]", 1, 1,
-       {"dim", "metric", "index", "ef-construction", "payload-index"}, RunCreate},
+       {"dim", "metric", "index", "ef-construction", "payload-index", "text-field"}, RunCreate},
       {"list", "list", 0, 0, {}, RunList},
       {"info", "info NAME", 1, 1, {}, RunInfo},
       {"drop", "drop NAME", 1, 1, {}, RunDrop},
@@ -274,9 +290,10 @@ const std::vector<CommandSpec>& Commands() {
       {"delete-payload-keys", "delete-payload-keys NAME KEY[,KEY...] (ID... | --filter JSON)", 2, kMany,
        {"filter", "string-ids"}, RunDeletePayloadKeys},
       {"update-vector", "update-vector NAME ID --vector V", 2, 2, {"vector", "string-ids"}, RunUpdateVector},
-      {"search", "search NAME (--vector V | --query FILE) [-k K]", 1, 1,
+      {"search", "search NAME (--vector V | --query FILE | --text WORDS) [-k K]", 1, 1,
        {"vector", "query", "k", "filter", "with-payload", "with-vector", "format", "ef-search",
-        "nprobe", "exact", "plan"},
+        "nprobe", "exact", "plan", "text", "text-field", "fusion", "weights", "rrf-k", "candidates",
+        "group-by", "group-size", "score-threshold", "mmr"},
        RunSearch},
       {"ingest", "ingest NAME PATH...", 2, kMany,
        {"embedder", "chunk-tokens", "overlap", "index", "ef-construction", "wait"}, RunIngest},

@@ -7,6 +7,7 @@
 #include "cluster/metadata.h"
 #include "cluster/replica.h"
 #include "cluster/shard.h"
+#include "cluster/shard_rpc.h"
 #include "cluster/write_message.h"
 
 namespace sextant::cluster {
@@ -92,6 +93,90 @@ TEST(WriteMessageTest, EveryTruncationAndCorruptionIsDataLoss) {
   EXPECT_EQ(DecodeWriteMessage(bad_kind).status().code(), StatusCode::kDataLoss);
 }
 
+// The updates that keep vectors or payloads: round trips, every truncation is DATA_LOSS, and
+// chunking keeps each part's payload or keys.
+TEST(WriteMessageTest, UpdateRecordsRoundTripTruncateAndSplit) {
+  std::vector<WriteMessage> samples;
+  WriteMessage uv;
+  uv.kind = WriteMessage::Kind::kUpdateVectors;
+  uv.dimension = 2;
+  uv.ids = {PointId(3), PointId("v")};
+  uv.vectors = {1, 2, 3, 4};
+  samples.push_back(uv);
+  for (auto kind : {WriteMessage::Kind::kSetPayload, WriteMessage::Kind::kOverwritePayload,
+                    WriteMessage::Kind::kDeletePayloadKeys}) {
+    for (bool by_filter : {false, true}) {
+      WriteMessage m;
+      m.kind = kind;
+      m.by_filter = by_filter;
+      if (by_filter) {
+        m.filter = "{\"g\":1}";
+      } else {
+        m.ids = {PointId(1), PointId("two")};
+      }
+      if (kind == WriteMessage::Kind::kDeletePayloadKeys) {
+        m.keys = {"a", "b.c"};
+      } else {
+        m.payload = "{\"a\":[1,2]}";
+      }
+      samples.push_back(m);
+    }
+  }
+  WriteMessage si;
+  si.kind = WriteMessage::Kind::kSetIndex;
+  si.index = IndexToJson(*IndexOptions::Parse("IVF64,PQ4"));
+  samples.push_back(si);
+  for (const auto& m : samples) {
+    const std::string enc = EncodeWriteMessage(m);
+    auto d = DecodeWriteMessage(enc);
+    ASSERT_TRUE(d.ok()) << d.status().ToString();
+    EXPECT_EQ(d->kind, m.kind);
+    EXPECT_EQ(d->ids, m.ids);
+    EXPECT_EQ(d->vectors, m.vectors);
+    EXPECT_EQ(d->dimension, m.dimension);
+    EXPECT_EQ(d->by_filter, m.by_filter);
+    EXPECT_EQ(d->filter, m.filter);
+    EXPECT_EQ(d->payload, m.payload);
+    EXPECT_EQ(d->keys, m.keys);
+    EXPECT_EQ(d->index, m.index);
+    for (size_t n = 0; n < enc.size(); ++n) {
+      EXPECT_EQ(DecodeWriteMessage(std::string_view(enc).substr(0, n)).status().code(), StatusCode::kDataLoss)
+          << static_cast<int>(m.kind) << " prefix " << n;
+    }
+    EXPECT_EQ(DecodeWriteMessage(enc + "x").status().code(), StatusCode::kDataLoss);
+  }
+  // The index options survive their JSON; malformed JSON is InvalidArgument.
+  auto ix = IndexFromJson(si.index);
+  ASSERT_TRUE(ix.ok()) << ix.status().ToString();
+  EXPECT_EQ(ix->ToString(), IndexOptions::Parse("IVF64,PQ4")->ToString());
+  EXPECT_EQ(ix->nlist, 64u);
+  EXPECT_EQ(ix->pq_m, 4u);
+  EXPECT_EQ(IndexFromJson("{\"type\":1}").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(IndexFromJson("[").status().code(), StatusCode::kInvalidArgument);
+  // A payload update by 500 ids splits into parts that each carry the payload.
+  WriteMessage big;
+  big.kind = WriteMessage::Kind::kSetPayload;
+  big.payload = "{\"tag\":\"" + std::string(100, 'x') + "\"}";
+  for (uint64_t i = 0; i < 500; ++i) big.ids.emplace_back(i);
+  auto parts = SplitWriteMessage(big, 1024);
+  ASSERT_TRUE(parts.ok()) << parts.status().ToString();
+  ASSERT_GT(parts->size(), 4u);
+  size_t next = 0;
+  for (const auto& p : *parts) {
+    EXPECT_LE(EncodeWriteMessage(p).size(), 1024u);
+    EXPECT_EQ(p.payload, big.payload);
+    for (const auto& id : p.ids) EXPECT_EQ(id, PointId(static_cast<uint64_t>(next++)));
+  }
+  EXPECT_EQ(next, 500u);
+  // A payload larger than a message is refused, not split.
+  big.payload = "{\"tag\":\"" + std::string(2000, 'x') + "\"}";
+  EXPECT_EQ(SplitWriteMessage(big, 1024).status().code(), StatusCode::kInvalidArgument);
+  big.by_filter = true;
+  big.ids.clear();
+  big.filter = "{}";
+  EXPECT_EQ(SplitWriteMessage(big, 1024).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST(WriteMessageTest, SplitsOnPointBoundariesUnderTheLimit) {
   WriteMessage m;
   m.kind = WriteMessage::Kind::kUpsert;
@@ -173,6 +258,79 @@ TEST(NodeIdTest, Validates) {
   EXPECT_EQ(ValidateNodeId("").code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(ValidateNodeId("a.b").code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(ValidateNodeId(std::string(65, 'a')).code(), StatusCode::kInvalidArgument);
+}
+
+TEST(ShardRpcTest, SearchOptionsAndHitsRoundTripEveryField) {
+  SearchOptions o;
+  o.k = 17;
+  o.filter = "{\"a\":1}";
+  o.with_payload = true;
+  o.with_vector = true;
+  o.ef_search = 33;
+  o.nprobe = 4;
+  o.exact = true;
+  o.text = std::string("caf\xc3\xa9 \0x", 8);
+  o.text_fields = {"title", "body"};
+  o.fusion = Fusion::kWeighted;
+  o.rrf_k = 12;
+  o.dense_weight = 0.25f;
+  o.text_weight = 0.75f;
+  o.candidates = 300;
+  o.score_threshold = -0.5f;
+  o.group_by = "doc.id";
+  o.group_size = 4;
+  o.mmr = true;
+  o.mmr_lambda = 0.2f;
+  o.max_result_bytes = 123456;
+  o.payload_include = {"x"};
+  o.payload_exclude = {"y.z"};
+  // Through MessagePack, as on the wire.
+  SearchOptions b = SearchOptionsFromJson(nlohmann::json::from_msgpack(nlohmann::json::to_msgpack(SearchOptionsToJson(o))));
+  EXPECT_EQ(b.k, o.k);
+  EXPECT_EQ(b.filter, o.filter);
+  EXPECT_EQ(b.with_payload, o.with_payload);
+  EXPECT_EQ(b.with_vector, o.with_vector);
+  EXPECT_EQ(b.ef_search, o.ef_search);
+  EXPECT_EQ(b.nprobe, o.nprobe);
+  EXPECT_EQ(b.exact, o.exact);
+  EXPECT_EQ(b.text, o.text);
+  EXPECT_EQ(b.text_fields, o.text_fields);
+  EXPECT_EQ(b.fusion, o.fusion);
+  EXPECT_EQ(b.rrf_k, o.rrf_k);
+  EXPECT_EQ(b.dense_weight, o.dense_weight);
+  EXPECT_EQ(b.text_weight, o.text_weight);
+  EXPECT_EQ(b.candidates, o.candidates);
+  EXPECT_EQ(b.score_threshold, o.score_threshold);
+  EXPECT_EQ(b.group_by, o.group_by);
+  EXPECT_EQ(b.group_size, o.group_size);
+  EXPECT_EQ(b.mmr, o.mmr);
+  EXPECT_EQ(b.mmr_lambda, o.mmr_lambda);
+  EXPECT_EQ(b.max_result_bytes, o.max_result_bytes);
+  EXPECT_EQ(b.payload_include, o.payload_include);
+  EXPECT_EQ(b.payload_exclude, o.payload_exclude);
+  o.score_threshold.reset();
+  EXPECT_FALSE(SearchOptionsFromJson(SearchOptionsToJson(o)).score_threshold.has_value());
+
+  Hit h;
+  h.id = PointId("d-1");
+  h.score = 0.5f;
+  h.dense_score = 0.25f;
+  h.text_score = 3.5f;
+  h.payload = "{\"g\":\"x\"}";
+  h.vector = {1, 2};
+  h.group = "\"x\"";
+  Hit g = HitFromJson(nlohmann::json::from_msgpack(nlohmann::json::to_msgpack(HitToJson(h))));
+  EXPECT_EQ(g.id, h.id);
+  EXPECT_EQ(g.score, h.score);
+  EXPECT_EQ(g.dense_score, h.dense_score);
+  EXPECT_EQ(g.text_score, h.text_score);
+  EXPECT_EQ(g.payload, h.payload);
+  EXPECT_EQ(g.vector, h.vector);
+  EXPECT_EQ(g.group, h.group);
+  // A field missing from a request is an error the server answers with, not a default.
+  auto j = SearchOptionsToJson(o);
+  j.erase("group_by");
+  EXPECT_THROW(SearchOptionsFromJson(j), nlohmann::json::exception);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <random>
 #include <thread>
 
@@ -191,7 +192,7 @@ TEST_F(NodeTest, AnyNodeAnswersAndResultsEqualTheSingleNode) {
   EXPECT_EQ((*listed)[0].name, "docs");
 
   // Unsupported operations say so.
-  EXPECT_EQ(via_b->SetIndex(IndexOptions{}).code(), StatusCode::kUnimplemented);
+  EXPECT_EQ(via_b->RebuildIndex().code(), StatusCode::kUnimplemented);
 
   // Drop: gone everywhere, local data removed on every node.
   ASSERT_TRUE(nodes_["c"].db->DropCollection("docs").ok());
@@ -202,6 +203,292 @@ TEST_F(NodeTest, AnyNodeAnswersAndResultsEqualTheSingleNode) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     EXPECT_TRUE((*nodes_[id].local->ListCollections()).empty()) << id;
+  }
+}
+
+// Every SearchOptions field reaches the shards (shard_rpc), and shaped searches over several
+// shards (score_threshold, group_by, mmr) equal the single node; text and hybrid searches on one
+// shard, read through a node that does not host it, equal the single node too.
+TEST_F(NodeTest, ShapedAndHybridSearchesEqualTheSingleNode) {
+  for (auto id : {"a", "b", "c"}) ASSERT_NO_FATAL_FAILURE(StartNode(id));
+  CollectionOptions co;
+  co.dimension = kDim;
+  co.metric = Metric::kCosine;
+  co.text_fields = {{"body", "english"}};
+  ASSERT_TRUE(nodes_["a"].db->CreateSharded("shaped", co, 3, 1).ok());
+  ASSERT_TRUE(nodes_["a"].db->CreateSharded("one", co, 1, 1).ok());  // on a: b reads it remotely
+  DatabaseOptions ro;
+  ro.create_if_missing = true;
+  auto ref_db = *Database::Open(ro, dir_.Sub("single"));
+  auto ref = *ref_db->CreateCollection("ref", co);
+
+  std::mt19937 rng(77);
+  const std::vector<std::string> words = {"alpha", "beta", "gamma", "delta", "river", "stone",
+                                          "cloud", "ember", "frost", "grove", "harbor", "island"};
+  std::vector<PointId> ids;
+  std::vector<std::string> payloads;
+  for (uint64_t i = 0; i < 240; ++i) {
+    ids.push_back(i % 4 ? PointId(i) : PointId("p" + std::to_string(i)));
+    std::string body;
+    for (size_t w = 0; w < 3 + i % 6; ++w) body += (body.empty() ? "" : " ") + words[rng() % words.size()];
+    // Every fifth point has no group value.
+    payloads.push_back(i % 5 == 0 ? "{\"body\":\"" + body + "\"}"
+                                  : "{\"g\":" + std::to_string(i % 7) + ",\"body\":\"" + body + "\"}");
+  }
+  auto vecs = RandomVectors(rng, ids.size());
+  ASSERT_TRUE(ref->Upsert(WriteOptions{}, ids, vecs, payloads).ok());
+  for (auto name : {"shaped", "one"}) {
+    auto c = *nodes_["a"].db->GetCollection(name);
+    ASSERT_TRUE(c->Upsert(WriteOptions{}, ids, vecs, payloads).ok());
+    ASSERT_EQ(*c->Count(), ids.size());  // a's reads wait for its writes
+  }
+  auto shaped = *nodes_["b"].db->GetCollection("shaped");
+  auto one = *nodes_["b"].db->GetCollection("one");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while ((*shaped->Count() != ids.size() || *one->Count() != ids.size()) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+
+  auto expect_same = [&](const std::shared_ptr<Collection>& c, const SearchOptions& so,
+                         const std::vector<float>& query, const std::string& what) {
+    auto got = c->Search(so, query, nullptr);
+    ASSERT_TRUE(got.ok()) << what << ": " << got.status().ToString();
+    auto want = ref->Search(so, query);
+    ASSERT_TRUE(want.ok()) << what << ": " << want.status().ToString();
+    ASSERT_EQ(got->size(), want->size()) << what;
+    for (size_t i = 0; i < want->size(); ++i) {
+      const Hit& g = (*got)[i];
+      const Hit& w = (*want)[i];
+      EXPECT_EQ(g.id.ToString(), w.id.ToString()) << what << " #" << i;
+      EXPECT_FLOAT_EQ(g.score, w.score) << what << " #" << i;
+      EXPECT_EQ(g.group, w.group) << what << " #" << i;
+      EXPECT_EQ(g.payload, w.payload) << what << " #" << i;
+      EXPECT_EQ(g.vector, w.vector) << what << " #" << i;
+      EXPECT_EQ(g.dense_score.has_value(), w.dense_score.has_value()) << what << " #" << i;
+      EXPECT_EQ(g.text_score.has_value(), w.text_score.has_value()) << what << " #" << i;
+      if (g.text_score && w.text_score) {
+        EXPECT_FLOAT_EQ(*g.text_score, *w.text_score) << what << " #" << i;
+      }
+    }
+  };
+  for (int q = 0; q < 6; ++q) {
+    auto query = RandomVectors(rng, 1);
+    const std::string tag = " q" + std::to_string(q);
+    for (const auto& [c, name] : {std::pair{shaped, std::string("shaped")}, std::pair{one, std::string("one")}}) {
+      SearchOptions th;
+      th.k = 20;
+      th.score_threshold = 0.3f;
+      th.with_payload = true;
+      th.payload_include = {"g"};
+      expect_same(c, th, query, name + " threshold" + tag);
+      SearchOptions gb;
+      gb.k = 3;
+      gb.group_by = "g";
+      gb.group_size = 2 + q % 2;
+      if (q % 3 == 1) gb.candidates = 12;  // a small pool: its boundary matters
+      if (q % 3 == 2) gb.score_threshold = 0.0f;
+      expect_same(c, gb, query, name + " group_by" + tag);
+      SearchOptions mmr;
+      mmr.k = 6;
+      mmr.mmr = true;
+      mmr.mmr_lambda = q % 2 ? 0.3f : 0.7f;
+      mmr.with_vector = q % 2 == 1;
+      expect_same(c, mmr, query, name + " mmr" + tag);
+    }
+    // Text and hybrid on one shard: fused exactly as the single node fuses.
+    SearchOptions text;
+    text.k = 8;
+    text.text = words[q] + " " + words[q + 3];
+    expect_same(one, text, {}, "text" + tag);
+    SearchOptions hy = text;
+    hy.fusion = q % 2 ? Fusion::kWeighted : Fusion::kRrf;
+    hy.dense_weight = 0.7f;
+    hy.text_weight = 0.3f;
+    hy.rrf_k = 10;
+    hy.candidates = 40;
+    hy.text_fields = {"body"};
+    expect_same(one, hy, query, "hybrid" + tag);
+    hy.group_by = "g";
+    expect_same(one, hy, query, "hybrid group_by" + tag);
+  }
+  // Bad shaping options are refused with the engine's errors, on one shard and on several.
+  auto query = RandomVectors(rng, 1);
+  for (const auto& c : {shaped, one}) {
+    SearchOptions both;
+    both.group_by = "g";
+    both.mmr = true;
+    EXPECT_EQ(c->Search(both, query, nullptr).status().code(), StatusCode::kInvalidArgument);
+    SearchOptions lambda;
+    lambda.mmr = true;
+    lambda.mmr_lambda = 1.5f;
+    EXPECT_EQ(c->Search(lambda, query, nullptr).status().code(), StatusCode::kInvalidArgument);
+    SearchOptions size;
+    size.group_by = "g";
+    size.group_size = 0;
+    EXPECT_EQ(c->Search(size, query, nullptr).status().code(), StatusCode::kInvalidArgument);
+    SearchOptions nan;
+    nan.score_threshold = std::numeric_limits<float>::quiet_NaN();
+    EXPECT_EQ(c->Search(nan, query, nullptr).status().code(), StatusCode::kInvalidArgument);
+  }
+}
+
+// Payload updates (set, overwrite, delete keys; by ids and by filter) and UpdateVectors go through
+// the log: every replica ends equal to the single node, counts are the single node's, bad updates
+// are refused before anything is published, and a filter of {} never touches the replicas' marker.
+TEST_F(NodeTest, PayloadAndVectorUpdatesEqualTheSingleNode) {
+  for (auto id : {"a", "b", "c"}) ASSERT_NO_FATAL_FAILURE(StartNode(id));
+  CollectionOptions co;
+  co.dimension = kDim;
+  co.metric = Metric::kCosine;
+  co.payload_indexes = {{"g", PayloadFieldType::kInteger}};
+  ASSERT_TRUE(nodes_["a"].db->CreateSharded("upd", co, 3, 2).ok());
+  DatabaseOptions ro;
+  ro.create_if_missing = true;
+  auto ref_db = *Database::Open(ro, dir_.Sub("single"));
+  auto ref = *ref_db->CreateCollection("upd", co);
+  auto c = *nodes_["b"].db->GetCollection("upd");
+
+  std::mt19937 rng(5);
+  std::vector<PointId> ids;
+  std::vector<std::string> payloads;
+  for (uint64_t i = 0; i < 120; ++i) {
+    ids.push_back(i % 3 ? PointId(i) : PointId("u" + std::to_string(i)));
+    payloads.push_back("{\"g\":" + std::to_string(i % 4) + ",\"keep\":" + std::to_string(i) + "}");
+  }
+  auto vecs = RandomVectors(rng, ids.size());
+  ASSERT_TRUE(c->Upsert(WriteOptions{}, ids, vecs, payloads).ok());
+  ASSERT_TRUE(ref->Upsert(WriteOptions{}, ids, vecs, payloads).ok());
+
+  const WriteOptions wo;
+  auto same = [&](StatusOr<uint64_t> got, StatusOr<uint64_t> want, const char* what) {
+    ASSERT_EQ(got.status().code(), want.status().code()) << what << ": " << got.status().ToString();
+    if (want.ok()) {
+      EXPECT_EQ(*got, *want) << what;
+    }
+  };
+  std::vector<PointId> some = {ids[1], ids[3], ids[7], ids[3]};
+  same(c->SetPayload(wo, PointSelector::Ids(some), "{\"tag\":\"x\"}"),
+       ref->SetPayload(wo, PointSelector::Ids(some), "{\"tag\":\"x\"}"), "set by ids");
+  same(c->SetPayload(wo, PointSelector::Where("{\"g\":1}"), "{\"one\":true}"),
+       ref->SetPayload(wo, PointSelector::Where("{\"g\":1}"), "{\"one\":true}"), "set by filter");
+  same(c->OverwritePayload(wo, PointSelector::Ids({ids[10], ids[11]}), "{\"g\":3,\"new\":1}"),
+       ref->OverwritePayload(wo, PointSelector::Ids({ids[10], ids[11]}), "{\"g\":3,\"new\":1}"), "overwrite by ids");
+  std::vector<std::string> keys = {"keep"};
+  same(c->DeletePayloadKeys(wo, PointSelector::Where("{\"g\":2}"), keys),
+       ref->DeletePayloadKeys(wo, PointSelector::Where("{\"g\":2}"), keys), "delete keys by filter");
+  std::vector<std::string> tag = {"tag"};
+  same(c->DeletePayloadKeys(wo, PointSelector::Ids({ids[1]}), tag),
+       ref->DeletePayloadKeys(wo, PointSelector::Ids({ids[1]}), tag), "delete keys by ids");
+  // {} selects every point, and never the marker: the replicas go on applying afterwards.
+  same(c->SetPayload(wo, PointSelector::Where("{}"), "{\"all\":1}"),
+       ref->SetPayload(wo, PointSelector::Where("{}"), "{\"all\":1}"), "set everything");
+  same(c->OverwritePayload(wo, PointSelector::Where("{\"g\":0}"), "{\"g\":0}"),
+       ref->OverwritePayload(wo, PointSelector::Where("{\"g\":0}"), "{\"g\":0}"), "overwrite by filter");
+  std::vector<PointId> moved = {ids[2], ids[5], ids[9]};
+  auto new_vecs = RandomVectors(rng, moved.size());
+  ASSERT_TRUE(c->UpdateVectors(wo, moved, new_vecs).ok());
+  ASSERT_TRUE(ref->UpdateVectors(wo, moved, new_vecs).ok());
+
+  // Refused before publishing, with the single node's codes; nothing changes.
+  std::vector<PointId> missing = {ids[0], PointId(999999)};
+  same(c->SetPayload(wo, PointSelector::Ids(missing), "{\"m\":1}"),
+       ref->SetPayload(wo, PointSelector::Ids(missing), "{\"m\":1}"), "missing id");
+  EXPECT_EQ(c->SetPayload(wo, PointSelector::Ids({ids[0]}), "[1]").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(c->SetPayload(wo, PointSelector::Ids({ids[0]}), "{\"_sextant_applied_seq\":1}").status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(c->Upsert(wo, std::vector<PointId>{PointId(5000)}, RandomVectors(rng, 1),
+                      std::vector<std::string>{"{\"_sextant_applied_seq\":1}"})
+                .code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(c->SetPayload(wo, PointSelector::Where(""), "{\"m\":1}").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(c->SetPayload(wo, PointSelector::Where("{\"g\":"), "{\"m\":1}").status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(c->DeletePayloadKeys(wo, PointSelector::Ids({ids[0]}), {}).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(c->UpdateVectors(wo, missing, RandomVectors(rng, 2)).code(), StatusCode::kNotFound);
+  EXPECT_EQ(c->UpdateVectors(wo, moved, RandomVectors(rng, 1)).code(), StatusCode::kInvalidArgument);
+  std::vector<float> nan_vec(kDim, std::numeric_limits<float>::quiet_NaN());
+  EXPECT_EQ(c->UpdateVectors(wo, std::vector<PointId>{ids[0]}, nan_vec).code(), StatusCode::kInvalidArgument);
+  std::vector<float> zero(kDim, 0.0f);
+  EXPECT_EQ(c->UpdateVectors(wo, std::vector<PointId>{ids[0]}, zero).code(), StatusCode::kInvalidArgument);
+  // A write after them all: every replica is still applying.
+  const std::vector<float> last_vec(vecs.begin(), vecs.begin() + kDim);
+  ASSERT_TRUE(c->Upsert(wo, std::vector<PointId>{PointId(7777)}, last_vec).ok());
+  ASSERT_TRUE(ref->Upsert(wo, std::vector<PointId>{PointId(7777)}, last_vec).ok());
+
+  std::vector<PointId> all = ids;
+  all.push_back(PointId(7777));
+  auto want = *ref->GetMany(all);
+  for (auto id : {"a", "b", "c"}) {
+    auto via = *nodes_[id].db->GetCollection("upd");
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto n = via->CountWhere("{\"all\":1}");
+      auto m = via->Count();
+      if (n.ok() && m.ok() && *n == ids.size() - 30 && *m == all.size()) break;  // the 30 g=0 points lost "all"
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    auto got = via->GetMany(all);
+    ASSERT_TRUE(got.ok()) << id << ": " << got.status().ToString();
+    for (size_t i = 0; i < all.size(); ++i) {
+      ASSERT_TRUE((*got)[i].has_value()) << id << " " << all[i].ToString();
+      EXPECT_EQ((*got)[i]->payload, want[i]->payload) << id << " " << all[i].ToString();
+      EXPECT_EQ((*got)[i]->vector, want[i]->vector) << id << " " << all[i].ToString();
+    }
+    EXPECT_EQ(*via->CountWhere("{\"g\":3}"), *ref->CountWhere("{\"g\":3}")) << id;
+    SearchOptions so;
+    so.k = 5;
+    so.filter = "{\"one\":true}";
+    auto q = std::vector<float>(vecs.begin() + 2 * kDim, vecs.begin() + 3 * kDim);
+    auto hits = via->Search(so, q, nullptr);
+    ASSERT_TRUE(hits.ok());
+    auto want_hits = *ref->Search(so, q);
+    ASSERT_EQ(hits->size(), want_hits.size());
+    for (size_t i = 0; i < hits->size(); ++i) EXPECT_EQ((*hits)[i].id.ToString(), want_hits[i].id.ToString());
+  }
+  // SetIndex through the log: every replica's local collection changes its index, the catalogue
+  // records it (Describe through any node), exact searches still equal the single node.
+  auto hnsw = IndexOptions::Parse("HNSW16");
+  ASSERT_TRUE(hnsw.ok()) << hnsw.status().ToString();
+  IndexOptions bad = *hnsw;
+  bad.m = 0;
+  EXPECT_EQ(c->SetIndex(bad).code(), StatusCode::kInvalidArgument);
+  ASSERT_TRUE(c->SetIndex(*hnsw).ok());
+  ASSERT_TRUE(ref->SetIndex(*hnsw).ok());
+  const std::string want_index = (*ref->Describe()).index;
+  for (auto id : {"a", "b", "c"}) {
+    auto via = *nodes_[id].db->GetCollection("upd");
+    EXPECT_EQ((*via->Describe()).index, want_index) << id;
+    auto spec = *nodes_[id].node->GetSpec("upd");
+    for (uint32_t s = 0; s < 3; ++s) {
+      auto rep = nodes_[id].node->LocalReplica(spec, s);
+      if (!rep) continue;
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+      while ((*rep->collection()->Describe()).index != want_index && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      EXPECT_EQ((*rep->collection()->Describe()).index, want_index) << id << " shard " << s;
+    }
+    SearchOptions so;
+    so.k = 10;
+    so.exact = true;
+    auto hits = via->Search(so, last_vec, nullptr);
+    ASSERT_TRUE(hits.ok()) << hits.status().ToString();
+    auto want_hits = *ref->Search(so, last_vec);
+    ASSERT_EQ(hits->size(), want_hits.size());
+    for (size_t i = 0; i < hits->size(); ++i) EXPECT_EQ((*hits)[i].id.ToString(), want_hits[i].id.ToString());
+  }
+  EXPECT_EQ(c->RebuildIndex().code(), StatusCode::kUnimplemented);
+
+  // Every replica applied every record (none skipped as rejected).
+  for (auto id : {"a", "b", "c"}) {
+    auto spec = *nodes_[id].node->GetSpec("upd");
+    for (uint32_t s = 0; s < 3; ++s) {
+      if (auto rep = nodes_[id].node->LocalReplica(spec, s)) {
+        EXPECT_EQ(rep->skipped_records(), 0u) << id << " shard " << s;
+        EXPECT_TRUE(rep->last_error().ok()) << rep->last_error().ToString();
+      }
+    }
   }
 }
 

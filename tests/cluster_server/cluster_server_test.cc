@@ -253,5 +253,80 @@ TEST_F(ClusterServerTest, KillNineDuringWritesLosesNothingAndAppliesNothingTwice
   }
 }
 
+TEST_F(ClusterServerTest, KillNineOfANatsServerDuringWritesLosesNoAcknowledgedWrite) {
+  // Three nats-servers with JetStream R=3: one killed with SIGKILL leaves a quorum of two, so
+  // writes go on (some fail while the stream's leader moves: those were not acknowledged) and
+  // reads keep working; the killed server rejoins and catches up.
+  CollectionOptions co;
+  co.dimension = kDim;
+  co.metric = Metric::kL2;
+  ASSERT_TRUE(clients_[0]->CreateCollection("nk", co, 3, 2).ok());
+  std::map<uint64_t, int> latest;
+  std::atomic<int> acked{0}, failed{0}, acked_after_kill{0};
+  std::atomic<bool> stop{false}, killed{false};
+  std::thread w([&] {
+    auto writer = clients_[1]->Collection("nk");
+    std::mt19937 rng(23);
+    for (int version = 1; !stop.load(); ++version) {
+      std::vector<PointId> ids;
+      std::vector<std::string> payloads;
+      std::set<uint64_t> seen;
+      for (int i = 0; i < 6; ++i) {
+        uint64_t id = rng() % 60;
+        if (!seen.insert(id).second) continue;
+        ids.emplace_back(id);
+        payloads.push_back("{\"v\":" + std::to_string(version) + "}");
+      }
+      std::vector<float> vecs(ids.size() * kDim, static_cast<float>(version));
+      if (!writer->Upsert({}, ids, vecs, payloads).ok()) {
+        failed++;
+        continue;
+      }
+      for (const auto& id : ids) latest[id.number()] = version;
+      acked++;
+      if (killed.load()) acked_after_kill++;
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  int rc = 0;
+  std::string out = Shell(NodeCmd("stop-nats", 2, "KILL"), &rc);
+  ASSERT_EQ(rc, 0) << out;
+  killed = true;
+  // Reads keep working with one nats-server down.
+  auto reader = clients_[0]->Collection("nk");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (acked_after_kill.load() < 20 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_GE(acked_after_kill.load(), 20) << "writes did not go on with two of three nats-servers";
+  EXPECT_TRUE(reader->Count().ok());
+  out = Shell(NodeCmd("start-nats", 2), &rc);
+  ASSERT_EQ(rc, 0) << out;
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  stop = true;
+  w.join();
+  std::vector<PointId> ids;
+  for (const auto& [id, v] : latest) ids.emplace_back(id);
+  for (size_t n = 0; n < 3; ++n) {
+    auto c = clients_[n]->Collection("nk");
+    bool match = false;
+    std::string diff;
+    deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!match && std::chrono::steady_clock::now() < deadline) {
+      auto got = c->GetMany(ids);
+      match = got.ok();
+      for (size_t i = 0; match && i < ids.size(); ++i) {
+        std::string want = "{\"v\":" + std::to_string(latest[ids[i].number()]) + "}";
+        if (!(*got)[i] || (*got)[i]->payload != want) {
+          match = false;
+          diff = "id " + ids[i].ToString() + ": " + ((*got)[i] ? (*got)[i]->payload : "missing") + " want " + want;
+        }
+      }
+      if (!match) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    EXPECT_TRUE(match) << "node " << n << ": " << diff;
+  }
+}
+
 }  // namespace
 }  // namespace sextant

@@ -1730,5 +1730,91 @@ TEST_F(CliTest, SnapshotListRestoreAndDamagedArchives) {
   EXPECT_ENGINE_ERROR(RunRaw({"snapshots", snaps, "--delete", "s1"}), "NotFound");
 }
 
+// create --text-field, search --text/--fusion/--weights/--group-by/--group-size/--score-threshold/
+// --mmr (docs/cli.md, docs/text_search.md), and their usage and engine errors.
+TEST_F(CliTest, TextHybridAndShapedSearch) {
+  Ok({"create", "docs", "--dim", "2", "--metric", "l2", "--text-field", "body:english"});
+  std::string lines;
+  for (int i = 0; i < 20; ++i) {
+    const char* body = i == 13 ? "error E1234 disk full" : "common words";
+    lines += "{\"id\": " + std::to_string(i) + ", \"vector\": [" + std::to_string(i) + ", 1], \"payload\": {\"doc\": \"d" +
+             std::to_string(i / 4) + "\", \"body\": \"" + body + "\"}}\n";
+  }
+  const std::string file = tmp_.Sub("docs.jsonl");
+  WriteText(file, lines);
+  Ok({"import", "docs", file});
+
+  auto ids = [](const json& line) {
+    std::vector<int> out;
+    for (const json& h : line["hits"]) out.push_back(h["id"].get<int>());
+    return out;
+  };
+  // --text alone: BM25, the hit carries its text score.
+  json bm25 = JsonLines(Ok({"search", "docs", "--text", "E1234"}))[0];
+  EXPECT_EQ(ids(bm25), std::vector<int>({13}));
+  EXPECT_GT(bm25["hits"][0]["text_score"].get<double>(), 0);
+  EXPECT_EQ(bm25["hits"][0]["text_score"], bm25["hits"][0]["score"]);
+  EXPECT_FALSE(bm25["hits"][0].contains("dense_score"));
+  // --vector and --text: hybrid (RRF); both parts reported.
+  json hybrid = JsonLines(Ok({"search", "docs", "--vector", "0 1", "--text", "E1234", "-k", "2"}))[0];
+  std::vector<int> got = ids(hybrid);
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, std::vector<int>({0, 13}));
+  for (const json& h : hybrid["hits"]) EXPECT_TRUE(h.contains("dense_score") && h.contains("text_score")) << h;
+  // Weighted fusion, all on the text, then all on the vector.
+  EXPECT_EQ(ids(JsonLines(Ok({"search", "docs", "--vector", "0 1", "--text", "E1234", "--fusion", "weighted",
+                              "--weights", "0,1", "-k", "1"}))[0]),
+            std::vector<int>({13}));
+  EXPECT_EQ(ids(JsonLines(Ok({"search", "docs", "--vector", "0 1", "--text", "E1234", "--fusion", "weighted",
+                              "--weights", "1,0", "-k", "1"}))[0]),
+            std::vector<int>({0}));
+  EXPECT_EQ(ids(JsonLines(Ok({"search", "docs", "--text", "disk", "--text-field", "body", "--rrf-k", "10",
+                              "--candidates", "50"}))[0]),
+            std::vector<int>({13}));
+  // A dense search prints no score parts (unchanged output).
+  EXPECT_FALSE(JsonLines(Ok({"search", "docs", "--vector", "0 1", "-k", "1"}))[0]["hits"][0].contains("dense_score"));
+
+  // Group-by: k distinct groups, the best of each, "group" the value.
+  json grouped = JsonLines(Ok({"search", "docs", "--vector", "0 1", "-k", "3", "--group-by", "doc"}))[0];
+  EXPECT_EQ(ids(grouped), std::vector<int>({0, 4, 8}));
+  EXPECT_EQ(grouped["hits"][1]["group"], "d1");
+  EXPECT_EQ(JsonLines(Ok({"search", "docs", "--vector", "0 1", "-k", "3", "--group-by", "doc", "--group-size", "2"}))[0]
+                ["hits"].size(),
+            6u);
+  // Threshold (L2: distance <=) and MMR with a $text filter.
+  EXPECT_EQ(ids(JsonLines(Ok({"search", "docs", "--vector", "0 1", "--score-threshold", "4"}))[0]),
+            std::vector<int>({0, 1, 2}));
+  std::vector<int> diverse = ids(JsonLines(Ok({"search", "docs", "--vector", "0 1", "-k", "3", "--mmr", "0.5",
+                                               "--filter", R"({"body": {"$text": "common"}})"}))[0]);
+  EXPECT_EQ(diverse.size(), 3u);
+  EXPECT_EQ(std::count(diverse.begin(), diverse.end(), 13), 0);
+
+  // Usage errors (exit 2), nothing printed.
+  EXPECT_USAGE_ERROR(Run({"search", "docs"}), "--text WORDS");
+  EXPECT_USAGE_ERROR(Run({"search", "docs", "--vector", "0 1", "--fusion", "borda", "--text", "x"}), "--fusion");
+  EXPECT_USAGE_ERROR(Run({"search", "docs", "--vector", "0 1", "--fusion", "rrf"}), "give --text");
+  EXPECT_USAGE_ERROR(Run({"search", "docs", "--vector", "0 1", "--text", "x", "--weights", "1,1"}), "--weights");
+  EXPECT_USAGE_ERROR(
+      Run({"search", "docs", "--vector", "0 1", "--text", "x", "--fusion", "weighted", "--weights", "1"}), "--weights");
+  EXPECT_USAGE_ERROR(Run({"search", "docs", "--vector", "0 1", "--text", "x", "--rrf-k", "0"}), "--rrf-k");
+  EXPECT_USAGE_ERROR(Run({"search", "docs", "--vector", "0 1", "--text", "x", "--candidates", "-1"}), "--candidates");
+  EXPECT_USAGE_ERROR(Run({"search", "docs", "--vector", "0 1", "--text-field", "body"}), "--text-field");
+  EXPECT_USAGE_ERROR(Run({"search", "docs", "--vector", "0 1", "--group-size", "2"}), "--group-by");
+  EXPECT_USAGE_ERROR(Run({"search", "docs", "--vector", "0 1", "--group-by", "doc", "--group-size", "0"}),
+                     "--group-size");
+  EXPECT_USAGE_ERROR(Run({"search", "docs", "--vector", "0 1", "--score-threshold", "high"}), "--score-threshold");
+  EXPECT_USAGE_ERROR(Run({"search", "docs", "--vector", "0 1", "--mmr", "x"}), "--mmr");
+  EXPECT_USAGE_ERROR(Run({"search", "docs", "--text", "x", "--format", "fvecs"}), "--format");
+  EXPECT_USAGE_ERROR(Run({"create", "t", "--dim", "2", "--text-field", "body:"}), "--text-field");
+  // Engine errors (exit 1) name what is wrong.
+  EXPECT_ENGINE_ERROR(Run({"search", "docs", "--text", "   "}), "empty");
+  EXPECT_ENGINE_ERROR(Run({"search", "docs", "--text", "x", "--text-field", "title"}), "title");
+  EXPECT_ENGINE_ERROR(Run({"search", "docs", "--vector", "0 1", "--mmr", "2"}), "mmr_lambda");
+  EXPECT_ENGINE_ERROR(Run({"search", "docs", "--vector", "0 1", "--filter", R"({"doc": {"$text": "d1"}})"}), "doc");
+  EXPECT_ENGINE_ERROR(Run({"create", "t", "--dim", "2", "--text-field", "body:klingon"}), "english");
+  Ok({"create", "plain", "--dim", "2"});
+  EXPECT_ENGINE_ERROR(Run({"search", "plain", "--text", "x"}), "text fields");
+}
+
 }  // namespace
 }  // namespace sextant

@@ -161,6 +161,8 @@ class AsyncClient:
         ef_search: Optional[int] = None,
         nprobe: Optional[int] = None,
         text_fields: Optional[Mapping[str, Any]] = None,
+        shards: Optional[int] = None,
+        replication: Optional[int] = None,
         timeout: Optional[float] = None,
     ) -> "AsyncCollection":
         """As Client.create_collection."""
@@ -168,6 +170,7 @@ class AsyncClient:
             name, dimension, metric, index, payload_indexes, embedder, chunk_tokens,
             overlap_tokens, markdown, tokens, properties, ef_construction, ef_search, nprobe,
             text_fields=text_fields,
+            shards=shards, replication=replication,
         )
         info = await self._call("CreateCollection", request, timeout)
         return AsyncCollection(self, info.name)
@@ -659,6 +662,16 @@ class AsyncCollection:
         with_payload: cv.PayloadSelection = ...,
         with_vector: bool = ...,
         *,
+        text: Optional[str] = ...,
+        text_fields: Optional[Sequence[str]] = ...,
+        fusion: str = ...,
+        weights: Optional[Tuple[float, float]] = ...,
+        rrf_k: Optional[int] = ...,
+        candidates: Optional[int] = ...,
+        group_by: Optional[str] = ...,
+        group_size: int = ...,
+        score_threshold: Optional[float] = ...,
+        mmr: Optional[float] = ...,
         return_plan: Literal[False] = ...,
         timeout: Optional[float] = ...,
     ) -> List[List[Hit]]: ...
@@ -675,6 +688,16 @@ class AsyncCollection:
         with_payload: cv.PayloadSelection = ...,
         with_vector: bool = ...,
         *,
+        text: Optional[str] = ...,
+        text_fields: Optional[Sequence[str]] = ...,
+        fusion: str = ...,
+        weights: Optional[Tuple[float, float]] = ...,
+        rrf_k: Optional[int] = ...,
+        candidates: Optional[int] = ...,
+        group_by: Optional[str] = ...,
+        group_size: int = ...,
+        score_threshold: Optional[float] = ...,
+        mmr: Optional[float] = ...,
         return_plan: Literal[True],
         timeout: Optional[float] = ...,
     ) -> List[SearchResult]: ...
@@ -690,11 +713,26 @@ class AsyncCollection:
         with_payload: cv.PayloadSelection = True,
         with_vector: bool = False,
         *,
+        text: Optional[str] = None,
+        text_fields: Optional[Sequence[str]] = None,
+        fusion: str = "rrf",
+        weights: Optional[Tuple[float, float]] = None,
+        rrf_k: Optional[int] = None,
+        candidates: Optional[int] = None,
+        group_by: Optional[str] = None,
+        group_size: int = 1,
+        score_threshold: Optional[float] = None,
+        mmr: Optional[float] = None,
         return_plan: bool = False,
         timeout: Optional[float] = None,
     ) -> Union[List[List[Hit]], List[SearchResult]]:
         """As Collection.search_batch."""
-        params = cv.search_params(k, filter, ef_search, nprobe, exact, with_payload, with_vector)
+        params = cv.search_params(
+            k, filter, ef_search, nprobe, exact, with_payload, with_vector,
+            text=text, text_fields=text_fields, fusion=fusion, weights=weights, rrf_k=rrf_k,
+            candidates=candidates, group_by=group_by, group_size=group_size,
+            score_threshold=score_threshold, mmr=mmr,
+        )
         matrix = cv.as_matrix(vectors)
         request = pb.SearchBatchRequest(collection=self._name, vectors_f32=cv.packed(matrix), params=params)
         response = await self._call("SearchBatch", request, timeout)

@@ -183,6 +183,8 @@ class Client:
         ef_search: Optional[int] = None,
         nprobe: Optional[int] = None,
         text_fields: Optional[Mapping[str, Any]] = None,
+        shards: Optional[int] = None,
+        replication: Optional[int] = None,
         timeout: Optional[float] = None,
     ) -> "Collection":
         """Creates a collection and returns its handle.
@@ -217,6 +219,9 @@ class Client:
         chunk_tokens, overlap_tokens: chunk size and overlap in tokens (None = the embedder's
             default); markdown: headings and code fences are boundaries; tokens: "whitespace"
             or "wordpiece" (local only). Text collections only.
+        shards, replication: against a cluster (sextantd --cluster, docs/cluster.md), how many
+            shards the points are hashed over and how many nodes hold each shard (None = 1).
+            A single-node server refuses values above 1 (InvalidArgumentError).
         properties: a dict recorded with the collection (CollectionInfo.properties). Vector
             collections only: a text collection records its embedder and chunking there.
         AlreadyExistsError if the name is taken, InvalidArgumentError for bad options, and for a
@@ -226,6 +231,7 @@ class Client:
             name, dimension, metric, index, payload_indexes, embedder, chunk_tokens,
             overlap_tokens, markdown, tokens, properties, ef_construction, ef_search, nprobe,
             text_fields=text_fields,
+            shards=shards, replication=replication,
         )
         info = self._call("CreateCollection", request, timeout)
         return Collection(self, info.name)
@@ -893,6 +899,16 @@ class Collection:
         with_payload: cv.PayloadSelection = ...,
         with_vector: bool = ...,
         *,
+        text: Optional[str] = ...,
+        text_fields: Optional[Sequence[str]] = ...,
+        fusion: str = ...,
+        weights: Optional[Tuple[float, float]] = ...,
+        rrf_k: Optional[int] = ...,
+        candidates: Optional[int] = ...,
+        group_by: Optional[str] = ...,
+        group_size: int = ...,
+        score_threshold: Optional[float] = ...,
+        mmr: Optional[float] = ...,
         return_plan: Literal[False] = ...,
         timeout: Optional[float] = ...,
     ) -> List[List[Hit]]: ...
@@ -909,6 +925,16 @@ class Collection:
         with_payload: cv.PayloadSelection = ...,
         with_vector: bool = ...,
         *,
+        text: Optional[str] = ...,
+        text_fields: Optional[Sequence[str]] = ...,
+        fusion: str = ...,
+        weights: Optional[Tuple[float, float]] = ...,
+        rrf_k: Optional[int] = ...,
+        candidates: Optional[int] = ...,
+        group_by: Optional[str] = ...,
+        group_size: int = ...,
+        score_threshold: Optional[float] = ...,
+        mmr: Optional[float] = ...,
         return_plan: Literal[True],
         timeout: Optional[float] = ...,
     ) -> List[SearchResult]: ...
@@ -924,13 +950,29 @@ class Collection:
         with_payload: cv.PayloadSelection = True,
         with_vector: bool = False,
         *,
+        text: Optional[str] = None,
+        text_fields: Optional[Sequence[str]] = None,
+        fusion: str = "rrf",
+        weights: Optional[Tuple[float, float]] = None,
+        rrf_k: Optional[int] = None,
+        candidates: Optional[int] = None,
+        group_by: Optional[str] = None,
+        group_size: int = 1,
+        score_threshold: Optional[float] = None,
+        mmr: Optional[float] = None,
         return_plan: bool = False,
         timeout: Optional[float] = None,
     ) -> Union[List[List[Hit]], List[SearchResult]]:
         """search() for several query vectors (a list of vectors or a 2-D array) in one call, with
-        the same options for all. Returns one list of hits per query, in order (or one
-        SearchResult per query with return_plan=True)."""
-        params = cv.search_params(k, filter, ef_search, nprobe, exact, with_payload, with_vector)
+        the same options for all (text= makes each a hybrid search with that text; see search()
+        for it and the other full-text and shaping options). Returns one list of hits per query,
+        in order (or one SearchResult per query with return_plan=True)."""
+        params = cv.search_params(
+            k, filter, ef_search, nprobe, exact, with_payload, with_vector,
+            text=text, text_fields=text_fields, fusion=fusion, weights=weights, rrf_k=rrf_k,
+            candidates=candidates, group_by=group_by, group_size=group_size,
+            score_threshold=score_threshold, mmr=mmr,
+        )
         matrix = cv.as_matrix(vectors)
         request = pb.SearchBatchRequest(
             collection=self._name, vectors_f32=cv.packed(matrix), params=params

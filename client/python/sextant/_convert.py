@@ -568,6 +568,8 @@ def search_params(
             dense_weight, text_weight = (float(w) for w in weights)
         except (TypeError, ValueError):
             raise InvalidArgumentError(f"weights: expected (dense, text) numbers, not {weights!r}") from None
+        if dense_weight == 0 and text_weight == 0:  # on the wire both 0 means the default
+            raise InvalidArgumentError("weights: not both 0")
         params.fusion.dense_weight = dense_weight
         params.fusion.text_weight = text_weight
     params.fusion.rrf_k = _count("rrf_k", rrf_k)
@@ -1251,8 +1253,15 @@ def create_collection_request(
     ef_search: Optional[int],
     nprobe: Optional[int],
     text_fields: Any = None,
+    shards: Optional[int] = None,
+    replication: Optional[int] = None,
 ) -> pb.CreateCollectionRequest:
     """The request of create_collection (see Client.create_collection)."""
+    for field, value in (("shards", shards), ("replication", replication)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 1 <= int(value) < 2**32
+        ):
+            raise InvalidArgumentError(f"{field}: expected an int >= 1, not {value!r}")
     text_only = {
         "chunk_tokens": chunk_tokens,
         "overlap_tokens": overlap_tokens,
@@ -1329,6 +1338,10 @@ def create_collection_request(
                 tokens,
             )
         )
+    if shards is not None:
+        request.shards = int(shards)
+    if replication is not None:
+        request.replication = int(replication)
     return request
 
 

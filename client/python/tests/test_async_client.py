@@ -32,6 +32,10 @@ async def test_async_round_trip(server: Sextantd, name: str) -> None:
         assert hits[0].payload == {"g": 1}
         batch = await col.search_batch([[1, 0, 0], [0, 0, 1]], k=1, return_plan=True)
         assert [r.hits[0].id for r in batch] == [1, 3]
+        grouped = await col.search_batch([[1, 0, 0]], k=2, group_by="g", score_threshold=10.0)
+        assert [[h.group for h in hits] for hits in grouped] == [[1, 2]]
+        with pytest.raises(sextant.InvalidArgumentError, match="fusion"):
+            await col.search_batch([[1, 0, 0]], text="x", fusion="borda")
         assert await col.set_payload({"t": "x"}, filter={"g": 1}) == 2
         assert await col.overwrite_payload({"g": 5}, ids=2) == 1
         assert await col.delete_payload_keys("t", ids=[1, 3]) == 2

@@ -359,3 +359,29 @@ def test_encoded_upsert_from_lists_and_float64() -> None:
 def test_encoded_upsert_errors_name_the_callers_row(ids: list, vectors: list, payloads: object, words: str) -> None:
     with pytest.raises(sextant.InvalidArgumentError, match=words.replace("[", r"\[").replace("]", r"\]")):
         cv.encode_upsert_request("c", ids, vectors, payloads, offset=10)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- cluster layout
+
+
+def test_create_collection_request_shards_and_replication():
+    req = cv.create_collection_request(
+        "docs", 4, "l2", None, None, None, None, None, False, None, None, None, None, None,
+        shards=3, replication=2,
+    )
+    assert (req.shards, req.replication) == (3, 2)
+    req = cv.create_collection_request(
+        "docs", 4, "l2", None, None, None, None, None, False, None, None, None, None, None
+    )
+    assert (req.shards, req.replication) == (0, 0)
+    for bad in (0, -1, True, "3", 2.0):
+        with pytest.raises(sextant.InvalidArgumentError, match="shards"):
+            cv.create_collection_request(
+                "docs", 4, "l2", None, None, None, None, None, False, None, None, None, None, None,
+                shards=bad,
+            )
+    with pytest.raises(sextant.InvalidArgumentError, match="replication"):
+        cv.create_collection_request(
+            "docs", 4, "l2", None, None, None, None, None, False, None, None, None, None, None,
+            replication=0,
+        )

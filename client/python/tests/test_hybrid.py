@@ -49,6 +49,8 @@ def test_bad_input(col: sextant.Collection, client: sextant.Client, name: str) -
         col.search([0.0, 1.0], text="x", fusion="borda")
     with pytest.raises(sextant.InvalidArgumentError, match="weights"):
         col.search([0.0, 1.0], text="x", weights=(1.0, 1.0))  # weights need fusion="weighted"
+    with pytest.raises(sextant.InvalidArgumentError, match="not both 0"):
+        col.search([0.0, 1.0], text="x", fusion="weighted", weights=(0, 0))
     with pytest.raises(sextant.InvalidArgumentError, match="title"):
         col.search(text="x", text_fields=["title"])
     with pytest.raises(sextant.InvalidArgumentError, match="group_size"):
@@ -61,3 +63,22 @@ def test_bad_input(col: sextant.Collection, client: sextant.Client, name: str) -
         client.create_collection(name + "-bad", dimension=2, text_fields={"body": {"language": "klingon"}})
     with pytest.raises(sextant.InvalidArgumentError, match="stemmer"):
         client.create_collection(name + "-bad", dimension=2, text_fields={"body": {"stemmer": "x"}})
+
+
+def test_search_batch_hybrid_and_shaping(col: sextant.Collection) -> None:
+    # The same text fused with each query vector; all the weight on the vector, then on the text.
+    res = col.search_batch([[0.0, 1.0], [19.0, 1.0]], k=1, text="disk", fusion="weighted", weights=(1.0, 0.0))
+    assert [[h.id for h in hits] for hits in res] == [[0], [19]]
+    assert all(h.text_score is not None and h.dense_score is not None for hits in res for h in hits)
+    res = col.search_batch([[0.0, 1.0], [19.0, 1.0]], k=1, text="disk", fusion="weighted", weights=(0.0, 1.0))
+    assert [[h.id for h in hits] for hits in res] == [[13], [13]]
+    res = col.search_batch([[0.0, 1.0], [19.0, 1.0]], k=2, group_by="doc")
+    assert [[h.group for h in hits] for hits in res] == [["d0", "d1"], ["d4", "d3"]]
+    res = col.search_batch([[0.0, 1.0]], score_threshold=1.0)
+    assert [h.id for h in res[0]] == [0, 1]
+    with pytest.raises(sextant.InvalidArgumentError, match="fusion"):
+        col.search_batch([[0.0, 1.0]], text="x", fusion="borda")
+    with pytest.raises(sextant.InvalidArgumentError, match="empty"):
+        col.search_batch([[0.0, 1.0]], text=" ")
+    with pytest.raises(sextant.InvalidArgumentError, match="group_size"):
+        col.search_batch([[0.0, 1.0]], group_by="doc", group_size=0)

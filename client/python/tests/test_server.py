@@ -82,6 +82,12 @@ def test_create_errors(client: sextant.Client, name: str) -> None:
     with pytest.raises(sextant.InvalidArgumentError, match="HNSW0|index"):
         client.create_collection(name + "_idx", dimension=4, index="HNSW0")
     assert not client.has_collection(name + "_big")
+    # shards/replication above 1 need a cluster (sextantd --cluster).
+    with pytest.raises(sextant.InvalidArgumentError, match="cluster mode"):
+        client.create_collection(name + "_sh", dimension=4, shards=3)
+    with pytest.raises(sextant.InvalidArgumentError, match="cluster mode"):
+        client.create_collection(name + "_rep", dimension=4, replication=2)
+    client.create_collection(name + "_one", dimension=4, shards=1, replication=1)
 
 
 def test_metrics(client: sextant.Client, name: str) -> None:

@@ -262,6 +262,7 @@ TEST(AnnCollectionTest, CheckpointIsLoadedOnReopenAndGivesIdenticalResults) {
 }
 
 TEST(AnnCollectionTest, WritesAfterTheCheckpointAreReplayedAfterACrash) {
+  SEXTANT_SKIP_FORK_UNDER_TSAN();
   const size_t n = 3000, dim = 16;
   TempDir dir;
   auto data = Clustered(n, dim, 20, 8);
@@ -331,6 +332,7 @@ TEST(AnnCollectionTest, WritesAfterTheCheckpointAreReplayedAfterACrash) {
 }
 
 TEST(AnnCollectionTest, CheckpointLoadsAfterTheHighestSlotsWereDeletedAndTheProcessCrashed) {
+  SEXTANT_SKIP_FORK_UNDER_TSAN();
   // 4,100 slots need a store of 8,192 rows; after deleting down to 4,000 the store reopens with
   // 4,096, smaller than the checkpoint's slots.
   const size_t n = 4100, dim = 8;

@@ -8,6 +8,7 @@
 #include <limits>
 #include <random>
 
+#include "simd/distance.h"
 #include "test_util.h"
 
 namespace sextant::index {
@@ -288,6 +289,73 @@ TEST(Sq8Test, DeserializeRejectsBadBytes) {
     std::string_view in = bad;
     EXPECT_EQ(r.Deserialize(&in).code(), StatusCode::kDataLoss);
   }
+}
+
+// The integer form (PrepareQuery + dot_u8_i16 + CodeTerm) against the float-decoding kernels,
+// for every SIMD level this CPU runs: the same approximate distance, up to the rounding of the
+// query to 16 bits (relative to the distance's magnitude), with and without far-away queries.
+TEST(Sq8Test, IntegerScoringMatchesDecodedDistances) {
+  for (size_t dim : kDims) {
+    const size_t n = 300;
+    std::vector<float> v = SkewedVectors(n, dim, 21);
+    Sq8Quantizer q(dim);
+    q.Train(v.data(), n);
+    std::vector<float> queries = SkewedVectors(20, dim, 22);
+    for (size_t j = 0; j < dim; ++j) queries[j] = 40.0f * queries[j] - 3.0f;  // far outside the ranges
+    std::vector<uint8_t> code(dim);
+    Sq8Quantizer::IntQuery iq;
+    for (simd::Level level : simd::AvailableLevels()) {
+      const simd::Kernels* k = simd::ForLevel(level);
+      ASSERT_NE(k, nullptr);
+      for (bool l2 : {true, false}) {
+        SCOPED_TRACE("dim=" + std::to_string(dim) + " level=" + std::string(simd::LevelName(level)) +
+                     (l2 ? " l2" : " dot"));
+        for (size_t qi = 0; qi < 20; ++qi) {
+          const float* query = queries.data() + qi * dim;
+          q.PrepareQuery(query, l2, &iq);
+          ASSERT_EQ(iq.q.size(), dim);
+          for (size_t r = 0; r < n; r += 7) {
+            q.Encode(v.data() + r * dim, code.data());
+            const float got = iq.base + iq.scale * static_cast<float>(k->dot_u8_i16(iq.q.data(), code.data(), dim)) +
+                              (l2 ? q.CodeTerm(code.data()) : 0.0f);
+            const float want = l2 ? q.L2Sqr(query, code.data()) : -q.Dot(query, code.data());
+            // Rounding t to the 16-bit grid moves each term by at most half a grid step, times
+            // the code: |scale| / 2 * sum(c_i). Beyond that only float rounding of the parts.
+            const int32_t idot = k->dot_u8_i16(iq.q.data(), code.data(), dim);
+            double sum_c = 0;
+            for (size_t i = 0; i < dim; ++i) sum_c += code[i];
+            const double mag = std::fabs(iq.base) + std::fabs(double(iq.scale) * idot) +
+                               (l2 ? q.CodeTerm(code.data()) : 0.0) + std::fabs(want);
+            const double tol = std::fabs(iq.scale) / 2 * sum_c + 1e-5 * mag + 1e-6;
+            ASSERT_NEAR(got, want, tol) << "row " << r;
+          }
+        }
+      }
+    }
+  }
+}
+
+// A query equal to a code's decoded vector is at distance ~0 from it (L2), and a zero query
+// gives scale 0 and a zero dot product.
+TEST(Sq8Test, IntegerScoringEdgeCases) {
+  const size_t dim = 33;
+  std::vector<float> v = SkewedVectors(100, dim, 31);
+  Sq8Quantizer q(dim);
+  q.Train(v.data(), 100);
+  std::vector<uint8_t> code(dim);
+  q.Encode(v.data(), code.data());
+  std::vector<float> x(dim);
+  q.Decode(code.data(), x.data());
+  Sq8Quantizer::IntQuery iq;
+  q.PrepareQuery(x.data(), true, &iq);
+  const float self = iq.base + iq.scale * static_cast<float>(simd::Active().dot_u8_i16(iq.q.data(), code.data(), dim)) +
+                     q.CodeTerm(code.data());
+  EXPECT_NEAR(self, 0.0f, 1e-3f * q.CodeTerm(code.data()) + 1e-4f);
+  std::vector<float> zero(dim, 0.0f);
+  q.PrepareQuery(zero.data(), false, &iq);
+  EXPECT_EQ(iq.scale, 0.0f);
+  EXPECT_EQ(iq.base, 0.0f);
+  for (int16_t value : iq.q) EXPECT_EQ(value, 0);
 }
 
 }  // namespace

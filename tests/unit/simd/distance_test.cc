@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -103,6 +104,49 @@ TEST_P(LevelTest, TableIsComplete) {
   EXPECT_NE(kernels_->l2sq_batch, nullptr);
   EXPECT_NE(kernels_->dot_batch, nullptr);
   EXPECT_NE(kernels_->dot_rows, nullptr);
+  EXPECT_NE(kernels_->dot_u8_i16, nullptr);
+}
+
+// dot_u8_i16 is integer arithmetic: every level must equal a plain int64 loop exactly, over
+// every tail length, at unaligned addresses, and at the extremes the contract allows
+// (sum(|q_i|) * 255 < 2^31: full-range 16-bit values up to d = 257, scaled down beyond).
+int64_t RefDotU8I16(const int16_t* q, const uint8_t* c, size_t d) {
+  int64_t s = 0;
+  for (size_t i = 0; i < d; ++i) s += int64_t{q[i]} * int64_t{c[i]};
+  return s;
+}
+
+TEST_P(LevelTest, DotU8I16IsExact) {
+  std::mt19937 rng(5);
+  for (size_t d : {1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 63, 64, 65, 95, 96, 127, 128, 129,
+                   255, 256, 257, 384, 768, 1024}) {
+    const int cap = static_cast<int>(std::min<int64_t>(32767, INT32_MAX / (255 * int64_t(d))));
+    for (size_t offset : {0, 1, 3}) {
+      SCOPED_TRACE("d=" + std::to_string(d) + " offset=" + std::to_string(offset));
+      std::vector<int16_t> qbuf(d + offset);
+      std::vector<uint8_t> cbuf(d + offset);
+      int16_t* q = qbuf.data() + offset;
+      uint8_t* c = cbuf.data() + offset;
+      std::uniform_int_distribution<int> qv(-cap, cap), cv(0, 255);
+      for (size_t i = 0; i < d; ++i) {
+        q[i] = static_cast<int16_t>(qv(rng));
+        c[i] = static_cast<uint8_t>(cv(rng));
+      }
+      EXPECT_EQ(kernels_->dot_u8_i16(q, c, d), RefDotU8I16(q, c, d));
+      EXPECT_EQ(oracle_->dot_u8_i16(q, c, d), RefDotU8I16(q, c, d));
+      // Extremes: all codes 255 against +cap and then -cap (the largest sums of either sign).
+      std::fill(c, c + d, uint8_t{255});
+      std::fill(q, q + d, static_cast<int16_t>(cap));
+      EXPECT_EQ(kernels_->dot_u8_i16(q, c, d), RefDotU8I16(q, c, d));
+      std::fill(q, q + d, static_cast<int16_t>(-cap));
+      EXPECT_EQ(kernels_->dot_u8_i16(q, c, d), RefDotU8I16(q, c, d));
+      // Only the last element set: a dropped or misplaced tail shows up.
+      std::fill(q, q + d, int16_t{0});
+      q[d - 1] = 7;
+      c[d - 1] = 9;
+      EXPECT_EQ(kernels_->dot_u8_i16(q, c, d), 63);
+    }
+  }
 }
 
 TEST_P(LevelTest, PairKernelsMatchScalar) {
@@ -232,6 +276,18 @@ TEST_P(LevelTest, NoReadPastTheEnd) {
     float out5[5];
     kernels_->dot_rows(q5, rows5, 5, d, out5);
     EXPECT_TRUE(std::isfinite(out5[4]));
+    // dot_u8_i16 with both the codes and the query ending at the guard page.
+    uint8_t* code_end = reinterpret_cast<uint8_t*>(guard) - d;
+    std::fill(code_end, code_end + d, uint8_t{2});
+    int16_t* q16 = reinterpret_cast<int16_t*>(
+        (reinterpret_cast<uintptr_t>(code_end) - 2 * d - 16) & ~uintptr_t{1});  // 2-byte aligned
+    for (size_t i = 0; i < d; ++i) q16[i] = 3;
+    EXPECT_EQ(kernels_->dot_u8_i16(q16, code_end, d), static_cast<int32_t>(6 * d));
+    int16_t* q16_end = reinterpret_cast<int16_t*>(guard) - d;
+    uint8_t* code_lo = reinterpret_cast<uint8_t*>(q16_end) - d - 1;
+    for (size_t i = 0; i < d; ++i) q16_end[i] = -1;
+    std::fill(code_lo, code_lo + d, uint8_t{255});
+    EXPECT_EQ(kernels_->dot_u8_i16(q16_end, code_lo, d), -255 * static_cast<int32_t>(d));
   }
   munmap(mem, 2 * page);
 }
