@@ -252,6 +252,20 @@ StatusOr<uint64_t> NatsClient::LastSequence(const std::string& stream) {
   return last;
 }
 
+StatusOr<uint64_t> NatsClient::LastSequenceOf(const std::string& stream, const std::string& subject) {
+  natsMsg* msg = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  natsStatus s = js_GetLastMsg(&msg, js_, stream.c_str(), subject.c_str(), nullptr, &code);
+  if (s == NATS_NOT_FOUND || code == JSNoMessageFoundErr) return uint64_t{0};
+  if (s != NATS_OK) {
+    if (code == JSStreamNotFoundErr) return Status::NotFound("stream " + stream + " not found");
+    return NatsError(s, "reading the last message of " + subject);
+  }
+  uint64_t seq = natsMsg_GetSequence(msg);
+  natsMsg_Destroy(msg);
+  return seq;
+}
+
 StatusOr<PublishAck> NatsClient::Publish(const std::string& subject, std::string_view data,
                                          const std::string& msg_id) {
   if (static_cast<int64_t>(data.size()) > max_payload()) {

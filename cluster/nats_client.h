@@ -89,6 +89,8 @@ class NatsClient {
   Status DeleteStream(const std::string& name);
   // The stream's last sequence (0 when empty).
   StatusOr<uint64_t> LastSequence(const std::string& stream);
+  // The stream sequence of the last message on `subject` (0 when it has none).
+  StatusOr<uint64_t> LastSequenceOf(const std::string& stream, const std::string& subject);
 
   // Publishes and waits for JetStream's acknowledgement (stored on a quorum of the stream's
   // replicas). `msg_id` makes a retried publish a no-op within the dedupe window.

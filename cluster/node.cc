@@ -480,8 +480,8 @@ StatusOr<std::vector<ReplicaStatus>> ClusterNode::ReplicaStatuses() {
   }
   std::vector<ReplicaStatus> out;
   for (const auto& spec : specs) {
-    auto last = nats_->LastSequence(spec.StreamName());
     for (uint32_t s = 0; s < spec.shards; ++s) {
+      auto last = nats_->LastSequenceOf(spec.StreamName(), spec.Subject(s));
       for (const auto& node : spec.placement[s]) {
         ReplicaStatus r;
         r.collection = spec.name;
@@ -490,10 +490,70 @@ StatusOr<std::vector<ReplicaStatus>> ClusterNode::ReplicaStatuses() {
         r.live = std::binary_search(live.begin(), live.end(), node);
         r.last = last.ok() ? *last : 0;
         if (node == options_.node_id) {
-          if (auto rep = LocalReplica(spec, s)) r.applied = rep->applied_sequence();
+          if (auto rep = LocalReplica(spec, s)) {
+            r.local = true;
+            r.applied = rep->applied_sequence();
+            r.skipped = rep->skipped_records();
+          }
         }
         out.push_back(std::move(r));
       }
+    }
+  }
+  return out;
+}
+
+namespace {
+
+std::string PromLabel(std::string_view v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string RenderClusterMetrics(ClusterNode& node) {
+  std::string out;
+  auto live = node.LiveNodes();
+  if (live.ok()) {
+    out += "# HELP sextant_cluster_live_nodes Nodes of the cluster with a live heartbeat.\n";
+    out += "# TYPE sextant_cluster_live_nodes gauge\n";
+    out += "sextant_cluster_live_nodes " + std::to_string(live->size()) + "\n";
+  }
+  auto statuses = node.ReplicaStatuses();
+  if (!statuses.ok()) return out;
+  struct Family {
+    const char* name;
+    const char* help;
+  };
+  const Family families[] = {
+      {"sextant_cluster_shard_applied_sequence", "Stream sequence this node's replica of the shard has applied."},
+      {"sextant_cluster_shard_last_sequence", "Stream sequence of the shard's last record."},
+      {"sextant_cluster_shard_lag", "Stream sequences between what this node's replica applied and the shard's last record (0: caught up)."},
+      {"sextant_cluster_shard_skipped_records", "Records of the shard every replica rejected alike (logged)."},
+  };
+  for (size_t f = 0; f < 4; ++f) {
+    out += std::string("# HELP ") + families[f].name + " " + families[f].help + "\n";
+    out += std::string("# TYPE ") + families[f].name + (f == 3 ? " counter\n" : " gauge\n");
+    for (const auto& r : *statuses) {
+      if (!r.local) continue;
+      uint64_t v = 0;
+      switch (f) {
+        case 0: v = r.applied; break;
+        case 1: v = r.last; break;
+        case 2: v = r.last > r.applied ? r.last - r.applied : 0; break;
+        default: v = r.skipped; break;
+      }
+      out += std::string(families[f].name) + "{collection=\"" + PromLabel(r.collection) + "\",shard=\"" +
+             std::to_string(r.shard) + "\"} " + std::to_string(v) + "\n";
     }
   }
   return out;

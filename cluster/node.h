@@ -45,8 +45,21 @@ struct ReplicaStatus {
   std::string node;
   bool live = false;
   uint64_t applied = 0;  // only known for this node's replicas (0 otherwise)
-  uint64_t last = 0;     // the stream's last sequence
+  uint64_t last = 0;     // the stream sequence of the shard's last record
+  bool local = false;    // a replica on this node (applied and skipped are known)
+  uint64_t skipped = 0;  // records every replica rejected alike (ShardReplica::skipped_records)
 };
+
+// Prometheus text for this node's replicas (for sextantd's /metrics):
+//   sextant_cluster_shard_applied_sequence{collection,shard}  stream sequence applied
+//   sextant_cluster_shard_last_sequence{collection,shard}     sequence of the shard's last record
+//   sextant_cluster_shard_lag{collection,shard}               last - applied (0: caught up); stream
+//                                                             sequences, which other shards share
+//   sextant_cluster_shard_skipped_records{collection,shard}   records rejected by every replica
+//   sextant_cluster_live_nodes                                nodes with a live heartbeat
+// A shard whose last sequence cannot be read (NATS down) shows applied only.
+class ClusterNode;
+std::string RenderClusterMetrics(ClusterNode& node);
 
 class ClusterNode {
  public:

@@ -288,9 +288,16 @@ int RunServer(const ServerConfig& config) {
   if (!config.metrics_listen.empty()) {
     MetricsHttpServerOptions metrics_options;
     if (!config.metrics_public) metrics_options.keys = config.keys;
-    auto started = MetricsHttpServer::Start(
-        config.metrics_listen, [m = metrics.get(), d = db.get()] { return RenderMetrics(*m, *d); },
-        metrics_options);
+    std::function<std::string()> render = [m = metrics.get(), d = db.get()] { return RenderMetrics(*m, *d); };
+#ifdef SEXTANT_WITH_CLUSTER
+    if (cluster_node) {
+      // Per-shard applied sequence and lag of this node's replicas (docs/cluster.md).
+      render = [m = metrics.get(), d = db.get(), n = cluster_node.get()] {
+        return RenderMetrics(*m, *d) + cluster::RenderClusterMetrics(*n);
+      };
+    }
+#endif
+    auto started = MetricsHttpServer::Start(config.metrics_listen, std::move(render), metrics_options);
     if (!started.ok()) {
       std::fprintf(stderr, "sextantd: --metrics: %s\n", started.status().ToString().c_str());
       server->Shutdown(std::chrono::system_clock::now());

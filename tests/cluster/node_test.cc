@@ -11,6 +11,7 @@
 
 #include "cluster/cluster_database.h"
 #include "cluster/node.h"
+#include "cluster/shard.h"
 #include "nats_fixture.h"
 #include "sextant/database.h"
 #include "test_util.h"
@@ -490,6 +491,53 @@ TEST_F(NodeTest, PayloadAndVectorUpdatesEqualTheSingleNode) {
       }
     }
   }
+}
+
+// /metrics of a node in cluster mode: per-shard applied and last sequences and the lag of this
+// node's replicas; a replica that stops applying shows its lag.
+TEST_F(NodeTest, MetricsShowEachLocalShardsAppliedSequenceAndLag) {
+  ASSERT_NO_FATAL_FAILURE(StartNode("a"));
+  CollectionOptions co;
+  co.dimension = kDim;
+  co.metric = Metric::kL2;
+  ASSERT_TRUE(nodes_["a"].db->CreateSharded("mx", co, 2, 1).ok());
+  auto c = *nodes_["a"].db->GetCollection("mx");
+  std::mt19937 rng(9);
+  std::vector<PointId> ids;
+  for (uint64_t i = 0; i < 40; ++i) ids.emplace_back(i);
+  ASSERT_TRUE(c->Upsert(WriteOptions{}, ids, RandomVectors(rng, ids.size())).ok());
+  ASSERT_EQ(*c->Count(), 40u);  // applied on both shards
+  auto metric = [&](const std::string& text, const std::string& name, int shard) -> int64_t {
+    std::string key = name + "{collection=\"mx\",shard=\"" + std::to_string(shard) + "\"} ";
+    size_t at = text.find(key);
+    if (at == std::string::npos) return -1;
+    return std::stoll(text.substr(at + key.size()));
+  };
+  std::string text = RenderClusterMetrics(*nodes_["a"].node);
+  EXPECT_NE(text.find("sextant_cluster_live_nodes 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("# TYPE sextant_cluster_shard_lag gauge"), std::string::npos) << text;
+  for (int s = 0; s < 2; ++s) {
+    EXPECT_GT(metric(text, "sextant_cluster_shard_applied_sequence", s), 0) << text;
+    EXPECT_EQ(metric(text, "sextant_cluster_shard_applied_sequence", s),
+              metric(text, "sextant_cluster_shard_last_sequence", s)) << text;
+    EXPECT_EQ(metric(text, "sextant_cluster_shard_lag", s), 0) << text;
+    EXPECT_EQ(metric(text, "sextant_cluster_shard_skipped_records", s), 0) << text;
+  }
+  // Shard 0's replica stops applying: a write to it shows as lag there, not on shard 1.
+  auto spec = *nodes_["a"].node->GetSpec("mx");
+  nodes_["a"].node->LocalReplica(spec, 0)->Stop();
+  std::vector<PointId> more;
+  for (uint64_t i = 100; more.size() < 3; ++i) {
+    if (ShardOf(PointId(i), 2) == 0) more.emplace_back(i);
+  }
+  ASSERT_TRUE(c->Upsert(WriteOptions{}, more, RandomVectors(rng, more.size())).ok());
+  text = RenderClusterMetrics(*nodes_["a"].node);
+  EXPECT_GT(metric(text, "sextant_cluster_shard_lag", 0), 0) << text;
+  EXPECT_EQ(metric(text, "sextant_cluster_shard_lag", 1), 0) << text;
+  ASSERT_TRUE(nodes_["a"].node->LocalReplica(spec, 0)->Start().ok());
+  ASSERT_EQ(*c->Count(), 43u);
+  text = RenderClusterMetrics(*nodes_["a"].node);
+  EXPECT_EQ(metric(text, "sextant_cluster_shard_lag", 0), 0) << text;
 }
 
 TEST_F(NodeTest, ReadsFailOverAndAShardWithoutReplicasIsUnavailable) {
