@@ -612,6 +612,15 @@ void ToProto(const rag::ChatMessage& message, v1::ChatMessage* out) {
   out->set_tool_call_id(message.tool_call_id);
 }
 
+void ToProto(const rag::ConversationInfo& info, v1::ConversationInfo* out) {
+  out->set_id(info.id);
+  out->set_collection(info.collection);
+  out->set_messages(info.messages);
+  out->set_bytes(info.bytes);
+  out->set_created_ms(info.created_ms);
+  out->set_updated_ms(info.updated_ms);
+}
+
 rag::ChatMessage FromProto(const v1::ChatMessage& message) {
   rag::ChatMessage out{message.role(), message.content(), {}, message.tool_call_id()};
   for (const v1::ToolCall& c : message.tool_calls()) out.tool_calls.push_back(FromProto(c));

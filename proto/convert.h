@@ -123,6 +123,7 @@ void ToProto(const rag::ToolCall& call, v1::ToolCall* out);
 rag::ToolCall FromProto(const v1::ToolCall& call);
 void ToProto(const rag::ChatMessage& message, v1::ChatMessage* out);
 rag::ChatMessage FromProto(const v1::ChatMessage& message);
+void ToProto(const rag::ConversationInfo& info, v1::ConversationInfo* out);
 rag::GenerationSettings FromProto(const v1::GenerationSettings& settings);
 void ToProto(const rag::GenerationSettings& settings, v1::GenerationSettings* out);
 // An empty parameters string becomes an object schema without properties.

@@ -60,6 +60,8 @@ constexpr Flag kFlags[] = {
     {"llm-api-key", Kind::kString},
     {"llm-timeout-ms", Kind::kNumber},
     {"llm-max-tokens", Kind::kNumber},
+    {"conversation-max-messages", Kind::kNumber},
+    {"conversation-max-bytes", Kind::kNumber},
     {"llm-models", Kind::kString},
     {"config", Kind::kString},
     {"cluster", Kind::kString},
@@ -368,6 +370,8 @@ Text collections (RAG):
   --llm-api-key KEY        its key (default $SEXTANT_LLM_API_KEY)
   --llm-timeout-ms N       per-request timeout of the endpoint (default 60000)
   --llm-max-tokens N       the most max_tokens a request may ask of the model (default 4096)
+  --conversation-max-messages N  messages kept per stored conversation, oldest dropped (default 200)
+  --conversation-max-bytes N     message text per stored conversation (default 1048576)
   --llm-models A,B         models a request may name in its generation settings (default: any)
 
 Cluster mode (docs/cluster.md):
@@ -579,6 +583,8 @@ ParseResult ParseConfig(int argc, const char* const* argv) {
 
   if (!number("llm-timeout-ms", 1, 3600000, &c.llm_timeout_ms)) return result;
   if (!number("llm-max-tokens", 1, 1000000, &c.llm_max_tokens)) return result;
+  if (!number("conversation-max-messages", 2, 100000, &c.conversation_max_messages)) return result;
+  if (!number("conversation-max-bytes", 1024, uint64_t{1} << 34, &c.conversation_max_bytes)) return result;
   if (const auto* v = last("llm-models")) {
     c.llm_models.clear();
     size_t begin = 0;

@@ -63,6 +63,8 @@ struct ServerConfig {
   std::string llm_api_key;     // empty: $SEXTANT_LLM_API_KEY
   uint32_t llm_timeout_ms = 60000;
   uint32_t llm_max_tokens = 4096;       // cap on a request's generation.max_tokens
+  uint32_t conversation_max_messages = 200;       // messages kept per stored conversation
+  uint64_t conversation_max_bytes = 1 << 20;      // message text per stored conversation
   std::vector<std::string> llm_models;  // models a request may name; empty: any
 
   // Cluster mode (docs/cluster.md): empty cluster = a single node.

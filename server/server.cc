@@ -204,6 +204,8 @@ int RunServer(const ServerConfig& config) {
   service_options.allow_remote_embedders = config.allow_remote_embedders;
   service_options.default_generator = config.generator;
   service_options.generation_limits.max_tokens = config.llm_max_tokens;
+  service_options.conversation_limits.max_messages = config.conversation_max_messages;
+  service_options.conversation_limits.max_bytes = config.conversation_max_bytes;
   service_options.generation_limits.models = config.llm_models;
   if (!config.llm_url.empty()) {
     rag::OpenAIChatOptions chat;

@@ -114,7 +114,14 @@ SextantService::SextantService(Database* db, ServiceOptions options)
       options_(std::move(options)),
       keys_(options_.keys),
       embedders_(options_.embedders),
-      extractive_(rag::MakeExtractiveGenerator()) {}
+      extractive_(rag::MakeExtractiveGenerator()) {
+  auto store = rag::ConversationStore::Open(*db_, options_.conversation_limits);
+  if (store.ok()) {
+    conversations_ = std::move(store).value();
+  } else {
+    conversations_error_ = store.status();
+  }
+}
 
 void SextantService::BeginShutdown() {
   internal::MutexLock lock(mu_);

@@ -53,6 +53,7 @@ struct ServiceOptions {
   std::string default_generator = "extractive";  // AskRequest.generator ""
   std::shared_ptr<rag::Generator> llm;           // "openai"; null when none is configured
   rag::GenerationLimits generation_limits;       // what a request's generation settings may ask
+  rag::ConversationLimits conversation_limits;   // server-side conversations (ChatRequest.conversation_id)
 };
 
 // Most chunks one Ask may retrieve (AskRequest.k).
@@ -154,6 +155,12 @@ class SextantService final : public v1::Sextant::Service {
                                 grpc::ServerWriter<v1::SnapshotChunk>* writer) override;
   grpc::Status UploadSnapshot(grpc::ServerContext* ctx, grpc::ServerReader<v1::UploadSnapshotRequest>* reader,
                               v1::SnapshotInfo* resp) override;
+  grpc::Status ListConversations(grpc::ServerContext* ctx, const v1::ListConversationsRequest* req,
+                                 v1::ListConversationsResponse* resp) override;
+  grpc::Status GetConversation(grpc::ServerContext* ctx, const v1::GetConversationRequest* req,
+                               v1::Conversation* resp) override;
+  grpc::Status DeleteConversation(grpc::ServerContext* ctx, const v1::DeleteConversationRequest* req,
+                                  v1::DeleteConversationResponse* resp) override;
 
   // What a handler knows about its call, and what it adds to the call's log line.
   struct Call {
@@ -191,9 +198,12 @@ class SextantService final : public v1::Sextant::Service {
   // FAILED_PRECONDITION.
   StatusOr<rag::Generator*> ChooseGenerator(const std::string& requested) const;
   // Runs a chat (Ask in tool mode, and Chat) and writes its tokens and answer to `writer`.
+  // With a conversation_id, `messages` are the new ones of a stored conversation.
   grpc::Status RunChat(Call& call, const std::string& collection, const std::vector<rag::ChatMessage>& messages,
                        const rag::ChatOptions& options, const std::string& generator, bool stream,
-                       grpc::ServerWriter<v1::AskResponse>* writer);
+                       grpc::ServerWriter<v1::AskResponse>* writer, const std::string& conversation_id = {});
+  // The conversation store, or why there is none (bad limits, a reserved name taken).
+  StatusOr<rag::ConversationStore*> Conversations() const;
   // The ids of a request's list (field `field`), at most max_batch_points of them.
   grpc::Status IdsFromProto(const google::protobuf::RepeatedPtrField<v1::PointId>& list, std::string_view field,
                             std::vector<PointId>* out) const;
@@ -224,6 +234,9 @@ class SextantService final : public v1::Sextant::Service {
   // object on every use (a dropped and re-created name gets a new one).
   internal::Mutex text_mu_;
   std::map<std::string, std::shared_ptr<rag::TextCollection>, std::less<>> texts_ SEXTANT_GUARDED_BY(text_mu_);
+  // Server-side conversations (set once in the constructor; null with conversations_error_).
+  std::unique_ptr<rag::ConversationStore> conversations_;
+  Status conversations_error_;
 };
 
 }  // namespace sextant::server

@@ -71,7 +71,7 @@ StatusOr<rag::Generator*> SextantService::ChooseGenerator(const std::string& req
 grpc::Status SextantService::RunChat(Call& call, const std::string& collection,
                                      const std::vector<rag::ChatMessage>& messages, const rag::ChatOptions& options,
                                      const std::string& generator_name, bool stream,
-                                     grpc::ServerWriter<v1::AskResponse>* writer) {
+                                     grpc::ServerWriter<v1::AskResponse>* writer, const std::string& conversation_id) {
   grpc::ServerContext* ctx = call.ctx;
   auto generator = ChooseGenerator(generator_name);
   if (!generator.ok()) return ToGrpc(generator.status());
@@ -81,14 +81,23 @@ grpc::Status SextantService::RunChat(Call& call, const std::string& collection,
   rag::ChatOptions run = options;
   run.deadline = Deadline(ctx);
   AnswerWriter out(ctx, writer, stream);
-  auto answer = (*text)->Chat(messages, run, **generator, out.OnToken());
+  StatusOr<rag::Answer> answer = Status::Internal("no answer");
+  if (conversation_id.empty()) {
+    answer = (*text)->Chat(messages, run, **generator, out.OnToken());
+  } else {
+    auto store = Conversations();
+    if (!store.ok()) return ToGrpc(store.status());
+    call.extra.emplace_back("conversation", conversation_id);
+    answer = (*store)->Chat(**text, conversation_id, messages, run, **generator, out.OnToken());
+  }
   if (answer.ok()) call.extra.emplace_back("tool_calls", std::to_string(answer->tool_calls.size()));
-  return out.Finish(answer, &call.extra);
+  return out.Finish(answer, &call.extra, conversation_id);
 }
 
 grpc::Status SextantService::Chat(grpc::ServerContext* ctx, const v1::ChatRequest* req,
                                   grpc::ServerWriter<v1::AskResponse>* writer) {
-  return Run(ctx, "Chat", false, req->collection(), [&](Call& call) {
+  // Storing a conversation writes to the database: it takes a read-write key.
+  return Run(ctx, "Chat", !req->conversation_id().empty(), req->collection(), [&](Call& call) {
     call.extra.emplace_back("messages", std::to_string(req->messages_size()));
     if (req->messages_size() > kMaxChatMessages) {
       return Error(grpc::StatusCode::INVALID_ARGUMENT,
@@ -107,7 +116,16 @@ grpc::Status SextantService::Chat(grpc::ServerContext* ctx, const v1::ChatReques
     std::vector<rag::ChatMessage> messages;
     messages.reserve(static_cast<size_t>(req->messages_size()));
     for (const v1::ChatMessage& m : req->messages()) messages.push_back(convert::FromProto(m));
-    if (Status s = rag::ValidateConversation(messages); !s.ok()) return ToGrpc(s);
+    if (!req->conversation_id().empty()) {
+      // The stored turns come first: the whole conversation is validated by the store.
+      if (Status s = rag::ConversationStore::ValidateId(req->conversation_id()); !s.ok()) return ToGrpc(s);
+      if (messages.empty()) {
+        return Error(grpc::StatusCode::INVALID_ARGUMENT,
+                     "messages: empty (send the new message of conversation \"" + req->conversation_id() + "\")");
+      }
+    } else if (Status s = rag::ValidateConversation(messages); !s.ok()) {
+      return ToGrpc(s);
+    }
     rag::ChatOptions options;
     RetrieveAndPromptFromProto(*req, &options);
     if (req->max_history_tokens() != 0) options.max_history_tokens = req->max_history_tokens();
@@ -118,7 +136,48 @@ grpc::Status SextantService::Chat(grpc::ServerContext* ctx, const v1::ChatReques
     options.rewrite = *rewrite;
     ToolsFromProto(*req, &options);
     const std::string name = req->generator().empty() ? options_.default_generator : req->generator();
-    return RunChat(call, req->collection(), messages, options, name, req->stream(), writer);
+    return RunChat(call, req->collection(), messages, options, name, req->stream(), writer, req->conversation_id());
+  });
+}
+
+StatusOr<rag::ConversationStore*> SextantService::Conversations() const {
+  if (!conversations_) return conversations_error_;
+  return conversations_.get();
+}
+
+grpc::Status SextantService::ListConversations(grpc::ServerContext* ctx, const v1::ListConversationsRequest* req,
+                                               v1::ListConversationsResponse* resp) {
+  return Run(ctx, "ListConversations", false, req->collection(), [&](Call&) {
+    auto store = Conversations();
+    if (!store.ok()) return ToGrpc(store.status());
+    auto list = (*store)->List(req->collection());
+    if (!list.ok()) return ToGrpc(list.status());
+    for (const rag::ConversationInfo& info : *list) convert::ToProto(info, resp->add_conversations());
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status SextantService::GetConversation(grpc::ServerContext* ctx, const v1::GetConversationRequest* req,
+                                             v1::Conversation* resp) {
+  return Run(ctx, "GetConversation", false, "", [&](Call& call) {
+    call.extra.emplace_back("conversation", req->conversation_id());
+    auto store = Conversations();
+    if (!store.ok()) return ToGrpc(store.status());
+    auto got = (*store)->Get(req->conversation_id());
+    if (!got.ok()) return ToGrpc(got.status());
+    convert::ToProto(got->info, resp->mutable_info());
+    for (const rag::ChatMessage& m : got->messages) convert::ToProto(m, resp->add_messages());
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status SextantService::DeleteConversation(grpc::ServerContext* ctx, const v1::DeleteConversationRequest* req,
+                                                v1::DeleteConversationResponse*) {
+  return Run(ctx, "DeleteConversation", true, "", [&](Call& call) {
+    call.extra.emplace_back("conversation", req->conversation_id());
+    auto store = Conversations();
+    if (!store.ok()) return ToGrpc(store.status());
+    return ToGrpc((*store)->Delete(req->conversation_id()));
   });
 }
 

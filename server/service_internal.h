@@ -85,7 +85,9 @@ class AnswerWriter {
 
   // CANCELLED when the client went away, the answer's error, or the answer written as the last
   // event (with "pieces" and "citations" added to the call's log fields).
-  grpc::Status Finish(const StatusOr<rag::Answer>& answer, std::vector<std::pair<std::string, std::string>>* extra) {
+  // `conversation_id`: the stored conversation the turn went to ("" = none).
+  grpc::Status Finish(const StatusOr<rag::Answer>& answer, std::vector<std::pair<std::string, std::string>>* extra,
+                      const std::string& conversation_id = {}) {
     if (lost_ || ctx_->IsCancelled()) {
       return Error(grpc::StatusCode::CANCELLED, "the call was cancelled; the answer was stopped");
     }
@@ -94,6 +96,7 @@ class AnswerWriter {
     extra->emplace_back("citations", std::to_string(answer->citations.size()));
     v1::AskResponse last;
     convert::ToProto(*answer, last.mutable_answer());
+    if (!conversation_id.empty()) last.mutable_answer()->set_conversation_id(conversation_id);
     if (!writer_->Write(last)) {
       return Error(grpc::StatusCode::CANCELLED, "the client went away before the answer was sent");
     }

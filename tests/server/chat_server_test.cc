@@ -225,5 +225,70 @@ TEST_F(ChatServerTest, ToolModeThroughTheServerForChatAndAsk) {
   EXPECT_EQ(llm.requests().size(), 4u);
 }
 
+// Server-side conversations: the second turn sends only its new question, the stored turns are
+// listed, read and deleted; bad and unknown ids, an empty turn and another collection are errors.
+TEST_F(ChatServerTest, ConversationsAreStoredListedAndDeleted) {
+  ASSERT_TRUE(StartWith({}));
+  v1::ChatRequest req;
+  req.set_collection("kb");
+  req.set_conversation_id("conv-1");
+  *req.add_messages() = Msg("user", "How do sea otters open shellfish?");
+  v1::AskAnswer answer;
+  auto s = RunChat(req, &answer);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(answer.conversation_id(), "conv-1");
+  req.clear_messages();
+  *req.add_messages() = Msg("user", "and where do they rest?");
+  s = RunChat(req, &answer);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(answer.standalone_question(), "How do sea otters open shellfish? and where do they rest?");
+
+  v1::GetConversationRequest get;
+  get.set_conversation_id("conv-1");
+  v1::Conversation conv;
+  s = server_.stub().GetConversation(Ctx().get(), get, &conv);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  ASSERT_EQ(conv.messages_size(), 4);
+  EXPECT_EQ(conv.messages(2).content(), "and where do they rest?");
+  EXPECT_EQ(conv.messages(3).content(), answer.answer());
+  EXPECT_EQ(conv.info().collection(), "kb");
+  EXPECT_EQ(conv.info().messages(), 4u);
+
+  v1::ListConversationsRequest list;
+  v1::ListConversationsResponse listed;
+  ASSERT_TRUE(server_.stub().ListConversations(Ctx().get(), list, &listed).ok());
+  ASSERT_EQ(listed.conversations_size(), 1);
+  EXPECT_EQ(listed.conversations(0).id(), "conv-1");
+  list.set_collection("elsewhere");
+  ASSERT_TRUE(server_.stub().ListConversations(Ctx().get(), list, &listed).ok());
+  EXPECT_EQ(listed.conversations_size(), 0);
+
+  // Errors.
+  v1::ChatRequest bad = req;
+  bad.set_conversation_id("no spaces");
+  EXPECT_EQ(RunChat(bad, &answer).error_code(), StatusCode::INVALID_ARGUMENT);
+  bad = req;
+  bad.clear_messages();
+  EXPECT_EQ(RunChat(bad, &answer).error_code(), StatusCode::INVALID_ARGUMENT);
+  bad = req;
+  bad.clear_messages();
+  *bad.add_messages() = Msg("assistant", "not a question");
+  EXPECT_EQ(RunChat(bad, &answer).error_code(), StatusCode::INVALID_ARGUMENT);
+  get.set_conversation_id("unknown");
+  EXPECT_EQ(server_.stub().GetConversation(Ctx().get(), get, &conv).error_code(), StatusCode::NOT_FOUND);
+  get.set_conversation_id("");
+  EXPECT_EQ(server_.stub().GetConversation(Ctx().get(), get, &conv).error_code(), StatusCode::INVALID_ARGUMENT);
+
+  v1::DeleteConversationRequest del;
+  v1::DeleteConversationResponse deleted;
+  del.set_conversation_id("conv-1");
+  ASSERT_TRUE(server_.stub().DeleteConversation(Ctx().get(), del, &deleted).ok());
+  EXPECT_EQ(server_.stub().DeleteConversation(Ctx().get(), del, &deleted).error_code(), StatusCode::NOT_FOUND);
+  del.set_conversation_id("bad/id");
+  EXPECT_EQ(server_.stub().DeleteConversation(Ctx().get(), del, &deleted).error_code(), StatusCode::INVALID_ARGUMENT);
+  get.set_conversation_id("conv-1");
+  EXPECT_EQ(server_.stub().GetConversation(Ctx().get(), get, &conv).error_code(), StatusCode::NOT_FOUND);
+}
+
 }  // namespace
 }  // namespace sextant::testing

@@ -144,6 +144,8 @@ TEST(ConfigTest, BadSettings) {
       {{"stray"}, "unexpected argument"},
       {{"--max-batch-points", "abc"}, "--max-batch-points: \"abc\" is not a whole number"},
       {{"--max-batch-points", "0"}, "--max-batch-points"},
+      {{"--conversation-max-messages", "1"}, "--conversation-max-messages: \"1\" is not a whole number in 2..100000"},
+      {{"--conversation-max-bytes", "10"}, "--conversation-max-bytes"},
       {{"--max-dimension", "70000"}, "--max-dimension"},
       {{"--max-message-bytes", "-5"}, "--max-message-bytes"},
       {{"--listen", "nohost"}, "--listen"},

@@ -3707,6 +3707,7 @@ type AskAnswer struct {
 	Messages           []*ChatMessage `protobuf:"bytes,73,rep,name=messages,proto3" json:"messages,omitempty"`                                               // the messages this turn added to the conversation
 	FinishReason       string         `protobuf:"bytes,74,opt,name=finish_reason,json=finishReason,proto3" json:"finish_reason,omitempty"`                   // "stop", "length" or "tool_calls"
 	ToolRounds         uint32         `protobuf:"varint,75,opt,name=tool_rounds,json=toolRounds,proto3" json:"tool_rounds,omitempty"`
+	ConversationId     string         `protobuf:"bytes,76,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"` // ChatRequest.conversation_id, when the turn was stored
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
@@ -3816,6 +3817,13 @@ func (x *AskAnswer) GetToolRounds() uint32 {
 		return x.ToolRounds
 	}
 	return 0
+}
+
+func (x *AskAnswer) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
 }
 
 type AskResponse struct {
@@ -4184,8 +4192,13 @@ type ChatRequest struct {
 	Tools            ToolMode               `protobuf:"varint,14,opt,name=tools,proto3,enum=sextant.v1.ToolMode" json:"tools,omitempty"`
 	Functions        []*FunctionDefinition  `protobuf:"bytes,15,rep,name=functions,proto3" json:"functions,omitempty"`
 	MaxToolRounds    uint32                 `protobuf:"varint,16,opt,name=max_tool_rounds,json=maxToolRounds,proto3" json:"max_tool_rounds,omitempty"` // 0 = 4; at most 16
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Server-side conversation (1..128 of [A-Za-z0-9_.:-]): the stored turns come first, then
+	// `messages` (only the new ones), and this turn is stored; created by its first turn. A
+	// conversation stays with its collection (INVALID_ARGUMENT otherwise); RESOURCE_EXHAUSTED past
+	// the server's --conversation-max-bytes (nothing stored).
+	ConversationId string `protobuf:"bytes,70,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ChatRequest) Reset() {
@@ -4330,6 +4343,361 @@ func (x *ChatRequest) GetMaxToolRounds() uint32 {
 	return 0
 }
 
+func (x *ChatRequest) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+type ConversationInfo struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Collection    string                 `protobuf:"bytes,2,opt,name=collection,proto3" json:"collection,omitempty"`
+	Messages      uint32                 `protobuf:"varint,3,opt,name=messages,proto3" json:"messages,omitempty"`                    // messages kept (the oldest beyond --conversation-max-messages are dropped)
+	Bytes         uint64                 `protobuf:"varint,4,opt,name=bytes,proto3" json:"bytes,omitempty"`                          // their text
+	CreatedMs     int64                  `protobuf:"varint,5,opt,name=created_ms,json=createdMs,proto3" json:"created_ms,omitempty"` // Unix time, milliseconds
+	UpdatedMs     int64                  `protobuf:"varint,6,opt,name=updated_ms,json=updatedMs,proto3" json:"updated_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConversationInfo) Reset() {
+	*x = ConversationInfo{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConversationInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConversationInfo) ProtoMessage() {}
+
+func (x *ConversationInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConversationInfo.ProtoReflect.Descriptor instead.
+func (*ConversationInfo) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *ConversationInfo) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ConversationInfo) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *ConversationInfo) GetMessages() uint32 {
+	if x != nil {
+		return x.Messages
+	}
+	return 0
+}
+
+func (x *ConversationInfo) GetBytes() uint64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+func (x *ConversationInfo) GetCreatedMs() int64 {
+	if x != nil {
+		return x.CreatedMs
+	}
+	return 0
+}
+
+func (x *ConversationInfo) GetUpdatedMs() int64 {
+	if x != nil {
+		return x.UpdatedMs
+	}
+	return 0
+}
+
+type ListConversationsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"` // "" = every collection's
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListConversationsRequest) Reset() {
+	*x = ListConversationsRequest{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListConversationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListConversationsRequest) ProtoMessage() {}
+
+func (x *ListConversationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListConversationsRequest.ProtoReflect.Descriptor instead.
+func (*ListConversationsRequest) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *ListConversationsRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+type ListConversationsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Conversations []*ConversationInfo    `protobuf:"bytes,1,rep,name=conversations,proto3" json:"conversations,omitempty"` // by id
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListConversationsResponse) Reset() {
+	*x = ListConversationsResponse{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListConversationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListConversationsResponse) ProtoMessage() {}
+
+func (x *ListConversationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListConversationsResponse.ProtoReflect.Descriptor instead.
+func (*ListConversationsResponse) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *ListConversationsResponse) GetConversations() []*ConversationInfo {
+	if x != nil {
+		return x.Conversations
+	}
+	return nil
+}
+
+type GetConversationRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ConversationId string                 `protobuf:"bytes,1,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *GetConversationRequest) Reset() {
+	*x = GetConversationRequest{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetConversationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetConversationRequest) ProtoMessage() {}
+
+func (x *GetConversationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetConversationRequest.ProtoReflect.Descriptor instead.
+func (*GetConversationRequest) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *GetConversationRequest) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+type Conversation struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Info          *ConversationInfo      `protobuf:"bytes,1,opt,name=info,proto3" json:"info,omitempty"`
+	Messages      []*ChatMessage         `protobuf:"bytes,2,rep,name=messages,proto3" json:"messages,omitempty"` // oldest first
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Conversation) Reset() {
+	*x = Conversation{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Conversation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Conversation) ProtoMessage() {}
+
+func (x *Conversation) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Conversation.ProtoReflect.Descriptor instead.
+func (*Conversation) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *Conversation) GetInfo() *ConversationInfo {
+	if x != nil {
+		return x.Info
+	}
+	return nil
+}
+
+func (x *Conversation) GetMessages() []*ChatMessage {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
+
+type DeleteConversationRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ConversationId string                 `protobuf:"bytes,1,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *DeleteConversationRequest) Reset() {
+	*x = DeleteConversationRequest{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteConversationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteConversationRequest) ProtoMessage() {}
+
+func (x *DeleteConversationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteConversationRequest.ProtoReflect.Descriptor instead.
+func (*DeleteConversationRequest) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *DeleteConversationRequest) GetConversationId() string {
+	if x != nil {
+		return x.ConversationId
+	}
+	return ""
+}
+
+type DeleteConversationResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteConversationResponse) Reset() {
+	*x = DeleteConversationResponse{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteConversationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteConversationResponse) ProtoMessage() {}
+
+func (x *DeleteConversationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteConversationResponse.ProtoReflect.Descriptor instead.
+func (*DeleteConversationResponse) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{62}
+}
+
 type GetManyRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
@@ -4341,7 +4709,7 @@ type GetManyRequest struct {
 
 func (x *GetManyRequest) Reset() {
 	*x = GetManyRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[56]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4353,7 +4721,7 @@ func (x *GetManyRequest) String() string {
 func (*GetManyRequest) ProtoMessage() {}
 
 func (x *GetManyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[56]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4366,7 +4734,7 @@ func (x *GetManyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetManyRequest.ProtoReflect.Descriptor instead.
 func (*GetManyRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{56}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *GetManyRequest) GetCollection() string {
@@ -4400,7 +4768,7 @@ type GetManyResponse struct {
 
 func (x *GetManyResponse) Reset() {
 	*x = GetManyResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[57]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4412,7 +4780,7 @@ func (x *GetManyResponse) String() string {
 func (*GetManyResponse) ProtoMessage() {}
 
 func (x *GetManyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[57]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4425,7 +4793,7 @@ func (x *GetManyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetManyResponse.ProtoReflect.Descriptor instead.
 func (*GetManyResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{57}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *GetManyResponse) GetPoints() []*Point {
@@ -4459,7 +4827,7 @@ type SetPayloadRequest struct {
 
 func (x *SetPayloadRequest) Reset() {
 	*x = SetPayloadRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[58]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4471,7 +4839,7 @@ func (x *SetPayloadRequest) String() string {
 func (*SetPayloadRequest) ProtoMessage() {}
 
 func (x *SetPayloadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[58]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4484,7 +4852,7 @@ func (x *SetPayloadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPayloadRequest.ProtoReflect.Descriptor instead.
 func (*SetPayloadRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{58}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *SetPayloadRequest) GetCollection() string {
@@ -4572,7 +4940,7 @@ type DeletePayloadKeysRequest struct {
 
 func (x *DeletePayloadKeysRequest) Reset() {
 	*x = DeletePayloadKeysRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[59]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4584,7 +4952,7 @@ func (x *DeletePayloadKeysRequest) String() string {
 func (*DeletePayloadKeysRequest) ProtoMessage() {}
 
 func (x *DeletePayloadKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[59]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4597,7 +4965,7 @@ func (x *DeletePayloadKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePayloadKeysRequest.ProtoReflect.Descriptor instead.
 func (*DeletePayloadKeysRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{59}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *DeletePayloadKeysRequest) GetCollection() string {
@@ -4673,7 +5041,7 @@ type UpdateVectorsRequest struct {
 
 func (x *UpdateVectorsRequest) Reset() {
 	*x = UpdateVectorsRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[60]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4685,7 +5053,7 @@ func (x *UpdateVectorsRequest) String() string {
 func (*UpdateVectorsRequest) ProtoMessage() {}
 
 func (x *UpdateVectorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[60]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4698,7 +5066,7 @@ func (x *UpdateVectorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateVectorsRequest.ProtoReflect.Descriptor instead.
 func (*UpdateVectorsRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{60}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *UpdateVectorsRequest) GetCollection() string {
@@ -4731,7 +5099,7 @@ type UpdateResponse struct {
 
 func (x *UpdateResponse) Reset() {
 	*x = UpdateResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[61]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4743,7 +5111,7 @@ func (x *UpdateResponse) String() string {
 func (*UpdateResponse) ProtoMessage() {}
 
 func (x *UpdateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[61]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4756,7 +5124,7 @@ func (x *UpdateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateResponse.ProtoReflect.Descriptor instead.
 func (*UpdateResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{61}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *UpdateResponse) GetUpdated() uint64 {
@@ -4776,7 +5144,7 @@ type CreateAliasRequest struct {
 
 func (x *CreateAliasRequest) Reset() {
 	*x = CreateAliasRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[62]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4788,7 +5156,7 @@ func (x *CreateAliasRequest) String() string {
 func (*CreateAliasRequest) ProtoMessage() {}
 
 func (x *CreateAliasRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[62]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4801,7 +5169,7 @@ func (x *CreateAliasRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAliasRequest.ProtoReflect.Descriptor instead.
 func (*CreateAliasRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{62}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *CreateAliasRequest) GetAlias() string {
@@ -4827,7 +5195,7 @@ type DeleteAliasRequest struct {
 
 func (x *DeleteAliasRequest) Reset() {
 	*x = DeleteAliasRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[63]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4839,7 +5207,7 @@ func (x *DeleteAliasRequest) String() string {
 func (*DeleteAliasRequest) ProtoMessage() {}
 
 func (x *DeleteAliasRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[63]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4852,7 +5220,7 @@ func (x *DeleteAliasRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAliasRequest.ProtoReflect.Descriptor instead.
 func (*DeleteAliasRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{63}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *DeleteAliasRequest) GetAlias() string {
@@ -4875,7 +5243,7 @@ type AliasChange struct {
 
 func (x *AliasChange) Reset() {
 	*x = AliasChange{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[64]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4887,7 +5255,7 @@ func (x *AliasChange) String() string {
 func (*AliasChange) ProtoMessage() {}
 
 func (x *AliasChange) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[64]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4900,7 +5268,7 @@ func (x *AliasChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AliasChange.ProtoReflect.Descriptor instead.
 func (*AliasChange) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{64}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *AliasChange) GetAction() isAliasChange_Action {
@@ -4953,7 +5321,7 @@ type UpdateAliasesRequest struct {
 
 func (x *UpdateAliasesRequest) Reset() {
 	*x = UpdateAliasesRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[65]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4965,7 +5333,7 @@ func (x *UpdateAliasesRequest) String() string {
 func (*UpdateAliasesRequest) ProtoMessage() {}
 
 func (x *UpdateAliasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[65]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4978,7 +5346,7 @@ func (x *UpdateAliasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAliasesRequest.ProtoReflect.Descriptor instead.
 func (*UpdateAliasesRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{65}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *UpdateAliasesRequest) GetChanges() []*AliasChange {
@@ -4996,7 +5364,7 @@ type UpdateAliasesResponse struct {
 
 func (x *UpdateAliasesResponse) Reset() {
 	*x = UpdateAliasesResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[66]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5008,7 +5376,7 @@ func (x *UpdateAliasesResponse) String() string {
 func (*UpdateAliasesResponse) ProtoMessage() {}
 
 func (x *UpdateAliasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[66]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5021,7 +5389,7 @@ func (x *UpdateAliasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAliasesResponse.ProtoReflect.Descriptor instead.
 func (*UpdateAliasesResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{66}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{73}
 }
 
 type ListAliasesRequest struct {
@@ -5033,7 +5401,7 @@ type ListAliasesRequest struct {
 
 func (x *ListAliasesRequest) Reset() {
 	*x = ListAliasesRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[67]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5045,7 +5413,7 @@ func (x *ListAliasesRequest) String() string {
 func (*ListAliasesRequest) ProtoMessage() {}
 
 func (x *ListAliasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[67]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5058,7 +5426,7 @@ func (x *ListAliasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAliasesRequest.ProtoReflect.Descriptor instead.
 func (*ListAliasesRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{67}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *ListAliasesRequest) GetCollection() string {
@@ -5078,7 +5446,7 @@ type Alias struct {
 
 func (x *Alias) Reset() {
 	*x = Alias{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[68]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5090,7 +5458,7 @@ func (x *Alias) String() string {
 func (*Alias) ProtoMessage() {}
 
 func (x *Alias) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[68]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5103,7 +5471,7 @@ func (x *Alias) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Alias.ProtoReflect.Descriptor instead.
 func (*Alias) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{68}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *Alias) GetAlias() string {
@@ -5129,7 +5497,7 @@ type ListAliasesResponse struct {
 
 func (x *ListAliasesResponse) Reset() {
 	*x = ListAliasesResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[69]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5141,7 +5509,7 @@ func (x *ListAliasesResponse) String() string {
 func (*ListAliasesResponse) ProtoMessage() {}
 
 func (x *ListAliasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[69]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5154,7 +5522,7 @@ func (x *ListAliasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAliasesResponse.ProtoReflect.Descriptor instead.
 func (*ListAliasesResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{69}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *ListAliasesResponse) GetAliases() []*Alias {
@@ -5178,7 +5546,7 @@ type SnapshotCollection struct {
 
 func (x *SnapshotCollection) Reset() {
 	*x = SnapshotCollection{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[70]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5190,7 +5558,7 @@ func (x *SnapshotCollection) String() string {
 func (*SnapshotCollection) ProtoMessage() {}
 
 func (x *SnapshotCollection) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[70]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5203,7 +5571,7 @@ func (x *SnapshotCollection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotCollection.ProtoReflect.Descriptor instead.
 func (*SnapshotCollection) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{70}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *SnapshotCollection) GetName() string {
@@ -5265,7 +5633,7 @@ type SnapshotInfo struct {
 
 func (x *SnapshotInfo) Reset() {
 	*x = SnapshotInfo{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[71]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5277,7 +5645,7 @@ func (x *SnapshotInfo) String() string {
 func (*SnapshotInfo) ProtoMessage() {}
 
 func (x *SnapshotInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[71]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5290,7 +5658,7 @@ func (x *SnapshotInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotInfo.ProtoReflect.Descriptor instead.
 func (*SnapshotInfo) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{71}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *SnapshotInfo) GetName() string {
@@ -5366,7 +5734,7 @@ type CreateSnapshotRequest struct {
 
 func (x *CreateSnapshotRequest) Reset() {
 	*x = CreateSnapshotRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[72]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5378,7 +5746,7 @@ func (x *CreateSnapshotRequest) String() string {
 func (*CreateSnapshotRequest) ProtoMessage() {}
 
 func (x *CreateSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[72]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5391,7 +5759,7 @@ func (x *CreateSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*CreateSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{72}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *CreateSnapshotRequest) GetCollection() string {
@@ -5416,7 +5784,7 @@ type ListSnapshotsRequest struct {
 
 func (x *ListSnapshotsRequest) Reset() {
 	*x = ListSnapshotsRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[73]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5428,7 +5796,7 @@ func (x *ListSnapshotsRequest) String() string {
 func (*ListSnapshotsRequest) ProtoMessage() {}
 
 func (x *ListSnapshotsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[73]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5441,7 +5809,7 @@ func (x *ListSnapshotsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSnapshotsRequest.ProtoReflect.Descriptor instead.
 func (*ListSnapshotsRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{73}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{80}
 }
 
 type ListSnapshotsResponse struct {
@@ -5453,7 +5821,7 @@ type ListSnapshotsResponse struct {
 
 func (x *ListSnapshotsResponse) Reset() {
 	*x = ListSnapshotsResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[74]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5465,7 +5833,7 @@ func (x *ListSnapshotsResponse) String() string {
 func (*ListSnapshotsResponse) ProtoMessage() {}
 
 func (x *ListSnapshotsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[74]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5478,7 +5846,7 @@ func (x *ListSnapshotsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSnapshotsResponse.ProtoReflect.Descriptor instead.
 func (*ListSnapshotsResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{74}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *ListSnapshotsResponse) GetSnapshots() []*SnapshotInfo {
@@ -5497,7 +5865,7 @@ type DeleteSnapshotRequest struct {
 
 func (x *DeleteSnapshotRequest) Reset() {
 	*x = DeleteSnapshotRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[75]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5509,7 +5877,7 @@ func (x *DeleteSnapshotRequest) String() string {
 func (*DeleteSnapshotRequest) ProtoMessage() {}
 
 func (x *DeleteSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[75]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5522,7 +5890,7 @@ func (x *DeleteSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*DeleteSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{75}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *DeleteSnapshotRequest) GetName() string {
@@ -5540,7 +5908,7 @@ type DeleteSnapshotResponse struct {
 
 func (x *DeleteSnapshotResponse) Reset() {
 	*x = DeleteSnapshotResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[76]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5552,7 +5920,7 @@ func (x *DeleteSnapshotResponse) String() string {
 func (*DeleteSnapshotResponse) ProtoMessage() {}
 
 func (x *DeleteSnapshotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[76]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5565,7 +5933,7 @@ func (x *DeleteSnapshotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSnapshotResponse.ProtoReflect.Descriptor instead.
 func (*DeleteSnapshotResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{76}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{83}
 }
 
 type RestoreSnapshotRequest struct {
@@ -5579,7 +5947,7 @@ type RestoreSnapshotRequest struct {
 
 func (x *RestoreSnapshotRequest) Reset() {
 	*x = RestoreSnapshotRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[77]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5591,7 +5959,7 @@ func (x *RestoreSnapshotRequest) String() string {
 func (*RestoreSnapshotRequest) ProtoMessage() {}
 
 func (x *RestoreSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[77]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5604,7 +5972,7 @@ func (x *RestoreSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestoreSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*RestoreSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{77}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *RestoreSnapshotRequest) GetName() string {
@@ -5637,7 +6005,7 @@ type DownloadSnapshotRequest struct {
 
 func (x *DownloadSnapshotRequest) Reset() {
 	*x = DownloadSnapshotRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[78]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5649,7 +6017,7 @@ func (x *DownloadSnapshotRequest) String() string {
 func (*DownloadSnapshotRequest) ProtoMessage() {}
 
 func (x *DownloadSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[78]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5662,7 +6030,7 @@ func (x *DownloadSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownloadSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*DownloadSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{78}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *DownloadSnapshotRequest) GetName() string {
@@ -5681,7 +6049,7 @@ type SnapshotChunk struct {
 
 func (x *SnapshotChunk) Reset() {
 	*x = SnapshotChunk{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[79]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5693,7 +6061,7 @@ func (x *SnapshotChunk) String() string {
 func (*SnapshotChunk) ProtoMessage() {}
 
 func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[79]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5706,7 +6074,7 @@ func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotChunk.ProtoReflect.Descriptor instead.
 func (*SnapshotChunk) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{79}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *SnapshotChunk) GetData() []byte {
@@ -5726,7 +6094,7 @@ type UploadSnapshotRequest struct {
 
 func (x *UploadSnapshotRequest) Reset() {
 	*x = UploadSnapshotRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[80]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5738,7 +6106,7 @@ func (x *UploadSnapshotRequest) String() string {
 func (*UploadSnapshotRequest) ProtoMessage() {}
 
 func (x *UploadSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[80]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5751,7 +6119,7 @@ func (x *UploadSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*UploadSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{80}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *UploadSnapshotRequest) GetName() string {
@@ -6084,7 +6452,7 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\btotal_ms\x18\x04 \x01(\x01R\atotalMs\x12\x1d\n" +
 	"\n" +
 	"rewrite_ms\x18F \x01(\x01R\trewriteMs\x12\x19\n" +
-	"\btools_ms\x18G \x01(\x01R\atoolsMs\"\xe8\x03\n" +
+	"\btools_ms\x18G \x01(\x01R\atoolsMs\"\x91\x04\n" +
 	"\tAskAnswer\x12\x16\n" +
 	"\x06answer\x18\x01 \x01(\tR\x06answer\x122\n" +
 	"\tcitations\x18\x02 \x03(\v2\x14.sextant.v1.CitationR\tcitations\x120\n" +
@@ -6098,7 +6466,8 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\bmessages\x18I \x03(\v2\x17.sextant.v1.ChatMessageR\bmessages\x12#\n" +
 	"\rfinish_reason\x18J \x01(\tR\ffinishReason\x12\x1f\n" +
 	"\vtool_rounds\x18K \x01(\rR\n" +
-	"toolRounds\"_\n" +
+	"toolRounds\x12'\n" +
+	"\x0fconversation_id\x18L \x01(\tR\x0econversationId\"_\n" +
 	"\vAskResponse\x12\x16\n" +
 	"\x05token\x18\x01 \x01(\tH\x00R\x05token\x12/\n" +
 	"\x06answer\x18\x02 \x01(\v2\x15.sextant.v1.AskAnswerH\x00R\x06answerB\a\n" +
@@ -6129,7 +6498,7 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x1e\n" +
 	"\n" +
 	"parameters\x18\x03 \x01(\tR\n" +
-	"parameters\"\x88\x05\n" +
+	"parameters\"\xb1\x05\n" +
 	"\vChatRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -6151,7 +6520,33 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\arewrite\x18\r \x01(\x0e2\x17.sextant.v1.RewriteModeR\arewrite\x12*\n" +
 	"\x05tools\x18\x0e \x01(\x0e2\x14.sextant.v1.ToolModeR\x05tools\x12<\n" +
 	"\tfunctions\x18\x0f \x03(\v2\x1e.sextant.v1.FunctionDefinitionR\tfunctions\x12&\n" +
-	"\x0fmax_tool_rounds\x18\x10 \x01(\rR\rmaxToolRounds\"x\n" +
+	"\x0fmax_tool_rounds\x18\x10 \x01(\rR\rmaxToolRounds\x12'\n" +
+	"\x0fconversation_id\x18F \x01(\tR\x0econversationId\"\xb2\x01\n" +
+	"\x10ConversationInfo\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x02 \x01(\tR\n" +
+	"collection\x12\x1a\n" +
+	"\bmessages\x18\x03 \x01(\rR\bmessages\x12\x14\n" +
+	"\x05bytes\x18\x04 \x01(\x04R\x05bytes\x12\x1d\n" +
+	"\n" +
+	"created_ms\x18\x05 \x01(\x03R\tcreatedMs\x12\x1d\n" +
+	"\n" +
+	"updated_ms\x18\x06 \x01(\x03R\tupdatedMs\":\n" +
+	"\x18ListConversationsRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\"_\n" +
+	"\x19ListConversationsResponse\x12B\n" +
+	"\rconversations\x18\x01 \x03(\v2\x1c.sextant.v1.ConversationInfoR\rconversations\"A\n" +
+	"\x16GetConversationRequest\x12'\n" +
+	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\"u\n" +
+	"\fConversation\x120\n" +
+	"\x04info\x18\x01 \x01(\v2\x1c.sextant.v1.ConversationInfoR\x04info\x123\n" +
+	"\bmessages\x18\x02 \x03(\v2\x17.sextant.v1.ChatMessageR\bmessages\"D\n" +
+	"\x19DeleteConversationRequest\x12'\n" +
+	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\"\x1c\n" +
+	"\x1aDeleteConversationResponse\"x\n" +
 	"\x0eGetManyRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -6284,7 +6679,7 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\x11REWRITE_MODE_AUTO\x10\x01\x12\x16\n" +
 	"\x12REWRITE_MODE_MODEL\x10\x02\x12\x1a\n" +
 	"\x16REWRITE_MODE_HEURISTIC\x10\x03\x12\x14\n" +
-	"\x10REWRITE_MODE_OFF\x10\x042\xb0\x14\n" +
+	"\x10REWRITE_MODE_OFF\x10\x042\xc8\x16\n" +
 	"\aSextant\x12K\n" +
 	"\n" +
 	"ServerInfo\x12\x1d.sextant.v1.ServerInfoRequest\x1a\x1e.sextant.v1.ServerInfoResponse\x12S\n" +
@@ -6321,7 +6716,10 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\x0eDeleteSnapshot\x12!.sextant.v1.DeleteSnapshotRequest\x1a\".sextant.v1.DeleteSnapshotResponse\x12Q\n" +
 	"\x0fRestoreSnapshot\x12\".sextant.v1.RestoreSnapshotRequest\x1a\x1a.sextant.v1.CollectionInfo\x12T\n" +
 	"\x10DownloadSnapshot\x12#.sextant.v1.DownloadSnapshotRequest\x1a\x19.sextant.v1.SnapshotChunk0\x01\x12O\n" +
-	"\x0eUploadSnapshot\x12!.sextant.v1.UploadSnapshotRequest\x1a\x18.sextant.v1.SnapshotInfo(\x01B?P\x01Z;github.com/sextant-db/sextant/client/go/sextantpb;sextantpbb\x06proto3"
+	"\x0eUploadSnapshot\x12!.sextant.v1.UploadSnapshotRequest\x1a\x18.sextant.v1.SnapshotInfo(\x01\x12`\n" +
+	"\x11ListConversations\x12$.sextant.v1.ListConversationsRequest\x1a%.sextant.v1.ListConversationsResponse\x12O\n" +
+	"\x0fGetConversation\x12\".sextant.v1.GetConversationRequest\x1a\x18.sextant.v1.Conversation\x12c\n" +
+	"\x12DeleteConversation\x12%.sextant.v1.DeleteConversationRequest\x1a&.sextant.v1.DeleteConversationResponseB?P\x01Z;github.com/sextant-db/sextant/client/go/sextantpb;sextantpbb\x06proto3"
 
 var (
 	file_sextant_v1_sextant_proto_rawDescOnce sync.Once
@@ -6336,95 +6734,102 @@ func file_sextant_v1_sextant_proto_rawDescGZIP() []byte {
 }
 
 var file_sextant_v1_sextant_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_sextant_v1_sextant_proto_msgTypes = make([]protoimpl.MessageInfo, 81)
+var file_sextant_v1_sextant_proto_msgTypes = make([]protoimpl.MessageInfo, 88)
 var file_sextant_v1_sextant_proto_goTypes = []any{
-	(Metric)(0),                       // 0: sextant.v1.Metric
-	(PayloadFieldType)(0),             // 1: sextant.v1.PayloadFieldType
-	(IndexState)(0),                   // 2: sextant.v1.IndexState
-	(ToolMode)(0),                     // 3: sextant.v1.ToolMode
-	(RewriteMode)(0),                  // 4: sextant.v1.RewriteMode
-	(SearchPlan_Kind)(0),              // 5: sextant.v1.SearchPlan.Kind
-	(*PointId)(nil),                   // 6: sextant.v1.PointId
-	(*IndexSpec)(nil),                 // 7: sextant.v1.IndexSpec
-	(*PayloadIndex)(nil),              // 8: sextant.v1.PayloadIndex
-	(*CollectionInfo)(nil),            // 9: sextant.v1.CollectionInfo
-	(*Point)(nil),                     // 10: sextant.v1.Point
-	(*ServerInfoRequest)(nil),         // 11: sextant.v1.ServerInfoRequest
-	(*ServerInfoResponse)(nil),        // 12: sextant.v1.ServerInfoResponse
-	(*CreateCollectionRequest)(nil),   // 13: sextant.v1.CreateCollectionRequest
-	(*TextField)(nil),                 // 14: sextant.v1.TextField
-	(*DescribeCollectionRequest)(nil), // 15: sextant.v1.DescribeCollectionRequest
-	(*ListCollectionsRequest)(nil),    // 16: sextant.v1.ListCollectionsRequest
-	(*ListCollectionsResponse)(nil),   // 17: sextant.v1.ListCollectionsResponse
-	(*DropCollectionRequest)(nil),     // 18: sextant.v1.DropCollectionRequest
-	(*DropCollectionResponse)(nil),    // 19: sextant.v1.DropCollectionResponse
-	(*SetIndexRequest)(nil),           // 20: sextant.v1.SetIndexRequest
-	(*WaitForIndexRequest)(nil),       // 21: sextant.v1.WaitForIndexRequest
-	(*UpsertRequest)(nil),             // 22: sextant.v1.UpsertRequest
-	(*UpsertResponse)(nil),            // 23: sextant.v1.UpsertResponse
-	(*UpsertProgress)(nil),            // 24: sextant.v1.UpsertProgress
-	(*GetRequest)(nil),                // 25: sextant.v1.GetRequest
-	(*PointIds)(nil),                  // 26: sextant.v1.PointIds
-	(*DeleteRequest)(nil),             // 27: sextant.v1.DeleteRequest
-	(*DeleteResponse)(nil),            // 28: sextant.v1.DeleteResponse
-	(*CountRequest)(nil),              // 29: sextant.v1.CountRequest
-	(*CountResponse)(nil),             // 30: sextant.v1.CountResponse
-	(*ScanRequest)(nil),               // 31: sextant.v1.ScanRequest
-	(*ScanResponse)(nil),              // 32: sextant.v1.ScanResponse
-	(*SearchParams)(nil),              // 33: sextant.v1.SearchParams
-	(*FusionParams)(nil),              // 34: sextant.v1.FusionParams
-	(*MmrParams)(nil),                 // 35: sextant.v1.MmrParams
-	(*Hit)(nil),                       // 36: sextant.v1.Hit
-	(*SearchPlan)(nil),                // 37: sextant.v1.SearchPlan
-	(*SearchRequest)(nil),             // 38: sextant.v1.SearchRequest
-	(*SearchResponse)(nil),            // 39: sextant.v1.SearchResponse
-	(*SearchBatchRequest)(nil),        // 40: sextant.v1.SearchBatchRequest
-	(*SearchBatchResponse)(nil),       // 41: sextant.v1.SearchBatchResponse
-	(*EmbedderConfig)(nil),            // 42: sextant.v1.EmbedderConfig
-	(*ChunkingConfig)(nil),            // 43: sextant.v1.ChunkingConfig
-	(*TextOptions)(nil),               // 44: sextant.v1.TextOptions
-	(*Document)(nil),                  // 45: sextant.v1.Document
-	(*IngestDocumentsRequest)(nil),    // 46: sextant.v1.IngestDocumentsRequest
-	(*IngestProgress)(nil),            // 47: sextant.v1.IngestProgress
-	(*DeleteDocumentsRequest)(nil),    // 48: sextant.v1.DeleteDocumentsRequest
-	(*DeleteDocumentsResponse)(nil),   // 49: sextant.v1.DeleteDocumentsResponse
-	(*EmbedRequest)(nil),              // 50: sextant.v1.EmbedRequest
-	(*EmbedResponse)(nil),             // 51: sextant.v1.EmbedResponse
-	(*AskRequest)(nil),                // 52: sextant.v1.AskRequest
-	(*Citation)(nil),                  // 53: sextant.v1.Citation
-	(*AskTimings)(nil),                // 54: sextant.v1.AskTimings
-	(*AskAnswer)(nil),                 // 55: sextant.v1.AskAnswer
-	(*AskResponse)(nil),               // 56: sextant.v1.AskResponse
-	(*GenerationSettings)(nil),        // 57: sextant.v1.GenerationSettings
-	(*ToolCall)(nil),                  // 58: sextant.v1.ToolCall
-	(*ChatMessage)(nil),               // 59: sextant.v1.ChatMessage
-	(*FunctionDefinition)(nil),        // 60: sextant.v1.FunctionDefinition
-	(*ChatRequest)(nil),               // 61: sextant.v1.ChatRequest
-	(*GetManyRequest)(nil),            // 62: sextant.v1.GetManyRequest
-	(*GetManyResponse)(nil),           // 63: sextant.v1.GetManyResponse
-	(*SetPayloadRequest)(nil),         // 64: sextant.v1.SetPayloadRequest
-	(*DeletePayloadKeysRequest)(nil),  // 65: sextant.v1.DeletePayloadKeysRequest
-	(*UpdateVectorsRequest)(nil),      // 66: sextant.v1.UpdateVectorsRequest
-	(*UpdateResponse)(nil),            // 67: sextant.v1.UpdateResponse
-	(*CreateAliasRequest)(nil),        // 68: sextant.v1.CreateAliasRequest
-	(*DeleteAliasRequest)(nil),        // 69: sextant.v1.DeleteAliasRequest
-	(*AliasChange)(nil),               // 70: sextant.v1.AliasChange
-	(*UpdateAliasesRequest)(nil),      // 71: sextant.v1.UpdateAliasesRequest
-	(*UpdateAliasesResponse)(nil),     // 72: sextant.v1.UpdateAliasesResponse
-	(*ListAliasesRequest)(nil),        // 73: sextant.v1.ListAliasesRequest
-	(*Alias)(nil),                     // 74: sextant.v1.Alias
-	(*ListAliasesResponse)(nil),       // 75: sextant.v1.ListAliasesResponse
-	(*SnapshotCollection)(nil),        // 76: sextant.v1.SnapshotCollection
-	(*SnapshotInfo)(nil),              // 77: sextant.v1.SnapshotInfo
-	(*CreateSnapshotRequest)(nil),     // 78: sextant.v1.CreateSnapshotRequest
-	(*ListSnapshotsRequest)(nil),      // 79: sextant.v1.ListSnapshotsRequest
-	(*ListSnapshotsResponse)(nil),     // 80: sextant.v1.ListSnapshotsResponse
-	(*DeleteSnapshotRequest)(nil),     // 81: sextant.v1.DeleteSnapshotRequest
-	(*DeleteSnapshotResponse)(nil),    // 82: sextant.v1.DeleteSnapshotResponse
-	(*RestoreSnapshotRequest)(nil),    // 83: sextant.v1.RestoreSnapshotRequest
-	(*DownloadSnapshotRequest)(nil),   // 84: sextant.v1.DownloadSnapshotRequest
-	(*SnapshotChunk)(nil),             // 85: sextant.v1.SnapshotChunk
-	(*UploadSnapshotRequest)(nil),     // 86: sextant.v1.UploadSnapshotRequest
+	(Metric)(0),                        // 0: sextant.v1.Metric
+	(PayloadFieldType)(0),              // 1: sextant.v1.PayloadFieldType
+	(IndexState)(0),                    // 2: sextant.v1.IndexState
+	(ToolMode)(0),                      // 3: sextant.v1.ToolMode
+	(RewriteMode)(0),                   // 4: sextant.v1.RewriteMode
+	(SearchPlan_Kind)(0),               // 5: sextant.v1.SearchPlan.Kind
+	(*PointId)(nil),                    // 6: sextant.v1.PointId
+	(*IndexSpec)(nil),                  // 7: sextant.v1.IndexSpec
+	(*PayloadIndex)(nil),               // 8: sextant.v1.PayloadIndex
+	(*CollectionInfo)(nil),             // 9: sextant.v1.CollectionInfo
+	(*Point)(nil),                      // 10: sextant.v1.Point
+	(*ServerInfoRequest)(nil),          // 11: sextant.v1.ServerInfoRequest
+	(*ServerInfoResponse)(nil),         // 12: sextant.v1.ServerInfoResponse
+	(*CreateCollectionRequest)(nil),    // 13: sextant.v1.CreateCollectionRequest
+	(*TextField)(nil),                  // 14: sextant.v1.TextField
+	(*DescribeCollectionRequest)(nil),  // 15: sextant.v1.DescribeCollectionRequest
+	(*ListCollectionsRequest)(nil),     // 16: sextant.v1.ListCollectionsRequest
+	(*ListCollectionsResponse)(nil),    // 17: sextant.v1.ListCollectionsResponse
+	(*DropCollectionRequest)(nil),      // 18: sextant.v1.DropCollectionRequest
+	(*DropCollectionResponse)(nil),     // 19: sextant.v1.DropCollectionResponse
+	(*SetIndexRequest)(nil),            // 20: sextant.v1.SetIndexRequest
+	(*WaitForIndexRequest)(nil),        // 21: sextant.v1.WaitForIndexRequest
+	(*UpsertRequest)(nil),              // 22: sextant.v1.UpsertRequest
+	(*UpsertResponse)(nil),             // 23: sextant.v1.UpsertResponse
+	(*UpsertProgress)(nil),             // 24: sextant.v1.UpsertProgress
+	(*GetRequest)(nil),                 // 25: sextant.v1.GetRequest
+	(*PointIds)(nil),                   // 26: sextant.v1.PointIds
+	(*DeleteRequest)(nil),              // 27: sextant.v1.DeleteRequest
+	(*DeleteResponse)(nil),             // 28: sextant.v1.DeleteResponse
+	(*CountRequest)(nil),               // 29: sextant.v1.CountRequest
+	(*CountResponse)(nil),              // 30: sextant.v1.CountResponse
+	(*ScanRequest)(nil),                // 31: sextant.v1.ScanRequest
+	(*ScanResponse)(nil),               // 32: sextant.v1.ScanResponse
+	(*SearchParams)(nil),               // 33: sextant.v1.SearchParams
+	(*FusionParams)(nil),               // 34: sextant.v1.FusionParams
+	(*MmrParams)(nil),                  // 35: sextant.v1.MmrParams
+	(*Hit)(nil),                        // 36: sextant.v1.Hit
+	(*SearchPlan)(nil),                 // 37: sextant.v1.SearchPlan
+	(*SearchRequest)(nil),              // 38: sextant.v1.SearchRequest
+	(*SearchResponse)(nil),             // 39: sextant.v1.SearchResponse
+	(*SearchBatchRequest)(nil),         // 40: sextant.v1.SearchBatchRequest
+	(*SearchBatchResponse)(nil),        // 41: sextant.v1.SearchBatchResponse
+	(*EmbedderConfig)(nil),             // 42: sextant.v1.EmbedderConfig
+	(*ChunkingConfig)(nil),             // 43: sextant.v1.ChunkingConfig
+	(*TextOptions)(nil),                // 44: sextant.v1.TextOptions
+	(*Document)(nil),                   // 45: sextant.v1.Document
+	(*IngestDocumentsRequest)(nil),     // 46: sextant.v1.IngestDocumentsRequest
+	(*IngestProgress)(nil),             // 47: sextant.v1.IngestProgress
+	(*DeleteDocumentsRequest)(nil),     // 48: sextant.v1.DeleteDocumentsRequest
+	(*DeleteDocumentsResponse)(nil),    // 49: sextant.v1.DeleteDocumentsResponse
+	(*EmbedRequest)(nil),               // 50: sextant.v1.EmbedRequest
+	(*EmbedResponse)(nil),              // 51: sextant.v1.EmbedResponse
+	(*AskRequest)(nil),                 // 52: sextant.v1.AskRequest
+	(*Citation)(nil),                   // 53: sextant.v1.Citation
+	(*AskTimings)(nil),                 // 54: sextant.v1.AskTimings
+	(*AskAnswer)(nil),                  // 55: sextant.v1.AskAnswer
+	(*AskResponse)(nil),                // 56: sextant.v1.AskResponse
+	(*GenerationSettings)(nil),         // 57: sextant.v1.GenerationSettings
+	(*ToolCall)(nil),                   // 58: sextant.v1.ToolCall
+	(*ChatMessage)(nil),                // 59: sextant.v1.ChatMessage
+	(*FunctionDefinition)(nil),         // 60: sextant.v1.FunctionDefinition
+	(*ChatRequest)(nil),                // 61: sextant.v1.ChatRequest
+	(*ConversationInfo)(nil),           // 62: sextant.v1.ConversationInfo
+	(*ListConversationsRequest)(nil),   // 63: sextant.v1.ListConversationsRequest
+	(*ListConversationsResponse)(nil),  // 64: sextant.v1.ListConversationsResponse
+	(*GetConversationRequest)(nil),     // 65: sextant.v1.GetConversationRequest
+	(*Conversation)(nil),               // 66: sextant.v1.Conversation
+	(*DeleteConversationRequest)(nil),  // 67: sextant.v1.DeleteConversationRequest
+	(*DeleteConversationResponse)(nil), // 68: sextant.v1.DeleteConversationResponse
+	(*GetManyRequest)(nil),             // 69: sextant.v1.GetManyRequest
+	(*GetManyResponse)(nil),            // 70: sextant.v1.GetManyResponse
+	(*SetPayloadRequest)(nil),          // 71: sextant.v1.SetPayloadRequest
+	(*DeletePayloadKeysRequest)(nil),   // 72: sextant.v1.DeletePayloadKeysRequest
+	(*UpdateVectorsRequest)(nil),       // 73: sextant.v1.UpdateVectorsRequest
+	(*UpdateResponse)(nil),             // 74: sextant.v1.UpdateResponse
+	(*CreateAliasRequest)(nil),         // 75: sextant.v1.CreateAliasRequest
+	(*DeleteAliasRequest)(nil),         // 76: sextant.v1.DeleteAliasRequest
+	(*AliasChange)(nil),                // 77: sextant.v1.AliasChange
+	(*UpdateAliasesRequest)(nil),       // 78: sextant.v1.UpdateAliasesRequest
+	(*UpdateAliasesResponse)(nil),      // 79: sextant.v1.UpdateAliasesResponse
+	(*ListAliasesRequest)(nil),         // 80: sextant.v1.ListAliasesRequest
+	(*Alias)(nil),                      // 81: sextant.v1.Alias
+	(*ListAliasesResponse)(nil),        // 82: sextant.v1.ListAliasesResponse
+	(*SnapshotCollection)(nil),         // 83: sextant.v1.SnapshotCollection
+	(*SnapshotInfo)(nil),               // 84: sextant.v1.SnapshotInfo
+	(*CreateSnapshotRequest)(nil),      // 85: sextant.v1.CreateSnapshotRequest
+	(*ListSnapshotsRequest)(nil),       // 86: sextant.v1.ListSnapshotsRequest
+	(*ListSnapshotsResponse)(nil),      // 87: sextant.v1.ListSnapshotsResponse
+	(*DeleteSnapshotRequest)(nil),      // 88: sextant.v1.DeleteSnapshotRequest
+	(*DeleteSnapshotResponse)(nil),     // 89: sextant.v1.DeleteSnapshotResponse
+	(*RestoreSnapshotRequest)(nil),     // 90: sextant.v1.RestoreSnapshotRequest
+	(*DownloadSnapshotRequest)(nil),    // 91: sextant.v1.DownloadSnapshotRequest
+	(*SnapshotChunk)(nil),              // 92: sextant.v1.SnapshotChunk
+	(*UploadSnapshotRequest)(nil),      // 93: sextant.v1.UploadSnapshotRequest
 }
 var file_sextant_v1_sextant_proto_depIdxs = []int32{
 	1,  // 0: sextant.v1.PayloadIndex.type:type_name -> sextant.v1.PayloadFieldType
@@ -6472,92 +6877,101 @@ var file_sextant_v1_sextant_proto_depIdxs = []int32{
 	4,  // 42: sextant.v1.ChatRequest.rewrite:type_name -> sextant.v1.RewriteMode
 	3,  // 43: sextant.v1.ChatRequest.tools:type_name -> sextant.v1.ToolMode
 	60, // 44: sextant.v1.ChatRequest.functions:type_name -> sextant.v1.FunctionDefinition
-	6,  // 45: sextant.v1.GetManyRequest.ids:type_name -> sextant.v1.PointId
-	10, // 46: sextant.v1.GetManyResponse.points:type_name -> sextant.v1.Point
-	6,  // 47: sextant.v1.GetManyResponse.missing:type_name -> sextant.v1.PointId
-	26, // 48: sextant.v1.SetPayloadRequest.ids:type_name -> sextant.v1.PointIds
-	26, // 49: sextant.v1.DeletePayloadKeysRequest.ids:type_name -> sextant.v1.PointIds
-	10, // 50: sextant.v1.UpdateVectorsRequest.points:type_name -> sextant.v1.Point
-	68, // 51: sextant.v1.AliasChange.create_alias:type_name -> sextant.v1.CreateAliasRequest
-	69, // 52: sextant.v1.AliasChange.delete_alias:type_name -> sextant.v1.DeleteAliasRequest
-	70, // 53: sextant.v1.UpdateAliasesRequest.changes:type_name -> sextant.v1.AliasChange
-	74, // 54: sextant.v1.ListAliasesResponse.aliases:type_name -> sextant.v1.Alias
-	0,  // 55: sextant.v1.SnapshotCollection.metric:type_name -> sextant.v1.Metric
-	76, // 56: sextant.v1.SnapshotInfo.collections:type_name -> sextant.v1.SnapshotCollection
-	77, // 57: sextant.v1.ListSnapshotsResponse.snapshots:type_name -> sextant.v1.SnapshotInfo
-	11, // 58: sextant.v1.Sextant.ServerInfo:input_type -> sextant.v1.ServerInfoRequest
-	13, // 59: sextant.v1.Sextant.CreateCollection:input_type -> sextant.v1.CreateCollectionRequest
-	15, // 60: sextant.v1.Sextant.DescribeCollection:input_type -> sextant.v1.DescribeCollectionRequest
-	16, // 61: sextant.v1.Sextant.ListCollections:input_type -> sextant.v1.ListCollectionsRequest
-	18, // 62: sextant.v1.Sextant.DropCollection:input_type -> sextant.v1.DropCollectionRequest
-	20, // 63: sextant.v1.Sextant.SetIndex:input_type -> sextant.v1.SetIndexRequest
-	21, // 64: sextant.v1.Sextant.WaitForIndex:input_type -> sextant.v1.WaitForIndexRequest
-	22, // 65: sextant.v1.Sextant.Upsert:input_type -> sextant.v1.UpsertRequest
-	22, // 66: sextant.v1.Sextant.UpsertStream:input_type -> sextant.v1.UpsertRequest
-	25, // 67: sextant.v1.Sextant.Get:input_type -> sextant.v1.GetRequest
-	27, // 68: sextant.v1.Sextant.Delete:input_type -> sextant.v1.DeleteRequest
-	29, // 69: sextant.v1.Sextant.Count:input_type -> sextant.v1.CountRequest
-	31, // 70: sextant.v1.Sextant.Scan:input_type -> sextant.v1.ScanRequest
-	38, // 71: sextant.v1.Sextant.Search:input_type -> sextant.v1.SearchRequest
-	40, // 72: sextant.v1.Sextant.SearchBatch:input_type -> sextant.v1.SearchBatchRequest
-	46, // 73: sextant.v1.Sextant.IngestDocuments:input_type -> sextant.v1.IngestDocumentsRequest
-	48, // 74: sextant.v1.Sextant.DeleteDocuments:input_type -> sextant.v1.DeleteDocumentsRequest
-	50, // 75: sextant.v1.Sextant.Embed:input_type -> sextant.v1.EmbedRequest
-	52, // 76: sextant.v1.Sextant.Ask:input_type -> sextant.v1.AskRequest
-	61, // 77: sextant.v1.Sextant.Chat:input_type -> sextant.v1.ChatRequest
-	62, // 78: sextant.v1.Sextant.GetMany:input_type -> sextant.v1.GetManyRequest
-	64, // 79: sextant.v1.Sextant.SetPayload:input_type -> sextant.v1.SetPayloadRequest
-	65, // 80: sextant.v1.Sextant.DeletePayloadKeys:input_type -> sextant.v1.DeletePayloadKeysRequest
-	66, // 81: sextant.v1.Sextant.UpdateVectors:input_type -> sextant.v1.UpdateVectorsRequest
-	68, // 82: sextant.v1.Sextant.CreateAlias:input_type -> sextant.v1.CreateAliasRequest
-	69, // 83: sextant.v1.Sextant.DeleteAlias:input_type -> sextant.v1.DeleteAliasRequest
-	73, // 84: sextant.v1.Sextant.ListAliases:input_type -> sextant.v1.ListAliasesRequest
-	71, // 85: sextant.v1.Sextant.UpdateAliases:input_type -> sextant.v1.UpdateAliasesRequest
-	78, // 86: sextant.v1.Sextant.CreateSnapshot:input_type -> sextant.v1.CreateSnapshotRequest
-	79, // 87: sextant.v1.Sextant.ListSnapshots:input_type -> sextant.v1.ListSnapshotsRequest
-	81, // 88: sextant.v1.Sextant.DeleteSnapshot:input_type -> sextant.v1.DeleteSnapshotRequest
-	83, // 89: sextant.v1.Sextant.RestoreSnapshot:input_type -> sextant.v1.RestoreSnapshotRequest
-	84, // 90: sextant.v1.Sextant.DownloadSnapshot:input_type -> sextant.v1.DownloadSnapshotRequest
-	86, // 91: sextant.v1.Sextant.UploadSnapshot:input_type -> sextant.v1.UploadSnapshotRequest
-	12, // 92: sextant.v1.Sextant.ServerInfo:output_type -> sextant.v1.ServerInfoResponse
-	9,  // 93: sextant.v1.Sextant.CreateCollection:output_type -> sextant.v1.CollectionInfo
-	9,  // 94: sextant.v1.Sextant.DescribeCollection:output_type -> sextant.v1.CollectionInfo
-	17, // 95: sextant.v1.Sextant.ListCollections:output_type -> sextant.v1.ListCollectionsResponse
-	19, // 96: sextant.v1.Sextant.DropCollection:output_type -> sextant.v1.DropCollectionResponse
-	9,  // 97: sextant.v1.Sextant.SetIndex:output_type -> sextant.v1.CollectionInfo
-	9,  // 98: sextant.v1.Sextant.WaitForIndex:output_type -> sextant.v1.CollectionInfo
-	23, // 99: sextant.v1.Sextant.Upsert:output_type -> sextant.v1.UpsertResponse
-	24, // 100: sextant.v1.Sextant.UpsertStream:output_type -> sextant.v1.UpsertProgress
-	10, // 101: sextant.v1.Sextant.Get:output_type -> sextant.v1.Point
-	28, // 102: sextant.v1.Sextant.Delete:output_type -> sextant.v1.DeleteResponse
-	30, // 103: sextant.v1.Sextant.Count:output_type -> sextant.v1.CountResponse
-	32, // 104: sextant.v1.Sextant.Scan:output_type -> sextant.v1.ScanResponse
-	39, // 105: sextant.v1.Sextant.Search:output_type -> sextant.v1.SearchResponse
-	41, // 106: sextant.v1.Sextant.SearchBatch:output_type -> sextant.v1.SearchBatchResponse
-	47, // 107: sextant.v1.Sextant.IngestDocuments:output_type -> sextant.v1.IngestProgress
-	49, // 108: sextant.v1.Sextant.DeleteDocuments:output_type -> sextant.v1.DeleteDocumentsResponse
-	51, // 109: sextant.v1.Sextant.Embed:output_type -> sextant.v1.EmbedResponse
-	56, // 110: sextant.v1.Sextant.Ask:output_type -> sextant.v1.AskResponse
-	56, // 111: sextant.v1.Sextant.Chat:output_type -> sextant.v1.AskResponse
-	63, // 112: sextant.v1.Sextant.GetMany:output_type -> sextant.v1.GetManyResponse
-	67, // 113: sextant.v1.Sextant.SetPayload:output_type -> sextant.v1.UpdateResponse
-	67, // 114: sextant.v1.Sextant.DeletePayloadKeys:output_type -> sextant.v1.UpdateResponse
-	67, // 115: sextant.v1.Sextant.UpdateVectors:output_type -> sextant.v1.UpdateResponse
-	72, // 116: sextant.v1.Sextant.CreateAlias:output_type -> sextant.v1.UpdateAliasesResponse
-	72, // 117: sextant.v1.Sextant.DeleteAlias:output_type -> sextant.v1.UpdateAliasesResponse
-	75, // 118: sextant.v1.Sextant.ListAliases:output_type -> sextant.v1.ListAliasesResponse
-	72, // 119: sextant.v1.Sextant.UpdateAliases:output_type -> sextant.v1.UpdateAliasesResponse
-	77, // 120: sextant.v1.Sextant.CreateSnapshot:output_type -> sextant.v1.SnapshotInfo
-	80, // 121: sextant.v1.Sextant.ListSnapshots:output_type -> sextant.v1.ListSnapshotsResponse
-	82, // 122: sextant.v1.Sextant.DeleteSnapshot:output_type -> sextant.v1.DeleteSnapshotResponse
-	9,  // 123: sextant.v1.Sextant.RestoreSnapshot:output_type -> sextant.v1.CollectionInfo
-	85, // 124: sextant.v1.Sextant.DownloadSnapshot:output_type -> sextant.v1.SnapshotChunk
-	77, // 125: sextant.v1.Sextant.UploadSnapshot:output_type -> sextant.v1.SnapshotInfo
-	92, // [92:126] is the sub-list for method output_type
-	58, // [58:92] is the sub-list for method input_type
-	58, // [58:58] is the sub-list for extension type_name
-	58, // [58:58] is the sub-list for extension extendee
-	0,  // [0:58] is the sub-list for field type_name
+	62, // 45: sextant.v1.ListConversationsResponse.conversations:type_name -> sextant.v1.ConversationInfo
+	62, // 46: sextant.v1.Conversation.info:type_name -> sextant.v1.ConversationInfo
+	59, // 47: sextant.v1.Conversation.messages:type_name -> sextant.v1.ChatMessage
+	6,  // 48: sextant.v1.GetManyRequest.ids:type_name -> sextant.v1.PointId
+	10, // 49: sextant.v1.GetManyResponse.points:type_name -> sextant.v1.Point
+	6,  // 50: sextant.v1.GetManyResponse.missing:type_name -> sextant.v1.PointId
+	26, // 51: sextant.v1.SetPayloadRequest.ids:type_name -> sextant.v1.PointIds
+	26, // 52: sextant.v1.DeletePayloadKeysRequest.ids:type_name -> sextant.v1.PointIds
+	10, // 53: sextant.v1.UpdateVectorsRequest.points:type_name -> sextant.v1.Point
+	75, // 54: sextant.v1.AliasChange.create_alias:type_name -> sextant.v1.CreateAliasRequest
+	76, // 55: sextant.v1.AliasChange.delete_alias:type_name -> sextant.v1.DeleteAliasRequest
+	77, // 56: sextant.v1.UpdateAliasesRequest.changes:type_name -> sextant.v1.AliasChange
+	81, // 57: sextant.v1.ListAliasesResponse.aliases:type_name -> sextant.v1.Alias
+	0,  // 58: sextant.v1.SnapshotCollection.metric:type_name -> sextant.v1.Metric
+	83, // 59: sextant.v1.SnapshotInfo.collections:type_name -> sextant.v1.SnapshotCollection
+	84, // 60: sextant.v1.ListSnapshotsResponse.snapshots:type_name -> sextant.v1.SnapshotInfo
+	11, // 61: sextant.v1.Sextant.ServerInfo:input_type -> sextant.v1.ServerInfoRequest
+	13, // 62: sextant.v1.Sextant.CreateCollection:input_type -> sextant.v1.CreateCollectionRequest
+	15, // 63: sextant.v1.Sextant.DescribeCollection:input_type -> sextant.v1.DescribeCollectionRequest
+	16, // 64: sextant.v1.Sextant.ListCollections:input_type -> sextant.v1.ListCollectionsRequest
+	18, // 65: sextant.v1.Sextant.DropCollection:input_type -> sextant.v1.DropCollectionRequest
+	20, // 66: sextant.v1.Sextant.SetIndex:input_type -> sextant.v1.SetIndexRequest
+	21, // 67: sextant.v1.Sextant.WaitForIndex:input_type -> sextant.v1.WaitForIndexRequest
+	22, // 68: sextant.v1.Sextant.Upsert:input_type -> sextant.v1.UpsertRequest
+	22, // 69: sextant.v1.Sextant.UpsertStream:input_type -> sextant.v1.UpsertRequest
+	25, // 70: sextant.v1.Sextant.Get:input_type -> sextant.v1.GetRequest
+	27, // 71: sextant.v1.Sextant.Delete:input_type -> sextant.v1.DeleteRequest
+	29, // 72: sextant.v1.Sextant.Count:input_type -> sextant.v1.CountRequest
+	31, // 73: sextant.v1.Sextant.Scan:input_type -> sextant.v1.ScanRequest
+	38, // 74: sextant.v1.Sextant.Search:input_type -> sextant.v1.SearchRequest
+	40, // 75: sextant.v1.Sextant.SearchBatch:input_type -> sextant.v1.SearchBatchRequest
+	46, // 76: sextant.v1.Sextant.IngestDocuments:input_type -> sextant.v1.IngestDocumentsRequest
+	48, // 77: sextant.v1.Sextant.DeleteDocuments:input_type -> sextant.v1.DeleteDocumentsRequest
+	50, // 78: sextant.v1.Sextant.Embed:input_type -> sextant.v1.EmbedRequest
+	52, // 79: sextant.v1.Sextant.Ask:input_type -> sextant.v1.AskRequest
+	61, // 80: sextant.v1.Sextant.Chat:input_type -> sextant.v1.ChatRequest
+	69, // 81: sextant.v1.Sextant.GetMany:input_type -> sextant.v1.GetManyRequest
+	71, // 82: sextant.v1.Sextant.SetPayload:input_type -> sextant.v1.SetPayloadRequest
+	72, // 83: sextant.v1.Sextant.DeletePayloadKeys:input_type -> sextant.v1.DeletePayloadKeysRequest
+	73, // 84: sextant.v1.Sextant.UpdateVectors:input_type -> sextant.v1.UpdateVectorsRequest
+	75, // 85: sextant.v1.Sextant.CreateAlias:input_type -> sextant.v1.CreateAliasRequest
+	76, // 86: sextant.v1.Sextant.DeleteAlias:input_type -> sextant.v1.DeleteAliasRequest
+	80, // 87: sextant.v1.Sextant.ListAliases:input_type -> sextant.v1.ListAliasesRequest
+	78, // 88: sextant.v1.Sextant.UpdateAliases:input_type -> sextant.v1.UpdateAliasesRequest
+	85, // 89: sextant.v1.Sextant.CreateSnapshot:input_type -> sextant.v1.CreateSnapshotRequest
+	86, // 90: sextant.v1.Sextant.ListSnapshots:input_type -> sextant.v1.ListSnapshotsRequest
+	88, // 91: sextant.v1.Sextant.DeleteSnapshot:input_type -> sextant.v1.DeleteSnapshotRequest
+	90, // 92: sextant.v1.Sextant.RestoreSnapshot:input_type -> sextant.v1.RestoreSnapshotRequest
+	91, // 93: sextant.v1.Sextant.DownloadSnapshot:input_type -> sextant.v1.DownloadSnapshotRequest
+	93, // 94: sextant.v1.Sextant.UploadSnapshot:input_type -> sextant.v1.UploadSnapshotRequest
+	63, // 95: sextant.v1.Sextant.ListConversations:input_type -> sextant.v1.ListConversationsRequest
+	65, // 96: sextant.v1.Sextant.GetConversation:input_type -> sextant.v1.GetConversationRequest
+	67, // 97: sextant.v1.Sextant.DeleteConversation:input_type -> sextant.v1.DeleteConversationRequest
+	12, // 98: sextant.v1.Sextant.ServerInfo:output_type -> sextant.v1.ServerInfoResponse
+	9,  // 99: sextant.v1.Sextant.CreateCollection:output_type -> sextant.v1.CollectionInfo
+	9,  // 100: sextant.v1.Sextant.DescribeCollection:output_type -> sextant.v1.CollectionInfo
+	17, // 101: sextant.v1.Sextant.ListCollections:output_type -> sextant.v1.ListCollectionsResponse
+	19, // 102: sextant.v1.Sextant.DropCollection:output_type -> sextant.v1.DropCollectionResponse
+	9,  // 103: sextant.v1.Sextant.SetIndex:output_type -> sextant.v1.CollectionInfo
+	9,  // 104: sextant.v1.Sextant.WaitForIndex:output_type -> sextant.v1.CollectionInfo
+	23, // 105: sextant.v1.Sextant.Upsert:output_type -> sextant.v1.UpsertResponse
+	24, // 106: sextant.v1.Sextant.UpsertStream:output_type -> sextant.v1.UpsertProgress
+	10, // 107: sextant.v1.Sextant.Get:output_type -> sextant.v1.Point
+	28, // 108: sextant.v1.Sextant.Delete:output_type -> sextant.v1.DeleteResponse
+	30, // 109: sextant.v1.Sextant.Count:output_type -> sextant.v1.CountResponse
+	32, // 110: sextant.v1.Sextant.Scan:output_type -> sextant.v1.ScanResponse
+	39, // 111: sextant.v1.Sextant.Search:output_type -> sextant.v1.SearchResponse
+	41, // 112: sextant.v1.Sextant.SearchBatch:output_type -> sextant.v1.SearchBatchResponse
+	47, // 113: sextant.v1.Sextant.IngestDocuments:output_type -> sextant.v1.IngestProgress
+	49, // 114: sextant.v1.Sextant.DeleteDocuments:output_type -> sextant.v1.DeleteDocumentsResponse
+	51, // 115: sextant.v1.Sextant.Embed:output_type -> sextant.v1.EmbedResponse
+	56, // 116: sextant.v1.Sextant.Ask:output_type -> sextant.v1.AskResponse
+	56, // 117: sextant.v1.Sextant.Chat:output_type -> sextant.v1.AskResponse
+	70, // 118: sextant.v1.Sextant.GetMany:output_type -> sextant.v1.GetManyResponse
+	74, // 119: sextant.v1.Sextant.SetPayload:output_type -> sextant.v1.UpdateResponse
+	74, // 120: sextant.v1.Sextant.DeletePayloadKeys:output_type -> sextant.v1.UpdateResponse
+	74, // 121: sextant.v1.Sextant.UpdateVectors:output_type -> sextant.v1.UpdateResponse
+	79, // 122: sextant.v1.Sextant.CreateAlias:output_type -> sextant.v1.UpdateAliasesResponse
+	79, // 123: sextant.v1.Sextant.DeleteAlias:output_type -> sextant.v1.UpdateAliasesResponse
+	82, // 124: sextant.v1.Sextant.ListAliases:output_type -> sextant.v1.ListAliasesResponse
+	79, // 125: sextant.v1.Sextant.UpdateAliases:output_type -> sextant.v1.UpdateAliasesResponse
+	84, // 126: sextant.v1.Sextant.CreateSnapshot:output_type -> sextant.v1.SnapshotInfo
+	87, // 127: sextant.v1.Sextant.ListSnapshots:output_type -> sextant.v1.ListSnapshotsResponse
+	89, // 128: sextant.v1.Sextant.DeleteSnapshot:output_type -> sextant.v1.DeleteSnapshotResponse
+	9,  // 129: sextant.v1.Sextant.RestoreSnapshot:output_type -> sextant.v1.CollectionInfo
+	92, // 130: sextant.v1.Sextant.DownloadSnapshot:output_type -> sextant.v1.SnapshotChunk
+	84, // 131: sextant.v1.Sextant.UploadSnapshot:output_type -> sextant.v1.SnapshotInfo
+	64, // 132: sextant.v1.Sextant.ListConversations:output_type -> sextant.v1.ListConversationsResponse
+	66, // 133: sextant.v1.Sextant.GetConversation:output_type -> sextant.v1.Conversation
+	68, // 134: sextant.v1.Sextant.DeleteConversation:output_type -> sextant.v1.DeleteConversationResponse
+	98, // [98:135] is the sub-list for method output_type
+	61, // [61:98] is the sub-list for method input_type
+	61, // [61:61] is the sub-list for extension type_name
+	61, // [61:61] is the sub-list for extension extendee
+	0,  // [0:61] is the sub-list for field type_name
 }
 
 func init() { file_sextant_v1_sextant_proto_init() }
@@ -6580,15 +6994,15 @@ func file_sextant_v1_sextant_proto_init() {
 		(*AskResponse_Answer)(nil),
 	}
 	file_sextant_v1_sextant_proto_msgTypes[51].OneofWrappers = []any{}
-	file_sextant_v1_sextant_proto_msgTypes[58].OneofWrappers = []any{
+	file_sextant_v1_sextant_proto_msgTypes[65].OneofWrappers = []any{
 		(*SetPayloadRequest_Ids)(nil),
 		(*SetPayloadRequest_Filter)(nil),
 	}
-	file_sextant_v1_sextant_proto_msgTypes[59].OneofWrappers = []any{
+	file_sextant_v1_sextant_proto_msgTypes[66].OneofWrappers = []any{
 		(*DeletePayloadKeysRequest_Ids)(nil),
 		(*DeletePayloadKeysRequest_Filter)(nil),
 	}
-	file_sextant_v1_sextant_proto_msgTypes[64].OneofWrappers = []any{
+	file_sextant_v1_sextant_proto_msgTypes[71].OneofWrappers = []any{
 		(*AliasChange_CreateAlias)(nil),
 		(*AliasChange_DeleteAlias)(nil),
 	}
@@ -6598,7 +7012,7 @@ func file_sextant_v1_sextant_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sextant_v1_sextant_proto_rawDesc), len(file_sextant_v1_sextant_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   81,
+			NumMessages:   88,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -67,6 +67,9 @@ const (
 	Sextant_RestoreSnapshot_FullMethodName    = "/sextant.v1.Sextant/RestoreSnapshot"
 	Sextant_DownloadSnapshot_FullMethodName   = "/sextant.v1.Sextant/DownloadSnapshot"
 	Sextant_UploadSnapshot_FullMethodName     = "/sextant.v1.Sextant/UploadSnapshot"
+	Sextant_ListConversations_FullMethodName  = "/sextant.v1.Sextant/ListConversations"
+	Sextant_GetConversation_FullMethodName    = "/sextant.v1.Sextant/GetConversation"
+	Sextant_DeleteConversation_FullMethodName = "/sextant.v1.Sextant/DeleteConversation"
 )
 
 // SextantClient is the client API for Sextant service.
@@ -155,6 +158,11 @@ type SextantClient interface {
 	// An archive (as DownloadSnapshot sends) in pieces; stored as a new snapshot once complete and
 	// verified. DATA_LOSS for a truncated or damaged archive, and nothing is stored.
 	UploadSnapshot(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadSnapshotRequest, SnapshotInfo], error)
+	// Server-side conversations (docs/rag.md): the turns of ChatRequest.conversation_id, stored in
+	// the database. NOT_FOUND for an unknown id, INVALID_ARGUMENT for a malformed one.
+	ListConversations(ctx context.Context, in *ListConversationsRequest, opts ...grpc.CallOption) (*ListConversationsResponse, error)
+	GetConversation(ctx context.Context, in *GetConversationRequest, opts ...grpc.CallOption) (*Conversation, error)
+	DeleteConversation(ctx context.Context, in *DeleteConversationRequest, opts ...grpc.CallOption) (*DeleteConversationResponse, error)
 }
 
 type sextantClient struct {
@@ -541,6 +549,36 @@ func (c *sextantClient) UploadSnapshot(ctx context.Context, opts ...grpc.CallOpt
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Sextant_UploadSnapshotClient = grpc.ClientStreamingClient[UploadSnapshotRequest, SnapshotInfo]
 
+func (c *sextantClient) ListConversations(ctx context.Context, in *ListConversationsRequest, opts ...grpc.CallOption) (*ListConversationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListConversationsResponse)
+	err := c.cc.Invoke(ctx, Sextant_ListConversations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sextantClient) GetConversation(ctx context.Context, in *GetConversationRequest, opts ...grpc.CallOption) (*Conversation, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Conversation)
+	err := c.cc.Invoke(ctx, Sextant_GetConversation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *sextantClient) DeleteConversation(ctx context.Context, in *DeleteConversationRequest, opts ...grpc.CallOption) (*DeleteConversationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteConversationResponse)
+	err := c.cc.Invoke(ctx, Sextant_DeleteConversation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SextantServer is the server API for Sextant service.
 // All implementations must embed UnimplementedSextantServer
 // for forward compatibility.
@@ -627,6 +665,11 @@ type SextantServer interface {
 	// An archive (as DownloadSnapshot sends) in pieces; stored as a new snapshot once complete and
 	// verified. DATA_LOSS for a truncated or damaged archive, and nothing is stored.
 	UploadSnapshot(grpc.ClientStreamingServer[UploadSnapshotRequest, SnapshotInfo]) error
+	// Server-side conversations (docs/rag.md): the turns of ChatRequest.conversation_id, stored in
+	// the database. NOT_FOUND for an unknown id, INVALID_ARGUMENT for a malformed one.
+	ListConversations(context.Context, *ListConversationsRequest) (*ListConversationsResponse, error)
+	GetConversation(context.Context, *GetConversationRequest) (*Conversation, error)
+	DeleteConversation(context.Context, *DeleteConversationRequest) (*DeleteConversationResponse, error)
 	mustEmbedUnimplementedSextantServer()
 }
 
@@ -738,6 +781,15 @@ func (UnimplementedSextantServer) DownloadSnapshot(*DownloadSnapshotRequest, grp
 }
 func (UnimplementedSextantServer) UploadSnapshot(grpc.ClientStreamingServer[UploadSnapshotRequest, SnapshotInfo]) error {
 	return status.Errorf(codes.Unimplemented, "method UploadSnapshot not implemented")
+}
+func (UnimplementedSextantServer) ListConversations(context.Context, *ListConversationsRequest) (*ListConversationsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListConversations not implemented")
+}
+func (UnimplementedSextantServer) GetConversation(context.Context, *GetConversationRequest) (*Conversation, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetConversation not implemented")
+}
+func (UnimplementedSextantServer) DeleteConversation(context.Context, *DeleteConversationRequest) (*DeleteConversationResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DeleteConversation not implemented")
 }
 func (UnimplementedSextantServer) mustEmbedUnimplementedSextantServer() {}
 func (UnimplementedSextantServer) testEmbeddedByValue()                 {}
@@ -1318,6 +1370,60 @@ func _Sextant_UploadSnapshot_Handler(srv interface{}, stream grpc.ServerStream) 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Sextant_UploadSnapshotServer = grpc.ClientStreamingServer[UploadSnapshotRequest, SnapshotInfo]
 
+func _Sextant_ListConversations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListConversationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SextantServer).ListConversations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sextant_ListConversations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SextantServer).ListConversations(ctx, req.(*ListConversationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Sextant_GetConversation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetConversationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SextantServer).GetConversation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sextant_GetConversation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SextantServer).GetConversation(ctx, req.(*GetConversationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Sextant_DeleteConversation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteConversationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SextantServer).DeleteConversation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sextant_DeleteConversation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SextantServer).DeleteConversation(ctx, req.(*DeleteConversationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Sextant_ServiceDesc is the grpc.ServiceDesc for Sextant service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1436,6 +1542,18 @@ var Sextant_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RestoreSnapshot",
 			Handler:    _Sextant_RestoreSnapshot_Handler,
+		},
+		{
+			MethodName: "ListConversations",
+			Handler:    _Sextant_ListConversations_Handler,
+		},
+		{
+			MethodName: "GetConversation",
+			Handler:    _Sextant_GetConversation_Handler,
+		},
+		{
+			MethodName: "DeleteConversation",
+			Handler:    _Sextant_DeleteConversation_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

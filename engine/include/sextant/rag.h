@@ -455,6 +455,72 @@ class TextCollection {
   std::unique_ptr<Rep> rep_;
 };
 
+// ---------------------------------------------------------------- server-side conversations
+
+// What a conversation store keeps (docs/rag.md, "Server-side conversations").
+struct ConversationLimits {
+  // Messages kept per conversation: beyond it the oldest are dropped (a leading system message
+  // is kept), so a long conversation goes on within a rolling window.
+  uint32_t max_messages = 200;
+  // Bytes of message text (content, tool call arguments) a conversation may hold. A turn that
+  // would pass it is ResourceExhausted before anything is generated or stored.
+  uint64_t max_bytes = 1 << 20;
+  // Bytes of one message (a stored message is one point: below DatabaseOptions::max_payload_bytes).
+  uint32_t max_message_bytes = 48 * 1024;
+};
+
+struct ConversationInfo {
+  std::string id;
+  std::string collection;   // the text collection it talks to
+  uint32_t messages = 0;    // messages kept
+  uint64_t bytes = 0;       // their text
+  int64_t created_ms = 0;   // Unix time of the first turn, milliseconds
+  int64_t updated_ms = 0;   // of the last
+};
+
+struct Conversation {
+  ConversationInfo info;
+  std::vector<ChatMessage> messages;  // oldest first
+};
+
+// Conversations stored in the database itself, so a client continues one by id and they survive
+// a restart. They live in the reserved collection kConversationCollection (one point per message,
+// through the public Collection API), created by the first turn. `db` must outlive the store.
+// Thread-safe: turns of one conversation run one after the other (Chat holds the conversation's
+// lock from load to store); use one store per database.
+class ConversationStore {
+ public:
+  static constexpr std::string_view kConversationCollection = "sextant.conversations";
+
+  static StatusOr<std::unique_ptr<ConversationStore>> Open(Database& db, ConversationLimits limits = {});
+  ~ConversationStore();
+
+  // InvalidArgument unless `id` is 1..128 letters, digits, '_', '-', '.' or ':'.
+  static Status ValidateId(std::string_view id);
+
+  // One turn of conversation `id` on `collection`: the stored messages followed by `messages`
+  // (the new ones only: the user's question, or tool results) go to TextCollection::Chat; then
+  // `messages` and the answer's messages are appended. The conversation is created on its first
+  // turn. InvalidArgument for a bad id, a conversation of another collection, or a message over
+  // max_message_bytes; ResourceExhausted past max_bytes. Nothing is stored when the turn fails.
+  StatusOr<Answer> Chat(const TextCollection& collection, std::string_view id, std::span<const ChatMessage> messages,
+                        const ChatOptions& options, Generator& generator, const TokenCallback& on_token = nullptr);
+
+  // NotFound for an unknown id, InvalidArgument for a bad one.
+  StatusOr<Conversation> Get(std::string_view id) const;
+  // Every conversation (of `collection` when not empty), by id.
+  StatusOr<std::vector<ConversationInfo>> List(std::string_view collection = {}) const;
+  // NotFound for an unknown id, InvalidArgument for a bad one.
+  Status Delete(std::string_view id);
+
+  const ConversationLimits& limits() const;
+
+ private:
+  struct Rep;
+  explicit ConversationStore(std::unique_ptr<Rep> rep);
+  std::unique_ptr<Rep> rep_;
+};
+
 }  // namespace sextant::rag
 
 #endif  // SEXTANT_RAG_H_
