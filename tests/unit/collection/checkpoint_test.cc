@@ -1,7 +1,10 @@
 // A checkpoint copies the index under the collection's locks and fingerprints and writes it
 // outside them: a writer that arrives during a checkpoint does not queue behind it, so searches
 // (which queue behind a waiting writer) go on. A latch in the checkpoint shows it, not timing.
+#include <atomic>
 #include <chrono>
+#include <functional>
+#include <memory>
 #include <future>
 #include <set>
 #include <thread>
@@ -17,6 +20,18 @@ namespace {
 using ::sextant::testing::MustOpen;
 using ::sextant::testing::NumericIds;
 using ::sextant::testing::RandomVectors;
+
+// A checkpoint hook that signals `entered` when the first checkpoint reaches it and holds every
+// checkpoint there until `released`. A background checkpoint (after an index build, or by
+// Maintain) may reach the hook too, before or after the test's own: signalling twice threw
+// std::future_error inside the checkpoint, which then failed (seen once in CI's scalar pass).
+std::function<void()> PauseCheckpoints(std::promise<void>* entered, std::shared_future<void> released) {
+  auto signalled = std::make_shared<std::atomic<bool>>(false);
+  return [entered, released, signalled] {
+    if (!signalled->exchange(true)) entered->set_value();
+    released.wait();
+  };
+}
 using ::sextant::testing::TempDir;
 using namespace std::chrono_literals;
 
@@ -43,10 +58,7 @@ TEST(CheckpointOutsideLockTest, SearchesAndWritesCompleteWhileACheckpointRuns) {
 
     std::promise<void> entered, release;
     std::shared_future<void> released = release.get_future().share();
-    impl->SetCheckpointHookForTesting([&entered, released] {
-      entered.set_value();
-      released.wait();
-    });
+    impl->SetCheckpointHookForTesting(PauseCheckpoints(&entered, released));
     auto checkpoint = std::async(std::launch::async, [&] { return c->Checkpoint(); });
     ASSERT_EQ(entered.get_future().wait_for(120s), std::future_status::ready) << "the checkpoint never ran";
 
@@ -109,10 +121,7 @@ TEST(CheckpointOutsideLockTest, SlotsTheCopyHoldsAreNotReusedUntilItIsWritten) {
   ASSERT_NE(impl, nullptr);
   std::promise<void> entered, release, deleted;
   std::shared_future<void> released = release.get_future().share();
-  impl->SetCheckpointHookForTesting([&entered, released] {
-    entered.set_value();
-    released.wait();
-  });
+  impl->SetCheckpointHookForTesting(PauseCheckpoints(&entered, released));
   auto checkpoint = std::async(std::launch::async, [&] { return c->Checkpoint(); });
   ASSERT_EQ(entered.get_future().wait_for(120s), std::future_status::ready);
   auto churn = std::async(std::launch::async, [&]() -> Status {
