@@ -114,16 +114,23 @@ CONF
     for i in 0 1 2; do
       wait_port "${ports[$i]}" 30 || { echo "cluster.sh: nats-server $((i + 1)) did not start; see $dir/nats-$((i + 1))/nats.log" >&2; exit 1; }
     done
-    # JetStream is usable once every server's /healthz says so (its meta leader is elected).
+    # JetStream is usable once every server's /healthz says so, it has routes to the two others,
+    # and it knows the meta leader. (/healthz alone once passed with a server outside the cluster:
+    # the R3 bucket then found "no suitable peers for placement" for a minute.)
     for i in 0 1 2; do
       python3 - "${mports[$i]}" <<'PY' || { echo "cluster.sh: JetStream on nats-server $((i + 1)) did not become healthy" >&2; exit 1; }
-import sys, time, urllib.request
+import json, sys, time, urllib.request
+base = f"http://127.0.0.1:{sys.argv[1]}"
+def get(path):
+    with urllib.request.urlopen(base + path, timeout=2) as r:
+        return r.status, r.read()
 deadline = time.time() + 60
 while True:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/healthz", timeout=2) as r:
-            if r.status == 200:
-                break
+        if (get("/healthz")[0] == 200
+                and json.loads(get("/routez")[1]).get("num_routes", 0) >= 2
+                and json.loads(get("/jsz")[1]).get("meta_cluster", {}).get("leader")):
+            break
     except Exception:
         pass
     if time.time() > deadline:
