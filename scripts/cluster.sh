@@ -32,6 +32,30 @@ wait_port() {  # wait_port PORT SECONDS
 
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
+# What each nats-server says about its routes and the JetStream meta group, and its log's tail:
+# printed when the cluster does not come up, so that a failure in CI can be read afterwards.
+nats_report() {
+  local n port
+  for n in 1 2 3; do
+    [ -f "$dir/nats-$n/nats.conf" ] || continue
+    port=$(sed -n 's/^http: 127.0.0.1:\([0-9]*\)$/\1/p' "$dir/nats-$n/nats.conf")
+    echo "--- nats-server $n (pid $(cat "$dir/nats-$n/pid" 2>/dev/null), alive: $(alive "$dir/nats-$n/pid" && echo yes || echo no))"
+    python3 - "$port" <<'PY' || true
+import json, sys, urllib.request
+base = f"http://127.0.0.1:{sys.argv[1]}"
+try:
+    with urllib.request.urlopen(base + "/routez", timeout=2) as r:
+        routes = json.load(r).get("routes") or []
+    print("routes to:", sorted({x.get("remote_name", x.get("remote_id")) for x in routes}))
+    with urllib.request.urlopen(base + "/jsz", timeout=2) as r:
+        print("meta_cluster:", json.load(r).get("meta_cluster"))
+except Exception as e:
+    print("monitoring endpoint:", e)
+PY
+    tail -8 "$dir/nats-$n/nats.log" 2>/dev/null || true
+  done
+}
+
 start_node() {  # start_node N
   local n=$1 nd="$dir/node-$1"
   mkdir -p "$nd"
@@ -66,6 +90,7 @@ start_node_retry() {  # start_node_retry N
   done
   echo "cluster.sh: node $1 did not start; see $dir/node-$1/sextantd.log:" >&2
   tail -3 "$dir/node-$1/sextantd.log" >&2
+  nats_report >&2
   return 1
 }
 
@@ -96,6 +121,9 @@ case "$cmd" in
     urls=""
     for i in 0 1 2; do urls+="${urls:+,}nats://127.0.0.1:${ports[$i]}"; done
     echo "$urls" >"$dir/nats-urls"
+    # A name of its own for this cluster: tests start several clusters side by side on loopback,
+    # and servers of different clusters refuse each other's routes even if a port is reused.
+    cname="sextant_$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
     for i in 0 1 2; do
       nd="$dir/nats-$((i + 1))"
       mkdir -p "$nd"
@@ -106,7 +134,7 @@ listen: 127.0.0.1:${ports[$i]}
 http: 127.0.0.1:${mports[$i]}
 server_name: n$((i + 1))
 jetstream { store_dir: "$nd/js", sync_interval: always }
-cluster { name: sextant_local, listen: 127.0.0.1:${cports[$i]}, routes: [$routes] }
+cluster { name: $cname, listen: 127.0.0.1:${cports[$i]}, routes: [$routes] }
 CONF
       "$nats" -c "$nd/nats.conf" >>"$nd/nats.log" 2>&1 &
       echo $! >"$nd/pid"
@@ -114,22 +142,36 @@ CONF
     for i in 0 1 2; do
       wait_port "${ports[$i]}" 30 || { echo "cluster.sh: nats-server $((i + 1)) did not start; see $dir/nats-$((i + 1))/nats.log" >&2; exit 1; }
     done
-    # JetStream is usable once every server's /healthz says so, it has routes to the two others,
-    # and it knows the meta leader. (/healthz alone once passed with a server outside the cluster:
-    # the R3 bucket then found "no suitable peers for placement" for a minute.)
+    # JetStream is usable once every server's /healthz says so, it has routes to both others (routes
+    # come in pools of several connections per peer: count distinct peers), and it sees a meta group
+    # of three with a leader; the leader must see both followers current. (/healthz alone, and later
+    # a count of route connections, once passed with a server outside the group: the R3 bucket then
+    # found "no suitable peers for placement" for a minute.)
     for i in 0 1 2; do
-      python3 - "${mports[$i]}" <<'PY' || { echo "cluster.sh: JetStream on nats-server $((i + 1)) did not become healthy" >&2; exit 1; }
+      python3 - "${mports[$i]}" <<'PY' || { echo "cluster.sh: JetStream on nats-server $((i + 1)) did not become healthy" >&2; nats_report >&2; exit 1; }
 import json, sys, time, urllib.request
 base = f"http://127.0.0.1:{sys.argv[1]}"
 def get(path):
     with urllib.request.urlopen(base + path, timeout=2) as r:
         return r.status, r.read()
+def ready():
+    if get("/healthz")[0] != 200:
+        return False
+    routes = json.loads(get("/routez")[1]).get("routes") or []
+    if len({r.get("remote_id") for r in routes}) < 2:
+        return False
+    jsz = json.loads(get("/jsz")[1])
+    meta = jsz.get("meta_cluster") or {}
+    if not meta.get("leader") or meta.get("cluster_size") != 3:
+        return False
+    replicas = meta.get("replicas")
+    if replicas is not None and (len(replicas) != 2 or not all(r.get("current") for r in replicas)):
+        return False
+    return True
 deadline = time.time() + 60
 while True:
     try:
-        if (get("/healthz")[0] == 200
-                and json.loads(get("/routez")[1]).get("num_routes", 0) >= 2
-                and json.loads(get("/jsz")[1]).get("meta_cluster", {}).get("leader")):
+        if ready():
             break
     except Exception:
         pass

@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -58,7 +59,7 @@ inline bool PortOpen(int port) {
 class NatsServerProcess {
  public:
   NatsServerProcess(std::filesystem::path dir, std::string name, int port, int cluster_port,
-                    std::vector<int> routes)
+                    std::vector<int> routes, const std::string& cluster_name = "sextant_test")
       : dir_(std::move(dir)), name_(std::move(name)), port_(port), cluster_port_(cluster_port),
         routes_(std::move(routes)) {
     std::filesystem::create_directories(dir_);
@@ -67,7 +68,7 @@ class NatsServerProcess {
          << "server_name: " << name_ << "\n"
          << "jetstream { store_dir: \"" << (dir_ / "js").string() << "\", sync_interval: always }\n";
     if (cluster_port_ > 0) {
-      conf << "cluster { name: sextant_test, listen: 127.0.0.1:" << cluster_port_ << ", routes: [";
+      conf << "cluster { name: " << cluster_name << ", listen: 127.0.0.1:" << cluster_port_ << ", routes: [";
       for (size_t i = 0; i < routes_.size(); ++i) {
         conf << (i ? ", " : "") << "nats://127.0.0.1:" << routes_[i];
       }
@@ -129,6 +130,9 @@ class NatsCluster {
  public:
   NatsCluster(const std::filesystem::path& dir, int n) {
     std::vector<int> ports, cports;
+    // A name of its own: tests run side by side on loopback, and servers of different clusters
+    // refuse each other's routes even if a port was reused.
+    std::string cluster_name = "sextant_test_" + std::to_string(std::random_device{}());
     for (int i = 0; i < n; ++i) {
       ports.push_back(FreePort());
       cports.push_back(n > 1 ? FreePort() : 0);
@@ -141,7 +145,8 @@ class NatsCluster {
         }
       }
       servers_.push_back(std::make_unique<NatsServerProcess>(dir / ("nats" + std::to_string(i)),
-                                                             "n" + std::to_string(i), ports[i], cports[i], routes));
+                                                             "n" + std::to_string(i), ports[i], cports[i], routes,
+                                                             cluster_name));
     }
     for (auto& s : servers_) s->Start();
   }
