@@ -467,12 +467,15 @@ void ToProto(const rag::TextCollectionOptions& options, std::string_view embedde
     c->Clear();  // the embedder's default chunking
   }
   out->set_embedder_spec(std::string(embedder_spec));
+  out->set_text_language(options.text_language);
+  out->set_text_indexed(!options.text_language.empty());
 }
 
 StatusOr<rag::TextCollectionOptions> FromProto(const v1::TextOptions& options, std::string_view field) {
   const std::string f(field);
   rag::TextCollectionOptions out;
   SEXTANT_ASSIGN_OR_RETURN(out.embedder, FromProto(options.embedder(), f + ".embedder"));
+  if (!options.text_language().empty()) out.text_language = options.text_language();
   const v1::ChunkingConfig& c = options.chunking();
   const std::string cf = f + ".chunking";
   const bool local = out.embedder.kind == "local";
@@ -538,6 +541,8 @@ void ToProto(const rag::Citation& citation, v1::Citation* out) {
   out->set_begin(citation.begin);
   out->set_end(citation.end);
   out->set_cited(citation.cited);
+  if (citation.dense_score) out->set_dense_score(*citation.dense_score);
+  if (citation.text_score) out->set_text_score(*citation.text_score);
 }
 
 rag::Citation FromProto(const v1::Citation& citation) {
@@ -550,6 +555,8 @@ rag::Citation FromProto(const v1::Citation& citation) {
   out.begin = citation.begin();
   out.end = citation.end();
   out.cited = citation.cited();
+  if (citation.has_dense_score()) out.dense_score = citation.dense_score();
+  if (citation.has_text_score()) out.text_score = citation.text_score();
   return out;
 }
 
@@ -579,6 +586,7 @@ void ToProto(const rag::Answer& answer, v1::AskAnswer* out) {
   for (const rag::ChatMessage& m : answer.messages) ToProto(m, out->add_messages());
   out->set_finish_reason(answer.finish_reason);
   out->set_tool_rounds(answer.tool_rounds);
+  out->set_retrieval(answer.retrieval);
 }
 
 rag::Answer FromProto(const v1::AskAnswer& answer) {
@@ -594,6 +602,7 @@ rag::Answer FromProto(const v1::AskAnswer& answer) {
   for (const v1::ChatMessage& m : answer.messages()) out.messages.push_back(FromProto(m));
   out.finish_reason = answer.finish_reason();
   out.tool_rounds = answer.tool_rounds();
+  out.retrieval = answer.retrieval();
   return out;
 }
 

@@ -113,6 +113,8 @@ class SextantService final : public v1::Sextant::Service {
                    grpc::ServerWriter<v1::AskResponse>* writer) override;
   grpc::Status Chat(grpc::ServerContext* ctx, const v1::ChatRequest* req,
                     grpc::ServerWriter<v1::AskResponse>* writer) override;
+  grpc::Status Retrieve(grpc::ServerContext* ctx, const v1::RetrieveRequest* req,
+                        v1::RetrieveResponse* resp) override;
   // service_data.cc
   grpc::Status GetMany(grpc::ServerContext* ctx, const v1::GetManyRequest* req,
                        v1::GetManyResponse* resp) override;

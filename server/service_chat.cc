@@ -127,7 +127,7 @@ grpc::Status SextantService::Chat(grpc::ServerContext* ctx, const v1::ChatReques
       return ToGrpc(s);
     }
     rag::ChatOptions options;
-    RetrieveAndPromptFromProto(*req, &options);
+    if (Status s = RetrieveAndPromptFromProto(*req, &options); !s.ok()) return ToGrpc(s);
     if (req->max_history_tokens() != 0) options.max_history_tokens = req->max_history_tokens();
     options.generation = convert::FromProto(req->generation());
     if (Status s = options_.generation_limits.Check(options.generation); !s.ok()) return ToGrpc(s);

@@ -114,13 +114,18 @@ class AnswerWriter {
 // The retrieval and prompt settings an AskRequest and a ChatRequest share, into AskOptions or
 // ChatOptions (0 and "" keep the defaults where the field says so).
 template <typename Request, typename Options>
-void RetrieveAndPromptFromProto(const Request& req, Options* options) {
+[[nodiscard]] Status RetrieveAndPromptFromProto(const Request& req, Options* options) {
   if (req.k() != 0) options->retrieve.k = req.k();
   options->retrieve.filter = req.filter();
   options->retrieve.ef_search = req.ef_search();
+  SEXTANT_ASSIGN_OR_RETURN(options->retrieve.retrieval, rag::ParseRetrievalMode(req.retrieval()));
+  options->retrieve.group_by = req.group_by();
+  if (req.group_size() != 0) options->retrieve.group_size = req.group_size();
+  if (req.has_score_threshold()) options->retrieve.score_threshold = req.score_threshold();
   options->prompt.system_template = req.system_template();
   options->prompt.user_template = req.user_template();
   if (req.max_prompt_tokens() != 0) options->prompt.max_prompt_tokens = req.max_prompt_tokens();
+  return Status::OK();
 }
 
 // Tool mode of an AskRequest or a ChatRequest, into ChatOptions.

@@ -1,5 +1,6 @@
-// SextantService: text collections (RAG): create, IngestDocuments, DeleteDocuments, Embed, Ask.
+// SextantService: text collections (RAG): create, IngestDocuments, DeleteDocuments, Embed, Ask, Retrieve.
 #include <algorithm>
+#include <chrono>
 #include <utility>
 
 #include "server/service.h"
@@ -308,7 +309,7 @@ grpc::Status SextantService::Ask(grpc::ServerContext* ctx, const v1::AskRequest*
     if (req->tools() == v1::TOOL_MODE_AUTO || req->functions_size() > 0) {
       // Tool mode: an Ask is a Chat of one user message.
       rag::ChatOptions options;
-      RetrieveAndPromptFromProto(*req, &options);
+      if (Status s = RetrieveAndPromptFromProto(*req, &options); !s.ok()) return ToGrpc(s);
       options.generation = settings;
       ToolsFromProto(*req, &options);
       std::vector<rag::ChatMessage> messages = {{"user", question, {}, {}}};
@@ -319,13 +320,50 @@ grpc::Status SextantService::Ask(grpc::ServerContext* ctx, const v1::AskRequest*
     if (!text.ok()) return ToGrpc(text.status());
 
     rag::AskOptions options;
-    RetrieveAndPromptFromProto(*req, &options);
+    if (Status s = RetrieveAndPromptFromProto(*req, &options); !s.ok()) return ToGrpc(s);
     options.generation = settings;
     call.extra.emplace_back("k", std::to_string(options.retrieve.k));
 
     AnswerWriter out(ctx, writer, req->stream());
     auto answer = (*text)->Ask(question, options, *generator, out.OnToken());
     return out.Finish(answer, &call.extra);
+  });
+}
+
+grpc::Status SextantService::Retrieve(grpc::ServerContext* ctx, const v1::RetrieveRequest* req,
+                                      v1::RetrieveResponse* resp) {
+  return Run(ctx, "Retrieve", false, req->collection(), [&](Call& call) {
+    const std::string& query = req->query();
+    if (std::all_of(query.begin(), query.end(),
+                    [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; })) {
+      return Error(grpc::StatusCode::INVALID_ARGUMENT, "query: empty (send the text to retrieve with)");
+    }
+    const auto start = std::chrono::steady_clock::now();
+    rag::RetrieveOptions options;
+    if (req->k() != 0) options.k = req->k();
+    options.filter = req->filter();
+    options.ef_search = req->ef_search();
+    auto mode = rag::ParseRetrievalMode(req->retrieval());
+    if (!mode.ok()) return ToGrpc(mode.status());
+    options.retrieval = *mode;
+    options.group_by = req->group_by();
+    if (req->group_size() != 0) options.group_size = req->group_size();
+    if (req->has_score_threshold()) options.score_threshold = req->score_threshold();
+    call.extra.emplace_back("k", std::to_string(options.k));
+    auto text = OpenText(req->collection(), "collection");
+    if (!text.ok()) return ToGrpc(text.status());
+    const rag::RetrievalMode used = (*text)->EffectiveRetrieval(options.retrieval);
+    call.extra.emplace_back("retrieval", std::string(rag::RetrievalModeName(used)));
+    rag::AskTimings timings;
+    auto found = (*text)->Retrieve(query, options, &timings);
+    if (!found.ok()) return ToGrpc(found.status());
+    for (const rag::Citation& c : *found) convert::ToProto(c, resp->add_chunks());
+    resp->set_retrieval(std::string(rag::RetrievalModeName(used)));
+    resp->set_embedder_spec((*text)->embedder().spec());
+    timings.total_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    convert::ToProto(timings, resp->mutable_timings());
+    call.extra.emplace_back("chunks", std::to_string(found->size()));
+    return grpc::Status::OK;
   });
 }
 

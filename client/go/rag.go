@@ -334,6 +334,13 @@ type AskOptions struct {
 	MaxPromptTokens int
 	// EfSearch is the HNSW effort of the retrieval; 0 means the index's default.
 	EfSearch int
+	// Retrieval is "hybrid" ("" = the default: dense + BM25 fused by RRF), "dense" or "text";
+	// GroupBy, GroupSize and ScoreThreshold shape it (see RetrieveOptions). With a threshold no
+	// chunk passes, the answer says it does not know and cites nothing.
+	Retrieval      string
+	GroupBy        string
+	GroupSize      int
+	ScoreThreshold *float32
 }
 
 // Citation is a chunk handed to the generator as [Number].
@@ -343,9 +350,13 @@ type Citation struct {
 	DocumentID string
 	// Chunk is the chunk's position in its document, from 0.
 	Chunk int
-	// Score is the cosine similarity of the chunk to the question.
-	Score float32
-	Text  string
+	// Score is the retrieval score: the cosine similarity to the question ("dense"), BM25
+	// ("text") or the fused RRF score ("hybrid"); DenseScore and TextScore are its parts when
+	// the mode had them (else nil).
+	Score      float32
+	DenseScore *float32
+	TextScore  *float32
+	Text       string
 	// Begin and End are the byte span of Text in the document.
 	Begin, End int
 	// Cited is true when the answer refers to [Number].
@@ -383,6 +394,8 @@ type Answer struct {
 	// FinishReason is "stop", "length" or "tool_calls".
 	FinishReason string
 	ToolRounds   int
+	// Retrieval is the retrieval mode used ("dense" when "hybrid" fell back).
+	Retrieval string
 }
 
 func (o *AskOptions) toProto(op, collection, question string, stream bool) (*pb.AskRequest, error) {
@@ -402,7 +415,15 @@ func (o *AskOptions) toProto(op, collection, question string, stream bool) (*pb.
 	if err != nil {
 		return nil, err
 	}
+	groupSize, err := toUint32(op, "group_size", o.GroupSize)
+	if err != nil {
+		return nil, err
+	}
 	return &pb.AskRequest{
+		Retrieval:       o.Retrieval,
+		GroupBy:         o.GroupBy,
+		GroupSize:       groupSize,
+		ScoreThreshold:  o.ScoreThreshold,
 		Collection:      collection,
 		Question:        question,
 		K:               k,
@@ -426,16 +447,7 @@ func answerFromProto(a *pb.AskAnswer) Answer {
 		EmbedderSpec: a.GetEmbedderSpec(),
 	}
 	for _, c := range a.GetCitations() {
-		out.Citations = append(out.Citations, Citation{
-			Number:     int(c.GetNumber()),
-			DocumentID: c.GetDocumentId(),
-			Chunk:      int(c.GetChunk()),
-			Score:      c.GetScore(),
-			Text:       c.GetText(),
-			Begin:      int(c.GetBegin()),
-			End:        int(c.GetEnd()),
-			Cited:      c.GetCited(),
-		})
+		out.Citations = append(out.Citations, citationFromProto(c))
 	}
 	t := a.GetTimings()
 	out.Timings = AskTimings{Embed: millis(t.GetEmbedMs()), Retrieve: millis(t.GetRetrieveMs()),
@@ -449,6 +461,7 @@ func answerFromProto(a *pb.AskAnswer) Answer {
 	}
 	out.FinishReason = a.GetFinishReason()
 	out.ToolRounds = int(a.GetToolRounds())
+	out.Retrieval = a.GetRetrieval()
 	return out
 }
 

@@ -287,6 +287,51 @@ func TestRAG(t *testing.T) {
 		wantCode(t, "a malformed filter", err, sextant.ErrInvalidArgument, codes.InvalidArgument)
 	})
 
+	t.Run("RetrieveModesGroupAndThreshold", func(t *testing.T) {
+		col := makeFAQ(t, ctx, c, "retrieve")
+		chunks, err := col.Retrieve(ctx, "liquid nitrogen", sextant.RetrieveOptions{K: 3})
+		if err != nil || len(chunks) != 3 || chunks[0].DocumentID != "nitrogen" || chunks[0].DenseScore == nil ||
+			chunks[0].TextScore == nil || chunks[0].Number != 1 {
+			t.Fatalf("hybrid Retrieve = %+v, %v", chunks, err)
+		}
+		chunks, err = col.Retrieve(ctx, "sourdough", sextant.RetrieveOptions{Retrieval: "text"})
+		if err != nil || len(chunks) != 1 || chunks[0].DocumentID != "bread" || chunks[0].DenseScore != nil ||
+			chunks[0].TextScore == nil || *chunks[0].TextScore != chunks[0].Score {
+			t.Fatalf("text Retrieve = %+v, %v", chunks, err)
+		}
+		chunks, err = col.Retrieve(ctx, "sourdough", sextant.RetrieveOptions{Retrieval: "dense", K: 2, GroupBy: "document_id"})
+		if err != nil || len(chunks) != 2 || chunks[0].DocumentID == chunks[1].DocumentID || chunks[0].TextScore != nil {
+			t.Fatalf("dense grouped Retrieve = %+v, %v", chunks, err)
+		}
+		high := float32(0.999)
+		chunks, err = col.Retrieve(ctx, "the capital of Peru", sextant.RetrieveOptions{ScoreThreshold: &high})
+		if err != nil || len(chunks) != 0 {
+			t.Fatalf("Retrieve above every chunk = %+v, %v", chunks, err)
+		}
+		ans, err := col.Ask(ctx, "What is the capital of Peru?", sextant.AskOptions{Retrieval: "dense", ScoreThreshold: &high})
+		if err != nil || !strings.Contains(ans.Text, "I don't know") || len(ans.Citations) != 0 || ans.Retrieval != "dense" {
+			t.Fatalf("Ask above every chunk = %+v, %v", ans, err)
+		}
+		ans, err = col.Ask(ctx, nitrogenQuestion, sextant.AskOptions{})
+		if err != nil || ans.Retrieval != "hybrid" {
+			t.Fatalf("Ask = %+v, %v", ans, err)
+		}
+
+		_, err = col.Retrieve(ctx, "x", sextant.RetrieveOptions{Retrieval: "sparse"})
+		wantCode(t, "an unknown retrieval mode", err, sextant.ErrInvalidArgument, codes.InvalidArgument)
+		_, err = col.Ask(ctx, "x", sextant.AskOptions{Retrieval: "sparse"})
+		wantCode(t, "Ask with an unknown retrieval mode", err, sextant.ErrInvalidArgument, codes.InvalidArgument)
+		over := float32(1.5)
+		_, err = col.Retrieve(ctx, "x", sextant.RetrieveOptions{ScoreThreshold: &over})
+		wantCode(t, "a cosine threshold above 1", err, sextant.ErrInvalidArgument, codes.InvalidArgument)
+		_, err = col.Retrieve(ctx, " ", sextant.RetrieveOptions{})
+		wantCode(t, "an empty query", err, sextant.ErrInvalidArgument, codes.InvalidArgument)
+		_, err = col.Retrieve(ctx, "x", sextant.RetrieveOptions{K: -1})
+		wantCode(t, "a negative k", err, sextant.ErrInvalidArgument, codes.InvalidArgument)
+		_, err = c.Collection("no_such_collection").Retrieve(ctx, "x", sextant.RetrieveOptions{})
+		wantCode(t, "Retrieve on a missing collection", err, sextant.ErrNotFound, codes.NotFound)
+	})
+
 	t.Run("Errors", func(t *testing.T) {
 		col := makeFAQ(t, ctx, c, "errors")
 		count, _ := col.Count(ctx)

@@ -374,6 +374,7 @@ StatusOr<Answer> TextCollection::Chat(std::span<const ChatMessage> messages, con
   std::vector<Citation> seen;  // every chunk handed to the model
   const std::string caller_system = CallerSystem(messages);
 
+  answer.retrieval = std::string(RetrievalModeName(EffectiveRetrieval(options.retrieve.retrieval)));
   if (!options.tools_auto) {
     // Retrieval for the last user turn, rewritten into a standalone question when it is a follow-up.
     answer.standalone_question = text::CollapseSpace(question);
@@ -392,6 +393,15 @@ StatusOr<Answer> TextCollection::Chat(std::span<const ChatMessage> messages, con
       answer.timings.rewrite_ms = MsSince(t0);
     }
     SEXTANT_ASSIGN_OR_RETURN(seen, Retrieve(answer.standalone_question, options.retrieve, &answer.timings));
+    if (seen.empty() && options.retrieve.score_threshold) {
+      // Nothing relevant enough: say so rather than let a model answer from nothing.
+      answer.text = text::NoPassageAnswer(*options.retrieve.score_threshold);
+      if (on_token) on_token(answer.text);
+      answer.finish_reason = "stop";
+      answer.messages.push_back({"assistant", answer.text, {}, {}});
+      answer.timings.total_ms = MsSince(start);
+      return answer;
+    }
     std::vector<ContextChunk> chunks;
     chunks.reserve(seen.size());
     for (const Citation& c : seen) chunks.push_back({c.document_id, c.chunk, c.score, c.text});

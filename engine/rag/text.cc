@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstdio>
 #include <set>
 
 namespace sextant::rag::text {
@@ -165,6 +166,13 @@ std::vector<uint32_t> CitedContext(std::string_view text, size_t context_size) {
     i = j;
   }
   return {cited.begin(), cited.end()};
+}
+
+std::string NoPassageAnswer(float threshold) {
+  char t[32];
+  std::snprintf(t, sizeof t, "%g", static_cast<double>(threshold));
+  return std::string("I don't know: no passage of the collection is relevant enough to answer this (none scores at "
+                     "least the score threshold, ") + t + ").";
 }
 
 }  // namespace sextant::rag::text

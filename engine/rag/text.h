@@ -66,6 +66,10 @@ std::vector<uint32_t> CitedContext(std::string_view text, size_t context_size);
 // `s` with every run of white space replaced by one space and the ends trimmed.
 std::string CollapseSpace(std::string_view s);
 
+// What Ask and Chat answer, without calling the generator, when no chunk passes the score
+// threshold (RetrieveOptions::score_threshold).
+std::string NoPassageAnswer(float threshold);
+
 }  // namespace sextant::rag::text
 
 #endif  // SEXTANT_RAG_TEXT_H_

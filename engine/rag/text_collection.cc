@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "rag/text.h"
 #include "sextant/rag.h"
 #include "sync/mutex.h"
 
@@ -26,6 +27,9 @@ constexpr std::string_view kPropertiesKey = "sextant.text";
 constexpr uint32_t kFormatVersion = 1;
 constexpr size_t kMaxDocumentIdBytes = 256;
 constexpr uint32_t kMaxK = 1000;
+constexpr uint32_t kMaxGroupSize = 1000;
+// The payload field of a chunk that holds its text, indexed for BM25.
+constexpr std::string_view kTextField = "text";
 
 double MsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
@@ -244,6 +248,7 @@ struct TextCollection::Rep {
   std::shared_ptr<Embedder> embedder;
   TextCollectionOptions options;  // chunker.vocabulary_path resolved for WordPiece
   std::string spec;
+  bool text_indexed = false;  // the chunk text has a BM25 index (options.text_language != "")
 };
 
 TextCollection::TextCollection(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
@@ -253,6 +258,11 @@ const std::string& TextCollection::name() const { return rep_->name; }
 Collection& TextCollection::collection() const { return *rep_->collection; }
 Embedder& TextCollection::embedder() const { return *rep_->embedder; }
 const TextCollectionOptions& TextCollection::options() const { return rep_->options; }
+bool TextCollection::text_indexed() const { return rep_->text_indexed; }
+
+RetrievalMode TextCollection::EffectiveRetrieval(RetrievalMode mode) const {
+  return mode == RetrievalMode::kHybrid && !rep_->text_indexed ? RetrievalMode::kDense : mode;
+}
 
 namespace {
 
@@ -297,6 +307,10 @@ StatusOr<std::optional<TextCollectionOptions>> TextCollection::ConfigOf(const Co
   o.embedder = *embedder;
   o.chunker = *chunker;
   o.chunker_set = true;
+  o.text_language.clear();
+  for (const TextFieldOptions& f : info.text_fields) {
+    if (f.field == kTextField) o.text_language = f.language;
+  }
   auto index = IndexOptions::Parse(info.index);
   if (index.ok()) o.index = *index;
   return std::optional<TextCollectionOptions>(std::move(o));
@@ -336,6 +350,18 @@ StatusOr<std::unique_ptr<TextCollection>> TextCollection::Create(Database& db, s
   co.metric = Metric::kCosine;
   co.index = options.index;
   co.payload_indexes = {{"document_id", PayloadFieldType::kKeyword}};
+  if (options.text_language.empty()) {
+    return Status::InvalidArgument(where + ": text_language: must be a Snowball language (\"english\", ...) or \"none\"");
+  }
+  TextFieldOptions text_field;
+  text_field.field = std::string(kTextField);
+  text_field.language = options.text_language;
+  if (options.text_language == "none") {
+    text_field.stemming = false;
+    text_field.stop_words = false;
+  }
+  co.text_fields = {text_field};
+  rep->text_indexed = true;
   co.properties = Json{{std::string(kPropertiesKey), text}}.dump();
   SEXTANT_ASSIGN_OR_RETURN(rep->collection, db.CreateCollection(name, co));
   return std::unique_ptr<TextCollection>(new TextCollection(std::move(rep)));
@@ -355,6 +381,7 @@ StatusOr<std::unique_ptr<TextCollection>> TextCollection::Open(Database& db, std
   rep->name = std::string(name);
   rep->collection = std::move(collection);
   rep->options = std::move(*config);
+  rep->text_indexed = !rep->options.text_language.empty();
   SEXTANT_RETURN_IF_ERROR(ResolveChunker(rep->options.embedder, embedders, &rep->options.chunker));
   SEXTANT_ASSIGN_OR_RETURN(rep->embedder, embedders.Get(rep->options.embedder));
   rep->spec = rep->embedder->spec();
@@ -494,9 +521,35 @@ StatusOr<std::vector<Citation>> TextCollection::Retrieve(std::string_view questi
   if (options.k == 0 || options.k > kMaxK) {
     return Status::InvalidArgument("k: must be 1.." + std::to_string(kMaxK) + ", got " + std::to_string(options.k));
   }
+  if (!options.group_by.empty() && (options.group_size == 0 || options.group_size > kMaxGroupSize)) {
+    return Status::InvalidArgument("group_size: must be 1.." + std::to_string(kMaxGroupSize) + ", got " +
+                                   std::to_string(options.group_size));
+  }
+  const RetrievalMode mode = EffectiveRetrieval(options.retrieval);
+  if (options.score_threshold) {
+    const float t = *options.score_threshold;
+    if (mode == RetrievalMode::kText) {
+      if (!std::isfinite(t) || t < 0) {
+        return Status::InvalidArgument("score_threshold: a BM25 score (retrieval \"text\") is >= 0 and finite, got " +
+                                       std::to_string(t));
+      }
+    } else if (!(t >= -1 && t <= 1)) {
+      return Status::InvalidArgument("score_threshold: retrieval \"" + std::string(RetrievalModeName(mode)) +
+                                     "\" compares the cosine similarity, in [-1, 1]; got " + std::to_string(t));
+    }
+  }
+  if (options.retrieval == RetrievalMode::kText && !rep_->text_indexed) {
+    return Status::FailedPrecondition("collection " + rep_->name +
+                                      " has no text index on its chunks (it was created before text collections "
+                                      "indexed them); retrieval \"text\" needs one: re-create the collection and "
+                                      "ingest again (\"hybrid\" falls back to \"dense\" meanwhile)");
+  }
   auto t0 = std::chrono::steady_clock::now();
-  std::vector<std::string> q{std::string(question)};
-  SEXTANT_ASSIGN_OR_RETURN(std::vector<float> vector, rep_->embedder->Embed(q));
+  std::vector<float> vector;
+  if (mode != RetrievalMode::kText) {
+    std::vector<std::string> q{std::string(question)};
+    SEXTANT_ASSIGN_OR_RETURN(vector, rep_->embedder->Embed(q));
+  }
   if (timings) timings->embed_ms = MsSince(t0);
 
   t0 = std::chrono::steady_clock::now();
@@ -505,7 +558,27 @@ StatusOr<std::vector<Citation>> TextCollection::Retrieve(std::string_view questi
   so.filter = options.filter;
   so.ef_search = options.ef_search;
   so.with_payload = true;
+  if (mode != RetrievalMode::kDense) {
+    so.text = std::string(question);
+    so.text_fields = {std::string(kTextField)};
+  }
+  // Dense and text searches filter by their own score; a hybrid one by its dense part, below.
+  if (mode != RetrievalMode::kHybrid) so.score_threshold = options.score_threshold;
+  if (!options.group_by.empty()) {
+    so.group_by = options.group_by;
+    so.group_size = options.group_size;
+  }
   SEXTANT_ASSIGN_OR_RETURN(std::vector<Hit> hits, rep_->collection->Search(so, vector));
+  if (mode == RetrievalMode::kHybrid && options.score_threshold) {
+    const float t = *options.score_threshold;
+    std::erase_if(hits, [t](const Hit& h) { return !h.dense_score || *h.dense_score < t; });
+  }
+  if (!options.group_by.empty()) {
+    // The search returns the k best groups with up to group_size hits each; the best k chunks under
+    // the cap are among them (a chunk's group ranks at least as well as the chunk itself).
+    std::stable_sort(hits.begin(), hits.end(), [](const Hit& a, const Hit& b) { return a.score > b.score; });
+    if (hits.size() > options.k) hits.resize(options.k);
+  }
   std::vector<Citation> out;
   out.reserve(hits.size());
   for (const Hit& h : hits) {
@@ -519,6 +592,8 @@ StatusOr<std::vector<Citation>> TextCollection::Retrieve(std::string_view questi
     c.document_id = p["document_id"].get<std::string>();
     c.chunk = p.value("chunk", 0u);
     c.score = h.score;
+    c.dense_score = mode == RetrievalMode::kDense ? std::optional<float>(h.score) : h.dense_score;
+    c.text_score = mode == RetrievalMode::kText ? std::optional<float>(h.score) : h.text_score;
     c.text = p["text"].get<std::string>();
     c.begin = p.value("begin", uint64_t{0});
     c.end = p.value("end", uint64_t{0});
@@ -533,6 +608,17 @@ StatusOr<Answer> TextCollection::Ask(std::string_view question, const AskOptions
   const auto start = std::chrono::steady_clock::now();
   Answer answer;
   SEXTANT_ASSIGN_OR_RETURN(std::vector<Citation> found, Retrieve(question, options.retrieve, &answer.timings));
+  answer.embedder = rep_->spec;
+  answer.retrieval = std::string(RetrievalModeName(EffectiveRetrieval(options.retrieve.retrieval)));
+  if (found.empty() && options.retrieve.score_threshold) {
+    // Nothing relevant enough: say so rather than let a model answer from nothing.
+    answer.text = text::NoPassageAnswer(*options.retrieve.score_threshold);
+    if (on_token) on_token(answer.text);
+    answer.generator = generator.name();
+    answer.finish_reason = "stop";
+    answer.timings.total_ms = MsSince(start);
+    return answer;
+  }
 
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<ContextChunk> chunks;
@@ -557,7 +643,6 @@ StatusOr<Answer> TextCollection::Ask(std::string_view question, const AskOptions
   answer.text = std::move(g.text);
   answer.citations = std::move(found);
   answer.generator = g.generator.empty() ? generator.name() : g.generator;
-  answer.embedder = rep_->spec;
   answer.timings.total_ms = MsSince(start);
   return answer;
 }

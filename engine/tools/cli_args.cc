@@ -57,6 +57,7 @@ constexpr FlagSpec kFlags[] = {
     {"rrf-k", '\0', true},
     {"candidates", '\0', true},
     {"group-by", '\0', true},
+    {"retrieval", '\0', true},
     {"group-size", '\0', true},
     {"score-threshold", '\0', true},
     {"mmr", '\0', true},

@@ -86,6 +86,7 @@ StatusOr<std::unique_ptr<rag::TextCollection>> OpenText(Database& db, const std:
 int RunIngest(const Args& args, const std::string& db_path);
 int RunAsk(const Args& args, const std::string& db_path);
 int RunChat(const Args& args, const std::string& db_path);
+int RunRetrieve(const Args& args, const std::string& db_path);
 
 // cmd_mcp.cc: the MCP server on stdio (mcp/mcp_server.h).
 int RunMcp(const Args& args, const std::string& db_path);

@@ -484,25 +484,30 @@ std::string CollapseLine(const std::string& line) {
 // Rounds a millisecond figure to microseconds for output.
 double Ms(double ms) { return std::round(ms * 1000.0) / 1000.0; }
 
+OutJson CitationToJson(const rag::Citation& c) {
+  OutJson j = OutJson::object();
+  j["number"] = c.number;
+  j["document_id"] = c.document_id;
+  j["chunk"] = c.chunk;
+  j["score"] = ShortFloat(c.score);
+  if (c.dense_score) j["dense_score"] = ShortFloat(*c.dense_score);
+  if (c.text_score) j["text_score"] = ShortFloat(*c.text_score);
+  j["cited"] = c.cited;
+  j["begin"] = c.begin;
+  j["end"] = c.end;
+  j["text"] = c.text;
+  return j;
+}
+
 OutJson AnswerToJson(std::string_view question, const rag::Answer& answer) {
   OutJson out = OutJson::object();
   out["question"] = std::string(question);
   out["answer"] = answer.text;
   out["generator"] = answer.generator;
   out["embedder"] = answer.embedder;
+  out["retrieval"] = answer.retrieval;
   OutJson citations = OutJson::array();
-  for (const rag::Citation& c : answer.citations) {
-    OutJson j = OutJson::object();
-    j["number"] = c.number;
-    j["document_id"] = c.document_id;
-    j["chunk"] = c.chunk;
-    j["score"] = ShortFloat(c.score);
-    j["cited"] = c.cited;
-    j["begin"] = c.begin;
-    j["end"] = c.end;
-    j["text"] = c.text;
-    citations.push_back(std::move(j));
-  }
+  for (const rag::Citation& c : answer.citations) citations.push_back(CitationToJson(c));
   out["citations"] = std::move(citations);
   OutJson timings = OutJson::object();
   timings["embed_ms"] = Ms(answer.timings.embed_ms);
@@ -598,6 +603,28 @@ std::optional<int> ParseAskFlags(const Args& args, AskFlags& flags) {
     if (!n) return ReportUsage("--ef-search must be an integer in 1..100000, got '" + *text + "'");
     flags.options.retrieve.ef_search = static_cast<uint32_t>(*n);
   }
+  rag::RetrieveOptions& retrieve = flags.options.retrieve;
+  if (std::optional<std::string> mode = args.Get("retrieval")) {
+    auto parsed = rag::ParseRetrievalMode(*mode);
+    if (!parsed.ok() || mode->empty()) return ReportUsage("--retrieval must be hybrid, dense or text, got '" + *mode + "'");
+    retrieve.retrieval = *parsed;
+  }
+  if (std::optional<std::string> field = args.Get("group-by")) retrieve.group_by = *field;
+  if (std::optional<std::string> text = args.Get("group-size")) {
+    if (retrieve.group_by.empty()) return ReportUsage("--group-size applies to --group-by FIELD");
+    std::optional<uint64_t> n = ParseUint(*text, 1, 1000);
+    if (!n) return ReportUsage("--group-size must be an integer in 1..1000, got '" + *text + "'");
+    retrieve.group_size = static_cast<uint32_t>(*n);
+  }
+  if (std::optional<std::string> text = args.Get("score-threshold")) {
+    char* end = nullptr;
+    errno = 0;
+    const float t = std::strtof(text->c_str(), &end);
+    if (text->empty() || end != text->c_str() + text->size() || errno != 0 || !std::isfinite(t)) {
+      return ReportUsage("--score-threshold must be a number, got '" + *text + "'");
+    }
+    retrieve.score_threshold = t;  // the engine checks the range of the retrieval mode
+  }
   if (std::optional<std::string> generator = args.Get("generator")) {
     if (*generator != "extractive" && *generator != "openai") {
       return ReportUsage("--generator must be extractive or openai, got '" + *generator + "'");
@@ -632,6 +659,34 @@ int RunAsk(const Args& args, const std::string& db_path) {
   Status status = AskQuestion(db_path, args.positional[0], question, flags, &mid_line);
   if (mid_line) std::cout << '\n';
   return Finish(status);
+}
+
+// The chunks best matching a query, as one JSON object (TextCollection::Retrieve).
+int RunRetrieve(const Args& args, const std::string& db_path) {
+  const std::string& query = args.positional[1];
+  if (query.find_first_not_of(" \t\r\n") == std::string::npos) return ReportUsage("the query is empty");
+  AskFlags flags;
+  if (std::optional<int> bad = ParseAskFlags(args, flags)) return *bad;
+  auto db = OpenDatabase(db_path, /*create=*/false);
+  if (!db.ok()) return Finish(db.status());
+  rag::EmbedderProvider embedders;
+  auto text = OpenText(**db, args.positional[0], embedders);
+  if (!text.ok()) return Finish(text.status());
+  const rag::RetrieveOptions& options = flags.options.retrieve;
+  auto found = (*text)->Retrieve(query, options);
+  if (!found.ok()) return Finish(found.status());
+  OutJson out = OutJson::object();
+  out["query"] = query;
+  out["retrieval"] = std::string(rag::RetrievalModeName((*text)->EffectiveRetrieval(options.retrieval)));
+  OutJson chunks = OutJson::array();
+  for (const rag::Citation& c : *found) {
+    OutJson j = CitationToJson(c);
+    j.erase("cited");
+    chunks.push_back(std::move(j));
+  }
+  out["chunks"] = std::move(chunks);
+  std::cout << Dump(out) << '\n';
+  return Finish(Status::OK());
 }
 
 // An interactive conversation: each line of stdin is a user turn, answered from the collection

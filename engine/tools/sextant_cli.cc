@@ -175,12 +175,19 @@ Commands:
       --overlap N     tokens repeated between consecutive chunks (default 32)
       --index SPEC    as for create (default HNSW16)
   ask NAME QUESTION [-k K] [--filter JSON] [--generator extractive|openai]
-         [--llm-url URL --llm-model M] [--json]
-      Answer QUESTION from the K (default 5) chunks of NAME nearest to it: prints the answer
+         [--llm-url URL --llm-model M] [--json] [--retrieval hybrid|dense|text]
+         [--group-by FIELD [--group-size N]] [--score-threshold S]
+      Answer QUESTION from the K (default 5) chunks of NAME best matching it: prints the answer
       as it is generated, then the sources ([n] document #chunk, score, an excerpt) and the
       time spent embedding, retrieving and generating.
       --filter JSON   only chunks whose payload matches: "document_id", "chunk", or
                       "metadata.path" / "metadata.bytes" (docs/filters.md)
+      --retrieval M   hybrid (default: dense + BM25 over the chunk text, fused by RRF),
+                      dense (the embedder's vectors) or text (BM25 alone)
+      --group-by F    at most --group-size N (default 1) chunks per value of F, e.g.
+                      document_id
+      --score-threshold S  only chunks at least this relevant (cosine similarity in [-1, 1]
+                      for dense and hybrid, BM25 >= 0 for text); none: "I don't know"
       --generator G   extractive (default: picks the best-matching sentences, no language
                       model) or openai (an OpenAI-compatible /v1/chat/completions server;
                       the key comes from $OPENAI_API_KEY)
@@ -205,6 +212,12 @@ Commands:
       collections. With --collection: restore its collection NAME (--source; needed when it
       holds several) as the new collection NEW of the existing database --db DIR. A damaged or
       truncated snapshot is refused (nothing is restored). See docs/snapshots.md.
+  retrieve NAME QUERY [-k K] [--filter JSON] [--retrieval hybrid|dense|text]
+         [--group-by FIELD [--group-size N]] [--score-threshold S] [--ef-search N]
+      Print the K (default 5) chunks of NAME best matching QUERY as one JSON object
+      {"query", "retrieval", "chunks": [{"number", "document_id", "chunk", "score",
+      "dense_score", "text_score", "begin", "end", "text"}]}, without generating an answer.
+      The options are those of ask.
   chat NAME [-k K] [--filter JSON] [--system TEXT] [--generator extractive|openai]
          [--llm-url URL --llm-model M]
       A conversation with NAME: each line read from stdin is a question, answered as ask does
@@ -298,14 +311,20 @@ const std::vector<CommandSpec>& Commands() {
       {"ingest", "ingest NAME PATH...", 2, kMany,
        {"embedder", "chunk-tokens", "overlap", "index", "ef-construction", "wait"}, RunIngest},
       {"ask", "ask NAME QUESTION [-k K]", 2, 2,
-       {"k", "filter", "ef-search", "generator", "llm-url", "llm-model", "json"}, RunAsk},
+       {"k", "filter", "ef-search", "generator", "llm-url", "llm-model", "json", "retrieval", "group-by", "group-size",
+        "score-threshold"},
+       RunAsk},
+      {"retrieve", "retrieve NAME QUERY [-k K] [--retrieval hybrid|dense|text]", 2, 2,
+       {"k", "filter", "ef-search", "retrieval", "group-by", "group-size", "score-threshold"}, RunRetrieve},
       {"snapshot", "snapshot [COLLECTION] --to DIR [--name NAME] [--archive FILE]", 0, 1,
        {"to", "name", "archive"}, RunSnapshot},
       {"snapshots", "snapshots DIR [--verify] [--delete NAME]", 1, 1, {"verify", "delete"}, RunSnapshots},
       {"restore", "restore SNAPSHOT [--collection NEW [--source NAME]]", 1, 1, {"collection", "source"},
        RunRestore},
       {"chat", "chat NAME [-k K] [--system TEXT]", 1, 1,
-       {"k", "filter", "ef-search", "generator", "llm-url", "llm-model", "system"}, RunChat},
+       {"k", "filter", "ef-search", "generator", "llm-url", "llm-model", "system", "retrieval", "group-by",
+        "group-size", "score-threshold"},
+       RunChat},
       {"mcp", "mcp [--read-only]", 0, 0, {"read-only", "generator", "llm-url", "llm-model"}, RunMcp},
       {"demo", "demo", 0, 0, {}, RunDemoCommand},
       {"help", "help", 0, kMany, {}, RunHelp},

@@ -498,6 +498,120 @@ TEST_F(RagServerTest, AskFiltersOnDocumentMetadata) {
   ExpectError(RunAsk(req, &pieces, &answer), StatusCode::INVALID_ARGUMENT, {});
 }
 
+TEST_F(RagServerTest, RetrieveReturnsScoredChunksByModeGroupAndThreshold) {
+  v1::CollectionInfo info;
+  CreateText("kb", &info);
+  EXPECT_TRUE(info.text().text_indexed());
+  EXPECT_EQ(info.text().text_language(), "english");
+  ASSERT_TRUE(Ingest("kb", {Corpus(), {Doc("long", LongText("basalt", 80))}}).ok());
+
+  v1::RetrieveRequest req;
+  req.set_collection("kb");
+  req.set_query("Halley comet tail");
+  req.set_k(3);
+  v1::RetrieveResponse resp;
+  auto s = stub().Retrieve(Ctx().get(), req, &resp);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_EQ(resp.retrieval(), "hybrid");
+  EXPECT_EQ(resp.embedder_spec().rfind("hash:64:", 0), 0u);
+  ASSERT_EQ(resp.chunks_size(), 3);
+  EXPECT_EQ(resp.chunks(0).document_id(), "comets");
+  EXPECT_EQ(resp.chunks(0).number(), 1u);
+  EXPECT_TRUE(resp.chunks(0).has_dense_score());
+  EXPECT_TRUE(resp.chunks(0).has_text_score());
+  EXPECT_GT(resp.chunks(0).text_score(), 0);
+  EXPECT_FALSE(resp.chunks(0).cited());
+  EXPECT_GE(resp.timings().total_ms(), resp.timings().embed_ms());
+
+  // text: BM25 alone, only chunks holding a query word; dense: cosine scores.
+  req.set_retrieval("text");
+  req.set_query("sourdough");
+  ASSERT_TRUE(stub().Retrieve(Ctx().get(), req, &resp).ok());
+  EXPECT_EQ(resp.retrieval(), "text");
+  ASSERT_EQ(resp.chunks_size(), 1);
+  EXPECT_EQ(resp.chunks(0).document_id(), "bread");
+  EXPECT_FALSE(resp.chunks(0).has_dense_score());
+  EXPECT_FLOAT_EQ(resp.chunks(0).text_score(), resp.chunks(0).score());
+  req.set_retrieval("dense");
+  ASSERT_TRUE(stub().Retrieve(Ctx().get(), req, &resp).ok());
+  EXPECT_EQ(resp.chunks_size(), 3);
+  EXPECT_FALSE(resp.chunks(0).has_text_score());
+
+  // group_by: the long document fills the results without it, gives one chunk with it.
+  req.set_retrieval("");
+  req.set_query("basalt lava");
+  req.set_k(4);
+  ASSERT_TRUE(stub().Retrieve(Ctx().get(), req, &resp).ok());
+  int long_chunks = 0;
+  for (const v1::Citation& c : resp.chunks()) long_chunks += c.document_id() == "long";
+  EXPECT_GT(long_chunks, 1);
+  req.set_group_by("document_id");
+  ASSERT_TRUE(stub().Retrieve(Ctx().get(), req, &resp).ok());
+  std::set<std::string> docs;
+  for (const v1::Citation& c : resp.chunks()) EXPECT_TRUE(docs.insert(c.document_id()).second) << c.document_id();
+
+  // A threshold nothing passes: no chunks from Retrieve, "I don't know" from Ask.
+  req.set_score_threshold(0.999f);
+  ASSERT_TRUE(stub().Retrieve(Ctx().get(), req, &resp).ok());
+  EXPECT_EQ(resp.chunks_size(), 0);
+  v1::AskRequest ask = AskReq("kb", "What is the capital of Peru?");
+  ask.set_score_threshold(0.999f);
+  ask.set_retrieval("dense");
+  std::vector<std::string> pieces;
+  v1::AskAnswer answer;
+  s = RunAsk(ask, &pieces, &answer);
+  ASSERT_TRUE(s.ok()) << Describe(s);
+  EXPECT_NE(answer.answer().find("I don't know"), std::string::npos) << answer.answer();
+  EXPECT_EQ(answer.citations_size(), 0);
+  EXPECT_EQ(answer.retrieval(), "dense");
+
+  // Error paths.
+  v1::RetrieveRequest bad = req;
+  bad.clear_score_threshold();
+  bad.set_query(" ");
+  ExpectError(stub().Retrieve(Ctx().get(), bad, &resp), StatusCode::INVALID_ARGUMENT, {"query"});
+  bad.set_query("lava");
+  bad.set_retrieval("sparse");
+  ExpectError(stub().Retrieve(Ctx().get(), bad, &resp), StatusCode::INVALID_ARGUMENT,
+              {"retrieval", "sparse", "hybrid, dense, text"});
+  bad.set_retrieval("dense");
+  bad.set_score_threshold(1.5f);
+  ExpectError(stub().Retrieve(Ctx().get(), bad, &resp), StatusCode::INVALID_ARGUMENT, {"score_threshold"});
+  bad.set_retrieval("text");
+  bad.set_score_threshold(-1.0f);
+  ExpectError(stub().Retrieve(Ctx().get(), bad, &resp), StatusCode::INVALID_ARGUMENT, {"score_threshold"});
+  bad.clear_score_threshold();
+  bad.set_k(1001);
+  ExpectError(stub().Retrieve(Ctx().get(), bad, &resp), StatusCode::INVALID_ARGUMENT, {"k"});
+  bad.set_k(3);
+  bad.set_group_size(1001);
+  ExpectError(stub().Retrieve(Ctx().get(), bad, &resp), StatusCode::INVALID_ARGUMENT, {"group_size"});
+  bad.set_group_size(1);
+  bad.set_collection("nope");
+  ExpectError(stub().Retrieve(Ctx().get(), bad, &resp), StatusCode::NOT_FOUND, {"nope"});
+  ASSERT_TRUE(stub().CreateCollection(Ctx().get(), CreateReq("plain", 4), &info).ok());
+  bad.set_collection("plain");
+  ExpectError(stub().Retrieve(Ctx().get(), bad, &resp), StatusCode::FAILED_PRECONDITION,
+              {"not a text collection"});
+  ask.set_retrieval("bm25");
+  ExpectError(RunAsk(ask, &pieces, &answer), StatusCode::INVALID_ARGUMENT, {"retrieval", "bm25"});
+  ask.set_retrieval("text");
+  ask.set_score_threshold(-2.0f);
+  ExpectError(RunAsk(ask, &pieces, &answer), StatusCode::INVALID_ARGUMENT, {"score_threshold"});
+  v1::ChatRequest chat;
+  chat.set_collection("kb");
+  v1::ChatMessage* m = chat.add_messages();
+  m->set_role("user");
+  m->set_content("lava?");
+  chat.set_retrieval("vector");
+  auto ctx = Ctx();
+  auto reader = stub().Chat(ctx.get(), chat);
+  v1::AskResponse event;
+  while (reader->Read(&event)) {
+  }
+  ExpectError(reader->Finish(), StatusCode::INVALID_ARGUMENT, {"retrieval", "vector"});
+}
+
 TEST_F(RagServerTest, ErrorPaths) {
   CreateText("kb");
   v1::CollectionInfo info;

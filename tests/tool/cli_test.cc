@@ -1521,6 +1521,39 @@ TEST_F(RagCliTest, ChatAnswersEachLineWithTheEarlierTurnsAsHistory) {
   EXPECT_THAT(missing.err, HasSubstr("nope"));
 }
 
+TEST_F(RagCliTest, RetrieveAndAskTakeARetrievalModeGroupAndThreshold) {
+  ASSERT_EQ(Run({"ingest", "kb", docs_}).code, 0);
+  std::vector<json> lines = JsonLines(Ok({"retrieve", "kb", "Krakatoa", "--retrieval", "text", "-k", "3"}));
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["retrieval"], "text");
+  ASSERT_EQ(lines[0]["chunks"].size(), 1u);  // BM25: only the chunk holding the word
+  EXPECT_EQ(lines[0]["chunks"][0]["document_id"], "volcanoes.md");
+  EXPECT_TRUE(lines[0]["chunks"][0].contains("text_score"));
+  EXPECT_FALSE(lines[0]["chunks"][0].contains("dense_score"));
+  lines = JsonLines(Ok({"retrieve", "kb", "bread dough", "-k", "2", "--group-by", "document_id"}));
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["retrieval"], "hybrid");
+  ASSERT_EQ(lines[0]["chunks"].size(), 2u);
+  EXPECT_TRUE(lines[0]["chunks"][0].contains("dense_score"));
+  EXPECT_TRUE(lines[0]["chunks"][0].contains("text_score"));
+
+  json answer = AskJson("kb", "What is the capital of Peru?", {"--retrieval", "dense", "--score-threshold", "0.999"});
+  EXPECT_EQ(answer["retrieval"], "dense");
+  EXPECT_TRUE(answer["citations"].empty());
+  EXPECT_THAT(answer["answer"].get<std::string>(), HasSubstr("I don't know"));
+
+  EXPECT_USAGE_ERROR(Run({"retrieve", "kb", "x", "--retrieval", "sparse"}),
+                     "--retrieval must be hybrid, dense or text, got 'sparse'");
+  EXPECT_USAGE_ERROR(Run({"ask", "kb", "x", "--retrieval", ""}), "--retrieval must be");
+  EXPECT_USAGE_ERROR(Run({"retrieve", "kb", "x", "--group-size", "2"}), "--group-size applies to --group-by");
+  EXPECT_USAGE_ERROR(Run({"retrieve", "kb", "x", "--score-threshold", "high"}), "--score-threshold must be a number");
+  EXPECT_USAGE_ERROR(Run({"retrieve", "kb", " "}), "the query is empty");
+  EXPECT_USAGE_ERROR(Run({"retrieve", "kb", "x", "--generator", "openai"}), "--generator does not apply to 'retrieve'");
+  RunResult r = Run({"retrieve", "kb", "x", "--retrieval", "dense", "--score-threshold", "1.5"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_THAT(r.err, HasSubstr("score_threshold"));
+}
+
 TEST_F(RagCliTest, UsageErrors) {
   EXPECT_USAGE_ERROR(Run({"ingest", "kb"}), "missing argument: usage: sextant ingest NAME PATH");
   EXPECT_USAGE_ERROR(Run({"ingest", "kb", docs_, "--embedder", "word2vec"}),

@@ -2911,10 +2911,17 @@ func (x *ChunkingConfig) GetTokens() string {
 }
 
 type TextOptions struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Embedder      *EmbedderConfig        `protobuf:"bytes,1,opt,name=embedder,proto3" json:"embedder,omitempty"`
-	Chunking      *ChunkingConfig        `protobuf:"bytes,2,opt,name=chunking,proto3" json:"chunking,omitempty"`
-	EmbedderSpec  string                 `protobuf:"bytes,3,opt,name=embedder_spec,json=embedderSpec,proto3" json:"embedder_spec,omitempty"` // out: what produced the vectors, e.g. "hash:384:v1"
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Embedder     *EmbedderConfig        `protobuf:"bytes,1,opt,name=embedder,proto3" json:"embedder,omitempty"`
+	Chunking     *ChunkingConfig        `protobuf:"bytes,2,opt,name=chunking,proto3" json:"chunking,omitempty"`
+	EmbedderSpec string                 `protobuf:"bytes,3,opt,name=embedder_spec,json=embedderSpec,proto3" json:"embedder_spec,omitempty"` // out: what produced the vectors, e.g. "hash:384:v1"
+	// The chunk text is indexed for BM25 (retrieval "text" and "hybrid") with this analyzer: a
+	// Snowball language ("english", "french", ...) or "none" (no stemming, no stop words).
+	// "" = "english" at creation. Out: the collection's language.
+	TextLanguage string `protobuf:"bytes,21,opt,name=text_language,json=textLanguage,proto3" json:"text_language,omitempty"`
+	// Out: whether the chunk text has a BM25 index (false for collections created before it
+	// existed: they retrieve dense only, docs/rag.md "Retrieval modes").
+	TextIndexed   bool `protobuf:"varint,22,opt,name=text_indexed,json=textIndexed,proto3" json:"text_indexed,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2968,6 +2975,20 @@ func (x *TextOptions) GetEmbedderSpec() string {
 		return x.EmbedderSpec
 	}
 	return ""
+}
+
+func (x *TextOptions) GetTextLanguage() string {
+	if x != nil {
+		return x.TextLanguage
+	}
+	return ""
+}
+
+func (x *TextOptions) GetTextIndexed() bool {
+	if x != nil {
+		return x.TextIndexed
+	}
+	return false
 }
 
 type Document struct {
@@ -3371,6 +3392,15 @@ type AskRequest struct {
 	UserTemplate    string `protobuf:"bytes,8,opt,name=user_template,json=userTemplate,proto3" json:"user_template,omitempty"`
 	MaxPromptTokens uint32 `protobuf:"varint,9,opt,name=max_prompt_tokens,json=maxPromptTokens,proto3" json:"max_prompt_tokens,omitempty"` // 0 = 2048
 	EfSearch        uint32 `protobuf:"varint,10,opt,name=ef_search,json=efSearch,proto3" json:"ef_search,omitempty"`
+	// "hybrid" (default: dense + BM25 fused by RRF), "dense" or "text" (BM25 alone).
+	Retrieval string `protobuf:"bytes,21,opt,name=retrieval,proto3" json:"retrieval,omitempty"`
+	// At most group_size chunks per value of this field ("document_id" or "metadata.<field>").
+	GroupBy   string `protobuf:"bytes,22,opt,name=group_by,json=groupBy,proto3" json:"group_by,omitempty"`
+	GroupSize uint32 `protobuf:"varint,23,opt,name=group_size,json=groupSize,proto3" json:"group_size,omitempty"` // 0 = 1
+	// Keep only chunks at least this relevant: cosine similarity in [-1, 1] for "dense" and
+	// "hybrid" (the dense part of each hit), BM25 score >= 0 for "text". No chunk passes: the
+	// answer says it does not know, citing nothing, without calling the generator.
+	ScoreThreshold *float32 `protobuf:"fixed32,24,opt,name=score_threshold,json=scoreThreshold,proto3,oneof" json:"score_threshold,omitempty"`
 	// Per-request generation settings, within the server's limits (docs/rag.md).
 	Generation *GenerationSettings `protobuf:"bytes,70,opt,name=generation,proto3" json:"generation,omitempty"`
 	// TOOL_MODE_AUTO: the model searches itself (an Ask is then a Chat of one user message).
@@ -3481,6 +3511,34 @@ func (x *AskRequest) GetEfSearch() uint32 {
 	return 0
 }
 
+func (x *AskRequest) GetRetrieval() string {
+	if x != nil {
+		return x.Retrieval
+	}
+	return ""
+}
+
+func (x *AskRequest) GetGroupBy() string {
+	if x != nil {
+		return x.GroupBy
+	}
+	return ""
+}
+
+func (x *AskRequest) GetGroupSize() uint32 {
+	if x != nil {
+		return x.GroupSize
+	}
+	return 0
+}
+
+func (x *AskRequest) GetScoreThreshold() float32 {
+	if x != nil && x.ScoreThreshold != nil {
+		return *x.ScoreThreshold
+	}
+	return 0
+}
+
 func (x *AskRequest) GetGeneration() *GenerationSettings {
 	if x != nil {
 		return x.Generation
@@ -3510,15 +3568,19 @@ func (x *AskRequest) GetMaxToolRounds() uint32 {
 }
 
 type Citation struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Number        uint32                 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"` // [n] in the prompt
-	DocumentId    string                 `protobuf:"bytes,2,opt,name=document_id,json=documentId,proto3" json:"document_id,omitempty"`
-	Chunk         uint32                 `protobuf:"varint,3,opt,name=chunk,proto3" json:"chunk,omitempty"`
-	Score         float32                `protobuf:"fixed32,4,opt,name=score,proto3" json:"score,omitempty"`
-	Text          string                 `protobuf:"bytes,5,opt,name=text,proto3" json:"text,omitempty"`
-	Begin         uint64                 `protobuf:"varint,6,opt,name=begin,proto3" json:"begin,omitempty"` // byte span of text in the document
-	End           uint64                 `protobuf:"varint,7,opt,name=end,proto3" json:"end,omitempty"`
-	Cited         bool                   `protobuf:"varint,8,opt,name=cited,proto3" json:"cited,omitempty"` // the answer refers to [number]
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Number     uint32                 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"` // [n] in the prompt
+	DocumentId string                 `protobuf:"bytes,2,opt,name=document_id,json=documentId,proto3" json:"document_id,omitempty"`
+	Chunk      uint32                 `protobuf:"varint,3,opt,name=chunk,proto3" json:"chunk,omitempty"`
+	Score      float32                `protobuf:"fixed32,4,opt,name=score,proto3" json:"score,omitempty"`
+	Text       string                 `protobuf:"bytes,5,opt,name=text,proto3" json:"text,omitempty"`
+	Begin      uint64                 `protobuf:"varint,6,opt,name=begin,proto3" json:"begin,omitempty"` // byte span of text in the document
+	End        uint64                 `protobuf:"varint,7,opt,name=end,proto3" json:"end,omitempty"`
+	Cited      bool                   `protobuf:"varint,8,opt,name=cited,proto3" json:"cited,omitempty"` // the answer refers to [number]
+	// The parts of `score` (the cosine similarity for "dense", BM25 for "text", the fused RRF
+	// score for "hybrid") when the retrieval mode had them.
+	DenseScore    *float32 `protobuf:"fixed32,21,opt,name=dense_score,json=denseScore,proto3,oneof" json:"dense_score,omitempty"`
+	TextScore     *float32 `protobuf:"fixed32,22,opt,name=text_score,json=textScore,proto3,oneof" json:"text_score,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3607,6 +3669,20 @@ func (x *Citation) GetCited() bool {
 		return x.Cited
 	}
 	return false
+}
+
+func (x *Citation) GetDenseScore() float32 {
+	if x != nil && x.DenseScore != nil {
+		return *x.DenseScore
+	}
+	return 0
+}
+
+func (x *Citation) GetTextScore() float32 {
+	if x != nil && x.TextScore != nil {
+		return *x.TextScore
+	}
+	return 0
 }
 
 type AskTimings struct {
@@ -3708,6 +3784,7 @@ type AskAnswer struct {
 	FinishReason       string         `protobuf:"bytes,74,opt,name=finish_reason,json=finishReason,proto3" json:"finish_reason,omitempty"`                   // "stop", "length" or "tool_calls"
 	ToolRounds         uint32         `protobuf:"varint,75,opt,name=tool_rounds,json=toolRounds,proto3" json:"tool_rounds,omitempty"`
 	ConversationId     string         `protobuf:"bytes,76,opt,name=conversation_id,json=conversationId,proto3" json:"conversation_id,omitempty"` // ChatRequest.conversation_id, when the turn was stored
+	Retrieval          string         `protobuf:"bytes,21,opt,name=retrieval,proto3" json:"retrieval,omitempty"`                                 // the mode used ("dense" when "hybrid" fell back)
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
@@ -3822,6 +3899,13 @@ func (x *AskAnswer) GetToolRounds() uint32 {
 func (x *AskAnswer) GetConversationId() string {
 	if x != nil {
 		return x.ConversationId
+	}
+	return ""
+}
+
+func (x *AskAnswer) GetRetrieval() string {
+	if x != nil {
+		return x.Retrieval
 	}
 	return ""
 }
@@ -4192,6 +4276,15 @@ type ChatRequest struct {
 	Tools            ToolMode               `protobuf:"varint,14,opt,name=tools,proto3,enum=sextant.v1.ToolMode" json:"tools,omitempty"`
 	Functions        []*FunctionDefinition  `protobuf:"bytes,15,rep,name=functions,proto3" json:"functions,omitempty"`
 	MaxToolRounds    uint32                 `protobuf:"varint,16,opt,name=max_tool_rounds,json=maxToolRounds,proto3" json:"max_tool_rounds,omitempty"` // 0 = 4; at most 16
+	// "hybrid" (default: dense + BM25 fused by RRF), "dense" or "text" (BM25 alone).
+	Retrieval string `protobuf:"bytes,21,opt,name=retrieval,proto3" json:"retrieval,omitempty"`
+	// At most group_size chunks per value of this field ("document_id" or "metadata.<field>").
+	GroupBy   string `protobuf:"bytes,22,opt,name=group_by,json=groupBy,proto3" json:"group_by,omitempty"`
+	GroupSize uint32 `protobuf:"varint,23,opt,name=group_size,json=groupSize,proto3" json:"group_size,omitempty"` // 0 = 1
+	// Keep only chunks at least this relevant: cosine similarity in [-1, 1] for "dense" and
+	// "hybrid" (the dense part of each hit), BM25 score >= 0 for "text". No chunk passes: the
+	// answer says it does not know, citing nothing, without calling the generator.
+	ScoreThreshold *float32 `protobuf:"fixed32,24,opt,name=score_threshold,json=scoreThreshold,proto3,oneof" json:"score_threshold,omitempty"`
 	// Server-side conversation (1..128 of [A-Za-z0-9_.:-]): the stored turns come first, then
 	// `messages` (only the new ones), and this turn is stored; created by its first turn. A
 	// conversation stays with its collection (INVALID_ARGUMENT otherwise); RESOURCE_EXHAUSTED past
@@ -4343,11 +4436,215 @@ func (x *ChatRequest) GetMaxToolRounds() uint32 {
 	return 0
 }
 
+func (x *ChatRequest) GetRetrieval() string {
+	if x != nil {
+		return x.Retrieval
+	}
+	return ""
+}
+
+func (x *ChatRequest) GetGroupBy() string {
+	if x != nil {
+		return x.GroupBy
+	}
+	return ""
+}
+
+func (x *ChatRequest) GetGroupSize() uint32 {
+	if x != nil {
+		return x.GroupSize
+	}
+	return 0
+}
+
+func (x *ChatRequest) GetScoreThreshold() float32 {
+	if x != nil && x.ScoreThreshold != nil {
+		return *x.ScoreThreshold
+	}
+	return 0
+}
+
 func (x *ChatRequest) GetConversationId() string {
 	if x != nil {
 		return x.ConversationId
 	}
 	return ""
+}
+
+type RetrieveRequest struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Collection     string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"` // a text collection
+	Query          string                 `protobuf:"bytes,2,opt,name=query,proto3" json:"query,omitempty"`
+	K              uint32                 `protobuf:"varint,3,opt,name=k,proto3" json:"k,omitempty"`                                                        // chunks; 0 = 5, at most 1000
+	Retrieval      string                 `protobuf:"bytes,4,opt,name=retrieval,proto3" json:"retrieval,omitempty"`                                         // "hybrid" (default), "dense" or "text"
+	Filter         string                 `protobuf:"bytes,5,opt,name=filter,proto3" json:"filter,omitempty"`                                               // payload filter; document metadata is under "metadata."
+	GroupBy        string                 `protobuf:"bytes,6,opt,name=group_by,json=groupBy,proto3" json:"group_by,omitempty"`                              // as AskRequest.group_by
+	GroupSize      uint32                 `protobuf:"varint,7,opt,name=group_size,json=groupSize,proto3" json:"group_size,omitempty"`                       // 0 = 1
+	ScoreThreshold *float32               `protobuf:"fixed32,8,opt,name=score_threshold,json=scoreThreshold,proto3,oneof" json:"score_threshold,omitempty"` // as AskRequest.score_threshold (no chunk passes: none returned)
+	EfSearch       uint32                 `protobuf:"varint,9,opt,name=ef_search,json=efSearch,proto3" json:"ef_search,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RetrieveRequest) Reset() {
+	*x = RetrieveRequest{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetrieveRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetrieveRequest) ProtoMessage() {}
+
+func (x *RetrieveRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetrieveRequest.ProtoReflect.Descriptor instead.
+func (*RetrieveRequest) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *RetrieveRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *RetrieveRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+func (x *RetrieveRequest) GetK() uint32 {
+	if x != nil {
+		return x.K
+	}
+	return 0
+}
+
+func (x *RetrieveRequest) GetRetrieval() string {
+	if x != nil {
+		return x.Retrieval
+	}
+	return ""
+}
+
+func (x *RetrieveRequest) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *RetrieveRequest) GetGroupBy() string {
+	if x != nil {
+		return x.GroupBy
+	}
+	return ""
+}
+
+func (x *RetrieveRequest) GetGroupSize() uint32 {
+	if x != nil {
+		return x.GroupSize
+	}
+	return 0
+}
+
+func (x *RetrieveRequest) GetScoreThreshold() float32 {
+	if x != nil && x.ScoreThreshold != nil {
+		return *x.ScoreThreshold
+	}
+	return 0
+}
+
+func (x *RetrieveRequest) GetEfSearch() uint32 {
+	if x != nil {
+		return x.EfSearch
+	}
+	return 0
+}
+
+type RetrieveResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Chunks        []*Citation            `protobuf:"bytes,1,rep,name=chunks,proto3" json:"chunks,omitempty"`       // best first, numbered from 1; `cited` is false
+	Retrieval     string                 `protobuf:"bytes,2,opt,name=retrieval,proto3" json:"retrieval,omitempty"` // the mode used ("dense" when "hybrid" fell back)
+	EmbedderSpec  string                 `protobuf:"bytes,3,opt,name=embedder_spec,json=embedderSpec,proto3" json:"embedder_spec,omitempty"`
+	Timings       *AskTimings            `protobuf:"bytes,4,opt,name=timings,proto3" json:"timings,omitempty"` // embed_ms, retrieve_ms, total_ms
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetrieveResponse) Reset() {
+	*x = RetrieveResponse{}
+	mi := &file_sextant_v1_sextant_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetrieveResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetrieveResponse) ProtoMessage() {}
+
+func (x *RetrieveResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_sextant_v1_sextant_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetrieveResponse.ProtoReflect.Descriptor instead.
+func (*RetrieveResponse) Descriptor() ([]byte, []int) {
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *RetrieveResponse) GetChunks() []*Citation {
+	if x != nil {
+		return x.Chunks
+	}
+	return nil
+}
+
+func (x *RetrieveResponse) GetRetrieval() string {
+	if x != nil {
+		return x.Retrieval
+	}
+	return ""
+}
+
+func (x *RetrieveResponse) GetEmbedderSpec() string {
+	if x != nil {
+		return x.EmbedderSpec
+	}
+	return ""
+}
+
+func (x *RetrieveResponse) GetTimings() *AskTimings {
+	if x != nil {
+		return x.Timings
+	}
+	return nil
 }
 
 type ConversationInfo struct {
@@ -4364,7 +4661,7 @@ type ConversationInfo struct {
 
 func (x *ConversationInfo) Reset() {
 	*x = ConversationInfo{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[56]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4376,7 +4673,7 @@ func (x *ConversationInfo) String() string {
 func (*ConversationInfo) ProtoMessage() {}
 
 func (x *ConversationInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[56]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4389,7 +4686,7 @@ func (x *ConversationInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConversationInfo.ProtoReflect.Descriptor instead.
 func (*ConversationInfo) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{56}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ConversationInfo) GetId() string {
@@ -4443,7 +4740,7 @@ type ListConversationsRequest struct {
 
 func (x *ListConversationsRequest) Reset() {
 	*x = ListConversationsRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[57]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4455,7 +4752,7 @@ func (x *ListConversationsRequest) String() string {
 func (*ListConversationsRequest) ProtoMessage() {}
 
 func (x *ListConversationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[57]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4468,7 +4765,7 @@ func (x *ListConversationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConversationsRequest.ProtoReflect.Descriptor instead.
 func (*ListConversationsRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{57}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *ListConversationsRequest) GetCollection() string {
@@ -4487,7 +4784,7 @@ type ListConversationsResponse struct {
 
 func (x *ListConversationsResponse) Reset() {
 	*x = ListConversationsResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[58]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4499,7 +4796,7 @@ func (x *ListConversationsResponse) String() string {
 func (*ListConversationsResponse) ProtoMessage() {}
 
 func (x *ListConversationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[58]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4512,7 +4809,7 @@ func (x *ListConversationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConversationsResponse.ProtoReflect.Descriptor instead.
 func (*ListConversationsResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{58}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *ListConversationsResponse) GetConversations() []*ConversationInfo {
@@ -4531,7 +4828,7 @@ type GetConversationRequest struct {
 
 func (x *GetConversationRequest) Reset() {
 	*x = GetConversationRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[59]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4543,7 +4840,7 @@ func (x *GetConversationRequest) String() string {
 func (*GetConversationRequest) ProtoMessage() {}
 
 func (x *GetConversationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[59]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4556,7 +4853,7 @@ func (x *GetConversationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetConversationRequest.ProtoReflect.Descriptor instead.
 func (*GetConversationRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{59}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *GetConversationRequest) GetConversationId() string {
@@ -4576,7 +4873,7 @@ type Conversation struct {
 
 func (x *Conversation) Reset() {
 	*x = Conversation{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[60]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4588,7 +4885,7 @@ func (x *Conversation) String() string {
 func (*Conversation) ProtoMessage() {}
 
 func (x *Conversation) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[60]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4601,7 +4898,7 @@ func (x *Conversation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Conversation.ProtoReflect.Descriptor instead.
 func (*Conversation) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{60}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *Conversation) GetInfo() *ConversationInfo {
@@ -4627,7 +4924,7 @@ type DeleteConversationRequest struct {
 
 func (x *DeleteConversationRequest) Reset() {
 	*x = DeleteConversationRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[61]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4639,7 +4936,7 @@ func (x *DeleteConversationRequest) String() string {
 func (*DeleteConversationRequest) ProtoMessage() {}
 
 func (x *DeleteConversationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[61]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4652,7 +4949,7 @@ func (x *DeleteConversationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteConversationRequest.ProtoReflect.Descriptor instead.
 func (*DeleteConversationRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{61}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *DeleteConversationRequest) GetConversationId() string {
@@ -4670,7 +4967,7 @@ type DeleteConversationResponse struct {
 
 func (x *DeleteConversationResponse) Reset() {
 	*x = DeleteConversationResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[62]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4682,7 +4979,7 @@ func (x *DeleteConversationResponse) String() string {
 func (*DeleteConversationResponse) ProtoMessage() {}
 
 func (x *DeleteConversationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[62]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4695,7 +4992,7 @@ func (x *DeleteConversationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteConversationResponse.ProtoReflect.Descriptor instead.
 func (*DeleteConversationResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{62}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{64}
 }
 
 type GetManyRequest struct {
@@ -4709,7 +5006,7 @@ type GetManyRequest struct {
 
 func (x *GetManyRequest) Reset() {
 	*x = GetManyRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[63]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4721,7 +5018,7 @@ func (x *GetManyRequest) String() string {
 func (*GetManyRequest) ProtoMessage() {}
 
 func (x *GetManyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[63]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4734,7 +5031,7 @@ func (x *GetManyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetManyRequest.ProtoReflect.Descriptor instead.
 func (*GetManyRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{63}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *GetManyRequest) GetCollection() string {
@@ -4768,7 +5065,7 @@ type GetManyResponse struct {
 
 func (x *GetManyResponse) Reset() {
 	*x = GetManyResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[64]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4780,7 +5077,7 @@ func (x *GetManyResponse) String() string {
 func (*GetManyResponse) ProtoMessage() {}
 
 func (x *GetManyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[64]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4793,7 +5090,7 @@ func (x *GetManyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetManyResponse.ProtoReflect.Descriptor instead.
 func (*GetManyResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{64}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *GetManyResponse) GetPoints() []*Point {
@@ -4827,7 +5124,7 @@ type SetPayloadRequest struct {
 
 func (x *SetPayloadRequest) Reset() {
 	*x = SetPayloadRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[65]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4839,7 +5136,7 @@ func (x *SetPayloadRequest) String() string {
 func (*SetPayloadRequest) ProtoMessage() {}
 
 func (x *SetPayloadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[65]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4852,7 +5149,7 @@ func (x *SetPayloadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPayloadRequest.ProtoReflect.Descriptor instead.
 func (*SetPayloadRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{65}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *SetPayloadRequest) GetCollection() string {
@@ -4940,7 +5237,7 @@ type DeletePayloadKeysRequest struct {
 
 func (x *DeletePayloadKeysRequest) Reset() {
 	*x = DeletePayloadKeysRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[66]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4952,7 +5249,7 @@ func (x *DeletePayloadKeysRequest) String() string {
 func (*DeletePayloadKeysRequest) ProtoMessage() {}
 
 func (x *DeletePayloadKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[66]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4965,7 +5262,7 @@ func (x *DeletePayloadKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeletePayloadKeysRequest.ProtoReflect.Descriptor instead.
 func (*DeletePayloadKeysRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{66}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *DeletePayloadKeysRequest) GetCollection() string {
@@ -5041,7 +5338,7 @@ type UpdateVectorsRequest struct {
 
 func (x *UpdateVectorsRequest) Reset() {
 	*x = UpdateVectorsRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[67]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5053,7 +5350,7 @@ func (x *UpdateVectorsRequest) String() string {
 func (*UpdateVectorsRequest) ProtoMessage() {}
 
 func (x *UpdateVectorsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[67]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5066,7 +5363,7 @@ func (x *UpdateVectorsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateVectorsRequest.ProtoReflect.Descriptor instead.
 func (*UpdateVectorsRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{67}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *UpdateVectorsRequest) GetCollection() string {
@@ -5099,7 +5396,7 @@ type UpdateResponse struct {
 
 func (x *UpdateResponse) Reset() {
 	*x = UpdateResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[68]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5111,7 +5408,7 @@ func (x *UpdateResponse) String() string {
 func (*UpdateResponse) ProtoMessage() {}
 
 func (x *UpdateResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[68]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5124,7 +5421,7 @@ func (x *UpdateResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateResponse.ProtoReflect.Descriptor instead.
 func (*UpdateResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{68}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *UpdateResponse) GetUpdated() uint64 {
@@ -5144,7 +5441,7 @@ type CreateAliasRequest struct {
 
 func (x *CreateAliasRequest) Reset() {
 	*x = CreateAliasRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[69]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5156,7 +5453,7 @@ func (x *CreateAliasRequest) String() string {
 func (*CreateAliasRequest) ProtoMessage() {}
 
 func (x *CreateAliasRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[69]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5169,7 +5466,7 @@ func (x *CreateAliasRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAliasRequest.ProtoReflect.Descriptor instead.
 func (*CreateAliasRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{69}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *CreateAliasRequest) GetAlias() string {
@@ -5195,7 +5492,7 @@ type DeleteAliasRequest struct {
 
 func (x *DeleteAliasRequest) Reset() {
 	*x = DeleteAliasRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[70]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5207,7 +5504,7 @@ func (x *DeleteAliasRequest) String() string {
 func (*DeleteAliasRequest) ProtoMessage() {}
 
 func (x *DeleteAliasRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[70]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5220,7 +5517,7 @@ func (x *DeleteAliasRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAliasRequest.ProtoReflect.Descriptor instead.
 func (*DeleteAliasRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{70}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *DeleteAliasRequest) GetAlias() string {
@@ -5243,7 +5540,7 @@ type AliasChange struct {
 
 func (x *AliasChange) Reset() {
 	*x = AliasChange{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[71]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5255,7 +5552,7 @@ func (x *AliasChange) String() string {
 func (*AliasChange) ProtoMessage() {}
 
 func (x *AliasChange) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[71]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5268,7 +5565,7 @@ func (x *AliasChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AliasChange.ProtoReflect.Descriptor instead.
 func (*AliasChange) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{71}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *AliasChange) GetAction() isAliasChange_Action {
@@ -5321,7 +5618,7 @@ type UpdateAliasesRequest struct {
 
 func (x *UpdateAliasesRequest) Reset() {
 	*x = UpdateAliasesRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[72]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5333,7 +5630,7 @@ func (x *UpdateAliasesRequest) String() string {
 func (*UpdateAliasesRequest) ProtoMessage() {}
 
 func (x *UpdateAliasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[72]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5346,7 +5643,7 @@ func (x *UpdateAliasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAliasesRequest.ProtoReflect.Descriptor instead.
 func (*UpdateAliasesRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{72}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *UpdateAliasesRequest) GetChanges() []*AliasChange {
@@ -5364,7 +5661,7 @@ type UpdateAliasesResponse struct {
 
 func (x *UpdateAliasesResponse) Reset() {
 	*x = UpdateAliasesResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[73]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5376,7 +5673,7 @@ func (x *UpdateAliasesResponse) String() string {
 func (*UpdateAliasesResponse) ProtoMessage() {}
 
 func (x *UpdateAliasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[73]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5389,7 +5686,7 @@ func (x *UpdateAliasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateAliasesResponse.ProtoReflect.Descriptor instead.
 func (*UpdateAliasesResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{73}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{75}
 }
 
 type ListAliasesRequest struct {
@@ -5401,7 +5698,7 @@ type ListAliasesRequest struct {
 
 func (x *ListAliasesRequest) Reset() {
 	*x = ListAliasesRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[74]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5413,7 +5710,7 @@ func (x *ListAliasesRequest) String() string {
 func (*ListAliasesRequest) ProtoMessage() {}
 
 func (x *ListAliasesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[74]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5426,7 +5723,7 @@ func (x *ListAliasesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAliasesRequest.ProtoReflect.Descriptor instead.
 func (*ListAliasesRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{74}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *ListAliasesRequest) GetCollection() string {
@@ -5446,7 +5743,7 @@ type Alias struct {
 
 func (x *Alias) Reset() {
 	*x = Alias{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[75]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5458,7 +5755,7 @@ func (x *Alias) String() string {
 func (*Alias) ProtoMessage() {}
 
 func (x *Alias) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[75]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5471,7 +5768,7 @@ func (x *Alias) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Alias.ProtoReflect.Descriptor instead.
 func (*Alias) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{75}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *Alias) GetAlias() string {
@@ -5497,7 +5794,7 @@ type ListAliasesResponse struct {
 
 func (x *ListAliasesResponse) Reset() {
 	*x = ListAliasesResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[76]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5509,7 +5806,7 @@ func (x *ListAliasesResponse) String() string {
 func (*ListAliasesResponse) ProtoMessage() {}
 
 func (x *ListAliasesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[76]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5522,7 +5819,7 @@ func (x *ListAliasesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAliasesResponse.ProtoReflect.Descriptor instead.
 func (*ListAliasesResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{76}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *ListAliasesResponse) GetAliases() []*Alias {
@@ -5546,7 +5843,7 @@ type SnapshotCollection struct {
 
 func (x *SnapshotCollection) Reset() {
 	*x = SnapshotCollection{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[77]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5558,7 +5855,7 @@ func (x *SnapshotCollection) String() string {
 func (*SnapshotCollection) ProtoMessage() {}
 
 func (x *SnapshotCollection) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[77]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5571,7 +5868,7 @@ func (x *SnapshotCollection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotCollection.ProtoReflect.Descriptor instead.
 func (*SnapshotCollection) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{77}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *SnapshotCollection) GetName() string {
@@ -5633,7 +5930,7 @@ type SnapshotInfo struct {
 
 func (x *SnapshotInfo) Reset() {
 	*x = SnapshotInfo{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[78]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5645,7 +5942,7 @@ func (x *SnapshotInfo) String() string {
 func (*SnapshotInfo) ProtoMessage() {}
 
 func (x *SnapshotInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[78]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5658,7 +5955,7 @@ func (x *SnapshotInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotInfo.ProtoReflect.Descriptor instead.
 func (*SnapshotInfo) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{78}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *SnapshotInfo) GetName() string {
@@ -5734,7 +6031,7 @@ type CreateSnapshotRequest struct {
 
 func (x *CreateSnapshotRequest) Reset() {
 	*x = CreateSnapshotRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[79]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5746,7 +6043,7 @@ func (x *CreateSnapshotRequest) String() string {
 func (*CreateSnapshotRequest) ProtoMessage() {}
 
 func (x *CreateSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[79]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5759,7 +6056,7 @@ func (x *CreateSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*CreateSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{79}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *CreateSnapshotRequest) GetCollection() string {
@@ -5784,7 +6081,7 @@ type ListSnapshotsRequest struct {
 
 func (x *ListSnapshotsRequest) Reset() {
 	*x = ListSnapshotsRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[80]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5796,7 +6093,7 @@ func (x *ListSnapshotsRequest) String() string {
 func (*ListSnapshotsRequest) ProtoMessage() {}
 
 func (x *ListSnapshotsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[80]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5809,7 +6106,7 @@ func (x *ListSnapshotsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSnapshotsRequest.ProtoReflect.Descriptor instead.
 func (*ListSnapshotsRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{80}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{82}
 }
 
 type ListSnapshotsResponse struct {
@@ -5821,7 +6118,7 @@ type ListSnapshotsResponse struct {
 
 func (x *ListSnapshotsResponse) Reset() {
 	*x = ListSnapshotsResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[81]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5833,7 +6130,7 @@ func (x *ListSnapshotsResponse) String() string {
 func (*ListSnapshotsResponse) ProtoMessage() {}
 
 func (x *ListSnapshotsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[81]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5846,7 +6143,7 @@ func (x *ListSnapshotsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSnapshotsResponse.ProtoReflect.Descriptor instead.
 func (*ListSnapshotsResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{81}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *ListSnapshotsResponse) GetSnapshots() []*SnapshotInfo {
@@ -5865,7 +6162,7 @@ type DeleteSnapshotRequest struct {
 
 func (x *DeleteSnapshotRequest) Reset() {
 	*x = DeleteSnapshotRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[82]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5877,7 +6174,7 @@ func (x *DeleteSnapshotRequest) String() string {
 func (*DeleteSnapshotRequest) ProtoMessage() {}
 
 func (x *DeleteSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[82]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5890,7 +6187,7 @@ func (x *DeleteSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*DeleteSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{82}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *DeleteSnapshotRequest) GetName() string {
@@ -5908,7 +6205,7 @@ type DeleteSnapshotResponse struct {
 
 func (x *DeleteSnapshotResponse) Reset() {
 	*x = DeleteSnapshotResponse{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[83]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5920,7 +6217,7 @@ func (x *DeleteSnapshotResponse) String() string {
 func (*DeleteSnapshotResponse) ProtoMessage() {}
 
 func (x *DeleteSnapshotResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[83]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5933,7 +6230,7 @@ func (x *DeleteSnapshotResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSnapshotResponse.ProtoReflect.Descriptor instead.
 func (*DeleteSnapshotResponse) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{83}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{85}
 }
 
 type RestoreSnapshotRequest struct {
@@ -5947,7 +6244,7 @@ type RestoreSnapshotRequest struct {
 
 func (x *RestoreSnapshotRequest) Reset() {
 	*x = RestoreSnapshotRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[84]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5959,7 +6256,7 @@ func (x *RestoreSnapshotRequest) String() string {
 func (*RestoreSnapshotRequest) ProtoMessage() {}
 
 func (x *RestoreSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[84]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5972,7 +6269,7 @@ func (x *RestoreSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RestoreSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*RestoreSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{84}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *RestoreSnapshotRequest) GetName() string {
@@ -6005,7 +6302,7 @@ type DownloadSnapshotRequest struct {
 
 func (x *DownloadSnapshotRequest) Reset() {
 	*x = DownloadSnapshotRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[85]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6017,7 +6314,7 @@ func (x *DownloadSnapshotRequest) String() string {
 func (*DownloadSnapshotRequest) ProtoMessage() {}
 
 func (x *DownloadSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[85]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6030,7 +6327,7 @@ func (x *DownloadSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownloadSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*DownloadSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{85}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *DownloadSnapshotRequest) GetName() string {
@@ -6049,7 +6346,7 @@ type SnapshotChunk struct {
 
 func (x *SnapshotChunk) Reset() {
 	*x = SnapshotChunk{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[86]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6061,7 +6358,7 @@ func (x *SnapshotChunk) String() string {
 func (*SnapshotChunk) ProtoMessage() {}
 
 func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[86]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6074,7 +6371,7 @@ func (x *SnapshotChunk) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SnapshotChunk.ProtoReflect.Descriptor instead.
 func (*SnapshotChunk) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{86}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *SnapshotChunk) GetData() []byte {
@@ -6094,7 +6391,7 @@ type UploadSnapshotRequest struct {
 
 func (x *UploadSnapshotRequest) Reset() {
 	*x = UploadSnapshotRequest{}
-	mi := &file_sextant_v1_sextant_proto_msgTypes[87]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6106,7 +6403,7 @@ func (x *UploadSnapshotRequest) String() string {
 func (*UploadSnapshotRequest) ProtoMessage() {}
 
 func (x *UploadSnapshotRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_sextant_v1_sextant_proto_msgTypes[87]
+	mi := &file_sextant_v1_sextant_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6119,7 +6416,7 @@ func (x *UploadSnapshotRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadSnapshotRequest.ProtoReflect.Descriptor instead.
 func (*UploadSnapshotRequest) Descriptor() ([]byte, []int) {
-	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{87}
+	return file_sextant_v1_sextant_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *UploadSnapshotRequest) GetName() string {
@@ -6376,11 +6673,13 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\fchunk_tokens\x18\x01 \x01(\rR\vchunkTokens\x12%\n" +
 	"\x0eoverlap_tokens\x18\x02 \x01(\rR\roverlapTokens\x12\x1a\n" +
 	"\bmarkdown\x18\x03 \x01(\bR\bmarkdown\x12\x16\n" +
-	"\x06tokens\x18\x04 \x01(\tR\x06tokens\"\xa2\x01\n" +
+	"\x06tokens\x18\x04 \x01(\tR\x06tokens\"\xea\x01\n" +
 	"\vTextOptions\x126\n" +
 	"\bembedder\x18\x01 \x01(\v2\x1a.sextant.v1.EmbedderConfigR\bembedder\x126\n" +
 	"\bchunking\x18\x02 \x01(\v2\x1a.sextant.v1.ChunkingConfigR\bchunking\x12#\n" +
-	"\rembedder_spec\x18\x03 \x01(\tR\fembedderSpec\"J\n" +
+	"\rembedder_spec\x18\x03 \x01(\tR\fembedderSpec\x12#\n" +
+	"\rtext_language\x18\x15 \x01(\tR\ftextLanguage\x12!\n" +
+	"\ftext_indexed\x18\x16 \x01(\bR\vtextIndexed\"J\n" +
 	"\bDocument\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04text\x18\x02 \x01(\tR\x04text\x12\x1a\n" +
@@ -6410,7 +6709,7 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\rEmbedResponse\x12\x1c\n" +
 	"\tdimension\x18\x01 \x01(\rR\tdimension\x12\x18\n" +
 	"\avectors\x18\x02 \x03(\x02R\avectors\x12#\n" +
-	"\rembedder_spec\x18\x03 \x01(\tR\fembedderSpec\"\x8d\x04\n" +
+	"\rembedder_spec\x18\x03 \x01(\tR\fembedderSpec\"\xa7\x05\n" +
 	"\n" +
 	"AskRequest\x12\x1e\n" +
 	"\n" +
@@ -6425,13 +6724,19 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\ruser_template\x18\b \x01(\tR\fuserTemplate\x12*\n" +
 	"\x11max_prompt_tokens\x18\t \x01(\rR\x0fmaxPromptTokens\x12\x1b\n" +
 	"\tef_search\x18\n" +
-	" \x01(\rR\befSearch\x12>\n" +
+	" \x01(\rR\befSearch\x12\x1c\n" +
+	"\tretrieval\x18\x15 \x01(\tR\tretrieval\x12\x19\n" +
+	"\bgroup_by\x18\x16 \x01(\tR\agroupBy\x12\x1d\n" +
+	"\n" +
+	"group_size\x18\x17 \x01(\rR\tgroupSize\x12,\n" +
+	"\x0fscore_threshold\x18\x18 \x01(\x02H\x00R\x0escoreThreshold\x88\x01\x01\x12>\n" +
 	"\n" +
 	"generation\x18F \x01(\v2\x1e.sextant.v1.GenerationSettingsR\n" +
 	"generation\x12*\n" +
 	"\x05tools\x18G \x01(\x0e2\x14.sextant.v1.ToolModeR\x05tools\x12<\n" +
 	"\tfunctions\x18H \x03(\v2\x1e.sextant.v1.FunctionDefinitionR\tfunctions\x12&\n" +
-	"\x0fmax_tool_rounds\x18I \x01(\rR\rmaxToolRounds\"\xc1\x01\n" +
+	"\x0fmax_tool_rounds\x18I \x01(\rR\rmaxToolRoundsB\x12\n" +
+	"\x10_score_threshold\"\xaa\x02\n" +
 	"\bCitation\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\rR\x06number\x12\x1f\n" +
 	"\vdocument_id\x18\x02 \x01(\tR\n" +
@@ -6441,7 +6746,13 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\x04text\x18\x05 \x01(\tR\x04text\x12\x14\n" +
 	"\x05begin\x18\x06 \x01(\x04R\x05begin\x12\x10\n" +
 	"\x03end\x18\a \x01(\x04R\x03end\x12\x14\n" +
-	"\x05cited\x18\b \x01(\bR\x05cited\"\xbe\x01\n" +
+	"\x05cited\x18\b \x01(\bR\x05cited\x12$\n" +
+	"\vdense_score\x18\x15 \x01(\x02H\x00R\n" +
+	"denseScore\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"text_score\x18\x16 \x01(\x02H\x01R\ttextScore\x88\x01\x01B\x0e\n" +
+	"\f_dense_scoreB\r\n" +
+	"\v_text_score\"\xbe\x01\n" +
 	"\n" +
 	"AskTimings\x12\x19\n" +
 	"\bembed_ms\x18\x01 \x01(\x01R\aembedMs\x12\x1f\n" +
@@ -6452,7 +6763,7 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\btotal_ms\x18\x04 \x01(\x01R\atotalMs\x12\x1d\n" +
 	"\n" +
 	"rewrite_ms\x18F \x01(\x01R\trewriteMs\x12\x19\n" +
-	"\btools_ms\x18G \x01(\x01R\atoolsMs\"\x91\x04\n" +
+	"\btools_ms\x18G \x01(\x01R\atoolsMs\"\xaf\x04\n" +
 	"\tAskAnswer\x12\x16\n" +
 	"\x06answer\x18\x01 \x01(\tR\x06answer\x122\n" +
 	"\tcitations\x18\x02 \x03(\v2\x14.sextant.v1.CitationR\tcitations\x120\n" +
@@ -6467,7 +6778,8 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\rfinish_reason\x18J \x01(\tR\ffinishReason\x12\x1f\n" +
 	"\vtool_rounds\x18K \x01(\rR\n" +
 	"toolRounds\x12'\n" +
-	"\x0fconversation_id\x18L \x01(\tR\x0econversationId\"_\n" +
+	"\x0fconversation_id\x18L \x01(\tR\x0econversationId\x12\x1c\n" +
+	"\tretrieval\x18\x15 \x01(\tR\tretrieval\"_\n" +
 	"\vAskResponse\x12\x16\n" +
 	"\x05token\x18\x01 \x01(\tH\x00R\x05token\x12/\n" +
 	"\x06answer\x18\x02 \x01(\v2\x15.sextant.v1.AskAnswerH\x00R\x06answerB\a\n" +
@@ -6498,7 +6810,7 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x1e\n" +
 	"\n" +
 	"parameters\x18\x03 \x01(\tR\n" +
-	"parameters\"\xb1\x05\n" +
+	"parameters\"\xcb\x06\n" +
 	"\vChatRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -6520,8 +6832,33 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\arewrite\x18\r \x01(\x0e2\x17.sextant.v1.RewriteModeR\arewrite\x12*\n" +
 	"\x05tools\x18\x0e \x01(\x0e2\x14.sextant.v1.ToolModeR\x05tools\x12<\n" +
 	"\tfunctions\x18\x0f \x03(\v2\x1e.sextant.v1.FunctionDefinitionR\tfunctions\x12&\n" +
-	"\x0fmax_tool_rounds\x18\x10 \x01(\rR\rmaxToolRounds\x12'\n" +
-	"\x0fconversation_id\x18F \x01(\tR\x0econversationId\"\xb2\x01\n" +
+	"\x0fmax_tool_rounds\x18\x10 \x01(\rR\rmaxToolRounds\x12\x1c\n" +
+	"\tretrieval\x18\x15 \x01(\tR\tretrieval\x12\x19\n" +
+	"\bgroup_by\x18\x16 \x01(\tR\agroupBy\x12\x1d\n" +
+	"\n" +
+	"group_size\x18\x17 \x01(\rR\tgroupSize\x12,\n" +
+	"\x0fscore_threshold\x18\x18 \x01(\x02H\x00R\x0escoreThreshold\x88\x01\x01\x12'\n" +
+	"\x0fconversation_id\x18F \x01(\tR\x0econversationIdB\x12\n" +
+	"\x10_score_threshold\"\xa4\x02\n" +
+	"\x0fRetrieveRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12\x14\n" +
+	"\x05query\x18\x02 \x01(\tR\x05query\x12\f\n" +
+	"\x01k\x18\x03 \x01(\rR\x01k\x12\x1c\n" +
+	"\tretrieval\x18\x04 \x01(\tR\tretrieval\x12\x16\n" +
+	"\x06filter\x18\x05 \x01(\tR\x06filter\x12\x19\n" +
+	"\bgroup_by\x18\x06 \x01(\tR\agroupBy\x12\x1d\n" +
+	"\n" +
+	"group_size\x18\a \x01(\rR\tgroupSize\x12,\n" +
+	"\x0fscore_threshold\x18\b \x01(\x02H\x00R\x0escoreThreshold\x88\x01\x01\x12\x1b\n" +
+	"\tef_search\x18\t \x01(\rR\befSearchB\x12\n" +
+	"\x10_score_threshold\"\xb5\x01\n" +
+	"\x10RetrieveResponse\x12,\n" +
+	"\x06chunks\x18\x01 \x03(\v2\x14.sextant.v1.CitationR\x06chunks\x12\x1c\n" +
+	"\tretrieval\x18\x02 \x01(\tR\tretrieval\x12#\n" +
+	"\rembedder_spec\x18\x03 \x01(\tR\fembedderSpec\x120\n" +
+	"\atimings\x18\x04 \x01(\v2\x16.sextant.v1.AskTimingsR\atimings\"\xb2\x01\n" +
 	"\x10ConversationInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1e\n" +
 	"\n" +
@@ -6679,7 +7016,7 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\x11REWRITE_MODE_AUTO\x10\x01\x12\x16\n" +
 	"\x12REWRITE_MODE_MODEL\x10\x02\x12\x1a\n" +
 	"\x16REWRITE_MODE_HEURISTIC\x10\x03\x12\x14\n" +
-	"\x10REWRITE_MODE_OFF\x10\x042\xc8\x16\n" +
+	"\x10REWRITE_MODE_OFF\x10\x042\x8f\x17\n" +
 	"\aSextant\x12K\n" +
 	"\n" +
 	"ServerInfo\x12\x1d.sextant.v1.ServerInfoRequest\x1a\x1e.sextant.v1.ServerInfoResponse\x12S\n" +
@@ -6719,7 +7056,8 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\x0eUploadSnapshot\x12!.sextant.v1.UploadSnapshotRequest\x1a\x18.sextant.v1.SnapshotInfo(\x01\x12`\n" +
 	"\x11ListConversations\x12$.sextant.v1.ListConversationsRequest\x1a%.sextant.v1.ListConversationsResponse\x12O\n" +
 	"\x0fGetConversation\x12\".sextant.v1.GetConversationRequest\x1a\x18.sextant.v1.Conversation\x12c\n" +
-	"\x12DeleteConversation\x12%.sextant.v1.DeleteConversationRequest\x1a&.sextant.v1.DeleteConversationResponseB?P\x01Z;github.com/sextant-db/sextant/client/go/sextantpb;sextantpbb\x06proto3"
+	"\x12DeleteConversation\x12%.sextant.v1.DeleteConversationRequest\x1a&.sextant.v1.DeleteConversationResponse\x12E\n" +
+	"\bRetrieve\x12\x1b.sextant.v1.RetrieveRequest\x1a\x1c.sextant.v1.RetrieveResponseB?P\x01Z;github.com/sextant-db/sextant/client/go/sextantpb;sextantpbb\x06proto3"
 
 var (
 	file_sextant_v1_sextant_proto_rawDescOnce sync.Once
@@ -6734,7 +7072,7 @@ func file_sextant_v1_sextant_proto_rawDescGZIP() []byte {
 }
 
 var file_sextant_v1_sextant_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_sextant_v1_sextant_proto_msgTypes = make([]protoimpl.MessageInfo, 88)
+var file_sextant_v1_sextant_proto_msgTypes = make([]protoimpl.MessageInfo, 90)
 var file_sextant_v1_sextant_proto_goTypes = []any{
 	(Metric)(0),                        // 0: sextant.v1.Metric
 	(PayloadFieldType)(0),              // 1: sextant.v1.PayloadFieldType
@@ -6798,180 +7136,186 @@ var file_sextant_v1_sextant_proto_goTypes = []any{
 	(*ChatMessage)(nil),                // 59: sextant.v1.ChatMessage
 	(*FunctionDefinition)(nil),         // 60: sextant.v1.FunctionDefinition
 	(*ChatRequest)(nil),                // 61: sextant.v1.ChatRequest
-	(*ConversationInfo)(nil),           // 62: sextant.v1.ConversationInfo
-	(*ListConversationsRequest)(nil),   // 63: sextant.v1.ListConversationsRequest
-	(*ListConversationsResponse)(nil),  // 64: sextant.v1.ListConversationsResponse
-	(*GetConversationRequest)(nil),     // 65: sextant.v1.GetConversationRequest
-	(*Conversation)(nil),               // 66: sextant.v1.Conversation
-	(*DeleteConversationRequest)(nil),  // 67: sextant.v1.DeleteConversationRequest
-	(*DeleteConversationResponse)(nil), // 68: sextant.v1.DeleteConversationResponse
-	(*GetManyRequest)(nil),             // 69: sextant.v1.GetManyRequest
-	(*GetManyResponse)(nil),            // 70: sextant.v1.GetManyResponse
-	(*SetPayloadRequest)(nil),          // 71: sextant.v1.SetPayloadRequest
-	(*DeletePayloadKeysRequest)(nil),   // 72: sextant.v1.DeletePayloadKeysRequest
-	(*UpdateVectorsRequest)(nil),       // 73: sextant.v1.UpdateVectorsRequest
-	(*UpdateResponse)(nil),             // 74: sextant.v1.UpdateResponse
-	(*CreateAliasRequest)(nil),         // 75: sextant.v1.CreateAliasRequest
-	(*DeleteAliasRequest)(nil),         // 76: sextant.v1.DeleteAliasRequest
-	(*AliasChange)(nil),                // 77: sextant.v1.AliasChange
-	(*UpdateAliasesRequest)(nil),       // 78: sextant.v1.UpdateAliasesRequest
-	(*UpdateAliasesResponse)(nil),      // 79: sextant.v1.UpdateAliasesResponse
-	(*ListAliasesRequest)(nil),         // 80: sextant.v1.ListAliasesRequest
-	(*Alias)(nil),                      // 81: sextant.v1.Alias
-	(*ListAliasesResponse)(nil),        // 82: sextant.v1.ListAliasesResponse
-	(*SnapshotCollection)(nil),         // 83: sextant.v1.SnapshotCollection
-	(*SnapshotInfo)(nil),               // 84: sextant.v1.SnapshotInfo
-	(*CreateSnapshotRequest)(nil),      // 85: sextant.v1.CreateSnapshotRequest
-	(*ListSnapshotsRequest)(nil),       // 86: sextant.v1.ListSnapshotsRequest
-	(*ListSnapshotsResponse)(nil),      // 87: sextant.v1.ListSnapshotsResponse
-	(*DeleteSnapshotRequest)(nil),      // 88: sextant.v1.DeleteSnapshotRequest
-	(*DeleteSnapshotResponse)(nil),     // 89: sextant.v1.DeleteSnapshotResponse
-	(*RestoreSnapshotRequest)(nil),     // 90: sextant.v1.RestoreSnapshotRequest
-	(*DownloadSnapshotRequest)(nil),    // 91: sextant.v1.DownloadSnapshotRequest
-	(*SnapshotChunk)(nil),              // 92: sextant.v1.SnapshotChunk
-	(*UploadSnapshotRequest)(nil),      // 93: sextant.v1.UploadSnapshotRequest
+	(*RetrieveRequest)(nil),            // 62: sextant.v1.RetrieveRequest
+	(*RetrieveResponse)(nil),           // 63: sextant.v1.RetrieveResponse
+	(*ConversationInfo)(nil),           // 64: sextant.v1.ConversationInfo
+	(*ListConversationsRequest)(nil),   // 65: sextant.v1.ListConversationsRequest
+	(*ListConversationsResponse)(nil),  // 66: sextant.v1.ListConversationsResponse
+	(*GetConversationRequest)(nil),     // 67: sextant.v1.GetConversationRequest
+	(*Conversation)(nil),               // 68: sextant.v1.Conversation
+	(*DeleteConversationRequest)(nil),  // 69: sextant.v1.DeleteConversationRequest
+	(*DeleteConversationResponse)(nil), // 70: sextant.v1.DeleteConversationResponse
+	(*GetManyRequest)(nil),             // 71: sextant.v1.GetManyRequest
+	(*GetManyResponse)(nil),            // 72: sextant.v1.GetManyResponse
+	(*SetPayloadRequest)(nil),          // 73: sextant.v1.SetPayloadRequest
+	(*DeletePayloadKeysRequest)(nil),   // 74: sextant.v1.DeletePayloadKeysRequest
+	(*UpdateVectorsRequest)(nil),       // 75: sextant.v1.UpdateVectorsRequest
+	(*UpdateResponse)(nil),             // 76: sextant.v1.UpdateResponse
+	(*CreateAliasRequest)(nil),         // 77: sextant.v1.CreateAliasRequest
+	(*DeleteAliasRequest)(nil),         // 78: sextant.v1.DeleteAliasRequest
+	(*AliasChange)(nil),                // 79: sextant.v1.AliasChange
+	(*UpdateAliasesRequest)(nil),       // 80: sextant.v1.UpdateAliasesRequest
+	(*UpdateAliasesResponse)(nil),      // 81: sextant.v1.UpdateAliasesResponse
+	(*ListAliasesRequest)(nil),         // 82: sextant.v1.ListAliasesRequest
+	(*Alias)(nil),                      // 83: sextant.v1.Alias
+	(*ListAliasesResponse)(nil),        // 84: sextant.v1.ListAliasesResponse
+	(*SnapshotCollection)(nil),         // 85: sextant.v1.SnapshotCollection
+	(*SnapshotInfo)(nil),               // 86: sextant.v1.SnapshotInfo
+	(*CreateSnapshotRequest)(nil),      // 87: sextant.v1.CreateSnapshotRequest
+	(*ListSnapshotsRequest)(nil),       // 88: sextant.v1.ListSnapshotsRequest
+	(*ListSnapshotsResponse)(nil),      // 89: sextant.v1.ListSnapshotsResponse
+	(*DeleteSnapshotRequest)(nil),      // 90: sextant.v1.DeleteSnapshotRequest
+	(*DeleteSnapshotResponse)(nil),     // 91: sextant.v1.DeleteSnapshotResponse
+	(*RestoreSnapshotRequest)(nil),     // 92: sextant.v1.RestoreSnapshotRequest
+	(*DownloadSnapshotRequest)(nil),    // 93: sextant.v1.DownloadSnapshotRequest
+	(*SnapshotChunk)(nil),              // 94: sextant.v1.SnapshotChunk
+	(*UploadSnapshotRequest)(nil),      // 95: sextant.v1.UploadSnapshotRequest
 }
 var file_sextant_v1_sextant_proto_depIdxs = []int32{
-	1,  // 0: sextant.v1.PayloadIndex.type:type_name -> sextant.v1.PayloadFieldType
-	0,  // 1: sextant.v1.CollectionInfo.metric:type_name -> sextant.v1.Metric
-	2,  // 2: sextant.v1.CollectionInfo.index_state:type_name -> sextant.v1.IndexState
-	44, // 3: sextant.v1.CollectionInfo.text:type_name -> sextant.v1.TextOptions
-	14, // 4: sextant.v1.CollectionInfo.text_fields:type_name -> sextant.v1.TextField
-	6,  // 5: sextant.v1.Point.id:type_name -> sextant.v1.PointId
-	0,  // 6: sextant.v1.CreateCollectionRequest.metric:type_name -> sextant.v1.Metric
-	7,  // 7: sextant.v1.CreateCollectionRequest.index:type_name -> sextant.v1.IndexSpec
-	8,  // 8: sextant.v1.CreateCollectionRequest.payload_indexes:type_name -> sextant.v1.PayloadIndex
-	44, // 9: sextant.v1.CreateCollectionRequest.text:type_name -> sextant.v1.TextOptions
-	14, // 10: sextant.v1.CreateCollectionRequest.text_fields:type_name -> sextant.v1.TextField
-	9,  // 11: sextant.v1.ListCollectionsResponse.collections:type_name -> sextant.v1.CollectionInfo
-	7,  // 12: sextant.v1.SetIndexRequest.index:type_name -> sextant.v1.IndexSpec
-	10, // 13: sextant.v1.UpsertRequest.points:type_name -> sextant.v1.Point
-	6,  // 14: sextant.v1.GetRequest.id:type_name -> sextant.v1.PointId
-	6,  // 15: sextant.v1.PointIds.ids:type_name -> sextant.v1.PointId
-	26, // 16: sextant.v1.DeleteRequest.ids:type_name -> sextant.v1.PointIds
-	10, // 17: sextant.v1.ScanResponse.points:type_name -> sextant.v1.Point
-	34, // 18: sextant.v1.SearchParams.fusion:type_name -> sextant.v1.FusionParams
-	35, // 19: sextant.v1.SearchParams.mmr:type_name -> sextant.v1.MmrParams
-	6,  // 20: sextant.v1.Hit.id:type_name -> sextant.v1.PointId
-	5,  // 21: sextant.v1.SearchPlan.kind:type_name -> sextant.v1.SearchPlan.Kind
-	33, // 22: sextant.v1.SearchRequest.params:type_name -> sextant.v1.SearchParams
-	36, // 23: sextant.v1.SearchResponse.hits:type_name -> sextant.v1.Hit
-	37, // 24: sextant.v1.SearchResponse.plan:type_name -> sextant.v1.SearchPlan
-	33, // 25: sextant.v1.SearchBatchRequest.params:type_name -> sextant.v1.SearchParams
-	39, // 26: sextant.v1.SearchBatchResponse.results:type_name -> sextant.v1.SearchResponse
-	42, // 27: sextant.v1.TextOptions.embedder:type_name -> sextant.v1.EmbedderConfig
-	43, // 28: sextant.v1.TextOptions.chunking:type_name -> sextant.v1.ChunkingConfig
-	45, // 29: sextant.v1.IngestDocumentsRequest.documents:type_name -> sextant.v1.Document
-	57, // 30: sextant.v1.AskRequest.generation:type_name -> sextant.v1.GenerationSettings
-	3,  // 31: sextant.v1.AskRequest.tools:type_name -> sextant.v1.ToolMode
-	60, // 32: sextant.v1.AskRequest.functions:type_name -> sextant.v1.FunctionDefinition
-	53, // 33: sextant.v1.AskAnswer.citations:type_name -> sextant.v1.Citation
-	54, // 34: sextant.v1.AskAnswer.timings:type_name -> sextant.v1.AskTimings
-	58, // 35: sextant.v1.AskAnswer.tool_calls:type_name -> sextant.v1.ToolCall
-	58, // 36: sextant.v1.AskAnswer.pending_calls:type_name -> sextant.v1.ToolCall
-	59, // 37: sextant.v1.AskAnswer.messages:type_name -> sextant.v1.ChatMessage
-	55, // 38: sextant.v1.AskResponse.answer:type_name -> sextant.v1.AskAnswer
-	58, // 39: sextant.v1.ChatMessage.tool_calls:type_name -> sextant.v1.ToolCall
-	59, // 40: sextant.v1.ChatRequest.messages:type_name -> sextant.v1.ChatMessage
-	57, // 41: sextant.v1.ChatRequest.generation:type_name -> sextant.v1.GenerationSettings
-	4,  // 42: sextant.v1.ChatRequest.rewrite:type_name -> sextant.v1.RewriteMode
-	3,  // 43: sextant.v1.ChatRequest.tools:type_name -> sextant.v1.ToolMode
-	60, // 44: sextant.v1.ChatRequest.functions:type_name -> sextant.v1.FunctionDefinition
-	62, // 45: sextant.v1.ListConversationsResponse.conversations:type_name -> sextant.v1.ConversationInfo
-	62, // 46: sextant.v1.Conversation.info:type_name -> sextant.v1.ConversationInfo
-	59, // 47: sextant.v1.Conversation.messages:type_name -> sextant.v1.ChatMessage
-	6,  // 48: sextant.v1.GetManyRequest.ids:type_name -> sextant.v1.PointId
-	10, // 49: sextant.v1.GetManyResponse.points:type_name -> sextant.v1.Point
-	6,  // 50: sextant.v1.GetManyResponse.missing:type_name -> sextant.v1.PointId
-	26, // 51: sextant.v1.SetPayloadRequest.ids:type_name -> sextant.v1.PointIds
-	26, // 52: sextant.v1.DeletePayloadKeysRequest.ids:type_name -> sextant.v1.PointIds
-	10, // 53: sextant.v1.UpdateVectorsRequest.points:type_name -> sextant.v1.Point
-	75, // 54: sextant.v1.AliasChange.create_alias:type_name -> sextant.v1.CreateAliasRequest
-	76, // 55: sextant.v1.AliasChange.delete_alias:type_name -> sextant.v1.DeleteAliasRequest
-	77, // 56: sextant.v1.UpdateAliasesRequest.changes:type_name -> sextant.v1.AliasChange
-	81, // 57: sextant.v1.ListAliasesResponse.aliases:type_name -> sextant.v1.Alias
-	0,  // 58: sextant.v1.SnapshotCollection.metric:type_name -> sextant.v1.Metric
-	83, // 59: sextant.v1.SnapshotInfo.collections:type_name -> sextant.v1.SnapshotCollection
-	84, // 60: sextant.v1.ListSnapshotsResponse.snapshots:type_name -> sextant.v1.SnapshotInfo
-	11, // 61: sextant.v1.Sextant.ServerInfo:input_type -> sextant.v1.ServerInfoRequest
-	13, // 62: sextant.v1.Sextant.CreateCollection:input_type -> sextant.v1.CreateCollectionRequest
-	15, // 63: sextant.v1.Sextant.DescribeCollection:input_type -> sextant.v1.DescribeCollectionRequest
-	16, // 64: sextant.v1.Sextant.ListCollections:input_type -> sextant.v1.ListCollectionsRequest
-	18, // 65: sextant.v1.Sextant.DropCollection:input_type -> sextant.v1.DropCollectionRequest
-	20, // 66: sextant.v1.Sextant.SetIndex:input_type -> sextant.v1.SetIndexRequest
-	21, // 67: sextant.v1.Sextant.WaitForIndex:input_type -> sextant.v1.WaitForIndexRequest
-	22, // 68: sextant.v1.Sextant.Upsert:input_type -> sextant.v1.UpsertRequest
-	22, // 69: sextant.v1.Sextant.UpsertStream:input_type -> sextant.v1.UpsertRequest
-	25, // 70: sextant.v1.Sextant.Get:input_type -> sextant.v1.GetRequest
-	27, // 71: sextant.v1.Sextant.Delete:input_type -> sextant.v1.DeleteRequest
-	29, // 72: sextant.v1.Sextant.Count:input_type -> sextant.v1.CountRequest
-	31, // 73: sextant.v1.Sextant.Scan:input_type -> sextant.v1.ScanRequest
-	38, // 74: sextant.v1.Sextant.Search:input_type -> sextant.v1.SearchRequest
-	40, // 75: sextant.v1.Sextant.SearchBatch:input_type -> sextant.v1.SearchBatchRequest
-	46, // 76: sextant.v1.Sextant.IngestDocuments:input_type -> sextant.v1.IngestDocumentsRequest
-	48, // 77: sextant.v1.Sextant.DeleteDocuments:input_type -> sextant.v1.DeleteDocumentsRequest
-	50, // 78: sextant.v1.Sextant.Embed:input_type -> sextant.v1.EmbedRequest
-	52, // 79: sextant.v1.Sextant.Ask:input_type -> sextant.v1.AskRequest
-	61, // 80: sextant.v1.Sextant.Chat:input_type -> sextant.v1.ChatRequest
-	69, // 81: sextant.v1.Sextant.GetMany:input_type -> sextant.v1.GetManyRequest
-	71, // 82: sextant.v1.Sextant.SetPayload:input_type -> sextant.v1.SetPayloadRequest
-	72, // 83: sextant.v1.Sextant.DeletePayloadKeys:input_type -> sextant.v1.DeletePayloadKeysRequest
-	73, // 84: sextant.v1.Sextant.UpdateVectors:input_type -> sextant.v1.UpdateVectorsRequest
-	75, // 85: sextant.v1.Sextant.CreateAlias:input_type -> sextant.v1.CreateAliasRequest
-	76, // 86: sextant.v1.Sextant.DeleteAlias:input_type -> sextant.v1.DeleteAliasRequest
-	80, // 87: sextant.v1.Sextant.ListAliases:input_type -> sextant.v1.ListAliasesRequest
-	78, // 88: sextant.v1.Sextant.UpdateAliases:input_type -> sextant.v1.UpdateAliasesRequest
-	85, // 89: sextant.v1.Sextant.CreateSnapshot:input_type -> sextant.v1.CreateSnapshotRequest
-	86, // 90: sextant.v1.Sextant.ListSnapshots:input_type -> sextant.v1.ListSnapshotsRequest
-	88, // 91: sextant.v1.Sextant.DeleteSnapshot:input_type -> sextant.v1.DeleteSnapshotRequest
-	90, // 92: sextant.v1.Sextant.RestoreSnapshot:input_type -> sextant.v1.RestoreSnapshotRequest
-	91, // 93: sextant.v1.Sextant.DownloadSnapshot:input_type -> sextant.v1.DownloadSnapshotRequest
-	93, // 94: sextant.v1.Sextant.UploadSnapshot:input_type -> sextant.v1.UploadSnapshotRequest
-	63, // 95: sextant.v1.Sextant.ListConversations:input_type -> sextant.v1.ListConversationsRequest
-	65, // 96: sextant.v1.Sextant.GetConversation:input_type -> sextant.v1.GetConversationRequest
-	67, // 97: sextant.v1.Sextant.DeleteConversation:input_type -> sextant.v1.DeleteConversationRequest
-	12, // 98: sextant.v1.Sextant.ServerInfo:output_type -> sextant.v1.ServerInfoResponse
-	9,  // 99: sextant.v1.Sextant.CreateCollection:output_type -> sextant.v1.CollectionInfo
-	9,  // 100: sextant.v1.Sextant.DescribeCollection:output_type -> sextant.v1.CollectionInfo
-	17, // 101: sextant.v1.Sextant.ListCollections:output_type -> sextant.v1.ListCollectionsResponse
-	19, // 102: sextant.v1.Sextant.DropCollection:output_type -> sextant.v1.DropCollectionResponse
-	9,  // 103: sextant.v1.Sextant.SetIndex:output_type -> sextant.v1.CollectionInfo
-	9,  // 104: sextant.v1.Sextant.WaitForIndex:output_type -> sextant.v1.CollectionInfo
-	23, // 105: sextant.v1.Sextant.Upsert:output_type -> sextant.v1.UpsertResponse
-	24, // 106: sextant.v1.Sextant.UpsertStream:output_type -> sextant.v1.UpsertProgress
-	10, // 107: sextant.v1.Sextant.Get:output_type -> sextant.v1.Point
-	28, // 108: sextant.v1.Sextant.Delete:output_type -> sextant.v1.DeleteResponse
-	30, // 109: sextant.v1.Sextant.Count:output_type -> sextant.v1.CountResponse
-	32, // 110: sextant.v1.Sextant.Scan:output_type -> sextant.v1.ScanResponse
-	39, // 111: sextant.v1.Sextant.Search:output_type -> sextant.v1.SearchResponse
-	41, // 112: sextant.v1.Sextant.SearchBatch:output_type -> sextant.v1.SearchBatchResponse
-	47, // 113: sextant.v1.Sextant.IngestDocuments:output_type -> sextant.v1.IngestProgress
-	49, // 114: sextant.v1.Sextant.DeleteDocuments:output_type -> sextant.v1.DeleteDocumentsResponse
-	51, // 115: sextant.v1.Sextant.Embed:output_type -> sextant.v1.EmbedResponse
-	56, // 116: sextant.v1.Sextant.Ask:output_type -> sextant.v1.AskResponse
-	56, // 117: sextant.v1.Sextant.Chat:output_type -> sextant.v1.AskResponse
-	70, // 118: sextant.v1.Sextant.GetMany:output_type -> sextant.v1.GetManyResponse
-	74, // 119: sextant.v1.Sextant.SetPayload:output_type -> sextant.v1.UpdateResponse
-	74, // 120: sextant.v1.Sextant.DeletePayloadKeys:output_type -> sextant.v1.UpdateResponse
-	74, // 121: sextant.v1.Sextant.UpdateVectors:output_type -> sextant.v1.UpdateResponse
-	79, // 122: sextant.v1.Sextant.CreateAlias:output_type -> sextant.v1.UpdateAliasesResponse
-	79, // 123: sextant.v1.Sextant.DeleteAlias:output_type -> sextant.v1.UpdateAliasesResponse
-	82, // 124: sextant.v1.Sextant.ListAliases:output_type -> sextant.v1.ListAliasesResponse
-	79, // 125: sextant.v1.Sextant.UpdateAliases:output_type -> sextant.v1.UpdateAliasesResponse
-	84, // 126: sextant.v1.Sextant.CreateSnapshot:output_type -> sextant.v1.SnapshotInfo
-	87, // 127: sextant.v1.Sextant.ListSnapshots:output_type -> sextant.v1.ListSnapshotsResponse
-	89, // 128: sextant.v1.Sextant.DeleteSnapshot:output_type -> sextant.v1.DeleteSnapshotResponse
-	9,  // 129: sextant.v1.Sextant.RestoreSnapshot:output_type -> sextant.v1.CollectionInfo
-	92, // 130: sextant.v1.Sextant.DownloadSnapshot:output_type -> sextant.v1.SnapshotChunk
-	84, // 131: sextant.v1.Sextant.UploadSnapshot:output_type -> sextant.v1.SnapshotInfo
-	64, // 132: sextant.v1.Sextant.ListConversations:output_type -> sextant.v1.ListConversationsResponse
-	66, // 133: sextant.v1.Sextant.GetConversation:output_type -> sextant.v1.Conversation
-	68, // 134: sextant.v1.Sextant.DeleteConversation:output_type -> sextant.v1.DeleteConversationResponse
-	98, // [98:135] is the sub-list for method output_type
-	61, // [61:98] is the sub-list for method input_type
-	61, // [61:61] is the sub-list for extension type_name
-	61, // [61:61] is the sub-list for extension extendee
-	0,  // [0:61] is the sub-list for field type_name
+	1,   // 0: sextant.v1.PayloadIndex.type:type_name -> sextant.v1.PayloadFieldType
+	0,   // 1: sextant.v1.CollectionInfo.metric:type_name -> sextant.v1.Metric
+	2,   // 2: sextant.v1.CollectionInfo.index_state:type_name -> sextant.v1.IndexState
+	44,  // 3: sextant.v1.CollectionInfo.text:type_name -> sextant.v1.TextOptions
+	14,  // 4: sextant.v1.CollectionInfo.text_fields:type_name -> sextant.v1.TextField
+	6,   // 5: sextant.v1.Point.id:type_name -> sextant.v1.PointId
+	0,   // 6: sextant.v1.CreateCollectionRequest.metric:type_name -> sextant.v1.Metric
+	7,   // 7: sextant.v1.CreateCollectionRequest.index:type_name -> sextant.v1.IndexSpec
+	8,   // 8: sextant.v1.CreateCollectionRequest.payload_indexes:type_name -> sextant.v1.PayloadIndex
+	44,  // 9: sextant.v1.CreateCollectionRequest.text:type_name -> sextant.v1.TextOptions
+	14,  // 10: sextant.v1.CreateCollectionRequest.text_fields:type_name -> sextant.v1.TextField
+	9,   // 11: sextant.v1.ListCollectionsResponse.collections:type_name -> sextant.v1.CollectionInfo
+	7,   // 12: sextant.v1.SetIndexRequest.index:type_name -> sextant.v1.IndexSpec
+	10,  // 13: sextant.v1.UpsertRequest.points:type_name -> sextant.v1.Point
+	6,   // 14: sextant.v1.GetRequest.id:type_name -> sextant.v1.PointId
+	6,   // 15: sextant.v1.PointIds.ids:type_name -> sextant.v1.PointId
+	26,  // 16: sextant.v1.DeleteRequest.ids:type_name -> sextant.v1.PointIds
+	10,  // 17: sextant.v1.ScanResponse.points:type_name -> sextant.v1.Point
+	34,  // 18: sextant.v1.SearchParams.fusion:type_name -> sextant.v1.FusionParams
+	35,  // 19: sextant.v1.SearchParams.mmr:type_name -> sextant.v1.MmrParams
+	6,   // 20: sextant.v1.Hit.id:type_name -> sextant.v1.PointId
+	5,   // 21: sextant.v1.SearchPlan.kind:type_name -> sextant.v1.SearchPlan.Kind
+	33,  // 22: sextant.v1.SearchRequest.params:type_name -> sextant.v1.SearchParams
+	36,  // 23: sextant.v1.SearchResponse.hits:type_name -> sextant.v1.Hit
+	37,  // 24: sextant.v1.SearchResponse.plan:type_name -> sextant.v1.SearchPlan
+	33,  // 25: sextant.v1.SearchBatchRequest.params:type_name -> sextant.v1.SearchParams
+	39,  // 26: sextant.v1.SearchBatchResponse.results:type_name -> sextant.v1.SearchResponse
+	42,  // 27: sextant.v1.TextOptions.embedder:type_name -> sextant.v1.EmbedderConfig
+	43,  // 28: sextant.v1.TextOptions.chunking:type_name -> sextant.v1.ChunkingConfig
+	45,  // 29: sextant.v1.IngestDocumentsRequest.documents:type_name -> sextant.v1.Document
+	57,  // 30: sextant.v1.AskRequest.generation:type_name -> sextant.v1.GenerationSettings
+	3,   // 31: sextant.v1.AskRequest.tools:type_name -> sextant.v1.ToolMode
+	60,  // 32: sextant.v1.AskRequest.functions:type_name -> sextant.v1.FunctionDefinition
+	53,  // 33: sextant.v1.AskAnswer.citations:type_name -> sextant.v1.Citation
+	54,  // 34: sextant.v1.AskAnswer.timings:type_name -> sextant.v1.AskTimings
+	58,  // 35: sextant.v1.AskAnswer.tool_calls:type_name -> sextant.v1.ToolCall
+	58,  // 36: sextant.v1.AskAnswer.pending_calls:type_name -> sextant.v1.ToolCall
+	59,  // 37: sextant.v1.AskAnswer.messages:type_name -> sextant.v1.ChatMessage
+	55,  // 38: sextant.v1.AskResponse.answer:type_name -> sextant.v1.AskAnswer
+	58,  // 39: sextant.v1.ChatMessage.tool_calls:type_name -> sextant.v1.ToolCall
+	59,  // 40: sextant.v1.ChatRequest.messages:type_name -> sextant.v1.ChatMessage
+	57,  // 41: sextant.v1.ChatRequest.generation:type_name -> sextant.v1.GenerationSettings
+	4,   // 42: sextant.v1.ChatRequest.rewrite:type_name -> sextant.v1.RewriteMode
+	3,   // 43: sextant.v1.ChatRequest.tools:type_name -> sextant.v1.ToolMode
+	60,  // 44: sextant.v1.ChatRequest.functions:type_name -> sextant.v1.FunctionDefinition
+	53,  // 45: sextant.v1.RetrieveResponse.chunks:type_name -> sextant.v1.Citation
+	54,  // 46: sextant.v1.RetrieveResponse.timings:type_name -> sextant.v1.AskTimings
+	64,  // 47: sextant.v1.ListConversationsResponse.conversations:type_name -> sextant.v1.ConversationInfo
+	64,  // 48: sextant.v1.Conversation.info:type_name -> sextant.v1.ConversationInfo
+	59,  // 49: sextant.v1.Conversation.messages:type_name -> sextant.v1.ChatMessage
+	6,   // 50: sextant.v1.GetManyRequest.ids:type_name -> sextant.v1.PointId
+	10,  // 51: sextant.v1.GetManyResponse.points:type_name -> sextant.v1.Point
+	6,   // 52: sextant.v1.GetManyResponse.missing:type_name -> sextant.v1.PointId
+	26,  // 53: sextant.v1.SetPayloadRequest.ids:type_name -> sextant.v1.PointIds
+	26,  // 54: sextant.v1.DeletePayloadKeysRequest.ids:type_name -> sextant.v1.PointIds
+	10,  // 55: sextant.v1.UpdateVectorsRequest.points:type_name -> sextant.v1.Point
+	77,  // 56: sextant.v1.AliasChange.create_alias:type_name -> sextant.v1.CreateAliasRequest
+	78,  // 57: sextant.v1.AliasChange.delete_alias:type_name -> sextant.v1.DeleteAliasRequest
+	79,  // 58: sextant.v1.UpdateAliasesRequest.changes:type_name -> sextant.v1.AliasChange
+	83,  // 59: sextant.v1.ListAliasesResponse.aliases:type_name -> sextant.v1.Alias
+	0,   // 60: sextant.v1.SnapshotCollection.metric:type_name -> sextant.v1.Metric
+	85,  // 61: sextant.v1.SnapshotInfo.collections:type_name -> sextant.v1.SnapshotCollection
+	86,  // 62: sextant.v1.ListSnapshotsResponse.snapshots:type_name -> sextant.v1.SnapshotInfo
+	11,  // 63: sextant.v1.Sextant.ServerInfo:input_type -> sextant.v1.ServerInfoRequest
+	13,  // 64: sextant.v1.Sextant.CreateCollection:input_type -> sextant.v1.CreateCollectionRequest
+	15,  // 65: sextant.v1.Sextant.DescribeCollection:input_type -> sextant.v1.DescribeCollectionRequest
+	16,  // 66: sextant.v1.Sextant.ListCollections:input_type -> sextant.v1.ListCollectionsRequest
+	18,  // 67: sextant.v1.Sextant.DropCollection:input_type -> sextant.v1.DropCollectionRequest
+	20,  // 68: sextant.v1.Sextant.SetIndex:input_type -> sextant.v1.SetIndexRequest
+	21,  // 69: sextant.v1.Sextant.WaitForIndex:input_type -> sextant.v1.WaitForIndexRequest
+	22,  // 70: sextant.v1.Sextant.Upsert:input_type -> sextant.v1.UpsertRequest
+	22,  // 71: sextant.v1.Sextant.UpsertStream:input_type -> sextant.v1.UpsertRequest
+	25,  // 72: sextant.v1.Sextant.Get:input_type -> sextant.v1.GetRequest
+	27,  // 73: sextant.v1.Sextant.Delete:input_type -> sextant.v1.DeleteRequest
+	29,  // 74: sextant.v1.Sextant.Count:input_type -> sextant.v1.CountRequest
+	31,  // 75: sextant.v1.Sextant.Scan:input_type -> sextant.v1.ScanRequest
+	38,  // 76: sextant.v1.Sextant.Search:input_type -> sextant.v1.SearchRequest
+	40,  // 77: sextant.v1.Sextant.SearchBatch:input_type -> sextant.v1.SearchBatchRequest
+	46,  // 78: sextant.v1.Sextant.IngestDocuments:input_type -> sextant.v1.IngestDocumentsRequest
+	48,  // 79: sextant.v1.Sextant.DeleteDocuments:input_type -> sextant.v1.DeleteDocumentsRequest
+	50,  // 80: sextant.v1.Sextant.Embed:input_type -> sextant.v1.EmbedRequest
+	52,  // 81: sextant.v1.Sextant.Ask:input_type -> sextant.v1.AskRequest
+	61,  // 82: sextant.v1.Sextant.Chat:input_type -> sextant.v1.ChatRequest
+	71,  // 83: sextant.v1.Sextant.GetMany:input_type -> sextant.v1.GetManyRequest
+	73,  // 84: sextant.v1.Sextant.SetPayload:input_type -> sextant.v1.SetPayloadRequest
+	74,  // 85: sextant.v1.Sextant.DeletePayloadKeys:input_type -> sextant.v1.DeletePayloadKeysRequest
+	75,  // 86: sextant.v1.Sextant.UpdateVectors:input_type -> sextant.v1.UpdateVectorsRequest
+	77,  // 87: sextant.v1.Sextant.CreateAlias:input_type -> sextant.v1.CreateAliasRequest
+	78,  // 88: sextant.v1.Sextant.DeleteAlias:input_type -> sextant.v1.DeleteAliasRequest
+	82,  // 89: sextant.v1.Sextant.ListAliases:input_type -> sextant.v1.ListAliasesRequest
+	80,  // 90: sextant.v1.Sextant.UpdateAliases:input_type -> sextant.v1.UpdateAliasesRequest
+	87,  // 91: sextant.v1.Sextant.CreateSnapshot:input_type -> sextant.v1.CreateSnapshotRequest
+	88,  // 92: sextant.v1.Sextant.ListSnapshots:input_type -> sextant.v1.ListSnapshotsRequest
+	90,  // 93: sextant.v1.Sextant.DeleteSnapshot:input_type -> sextant.v1.DeleteSnapshotRequest
+	92,  // 94: sextant.v1.Sextant.RestoreSnapshot:input_type -> sextant.v1.RestoreSnapshotRequest
+	93,  // 95: sextant.v1.Sextant.DownloadSnapshot:input_type -> sextant.v1.DownloadSnapshotRequest
+	95,  // 96: sextant.v1.Sextant.UploadSnapshot:input_type -> sextant.v1.UploadSnapshotRequest
+	65,  // 97: sextant.v1.Sextant.ListConversations:input_type -> sextant.v1.ListConversationsRequest
+	67,  // 98: sextant.v1.Sextant.GetConversation:input_type -> sextant.v1.GetConversationRequest
+	69,  // 99: sextant.v1.Sextant.DeleteConversation:input_type -> sextant.v1.DeleteConversationRequest
+	62,  // 100: sextant.v1.Sextant.Retrieve:input_type -> sextant.v1.RetrieveRequest
+	12,  // 101: sextant.v1.Sextant.ServerInfo:output_type -> sextant.v1.ServerInfoResponse
+	9,   // 102: sextant.v1.Sextant.CreateCollection:output_type -> sextant.v1.CollectionInfo
+	9,   // 103: sextant.v1.Sextant.DescribeCollection:output_type -> sextant.v1.CollectionInfo
+	17,  // 104: sextant.v1.Sextant.ListCollections:output_type -> sextant.v1.ListCollectionsResponse
+	19,  // 105: sextant.v1.Sextant.DropCollection:output_type -> sextant.v1.DropCollectionResponse
+	9,   // 106: sextant.v1.Sextant.SetIndex:output_type -> sextant.v1.CollectionInfo
+	9,   // 107: sextant.v1.Sextant.WaitForIndex:output_type -> sextant.v1.CollectionInfo
+	23,  // 108: sextant.v1.Sextant.Upsert:output_type -> sextant.v1.UpsertResponse
+	24,  // 109: sextant.v1.Sextant.UpsertStream:output_type -> sextant.v1.UpsertProgress
+	10,  // 110: sextant.v1.Sextant.Get:output_type -> sextant.v1.Point
+	28,  // 111: sextant.v1.Sextant.Delete:output_type -> sextant.v1.DeleteResponse
+	30,  // 112: sextant.v1.Sextant.Count:output_type -> sextant.v1.CountResponse
+	32,  // 113: sextant.v1.Sextant.Scan:output_type -> sextant.v1.ScanResponse
+	39,  // 114: sextant.v1.Sextant.Search:output_type -> sextant.v1.SearchResponse
+	41,  // 115: sextant.v1.Sextant.SearchBatch:output_type -> sextant.v1.SearchBatchResponse
+	47,  // 116: sextant.v1.Sextant.IngestDocuments:output_type -> sextant.v1.IngestProgress
+	49,  // 117: sextant.v1.Sextant.DeleteDocuments:output_type -> sextant.v1.DeleteDocumentsResponse
+	51,  // 118: sextant.v1.Sextant.Embed:output_type -> sextant.v1.EmbedResponse
+	56,  // 119: sextant.v1.Sextant.Ask:output_type -> sextant.v1.AskResponse
+	56,  // 120: sextant.v1.Sextant.Chat:output_type -> sextant.v1.AskResponse
+	72,  // 121: sextant.v1.Sextant.GetMany:output_type -> sextant.v1.GetManyResponse
+	76,  // 122: sextant.v1.Sextant.SetPayload:output_type -> sextant.v1.UpdateResponse
+	76,  // 123: sextant.v1.Sextant.DeletePayloadKeys:output_type -> sextant.v1.UpdateResponse
+	76,  // 124: sextant.v1.Sextant.UpdateVectors:output_type -> sextant.v1.UpdateResponse
+	81,  // 125: sextant.v1.Sextant.CreateAlias:output_type -> sextant.v1.UpdateAliasesResponse
+	81,  // 126: sextant.v1.Sextant.DeleteAlias:output_type -> sextant.v1.UpdateAliasesResponse
+	84,  // 127: sextant.v1.Sextant.ListAliases:output_type -> sextant.v1.ListAliasesResponse
+	81,  // 128: sextant.v1.Sextant.UpdateAliases:output_type -> sextant.v1.UpdateAliasesResponse
+	86,  // 129: sextant.v1.Sextant.CreateSnapshot:output_type -> sextant.v1.SnapshotInfo
+	89,  // 130: sextant.v1.Sextant.ListSnapshots:output_type -> sextant.v1.ListSnapshotsResponse
+	91,  // 131: sextant.v1.Sextant.DeleteSnapshot:output_type -> sextant.v1.DeleteSnapshotResponse
+	9,   // 132: sextant.v1.Sextant.RestoreSnapshot:output_type -> sextant.v1.CollectionInfo
+	94,  // 133: sextant.v1.Sextant.DownloadSnapshot:output_type -> sextant.v1.SnapshotChunk
+	86,  // 134: sextant.v1.Sextant.UploadSnapshot:output_type -> sextant.v1.SnapshotInfo
+	66,  // 135: sextant.v1.Sextant.ListConversations:output_type -> sextant.v1.ListConversationsResponse
+	68,  // 136: sextant.v1.Sextant.GetConversation:output_type -> sextant.v1.Conversation
+	70,  // 137: sextant.v1.Sextant.DeleteConversation:output_type -> sextant.v1.DeleteConversationResponse
+	63,  // 138: sextant.v1.Sextant.Retrieve:output_type -> sextant.v1.RetrieveResponse
+	101, // [101:139] is the sub-list for method output_type
+	63,  // [63:101] is the sub-list for method input_type
+	63,  // [63:63] is the sub-list for extension type_name
+	63,  // [63:63] is the sub-list for extension extendee
+	0,   // [0:63] is the sub-list for field type_name
 }
 
 func init() { file_sextant_v1_sextant_proto_init() }
@@ -6989,20 +7333,24 @@ func file_sextant_v1_sextant_proto_init() {
 	}
 	file_sextant_v1_sextant_proto_msgTypes[27].OneofWrappers = []any{}
 	file_sextant_v1_sextant_proto_msgTypes[30].OneofWrappers = []any{}
+	file_sextant_v1_sextant_proto_msgTypes[46].OneofWrappers = []any{}
+	file_sextant_v1_sextant_proto_msgTypes[47].OneofWrappers = []any{}
 	file_sextant_v1_sextant_proto_msgTypes[50].OneofWrappers = []any{
 		(*AskResponse_Token)(nil),
 		(*AskResponse_Answer)(nil),
 	}
 	file_sextant_v1_sextant_proto_msgTypes[51].OneofWrappers = []any{}
-	file_sextant_v1_sextant_proto_msgTypes[65].OneofWrappers = []any{
+	file_sextant_v1_sextant_proto_msgTypes[55].OneofWrappers = []any{}
+	file_sextant_v1_sextant_proto_msgTypes[56].OneofWrappers = []any{}
+	file_sextant_v1_sextant_proto_msgTypes[67].OneofWrappers = []any{
 		(*SetPayloadRequest_Ids)(nil),
 		(*SetPayloadRequest_Filter)(nil),
 	}
-	file_sextant_v1_sextant_proto_msgTypes[66].OneofWrappers = []any{
+	file_sextant_v1_sextant_proto_msgTypes[68].OneofWrappers = []any{
 		(*DeletePayloadKeysRequest_Ids)(nil),
 		(*DeletePayloadKeysRequest_Filter)(nil),
 	}
-	file_sextant_v1_sextant_proto_msgTypes[71].OneofWrappers = []any{
+	file_sextant_v1_sextant_proto_msgTypes[73].OneofWrappers = []any{
 		(*AliasChange_CreateAlias)(nil),
 		(*AliasChange_DeleteAlias)(nil),
 	}
@@ -7012,7 +7360,7 @@ func file_sextant_v1_sextant_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sextant_v1_sextant_proto_rawDesc), len(file_sextant_v1_sextant_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   88,
+			NumMessages:   90,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

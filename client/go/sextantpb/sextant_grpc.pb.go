@@ -70,6 +70,7 @@ const (
 	Sextant_ListConversations_FullMethodName  = "/sextant.v1.Sextant/ListConversations"
 	Sextant_GetConversation_FullMethodName    = "/sextant.v1.Sextant/GetConversation"
 	Sextant_DeleteConversation_FullMethodName = "/sextant.v1.Sextant/DeleteConversation"
+	Sextant_Retrieve_FullMethodName           = "/sextant.v1.Sextant/Retrieve"
 )
 
 // SextantClient is the client API for Sextant service.
@@ -163,6 +164,12 @@ type SextantClient interface {
 	ListConversations(ctx context.Context, in *ListConversationsRequest, opts ...grpc.CallOption) (*ListConversationsResponse, error)
 	GetConversation(ctx context.Context, in *GetConversationRequest, opts ...grpc.CallOption) (*Conversation, error)
 	DeleteConversation(ctx context.Context, in *DeleteConversationRequest, opts ...grpc.CallOption) (*DeleteConversationResponse, error)
+	// The chunks of a text collection that best match a query (dense, BM25 or hybrid; filter,
+	// group_by, score threshold), with their scores: the retrieval of Ask without generating.
+	// INVALID_ARGUMENT for an empty query, k outside 1..1000, an unknown retrieval mode or a
+	// threshold outside its mode's range; FAILED_PRECONDITION for retrieval "text" on a collection
+	// created before chunk text was indexed; NOT_FOUND for an unknown collection.
+	Retrieve(ctx context.Context, in *RetrieveRequest, opts ...grpc.CallOption) (*RetrieveResponse, error)
 }
 
 type sextantClient struct {
@@ -579,6 +586,16 @@ func (c *sextantClient) DeleteConversation(ctx context.Context, in *DeleteConver
 	return out, nil
 }
 
+func (c *sextantClient) Retrieve(ctx context.Context, in *RetrieveRequest, opts ...grpc.CallOption) (*RetrieveResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RetrieveResponse)
+	err := c.cc.Invoke(ctx, Sextant_Retrieve_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SextantServer is the server API for Sextant service.
 // All implementations must embed UnimplementedSextantServer
 // for forward compatibility.
@@ -670,6 +687,12 @@ type SextantServer interface {
 	ListConversations(context.Context, *ListConversationsRequest) (*ListConversationsResponse, error)
 	GetConversation(context.Context, *GetConversationRequest) (*Conversation, error)
 	DeleteConversation(context.Context, *DeleteConversationRequest) (*DeleteConversationResponse, error)
+	// The chunks of a text collection that best match a query (dense, BM25 or hybrid; filter,
+	// group_by, score threshold), with their scores: the retrieval of Ask without generating.
+	// INVALID_ARGUMENT for an empty query, k outside 1..1000, an unknown retrieval mode or a
+	// threshold outside its mode's range; FAILED_PRECONDITION for retrieval "text" on a collection
+	// created before chunk text was indexed; NOT_FOUND for an unknown collection.
+	Retrieve(context.Context, *RetrieveRequest) (*RetrieveResponse, error)
 	mustEmbedUnimplementedSextantServer()
 }
 
@@ -790,6 +813,9 @@ func (UnimplementedSextantServer) GetConversation(context.Context, *GetConversat
 }
 func (UnimplementedSextantServer) DeleteConversation(context.Context, *DeleteConversationRequest) (*DeleteConversationResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DeleteConversation not implemented")
+}
+func (UnimplementedSextantServer) Retrieve(context.Context, *RetrieveRequest) (*RetrieveResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Retrieve not implemented")
 }
 func (UnimplementedSextantServer) mustEmbedUnimplementedSextantServer() {}
 func (UnimplementedSextantServer) testEmbeddedByValue()                 {}
@@ -1424,6 +1450,24 @@ func _Sextant_DeleteConversation_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Sextant_Retrieve_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RetrieveRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SextantServer).Retrieve(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Sextant_Retrieve_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SextantServer).Retrieve(ctx, req.(*RetrieveRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Sextant_ServiceDesc is the grpc.ServiceDesc for Sextant service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1554,6 +1598,10 @@ var Sextant_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteConversation",
 			Handler:    _Sextant_DeleteConversation_Handler,
+		},
+		{
+			MethodName: "Retrieve",
+			Handler:    _Sextant_Retrieve_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -813,6 +813,10 @@ class AsyncCollection:
         timeout: Optional[float] = ...,
         tools: Any = ...,
         max_tool_rounds: Optional[int] = ...,
+        retrieval: Optional[str] = ...,
+        group_by: Optional[str] = ...,
+        group_size: Optional[int] = ...,
+        score_threshold: Optional[float] = ...,
         **generation: Any,
     ) -> Answer: ...
 
@@ -832,6 +836,10 @@ class AsyncCollection:
         timeout: Optional[float] = ...,
         tools: Any = ...,
         max_tool_rounds: Optional[int] = ...,
+        retrieval: Optional[str] = ...,
+        group_by: Optional[str] = ...,
+        group_size: Optional[int] = ...,
+        score_threshold: Optional[float] = ...,
         **generation: Any,
     ) -> "AsyncAskStream": ...
 
@@ -850,12 +858,17 @@ class AsyncCollection:
         timeout: Optional[float] = None,
         tools: Any = None,
         max_tool_rounds: Optional[int] = None,
+        retrieval: Optional[str] = None,
+        group_by: Optional[str] = None,
+        group_size: Optional[int] = None,
+        score_threshold: Optional[float] = None,
         **generation: Any,
     ) -> Union[Answer, "AsyncAskStream"]:
         """As Collection.ask; with stream=True an AsyncAskStream (`async for piece in s`)."""
         request = cv.ask_request(
             self._name, question, k, filter, generator, stream, system_template, user_template,
             max_prompt_tokens, ef_search, tools=tools, max_tool_rounds=max_tool_rounds, generation=generation,
+            retrieval=retrieval, group_by=group_by, group_size=group_size, score_threshold=score_threshold,
         )
         self._client._check_open()
         call = self._client._stub.Ask(
@@ -865,6 +878,26 @@ class AsyncCollection:
         if stream:
             return s
         return await s.result()
+
+    async def retrieve(
+        self,
+        query: str,
+        k: int = 5,
+        retrieval: Optional[str] = None,
+        *,
+        filter: cv.Filter = None,
+        group_by: Optional[str] = None,
+        group_size: Optional[int] = None,
+        score_threshold: Optional[float] = None,
+        ef_search: Optional[int] = None,
+        timeout: Optional[float] = None,
+    ) -> List[Citation]:
+        """As Collection.retrieve."""
+        request = cv.retrieve_request(
+            self._name, query, k, retrieval, filter, group_by, group_size, score_threshold, ef_search
+        )
+        response = await self._call("Retrieve", request, timeout)
+        return [cv.citation_from_proto(c) for c in response.chunks]
 
     @overload
     async def chat(

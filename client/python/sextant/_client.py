@@ -1134,6 +1134,10 @@ class Collection:
         timeout: Optional[float] = ...,
         tools: Any = ...,
         max_tool_rounds: Optional[int] = ...,
+        retrieval: Optional[str] = ...,
+        group_by: Optional[str] = ...,
+        group_size: Optional[int] = ...,
+        score_threshold: Optional[float] = ...,
         **generation: Any,
     ) -> Answer: ...
 
@@ -1153,6 +1157,10 @@ class Collection:
         timeout: Optional[float] = ...,
         tools: Any = ...,
         max_tool_rounds: Optional[int] = ...,
+        retrieval: Optional[str] = ...,
+        group_by: Optional[str] = ...,
+        group_size: Optional[int] = ...,
+        score_threshold: Optional[float] = ...,
         **generation: Any,
     ) -> "AskStream": ...
 
@@ -1171,6 +1179,10 @@ class Collection:
         timeout: Optional[float] = None,
         tools: Any = None,
         max_tool_rounds: Optional[int] = None,
+        retrieval: Optional[str] = None,
+        group_by: Optional[str] = None,
+        group_size: Optional[int] = None,
+        score_threshold: Optional[float] = None,
         **generation: Any,
     ) -> Union[Answer, "AskStream"]:
         """Answers a question from the text collection: embed -> retrieve k chunks -> prompt ->
@@ -1199,6 +1211,13 @@ class Collection:
                 print(piece, end="", flush=True)
             print(s.citations)
 
+        retrieval: "hybrid" (the server's default: dense + BM25 over the chunk text, fused by
+            reciprocal rank fusion), "dense" or "text" (BM25 alone). group_by="document_id" with
+            group_size=n keeps at most n chunks per document. score_threshold: keep only chunks
+            at least this relevant (cosine similarity in [-1, 1] for "dense" and "hybrid", BM25
+            >= 0 for "text"); when none passes, the answer says it does not know and cites
+            nothing (no generator is called). See retrieve() to get the chunks alone.
+
         tools="auto" lets the model search the collection itself through function calls (an
         OpenAI-compatible generator is needed); see chat() for tools and the generation settings
         (temperature, max_tokens, stop, model, seed), which ask() takes too.
@@ -1221,6 +1240,10 @@ class Collection:
             tools=tools,
             max_tool_rounds=max_tool_rounds,
             generation=generation,
+            retrieval=retrieval,
+            group_by=group_by,
+            group_size=group_size,
+            score_threshold=score_threshold,
         )
         if self._client._closed:
             raise ValueError("sextant.Client: the client is closed")
@@ -1231,6 +1254,38 @@ class Collection:
         if stream:
             return ask_stream
         return ask_stream.result
+
+    def retrieve(
+        self,
+        query: str,
+        k: int = 5,
+        retrieval: Optional[str] = None,
+        *,
+        filter: cv.Filter = None,
+        group_by: Optional[str] = None,
+        group_size: Optional[int] = None,
+        score_threshold: Optional[float] = None,
+        ef_search: Optional[int] = None,
+        timeout: Optional[float] = None,
+    ) -> List[Citation]:
+        """The k chunks of the text collection that best match `query`, best first, without
+        generating an answer (the retrieval of ask()):
+
+            for c in col.retrieve("error XQ7731", k=5, retrieval="hybrid"):
+                print(c.number, c.document_id, c.chunk, c.score, c.dense_score, c.text_score)
+
+        retrieval: "hybrid" (default), "dense" or "text"; group_by, group_size, score_threshold,
+        filter and ef_search as for ask() (no chunk above the threshold: an empty list).
+
+        InvalidArgumentError for an empty query, k outside 1..1000, an unknown mode or a
+        threshold out of its mode's range; FailedPreconditionError for retrieval="text" on a
+        collection created before chunk text was indexed, or a plain vector collection;
+        NotFoundError for an unknown collection."""
+        request = cv.retrieve_request(
+            self._name, query, k, retrieval, filter, group_by, group_size, score_threshold, ef_search
+        )
+        response = self._call("Retrieve", request, timeout)
+        return [cv.citation_from_proto(c) for c in response.chunks]
 
     def chat(
         self,

@@ -862,6 +862,72 @@ def texts(values: object, field: str = "texts") -> List[str]:
     return out
 
 
+RETRIEVAL_MODES = ("hybrid", "dense", "text")
+
+
+def set_retrieval(
+    request: Any,
+    retrieval: Optional[str],
+    group_by: Optional[str],
+    group_size: Optional[int],
+    score_threshold: Optional[float],
+) -> None:
+    """The retrieval fields AskRequest, ChatRequest and RetrieveRequest share (docs/rag.md,
+    "Retrieval modes"). The server checks the ranges (a threshold per mode)."""
+    if retrieval is not None:
+        if not isinstance(retrieval, str) or retrieval not in RETRIEVAL_MODES:
+            raise InvalidArgumentError(f"retrieval: {retrieval!r} is not one of hybrid, dense, text")
+        request.retrieval = retrieval
+    if group_by is not None:
+        if not isinstance(group_by, str) or not group_by:
+            raise InvalidArgumentError(f"group_by: expected a field name (e.g. \"document_id\"), not {group_by!r}")
+        request.group_by = group_by
+    request.group_size = _count("group_size", group_size)
+    if score_threshold is not None:
+        if isinstance(score_threshold, bool) or not isinstance(score_threshold, numbers.Real):
+            raise InvalidArgumentError(f"score_threshold: expected a number, not {score_threshold!r}")
+        request.score_threshold = float(score_threshold)
+
+
+def retrieve_request(
+    collection: str,
+    query: object,
+    k: object,
+    retrieval: Optional[str],
+    filter: Filter,
+    group_by: Optional[str],
+    group_size: Optional[int],
+    score_threshold: Optional[float],
+    ef_search: Optional[int],
+) -> pb.RetrieveRequest:
+    """The RetrieveRequest of Collection.retrieve and AsyncCollection.retrieve."""
+    if not isinstance(query, str):
+        raise InvalidArgumentError(f"query: expected a str, not {type(query).__name__}")
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= int(k) <= 2**32 - 1:
+        raise InvalidArgumentError(f"k: expected an int >= 1, not {k!r}")
+    request = pb.RetrieveRequest(
+        collection=collection, query=query, k=int(k), filter=filter_to_json(filter),
+        ef_search=_count("ef_search", ef_search),
+    )
+    set_retrieval(request, retrieval, group_by, group_size, score_threshold)
+    return request
+
+
+def citation_from_proto(c: pb.Citation) -> Citation:
+    return Citation(
+        number=c.number,
+        document_id=c.document_id,
+        chunk=c.chunk,
+        score=c.score,
+        text=c.text,
+        begin=c.begin,
+        end=c.end,
+        cited=c.cited,
+        dense_score=c.dense_score if c.HasField("dense_score") else None,
+        text_score=c.text_score if c.HasField("text_score") else None,
+    )
+
+
 def ask_request(
     collection: str,
     question: object,
@@ -877,6 +943,10 @@ def ask_request(
     tools: object = None,
     max_tool_rounds: Optional[int] = None,
     generation: Optional[Mapping[str, Any]] = None,
+    retrieval: Optional[str] = None,
+    group_by: Optional[str] = None,
+    group_size: Optional[int] = None,
+    score_threshold: Optional[float] = None,
 ) -> pb.AskRequest:
     """The AskRequest of Collection.ask and AsyncCollection.ask (one place for both)."""
     if not isinstance(question, str):
@@ -907,6 +977,7 @@ def ask_request(
     request.tools = mode
     request.functions.extend(functions)
     request.max_tool_rounds = _count("max_tool_rounds", max_tool_rounds)
+    set_retrieval(request, retrieval, group_by, group_size, score_threshold)
     return request
 
 
@@ -981,19 +1052,7 @@ def answer_from_proto(msg: pb.AskAnswer) -> Answer:
     t = msg.timings
     return Answer(
         answer=msg.answer,
-        citations=[
-            Citation(
-                number=c.number,
-                document_id=c.document_id,
-                chunk=c.chunk,
-                score=c.score,
-                text=c.text,
-                begin=c.begin,
-                end=c.end,
-                cited=c.cited,
-            )
-            for c in msg.citations
-        ],
+        citations=[citation_from_proto(c) for c in msg.citations],
         timings=AskTimings(
             embed_ms=t.embed_ms,
             retrieve_ms=t.retrieve_ms,
@@ -1010,6 +1069,7 @@ def answer_from_proto(msg: pb.AskAnswer) -> Answer:
         finish_reason=msg.finish_reason,
         standalone_question=msg.standalone_question,
         tool_rounds=msg.tool_rounds,
+        retrieval=msg.retrieval,
     )
 
 

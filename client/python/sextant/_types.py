@@ -183,8 +183,10 @@ class IngestResult:
 class Citation:
     """A chunk handed to the generator as [number] (1-based, in rank order).
 
-    document_id and chunk (its position in the document, from 0) name it; score is the cosine
-    similarity to the question; text is the chunk, which is document_text[begin:end] in bytes
+    document_id and chunk (its position in the document, from 0) name it; score is the
+    retrieval score (the cosine similarity to the question for retrieval="dense", BM25 for
+    "text", the fused RRF score for "hybrid"), dense_score and text_score its parts when the
+    mode had them (else None); text is the chunk, which is document_text[begin:end] in bytes
     of its UTF-8; cited: the answer refers to [number]."""
 
     number: int
@@ -195,6 +197,8 @@ class Citation:
     begin: int
     end: int
     cited: bool
+    dense_score: Optional[float] = None
+    text_score: Optional[float] = None
 
 
 @dataclass(frozen=True)
@@ -243,6 +247,7 @@ class Answer:
     finish_reason: str = ""  # "stop", "length" or "tool_calls"
     standalone_question: str = ""  # what was retrieved with (after the follow-up rewrite)
     tool_rounds: int = 0
+    retrieval: str = ""  # the retrieval mode used ("dense" when "hybrid" fell back)
 
     def __str__(self) -> str:
         return self.answer

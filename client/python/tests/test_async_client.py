@@ -112,3 +112,17 @@ def test_async_api_matches_the_sync_api() -> None:
                 if list(inspect.signature(other).parameters) != want:
                     problems.append(f"{async_cls.__name__}.{attr}{inspect.signature(other)} != {sync_cls.__name__}.{attr}{inspect.signature(member)}")
     assert problems == []
+
+
+@pytest.mark.asyncio
+async def test_async_retrieve(server: Sextantd, name: str) -> None:
+    async with sextant.AsyncClient(server.address, timeout=60) as c:
+        col = await c.create_collection(name, embedder="hash")
+        await col.ingest([{"id": "bread", "text": "Sourdough bread rises with wild yeast."},
+                          {"id": "lava", "text": "Basalt lava flows are runny."}])
+        chunks = await col.retrieve("sourdough yeast", k=2, retrieval="text")
+        assert [c.document_id for c in chunks] == ["bread"]
+        ans = await col.ask("What is the capital of Peru?", retrieval="dense", score_threshold=0.999)
+        assert ans.citations == [] and "I don't know" in ans.answer
+        with pytest.raises(sextant.InvalidArgumentError):
+            await col.retrieve("x", retrieval="dense", score_threshold=2.0)

@@ -197,6 +197,42 @@ def test_rag_filter_on_metadata(client: sextant.Client, name: str) -> None:
         col.ask(NITROGEN_QUESTION, filter='{"metadata.topic": ')
 
 
+def test_rag_retrieve_modes_group_and_threshold(client: sextant.Client, name: str) -> None:
+    col = make_faq(client, name)
+    chunks = col.retrieve("liquid nitrogen", k=3)
+    assert [c.number for c in chunks] == [1, 2, 3]
+    assert chunks[0].document_id == "nitrogen"
+    assert chunks[0].dense_score is not None and chunks[0].text_score is not None
+    text = col.retrieve("sourdough", retrieval="text")
+    assert [c.document_id for c in text] == ["bread"]
+    assert text[0].dense_score is None and text[0].text_score == pytest.approx(text[0].score)
+    dense = col.retrieve("sourdough", k=2, retrieval="dense", group_by="document_id", group_size=1)
+    assert len(dense) == 2 and dense[0].document_id != dense[1].document_id and dense[0].text_score is None
+    assert col.retrieve("the capital of Peru", score_threshold=0.999) == []
+    ans = col.ask("What is the capital of Peru?", retrieval="dense", score_threshold=0.999)
+    assert "I don't know" in ans.answer and ans.citations == [] and ans.retrieval == "dense"
+    assert col.ask(NITROGEN_QUESTION).retrieval == "hybrid"
+
+    with pytest.raises(sextant.InvalidArgumentError, match="retrieval"):
+        col.retrieve("x", retrieval="sparse")  # refused by the client
+    with pytest.raises(sextant.InvalidArgumentError, match="retrieval"):
+        col.ask("x", retrieval="bm25")
+    with pytest.raises(sextant.InvalidArgumentError, match="score_threshold"):
+        col.retrieve("x", retrieval="dense", score_threshold=1.5)  # refused by the server
+    with pytest.raises(sextant.InvalidArgumentError, match="score_threshold"):
+        col.ask("x", retrieval="text", score_threshold=-1)
+    with pytest.raises(sextant.InvalidArgumentError, match="score_threshold"):
+        col.retrieve("x", score_threshold="high")  # type: ignore[arg-type]
+    with pytest.raises(sextant.InvalidArgumentError, match="query"):
+        col.retrieve("  ")
+    with pytest.raises(sextant.InvalidArgumentError, match="k"):
+        col.retrieve("x", k=0)
+    with pytest.raises(sextant.InvalidArgumentError, match="group_size"):
+        col.retrieve("x", group_by="document_id", group_size=0)
+    with pytest.raises(sextant.NotFoundError):
+        client.collection(name + "_missing").retrieve("x")
+
+
 def test_rag_errors(client: sextant.Client, name: str) -> None:
     col = make_faq(client, name)
     count = col.count()

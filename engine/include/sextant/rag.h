@@ -287,6 +287,11 @@ struct Document {
 
 struct TextCollectionOptions {
   EmbedderConfig embedder;
+  // The chunk text is indexed for BM25 (a text field "text" on every chunk, docs/text_search.md)
+  // in this language: a Snowball stemmer language ("english", "french", ...) or "none" (no
+  // stemming, no stop words). Collections created before text indexing existed report "" here:
+  // they have no text index, retrieve dense only (docs/rag.md, "Retrieval modes").
+  std::string text_language = "english";
   // Chunking. tokens = kWordPiece uses the local model's vocabulary (vocabulary_path is filled
   // in); the default for "local" is WordPiece windows of 200 tokens, for others whitespace 256.
   ChunkerOptions chunker;
@@ -315,10 +320,44 @@ struct IngestResult {
   double chunk_ms = 0, embed_ms = 0, write_ms = 0;
 };
 
+// Which candidate lists retrieval uses (docs/rag.md, "Retrieval modes").
+enum class RetrievalMode {
+  kHybrid,  // dense + BM25 over the chunk text, fused by reciprocal rank fusion (the default)
+  kDense,   // the embedder's vectors alone
+  kText,    // BM25 over the chunk text alone
+};
+// "hybrid", "dense", "text". (Inline: the wire conversion uses them without linking the engine.)
+inline std::string_view RetrievalModeName(RetrievalMode mode) {
+  switch (mode) {
+    case RetrievalMode::kDense: return "dense";
+    case RetrievalMode::kText: return "text";
+    case RetrievalMode::kHybrid: break;
+  }
+  return "hybrid";
+}
+// "hybrid", "dense" or "text" ("" = hybrid); InvalidArgument naming the modes otherwise.
+inline StatusOr<RetrievalMode> ParseRetrievalMode(std::string_view name) {
+  if (name.empty() || name == "hybrid") return RetrievalMode::kHybrid;
+  if (name == "dense") return RetrievalMode::kDense;
+  if (name == "text") return RetrievalMode::kText;
+  return Status::InvalidArgument("retrieval: '" + std::string(name.substr(0, 64)) +
+                                 "' is not one of hybrid, dense, text");
+}
+
 struct RetrieveOptions {
-  uint32_t k = 5;
+  uint32_t k = 5;          // chunks, 1..1000
   std::string filter;      // payload filter (docs/filters.md); metadata fields are "metadata.<field>"
   uint32_t ef_search = 0;  // 0 = the index default
+  RetrievalMode retrieval = RetrievalMode::kHybrid;
+  // At most group_size chunks per value of this payload field ("document_id", or a
+  // "metadata.<field>"); the k chunks are the best under that cap. Empty = no cap.
+  std::string group_by;
+  uint32_t group_size = 1;  // 1..1000, with group_by
+  // Keep only chunks at least this relevant. The scale is the retrieval mode's: dense and hybrid
+  // compare the chunk's cosine similarity to the question (Citation::dense_score, in [-1, 1]),
+  // text its BM25 score (>= 0). Ask and Chat answer that they do not know, without calling the
+  // generator, when no chunk passes. InvalidArgument outside that range.
+  std::optional<float> score_threshold;
 };
 
 struct AskOptions {
@@ -365,7 +404,11 @@ struct Citation {
   uint32_t number = 0;  // [n] in the prompt, 1-based, in rank order
   std::string document_id;
   uint32_t chunk = 0;
+  // The retrieval score: the cosine similarity (dense), the BM25 score (text) or the fused RRF
+  // score (hybrid), and its parts when the mode had them.
   float score = 0;
+  std::optional<float> dense_score;
+  std::optional<float> text_score;
   std::string text;
   uint64_t begin = 0, end = 0;  // byte span of text in the document
   bool cited = false;           // the answer refers to [number]
@@ -383,6 +426,7 @@ struct Answer {
   AskTimings timings;
   std::string generator;  // Generator::name()
   std::string embedder;   // Embedder::spec()
+  std::string retrieval;  // the retrieval mode used ("hybrid", "dense", "text")
   // Chat only.
   std::string standalone_question;   // what was retrieved with (after the follow-up rewrite)
   std::vector<ToolCall> tool_calls;  // every call the model made, in order
@@ -435,7 +479,14 @@ class TextCollection {
   StatusOr<std::vector<Hit>> SearchEmbedded(std::span<const float> query, std::string_view embedder_spec,
                                             const SearchOptions& options) const;
 
-  // The chunks nearest to the question, best first.
+  // Whether the chunk text has a BM25 index (false for collections created before text indexing
+  // existed: retrieval "hybrid" then falls back to "dense", and "text" is FailedPrecondition).
+  bool text_indexed() const;
+  // The mode a retrieval asking for `mode` runs with (see text_indexed()).
+  RetrievalMode EffectiveRetrieval(RetrievalMode mode) const;
+
+  // The chunks best matching the question, best first (options.retrieval). InvalidArgument for an
+  // empty question, k outside 1..1000, a bad group_by/group_size or a threshold out of range.
   StatusOr<std::vector<Citation>> Retrieve(std::string_view question, const RetrieveOptions& options,
                                            AskTimings* timings = nullptr) const;
 
