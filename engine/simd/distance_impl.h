@@ -295,31 +295,22 @@ inline float Sq8Decode(const float* q, const uint8_t* code, const float* min, co
   float sum = 0.0f;
   if constexpr (std::is_base_of_v<xsimd::avx512bw, Arch>) {
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    for (; i + 32 <= d; i += 32) {
-      const __m512 c0 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(code + i))));
-      const __m512 c1 =
-          _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(code + i + 16))));
-      const __m512 x0 = _mm512_fmadd_ps(c0, _mm512_loadu_ps(step + i), _mm512_loadu_ps(min + i));
-      const __m512 x1 = _mm512_fmadd_ps(c1, _mm512_loadu_ps(step + i + 16), _mm512_loadu_ps(min + i + 16));
+    auto step16 = [&](size_t o, __m512& acc) {
+      const __m512 c = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(code + o))));
+      const __m512 x = _mm512_fmadd_ps(c, _mm512_loadu_ps(step + o), _mm512_loadu_ps(min + o));
       if constexpr (kL2) {
-        const __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(q + i), x0);
-        const __m512 d1 = _mm512_sub_ps(_mm512_loadu_ps(q + i + 16), x1);
-        acc0 = _mm512_fmadd_ps(d0, d0, acc0);
-        acc1 = _mm512_fmadd_ps(d1, d1, acc1);
+        const __m512 diff = _mm512_sub_ps(_mm512_loadu_ps(q + o), x);
+        acc = _mm512_fmadd_ps(diff, diff, acc);
       } else {
-        acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), x0, acc0);
-        acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16), x1, acc1);
+        acc = _mm512_fmadd_ps(_mm512_loadu_ps(q + o), x, acc);
       }
+    };
+    for (; i + 32 <= d; i += 32) {
+      step16(i, acc0);
+      step16(i + 16, acc1);
     }
     if (i + 16 <= d) {
-      const __m512 c0 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(code + i))));
-      const __m512 x0 = _mm512_fmadd_ps(c0, _mm512_loadu_ps(step + i), _mm512_loadu_ps(min + i));
-      if constexpr (kL2) {
-        const __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(q + i), x0);
-        acc0 = _mm512_fmadd_ps(d0, d0, acc0);
-      } else {
-        acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), x0, acc0);
-      }
+      step16(i, acc0);
       i += 16;
     }
     const __m512 acc = _mm512_add_ps(acc0, acc1);
