@@ -394,6 +394,8 @@ type Answer struct {
 	// FinishReason is "stop", "length" or "tool_calls".
 	FinishReason string
 	ToolRounds   int
+	// ConversationID is ChatOptions.ConversationID when the turn was stored.
+	ConversationID string
 	// Retrieval is the retrieval mode used ("dense" when "hybrid" fell back).
 	Retrieval string
 }
@@ -461,6 +463,7 @@ func answerFromProto(a *pb.AskAnswer) Answer {
 	}
 	out.FinishReason = a.GetFinishReason()
 	out.ToolRounds = int(a.GetToolRounds())
+	out.ConversationID = a.GetConversationId()
 	out.Retrieval = a.GetRetrieval()
 	return out
 }
