@@ -56,6 +56,11 @@ type ChatOptions struct {
 	Functions []FunctionDefinition
 	// MaxToolRounds bounds the rounds of calls (1..16); 0 means 4.
 	MaxToolRounds int
+	// ConversationID keeps the conversation on the server (docs/rag.md, "Server-side
+	// conversations"): its stored turns come first, then messages (only the new ones), and this
+	// turn is stored; the first turn creates it. "" = nothing stored. 1..128 of letters, digits,
+	// _ - . : (INVALID_ARGUMENT otherwise).
+	ConversationID string
 }
 
 func toolCallsFromProto(calls []*pb.ToolCall) []ToolCall {
@@ -110,6 +115,7 @@ func (o *ChatOptions) toProto(op, collection string, messages []ChatMessage, str
 		MaxHistoryTokens: history,
 		Rewrite:          rewrite,
 		MaxToolRounds:    rounds,
+		ConversationId:   o.ConversationID,
 		Generation: &pb.GenerationSettings{Temperature: o.Generation.Temperature, MaxTokens: o.Generation.MaxTokens,
 			Stop: o.Generation.Stop, Model: o.Generation.Model, Seed: o.Generation.Seed},
 	}

@@ -383,6 +383,8 @@ type Answer struct {
 	// FinishReason is "stop", "length" or "tool_calls".
 	FinishReason string
 	ToolRounds   int
+	// ConversationID is ChatOptions.ConversationID when the turn was stored.
+	ConversationID string
 }
 
 func (o *AskOptions) toProto(op, collection, question string, stream bool) (*pb.AskRequest, error) {
@@ -449,6 +451,7 @@ func answerFromProto(a *pb.AskAnswer) Answer {
 	}
 	out.FinishReason = a.GetFinishReason()
 	out.ToolRounds = int(a.GetToolRounds())
+	out.ConversationID = a.GetConversationId()
 	return out
 }
 

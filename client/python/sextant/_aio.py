@@ -35,6 +35,8 @@ from ._types import (
     AskTimings,
     Citation,
     CollectionInfo,
+    Conversation,
+    ConversationInfo,
     Hit,
     IngestResult,
     Point,
@@ -895,6 +897,7 @@ class AsyncCollection:
         rewrite: Optional[str] = ...,
         max_history_tokens: Optional[int] = ...,
         max_tool_rounds: Optional[int] = ...,
+        conversation_id: Optional[str] = ...,
         system_template: Optional[str] = ...,
         user_template: Optional[str] = ...,
         max_prompt_tokens: Optional[int] = ...,
@@ -916,6 +919,7 @@ class AsyncCollection:
         rewrite: Optional[str] = ...,
         max_history_tokens: Optional[int] = ...,
         max_tool_rounds: Optional[int] = ...,
+        conversation_id: Optional[str] = ...,
         system_template: Optional[str] = ...,
         user_template: Optional[str] = ...,
         max_prompt_tokens: Optional[int] = ...,
@@ -936,6 +940,7 @@ class AsyncCollection:
         rewrite: Optional[str] = None,
         max_history_tokens: Optional[int] = None,
         max_tool_rounds: Optional[int] = None,
+        conversation_id: Optional[str] = None,
         system_template: Optional[str] = None,
         user_template: Optional[str] = None,
         max_prompt_tokens: Optional[int] = None,
@@ -960,6 +965,7 @@ class AsyncCollection:
             max_prompt_tokens=max_prompt_tokens,
             ef_search=ef_search,
             generation=generation,
+            conversation_id=conversation_id,
         )
         self._client._check_open()
         call = self._client._stub.Chat(
@@ -969,6 +975,23 @@ class AsyncCollection:
         if stream:
             return s
         return await s.result()
+
+    async def conversations(self, *, timeout: Optional[float] = None) -> List[ConversationInfo]:
+        """As Collection.conversations."""
+        response = await self._call("ListConversations", pb.ListConversationsRequest(collection=self._name), timeout)
+        return [cv.conversation_info_from_proto(c) for c in response.conversations]
+
+    async def conversation(self, conversation_id: str, *, timeout: Optional[float] = None) -> Conversation:
+        """As Collection.conversation."""
+        request = pb.GetConversationRequest(conversation_id=cv.conversation_id_arg(conversation_id))
+        return cv.conversation_from_proto(await self._call("GetConversation", request, timeout), self._name)
+
+    async def delete_conversation(self, conversation_id: str, *, timeout: Optional[float] = None) -> None:
+        """As Collection.delete_conversation."""
+        cid = cv.conversation_id_arg(conversation_id)
+        got = await self._call("GetConversation", pb.GetConversationRequest(conversation_id=cid), timeout)
+        cv.conversation_from_proto(got, self._name)
+        await self._call("DeleteConversation", pb.DeleteConversationRequest(conversation_id=cid), timeout)
 
 
 class AsyncAskStream:

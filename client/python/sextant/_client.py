@@ -42,6 +42,8 @@ from ._types import (
     Citation,
     ToolCall,
     CollectionInfo,
+    Conversation,
+    ConversationInfo,
     Hit,
     IngestResult,
     Point,
@@ -1267,6 +1269,7 @@ class Collection:
         rewrite: Optional[str] = None,
         max_history_tokens: Optional[int] = None,
         max_tool_rounds: Optional[int] = None,
+        conversation_id: Optional[str] = None,
         system_template: Optional[str] = None,
         user_template: Optional[str] = None,
         max_prompt_tokens: Optional[int] = None,
@@ -1300,6 +1303,11 @@ class Collection:
         **generation: temperature, max_tokens, stop, model, seed, passed to the generator within
             the server's limits.
         stream=True returns an AskStream, as ask() does.
+        conversation_id: keep the conversation on the server (docs/rag.md, "Server-side
+            conversations"): its stored turns come first, then `messages` (only the new ones:
+            the first turn's system and user message, later just the next user message), and
+            this turn is stored; the first turn creates it. The answer's .conversation_id echoes
+            it. See conversations(), conversation(id) and delete_conversation(id).
 
         InvalidArgumentError naming the message for an empty list, an unknown role, a last message
         not from the user or a tool, or a tool message that answers no call.
@@ -1320,6 +1328,7 @@ class Collection:
             max_prompt_tokens=max_prompt_tokens,
             ef_search=ef_search,
             generation=generation,
+            conversation_id=conversation_id,
         )
         if self._client._closed:
             raise ValueError("sextant.Client: the client is closed")
@@ -1330,6 +1339,28 @@ class Collection:
         if stream:
             return chat_stream
         return chat_stream.result
+
+    def conversations(self, *, timeout: Optional[float] = None) -> List[ConversationInfo]:
+        """The server-side conversations of this collection (chat(conversation_id=...)), by id:
+        ConversationInfo(id, collection, messages, bytes, created_ms, updated_ms)."""
+        response = self._call("ListConversations", pb.ListConversationsRequest(collection=self._name), timeout)
+        return [cv.conversation_info_from_proto(c) for c in response.conversations]
+
+    def conversation(self, conversation_id: str, *, timeout: Optional[float] = None) -> Conversation:
+        """A stored conversation: .info and .messages (OpenAI-style dicts, oldest first).
+
+        NotFoundError for an unknown id or a conversation of another collection,
+        InvalidArgumentError for a malformed id (1..128 of letters, digits, _ - . :)."""
+        request = pb.GetConversationRequest(conversation_id=cv.conversation_id_arg(conversation_id))
+        return cv.conversation_from_proto(self._call("GetConversation", request, timeout), self._name)
+
+    def delete_conversation(self, conversation_id: str, *, timeout: Optional[float] = None) -> None:
+        """Deletes a stored conversation (a read-write key). NotFoundError for an unknown id or a
+        conversation of another collection (which is left alone), InvalidArgumentError for a
+        malformed id."""
+        cid = cv.conversation_id_arg(conversation_id)
+        cv.conversation_from_proto(self._call("GetConversation", pb.GetConversationRequest(conversation_id=cid), timeout), self._name)
+        self._call("DeleteConversation", pb.DeleteConversationRequest(conversation_id=cid), timeout)
 
 
 class AskStream:

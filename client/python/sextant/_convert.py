@@ -11,9 +11,10 @@ import numbers
 import os
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
+import grpc
 import numpy as np
 
-from ._errors import InvalidArgumentError, SextantError
+from ._errors import InvalidArgumentError, NotFoundError, SextantError
 from ._proto import sextant_pb2 as pb
 from ._types import (
     Answer,
@@ -21,6 +22,8 @@ from ._types import (
     Citation,
     ToolCall,
     CollectionInfo,
+    Conversation,
+    ConversationInfo,
     EmbedderConfig,
     Hit,
     IngestResult,
@@ -927,6 +930,7 @@ def chat_request(
     max_prompt_tokens: Optional[int],
     ef_search: Optional[int],
     generation: Mapping[str, Any],
+    conversation_id: Optional[str] = None,
 ) -> pb.ChatRequest:
     """The ChatRequest of Collection.chat and AsyncCollection.chat (one place for both)."""
     if isinstance(messages, (str, bytes, Mapping)) or not isinstance(messages, Iterable):
@@ -944,6 +948,8 @@ def chat_request(
         max_tool_rounds=_count("max_tool_rounds", max_tool_rounds),
         rewrite=rewrite_mode(rewrite),
     )
+    if conversation_id is not None:
+        request.conversation_id = conversation_id_arg(conversation_id)
     if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= int(k) <= 2**32 - 1:
         raise InvalidArgumentError(f"k: expected an int >= 1, not {k!r}")
     request.k = int(k)
@@ -1010,7 +1016,41 @@ def answer_from_proto(msg: pb.AskAnswer) -> Answer:
         finish_reason=msg.finish_reason,
         standalone_question=msg.standalone_question,
         tool_rounds=msg.tool_rounds,
+        conversation_id=msg.conversation_id,
     )
+
+
+def conversation_id_arg(value: object) -> str:
+    """A conversation id argument: a str (its syntax, 1..128 of [A-Za-z0-9_.:-], is the server's
+    to check, so that every client gets the same message)."""
+    if not isinstance(value, str):
+        raise InvalidArgumentError(f"conversation_id: expected a str, not {type(value).__name__}")
+    if not value:
+        raise InvalidArgumentError("conversation_id: empty (omit it, or pass None, for a chat that is not stored)")
+    return value
+
+
+def conversation_info_from_proto(msg: pb.ConversationInfo) -> ConversationInfo:
+    return ConversationInfo(
+        id=msg.id,
+        collection=msg.collection,
+        messages=msg.messages,
+        bytes=msg.bytes,
+        created_ms=msg.created_ms,
+        updated_ms=msg.updated_ms,
+    )
+
+
+def conversation_from_proto(msg: pb.Conversation, collection: str) -> Conversation:
+    """GetConversation's answer, read through Collection `collection`: a conversation of another
+    collection is NotFoundError there (ids are database-wide; a conversation stays with its
+    collection)."""
+    if msg.info.collection != collection:
+        raise NotFoundError(
+            f"conversation {msg.info.id!r} belongs to collection {msg.info.collection!r}, not {collection!r}",
+            grpc.StatusCode.NOT_FOUND,
+        )
+    return Conversation(info=conversation_info_from_proto(msg.info), messages=[message_to_dict(m) for m in msg.messages])
 
 
 def message_to_dict(m: pb.ChatMessage) -> Dict[str, Any]:

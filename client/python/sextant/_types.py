@@ -243,6 +243,7 @@ class Answer:
     finish_reason: str = ""  # "stop", "length" or "tool_calls"
     standalone_question: str = ""  # what was retrieved with (after the follow-up rewrite)
     tool_rounds: int = 0
+    conversation_id: str = ""  # chat(conversation_id=...): the server-side conversation the turn was stored in
 
     def __str__(self) -> str:
         return self.answer
@@ -251,6 +252,33 @@ class Answer:
     def cited(self) -> List[Citation]:
         """The citations the answer refers to ([n] in its text)."""
         return [c for c in self.citations if c.cited]
+
+
+@dataclass(frozen=True)
+class ConversationInfo:
+    """A server-side conversation (chat(conversation_id=...)): its id, its collection, the
+    messages kept (the oldest beyond the server's --conversation-max-messages are dropped), the
+    bytes of their text, and when it was created and last updated (Unix time, milliseconds)."""
+
+    id: str
+    collection: str
+    messages: int
+    bytes: int
+    created_ms: int
+    updated_ms: int
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A stored conversation: its info and its messages, oldest first, as OpenAI-style dicts
+    ({"role", "content"}, plus "tool_calls" / "tool_call_id"), as Answer.messages."""
+
+    info: ConversationInfo
+    messages: List[Dict[str, Any]]
+
+    @property
+    def id(self) -> str:
+        return self.info.id
 
 
 # ---------------------------------------------------------------- snapshots

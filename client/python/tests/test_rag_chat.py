@@ -62,6 +62,64 @@ def test_chat_errors(client: sextant.Client, name: str) -> None:
         col.chat([{"role": "user", "content": "hi"}], rewrite="sometimes")
 
 
+def test_chat_server_side_conversation(client: sextant.Client, name: str) -> None:
+    col = make_faq(client, name)
+    cid = f"faq:{name}"
+    first = col.chat([{"role": "system", "content": "Be brief."},
+                      {"role": "user", "content": "At what temperature does liquid nitrogen boil?"}],
+                     k=2, conversation_id=cid)
+    assert first.conversation_id == cid and first.citations[0].document_id == "nitrogen"
+    assert col.chat([{"role": "user", "content": "hi"}], k=2).conversation_id == ""  # nothing stored
+    # Continuing by id sends only the new message: the stored turns make it a follow-up.
+    follow = col.chat([{"role": "user", "content": "and what do laboratories use it for?"}], k=2, conversation_id=cid)
+    assert follow.conversation_id == cid
+    assert follow.standalone_question.startswith("At what temperature does liquid nitrogen boil?")
+
+    conv = col.conversation(cid)
+    assert conv.id == cid and conv.info.collection == name
+    assert [m["role"] for m in conv.messages] == ["system", "user", "assistant", "user", "assistant"]
+    assert conv.messages[3]["content"] == "and what do laboratories use it for?"
+    assert conv.messages[2]["content"] == first.answer and conv.messages[4]["content"] == follow.answer
+    assert conv.info.messages == 5 and conv.info.bytes > 0
+    assert 0 < conv.info.created_ms <= conv.info.updated_ms
+    assert [c.id for c in col.conversations()] == [cid] and col.conversations()[0] == conv.info
+
+    # A conversation stays with its collection: another one neither sees nor deletes it.
+    other = client.create_collection(f"{name}_other", embedder="hash")
+    assert other.conversations() == []
+    with pytest.raises(sextant.NotFoundError, match="belongs to collection"):
+        other.conversation(cid)
+    with pytest.raises(sextant.NotFoundError, match="belongs to collection"):
+        other.delete_conversation(cid)
+    with pytest.raises(sextant.InvalidArgumentError):
+        other.chat([{"role": "user", "content": "hi"}], conversation_id=cid)
+    assert col.conversation(cid).info.messages == 5
+
+    with pytest.raises(sextant.NotFoundError):
+        col.conversation("no-such-conversation")
+    for bad in ("", "has space", "x" * 129, "caf\u00e9"):
+        with pytest.raises(sextant.InvalidArgumentError, match="conversation"):
+            col.conversation(bad)
+        with pytest.raises(sextant.InvalidArgumentError, match="conversation"):
+            col.chat([{"role": "user", "content": "hi"}], conversation_id=bad)
+        with pytest.raises(sextant.InvalidArgumentError, match="conversation"):
+            col.delete_conversation(bad)
+    with pytest.raises(sextant.InvalidArgumentError, match="conversation_id: expected a str"):
+        col.chat([{"role": "user", "content": "hi"}], conversation_id=42)  # type: ignore[arg-type]
+    with pytest.raises(sextant.InvalidArgumentError, match="conversation_id: expected a str"):
+        col.conversation(None)  # type: ignore[arg-type]
+
+    col.delete_conversation(cid)
+    with pytest.raises(sextant.NotFoundError):
+        col.conversation(cid)
+    with pytest.raises(sextant.NotFoundError):
+        col.delete_conversation(cid)
+    assert col.conversations() == []
+    # The id is free again: a new first turn starts a new conversation.
+    again = col.chat([{"role": "user", "content": "What do laboratories use liquid nitrogen for?"}], conversation_id=cid)
+    assert again.conversation_id == cid and col.conversation(cid).info.messages == 2
+
+
 class FakeModel:
     """A scripted OpenAI-compatible /v1/chat/completions: `script(request, n)` returns the
     message dict of answer n, sent as server-sent events."""
@@ -172,6 +230,24 @@ def test_async_chat_and_ask_match_the_sync_client(server: Sextantd, client: sext
                 await acol.chat(history, rewrite="sometimes")
             with pytest.raises(sextant.InvalidArgumentError, match="tools"):
                 await acol.ask("x", tools=[42])
+            # Server-side conversations, as the sync client.
+            cid = f"async:{name}"
+            first = await acol.chat(history, k=2, conversation_id=cid)
+            assert first.conversation_id == cid and first.answer == sync_answer.answer
+            s = await acol.chat([{"role": "user", "content": "and what do laboratories use it for?"}], k=2,
+                                stream=True, conversation_id=cid)
+            [p async for p in s]
+            assert (await s.result()).conversation_id == cid
+            conv = await acol.conversation(cid)
+            assert [m["role"] for m in conv.messages] == ["user", "assistant", "user", "assistant"]
+            assert [c.id for c in await acol.conversations()] == [cid]
+            with pytest.raises(sextant.InvalidArgumentError, match="conversation"):
+                await acol.conversation("bad id")
+            await acol.delete_conversation(cid)
+            with pytest.raises(sextant.NotFoundError):
+                await acol.conversation(cid)
+            with pytest.raises(sextant.NotFoundError):
+                await acol.delete_conversation(cid)
             cancelled = await acol.chat(history, k=2, stream=True)
             async with cancelled:
                 pass  # left before the answer: the call is cancelled
