@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <random>
 #include <thread>
 
@@ -66,7 +67,9 @@ TEST(ClusterStatusTest, ShowsNodesShardsReplicasAndLag) {
     DatabaseOptions o;
     o.create_if_missing = true;
     Node n;
-    n.local = *Database::Open(o, dir.Sub(std::string("node-") + id));
+    auto local = Database::Open(o, dir.Sub(std::string("node-") + id));
+    ASSERT_TRUE(local.ok()) << local.status().ToString();
+    n.local = std::move(*local);
     NodeOptions nopt;
     nopt.nats_urls = nats.urls();
     nopt.node_id = id;
