@@ -195,8 +195,10 @@ class ClusterCollection final : public Collection {
     if (options.mmr) {
       plain.with_vector = true;  // the similarities between candidates
       SEXTANT_ASSIGN_OR_RETURN(auto per_shard, FanOut(plain, query, plan));
-      auto picks = PickMmr(MergeRanked(std::move(per_shard), lower, pool), options.k, options.mmr_lambda, lower,
-                           spec_.options.metric == Metric::kCosine && options.text.empty());
+      SEXTANT_ASSIGN_OR_RETURN(auto picks, PickMmr(MergeRanked(std::move(per_shard), lower, pool), options.k,
+                                                   options.mmr_lambda, lower,
+                                                   spec_.options.metric == Metric::kCosine && options.text.empty(),
+                                                   spec_.options.dimension));
       if (!options.with_vector) {
         for (auto& h : picks) h.vector.clear();
       }

@@ -1,10 +1,10 @@
 #include "cluster/search_merge.h"
 
 #include <algorithm>
-#include <cmath>
-#include <limits>
 #include <string>
 #include <unordered_map>
+
+#include "sextant/shaping.h"
 
 namespace sextant::cluster {
 
@@ -14,12 +14,7 @@ bool IdBefore(const PointId& a, const PointId& b) {
   return a.str() < b.str();
 }
 
-size_t ShapingPool(const SearchOptions& o) {
-  if (o.candidates != 0) return std::max<size_t>(o.candidates, o.k);
-  if (!o.group_by.empty()) return std::max<size_t>(100, size_t{10} * o.k * std::max<uint32_t>(o.group_size, 1));
-  if (o.mmr) return std::max<size_t>(100, size_t{10} * o.k);
-  return o.k;
-}
+size_t ShapingPool(const SearchOptions& o) { return shaping::PoolSize(o); }
 
 bool LowerIsBetter(Metric metric, const SearchOptions& o) { return metric == Metric::kL2 && o.text.empty(); }
 
@@ -60,50 +55,22 @@ std::vector<Hit> GroupRanked(const std::vector<Hit>& ranked, uint32_t k, uint32_
   return out;
 }
 
-std::vector<Hit> PickMmr(std::vector<Hit> pool, uint32_t k, float lambda, bool lower_better, bool cosine_scores) {
-  const size_t n = pool.size();
-  if (n <= 1) return pool;
-  std::vector<double> rel(n);
-  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-  for (size_t i = 0; i < n; ++i) {
+StatusOr<std::vector<Hit>> PickMmr(std::vector<Hit> pool, uint32_t k, float lambda, bool lower_better,
+                                   bool cosine_scores, uint32_t dim) {
+  if (pool.size() <= 1) return pool;
+  std::vector<double> rel(pool.size());
+  for (size_t i = 0; i < pool.size(); ++i) {
+    if (pool[i].vector.size() != dim) {
+      return Status::Internal("search: a shard returned a hit with " + std::to_string(pool[i].vector.size()) +
+                              " vector components for mmr, expected " + std::to_string(dim));
+    }
     rel[i] = lower_better ? -static_cast<double>(pool[i].score) : pool[i].score;
-    lo = std::min(lo, rel[i]);
-    hi = std::max(hi, rel[i]);
   }
-  if (!cosine_scores) {
-    for (double& r : rel) r = hi > lo ? (r - lo) / (hi - lo) : 1.0;
-  }
-  auto dot = [](const std::vector<float>& a, const std::vector<float>& b) {
-    double s = 0;
-    for (size_t i = 0; i < a.size() && i < b.size(); ++i) s += static_cast<double>(a[i]) * b[i];
-    return s;
-  };
-  std::vector<double> norm(n);
-  for (size_t i = 0; i < n; ++i) norm[i] = std::sqrt(std::max(dot(pool[i].vector, pool[i].vector), 0.0));
-  std::vector<double> max_sim(n, -1.0);
-  std::vector<uint8_t> picked(n, 0);
+  const auto picks =
+      shaping::SelectMmr(rel, cosine_scores, k, lambda, dim, [&](size_t i) { return pool[i].vector.data(); });
   std::vector<Hit> out;
-  const size_t want = std::min<size_t>(k, n);
-  for (size_t round = 0; round < want; ++round) {
-    size_t best = n;
-    double best_value = -std::numeric_limits<double>::infinity();
-    for (size_t i = 0; i < n; ++i) {
-      if (picked[i]) continue;
-      const double value = lambda * rel[i] - (round == 0 ? 0.0 : (1 - lambda) * max_sim[i]);
-      if (value > best_value) {
-        best_value = value;
-        best = i;
-      }
-    }
-    picked[best] = 1;
-    for (size_t i = 0; i < n; ++i) {
-      if (picked[i]) continue;
-      const double denom = norm[i] * norm[best];
-      const double sim = denom > 0 ? dot(pool[best].vector, pool[i].vector) / denom : 0.0;
-      max_sim[i] = std::max(max_sim[i], sim);
-    }
-    out.push_back(std::move(pool[best]));
-  }
+  out.reserve(picks.size());
+  for (size_t i : picks) out.push_back(std::move(pool[i]));
   return out;
 }
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "sextant/options.h"
+#include "sextant/status.h"
 #include "sextant/types.h"
 
 namespace sextant::cluster {
@@ -35,8 +36,10 @@ std::vector<Hit> MergeRanked(std::vector<std::vector<Hit>> per_shard, bool lower
 // order they first appear, each with its first group_size hits, output group after group.
 std::vector<Hit> GroupRanked(const std::vector<Hit>& ranked, uint32_t k, uint32_t group_size);
 
-// Maximal marginal relevance over `pool` (ranked, every hit with its vector): the picks in order.
-std::vector<Hit> PickMmr(std::vector<Hit> pool, uint32_t k, float lambda, bool lower_better, bool cosine_scores);
+// Maximal marginal relevance over `pool` (ranked, every hit with its vector of `dim` floats) with
+// the engine's rule (sextant/shaping.h): the picks in order. Internal if a hit lacks its vector.
+StatusOr<std::vector<Hit>> PickMmr(std::vector<Hit> pool, uint32_t k, float lambda, bool lower_better,
+                                   bool cosine_scores, uint32_t dim);
 
 }  // namespace sextant::cluster
 

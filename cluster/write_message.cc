@@ -28,6 +28,19 @@ void PutId(std::string* out, const PointId& id) {
   }
 }
 size_t IdBytes(const PointId& id) { return id.is_number() ? 9 : 5 + id.str().size(); }
+void PutIds(std::string* out, const std::vector<PointId>& ids) {
+  PutU32(out, static_cast<uint32_t>(ids.size()));
+  for (const auto& id : ids) PutId(out, id);
+}
+// upsert and update_vectors: count, dimension, the ids, then count * dimension floats.
+void PutIdsAndVectors(std::string* out, const WriteMessage& m) {
+  PutU32(out, static_cast<uint32_t>(m.ids.size()));
+  PutU32(out, m.dimension);
+  for (const auto& id : m.ids) PutId(out, id);
+  size_t at = out->size();
+  out->resize(at + m.vectors.size() * 4);
+  std::memcpy(out->data() + at, m.vectors.data(), m.vectors.size() * 4);  // x86-64: little-endian
+}
 
 class Reader {
  public:
@@ -82,6 +95,34 @@ class Reader {
   std::string_view d_;
 };
 
+// The reading sides of PutIds and PutIdsAndVectors; an empty string, or what is wrong.
+std::string ReadIds(Reader& r, std::vector<PointId>* ids) {
+  uint32_t n;
+  if (!r.U32(&n)) return "truncated id count";
+  if (size_t{n} > r.left()) return "id count larger than the record";
+  ids->resize(n);
+  for (auto& id : *ids) {
+    if (!r.Id(&id)) return "truncated id";
+  }
+  return "";
+}
+std::string ReadIdsAndVectors(Reader& r, WriteMessage* m) {
+  uint32_t n;
+  if (!r.U32(&n) || !r.U32(&m->dimension)) return "truncated header";
+  if (m->dimension == 0 || n == 0) return "no points";
+  if (size_t{n} > r.left()) return "point count larger than the record";
+  m->ids.resize(n);
+  for (auto& id : m->ids) {
+    if (!r.Id(&id)) return "truncated id";
+  }
+  if (m->dimension > r.left() / 4 / n) return "truncated vectors";  // no overflow in n * dimension
+  const size_t floats = size_t{n} * m->dimension;
+  m->vectors.resize(floats);
+  std::memcpy(m->vectors.data(), r.rest().data(), floats * 4);
+  r.Skip(floats * 4);
+  return "";
+}
+
 }  // namespace
 
 size_t EncodedPointBytes(const WriteMessage& m, size_t i) {
@@ -106,12 +147,7 @@ std::string EncodeWriteMessage(const WriteMessage& m) {
   PutU8(&out, static_cast<uint8_t>(m.kind));
   switch (m.kind) {
     case WriteMessage::Kind::kUpsert: {
-      PutU32(&out, static_cast<uint32_t>(m.ids.size()));
-      PutU32(&out, m.dimension);
-      for (const auto& id : m.ids) PutId(&out, id);
-      size_t at = out.size();
-      out.resize(at + m.vectors.size() * 4);
-      std::memcpy(out.data() + at, m.vectors.data(), m.vectors.size() * 4);  // x86-64: little-endian
+      PutIdsAndVectors(&out, m);
       PutU8(&out, m.payloads.empty() ? 0 : 1);
       for (const auto& p : m.payloads) {
         PutU32(&out, static_cast<uint32_t>(p.size()));
@@ -120,8 +156,7 @@ std::string EncodeWriteMessage(const WriteMessage& m) {
       break;
     }
     case WriteMessage::Kind::kDelete:
-      PutU32(&out, static_cast<uint32_t>(m.ids.size()));
-      for (const auto& id : m.ids) PutId(&out, id);
+      PutIds(&out, m.ids);
       break;
     case WriteMessage::Kind::kDeleteWhere:
       PutU32(&out, static_cast<uint32_t>(m.filter.size()));
@@ -131,15 +166,9 @@ std::string EncodeWriteMessage(const WriteMessage& m) {
       PutU32(&out, static_cast<uint32_t>(m.index.size()));
       out.append(m.index);
       break;
-    case WriteMessage::Kind::kUpdateVectors: {
-      PutU32(&out, static_cast<uint32_t>(m.ids.size()));
-      PutU32(&out, m.dimension);
-      for (const auto& id : m.ids) PutId(&out, id);
-      size_t at = out.size();
-      out.resize(at + m.vectors.size() * 4);
-      std::memcpy(out.data() + at, m.vectors.data(), m.vectors.size() * 4);
+    case WriteMessage::Kind::kUpdateVectors:
+      PutIdsAndVectors(&out, m);
       break;
-    }
     case WriteMessage::Kind::kSetPayload:
     case WriteMessage::Kind::kOverwritePayload:
     case WriteMessage::Kind::kDeletePayloadKeys:
@@ -148,8 +177,7 @@ std::string EncodeWriteMessage(const WriteMessage& m) {
         PutU32(&out, static_cast<uint32_t>(m.filter.size()));
         out.append(m.filter);
       } else {
-        PutU32(&out, static_cast<uint32_t>(m.ids.size()));
-        for (const auto& id : m.ids) PutId(&out, id);
+        PutIds(&out, m.ids);
       }
       if (m.kind == WriteMessage::Kind::kDeletePayloadKeys) {
         PutU32(&out, static_cast<uint32_t>(m.keys.size()));
@@ -179,23 +207,11 @@ StatusOr<WriteMessage> DecodeWriteMessage(std::string_view data) {
   switch (kind) {
     case static_cast<uint8_t>(WriteMessage::Kind::kUpsert): {
       m.kind = WriteMessage::Kind::kUpsert;
-      uint32_t n;
-      if (!r.U32(&n) || !r.U32(&m.dimension)) return bad("truncated upsert header");
-      if (m.dimension == 0 || n == 0) return bad("empty upsert");
-      if (size_t{n} > r.left()) return bad("point count larger than the record");
-      m.ids.resize(n);
-      for (auto& id : m.ids) {
-        if (!r.Id(&id)) return bad("truncated id");
-      }
-      size_t floats = size_t{n} * m.dimension;
-      if (r.left() < floats * 4) return bad("truncated vectors");
-      m.vectors.resize(floats);
-      std::memcpy(m.vectors.data(), r.rest().data(), floats * 4);
-      r.Skip(floats * 4);
+      if (std::string e = ReadIdsAndVectors(r, &m); !e.empty()) return bad("upsert: " + e);
       uint8_t has;
       if (!r.U8(&has) || has > 1) return bad("payload flag");
       if (has) {
-        m.payloads.resize(n);
+        m.payloads.resize(m.ids.size());
         for (auto& p : m.payloads) {
           uint32_t len;
           if (!r.U32(&len) || !r.Bytes(len, &p)) return bad("truncated payload");
@@ -205,13 +221,7 @@ StatusOr<WriteMessage> DecodeWriteMessage(std::string_view data) {
     }
     case static_cast<uint8_t>(WriteMessage::Kind::kDelete): {
       m.kind = WriteMessage::Kind::kDelete;
-      uint32_t n;
-      if (!r.U32(&n)) return bad("truncated delete header");
-      if (size_t{n} > r.left()) return bad("id count larger than the record");
-      m.ids.resize(n);
-      for (auto& id : m.ids) {
-        if (!r.Id(&id)) return bad("truncated id");
-      }
+      if (std::string e = ReadIds(r, &m.ids); !e.empty()) return bad("delete: " + e);
       break;
     }
     case static_cast<uint8_t>(WriteMessage::Kind::kDeleteWhere): {
@@ -228,19 +238,7 @@ StatusOr<WriteMessage> DecodeWriteMessage(std::string_view data) {
     }
     case static_cast<uint8_t>(WriteMessage::Kind::kUpdateVectors): {
       m.kind = WriteMessage::Kind::kUpdateVectors;
-      uint32_t n;
-      if (!r.U32(&n) || !r.U32(&m.dimension)) return bad("truncated update_vectors header");
-      if (m.dimension == 0 || n == 0) return bad("empty update_vectors");
-      if (size_t{n} > r.left()) return bad("point count larger than the record");
-      m.ids.resize(n);
-      for (auto& id : m.ids) {
-        if (!r.Id(&id)) return bad("truncated id");
-      }
-      size_t floats = size_t{n} * m.dimension;
-      if (r.left() < floats * 4) return bad("truncated vectors");
-      m.vectors.resize(floats);
-      std::memcpy(m.vectors.data(), r.rest().data(), floats * 4);
-      r.Skip(floats * 4);
+      if (std::string e = ReadIdsAndVectors(r, &m); !e.empty()) return bad("update_vectors: " + e);
       break;
     }
     case static_cast<uint8_t>(WriteMessage::Kind::kSetPayload):
@@ -253,14 +251,8 @@ StatusOr<WriteMessage> DecodeWriteMessage(std::string_view data) {
       if (m.by_filter) {
         uint32_t len;
         if (!r.U32(&len) || !r.Bytes(len, &m.filter)) return bad("truncated filter");
-      } else {
-        uint32_t n;
-        if (!r.U32(&n)) return bad("truncated id count");
-        if (size_t{n} > r.left()) return bad("id count larger than the record");
-        m.ids.resize(n);
-        for (auto& id : m.ids) {
-          if (!r.Id(&id)) return bad("truncated id");
-        }
+      } else if (std::string e = ReadIds(r, &m.ids); !e.empty()) {
+        return bad("payload update: " + e);
       }
       uint32_t len;
       if (!r.U32(&len)) return bad("truncated payload update");

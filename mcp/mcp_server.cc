@@ -1,9 +1,15 @@
 // The MCP protocol (JSON-RPC 2.0: initialize, ping, tools/list, tools/call) and Sextant's tools.
 #include "mcp/mcp_server.h"
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <istream>
 #include <ostream>
+#include <thread>
 #include <utility>
+
+#include "sync/mutex.h"
 
 namespace sextant::mcp {
 namespace {
@@ -83,6 +89,69 @@ StatusOr<rag::RetrieveOptions> RetrieveArgs(const Json& args, uint32_t max_k) {
   return options;
 }
 
+// "generation.max_tokens: ..." (the engine's checks) -> "argument \"max_tokens\": ...".
+Status AsArgumentError(const Status& s) {
+  std::string_view m = s.message();
+  constexpr std::string_view kPrefix = "generation.";
+  if (m.substr(0, kPrefix.size()) != kPrefix) return s;
+  m.remove_prefix(kPrefix.size());
+  const size_t colon = m.find(':');
+  if (colon == std::string_view::npos) return s;
+  std::string field(m.substr(0, colon));
+  std::string rest(m.substr(colon));
+  if (size_t bracket = field.find('['); bracket != std::string::npos) {  // stop[1] -> "stop"[1]
+    rest = field.substr(bracket) + rest;
+    field.resize(bracket);
+  }
+  return Status(s.code(), "argument \"" + field + "\"" + rest);
+}
+
+// temperature, max_tokens, stop, seed, model -> GenerationSettings, checked against `limits`.
+StatusOr<rag::GenerationSettings> GenerationArgs(const Json& args, const rag::GenerationLimits& limits) {
+  rag::GenerationSettings g;
+  auto given = [&](const char* key) -> const Json* {
+    auto it = args.find(key);
+    return it == args.end() || it->is_null() ? nullptr : &*it;
+  };
+  if (const Json* t = given("temperature")) {
+    if (!t->is_number()) return Status::InvalidArgument("argument \"temperature\": must be a number in [0, 2]");
+    g.temperature = t->get<float>();
+  }
+  if (const Json* n = given("max_tokens")) {
+    if (!n->is_number_integer() || n->get<int64_t>() < 1 || n->get<int64_t>() > 1000000) {
+      return Status::InvalidArgument("argument \"max_tokens\": must be an integer >= 1 (the server's limit is " +
+                                     std::to_string(limits.max_tokens) + ")");
+    }
+    g.max_tokens = static_cast<uint32_t>(n->get<int64_t>());
+  }
+  if (const Json* stop = given("stop")) {
+    if (stop->is_string()) {
+      g.stop = {stop->get<std::string>()};
+    } else if (stop->is_array()) {
+      for (size_t i = 0; i < stop->size(); ++i) {
+        if (!(*stop)[i].is_string()) {
+          return Status::InvalidArgument("argument \"stop\"[" + std::to_string(i) + "]: must be a string");
+        }
+        g.stop.push_back((*stop)[i].get<std::string>());
+      }
+    } else {
+      return Status::InvalidArgument("argument \"stop\": must be a string or an array of strings");
+    }
+  }
+  if (const Json* seed = given("seed")) {
+    if (!seed->is_number_integer()) return Status::InvalidArgument("argument \"seed\": must be an integer");
+    g.seed = seed->get<int64_t>();
+  }
+  if (const Json* model = given("model")) {
+    if (!model->is_string() || model->get<std::string>().empty()) {
+      return Status::InvalidArgument("argument \"model\": must be a non-empty string");
+    }
+    g.model = model->get<std::string>();
+  }
+  if (Status s = limits.Check(g); !s.ok()) return AsArgumentError(s);
+  return g;
+}
+
 Json CitationJson(const rag::Citation& c, bool with_cited) {
   Json j = {{"number", c.number}, {"document_id", c.document_id}, {"chunk", c.chunk},
             {"score", c.score},   {"text", c.text},               {"begin", c.begin},
@@ -98,7 +167,19 @@ Json ObjectSchema(Json properties, Json required) {
 
 }  // namespace
 
-Server::Server(Backend& backend, ServerOptions options) : backend_(backend), options_(std::move(options)) {}
+struct Server::Workers {
+  internal::Mutex mu;
+  std::condition_variable_any idle;
+  int running SEXTANT_GUARDED_BY(mu) = 0;
+};
+
+Server::Server(Backend& backend, ServerOptions options)
+    : backend_(backend), options_(std::move(options)), workers_(std::make_shared<Workers>()) {}
+
+Server::~Server() {
+  internal::MutexLock lock(workers_->mu);
+  workers_->idle.wait(workers_->mu, [this]() SEXTANT_REQUIRES(workers_->mu) { return workers_->running == 0; });
+}
 
 Json Server::ToolDefinitions() {
   Json tools = Json::array();
@@ -130,7 +211,32 @@ Json Server::ToolDefinitions() {
                    {"inputSchema", ObjectSchema({{"collection", CollectionArg()},
                                                  {"question", {{"type", "string"}, {"description", "the question"}}},
                                                  {"k", KArg("how many chunks to answer from (default 5)")},
-                                                 {"filter", FilterArg()}},
+                                                 {"filter", FilterArg()},
+                                                 {"temperature",
+                                                  {{"type", "number"},
+                                                   {"minimum", 0},
+                                                   {"maximum", 2},
+                                                   {"description", "sampling temperature (default: the generator's)"}}},
+                                                 {"max_tokens",
+                                                  {{"type", "integer"},
+                                                   {"minimum", 1},
+                                                   {"description", "most tokens in the answer (at most the server's limit)"}}},
+                                                 {"stop",
+                                                  {{"type", "array"},
+                                                   {"items", {{"type", "string"}}},
+                                                   {"maxItems", 4},
+                                                   {"description", "up to 4 stop sequences"}}},
+                                                 {"seed", {{"type", "integer"}, {"description", "sampling seed"}}},
+                                                 {"model",
+                                                  {{"type", "string"},
+                                                   {"description", "the language model to ask (default: the server's)"}}},
+                                                 {"timeout_ms",
+                                                  {{"type", "integer"},
+                                                   {"minimum", 1},
+                                                   {"description",
+                                                    "give up (a DEADLINE_EXCEEDED error) when there is no answer "
+                                                    "within this many milliseconds (default and most: the server's "
+                                                    "limit, 300000 unless configured)"}}}},
                                                 {"collection", "question"})},
                    {"annotations", {{"readOnlyHint", true}}}});
   tools.push_back(
@@ -288,9 +394,63 @@ StatusOr<Json> Server::Ask(const Json& args) {
   SEXTANT_ASSIGN_OR_RETURN(std::string question, RequiredString(args, "question"));
   rag::AskOptions options;
   SEXTANT_ASSIGN_OR_RETURN(options.retrieve, RetrieveArgs(args, options_.max_k));
+  SEXTANT_ASSIGN_OR_RETURN(options.generation, GenerationArgs(args, options_.generation_limits));
+  uint32_t timeout_ms = options_.max_ask_ms;
+  if (auto it = args.find("timeout_ms"); it != args.end() && !it->is_null()) {
+    if (!it->is_number_integer() || it->get<int64_t>() < 1 || it->get<int64_t>() > options_.max_ask_ms) {
+      return Status::InvalidArgument("argument \"timeout_ms\": must be an integer in 1.." +
+                                     std::to_string(options_.max_ask_ms));
+    }
+    timeout_ms = static_cast<uint32_t>(it->get<int64_t>());
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   SEXTANT_ASSIGN_OR_RETURN(std::shared_ptr<rag::TextCollection> text, backend_.OpenText(collection));
   SEXTANT_ASSIGN_OR_RETURN(rag::Generator * generator, backend_.AnswerGenerator());
-  SEXTANT_ASSIGN_OR_RETURN(rag::Answer answer, text->Ask(question, options, *generator));
+
+  // The answer is made on a thread of its own, so that a generator slower than the deadline ends
+  // this call with a tool error instead of holding it. Past the deadline the thread is told to
+  // stop (at the generator's next token) and the destructor waits for it.
+  struct Job {
+    internal::Mutex mu;
+    std::condition_variable_any done_cv;
+    bool done SEXTANT_GUARDED_BY(mu) = false;
+    StatusOr<rag::Answer> answer SEXTANT_GUARDED_BY(mu) = Status::Internal("no answer");
+    std::atomic<bool> abandoned{false};
+  };
+  auto job = std::make_shared<Job>();
+  {
+    internal::MutexLock lock(workers_->mu);
+    ++workers_->running;
+  }
+  std::thread([job, workers = workers_, text, generator, question, options]() mutable {
+    StatusOr<rag::Answer> answer =
+        text->Ask(question, options, *generator, [&job](std::string_view) { return !job->abandoned.load(); });
+    text.reset();  // before the count drops: nothing of the backend is held once it is zero
+    {
+      internal::MutexLock lock(job->mu);
+      job->answer = std::move(answer);
+      job->done = true;
+    }
+    job->done_cv.notify_all();
+    {
+      internal::MutexLock lock(workers->mu);
+      --workers->running;
+    }
+    workers->idle.notify_all();
+  }).detach();
+  StatusOr<rag::Answer> result = Status::Internal("no answer");
+  {
+    internal::MutexLock lock(job->mu);
+    if (!job->done_cv.wait_until(job->mu, deadline, [&job]() SEXTANT_REQUIRES(job->mu) { return job->done; })) {
+      job->abandoned.store(true);
+      return Status::DeadlineExceeded("ask: no answer within timeout_ms = " + std::to_string(timeout_ms) +
+                                      " ms (generator " + generator->name() +
+                                      " is slow or not answering); retry with a larger timeout_ms (at most " +
+                                      std::to_string(options_.max_ask_ms) + ")");
+    }
+    result = std::move(job->answer);
+  }
+  SEXTANT_ASSIGN_OR_RETURN(rag::Answer answer, std::move(result));
   Json citations = Json::array();
   for (const rag::Citation& c : answer.citations) citations.push_back(CitationJson(c, /*with_cited=*/true));
   return Json{{"answer", answer.text},

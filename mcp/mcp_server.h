@@ -40,6 +40,12 @@ struct ServerOptions {
   std::string version;              // serverInfo.version
   uint32_t max_k = 100;             // search and ask: k is 1..max_k
   uint32_t max_ingest_documents = 1000;  // documents in one ingest call
+  // What ask's generation settings (temperature, max_tokens, stop, seed, model) may ask: the
+  // same limits as the gRPC Ask (sextantd --llm-max-tokens, --llm-models).
+  rag::GenerationLimits generation_limits;
+  // ask: no answer within this many milliseconds (or the call's timeout_ms, 1..max_ask_ms) is a
+  // DEADLINE_EXCEEDED tool error; the generator is stopped at its next token.
+  uint32_t max_ask_ms = 300000;
 };
 
 // The protocol revisions answered; a client asking for another gets the newest (the client then
@@ -49,6 +55,11 @@ inline constexpr const char* kProtocolVersions[] = {"2025-11-25", "2025-06-18", 
 class Server {
  public:
   Server(Backend& backend, ServerOptions options);
+  // Waits for asks that ended at their deadline while their generator still ran (each ends at the
+  // generator's next token or its own timeout), so that nothing outlives the backend.
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
 
   // One JSON-RPC message (a request, a notification, or a batch of them). Returns the response,
   // or nullopt when there is none (notifications, responses). `may_write` is false for a caller
@@ -71,6 +82,9 @@ class Server {
 
   Backend& backend_;
   const ServerOptions options_;
+  // The threads answering asks (each ask runs on one, so that its deadline holds).
+  struct Workers;
+  const std::shared_ptr<Workers> workers_;
 };
 
 // Serves newline-delimited JSON-RPC messages from `in` to `out` (the MCP stdio transport) until

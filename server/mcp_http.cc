@@ -31,12 +31,13 @@ class ServiceBackend final : public mcp::Backend {
 };
 
 struct Endpoint {
-  explicit Endpoint(SextantService& s) : service(s), backend(s), server(backend, Options()) {}
-  static mcp::ServerOptions Options() {
+  explicit Endpoint(SextantService& s) : service(s), backend(s), server(backend, Options(s)) {}
+  static mcp::ServerOptions Options(const SextantService& s) {
     mcp::ServerOptions o;
     o.name = "sextantd";
     o.version = std::string(Version());
     o.max_k = kMaxAskK;
+    o.generation_limits = s.generation_limits();
     return o;
   }
   SextantService& service;

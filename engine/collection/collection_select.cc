@@ -3,27 +3,19 @@
 // dense, a text or a hybrid search before the hits are made.
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <unordered_map>
 
 #include "collection/collection_impl.h"
 #include "collection/collection_internal.h"
 #include "payload/filter_internal.h"
 #include "payload/payload.h"
-#include "simd/distance.h"
+#include "sextant/shaping.h"
 
 namespace sextant {
 
 bool CollectionImpl::Shaped(const SearchOptions& options) { return !options.group_by.empty() || options.mmr; }
 
-size_t CollectionImpl::PoolSize(const SearchOptions& options) {
-  if (options.candidates != 0) return std::max<size_t>(options.candidates, options.k);
-  if (!options.group_by.empty()) {
-    return std::max<size_t>(100, size_t{10} * options.k * std::max<uint32_t>(options.group_size, 1));
-  }
-  if (options.mmr) return std::max<size_t>(100, size_t{10} * options.k);
-  return options.k;
-}
+size_t CollectionImpl::PoolSize(const SearchOptions& options) { return shaping::PoolSize(options); }
 
 Status CollectionImpl::CheckShaping(const SearchOptions& options) {
   if (options.score_threshold && !std::isfinite(*options.score_threshold)) {
@@ -92,50 +84,13 @@ StatusOr<std::vector<CollectionImpl::Selected>> CollectionImpl::Select(const Sea
     return out;
   }
   if (options.mmr && pool.size() > 1) {
-    const size_t n = pool.size(), dim = desc_.dimension;
     // Relevance: a cosine similarity as it is (the classic form); any other score, higher is
-    // better, min-max normalised over the pool.
-    std::vector<double> rel(n);
-    double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-    for (size_t i = 0; i < n; ++i) {
-      rel[i] = higher_better ? pool[i].score : -static_cast<double>(pool[i].score);
-      lo = std::min(lo, rel[i]);
-      hi = std::max(hi, rel[i]);
-    }
-    if (!cosine_scores) {
-      for (double& r : rel) r = hi > lo ? (r - lo) / (hi - lo) : 1.0;
-    }
-    const simd::Kernels& kernels = simd::Active();
-    std::vector<float> norm(n);
-    for (size_t i = 0; i < n; ++i) {
-      const float* row = store_.Row(pool[i].slot);
-      norm[i] = std::sqrt(std::max(kernels.dot(row, row, dim), 0.0f));
-    }
-    const double lambda = options.mmr_lambda;
-    std::vector<double> max_sim(n, -1.0);  // to the picked hits; -1 before the first pick
-    std::vector<uint8_t> picked(n, 0);
-    const size_t want = std::min<size_t>(options.k, n);
-    for (size_t round = 0; round < want; ++round) {
-      size_t best = n;
-      double best_value = -std::numeric_limits<double>::infinity();
-      for (size_t i = 0; i < n; ++i) {
-        if (picked[i]) continue;
-        const double value = lambda * rel[i] - (round == 0 ? 0.0 : (1 - lambda) * max_sim[i]);
-        if (value > best_value) {
-          best_value = value;
-          best = i;
-        }
-      }
-      picked[best] = 1;
-      out.push_back({pool[best].slot, pool[best].score, {}});
-      const float* chosen = store_.Row(pool[best].slot);
-      for (size_t i = 0; i < n; ++i) {
-        if (picked[i]) continue;
-        const float denom = norm[i] * norm[best];
-        const double sim = denom > 0 ? kernels.dot(chosen, store_.Row(pool[i].slot), dim) / denom : 0.0;
-        max_sim[i] = std::max(max_sim[i], sim);
-      }
-    }
+    // better, min-max normalised over the pool (sextant/shaping.h).
+    std::vector<double> rel(pool.size());
+    for (size_t i = 0; i < pool.size(); ++i) rel[i] = higher_better ? pool[i].score : -static_cast<double>(pool[i].score);
+    const auto picks = shaping::SelectMmr(rel, cosine_scores, options.k, options.mmr_lambda, desc_.dimension,
+                                          [&](size_t i) { return store_.Row(pool[i].slot); });
+    for (size_t i : picks) out.push_back({pool[i].slot, pool[i].score, {}});
     return out;
   }
   for (size_t i = 0; i < pool.size() && out.size() < options.k; ++i) out.push_back({pool[i].slot, pool[i].score, {}});

@@ -91,6 +91,12 @@ TEST(WriteMessageTest, EveryTruncationAndCorruptionIsDataLoss) {
   std::string bad_kind = enc;
   bad_kind[4] = 77;
   EXPECT_EQ(DecodeWriteMessage(bad_kind).status().code(), StatusCode::kDataLoss);
+  // A dimension so large that count * dimension * 4 would overflow: DATA_LOSS, nothing read.
+  std::string huge_dim = enc;
+  for (int i = 9; i < 13; ++i) huge_dim[i] = static_cast<char>(0xff);
+  auto d = DecodeWriteMessage(huge_dim);
+  EXPECT_EQ(d.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(d.status().message().find("upsert: truncated vectors"), std::string_view::npos) << d.status().ToString();
 }
 
 // The updates that keep vectors or payloads: round trips, every truncation is DATA_LOSS, and

@@ -168,3 +168,69 @@ def test_mcp_http(sextantd_binary: str, tmp_path: Path) -> None:
         assert get.value.code == 405 and get.value.headers["Allow"] == "POST"
     finally:
         assert server.stop() == 0, server.log()
+
+
+def test_mcp_ask_generation_settings_and_deadline(sextantd_binary: str, tmp_path: Path) -> None:
+    """ask passes temperature, max_tokens, stop, seed and model to the language model, within the
+    server's limits (bad ones are tool errors naming the argument), and a generator slower than
+    ask's timeout_ms ends the call with a DEADLINE_EXCEEDED tool error, not a hang."""
+    from test_rag_chat import FakeModel
+
+    model = FakeModel(lambda req, n: {"content": "It boils at minus 196 degrees [1]."})
+    port = free_port()
+    server = Sextantd(sextantd_binary, tmp_path, [
+        "--mcp-listen", f"127.0.0.1:{port}", "--generator", "openai", "--llm-url", model.url,
+        "--llm-model", "fake", "--llm-max-tokens", "100", "--llm-models", "fake,fake-2"]).start()
+    try:
+        with sextant.Client(server.address, timeout=60) as c:
+            make_faq(c, "faq")
+
+        async def run() -> None:
+            async with streamable_http_client(f"http://127.0.0.1:{port}/mcp") as (read, write):
+                async with ClientSession(read, write) as session:
+                    await session.initialize()
+                    tools = (await session.list_tools()).tools
+                    ask_schema = next(t for t in tools if t.name == "ask").input_schema
+                    assert {"temperature", "max_tokens", "stop", "seed", "model", "timeout_ms"} <= set(
+                        ask_schema["properties"])
+                    question = {"collection": "faq", "question": "When does liquid nitrogen boil?"}
+                    answer = payload(await session.call_tool("ask", {
+                        **question, "temperature": 0.5, "max_tokens": 40, "stop": ["END"], "seed": 7,
+                        "model": "fake-2"}))
+                    assert answer["answer"] == "It boils at minus 196 degrees [1]."
+                    sent = model.requests[-1]
+                    assert (sent["model"], sent["max_tokens"], sent["seed"], sent["stop"]) == ("fake-2", 40, 7, ["END"])
+                    assert sent["temperature"] == 0.5
+                    payload(await session.call_tool("ask", {**question, "stop": "END"}))
+                    assert model.requests[-1]["stop"] == ["END"]
+
+                    # Bad settings: tool errors naming the argument; nothing reaches the model.
+                    asked = len(model.requests)
+                    for args, code, words in [
+                        ({"temperature": 3}, "InvalidArgument", 'argument "temperature": 3'),
+                        ({"temperature": "hot"}, "InvalidArgument", '"temperature": must be a number'),
+                        ({"max_tokens": 101}, "InvalidArgument", "exceeds the server's limit of 100"),
+                        ({"max_tokens": 0}, "InvalidArgument", '"max_tokens": must be an integer >= 1'),
+                        ({"stop": ["a", "b", "c", "d", "e"]}, "InvalidArgument", "5 sequences, at most 4"),
+                        ({"stop": [""]}, "InvalidArgument", '"stop"[0]: must be 1..'),
+                        ({"stop": 5}, "InvalidArgument", '"stop": must be a string or an array'),
+                        ({"seed": 1.5}, "InvalidArgument", '"seed": must be an integer'),
+                        ({"model": "gpt-x"}, "PermissionDenied", 'argument "model": "gpt-x" is not one'),
+                        ({"timeout_ms": 0}, "InvalidArgument", '"timeout_ms": must be an integer in 1..300000'),
+                    ]:
+                        text = error_text(await session.call_tool("ask", {**question, **args}))
+                        assert code in text and words in text, (args, text)
+                    assert len(model.requests) == asked
+
+                    # A generator slower than the deadline: a clear tool error.
+                    model.delay = 5.0
+                    text = error_text(await session.call_tool("ask", {**question, "timeout_ms": 300}))
+                    assert "DeadlineExceeded" in text and "timeout_ms = 300" in text, text
+                    model.delay = 0.0
+                    # The server goes on answering.
+                    assert payload(await session.call_tool("ask", question))["answer"]
+
+        anyio.run(run)
+    finally:
+        model.close()
+        assert server.stop() == 0, server.log()

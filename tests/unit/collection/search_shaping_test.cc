@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine_test_helpers.h"
+#include "sextant/shaping.h"
 
 namespace sextant {
 namespace {
@@ -150,6 +151,40 @@ TEST(ShapingMmrTest, MmrPrefersDiverseHits) {
   so.mmr_lambda = 1.0f;  // relevance alone: the plain order
   ASSERT_OK_AND_ASSIGN(auto same, c->Search(so, q));
   EXPECT_EQ(same[1].id, PointId(2));
+}
+
+// The shared rule (sextant/shaping.h) that collections and cluster/ both use.
+TEST(ShapingMmrTest, SelectMmrDirectly) {
+  // Rows: 0 and 1 nearly equal, 2 orthogonal to them; a zero vector (3) has similarity 0 to all.
+  const std::vector<std::vector<float>> rows = {{1, 0}, {1, 0.01f}, {0, 1}, {0, 0}};
+  auto row = [&](size_t i) { return rows[i].data(); };
+  // Cosine relevance as it is: lambda 1 is the relevance order; lambda 0.5 skips the duplicate.
+  EXPECT_EQ(shaping::SelectMmr({0.9, 0.8, 0.5, 0.1}, true, 3, 1.0, 2, row), (std::vector<size_t>{0, 1, 2}));
+  EXPECT_EQ(shaping::SelectMmr({0.9, 0.8, 0.5, 0.1}, true, 2, 0.5, 2, row), (std::vector<size_t>{0, 2}));
+  // Other scores are min-max normalised, so their scale does not matter.
+  EXPECT_EQ(shaping::SelectMmr({900, 800, 500, 100}, false, 2, 0.5, 2, row),
+            shaping::SelectMmr({9, 8, 5, 1}, false, 2, 0.5, 2, row));
+  // k over n gives every candidate once; ties go to the better-ranked one; empty in, empty out.
+  EXPECT_EQ(shaping::SelectMmr({0.5, 0.5}, true, 5, 1.0, 2, row), (std::vector<size_t>{0, 1}));
+  EXPECT_TRUE(shaping::SelectMmr({}, true, 3, 0.5, 2, row).empty());
+  // A NaN relevance does not make the selection fail: k picks still come back.
+  EXPECT_EQ(shaping::SelectMmr({std::nan(""), std::nan("")}, true, 2, 0.5, 2, row).size(), 2u);
+}
+
+TEST(ShapingMmrTest, PoolSize) {
+  SearchOptions o;
+  o.k = 7;
+  EXPECT_EQ(shaping::PoolSize(o), 7u);
+  o.mmr = true;
+  EXPECT_EQ(shaping::PoolSize(o), 100u);
+  o.k = 20;
+  EXPECT_EQ(shaping::PoolSize(o), 200u);
+  o.mmr = false;
+  o.group_by = "doc";
+  o.group_size = 3;
+  EXPECT_EQ(shaping::PoolSize(o), 600u);
+  o.candidates = 5;  // at least k
+  EXPECT_EQ(shaping::PoolSize(o), 20u);
 }
 
 TEST_F(ShapingTest, BadShapingOptionsAreRejected) {
