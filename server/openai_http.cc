@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -151,7 +152,23 @@ struct ChatCall {
   bool stream = false;
   std::shared_ptr<rag::TextCollection> text;
   rag::Generator* gen = nullptr;
+  // A server-side conversation ("conversation_id"; "store": true starts one): `messages` are
+  // its new messages.
+  std::string conversation_id;
+  rag::ConversationStore* store = nullptr;
 };
+
+// An id for a conversation the server starts ("store": true without "conversation_id").
+std::string NewConversationId() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id = "conv-";
+  for (int i = 0; i < 2; ++i) {
+    uint64_t v = rng();
+    for (int j = 0; j < 16; ++j, v >>= 4) id += kHex[v & 15];
+  }
+  return id;
+}
 
 // Parses and checks the request. On failure the error answer is in `res` and false returned.
 bool ParseChat(SextantService& service, const httplib::Request& req, httplib::Response& res, ChatCall& call) {
@@ -200,7 +217,55 @@ bool ParseChat(SextantService& service, const httplib::Request& req, httplib::Re
       if (m.contains("tool_call_id") && m["tool_call_id"].is_string()) msg.tool_call_id = m["tool_call_id"];
       call.messages.push_back(std::move(msg));
     }
-    if (Status s = rag::ValidateConversation(call.messages); !s.ok()) return SendStatus(res, s), false;
+    // Server-side conversations (docs/openai.md): "conversation_id" continues a stored one with the
+    // new messages only; "store": true starts one (under a new id when none is given).
+    if (body.contains("store") && !body["store"].is_null() && !body["store"].is_boolean()) {
+      return SendError(res, 400, "store: must be true or false"), false;
+    }
+    const bool store = body.contains("store") && body["store"].is_boolean() && body["store"].get<bool>();
+    if (body.contains("conversation_id") && !body["conversation_id"].is_null()) {
+      if (!body["conversation_id"].is_string()) {
+        return SendError(res, 400, "conversation_id: must be a string", "invalid_conversation_id"), false;
+      }
+      call.conversation_id = body["conversation_id"].get<std::string>();
+      if (Status s = rag::ConversationStore::ValidateId(call.conversation_id); !s.ok()) {
+        return SendError(res, 400, "conversation_id: " + std::string(s.message()), "invalid_conversation_id"), false;
+      }
+    } else if (store) {
+      call.conversation_id = NewConversationId();
+    }
+    if (!call.conversation_id.empty()) {
+      if (service.CheckKey(req.get_header_value("Authorization")) != Access::kReadWrite) {
+        return SendError(res, 403,
+                         "conversation_id: a stored conversation writes to the database, and this API key is "
+                         "read-only"),
+               false;
+      }
+      if (call.messages.empty()) {
+        return SendError(res, 400, "messages: empty (send the new message of conversation \"" +
+                                       call.conversation_id + "\")"),
+               false;
+      }
+      auto conversations = service.Conversations();
+      if (!conversations.ok()) return SendStatus(res, conversations.status()), false;
+      call.store = *conversations;
+      if (!store) {
+        auto existing = call.store->Get(call.conversation_id);
+        if (!existing.ok()) {
+          if (existing.status().code() == StatusCode::kNotFound) {
+            return SendError(res, 404,
+                             "conversation_id: there is no conversation \"" + call.conversation_id +
+                                 "\" (start one with \"store\": true)",
+                             "conversation_not_found"),
+                   false;
+          }
+          return SendStatus(res, existing.status()), false;
+        }
+      }
+      // The stored turns come first: the store validates the whole conversation.
+    } else if (Status s = rag::ValidateConversation(call.messages); !s.ok()) {
+      return SendStatus(res, s), false;
+    }
     call.stream = body.value("stream", false);
     rag::GenerationSettings& g = call.options.generation;
     if (body.contains("temperature") && !body["temperature"].is_null()) g.temperature = body["temperature"].get<float>();
@@ -281,6 +346,14 @@ bool ParseChat(SextantService& service, const httplib::Request& req, httplib::Re
   return true;
 }
 
+// The chat of a checked request: a turn of its stored conversation, or of the messages sent.
+StatusOr<rag::Answer> RunChat(const ChatCall& call, const rag::TokenCallback& on_token) {
+  if (call.store) {
+    return call.store->Chat(*call.text, call.conversation_id, call.messages, call.options, *call.gen, on_token);
+  }
+  return call.text->Chat(call.messages, call.options, *call.gen, on_token);
+}
+
 std::string FinishReason(const rag::Answer& a) { return a.finish_reason.empty() ? "stop" : a.finish_reason; }
 
 void ChatCompletions(SextantService& service, const httplib::Request& req, httplib::Response& res) {
@@ -291,7 +364,7 @@ void ChatCompletions(SextantService& service, const httplib::Request& req, httpl
   const int64_t created =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   if (!call->stream) {
-    auto answer = call->text->Chat(call->messages, call->options, *call->gen);
+    auto answer = RunChat(*call, nullptr);
     if (!answer.ok()) return SendStatus(res, answer.status());
     Json message = {{"role", "assistant"}, {"content", answer->text}};
     if (!answer->pending_calls.empty()) {
@@ -309,6 +382,7 @@ void ChatCompletions(SextantService& service, const httplib::Request& req, httpl
                 {"usage", {{"prompt_tokens", prompt}, {"completion_tokens", completion}, {"total_tokens", prompt + completion}}},
                 {"citations", CitationsJson(*answer)},
                 {"sextant", SextantJson(*answer)}};
+    if (!call->conversation_id.empty()) out["conversation_id"] = call->conversation_id;
     res.set_content(out.dump(), "application/json");
     return;
   }
@@ -325,7 +399,7 @@ void ChatCompletions(SextantService& service, const httplib::Request& req, httpl
       return sink.write(line.data(), line.size());
     };
     bool open = chunk({{"role", "assistant"}, {"content", ""}}, nullptr);
-    auto answer = call->text->Chat(call->messages, call->options, *call->gen, [&](std::string_view piece) {
+    auto answer = RunChat(*call, [&](std::string_view piece) {
       open = open && chunk({{"content", std::string(piece)}}, nullptr);
       return open;
     });
@@ -344,7 +418,9 @@ void ChatCompletions(SextantService& service, const httplib::Request& req, httpl
           delta["tool_calls"].push_back(c);
         }
       }
-      chunk(delta, FinishReason(*answer), {{"citations", CitationsJson(*answer)}, {"sextant", SextantJson(*answer)}});
+      Json extra = {{"citations", CitationsJson(*answer)}, {"sextant", SextantJson(*answer)}};
+      if (!call->conversation_id.empty()) extra["conversation_id"] = call->conversation_id;
+      chunk(delta, FinishReason(*answer), std::move(extra));
     }
     const std::string done = "data: [DONE]\n\n";
     sink.write(done.data(), done.size());

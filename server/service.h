@@ -143,6 +143,9 @@ class SextantService final : public v1::Sextant::Service {
   StatusOr<std::vector<CollectionInfo>> CollectionInfos() const { return db_->ListCollections(); }
   // The names of the text collections.
   StatusOr<std::vector<std::string>> TextCollectionNames() const;
+  // The conversation store (ChatRequest.conversation_id), or why there is none (bad limits, a
+  // reserved name taken).
+  StatusOr<rag::ConversationStore*> Conversations() const;
   grpc::Status CreateSnapshot(grpc::ServerContext* ctx, const v1::CreateSnapshotRequest* req,
                               v1::SnapshotInfo* resp) override;
   grpc::Status ListSnapshots(grpc::ServerContext* ctx, const v1::ListSnapshotsRequest* req,
@@ -202,8 +205,6 @@ class SextantService final : public v1::Sextant::Service {
   grpc::Status RunChat(Call& call, const std::string& collection, const std::vector<rag::ChatMessage>& messages,
                        const rag::ChatOptions& options, const std::string& generator, bool stream,
                        grpc::ServerWriter<v1::AskResponse>* writer, const std::string& conversation_id = {});
-  // The conversation store, or why there is none (bad limits, a reserved name taken).
-  StatusOr<rag::ConversationStore*> Conversations() const;
   // The ids of a request's list (field `field`), at most max_batch_points of them.
   grpc::Status IdsFromProto(const google::protobuf::RepeatedPtrField<v1::PointId>& list, std::string_view field,
                             std::vector<PointId>* out) const;

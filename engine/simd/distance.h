@@ -49,6 +49,11 @@ struct Kernels {
   // per step and multiply-add pairs into 32-bit lanes (vpmovzxbw + vpmaddwd). Reads nothing past
   // q[d - 1] or code[d - 1].
   int32_t (*dot_u8_i16)(const int16_t* q, const uint8_t* code, size_t d);
+  // SQ8 codes against a float query, decoding x_i = min_i + code_i * step_i on the fly (index/sq8.h:
+  // the exact re-rank and IVF-SQ8 lists): sum((q_i - x_i)^2) and sum(q_i * x_i). Float arithmetic,
+  // so the levels differ in the last bits (FMA, order of summation); scalar is the oracle.
+  float (*sq8_l2sq)(const float* q, const uint8_t* code, const float* min, const float* step, size_t d);
+  float (*sq8_dot)(const float* q, const uint8_t* code, const float* min, const float* step, size_t d);
 };
 
 // The kernels for `level`, or nullptr when this CPU cannot run them (or they were not built).

@@ -72,8 +72,23 @@ int32_t DotU8I16(const int16_t* q, const uint8_t* code, size_t d) {
   return static_cast<int32_t>(sum);
 }
 
-constexpr Kernels kScalarKernels = {Level::kScalar, &L2Sq,     &Dot,      &Cosine,
-                                    &L2SqBatch,     &DotBatch, &DotBatch, &DotU8I16};
+float Sq8L2Sq(const float* q, const uint8_t* code, const float* min, const float* step, size_t d) {
+  float sum = 0.0f;
+  for (size_t i = 0; i < d; ++i) {
+    const float diff = q[i] - (min[i] + static_cast<float>(code[i]) * step[i]);
+    sum += diff * diff;
+  }
+  return sum;
+}
+
+float Sq8Dot(const float* q, const uint8_t* code, const float* min, const float* step, size_t d) {
+  float sum = 0.0f;
+  for (size_t i = 0; i < d; ++i) sum += q[i] * (min[i] + static_cast<float>(code[i]) * step[i]);
+  return sum;
+}
+
+constexpr Kernels kScalarKernels = {Level::kScalar, &L2Sq,     &Dot,      &Cosine,   &L2SqBatch,
+                                    &DotBatch,      &DotBatch, &DotU8I16, &Sq8L2Sq, &Sq8Dot};
 
 }  // namespace
 

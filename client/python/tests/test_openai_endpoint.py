@@ -38,7 +38,7 @@ def endpoint(sextantd_binary: str, tmp_path: Path) -> Iterator[Dict[str, Any]]:
     model = FakeModel(script)
     port = free_port()
     server = Sextantd(sextantd_binary, tmp_path, [
-        "--openai-listen", f"127.0.0.1:{port}", "--api-key", "secret-key",
+        "--openai-listen", f"127.0.0.1:{port}", "--api-key", "secret-key", "--read-only-key", "reader-key",
         "--llm-url", model.url, "--llm-model", "fake"]).start()
     try:
         with sextant.Client(server.address, api_key="secret-key", timeout=60) as c:
@@ -141,3 +141,52 @@ def test_openai_limits_and_deadline(endpoint: Dict[str, Any]) -> None:
     finally:
         model.delay = 0.0
     assert late.value.status_code == 504 and late.value.body["type"] == "server_error"
+
+
+def test_openai_server_side_conversations(endpoint: Dict[str, Any]) -> None:
+    """The extension "conversation_id" (extra_body) continues a stored conversation with the new
+    message only, like gRPC Chat; "store": true starts one (a new id when none is given); the
+    answer carries the id. Unknown id = 404, malformed id = 400, a read-only key = 403."""
+    client = openai.OpenAI(base_url=endpoint["url"], api_key="secret-key", max_retries=0)
+    first = [{"role": "user", "content": "At what temperature does liquid nitrogen boil?"}]
+    r = client.chat.completions.create(model="faq", messages=first, store=True, extra_body={"conversation_id": "trip-1"})
+    assert r.model_extra["conversation_id"] == "trip-1" and "196" in r.choices[0].message.content
+    # The follow-up alone: the stored turns make it a follow-up (the heuristic rewrite uses them).
+    follow = [{"role": "user", "content": "and what do laboratories use it for?"}]
+    r = client.chat.completions.create(model="faq", messages=follow, extra_body={"conversation_id": "trip-1"})
+    assert r.model_extra["conversation_id"] == "trip-1"
+    assert r.model_extra["sextant"]["standalone_question"].startswith("At what temperature")
+    # The same conversation as gRPC's: stored turns, seen through the Python client.
+    stored = endpoint["client"].collection("faq").conversation("trip-1")
+    assert [m["role"] for m in stored.messages] == ["user", "assistant", "user", "assistant"]
+    assert stored.messages[2]["content"] == follow[0]["content"]
+    # Streaming: the final chunk carries the id.
+    final = None
+    for chunk in client.chat.completions.create(model="faq", stream=True, extra_body={"conversation_id": "trip-1"},
+                                                messages=[{"role": "user", "content": "and water?"}]):
+        if chunk.choices and chunk.choices[0].finish_reason:
+            final = chunk
+    assert final is not None and final.model_extra["conversation_id"] == "trip-1"
+    # "store" without an id: the server names the conversation.
+    r = client.chat.completions.create(model="faq", messages=first, store=True)
+    made = r.model_extra["conversation_id"]
+    assert made.startswith("conv-") and made != "trip-1"
+    r = client.chat.completions.create(model="faq", messages=follow, extra_body={"conversation_id": made})
+    assert r.model_extra["sextant"]["standalone_question"].startswith("At what temperature")
+
+    with pytest.raises(openai.NotFoundError) as nf:
+        client.chat.completions.create(model="faq", messages=follow, extra_body={"conversation_id": "never-made"})
+    assert nf.value.body["code"] == "conversation_not_found" and "never-made" in nf.value.body["message"]
+    for bad in ("has space", "x" * 129, 7):
+        with pytest.raises(openai.BadRequestError) as br:
+            client.chat.completions.create(model="faq", messages=follow, extra_body={"conversation_id": bad})
+        assert br.value.body["code"] == "invalid_conversation_id" and "conversation_id" in br.value.body["message"]
+    with pytest.raises(openai.BadRequestError, match="messages: empty"):
+        client.chat.completions.create(model="faq", messages=[], extra_body={"conversation_id": "trip-1"})
+    with pytest.raises(openai.BadRequestError, match="store: must be true or false"):
+        client.chat.completions.create(model="faq", messages=follow, extra_body={"store": "yes"})
+    reader = openai.OpenAI(base_url=endpoint["url"], api_key="reader-key", max_retries=0)
+    with pytest.raises(openai.PermissionDeniedError, match="read-only"):
+        reader.chat.completions.create(model="faq", messages=follow, extra_body={"conversation_id": "trip-1"})
+    # Without an id, a read-only key chats as before.
+    assert reader.chat.completions.create(model="faq", messages=first).model_extra.get("conversation_id") is None
