@@ -29,6 +29,8 @@
 #include <string_view>
 #include <vector>
 
+#include <unistd.h>
+
 #include "sextant/collection.h"
 #include "sextant/database.h"
 #include "sextant/options.h"
@@ -175,7 +177,8 @@ Commands:
       --overlap N     tokens repeated between consecutive chunks (default 32)
       --index SPEC    as for create (default HNSW16)
   ask NAME QUESTION [-k K] [--filter JSON] [--generator extractive|openai]
-         [--llm-url URL --llm-model M] [--json] [--retrieval hybrid|dense|text]
+         [--llm-url URL --llm-model M] [--temperature T] [--max-tokens N] [--stop S]...
+         [--seed N] [--model M] [--json] [--retrieval hybrid|dense|text]
          [--group-by FIELD [--group-size N]] [--score-threshold S]
       Answer QUESTION from the K (default 5) chunks of NAME best matching it: prints the answer
       as it is generated, then the sources ([n] document #chunk, score, an excerpt) and the
@@ -193,6 +196,10 @@ Commands:
                       the key comes from $OPENAI_API_KEY)
       --llm-url URL   the server's base URL (default http://127.0.0.1:8080/v1)
       --llm-model M   the model name (required with --generator openai)
+      --temperature T, --max-tokens N (>= 1), --stop S (up to 4 times, 1..64 bytes each),
+      --seed N, --model M (another model of the endpoint, for this request)
+                      generation settings, passed to --generator openai (the extractive
+                      generator has none: they are refused with it); T in [0, 2]
       --json          print one JSON object {"question", "answer", "generator", "embedder",
                       "citations": [{"number", "document_id", "chunk", "score", "cited",
                       "begin", "end", "text"}], "timings": {"embed_ms", "retrieve_ms",
@@ -218,14 +225,22 @@ Commands:
       {"query", "retrieval", "chunks": [{"number", "document_id", "chunk", "score",
       "dense_score", "text_score", "begin", "end", "text"}]}, without generating an answer.
       The options are those of ask.
+  cluster status --nats URL[,URL...] [--json] [--timeout-ms N]
+      A cluster's live nodes, collections, shards and replicas with how far each has applied
+      its shard's log (applied, last, lag), read through NATS (no --db needed; runs the
+      sextant-cluster tool). See docs/cluster.md.
   chat NAME [-k K] [--filter JSON] [--system TEXT] [--generator extractive|openai]
-         [--llm-url URL --llm-model M]
+         [--llm-url URL --llm-model M] [generation settings as ask] [--conversation ID]
       A conversation with NAME: each line read from stdin is a question, answered as ask does
       but with the earlier turns as history (a follow-up such as "and on Windows?" is first
       rewritten into a standalone question; docs/rag.md, "Chat"). Prints each answer as it is
       generated and the sources it cites. /reset forgets the history; /exit, /quit or the
       end of input ends the conversation.
-      --system TEXT   a system message for the whole conversation
+      --system TEXT   a system message for the whole conversation (a new one)
+      --conversation ID  keep the conversation in the database (1..128 of letters, digits,
+                      _ - . :): an existing one is continued with its stored turns, each turn
+                      is stored, and /reset deletes it (docs/rag.md, "Server-side
+                      conversations")
   mcp [--read-only] [--generator extractive|openai] [--llm-url URL --llm-model M]
       Serve the database to an MCP host (Claude Desktop, an IDE, an agent framework) on
       stdin/stdout: the Model Context Protocol's stdio transport, one JSON-RPC message a line.
@@ -311,8 +326,8 @@ const std::vector<CommandSpec>& Commands() {
       {"ingest", "ingest NAME PATH...", 2, kMany,
        {"embedder", "chunk-tokens", "overlap", "index", "ef-construction", "wait"}, RunIngest},
       {"ask", "ask NAME QUESTION [-k K]", 2, 2,
-       {"k", "filter", "ef-search", "generator", "llm-url", "llm-model", "json", "retrieval", "group-by", "group-size",
-        "score-threshold"},
+       {"k", "filter", "ef-search", "generator", "llm-url", "llm-model", "json", "temperature", "max-tokens", "stop",
+        "seed", "model", "retrieval", "group-by", "group-size", "score-threshold"},
        RunAsk},
       {"retrieve", "retrieve NAME QUERY [-k K] [--retrieval hybrid|dense|text]", 2, 2,
        {"k", "filter", "ef-search", "retrieval", "group-by", "group-size", "score-threshold"}, RunRetrieve},
@@ -321,9 +336,9 @@ const std::vector<CommandSpec>& Commands() {
       {"snapshots", "snapshots DIR [--verify] [--delete NAME]", 1, 1, {"verify", "delete"}, RunSnapshots},
       {"restore", "restore SNAPSHOT [--collection NEW [--source NAME]]", 1, 1, {"collection", "source"},
        RunRestore},
-      {"chat", "chat NAME [-k K] [--system TEXT]", 1, 1,
-       {"k", "filter", "ef-search", "generator", "llm-url", "llm-model", "system", "retrieval", "group-by",
-        "group-size", "score-threshold"},
+      {"chat", "chat NAME [-k K] [--system TEXT] [--conversation ID]", 1, 1,
+       {"k", "filter", "ef-search", "generator", "llm-url", "llm-model", "system", "temperature", "max-tokens", "stop",
+        "seed", "model", "conversation", "retrieval", "group-by", "group-size", "score-threshold"},
        RunChat},
       {"mcp", "mcp [--read-only]", 0, 0, {"read-only", "generator", "llm-url", "llm-model"}, RunMcp},
       {"demo", "demo", 0, 0, {}, RunDemoCommand},
@@ -332,7 +347,28 @@ const std::vector<CommandSpec>& Commands() {
   return commands;
 }
 
+// `sextant cluster ...` runs sextant-cluster (cluster/tools/, above the engine: it speaks NATS)
+// from this binary's directory, else from PATH, with the remaining arguments.
+int RunClusterTool(int argc, char** argv) {
+  std::vector<char*> args;
+  std::string self = "sextant-cluster";
+  args.push_back(self.data());
+  for (int i = 2; i < argc; ++i) args.push_back(argv[i]);
+  args.push_back(nullptr);
+  std::error_code ec;
+  std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    std::string beside = (exe.parent_path() / "sextant-cluster").string();
+    execv(beside.c_str(), args.data());
+  }
+  execvp("sextant-cluster", args.data());
+  return ReportError(Status::NotFound(
+      "sextant cluster: sextant-cluster was not found beside sextant or on PATH (build the cluster tools: "
+      "libnats-dev, target sextant_cluster_cli)"));
+}
+
 int RealMain(int argc, char** argv) {
+  if (argc >= 2 && std::string_view(argv[1]) == "cluster") return RunClusterTool(argc, argv);
   std::string error;
   std::optional<Args> args = ParseArgs(argc, argv, &error);
   if (!args) return ReportUsage(error);

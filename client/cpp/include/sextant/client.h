@@ -54,6 +54,7 @@ namespace sextant {
 namespace client_internal {
 struct Connection;  // the channel, the stub and the per-call settings (client.cc)
 struct StreamState;  // one open UpsertStream call (client.cc)
+struct Session;      // a RemoteCollection's consistency token (client_internal.h)
 }  // namespace client_internal
 
 // How to reach a server.
@@ -233,6 +234,16 @@ class RemoteCollection {
                                                       std::span<const float> queries,
                                                       std::vector<SearchPlan>* plans = nullptr);
 
+  // Session consistency in cluster mode (docs/cluster.md): every write through this object sends
+  // its token and keeps the one the server returns (which covers this object's writes so far),
+  // and every read sends it, so a read waits until the replicas it reads have applied them
+  // (read-your-writes, whichever node answers). To carry a session to another RemoteCollection
+  // (another node's client, another process), pass consistency_token() to its
+  // set_consistency_token. Empty in single-node mode. The server answers InvalidArgument for a
+  // malformed token, DeadlineExceeded when the replicas did not catch up within the call's deadline.
+  std::string consistency_token() const;
+  void set_consistency_token(std::string token);
+
   // Name, dimension, metric, live count and index state.
   StatusOr<CollectionInfo> Describe();
 
@@ -267,11 +278,31 @@ class RemoteCollection {
                              std::string_view generator = "",
                              const std::function<bool(std::string_view)>& on_token = nullptr);
 
+  // ---- server-side conversations (docs/rag.md, "Server-side conversations")
+  // Chat within the conversation `conversation_id` (1..128 of letters, digits, _ - . :), kept by
+  // the server, as rag::ConversationStore::Chat: the stored turns come first, then `messages`
+  // (only the new ones: the first turn's system and user message, later the next user message),
+  // and this turn is stored; the first turn creates the conversation. A read-write key.
+  // InvalidArgument for an empty or malformed id or a conversation of another collection;
+  // ResourceExhausted past the server's --conversation-max-bytes (nothing stored).
+  StatusOr<rag::Answer> Chat(std::string_view conversation_id, std::span<const rag::ChatMessage> messages,
+                             const rag::ChatOptions& options = {}, std::string_view generator = "",
+                             const std::function<bool(std::string_view)>& on_token = nullptr);
+  // This collection's conversations, by id.
+  StatusOr<std::vector<rag::ConversationInfo>> ListConversations();
+  // A stored conversation, its messages oldest first. NotFound for an unknown id or a
+  // conversation of another collection (ids are database-wide), InvalidArgument for a bad id.
+  StatusOr<rag::Conversation> GetConversation(std::string_view conversation_id);
+  // Deletes a stored conversation (a read-write key). NotFound for an unknown id or a
+  // conversation of another collection (which is left alone), InvalidArgument for a bad id.
+  Status DeleteConversation(std::string_view conversation_id);
+
  private:
   friend class Client;
   RemoteCollection(std::shared_ptr<const client_internal::Connection> connection, std::string name);
   std::shared_ptr<const client_internal::Connection> connection_;
   std::string name_;
+  std::shared_ptr<client_internal::Session> session_;  // shared with its upsert streams
 };
 
 // A bulk import: one client-streaming call, one atomic batch per Write. Every batch the server
@@ -307,13 +338,14 @@ class UpsertStream {
  private:
   friend class RemoteCollection;
   UpsertStream(std::shared_ptr<const client_internal::Connection> connection, std::string collection,
-               const WriteOptions& options);
+               const WriteOptions& options, std::shared_ptr<client_internal::Session> session);
   // Ends the call (after an error or on Finish) and records its final status.
   Status Close(Status error);
 
   std::shared_ptr<const client_internal::Connection> connection_;
   std::string collection_;
   WriteOptions options_;
+  std::shared_ptr<client_internal::Session> session_;  // the collection's: each batch's token lands there
   std::unique_ptr<client_internal::StreamState> state_;  // null until the first Write
   bool finished_ = false;
   Status final_status_;
