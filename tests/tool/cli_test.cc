@@ -1555,6 +1555,7 @@ TEST_F(RagCliTest, RetrieveAndAskTakeARetrievalModeGroupAndThreshold) {
   RunResult r = Run({"retrieve", "kb", "x", "--retrieval", "dense", "--score-threshold", "1.5"});
   EXPECT_NE(r.code, 0);
   EXPECT_THAT(r.err, HasSubstr("score_threshold"));
+}
 
 TEST_F(RagCliTest, ChatKeepsAConversationInTheDatabase) {
   ASSERT_EQ(Run({"ingest", "kb", docs_}).code, 0);
