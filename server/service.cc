@@ -128,6 +128,18 @@ void SextantService::BeginShutdown() {
   shutting_down_ = true;
 }
 
+std::shared_ptr<SextantService::HttpRequest> SextantService::TrackHttpRequest() {
+  internal::MutexLock lock(mu_);
+  if (shutting_down_) return nullptr;
+  ++running_;
+  return std::make_shared<HttpRequest>(this);
+}
+
+SextantService::HttpRequest::~HttpRequest() {
+  internal::MutexLock lock(service_->mu_);
+  if (--service_->running_ == 0) service_->idle_.notify_all();
+}
+
 bool SextantService::WaitIdle(std::chrono::steady_clock::time_point deadline) {
   internal::MutexLock lock(mu_);
   return idle_.wait_until(mu_, deadline, [this]() SEXTANT_REQUIRES(mu_) { return running_ == 0; });

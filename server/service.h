@@ -6,6 +6,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -68,8 +69,29 @@ class SextantService final : public v1::Sextant::Service {
   // The first step of a clean shutdown: from now on new calls fail at once with UNAVAILABLE
   // ("the server is shutting down") while the calls already running go on.
   void BeginShutdown();
-  // Waits until no call is running or `deadline` passes; true when idle.
+  // Waits until no call is running or `deadline` passes; true when idle. HTTP requests
+  // (TrackHttpRequest) count as calls.
   bool WaitIdle(std::chrono::steady_clock::time_point deadline);
+
+  // A request of an HTTP front end (the OpenAI endpoint, MCP) in flight: counted like a gRPC call
+  // while it lives, so that a clean shutdown drains it. Hold it until the answer is written (a
+  // streamed answer: in its content provider).
+  class HttpRequest {
+   public:
+    explicit HttpRequest(SextantService* service) : service_(service) {}
+    ~HttpRequest();
+    HttpRequest(const HttpRequest&) = delete;
+    HttpRequest& operator=(const HttpRequest&) = delete;
+
+   private:
+    SextantService* const service_;
+  };
+  // Null once BeginShutdown ran (answer 503 "the server is shutting down").
+  std::shared_ptr<HttpRequest> TrackHttpRequest();
+  // The end of the shutdown grace: HTTP answers still being generated stop at their next token
+  // (a stream is cut without its [DONE], a plain answer becomes a 503).
+  void CancelHttpRequests() { http_cancelled_.store(true); }
+  bool http_cancelled() const { return http_cancelled_.load(); }
 
   grpc::Status ServerInfo(grpc::ServerContext* ctx, const v1::ServerInfoRequest* req,
                           v1::ServerInfoResponse* resp) override;
@@ -223,6 +245,7 @@ class SextantService final : public v1::Sextant::Service {
   std::condition_variable_any idle_;
   int running_ SEXTANT_GUARDED_BY(mu_) = 0;  // calls inside Run
   bool shutting_down_ SEXTANT_GUARDED_BY(mu_) = false;
+  std::atomic<bool> http_cancelled_{false};
 
   Database* const db_;
   const ServiceOptions options_;
