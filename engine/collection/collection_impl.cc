@@ -98,6 +98,9 @@ StatusOr<std::shared_ptr<CollectionImpl>> CollectionImpl::Load(const CollectionE
   const std::string& name = c->desc_.name;
   const std::string end = storage::CollectionPrefix(c->desc_.id + 1);
   const size_t dim = c->desc_.dimension;
+  // Nobody else sees the collection yet: held for the analysis (the scans' callbacks run on this
+  // thread, inside it), released before a build starts.
+  internal::WriterLock<internal::RwMutex> loading(c->mu_);
   if (!c->desc_.payload_indexes.empty()) {
     SEXTANT_ASSIGN_OR_RETURN(c->payload_index_, payload::PayloadIndexSet::Create(c->desc_.payload_indexes));
     SEXTANT_ASSIGN_OR_RETURN(c->payload_schema_, payload::PayloadIndexSet::Create(c->desc_.payload_indexes));
@@ -108,6 +111,7 @@ StatusOr<std::shared_ptr<CollectionImpl>> CollectionImpl::Load(const CollectionE
   Status bad;
 
   SEXTANT_RETURN_IF_ERROR(env.storage->Scan(Cf::kIds, c->prefix_, end, [&](std::string_view k, std::string_view v) {
+    c->mu_.AssertHeld();  // Load's
     if (v.size() != 4 || k.size() <= c->prefix_.size()) {
       bad = Status::DataLoss("collection " + name + ": corrupt id entry");
       return false;
@@ -132,6 +136,7 @@ StatusOr<std::shared_ptr<CollectionImpl>> CollectionImpl::Load(const CollectionE
   c->live_.assign(c->store_.capacity(), 0);
   c->slot_ids_.resize(c->store_.capacity());
   SEXTANT_RETURN_IF_ERROR(env.storage->Scan(Cf::kVectors, c->prefix_, end, [&](std::string_view k, std::string_view v) {
+    c->mu_.AssertHeld();  // Load's
     if (k.size() != c->prefix_.size() + 4) {
       bad = Status::DataLoss("collection " + name + ": corrupt vector key");
       return false;
@@ -156,6 +161,7 @@ StatusOr<std::shared_ptr<CollectionImpl>> CollectionImpl::Load(const CollectionE
 
   if (c->payload_index_) {
     SEXTANT_RETURN_IF_ERROR(env.storage->Scan(Cf::kPayloadIndex, c->prefix_, end, [&](std::string_view k, std::string_view) {
+      c->mu_.AssertHeld();  // Load's
       if (k.size() <= c->prefix_.size() + 4) {
         bad = Status::DataLoss("collection " + name + ": corrupt payload index key");
         return false;
@@ -172,6 +178,7 @@ StatusOr<std::shared_ptr<CollectionImpl>> CollectionImpl::Load(const CollectionE
   if (c->text_index_) {
     const size_t num_fields = c->desc_.text_fields.size();
     SEXTANT_RETURN_IF_ERROR(env.storage->Scan(Cf::kText, c->prefix_, end, [&](std::string_view k, std::string_view v) {
+      c->mu_.AssertHeld();  // Load's
       if (k.size() != c->prefix_.size() + 4) {
         bad = Status::DataLoss("collection " + name + ": corrupt text index key");
         return false;
@@ -189,8 +196,14 @@ StatusOr<std::shared_ptr<CollectionImpl>> CollectionImpl::Load(const CollectionE
     SEXTANT_RETURN_IF_ERROR(bad);
   }
 
+  loading.Unlock();
   if (c->desc_.index.type != IndexType::kFlat) {
-    Status loaded = c->LoadIndexFromFile();
+    Status loaded;
+    {
+      internal::WriterLock<internal::RwMutex> l(c->mu_);
+      internal::MutexLock il(c->index_mu_);
+      loaded = c->LoadIndexFromFile();
+    }
     if (!loaded.ok()) {
       if (loaded.code() == StatusCode::kNotFound || loaded.code() == StatusCode::kFailedPrecondition) {
         // No checkpoint yet, or one of an index the collection no longer uses: build, quietly.
@@ -200,13 +213,12 @@ StatusOr<std::shared_ptr<CollectionImpl>> CollectionImpl::Load(const CollectionE
                                     "); rebuilding it from the stored vectors");
       }
       internal::MutexLock b(c->build_mu_);
-      c->index_state_ = IndexState::kBuilding;
       c->StartBuild(c->desc_.index);
     }
   }
   {
-    std::unique_lock l(c->mu_);
-    std::lock_guard il(c->index_mu_);
+    internal::WriterLock<internal::RwMutex> l(c->mu_);
+    internal::MutexLock il(c->index_mu_);
     if (!c->building_) c->RecomputeFreeSlots();
     // What was stored is loaded whatever the budget says: opening never loses data. Writes are
     // refused until enough is deleted when it is over.
@@ -348,7 +360,7 @@ Status CollectionImpl::ReserveBuild(const IndexOptions& options, std::string_vie
   if (!env_.budget || options.type == IndexType::kFlat) return Status::OK();
   uint64_t n = 0, slots = 0;
   {
-    std::shared_lock lock(mu_);
+    internal::ReaderLock<internal::RwMutex> lock(mu_);
     n = id_slot_.size();
     slots = slots_;
   }
@@ -363,13 +375,13 @@ Status CollectionImpl::ReserveBuild(const IndexOptions& options, std::string_vie
 }
 
 StatusOr<uint64_t> CollectionImpl::Count() const {
-  std::shared_lock lock(mu_);
+  internal::ReaderLock<internal::RwMutex> lock(mu_);
   SEXTANT_RETURN_IF_ERROR(CheckOpen());
   return uint64_t{id_slot_.size()};
 }
 
 StatusOr<CollectionInfo> CollectionImpl::Describe() const {
-  std::shared_lock lock(mu_);
+  internal::ReaderLock<internal::RwMutex> lock(mu_);
   SEXTANT_RETURN_IF_ERROR(CheckOpen());
   CollectionInfo info;
   info.name = desc_.name;
@@ -395,8 +407,8 @@ void CollectionImpl::MarkDropped() {
   // none starts after (it sees kDropped), so no orphan index file is left behind.
   internal::MutexLock c(checkpoint_mu_);
   {
-    std::unique_lock lock(mu_);
-    std::lock_guard il(index_mu_);
+    internal::WriterLock<internal::RwMutex> lock(mu_);
+    internal::MutexLock il(index_mu_);
     state_ = State::kDropped;
     index_.reset();
     live_ = {};
@@ -423,7 +435,7 @@ void CollectionImpl::Close() {
     bool save = false;
     const StatusOr<bool> on_disk = env_.files->Exists(IndexFilePath(env_.index_dir, desc_.id));
     {
-      std::shared_lock lock(mu_);
+      internal::ReaderLock<internal::RwMutex> lock(mu_);
       save = state_ == State::kOpen && index_ && (changes_since_checkpoint_ > 0 || !on_disk.ok() || !*on_disk);
     }
     if (save) {
@@ -431,7 +443,7 @@ void CollectionImpl::Close() {
         Log(LogLevel::kWarning, "collection " + desc_.name + ": index checkpoint on close failed: " + st.ToString());
       }
     }
-    std::unique_lock lock(mu_);
+    internal::WriterLock<internal::RwMutex> lock(mu_);
     if (state_ == State::kOpen) state_ = State::kClosed;
   }
   index_cv_.notify_all();

@@ -123,7 +123,7 @@ class CollectionImpl final : public Collection {
   // a restore answers every query as this collection did.
   struct SnapshotHold {
     std::shared_lock<internal::RwMutex> lock;  // mu_, shared
-    std::unique_lock<std::mutex> index_lock;   // index_mu_
+    std::unique_lock<internal::Mutex> index_lock;  // index_mu_
     CollectionDescriptor descriptor;
     uint64_t count = 0;
     std::optional<IndexFile> index;
@@ -153,14 +153,15 @@ class CollectionImpl final : public Collection {
 
   CollectionImpl(const CollectionEnv& env, CollectionDescriptor descriptor);
 
-  Status CheckOpen() const;  // requires mu_ (either mode)
-  Status LoadIndexFromFile();  // during Load
+  Status CheckOpen() const SEXTANT_REQUIRES_SHARED(mu_);
+  Status LoadIndexFromFile() SEXTANT_REQUIRES(mu_, index_mu_);  // during Load
   // Serialises index_ (non-null) with the fingerprints of the slots it holds; requires mu_
   // (either mode) and index_mu_.
-  Status SaveIndexLocked(IndexFile* file) const;
+  Status SaveIndexLocked(IndexFile* file) const SEXTANT_REQUIRES_SHARED(mu_) SEXTANT_REQUIRES(index_mu_);
   // The part of SaveIndexLocked that needs the locks: the index's bytes (a copy of its arrays),
   // the header, and the slots it holds (*held).
-  Status CopyIndexLocked(IndexFile* file, std::vector<uint32_t>* held) const;
+  Status CopyIndexLocked(IndexFile* file, std::vector<uint32_t>* held) const SEXTANT_REQUIRES_SHARED(mu_)
+      SEXTANT_REQUIRES(index_mu_);
   // Fills file->fingerprints for `held` (slots below `slots`) from the vector store. Without the
   // locks it requires checkpoint_mu_, which keeps every held slot's row as it is (see below).
   void FingerprintSlots(IndexFile* file, const std::vector<uint32_t>& held, uint32_t slots) const;
@@ -170,24 +171,24 @@ class CollectionImpl final : public Collection {
   // With keep_payloads (UpdateVectors): every id must exist, and each keeps its stored payload.
   StatusOr<uint64_t> WritePoints(const WriteOptions& options, const payload::Filter* delete_filter,
                                  std::span<const PointId> ids, std::span<const float> vectors,
-                                 std::span<const std::string> payloads, bool keep_payloads = false);
+                                 std::span<const std::string> payloads, bool keep_payloads = false) SEXTANT_EXCLUDES(mu_);
   // The payload-update calls: applies `edit` to the payload of every selected point, in one
   // atomic batch with the payload index entries that change (collection_update.cc).
   StatusOr<uint64_t> EditPayloads(const WriteOptions& options, const PointSelector& points, std::string_view what,
-                                  const std::function<void(nlohmann::json*)>& edit);
+                                  const std::function<void(nlohmann::json*)>& edit) SEXTANT_EXCLUDES(mu_);
   // Adds the removal of the live point in `slot` (id, vector, payload, payload index entries).
   // Caller holds mu_ exclusively.
-  void DeletePoint(uint32_t slot, storage::Batch* batch) const;
+  void DeletePoint(uint32_t slot, storage::Batch* batch) const SEXTANT_REQUIRES(mu_);
   // Binds the filter's $text conditions to the text index (InvalidArgument naming a field without
   // one); requires mu_ shared. FilterMatches binds by itself.
-  StatusOr<payload::Filter> BindFilter(const payload::Filter& filter) const;
-  StatusOr<Matches> FilterMatches(const std::optional<payload::Filter>& filter) const;
+  StatusOr<payload::Filter> BindFilter(const payload::Filter& filter) const SEXTANT_REQUIRES_SHARED(mu_);
+  StatusOr<Matches> FilterMatches(const std::optional<payload::Filter>& filter) const SEXTANT_REQUIRES_SHARED(mu_);
   // The k nearest matching slots of each of nq queries (q: nq * dimension, normalised for
   // cosine), by index walk or exact scoring as the planner decides; requires mu_ shared.
   Status DenseNeighbors(const SearchOptions& options, size_t k, const float* q, size_t nq, const Matches& m,
-                        std::vector<std::vector<index::Neighbor>>* found, std::vector<SearchPlan>* plan) const;
+                        std::vector<std::vector<index::Neighbor>>* found, std::vector<SearchPlan>* plan) const SEXTANT_REQUIRES_SHARED(mu_);
   // A hit for a live slot (payload and vector as options ask); requires mu_ shared.
-  StatusOr<Hit> MakeHit(uint32_t slot, float score, const SearchOptions& options) const;
+  StatusOr<Hit> MakeHit(uint32_t slot, float score, const SearchOptions& options) const SEXTANT_REQUIRES_SHARED(mu_);
   // Result shaping (collection_select.cc): a search's ranked candidates (best first) become its
   // hits through score_threshold, group_by or mmr, and k.
   struct Candidate {
@@ -205,48 +206,52 @@ class CollectionImpl final : public Collection {
   // `higher_better`: false when scores are L2 distances; `cosine_scores`: they are cosine
   // similarities (MMR uses them as they are). Requires mu_ shared.
   StatusOr<std::vector<Selected>> Select(const SearchOptions& options, const std::vector<Candidate>& ranked,
-                                         bool higher_better, bool cosine_scores = false) const;
+                                         bool higher_better, bool cosine_scores = false) const SEXTANT_REQUIRES_SHARED(mu_);
   // MakeHit, counted against options.max_result_bytes in *result_bytes (ResourceExhausted when
   // over; the fixed part is checked before the payload is read); requires mu_ shared.
-  StatusOr<Hit> BudgetedHit(uint32_t slot, float score, const SearchOptions& options, size_t* result_bytes) const;
+  StatusOr<Hit> BudgetedHit(uint32_t slot, float score, const SearchOptions& options, size_t* result_bytes) const
+      SEXTANT_REQUIRES_SHARED(mu_);
   // Text (BM25) and hybrid search, SearchBatch with options.text (collection_text.cc): the fusion
   // options' checks (hybrid: with query vectors), and the search itself for nq query vectors
   // (q: normalised for cosine; nq == 0: BM25 alone, one result list); requires mu_ shared.
   Status CheckTextOptions(const SearchOptions& options, bool hybrid) const;
   StatusOr<std::vector<std::vector<Hit>>> TextSearchLocked(const SearchOptions& options, const float* q, size_t nq,
-                                                           const Matches& m, std::vector<SearchPlan>* plans) const;
+                                                           const Matches& m, std::vector<SearchPlan>* plans) const
+      SEXTANT_REQUIRES_SHARED(mu_);
   StatusOr<std::string> ReadPayload(uint32_t slot) const;
-  // Deletes these live slots in one batch; requires `lock` (mu_ exclusive), which it may release.
+  // Deletes these live slots in one batch and retires them; the caller hands *retired to the index
+  // (HandOffDeletes).
   StatusOr<uint64_t> DeleteSlots(const WriteOptions& options, const std::vector<uint32_t>& slots,
-                                 std::unique_lock<internal::RwMutex>& lock);
-  std::vector<index::VectorRun> Runs() const;  // requires mu_
+                                 std::vector<uint32_t>* retired) SEXTANT_REQUIRES(mu_);
+  std::vector<index::VectorRun> Runs() const SEXTANT_REQUIRES_SHARED(mu_);
 
   // ---- Memory budget (util/memory_budget.h). The collection charges the budget an estimate of
   // what it holds, in two parts: its data (vectors, ids, payload and text indexes; requires mu_)
   // and its vector index (requires index_mu_). Charge* brings the charge up to date.
-  uint64_t DataBytes() const;  // requires mu_
-  void ChargeData();           // requires mu_ exclusive
-  void ChargeIndex();          // requires index_mu_
+  uint64_t DataBytes() const SEXTANT_REQUIRES_SHARED(mu_);
+  void ChargeData() SEXTANT_REQUIRES(mu_);
+  void ChargeIndex() SEXTANT_REQUIRES(index_mu_);
   void ReleaseCharges();       // the collection is gone: everything it charged is freed
   // About how much memory a write of `points` new slots up to slot `next_slot` adds, given the
   // payload index entries and text of its points (requires mu_ exclusive).
-  uint64_t WriteGrowth(size_t points, uint64_t next_slot, uint64_t entry_bytes) const;
+  uint64_t WriteGrowth(size_t points, uint64_t next_slot, uint64_t entry_bytes) const SEXTANT_REQUIRES(mu_);
   // Reserves what a build of `options` over the live points allocates (the index and its
   // training sample), or ResourceExhausted; requires build_mu_.
-  Status ReserveBuild(const IndexOptions& options, std::string_view what);
+  Status ReserveBuild(const IndexOptions& options, std::string_view what) SEXTANT_REQUIRES(build_mu_);
   // Logs a background build refused by the budget, at most once a minute.
   void WarnBudget(const Status& st);
-  void EnsureCapacity(uint64_t slots);          // requires mu_ exclusive
+  void EnsureCapacity(uint64_t slots) SEXTANT_REQUIRES(mu_);
   std::string PayloadIndexKey(const std::string& entry, uint32_t slot) const;
 
   // Retires a slot in the commit phase (requires mu_ exclusive): it stops being live; it is
   // freed at once when no index can hold it.
-  void RetireSlot(uint32_t slot, std::vector<uint32_t>* retired);
+  void RetireSlot(uint32_t slot, std::vector<uint32_t>* retired) SEXTANT_REQUIRES(mu_);
   // The index phase of a write (requires index_mu_): apply removals and adds to the index (and
   // to the pending log of a build in progress).
-  void ApplyToIndex(const std::vector<uint32_t>& removed, const std::vector<uint32_t>& added);
+  void ApplyToIndex(const std::vector<uint32_t>& removed, const std::vector<uint32_t>& added)
+      SEXTANT_REQUIRES(index_mu_);
   // Rebuilds free_slots_ from scratch (requires mu_ exclusive and index_mu_).
-  void RecomputeFreeSlots();
+  void RecomputeFreeSlots() SEXTANT_REQUIRES(mu_, index_mu_);
 
   // Background build of `options` (a new index, a retrain, or training once enough points), on
   // builder_. Start and Stop require build_mu_.
@@ -265,8 +270,8 @@ class CollectionImpl final : public Collection {
   const CollectionEnv env_;
   const std::string prefix_;  // storage::CollectionPrefix(id)
 
-  mutable internal::RwMutex mu_;  // writer-preferring: searches cannot starve writes
-  mutable std::mutex index_mu_;
+  mutable internal::RwMutex mu_ SEXTANT_ACQUIRED_AFTER(checkpoint_mu_);  // writer-preferring: searches cannot starve writes
+  mutable internal::Mutex index_mu_ SEXTANT_ACQUIRED_AFTER(mu_);
   internal::Mutex free_mu_;
   internal::Mutex build_mu_;  // guards builder_ and build_stop_ (starting/stopping builds)
   // One checkpoint at a time; also held by MarkDropped and Close around their state change, so no
@@ -280,19 +285,23 @@ class CollectionImpl final : public Collection {
   // freed only by Consolidate, by the swap at the end of a build (EndBuild) or by SetIndex(Flat),
   // which all take checkpoint_mu_ first.
   internal::Mutex checkpoint_mu_ SEXTANT_ACQUIRED_AFTER(build_mu_);
-  std::function<void()> checkpoint_hook_;  // guarded by checkpoint_mu_
+  std::function<void()> checkpoint_hook_ SEXTANT_GUARDED_BY(checkpoint_mu_);
 
   // Fixed at Load, read without a lock (name, dimension, metric, ...), except desc_.index, which
   // SetIndex changes: desc_.index is guarded by mu_.
   CollectionDescriptor desc_;
-  State state_ = State::kOpen;  // guarded by mu_
+  State state_ SEXTANT_GUARDED_BY(mu_) = State::kOpen;
   index::VectorStore store_;    // rows written under mu_ exclusive before the slot is published
-  std::vector<uint8_t> live_;   // guarded by mu_; one per slot up to capacity
-  std::vector<std::string> slot_ids_;                  // guarded by mu_; encoded id, "" if none
-  std::unordered_map<std::string, uint32_t> id_slot_;  // guarded by mu_
-  uint32_t slots_ = 0;                                 // guarded by mu_; high-water mark
-  std::unique_ptr<payload::PayloadIndexSet> payload_index_;  // guarded by mu_; null when none declared
-  std::unique_ptr<text::TextIndex> text_index_;              // guarded by mu_; null when no text fields
+  std::vector<uint8_t> live_ SEXTANT_GUARDED_BY(mu_);  // one per slot up to capacity
+  std::vector<std::string> slot_ids_ SEXTANT_GUARDED_BY(mu_);  // encoded id, "" if none
+  std::unordered_map<std::string, uint32_t> id_slot_ SEXTANT_GUARDED_BY(mu_);
+  uint32_t slots_ SEXTANT_GUARDED_BY(mu_) = 0;  // high-water mark
+  std::unique_ptr<payload::PayloadIndexSet> payload_index_ SEXTANT_GUARDED_BY(mu_);  // null when none declared
+  // Null when no text fields. The pointer is set in Load and never changed after (MarkDropped keeps
+  // it), so writes call its Check and Analyze (which read only the declared fields) before taking
+  // mu_; its entries (Set, Clear, Bind, Search, Score) are guarded by mu_. Not annotated for that
+  // split: keep it so (never reset or replace it while the collection is shared).
+  std::unique_ptr<text::TextIndex> text_index_;
   // The declared fields alone (never holds entries), for validating payloads before taking mu_:
   // set in Load before the collection is shared and never changed, so it needs no lock (unlike
   // payload_index_, which MarkDropped frees). Null when none declared.
@@ -303,11 +312,12 @@ class CollectionImpl final : public Collection {
   // or flipping building_ (so readers holding either lock see a stable value).
   std::shared_ptr<index::VectorIndex> index_;
   bool building_ = false;
-  std::vector<std::pair<bool, uint32_t>> pending_ops_;  // (is_add, slot) seen by a build in progress
-  IndexState index_state_ = IndexState::kReady;
-  std::string index_spec_ = "Flat";  // spec of index_ (may differ from desc_ during a build)
-  std::string index_identity_;       // spec + build parameters of index_, recorded in checkpoints
-  std::string index_origin_ = "none";  // CollectionInfo::index_origin
+  // (is_add, slot) seen by a build in progress
+  std::vector<std::pair<bool, uint32_t>> pending_ops_ SEXTANT_GUARDED_BY(index_mu_);
+  IndexState index_state_ SEXTANT_GUARDED_BY(mu_) = IndexState::kReady;
+  std::string index_spec_ SEXTANT_GUARDED_BY(mu_) = "Flat";  // spec of index_ (may differ from desc_ during a build)
+  std::string index_identity_ SEXTANT_GUARDED_BY(mu_);  // spec + build parameters of index_, recorded in checkpoints
+  std::string index_origin_ SEXTANT_GUARDED_BY(mu_) = "none";  // CollectionInfo::index_origin
   std::atomic<size_t> min_training_points_{0};  // while kTraining
   std::atomic<bool> rebuild_requested_{false};  // an index Add failed after its write committed
   std::atomic<bool> build_running_{false};
@@ -318,10 +328,10 @@ class CollectionImpl final : public Collection {
 
   std::atomic<int64_t> data_charged_{0};   // what DataBytes() was when last charged
   std::atomic<int64_t> index_charged_{0};  // what the index held when last charged
-  // Held from StartBuild until the build ends (EndBuild releases it); guarded by index_mu_.
-  internal::MemoryReservation build_reservation_;
+  // Held from StartBuild until the build ends (EndBuild releases it).
+  internal::MemoryReservation build_reservation_ SEXTANT_GUARDED_BY(index_mu_);
   // Set by ReserveBuild (under build_mu_), taken by StartBuild.
-  internal::MemoryReservation next_build_reservation_;
+  internal::MemoryReservation next_build_reservation_ SEXTANT_GUARDED_BY(build_mu_);
   std::atomic<int64_t> last_budget_warning_{-3600};  // steady-clock seconds of WarnBudget's last log
 
   std::atomic<uint64_t> changes_since_checkpoint_{0};

@@ -20,10 +20,10 @@ void CollectionImpl::StartTrainingIfWaiting() {
   internal::MutexLock b(build_mu_);
   if (build_running_) return;
   StopBuild();  // joins a builder thread that has finished
-  std::shared_lock lock(mu_);
+  internal::ReaderLock<internal::RwMutex> lock(mu_);
   if (state_ != State::kOpen || index_state_ != IndexState::kTraining || id_slot_.size() < min_training_points_) return;
   const IndexOptions options = desc_.index;
-  lock.unlock();
+  lock.Unlock();
   if (Status st = ReserveBuild(options, "training index"); !st.ok()) {
     WarnBudget(st);  // searches stay exact; Maintain tries again
     return;
@@ -55,7 +55,7 @@ Status CollectionImpl::SetIndex(const IndexOptions& options) {
     // Before the new options are recorded: a refused build changes nothing.
     SEXTANT_RETURN_IF_ERROR(ReserveBuild(options, "set index: building"));
     {
-      std::unique_lock lock(mu_);
+      internal::WriterLock<internal::RwMutex> lock(mu_);
       CollectionDescriptor d = desc_;
       d.index = options;
       Status persisted = CheckOpen();
@@ -73,8 +73,8 @@ Status CollectionImpl::SetIndex(const IndexOptions& options) {
       // Before the index goes and its slots are freed: a checkpoint of it finishes first.
       internal::MutexLock c(checkpoint_mu_);
       {
-        std::unique_lock lock(mu_);
-        std::lock_guard il(index_mu_);
+        internal::WriterLock<internal::RwMutex> lock(mu_);
+        internal::MutexLock il(index_mu_);
         index_.reset();
         index_spec_ = "Flat";
         index_identity_.clear();
@@ -96,7 +96,7 @@ Status CollectionImpl::RebuildIndex() {
   internal::MutexLock b(build_mu_);
   IndexOptions options;
   {
-    std::shared_lock lock(mu_);
+    internal::ReaderLock<internal::RwMutex> lock(mu_);
     SEXTANT_RETURN_IF_ERROR(CheckOpen());
     options = desc_.index;
   }
@@ -108,8 +108,9 @@ Status CollectionImpl::RebuildIndex() {
 }
 
 Status CollectionImpl::WaitForIndex(uint64_t timeout_ms) const {
-  std::shared_lock lock(mu_);
-  const bool done = index_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] {
+  std::shared_lock lock(mu_);  // index_cv_ waits through it
+  mu_.AssertReaderHeld();
+  const bool done = index_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&]() SEXTANT_REQUIRES_SHARED(mu_) {
     return state_ != State::kOpen || index_state_ != IndexState::kBuilding;
   });
   SEXTANT_RETURN_IF_ERROR(CheckOpen());
@@ -122,8 +123,8 @@ void CollectionImpl::StartBuild(const IndexOptions& options) {
   build_stop_ = false;
   build_running_ = true;
   {
-    std::unique_lock lock(mu_);
-    std::lock_guard il(index_mu_);
+    internal::WriterLock<internal::RwMutex> lock(mu_);
+    internal::MutexLock il(index_mu_);
     index_state_ = IndexState::kBuilding;
     build_reservation_ = std::move(next_build_reservation_);  // none when loading
   }
@@ -145,8 +146,8 @@ void CollectionImpl::EndBuild(std::shared_ptr<index::VectorIndex> built, const I
   {
     // The swap frees the slots only the old index held: a checkpoint of it finishes first.
     internal::MutexLock c(checkpoint_mu_);
-    std::unique_lock lock(mu_);
-    std::lock_guard il(index_mu_);
+    internal::WriterLock<internal::RwMutex> lock(mu_);
+    internal::MutexLock il(index_mu_);
     if (built) {
       for (const auto& [is_add, slot] : pending_ops_) {
         if (is_add && !built->Holds(slot)) {
@@ -179,8 +180,8 @@ void CollectionImpl::EndBuild(std::shared_ptr<index::VectorIndex> built, const I
 void CollectionImpl::BuildMain(IndexOptions options) {
   std::vector<uint32_t> snapshot;
   {
-    std::unique_lock lock(mu_);
-    std::lock_guard il(index_mu_);
+    internal::WriterLock<internal::RwMutex> lock(mu_);
+    internal::MutexLock il(index_mu_);
     if (state_ != State::kOpen) return;
     building_ = true;
     pending_ops_.clear();
@@ -239,7 +240,7 @@ void CollectionImpl::BuildMain(IndexOptions options) {
     if (build_stop_) return EndBuild(nullptr, options, IndexState::kReady);
     std::vector<std::pair<bool, uint32_t>> ops;
     {
-      std::lock_guard il(index_mu_);
+      internal::MutexLock il(index_mu_);
       if (pending_ops_.size() < 256) break;
       ops.swap(pending_ops_);
     }
@@ -303,11 +304,11 @@ Status CollectionImpl::CheckpointLocked() {
     uint32_t slots = 0;
     {
       // Under the locks only the copy: the index's arrays into bytes, and which slots it holds.
-      std::shared_lock lock(mu_);
+      internal::ReaderLock<internal::RwMutex> lock(mu_);
       // Dropped: the file must not come back. Closed: the storage and the directory's lock
       // belong to a database that is gone.
       SEXTANT_RETURN_IF_ERROR(CheckOpen());
-      std::lock_guard il(index_mu_);
+      internal::MutexLock il(index_mu_);
       if (!index_) return Status::OK();  // Flat or waiting to train: nothing to save
       SEXTANT_RETURN_IF_ERROR(CopyIndexLocked(&file, &held).WithPrefix("checkpoint"));
       slots = slots_;
@@ -336,9 +337,12 @@ StatusOr<std::unique_ptr<CollectionImpl::SnapshotHold>> CollectionImpl::HoldForS
     auto hold = std::make_unique<SnapshotHold>();
     // The order every writer uses (mu_, then index_mu_): once both are held, every committed
     // write has also reached the index, and no other write can commit.
+    // The hold keeps both after this returns (std locks: the analysis cannot follow them there).
     hold->lock = std::shared_lock(mu_);
+    mu_.AssertReaderHeld();
     SEXTANT_RETURN_IF_ERROR(CheckOpen());
     hold->index_lock = std::unique_lock(index_mu_);
+    index_mu_.AssertHeld();
     hold->descriptor = desc_;
     hold->count = id_slot_.size();
     if (index_) {
@@ -355,7 +359,7 @@ void CollectionImpl::Maintain() {
   bool consolidate = false, train = false, rebuild = false;
   uint64_t size = 0;
   {
-    std::shared_lock lock(mu_);
+    internal::ReaderLock<internal::RwMutex> lock(mu_);
     if (state_ != State::kOpen) return;
     size = id_slot_.size();
     consolidate = index_ && !building_ && index_->PendingRemovals() > std::max<size_t>(1000, index_->Size() / 10);
@@ -364,8 +368,8 @@ void CollectionImpl::Maintain() {
   }
   if (consolidate) {
     internal::MutexLock c(checkpoint_mu_);  // released slots may be rewritten: not during a checkpoint
-    std::unique_lock lock(mu_);
-    std::lock_guard il(index_mu_);
+    internal::WriterLock<internal::RwMutex> lock(mu_);
+    internal::MutexLock il(index_mu_);
     if (index_ && !building_ && state_ == State::kOpen) {
       std::vector<uint32_t> released = index_->Consolidate();
       ChargeIndex();
@@ -380,9 +384,9 @@ void CollectionImpl::Maintain() {
     internal::MutexLock b(build_mu_);
     if (!build_running_) {
       StopBuild();  // joins a finished builder thread
-      std::shared_lock lock(mu_);
+      internal::ReaderLock<internal::RwMutex> lock(mu_);
       const IndexOptions options = desc_.index;
-      lock.unlock();
+      lock.Unlock();
       if (options.type != IndexType::kFlat) {
         if (Status st = ReserveBuild(options, "rebuilding index"); st.ok()) {
           StartBuild(options);

@@ -97,7 +97,7 @@ StatusOr<std::string> CollectionImpl::ReadPayload(uint32_t slot) const {
 StatusOr<Point> CollectionImpl::Get(const PointId& id) const {
   return Guarded("get", [&]() -> StatusOr<Point> {
     SEXTANT_RETURN_IF_ERROR(ValidateId(id).WithPrefix("get"));
-    std::shared_lock lock(mu_);
+    internal::ReaderLock<internal::RwMutex> lock(mu_);
     SEXTANT_RETURN_IF_ERROR(CheckOpen());
     auto it = id_slot_.find(storage::EncodeId(id));
     if (it == id_slot_.end()) return Status::NotFound("point " + id.ToString() + " not found in collection " + desc_.name);
@@ -125,7 +125,7 @@ StatusOr<ScanPage> CollectionImpl::Scan(const ScanOptions& options) const {
       if (filter->MatchesAll()) filter.reset();
     }
 
-    std::shared_lock lock(mu_);
+    internal::ReaderLock<internal::RwMutex> lock(mu_);
     SEXTANT_RETURN_IF_ERROR(CheckOpen());
     if (filter) {
       SEXTANT_ASSIGN_OR_RETURN(filter, BindFilter(*filter));
@@ -181,7 +181,8 @@ StatusOr<payload::Filter> CollectionImpl::BindFilter(const payload::Filter& filt
   if (!payload::internal::HasText(filter)) return filter;
   return payload::internal::BindText(
       filter, [&](const std::string& field, const std::string& text,
-                  payload::internal::TextMode mode) -> StatusOr<std::shared_ptr<const payload::internal::TextPredicate>> {
+                  payload::internal::TextMode mode) SEXTANT_REQUIRES_SHARED(mu_)
+          -> StatusOr<std::shared_ptr<const payload::internal::TextPredicate>> {
         if (!text_index_) {
           return Status::InvalidArgument("filter: $text on field " + field + ", which has no text index (collection " +
                                          desc_.name + " has no text fields)");
@@ -397,7 +398,7 @@ StatusOr<std::vector<std::vector<Hit>>> CollectionImpl::SearchBatch(const Search
       if (!parsed->MatchesAll()) filter = std::move(*parsed);
     }
 
-    std::shared_lock lock(mu_);
+    internal::ReaderLock<internal::RwMutex> lock(mu_);
     SEXTANT_RETURN_IF_ERROR(CheckOpen());
     if (with_text && !text_index_) {
       return Status::InvalidArgument("search: collection " + desc_.name +

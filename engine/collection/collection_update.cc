@@ -24,7 +24,7 @@ StatusOr<std::vector<std::optional<Point>>> CollectionImpl::GetMany(std::span<co
       SEXTANT_RETURN_IF_ERROR(ValidateId(ids[i]).WithPrefix("get: " + PointLabel(i, ids[i])));
     }
     std::vector<std::optional<Point>> out(ids.size());
-    std::shared_lock lock(mu_);
+    internal::ReaderLock<internal::RwMutex> lock(mu_);
     SEXTANT_RETURN_IF_ERROR(CheckOpen());
     for (size_t i = 0; i < ids.size(); ++i) {
       auto it = id_slot_.find(storage::EncodeId(ids[i]));
@@ -48,7 +48,7 @@ StatusOr<uint64_t> CollectionImpl::CountWhere(std::string_view filter_text) cons
       if (!parsed.ok()) return parsed.status().WithPrefix("count: filter");
       if (!parsed->MatchesAll()) filter = std::move(*parsed);
     }
-    std::shared_lock lock(mu_);
+    internal::ReaderLock<internal::RwMutex> lock(mu_);
     SEXTANT_RETURN_IF_ERROR(CheckOpen());
     SEXTANT_ASSIGN_OR_RETURN(Matches m, FilterMatches(filter));
     return m.count;
@@ -76,7 +76,7 @@ StatusOr<uint64_t> CollectionImpl::EditPayloads(const WriteOptions& options, con
   }
 
   // Exclusive from selecting the points to the commit, so no write slips in between.
-  std::unique_lock lock(mu_);
+  internal::WriterLock<internal::RwMutex> lock(mu_);
   SEXTANT_RETURN_IF_ERROR(CheckOpen());
   std::vector<uint32_t> slots;
   if (points.by_filter) {
@@ -106,7 +106,7 @@ StatusOr<uint64_t> CollectionImpl::EditPayloads(const WriteOptions& options, con
     nlohmann::json value = payload::ParseStored(stored);
     edit(&value);
     texts[j] = value.dump();
-    auto label = [&] {
+    auto label = [&]() SEXTANT_REQUIRES(mu_) {
       auto id = storage::DecodeId(slot_ids_[slots[j]]);
       return op + ": point " + (id.ok() ? id->ToString() : std::string("?"));
     };

@@ -143,7 +143,7 @@ StatusOr<uint64_t> CollectionImpl::WritePoints(const WriteOptions& options, cons
       encoded[i] = storage::EncodeId(ids[i]);
     }
 
-    std::unique_lock lock(mu_);
+    internal::WriterLock<internal::RwMutex> lock(mu_);
     SEXTANT_RETURN_IF_ERROR(CheckOpen());
 
     // Plan slots: every written point takes a fresh slot; a replaced point's old slot retires.
@@ -178,7 +178,7 @@ StatusOr<uint64_t> CollectionImpl::WritePoints(const WriteOptions& options, cons
         plan.push_back({i, slot, old_slot});
       }
     }
-    auto give_back = [&] {
+    auto give_back = [&]() SEXTANT_REQUIRES(mu_) {
       internal::MutexLock f(free_mu_);
       for (const Planned& p : plan) {
         if (p.slot < slots_) free_slots_.push_back(p.slot);
@@ -315,12 +315,12 @@ StatusOr<uint64_t> CollectionImpl::WritePoints(const WriteOptions& options, cons
     // bulk load followed by WaitForIndex gets the index rather than exact search.
     const bool train = index_state_ == IndexState::kTraining && id_slot_.size() >= min_training_points_;
     if (index_ || building_) {
-      std::lock_guard index_lock(index_mu_);  // hand-off: index changes in commit order
-      lock.unlock();
+      internal::MutexLock index_lock(index_mu_);  // hand-off: index changes in commit order
+      lock.Unlock();
       ApplyToIndex(retired, added);
       ChargeIndex();
     } else {
-      lock.unlock();
+      lock.Unlock();
     }
     if (train) StartTrainingIfWaiting();
     return matched;
@@ -329,7 +329,7 @@ StatusOr<uint64_t> CollectionImpl::WritePoints(const WriteOptions& options, cons
 
 StatusOr<uint64_t> CollectionImpl::Delete(const WriteOptions& options, std::span<const PointId> ids) {
   return Guarded("delete", [&]() -> StatusOr<uint64_t> {
-    std::unique_lock lock(mu_);
+    internal::WriterLock<internal::RwMutex> lock(mu_);
     SEXTANT_RETURN_IF_ERROR(CheckOpen());
     std::vector<uint32_t> slots;
     std::unordered_set<uint32_t> seen;
@@ -337,7 +337,14 @@ StatusOr<uint64_t> CollectionImpl::Delete(const WriteOptions& options, std::span
       auto it = id_slot_.find(storage::EncodeId(id));
       if (it != id_slot_.end() && seen.insert(it->second).second) slots.push_back(it->second);
     }
-    return DeleteSlots(options, slots, lock);
+    std::vector<uint32_t> retired;
+    SEXTANT_ASSIGN_OR_RETURN(uint64_t deleted, DeleteSlots(options, slots, &retired));
+    if (index_ || building_) {
+      internal::MutexLock index_lock(index_mu_);  // hand-off: index changes in commit order
+      lock.Unlock();
+      ApplyToIndex(retired, {});
+    }
+    return deleted;
   });
 }
 
@@ -350,7 +357,7 @@ StatusOr<uint64_t> CollectionImpl::DeleteWhere(const WriteOptions& options, std:
     std::optional<payload::Filter> filter;
     if (!parsed.MatchesAll()) filter = std::move(parsed);
     // Exclusive from the match to the commit, so no write slips in between.
-    std::unique_lock lock(mu_);
+    internal::WriterLock<internal::RwMutex> lock(mu_);
     SEXTANT_RETURN_IF_ERROR(CheckOpen());
     SEXTANT_ASSIGN_OR_RETURN(Matches m, FilterMatches(filter));
     std::vector<uint32_t> slots;
@@ -358,7 +365,14 @@ StatusOr<uint64_t> CollectionImpl::DeleteWhere(const WriteOptions& options, std:
     for (uint32_t s = 0; s < slots_; ++s) {
       if (m.mask[s] && live_[s]) slots.push_back(s);
     }
-    return DeleteSlots(options, slots, lock);
+    std::vector<uint32_t> retired;
+    SEXTANT_ASSIGN_OR_RETURN(uint64_t deleted, DeleteSlots(options, slots, &retired));
+    if (index_ || building_) {
+      internal::MutexLock index_lock(index_mu_);  // hand-off: index changes in commit order
+      lock.Unlock();
+      ApplyToIndex(retired, {});
+    }
+    return deleted;
   });
 }
 
@@ -374,7 +388,7 @@ void CollectionImpl::DeletePoint(uint32_t slot, storage::Batch* batch) const {
 }
 
 StatusOr<uint64_t> CollectionImpl::DeleteSlots(const WriteOptions& options, const std::vector<uint32_t>& slots,
-                                               std::unique_lock<internal::RwMutex>& lock) {
+                                               std::vector<uint32_t>* retired) {
   if (slots.empty()) {
     // Nothing to write; a synced call still makes every earlier acknowledged write durable.
     if (options.sync) SEXTANT_RETURN_IF_ERROR(env_.storage->SyncWal().WithPrefix("delete"));
@@ -387,18 +401,12 @@ StatusOr<uint64_t> CollectionImpl::DeleteSlots(const WriteOptions& options, cons
     free_slots_.reserve(free_slots_.size() + slots.size());
   }
   SEXTANT_RETURN_IF_ERROR(env_.storage->Write(batch, options.sync).WithPrefix("delete"));
-  std::vector<uint32_t> retired;
   for (uint32_t slot : slots) {
     id_slot_.erase(slot_ids_[slot]);
-    RetireSlot(slot, &retired);
+    RetireSlot(slot, retired);
   }
   changes_since_checkpoint_ += slots.size();
   ChargeData();
-  if (index_ || building_) {
-    std::lock_guard index_lock(index_mu_);
-    lock.unlock();
-    ApplyToIndex(retired, {});
-  }
   return uint64_t{slots.size()};
 }
 

@@ -3,12 +3,12 @@
 #include <iostream>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "mcp/mcp_server.h"
 #include "sextant/database.h"
 #include "sextant/rag.h"
+#include "sync/mutex.h"
 #include "tools/cli_commands.h"
 
 namespace sextant::cli {
@@ -23,7 +23,7 @@ class EmbeddedBackend final : public mcp::Backend {
   StatusOr<std::vector<CollectionInfo>> ListCollections() override { return db_.ListCollections(); }
 
   StatusOr<std::shared_ptr<rag::TextCollection>> OpenText(std::string_view name) override {
-    std::lock_guard lock(mu_);
+    internal::MutexLock lock(mu_);
     SEXTANT_ASSIGN_OR_RETURN(auto collection, db_.GetCollection(name));
     auto it = texts_.find(std::string(name));
     // A collection dropped and re-created since (by another process or tool) is opened anew.
@@ -40,9 +40,9 @@ class EmbeddedBackend final : public mcp::Backend {
  private:
   Database& db_;
   std::unique_ptr<rag::Generator> generator_;
-  std::mutex mu_;
-  rag::EmbedderProvider embedders_;
-  std::map<std::string, std::shared_ptr<rag::TextCollection>> texts_;
+  internal::Mutex mu_;
+  rag::EmbedderProvider embedders_ SEXTANT_GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<rag::TextCollection>> texts_ SEXTANT_GUARDED_BY(mu_);
 };
 
 }  // namespace

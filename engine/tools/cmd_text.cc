@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -585,6 +586,58 @@ Status AskQuestion(const std::string& db_path, const std::string& name, const st
 
 namespace {
 
+// --temperature, --max-tokens, --stop, --seed and --model into flags.options.generation (the
+// engine's GenerationSettings, which the OpenAI-compatible generator sends). nullopt when they
+// are good, else the exit status of the usage error.
+std::optional<int> ParseGenerationFlags(const Args& args, AskFlags& flags) {
+  rag::GenerationSettings& g = flags.options.generation;
+  if (std::optional<std::string> text = args.Get("temperature")) {
+    std::string error;
+    std::optional<std::vector<float>> v = ParseVectorText(*text, &error);
+    if (!v || v->size() != 1 || !((*v)[0] >= 0.0f && (*v)[0] <= 2.0f)) {
+      return ReportUsage("--temperature must be a number in [0, 2], got '" + *text + "'");
+    }
+    g.temperature = (*v)[0];
+  }
+  if (std::optional<std::string> text = args.Get("max-tokens")) {
+    std::optional<uint64_t> n = ParseUint(*text, 1, std::numeric_limits<uint32_t>::max());
+    if (!n) return ReportUsage("--max-tokens must be an integer in 1..4294967295, got '" + *text + "'");
+    g.max_tokens = static_cast<uint32_t>(*n);
+  }
+  g.stop = args.GetAll("stop");
+  if (g.stop.size() > 4) {
+    return ReportUsage("--stop may be given at most 4 times, got " + std::to_string(g.stop.size()));
+  }
+  for (const std::string& stop : g.stop) {
+    if (stop.empty() || stop.size() > 64) {
+      return ReportUsage("--stop must be 1..64 bytes, got '" + Excerpt(stop, 80) + "' (" +
+                         std::to_string(stop.size()) + " bytes)");
+    }
+  }
+  if (std::optional<std::string> text = args.Get("seed")) {
+    int64_t seed = 0;
+    const char* end = text->data() + text->size();
+    auto [ptr, ec] = std::from_chars(text->data(), end, seed);
+    if (text->empty() || ec != std::errc() || ptr != end) {
+      return ReportUsage("--seed must be a 64-bit integer, got '" + *text + "'");
+    }
+    g.seed = seed;
+  }
+  if (std::optional<std::string> model = args.Get("model")) {
+    if (model->empty() || model->size() > 256) {
+      return ReportUsage("--model must be 1..256 bytes, got '" + Excerpt(*model, 80) + "'");
+    }
+    g.model = *model;
+  }
+  const bool any = g.temperature || g.max_tokens || !g.stop.empty() || g.seed || !g.model.empty();
+  if (any && flags.generator != "openai") {
+    return ReportUsage("--temperature, --max-tokens, --stop, --seed and --model apply to --generator openai "
+                       "(the extractive generator has no generation settings)");
+  }
+  if (Status s = g.Validate(); !s.ok()) return ReportUsage(std::string(s.message()));
+  return std::nullopt;
+}
+
 // The flags ask and chat share. nullopt when they are good, else the exit status of the usage error.
 std::optional<int> ParseAskFlags(const Args& args, AskFlags& flags) {
   if (std::optional<std::string> k_text = args.Get("k")) {
@@ -615,6 +668,7 @@ std::optional<int> ParseAskFlags(const Args& args, AskFlags& flags) {
   } else if (args.Has("llm-url") || args.Has("llm-model")) {
     return ReportUsage("--llm-url and --llm-model apply to --generator openai");
   }
+  if (std::optional<int> bad = ParseGenerationFlags(args, flags)) return *bad;
   flags.json = args.Has("json");
   return std::nullopt;
 }
@@ -640,6 +694,12 @@ int RunAsk(const Args& args, const std::string& db_path) {
 int RunChat(const Args& args, const std::string& db_path) {
   AskFlags flags;
   if (std::optional<int> bad = ParseAskFlags(args, flags)) return *bad;
+  const std::optional<std::string> conversation_flag = args.Get("conversation");
+  if (conversation_flag) {
+    if (Status s = rag::ConversationStore::ValidateId(*conversation_flag); !s.ok()) {
+      return ReportUsage("--conversation: " + std::string(s.message()));
+    }
+  }
   auto db = OpenDatabase(db_path, /*create=*/false);
   if (!db.ok()) return Finish(db.status());
   rag::EmbedderProvider embedders;
@@ -659,9 +719,36 @@ int RunChat(const Args& args, const std::string& db_path) {
   }
   rag::ChatOptions options;
   options.retrieve = flags.options.retrieve;
+  options.generation = flags.options.generation;
   std::vector<rag::ChatMessage> messages;
   if (std::optional<std::string> system = args.Get("system")) messages.push_back({"system", *system, {}, {}});
   const size_t base = messages.size();
+  // --conversation ID: the turns are kept in the database (rag::ConversationStore) and only each
+  // new message is passed; an existing conversation is continued.
+  std::unique_ptr<rag::ConversationStore> store;
+  std::string conversation;
+  if (conversation_flag) {
+    conversation = *conversation_flag;
+    auto opened = rag::ConversationStore::Open(**db);
+    if (!opened.ok()) return Finish(opened.status());
+    store = std::move(opened).value();
+    auto existing = store->Get(conversation);
+    if (existing.ok()) {
+      if (existing->info.collection != args.positional[0]) {
+        return Finish(Status::InvalidArgument("conversation " + conversation + " belongs to collection " +
+                                              existing->info.collection + ", not " + args.positional[0]));
+      }
+      if (base != 0) {
+        return Finish(Status::InvalidArgument("--system starts a conversation, and " + conversation +
+                                              " exists (" + std::to_string(existing->info.messages) +
+                                              " messages); leave --system out (/reset in the chat deletes it)"));
+      }
+      std::cout << "(continuing conversation " << conversation << ": " << existing->info.messages
+                << " messages)\n";
+    } else if (existing.status().code() != StatusCode::kNotFound) {
+      return Finish(existing.status());
+    }
+  }
   const bool interactive = isatty(STDIN_FILENO) != 0;
   std::string line;
   while (true) {
@@ -671,17 +758,33 @@ int RunChat(const Args& args, const std::string& db_path) {
     if (turn.empty()) continue;
     if (turn == "/exit" || turn == "/quit") break;
     if (turn == "/reset") {
+      if (store) {
+        Status deleted = store->Delete(conversation);
+        if (!deleted.ok() && deleted.code() != StatusCode::kNotFound) {
+          std::cerr << "sextant: " << deleted.ToString() << "\n";
+          if (!interactive) return Finish(deleted);
+          continue;
+        }
+        messages.clear();  // a new conversation under the same id: --system again
+        if (const std::optional<std::string> system = args.Get("system")) {
+          messages.push_back({"system", *system, {}, {}});
+        }
+        std::cout << "(conversation " << conversation << " deleted)\n";
+        continue;
+      }
       messages.resize(base);
       std::cout << "(history cleared)\n";
       continue;
     }
     messages.push_back({"user", turn, {}, {}});
     bool mid_line = false;
-    auto answer = (*text)->Chat(messages, options, *generator, [&](std::string_view piece) {
+    const rag::TokenCallback on_token = [&](std::string_view piece) {
       std::cout << piece << std::flush;
       mid_line = !piece.empty() && piece.back() != '\n';
       return static_cast<bool>(std::cout);
-    });
+    };
+    auto answer = store ? store->Chat(**text, conversation, messages, options, *generator, on_token)
+                        : (*text)->Chat(messages, options, *generator, on_token);
     if (mid_line) std::cout << '\n';
     if (!answer.ok()) {
       messages.pop_back();
@@ -692,6 +795,10 @@ int RunChat(const Args& args, const std::string& db_path) {
     if (answer->standalone_question != turn) std::cout << "(searched for: " << answer->standalone_question << ")\n";
     for (const rag::Citation& c : answer->citations) {
       if (c.cited) std::cout << "  [" << c.number << "] " << c.document_id << " #" << c.chunk << "\n";
+    }
+    if (store) {
+      messages.clear();  // stored: the next turn passes only its own message
+      continue;
     }
     for (const rag::ChatMessage& m : answer->messages) messages.push_back(m);
   }

@@ -175,7 +175,8 @@ Commands:
       --overlap N     tokens repeated between consecutive chunks (default 32)
       --index SPEC    as for create (default HNSW16)
   ask NAME QUESTION [-k K] [--filter JSON] [--generator extractive|openai]
-         [--llm-url URL --llm-model M] [--json]
+         [--llm-url URL --llm-model M] [--temperature T] [--max-tokens N] [--stop S]...
+         [--seed N] [--model M] [--json]
       Answer QUESTION from the K (default 5) chunks of NAME nearest to it: prints the answer
       as it is generated, then the sources ([n] document #chunk, score, an excerpt) and the
       time spent embedding, retrieving and generating.
@@ -186,6 +187,10 @@ Commands:
                       the key comes from $OPENAI_API_KEY)
       --llm-url URL   the server's base URL (default http://127.0.0.1:8080/v1)
       --llm-model M   the model name (required with --generator openai)
+      --temperature T, --max-tokens N (>= 1), --stop S (up to 4 times, 1..64 bytes each),
+      --seed N, --model M (another model of the endpoint, for this request)
+                      generation settings, passed to --generator openai (the extractive
+                      generator has none: they are refused with it); T in [0, 2]
       --json          print one JSON object {"question", "answer", "generator", "embedder",
                       "citations": [{"number", "document_id", "chunk", "score", "cited",
                       "begin", "end", "text"}], "timings": {"embed_ms", "retrieve_ms",
@@ -206,13 +211,17 @@ Commands:
       holds several) as the new collection NEW of the existing database --db DIR. A damaged or
       truncated snapshot is refused (nothing is restored). See docs/snapshots.md.
   chat NAME [-k K] [--filter JSON] [--system TEXT] [--generator extractive|openai]
-         [--llm-url URL --llm-model M]
+         [--llm-url URL --llm-model M] [generation settings as ask] [--conversation ID]
       A conversation with NAME: each line read from stdin is a question, answered as ask does
       but with the earlier turns as history (a follow-up such as "and on Windows?" is first
       rewritten into a standalone question; docs/rag.md, "Chat"). Prints each answer as it is
       generated and the sources it cites. /reset forgets the history; /exit, /quit or the
       end of input ends the conversation.
-      --system TEXT   a system message for the whole conversation
+      --system TEXT   a system message for the whole conversation (a new one)
+      --conversation ID  keep the conversation in the database (1..128 of letters, digits,
+                      _ - . :): an existing one is continued with its stored turns, each turn
+                      is stored, and /reset deletes it (docs/rag.md, "Server-side
+                      conversations")
   mcp [--read-only] [--generator extractive|openai] [--llm-url URL --llm-model M]
       Serve the database to an MCP host (Claude Desktop, an IDE, an agent framework) on
       stdin/stdout: the Model Context Protocol's stdio transport, one JSON-RPC message a line.
@@ -298,14 +307,18 @@ const std::vector<CommandSpec>& Commands() {
       {"ingest", "ingest NAME PATH...", 2, kMany,
        {"embedder", "chunk-tokens", "overlap", "index", "ef-construction", "wait"}, RunIngest},
       {"ask", "ask NAME QUESTION [-k K]", 2, 2,
-       {"k", "filter", "ef-search", "generator", "llm-url", "llm-model", "json"}, RunAsk},
+       {"k", "filter", "ef-search", "generator", "llm-url", "llm-model", "json", "temperature", "max-tokens", "stop",
+        "seed", "model"},
+       RunAsk},
       {"snapshot", "snapshot [COLLECTION] --to DIR [--name NAME] [--archive FILE]", 0, 1,
        {"to", "name", "archive"}, RunSnapshot},
       {"snapshots", "snapshots DIR [--verify] [--delete NAME]", 1, 1, {"verify", "delete"}, RunSnapshots},
       {"restore", "restore SNAPSHOT [--collection NEW [--source NAME]]", 1, 1, {"collection", "source"},
        RunRestore},
-      {"chat", "chat NAME [-k K] [--system TEXT]", 1, 1,
-       {"k", "filter", "ef-search", "generator", "llm-url", "llm-model", "system"}, RunChat},
+      {"chat", "chat NAME [-k K] [--system TEXT] [--conversation ID]", 1, 1,
+       {"k", "filter", "ef-search", "generator", "llm-url", "llm-model", "system", "temperature", "max-tokens", "stop",
+        "seed", "model", "conversation"},
+       RunChat},
       {"mcp", "mcp [--read-only]", 0, 0, {"read-only", "generator", "llm-url", "llm-model"}, RunMcp},
       {"demo", "demo", 0, 0, {}, RunDemoCommand},
       {"help", "help", 0, kMany, {}, RunHelp},

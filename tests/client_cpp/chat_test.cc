@@ -30,6 +30,7 @@ class ClientChatTest : public ::testing::Test {
           {"bread", "Bread rises because yeast produces carbon dioxide while the dough proofs.", ""}};
       ASSERT_TRUE((*text)->Ingest(docs).ok());
       ASSERT_OK((*text)->collection().WaitForIndex(60000));
+      ASSERT_TRUE(rag::TextCollection::Create(**db, "other", {}, embedders).ok());  // empty
     }
     ASSERT_TRUE(server_.Start());
     client_ = MustConnect(server_.process.address());
@@ -82,6 +83,75 @@ TEST_F(ClientChatTest, AnswersStreamsAndFollowsUp) {
   // A callback that says stop cancels the call.
   auto stopped = faq->Chat(messages, options, "", [](std::string_view) { return false; });
   EXPECT_EQ(stopped.status().code(), StatusCode::kCancelled) << stopped.status().ToString();
+}
+
+TEST_F(ClientChatTest, ServerSideConversations) {
+  auto faq = client_->Collection("faq");
+  rag::ChatOptions options;
+  options.retrieve.k = 2;
+  options.rewrite = rag::RewriteMode::kHeuristic;
+  const std::string id = "faq:cpp-1";
+  std::vector<rag::ChatMessage> first = {{"system", "Be brief.", {}, {}},
+                                         {"user", "At what temperature does liquid nitrogen boil?", {}, {}}};
+  auto a1 = faq->Chat(id, first, options);
+  ASSERT_TRUE(a1.ok()) << a1.status().ToString();
+  // Continuing by id sends only the new message: the stored turns make it a follow-up.
+  std::vector<rag::ChatMessage> next = {{"user", "and what do laboratories use it for?", {}, {}}};
+  std::string streamed;
+  auto a2 = faq->Chat(id, next, options, "", [&](std::string_view piece) {
+    streamed += piece;
+    return true;
+  });
+  ASSERT_TRUE(a2.ok()) << a2.status().ToString();
+  EXPECT_EQ(streamed, a2->text);
+  EXPECT_EQ(a2->standalone_question.rfind("At what temperature does liquid nitrogen boil?", 0), 0u)
+      << a2->standalone_question;
+
+  auto conv = faq->GetConversation(id);
+  ASSERT_TRUE(conv.ok()) << conv.status().ToString();
+  std::vector<std::string> roles;
+  for (const rag::ChatMessage& m : conv->messages) roles.push_back(m.role);
+  EXPECT_EQ(roles, (std::vector<std::string>{"system", "user", "assistant", "user", "assistant"}));
+  ASSERT_EQ(conv->messages.size(), 5u);
+  EXPECT_EQ(conv->messages[3].content, next[0].content);
+  EXPECT_EQ(conv->messages[4].content, a2->text);
+  EXPECT_EQ(conv->info.id, id);
+  EXPECT_EQ(conv->info.collection, "faq");
+  EXPECT_EQ(conv->info.messages, 5u);
+  EXPECT_GT(conv->info.bytes, 0u);
+  EXPECT_GT(conv->info.created_ms, 0);
+  EXPECT_LE(conv->info.created_ms, conv->info.updated_ms);
+  auto list = faq->ListConversations();
+  ASSERT_TRUE(list.ok()) << list.status().ToString();
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].id, id);
+  EXPECT_EQ((*list)[0].messages, 5u);
+
+  // Another collection neither sees nor deletes it, nor continues it.
+  auto other = client_->Collection("other");
+  auto other_list = other->ListConversations();
+  ASSERT_TRUE(other_list.ok()) << other_list.status().ToString();
+  EXPECT_TRUE(other_list->empty());
+  EXPECT_EQ(other->GetConversation(id).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(other->DeleteConversation(id).code(), StatusCode::kNotFound);
+  EXPECT_EQ(other->Chat(id, next).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(faq->GetConversation(id).ok());
+
+  EXPECT_EQ(faq->GetConversation("no-such-conversation").status().code(), StatusCode::kNotFound);
+  for (const std::string& bad : {std::string(), std::string("has space"), std::string(129, 'x')}) {
+    auto got = faq->GetConversation(bad);
+    EXPECT_EQ(got.status().code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(got.status().message().find("conversation"), std::string::npos) << got.status().ToString();
+    EXPECT_EQ(faq->DeleteConversation(bad).code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(faq->Chat(bad, next).status().code(), StatusCode::kInvalidArgument) << bad;
+  }
+
+  ASSERT_OK(faq->DeleteConversation(id));
+  EXPECT_EQ(faq->GetConversation(id).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(faq->DeleteConversation(id).code(), StatusCode::kNotFound);
+  auto after = faq->ListConversations();
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_TRUE(after->empty());
 }
 
 TEST_F(ClientChatTest, BadInput) {

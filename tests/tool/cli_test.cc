@@ -2,8 +2,11 @@
 // (SEXTANT_CLI_PATH) on small seeded files in a temporary directory and checks its exit code,
 // stdout and stderr.
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1519,6 +1522,143 @@ TEST_F(RagCliTest, ChatAnswersEachLineWithTheEarlierTurnsAsHistory) {
   RunResult missing = RunRaw({"--db", db_, "chat", "nope"}, {}, input);
   EXPECT_NE(missing.code, 0);
   EXPECT_THAT(missing.err, HasSubstr("nope"));
+}
+
+TEST_F(RagCliTest, ChatKeepsAConversationInTheDatabase) {
+  ASSERT_EQ(Run({"ingest", "kb", docs_}).code, 0);
+  const std::string first = tmp_.Sub("first.txt");
+  WriteText(first, "When did Krakatoa erupt?\n");
+  RunResult r = RunRaw({"--db", db_, "chat", "kb", "-k", "2", "--system", "Be brief.", "--conversation", "c:1"}, {},
+                       first);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("1883"));
+  // Another run continues it: the follow-up leans on the stored turn.
+  const std::string next = tmp_.Sub("next.txt");
+  WriteText(next, "and how far away was it heard?\n");
+  r = RunRaw({"--db", db_, "chat", "kb", "-k", "2", "--conversation", "c:1"}, {}, next);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("(continuing conversation c:1: 3 messages)"));
+  EXPECT_THAT(r.out, HasSubstr("(searched for: When did Krakatoa erupt? and how far away was it heard?)"));
+  // --system only starts one; another collection cannot continue it; a bad id is a usage error.
+  r = RunRaw({"--db", db_, "chat", "kb", "--system", "Be long.", "--conversation", "c:1"}, {}, next);
+  EXPECT_ENGINE_ERROR(r, "--system starts a conversation, and c:1 exists (5 messages)");
+  ASSERT_EQ(Run({"ingest", "kb2", docs_ + "/cooking"}).code, 0);
+  EXPECT_ENGINE_ERROR(RunRaw({"--db", db_, "chat", "kb2", "--conversation", "c:1"}, {}, next),
+                      "conversation c:1 belongs to collection kb, not kb2");
+  EXPECT_USAGE_ERROR(Run({"chat", "kb", "--conversation", "a b"}), "--conversation: ");
+  EXPECT_USAGE_ERROR(Run({"chat", "kb", "--conversation", ""}), "--conversation: ");
+  // /reset deletes it: the next question starts afresh.
+  const std::string reset = tmp_.Sub("reset.txt");
+  WriteText(reset, "/reset\nand how far away was it heard?\n");
+  r = RunRaw({"--db", db_, "chat", "kb", "--conversation", "c:1"}, {}, reset);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("(conversation c:1 deleted)"));
+  EXPECT_THAT(r.out, Not(HasSubstr("Krakatoa erupt? and how far")));
+  r = RunRaw({"--db", db_, "chat", "kb", "--conversation", "c:1"}, {}, next);
+  EXPECT_THAT(r.out, HasSubstr("(continuing conversation c:1: 2 messages)"));
+}
+
+// A one-request OpenAI-compatible /v1/chat/completions (not streamed): records the request's
+// body and answers `content`.
+class OneShotLlm {
+ public:
+  explicit OneShotLlm(std::string content) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    listen(fd_, 1);
+    socklen_t len = sizeof(addr);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    thread_ = std::thread([this, content = std::move(content)] {
+      const int c = accept(fd_, nullptr, nullptr);
+      if (c < 0) return;
+      std::string in;
+      char buf[4096];
+      size_t need = std::string::npos;
+      while (need == std::string::npos || in.size() < need) {
+        const ssize_t n = read(c, buf, sizeof(buf));
+        if (n <= 0) break;
+        in.append(buf, static_cast<size_t>(n));
+        const size_t end = in.find("\r\n\r\n");
+        const size_t at = in.find("Content-Length: ");
+        if (need == std::string::npos && end != std::string::npos && at != std::string::npos && at < end) {
+          need = end + 4 + std::stoul(in.substr(at + 16));
+        }
+      }
+      const size_t end = in.find("\r\n\r\n");
+      body_ = end == std::string::npos ? "" : in.substr(end + 4);
+      const std::string reply = json{{"choices", {{{"index", 0}, {"finish_reason", "stop"},
+                                                    {"message", {{"role", "assistant"}, {"content", content}}}}}}}.dump();
+      const std::string out = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                              std::to_string(reply.size()) + "\r\nConnection: close\r\n\r\n" + reply;
+      (void)!::send(c, out.data(), out.size(), MSG_NOSIGNAL);
+      close(c);
+    });
+  }
+  ~OneShotLlm() {
+    shutdown(fd_, SHUT_RDWR);
+    close(fd_);
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1"; }
+  json request() {  // after the tool has exited
+    shutdown(fd_, SHUT_RDWR);  // no request came: accept returns
+    thread_.join();
+    thread_ = std::thread([] {});
+    return json::parse(body_, nullptr, false);
+  }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+  std::string body_;
+  std::thread thread_;
+};
+
+TEST_F(RagCliTest, GenerationSettingsReachTheModel) {
+  ASSERT_EQ(Run({"ingest", "kb", docs_}).code, 0);
+  OneShotLlm llm("In 1883 [1].");
+  json answer = AskJson("kb", "When did Krakatoa erupt?",
+                        {"--generator", "openai", "--llm-url", llm.url(), "--llm-model", "base", "--temperature",
+                         "0.25", "--max-tokens", "7", "--stop", "END", "--stop", "##", "--seed", "-3", "--model",
+                         "other"});
+  EXPECT_EQ(answer["answer"], "In 1883 [1].");
+  EXPECT_EQ(answer["generator"], "openai:other");
+  json sent = llm.request();
+  ASSERT_TRUE(sent.is_object()) << sent;
+  EXPECT_EQ(sent["model"], "other");
+  EXPECT_EQ(sent["temperature"], 0.25);
+  EXPECT_EQ(sent["max_tokens"], 7);
+  EXPECT_EQ(sent["stop"], json({"END", "##"}));
+  EXPECT_EQ(sent["seed"], -3);
+
+  const std::vector<std::string> openai = {"--generator", "openai", "--llm-model", "m"};
+  auto usage = [&](std::vector<std::string> args, const std::string& command = "ask") {
+    std::vector<std::string> all = {command, "kb"};
+    if (command == "ask") all.push_back("why?");
+    all.insert(all.end(), openai.begin(), openai.end());
+    all.insert(all.end(), args.begin(), args.end());
+    return Run(all);
+  };
+  EXPECT_USAGE_ERROR(usage({"--temperature", "2.5"}), "--temperature must be a number in [0, 2], got '2.5'");
+  EXPECT_USAGE_ERROR(usage({"--temperature", "-0.1"}), "--temperature must be a number in [0, 2]");
+  EXPECT_USAGE_ERROR(usage({"--temperature", "warm"}, "chat"), "--temperature must be a number in [0, 2]");
+  EXPECT_USAGE_ERROR(usage({"--temperature", "nan"}), "--temperature must be a number in [0, 2]");
+  EXPECT_USAGE_ERROR(usage({"--max-tokens", "0"}), "--max-tokens must be an integer in 1..4294967295, got '0'");
+  EXPECT_USAGE_ERROR(usage({"--max-tokens", "4294967296"}, "chat"), "--max-tokens must be an integer");
+  EXPECT_USAGE_ERROR(usage({"--stop", "a", "--stop", "b", "--stop", "c", "--stop", "d", "--stop", "e"}),
+                     "--stop may be given at most 4 times, got 5");
+  EXPECT_USAGE_ERROR(usage({"--stop", ""}), "--stop must be 1..64 bytes");
+  EXPECT_USAGE_ERROR(usage({"--stop", std::string(65, 's')}, "chat"), "--stop must be 1..64 bytes");
+  EXPECT_USAGE_ERROR(usage({"--seed", "1.5"}), "--seed must be a 64-bit integer, got '1.5'");
+  EXPECT_USAGE_ERROR(usage({"--seed", "99999999999999999999"}), "--seed must be a 64-bit integer");
+  EXPECT_USAGE_ERROR(usage({"--model", ""}), "--model must be 1..256 bytes");
+  EXPECT_USAGE_ERROR(Run({"ask", "kb", "why?", "--temperature", "0.5"}),
+                     "--temperature, --max-tokens, --stop, --seed and --model apply to --generator openai");
+  EXPECT_USAGE_ERROR(Run({"chat", "kb", "--seed", "1"}), "apply to --generator openai");
 }
 
 TEST_F(RagCliTest, UsageErrors) {

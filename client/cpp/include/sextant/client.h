@@ -267,6 +267,25 @@ class RemoteCollection {
                              std::string_view generator = "",
                              const std::function<bool(std::string_view)>& on_token = nullptr);
 
+  // ---- server-side conversations (docs/rag.md, "Server-side conversations")
+  // Chat within the conversation `conversation_id` (1..128 of letters, digits, _ - . :), kept by
+  // the server, as rag::ConversationStore::Chat: the stored turns come first, then `messages`
+  // (only the new ones: the first turn's system and user message, later the next user message),
+  // and this turn is stored; the first turn creates the conversation. A read-write key.
+  // InvalidArgument for an empty or malformed id or a conversation of another collection;
+  // ResourceExhausted past the server's --conversation-max-bytes (nothing stored).
+  StatusOr<rag::Answer> Chat(std::string_view conversation_id, std::span<const rag::ChatMessage> messages,
+                             const rag::ChatOptions& options = {}, std::string_view generator = "",
+                             const std::function<bool(std::string_view)>& on_token = nullptr);
+  // This collection's conversations, by id.
+  StatusOr<std::vector<rag::ConversationInfo>> ListConversations();
+  // A stored conversation, its messages oldest first. NotFound for an unknown id or a
+  // conversation of another collection (ids are database-wide), InvalidArgument for a bad id.
+  StatusOr<rag::Conversation> GetConversation(std::string_view conversation_id);
+  // Deletes a stored conversation (a read-write key). NotFound for an unknown id or a
+  // conversation of another collection (which is left alone), InvalidArgument for a bad id.
+  Status DeleteConversation(std::string_view conversation_id);
+
  private:
   friend class Client;
   RemoteCollection(std::shared_ptr<const client_internal::Connection> connection, std::string name);
