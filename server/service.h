@@ -57,6 +57,16 @@ struct ServiceOptions {
   rag::ConversationLimits conversation_limits;   // server-side conversations (ChatRequest.conversation_id)
 };
 
+// Collections (and aliases) whose names start with "sextant." hold Sextant's own data (server-side
+// conversations: rag::ConversationStore::kConversationCollection). The service hides them from
+// ListCollections and refuses clients' writes, drops and creates of such names.
+inline constexpr std::string_view kReservedNamePrefix = "sextant.";
+inline bool IsReservedName(std::string_view name) {
+  return name.substr(0, kReservedNamePrefix.size()) == kReservedNamePrefix;
+}
+// PermissionDenied for a reserved name (`field` names the request field), else OK.
+Status CheckNotReserved(std::string_view name, std::string_view field);
+
 // Most chunks one Ask may retrieve (AskRequest.k).
 inline constexpr uint32_t kMaxAskK = 100;
 
@@ -161,8 +171,8 @@ class SextantService final : public v1::Sextant::Service {
   }
   StatusOr<rag::Generator*> FindGenerator(const std::string& name) const { return ChooseGenerator(name); }
   const rag::GenerationLimits& generation_limits() const { return options_.generation_limits; }
-  // Every collection (for the MCP endpoint's list_collections).
-  StatusOr<std::vector<CollectionInfo>> CollectionInfos() const { return db_->ListCollections(); }
+  // Every collection but the reserved ones (for the MCP endpoint's list_collections).
+  StatusOr<std::vector<CollectionInfo>> CollectionInfos() const;
   // The names of the text collections.
   StatusOr<std::vector<std::string>> TextCollectionNames() const;
   // The conversation store (ChatRequest.conversation_id), or why there is none (bad limits, a

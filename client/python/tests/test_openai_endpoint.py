@@ -196,6 +196,22 @@ def test_openai_server_side_conversations(endpoint: Dict[str, Any]) -> None:
     # Without an id, a read-only key chats as before.
     assert reader.chat.completions.create(model="faq", messages=first).model_extra.get("conversation_id") is None
 
+    # The store's own collection is hidden from listings and closed to clients' writes and drops.
+    c = endpoint["client"]
+    assert [info.name for info in c.list_collections()] == ["faq"]
+    assert [m.id for m in client.models.list()] == ["faq"]
+    reserved = "sextant.conversations"
+    for attempt in (lambda: c.drop_collection(reserved),
+                    lambda: c.collection(reserved).upsert(["x"], [[0.5]]),
+                    lambda: c.collection(reserved).delete(["x"]),
+                    lambda: c.create_collection("sextant.mine", 2),
+                    lambda: c.create_alias("sextant.alias", "faq"),
+                    lambda: c.create_alias("mine", reserved)):
+        with pytest.raises(sextant.PermissionDeniedError, match='names starting with "sextant." are reserved'):
+            attempt()
+    # Reading them stays possible; the conversations are intact.
+    assert [m["role"] for m in c.collection("faq").conversation("trip-1").messages][:2] == ["user", "assistant"]
+
 
 def test_http_requests_drain_at_sigterm(sextantd_binary: str, tmp_path: Path) -> None:
     """SIGTERM while a slow chat completion (plain and streamed) and an MCP ask are running: they
