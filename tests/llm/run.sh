@@ -2,7 +2,8 @@
 # The OpenAI embedder and generator against a real OpenAI-compatible server: starts
 # scripts/llama-server.sh (llama-cpp-python on stories260K) on a free port on 127.0.0.1, waits
 # until it answers, runs rag_test's OpenAIRealServerTest.* with SEXTANT_LLM_URL set, and stops
-# the server; then tests/llm/rag_e2e.py (sextantd and the Python client on the same server).
+# the server; then tests/llm/rag_e2e.py (Ask) and tests/llm/chat_e2e.py (Chat, server-side
+# conversations, /v1/chat/completions): sextantd and the Python client on the same server.
 #
 #   bash tests/llm/run.sh [BUILD_DIR] [VENV]    # defaults: build, BUILD_DIR/llmvenv
 #
@@ -41,7 +42,8 @@ sextantd="${SEXTANTD:-$build/server/sextantd}"
 python="${SEXTANT_PYTHON:-$build/venv/bin/python}"
 if [[ -x "$sextantd" && -x "$python" ]] && "$python" -c "import sextant" 2>/dev/null; then
   SEXTANT_LLM_URL="$url" SEXTANTD="$sextantd" "$python" "$here/tests/llm/rag_e2e.py"
+  SEXTANT_LLM_URL="$url" SEXTANTD="$sextantd" "$python" "$here/tests/llm/chat_e2e.py"
 else
-  echo "skipping tests/llm/rag_e2e.py: needs $sextantd and $python with the sextant client installed" >&2
+  echo "skipping tests/llm/rag_e2e.py and chat_e2e.py: needs $sextantd and $python with the sextant client installed" >&2
   exit 1
 fi
