@@ -165,8 +165,8 @@ Status ValidateNodeId(std::string_view id) {
 
 // ---- Catalog
 
-StatusOr<std::unique_ptr<Catalog>> Catalog::Open(NatsClient* nats) {
-  SEXTANT_ASSIGN_OR_RETURN(auto kv, nats->OpenBucket(kCollectionsBucket, /*create=*/true));
+StatusOr<std::unique_ptr<Catalog>> Catalog::Open(NatsClient* nats, bool create) {
+  SEXTANT_ASSIGN_OR_RETURN(auto kv, nats->OpenBucket(kCollectionsBucket, create));
   return std::unique_ptr<Catalog>(new Catalog(std::move(kv)));
 }
 
@@ -218,9 +218,9 @@ StatusOr<std::vector<CollectionSpec>> Catalog::List() const {
 
 // ---- Membership
 
-StatusOr<std::unique_ptr<Membership>> Membership::Open(NatsClient* nats, int64_t ttl_ms) {
+StatusOr<std::unique_ptr<Membership>> Membership::Open(NatsClient* nats, int64_t ttl_ms, bool create) {
   if (ttl_ms < 100) return Status::InvalidArgument("heartbeat TTL must be >= 100 ms");
-  SEXTANT_ASSIGN_OR_RETURN(auto kv, nats->OpenBucket(kNodesBucket, /*create=*/true, ttl_ms));
+  SEXTANT_ASSIGN_OR_RETURN(auto kv, nats->OpenBucket(kNodesBucket, create, ttl_ms));
   return std::unique_ptr<Membership>(new Membership(std::move(kv), ttl_ms));
 }
 

@@ -65,7 +65,8 @@ StatusOr<IndexOptions> IndexFromJson(std::string_view text);
 
 class Catalog {
  public:
-  static StatusOr<std::unique_ptr<Catalog>> Open(NatsClient* nats);
+  // create = false: only an existing bucket (for tools reading a cluster, sextant cluster status).
+  static StatusOr<std::unique_ptr<Catalog>> Open(NatsClient* nats, bool create = true);
   // AlreadyExists when the name is taken (compare-and-set: of two nodes creating it at once,
   // one wins).
   Status Create(const CollectionSpec& spec);
@@ -86,7 +87,7 @@ class Catalog {
 class Membership {
  public:
   // ttl_ms: how long a node counts as live after its last heartbeat.
-  static StatusOr<std::unique_ptr<Membership>> Open(NatsClient* nats, int64_t ttl_ms);
+  static StatusOr<std::unique_ptr<Membership>> Open(NatsClient* nats, int64_t ttl_ms, bool create = true);
   Status Heartbeat(const NodeInfo& self);
   Status Leave(const std::string& node_id);
   // The live nodes, sorted by id.

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <set>
 
+#include "cluster/session.h"
 #include "cluster/shard_rpc.h"
 
 namespace sextant::cluster {
@@ -217,6 +218,7 @@ void ClusterNode::NoteWritten(const CollectionSpec& spec, const ShardSequences& 
   auto& w = written_[spec.StreamName()];
   w.resize(spec.shards, 0);
   for (uint32_t s = 0; s < spec.shards && s < seqs.size(); ++s) w[s] = std::max(w[s], seqs[s]);
+  if (SessionScope* session = SessionScope::Current()) session->NoteWritten(spec, seqs);
 }
 
 uint64_t ClusterNode::MinSequence(const CollectionSpec& spec, uint32_t shard) {
@@ -286,6 +288,13 @@ template <typename T, typename LocalFn, typename DecodeFn>
 StatusOr<T> ClusterNode::ReadShard(const CollectionSpec& spec, uint32_t shard, json request, LocalFn local,
                                    DecodeFn decode) {
   ShardReadHeader h{spec.name, spec.created_us, shard, MinSequence(spec, shard), options_.read_timeout_ms};
+  if (const SessionScope* session = SessionScope::Current()) {
+    // Session consistency: the request's token (InvalidArgument when it is not this collection's),
+    // waited for within the request's deadline.
+    SEXTANT_ASSIGN_OR_RETURN(auto after, session->After(spec));
+    h.min_sequence = std::max(h.min_sequence, after[shard]);
+    h.timeout_ms = session->RemainingMs(options_.read_timeout_ms);
+  }
   if (auto rep = LocalReplica(spec, shard)) {
     SEXTANT_RETURN_IF_ERROR(rep->WaitApplied(h.min_sequence, h.timeout_ms));
     return local(*rep);
@@ -416,7 +425,27 @@ void ClusterNode::OnRequest(natsConnection* nc, natsSubscription*, natsMsg* msg,
   natsMsg_Destroy(msg);
 }
 
+json ClusterNode::ServeStatus() {
+  std::map<std::string, std::shared_ptr<ShardReplica>> reps;
+  {
+    internal::MutexLock lock(mu_);
+    reps = replicas_;
+  }
+  json out = json::array();
+  for (const auto& [key, rep] : reps) {
+    Status err = rep->last_error();
+    out.push_back({{"c", rep->spec().name},
+                   {"cu", rep->spec().created_us},
+                   {"s", rep->shard()},
+                   {"a", rep->applied_sequence()},
+                   {"k", rep->skipped_records()},
+                   {"e", err.ok() ? std::string() : err.ToString()}});
+  }
+  return {{"status", StatusToJson(Status::OK())}, {"node", options_.node_id}, {"replicas", std::move(out)}};
+}
+
 json ClusterNode::Serve(const json& req) {
+  if (req.contains("op") && req.at("op") == "status") return ServeStatus();
   ShardReadHeader h = HeaderFromJson(req.at("h"));
   auto spec = catalog_->Get(h.collection);
   if (!spec.ok()) return {{"status", StatusToJson(spec.status())}};

@@ -123,6 +123,8 @@ class ClusterNode {
   void NoteWritten(const CollectionSpec& spec, const ShardSequences& seqs);
   static void OnRequest(natsConnection* nc, natsSubscription* sub, natsMsg* msg, void* closure);
   nlohmann::json Serve(const nlohmann::json& request);
+  // The "status" request (cluster/status.h): every replica on this node with how far it applied.
+  nlohmann::json ServeStatus();
 
   NodeOptions options_;
   Database* db_ = nullptr;

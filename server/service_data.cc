@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "server/service.h"
+#include "server/consistency.h"
 #include "server/service_internal.h"
 
 namespace sextant::server {
@@ -52,6 +53,8 @@ grpc::Status SextantService::GetMany(grpc::ServerContext* ctx, const v1::GetMany
     call.extra.emplace_back("ids", std::to_string(req->ids_size()));
     auto c = Open(req->collection(), "collection");
     if (!c.ok()) return ToGrpc(c.status());
+    ConsistencyScope session(ConsistencyScope::Kind::kRead, req->consistency_token(), ctx);
+    if (Status bad = session.Check(); !bad.ok()) return ToGrpc(bad);
     std::vector<PointId> ids;
     if (grpc::Status s = IdsFromProto(req->ids(), "ids", &ids); !s.ok()) return s;
     auto points = (*c)->GetMany(ids);
@@ -74,6 +77,8 @@ grpc::Status SextantService::SetPayload(grpc::ServerContext* ctx, const v1::SetP
   return Run(ctx, "SetPayload", true, req->collection(), [&](Call& call) {
     auto c = Open(req->collection(), "collection");
     if (!c.ok()) return ToGrpc(c.status());
+    ConsistencyScope session(ConsistencyScope::Kind::kWrite, req->consistency_token(), ctx);
+    if (Status bad = session.Check(); !bad.ok()) return ToGrpc(bad);
     PointSelector which;
     if (grpc::Status s = SelectorFromProto(*req, &which); !s.ok()) return s;
     WriteOptions options;
@@ -83,6 +88,7 @@ grpc::Status SextantService::SetPayload(grpc::ServerContext* ctx, const v1::SetP
     if (!n.ok()) return ToGrpc(n.status());
     call.extra.emplace_back("updated", std::to_string(*n));
     resp->set_updated(*n);
+    resp->set_consistency_token(session.written());
     return grpc::Status::OK;
   });
 }
@@ -92,6 +98,8 @@ grpc::Status SextantService::DeletePayloadKeys(grpc::ServerContext* ctx, const v
   return Run(ctx, "DeletePayloadKeys", true, req->collection(), [&](Call& call) {
     auto c = Open(req->collection(), "collection");
     if (!c.ok()) return ToGrpc(c.status());
+    ConsistencyScope session(ConsistencyScope::Kind::kWrite, req->consistency_token(), ctx);
+    if (Status bad = session.Check(); !bad.ok()) return ToGrpc(bad);
     PointSelector which;
     if (grpc::Status s = SelectorFromProto(*req, &which); !s.ok()) return s;
     if (req->keys().empty()) return Error(grpc::StatusCode::INVALID_ARGUMENT, "keys: empty (name 1 or more keys)");
@@ -102,6 +110,7 @@ grpc::Status SextantService::DeletePayloadKeys(grpc::ServerContext* ctx, const v
     if (!n.ok()) return ToGrpc(n.status());
     call.extra.emplace_back("updated", std::to_string(*n));
     resp->set_updated(*n);
+    resp->set_consistency_token(session.written());
     return grpc::Status::OK;
   });
 }
@@ -112,6 +121,8 @@ grpc::Status SextantService::UpdateVectors(grpc::ServerContext* ctx, const v1::U
     call.extra.emplace_back("points", std::to_string(req->points_size()));
     auto c = Open(req->collection(), "collection");
     if (!c.ok()) return ToGrpc(c.status());
+    ConsistencyScope session(ConsistencyScope::Kind::kWrite, req->consistency_token(), ctx);
+    if (Status bad = session.Check(); !bad.ok()) return ToGrpc(bad);
     const size_t n = static_cast<size_t>(req->points_size());
     if (n == 0) return Error(grpc::StatusCode::INVALID_ARGUMENT, "points: empty (send 1 or more points)");
     if (n > options_.max_batch_points) return TooManyPoints("points", n, options_.max_batch_points, "points");
@@ -141,6 +152,7 @@ grpc::Status SextantService::UpdateVectors(grpc::ServerContext* ctx, const v1::U
     Status s = (*c)->UpdateVectors(options, ids, vectors);
     if (!s.ok()) return ToGrpc(s);
     resp->set_updated(n);
+    resp->set_consistency_token(session.written());
     return grpc::Status::OK;
   });
 }
@@ -151,6 +163,7 @@ grpc::Status SextantService::CreateAlias(grpc::ServerContext* ctx, const v1::Cre
                                          v1::UpdateAliasesResponse*) {
   return Run(ctx, "CreateAlias", true, req->collection(), [&](Call& call) {
     call.extra.emplace_back("alias", req->alias());
+    if (Status s = CheckNotReserved(req->alias(), "alias"); !s.ok()) return ToGrpc(s);
     return ToGrpc(db_->CreateAlias(req->alias(), req->collection()));
   });
 }
@@ -189,6 +202,12 @@ grpc::Status SextantService::UpdateAliases(grpc::ServerContext* ctx, const v1::U
       const v1::AliasChange& c = req->changes(i);
       switch (c.action_case()) {
         case v1::AliasChange::kCreateAlias:
+          for (const auto& [name, field] : {std::pair{c.create_alias().alias(), ".create_alias.alias"},
+                                            std::pair{c.create_alias().collection(), ".create_alias.collection"}}) {
+            if (Status s = CheckNotReserved(name, "changes[" + std::to_string(i) + "]" + field); !s.ok()) {
+              return ToGrpc(s);
+            }
+          }
           changes.push_back(AliasChange::Create(c.create_alias().alias(), c.create_alias().collection()));
           break;
         case v1::AliasChange::kDeleteAlias:

@@ -1,10 +1,12 @@
 // SextantService: the point RPCs (Upsert, UpsertStream, Get, Delete, Count, Scan) and search
 // (Search, SearchBatch).
 #include <algorithm>
+#include <memory>
 #include <span>
 #include <utility>
 
 #include "server/service.h"
+#include "server/consistency.h"
 #include "server/service_internal.h"
 
 namespace sextant::server {
@@ -110,8 +112,13 @@ grpc::Status SextantService::Upsert(grpc::ServerContext* ctx, const v1::UpsertRe
     call.extra.emplace_back("points", std::to_string(req->points_size()));
     auto c = Open(req->collection(), "collection");
     if (!c.ok()) return ToGrpc(c.status());
+    ConsistencyScope session(ConsistencyScope::Kind::kWrite, req->consistency_token(), ctx);
+    if (Status bad = session.Check(); !bad.ok()) return ToGrpc(bad);
     grpc::Status s = WriteBatch(*req, **c);
-    if (s.ok()) resp->set_upserted(static_cast<uint64_t>(req->points_size()));
+    if (s.ok()) {
+      resp->set_upserted(static_cast<uint64_t>(req->points_size()));
+      resp->set_consistency_token(session.written());
+    }
     return s;
   });
 }
@@ -123,6 +130,7 @@ grpc::Status SextantService::UpsertStream(
     std::shared_ptr<Collection> collection;
     v1::UpsertProgress progress;
     v1::UpsertRequest req;
+    std::unique_ptr<ConsistencyScope> session;  // made at the first message; its token covers every batch so far
     auto note = [&] {
       call.extra = {{"batches", std::to_string(progress.batches())},
                     {"points", std::to_string(progress.points())}};
@@ -144,12 +152,21 @@ grpc::Status SextantService::UpsertStream(
       const std::string where = "message " + std::to_string(progress.batches() + 1) + ": ";
       if (!collection) {
         call.collection = req.collection();
+        if (Status s = CheckNotReserved(req.collection(), "collection"); !s.ok()) {
+          note();
+          return ToGrpc(s.WithPrefix(where.substr(0, where.size() - 2)));
+        }
         auto c = Open(req.collection(), "collection");
         if (!c.ok()) {
           note();
           return ToGrpc(c.status().WithPrefix(where.substr(0, where.size() - 2)));
         }
         collection = std::move(c).value();
+        session = std::make_unique<ConsistencyScope>(ConsistencyScope::Kind::kWrite, req.consistency_token(), ctx);
+        if (Status bad = session->Check(); !bad.ok()) {
+          note();
+          return ToGrpc(bad.WithPrefix(where.substr(0, where.size() - 2)));
+        }
       } else if (!req.collection().empty() && req.collection() != call.collection &&
                  req.collection() != collection->name()) {
         note();
@@ -164,6 +181,7 @@ grpc::Status SextantService::UpsertStream(
       }
       progress.set_batches(progress.batches() + 1);
       progress.set_points(progress.points() + static_cast<uint64_t>(req.points_size()));
+      progress.set_consistency_token(session->written());
       if (!stream->Write(progress)) {
         note();
         return Error(grpc::StatusCode::CANCELLED,
@@ -181,6 +199,8 @@ grpc::Status SextantService::Get(grpc::ServerContext* ctx, const v1::GetRequest*
   return Run(ctx, "Get", false, req->collection(), [&](Call&) {
     auto c = Open(req->collection(), "collection");
     if (!c.ok()) return ToGrpc(c.status());
+    ConsistencyScope session(ConsistencyScope::Kind::kRead, req->consistency_token(), ctx);
+    if (Status bad = session.Check(); !bad.ok()) return ToGrpc(bad);
     auto id = convert::FromProto(req->id(), "id");
     if (!id.ok()) return ToGrpc(id.status());
     auto point = (*c)->Get(*id);
@@ -195,6 +215,8 @@ grpc::Status SextantService::Delete(grpc::ServerContext* ctx, const v1::DeleteRe
   return Run(ctx, "Delete", true, req->collection(), [&](Call&) {
     auto c = Open(req->collection(), "collection");
     if (!c.ok()) return ToGrpc(c.status());
+    ConsistencyScope session(ConsistencyScope::Kind::kWrite, req->consistency_token(), ctx);
+    if (Status bad = session.Check(); !bad.ok()) return ToGrpc(bad);
     WriteOptions options;
     options.sync = req->sync();
     StatusOr<uint64_t> deleted = uint64_t{0};
@@ -228,6 +250,7 @@ grpc::Status SextantService::Delete(grpc::ServerContext* ctx, const v1::DeleteRe
     }
     if (!deleted.ok()) return ToGrpc(deleted.status());
     resp->set_deleted(*deleted);
+    resp->set_consistency_token(session.written());
     return grpc::Status::OK;
   });
 }
@@ -237,6 +260,8 @@ grpc::Status SextantService::Count(grpc::ServerContext* ctx, const v1::CountRequ
   return Run(ctx, "Count", false, req->collection(), [&](Call&) {
     auto c = Open(req->collection(), "collection");
     if (!c.ok()) return ToGrpc(c.status());
+    ConsistencyScope session(ConsistencyScope::Kind::kRead, req->consistency_token(), ctx);
+    if (Status bad = session.Check(); !bad.ok()) return ToGrpc(bad);
     auto n = req->filter().empty() ? (*c)->Count() : (*c)->CountWhere(req->filter());
     if (!n.ok()) return ToGrpc(n.status());
     resp->set_count(*n);
@@ -249,6 +274,8 @@ grpc::Status SextantService::Scan(grpc::ServerContext* ctx, const v1::ScanReques
   return Run(ctx, "Scan", false, req->collection(), [&](Call&) {
     auto c = Open(req->collection(), "collection");
     if (!c.ok()) return ToGrpc(c.status());
+    ConsistencyScope session(ConsistencyScope::Kind::kRead, req->consistency_token(), ctx);
+    if (Status bad = session.Check(); !bad.ok()) return ToGrpc(bad);
     ScanOptions options;
     if (req->limit() != 0) options.limit = req->limit();
     options.cursor = req->cursor();
@@ -297,6 +324,8 @@ grpc::Status SextantService::Search(grpc::ServerContext* ctx, const v1::SearchRe
   return Run(ctx, "Search", false, req->collection(), [&](Call&) {
     auto c = Open(req->collection(), "collection");
     if (!c.ok()) return ToGrpc(c.status());
+    ConsistencyScope session(ConsistencyScope::Kind::kRead, req->consistency_token(), ctx);
+    if (Status bad = session.Check(); !bad.ok()) return ToGrpc(bad);
     std::vector<float> query;
     auto got = AppendFloats(req->vector(), req->vector_f32(), "vector", &query);
     if (!got.ok()) return ToGrpc(got.status());
@@ -325,6 +354,8 @@ grpc::Status SextantService::SearchBatch(grpc::ServerContext* ctx,
   return Run(ctx, "SearchBatch", false, req->collection(), [&](Call& call) {
     auto c = Open(req->collection(), "collection");
     if (!c.ok()) return ToGrpc(c.status());
+    ConsistencyScope session(ConsistencyScope::Kind::kRead, req->consistency_token(), ctx);
+    if (Status bad = session.Check(); !bad.ok()) return ToGrpc(bad);
     const size_t dim = (*c)->dimension();
     std::vector<float> queries;
     auto got = AppendFloats(req->vectors(), req->vectors_f32(), "vectors", &queries);

@@ -32,6 +32,7 @@ struct StreamState {
 namespace {
 
 using client_internal::Connection;
+using client_internal::Session;
 
 // A response the server should never send (a hit without an id, ...): the client's problem to
 // report, not the caller's bad input.
@@ -337,7 +338,7 @@ std::unique_ptr<RemoteCollection> Client::Collection(std::string_view name) {
 // ---------------------------------------------------------------- RemoteCollection
 
 RemoteCollection::RemoteCollection(std::shared_ptr<const Connection> connection, std::string name)
-    : connection_(std::move(connection)), name_(std::move(name)) {}
+    : connection_(std::move(connection)), name_(std::move(name)), session_(std::make_shared<Session>()) {}
 RemoteCollection::~RemoteCollection() = default;
 
 Status RemoteCollection::Upsert(const WriteOptions& options, std::span<const PointId> ids,
@@ -345,17 +346,21 @@ Status RemoteCollection::Upsert(const WriteOptions& options, std::span<const Poi
                                 std::span<const std::string> payloads) {
   v1::UpsertRequest request;
   request.set_collection(name_);
+  request.set_consistency_token(session_->Get());
   request.set_sync(options.sync);
   SEXTANT_RETURN_IF_ERROR(AddPoints(ids, vectors, payloads, &request));
   v1::UpsertResponse response;
-  return connection_->Call(
-      [&](grpc::ClientContext* c) { return connection_->stub->Upsert(c, request, &response); });
+  SEXTANT_RETURN_IF_ERROR(connection_->Call(
+      [&](grpc::ClientContext* c) { return connection_->stub->Upsert(c, request, &response); }));
+  session_->Set(response.consistency_token());
+  return Status::OK();
 }
 
 StatusOr<uint64_t> RemoteCollection::Delete(const WriteOptions& options,
                                             std::span<const PointId> ids) {
   v1::DeleteRequest request;
   request.set_collection(name_);
+  request.set_consistency_token(session_->Get());
   request.set_sync(options.sync);
   v1::PointIds* out = request.mutable_ids();
   out->mutable_ids()->Reserve(static_cast<int>(ids.size()));
@@ -363,6 +368,7 @@ StatusOr<uint64_t> RemoteCollection::Delete(const WriteOptions& options,
   v1::DeleteResponse response;
   SEXTANT_RETURN_IF_ERROR(connection_->Call(
       [&](grpc::ClientContext* c) { return connection_->stub->Delete(c, request, &response); }));
+  session_->Set(response.consistency_token());
   return response.deleted();
 }
 
@@ -374,17 +380,20 @@ StatusOr<uint64_t> RemoteCollection::DeleteWhere(const WriteOptions& options,
   }
   v1::DeleteRequest request;
   request.set_collection(name_);
+  request.set_consistency_token(session_->Get());
   request.set_sync(options.sync);
   request.set_filter(std::string(filter));
   v1::DeleteResponse response;
   SEXTANT_RETURN_IF_ERROR(connection_->Call(
       [&](grpc::ClientContext* c) { return connection_->stub->Delete(c, request, &response); }));
+  session_->Set(response.consistency_token());
   return response.deleted();
 }
 
 StatusOr<Point> RemoteCollection::Get(const PointId& id) {
   v1::GetRequest request;
   request.set_collection(name_);
+  request.set_consistency_token(session_->Get());
   convert::ToProto(id, request.mutable_id());
   v1::Point response;
   SEXTANT_RETURN_IF_ERROR(connection_->Call(
@@ -397,6 +406,7 @@ StatusOr<Point> RemoteCollection::Get(const PointId& id) {
 StatusOr<uint64_t> RemoteCollection::Count() {
   v1::CountRequest request;
   request.set_collection(name_);
+  request.set_consistency_token(session_->Get());
   v1::CountResponse response;
   SEXTANT_RETURN_IF_ERROR(connection_->Call(
       [&](grpc::ClientContext* c) { return connection_->stub->Count(c, request, &response); }));
@@ -407,6 +417,7 @@ StatusOr<std::vector<std::optional<Point>>> RemoteCollection::GetMany(std::span<
                                                                       bool with_vector) {
   v1::GetManyRequest request;
   request.set_collection(name_);
+  request.set_consistency_token(session_->Get());
   request.set_with_vector(with_vector);
   for (const PointId& id : ids) convert::ToProto(id, request.add_ids());
   v1::GetManyResponse response;
@@ -429,6 +440,7 @@ StatusOr<std::vector<std::optional<Point>>> RemoteCollection::GetMany(std::span<
 StatusOr<uint64_t> RemoteCollection::CountWhere(std::string_view filter) {
   v1::CountRequest request;
   request.set_collection(name_);
+  request.set_consistency_token(session_->Get());
   request.set_filter(std::string(filter));
   v1::CountResponse response;
   SEXTANT_RETURN_IF_ERROR(connection_->Call(
@@ -457,12 +469,14 @@ StatusOr<uint64_t> RemoteCollection::SetPayload(const WriteOptions& options, con
                                                 std::string_view payload) {
   v1::SetPayloadRequest request;
   request.set_collection(name_);
+  request.set_consistency_token(session_->Get());
   request.set_sync(options.sync);
   request.set_payload(std::string(payload));
   SEXTANT_RETURN_IF_ERROR(SetSelector(points, &request));
   v1::UpdateResponse response;
   SEXTANT_RETURN_IF_ERROR(connection_->Call(
       [&](grpc::ClientContext* c) { return connection_->stub->SetPayload(c, request, &response); }));
+  session_->Set(response.consistency_token());
   return response.updated();
 }
 
@@ -470,6 +484,7 @@ StatusOr<uint64_t> RemoteCollection::OverwritePayload(const WriteOptions& option
                                                       std::string_view payload) {
   v1::SetPayloadRequest request;
   request.set_collection(name_);
+  request.set_consistency_token(session_->Get());
   request.set_sync(options.sync);
   request.set_payload(std::string(payload));
   request.set_overwrite(true);
@@ -477,6 +492,7 @@ StatusOr<uint64_t> RemoteCollection::OverwritePayload(const WriteOptions& option
   v1::UpdateResponse response;
   SEXTANT_RETURN_IF_ERROR(connection_->Call(
       [&](grpc::ClientContext* c) { return connection_->stub->SetPayload(c, request, &response); }));
+  session_->Set(response.consistency_token());
   return response.updated();
 }
 
@@ -484,12 +500,14 @@ StatusOr<uint64_t> RemoteCollection::DeletePayloadKeys(const WriteOptions& optio
                                                        std::span<const std::string> keys) {
   v1::DeletePayloadKeysRequest request;
   request.set_collection(name_);
+  request.set_consistency_token(session_->Get());
   request.set_sync(options.sync);
   for (const std::string& k : keys) request.add_keys(k);
   SEXTANT_RETURN_IF_ERROR(SetSelector(points, &request));
   v1::UpdateResponse response;
   SEXTANT_RETURN_IF_ERROR(connection_->Call(
       [&](grpc::ClientContext* c) { return connection_->stub->DeletePayloadKeys(c, request, &response); }));
+  session_->Set(response.consistency_token());
   return response.updated();
 }
 
@@ -503,6 +521,7 @@ Status RemoteCollection::UpdateVectors(const WriteOptions& options, std::span<co
   const size_t dim = vectors.size() / ids.size();
   v1::UpdateVectorsRequest request;
   request.set_collection(name_);
+  request.set_consistency_token(session_->Get());
   request.set_sync(options.sync);
   for (size_t i = 0; i < ids.size(); ++i) {
     v1::Point* p = request.add_points();
@@ -510,8 +529,10 @@ Status RemoteCollection::UpdateVectors(const WriteOptions& options, std::span<co
     convert::PackFloats(vectors.subspan(i * dim, dim), p->mutable_vector_f32());
   }
   v1::UpdateResponse response;
-  return connection_->Call(
-      [&](grpc::ClientContext* c) { return connection_->stub->UpdateVectors(c, request, &response); });
+  SEXTANT_RETURN_IF_ERROR(connection_->Call(
+      [&](grpc::ClientContext* c) { return connection_->stub->UpdateVectors(c, request, &response); }));
+  session_->Set(response.consistency_token());
+  return Status::OK();
 }
 
 StatusOr<ScanPage> RemoteCollection::Scan(const ScanOptions& options, bool with_vector) {
@@ -519,6 +540,7 @@ StatusOr<ScanPage> RemoteCollection::Scan(const ScanOptions& options, bool with_
   if (options.limit == 0) return Status::InvalidArgument("limit: must be 1..100000");
   v1::ScanRequest request;
   request.set_collection(name_);
+  request.set_consistency_token(session_->Get());
   request.set_limit(options.limit);
   request.set_cursor(options.cursor);
   request.set_filter(options.filter);
@@ -543,6 +565,7 @@ StatusOr<std::vector<Hit>> RemoteCollection::Search(const SearchOptions& options
   SEXTANT_RETURN_IF_ERROR(CheckSearchOptions(options));
   v1::SearchRequest request;
   request.set_collection(name_);
+  request.set_consistency_token(session_->Get());
   convert::PackFloats(query, request.mutable_vector_f32());
   convert::ToProto(options, request.mutable_params());
   v1::SearchResponse response;
@@ -557,6 +580,7 @@ StatusOr<std::vector<std::vector<Hit>>> RemoteCollection::SearchBatch(
   SEXTANT_RETURN_IF_ERROR(CheckSearchOptions(options));
   v1::SearchBatchRequest request;
   request.set_collection(name_);
+  request.set_consistency_token(session_->Get());
   convert::PackFloats(queries, request.mutable_vectors_f32());
   convert::ToProto(options, request.mutable_params());
   v1::SearchBatchResponse response;
@@ -572,6 +596,13 @@ StatusOr<std::vector<std::vector<Hit>>> RemoteCollection::SearchBatch(
     if (plans != nullptr) plans->push_back(convert::FromProto(result.plan()));
   }
   return out;
+}
+
+std::string RemoteCollection::consistency_token() const { return session_->Get(); }
+
+void RemoteCollection::set_consistency_token(std::string token) {
+  internal::MutexLock lock(session_->mu);
+  session_->token = std::move(token);
 }
 
 StatusOr<CollectionInfo> RemoteCollection::Describe() {
@@ -617,14 +648,17 @@ Status RemoteCollection::WaitForIndex(uint64_t timeout_ms) {
 }
 
 std::unique_ptr<UpsertStream> RemoteCollection::OpenUpsertStream(const WriteOptions& options) {
-  return std::unique_ptr<UpsertStream>(new UpsertStream(connection_, name_, options));
+  return std::unique_ptr<UpsertStream>(new UpsertStream(connection_, name_, options, session_));
 }
 
 // ---------------------------------------------------------------- UpsertStream
 
 UpsertStream::UpsertStream(std::shared_ptr<const Connection> connection, std::string collection,
-                           const WriteOptions& options)
-    : connection_(std::move(connection)), collection_(std::move(collection)), options_(options) {}
+                           const WriteOptions& options, std::shared_ptr<Session> session)
+    : connection_(std::move(connection)),
+      collection_(std::move(collection)),
+      options_(options),
+      session_(std::move(session)) {}
 
 UpsertStream::~UpsertStream() {
   if (state_ != nullptr && !finished_) {
@@ -646,6 +680,7 @@ Status UpsertStream::Write(std::span<const PointId> ids, std::span<const float> 
   v1::UpsertRequest request;
   request.set_collection(collection_);
   request.set_sync(options_.sync);
+  if (state_ == nullptr) request.set_consistency_token(session_->Get());  // read by the server once
   // A bad batch is refused here, before anything is sent; the stream stays usable.
   SEXTANT_RETURN_IF_ERROR(AddPoints(ids, vectors, payloads, &request));
 
@@ -664,6 +699,7 @@ Status UpsertStream::Write(std::span<const PointId> ids, std::span<const float> 
   }
   committed_batches_ = progress.batches();
   committed_points_ = progress.points();
+  session_->Set(progress.consistency_token());
   return Status::OK();
 }
 

@@ -11,6 +11,7 @@
 
 #include "convert.h"
 #include "sextant/status.h"
+#include "sync/mutex.h"
 #include "sextant/v1/sextant.grpc.pb.h"
 
 namespace sextant::client_internal {
@@ -41,6 +42,23 @@ struct Connection {
   template <typename Rpc>
   Status Call(Rpc&& rpc) const {
     return Call(std::forward<Rpc>(rpc), timeout_ms);
+  }
+};
+
+// A RemoteCollection's session token (cluster mode's session consistency).
+struct Session {
+  mutable internal::Mutex mu;
+  std::string token SEXTANT_GUARDED_BY(mu);
+  std::string Get() const {
+    internal::MutexLock lock(mu);
+    return token;
+  }
+  // A write's response token covers the token sent with it: the newest replaces it ("" from a
+  // single node leaves it as it was).
+  void Set(const std::string& t) {
+    if (t.empty()) return;
+    internal::MutexLock lock(mu);
+    token = t;
   }
 };
 

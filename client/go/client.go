@@ -17,8 +17,9 @@ import (
 // Client is a connection to a sextantd server. It is safe for concurrent use by many
 // goroutines; make one per server and Close it when done.
 type Client struct {
-	conn *grpc.ClientConn
-	rpc  pb.SextantClient
+	conn     *grpc.ClientConn
+	rpc      pb.SextantClient
+	sessions sessions // per collection, the session's consistency token (session.go)
 }
 
 // Option configures Dial.

@@ -96,10 +96,12 @@ func (c *Collection) Upsert(ctx context.Context, points []Point) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	r, err := c.client.rpc.Upsert(ctx, &pb.UpsertRequest{Collection: c.name, Points: pts, Sync: c.sync})
+	r, err := c.client.rpc.Upsert(ctx, &pb.UpsertRequest{Collection: c.name, Points: pts, Sync: c.sync,
+		ConsistencyToken: c.client.sessions.get(c.name)})
 	if err != nil {
 		return 0, wrapError(op, err)
 	}
+	c.client.sessions.note(c.name, r.GetConsistencyToken())
 	return int(r.GetUpserted()), nil
 }
 
@@ -148,6 +150,7 @@ func (c *Collection) Import(ctx context.Context, points []Point, batchSize int, 
 			req := &pb.UpsertRequest{Points: pts, Sync: c.sync}
 			if start == 0 {
 				req.Collection = c.name
+				req.ConsistencyToken = c.client.sessions.get(c.name) // read from the first message
 			}
 			if err := stream.Send(req); err != nil {
 				// The stream ended (io.EOF) or broke; Recv reports why.
@@ -172,6 +175,7 @@ func (c *Collection) Import(ctx context.Context, points []Point, batchSize int, 
 			return done, wrapError(op, err)
 		}
 		done = int(p.GetPoints())
+		c.client.sessions.note(c.name, p.GetConsistencyToken())
 		if progress != nil {
 			progress(done)
 		}
@@ -193,7 +197,7 @@ func (c *Collection) Get(ctx context.Context, id ID) (Point, error) {
 	if err != nil {
 		return Point{}, err
 	}
-	r, err := c.client.rpc.Get(ctx, &pb.GetRequest{Collection: c.name, Id: pid})
+	r, err := c.client.rpc.Get(ctx, &pb.GetRequest{Collection: c.name, Id: pid, ConsistencyToken: c.client.sessions.get(c.name)})
 	if err != nil {
 		return Point{}, wrapError(op, err)
 	}
@@ -209,13 +213,15 @@ func (c *Collection) Delete(ctx context.Context, ids ...ID) (int, error) {
 		return 0, err
 	}
 	r, err := c.client.rpc.Delete(ctx, &pb.DeleteRequest{
-		Collection: c.name,
-		Selector:   &pb.DeleteRequest_Ids{Ids: &pb.PointIds{Ids: pids}},
-		Sync:       c.sync,
+		Collection:       c.name,
+		Selector:         &pb.DeleteRequest_Ids{Ids: &pb.PointIds{Ids: pids}},
+		Sync:             c.sync,
+		ConsistencyToken: c.client.sessions.get(c.name),
 	})
 	if err != nil {
 		return 0, wrapError(op, err)
 	}
+	c.client.sessions.note(c.name, r.GetConsistencyToken())
 	return int(r.GetDeleted()), nil
 }
 
@@ -232,19 +238,21 @@ func (c *Collection) DeleteWhere(ctx context.Context, filter any) (int, error) {
 		return 0, invalidArgument(op, "filter: is empty (pass {} to delete every point)")
 	}
 	r, err := c.client.rpc.Delete(ctx, &pb.DeleteRequest{
-		Collection: c.name,
-		Selector:   &pb.DeleteRequest_Filter{Filter: f},
-		Sync:       c.sync,
+		Collection:       c.name,
+		Selector:         &pb.DeleteRequest_Filter{Filter: f},
+		Sync:             c.sync,
+		ConsistencyToken: c.client.sessions.get(c.name),
 	})
 	if err != nil {
 		return 0, wrapError(op, err)
 	}
+	c.client.sessions.note(c.name, r.GetConsistencyToken())
 	return int(r.GetDeleted()), nil
 }
 
 // Count returns the number of live points.
 func (c *Collection) Count(ctx context.Context) (int, error) {
-	r, err := c.client.rpc.Count(ctx, &pb.CountRequest{Collection: c.name})
+	r, err := c.client.rpc.Count(ctx, &pb.CountRequest{Collection: c.name, ConsistencyToken: c.client.sessions.get(c.name)})
 	if err != nil {
 		return 0, wrapError("Count", err)
 	}
@@ -264,7 +272,8 @@ func (c *Collection) ScanPage(ctx context.Context, opts ScanOptions) (Page, erro
 		return Page{}, err
 	}
 	r, err := c.client.rpc.Scan(ctx, &pb.ScanRequest{
-		Collection: c.name, Limit: limit, Cursor: opts.Cursor, Filter: filter, WithVector: opts.WithVector})
+		Collection: c.name, Limit: limit, Cursor: opts.Cursor, Filter: filter, WithVector: opts.WithVector,
+		ConsistencyToken: c.client.sessions.get(c.name)})
 	if err != nil {
 		return Page{}, wrapError(op, err)
 	}
@@ -336,7 +345,8 @@ func (c *Collection) Search(ctx context.Context, vector []float32, opts SearchOp
 	if err != nil {
 		return SearchResult{}, err
 	}
-	r, err := c.client.rpc.Search(ctx, &pb.SearchRequest{Collection: c.name, VectorF32: packFloats(vector), Params: params})
+	r, err := c.client.rpc.Search(ctx, &pb.SearchRequest{Collection: c.name, VectorF32: packFloats(vector), Params: params,
+		ConsistencyToken: c.client.sessions.get(c.name)})
 	if err != nil {
 		return SearchResult{}, wrapError(op, err)
 	}
@@ -363,7 +373,8 @@ func (c *Collection) SearchBatch(ctx context.Context, vectors [][]float32, opts 
 		}
 		packed = appendPacked(packed, v)
 	}
-	r, err := c.client.rpc.SearchBatch(ctx, &pb.SearchBatchRequest{Collection: c.name, VectorsF32: packed, Params: params})
+	r, err := c.client.rpc.SearchBatch(ctx, &pb.SearchBatchRequest{Collection: c.name, VectorsF32: packed, Params: params,
+		ConsistencyToken: c.client.sessions.get(c.name)})
 	if err != nil {
 		return nil, wrapError(op, err)
 	}

@@ -65,7 +65,8 @@ func (c *Collection) GetMany(ctx context.Context, ids []ID, withVector bool) ([]
 	if err != nil {
 		return nil, err
 	}
-	r, err := c.client.rpc.GetMany(ctx, &pb.GetManyRequest{Collection: c.name, Ids: pids, WithVector: withVector})
+	r, err := c.client.rpc.GetMany(ctx, &pb.GetManyRequest{Collection: c.name, Ids: pids, WithVector: withVector,
+		ConsistencyToken: c.client.sessions.get(c.name)})
 	if err != nil {
 		return nil, wrapError(op, err)
 	}
@@ -94,7 +95,7 @@ func (c *Collection) CountWhere(ctx context.Context, filter any) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	r, err := c.client.rpc.Count(ctx, &pb.CountRequest{Collection: c.name, Filter: f})
+	r, err := c.client.rpc.Count(ctx, &pb.CountRequest{Collection: c.name, Filter: f, ConsistencyToken: c.client.sessions.get(c.name)})
 	if err != nil {
 		return 0, wrapError(op, err)
 	}
@@ -110,7 +111,8 @@ func (c *Collection) setPayload(ctx context.Context, op string, which Selector, 
 	if err != nil {
 		return 0, err
 	}
-	req := &pb.SetPayloadRequest{Collection: c.name, Payload: text, Overwrite: overwrite, Sync: c.sync}
+	req := &pb.SetPayloadRequest{Collection: c.name, Payload: text, Overwrite: overwrite, Sync: c.sync,
+		ConsistencyToken: c.client.sessions.get(c.name)}
 	if ids != nil {
 		req.Selector = &pb.SetPayloadRequest_Ids{Ids: ids}
 	} else {
@@ -120,6 +122,7 @@ func (c *Collection) setPayload(ctx context.Context, op string, which Selector, 
 	if err != nil {
 		return 0, wrapError(op, err)
 	}
+	c.client.sessions.note(c.name, r.GetConsistencyToken())
 	return int(r.GetUpdated()), nil
 }
 
@@ -145,7 +148,8 @@ func (c *Collection) DeletePayloadKeys(ctx context.Context, which Selector, keys
 	if err != nil {
 		return 0, err
 	}
-	req := &pb.DeletePayloadKeysRequest{Collection: c.name, Keys: keys, Sync: c.sync}
+	req := &pb.DeletePayloadKeysRequest{Collection: c.name, Keys: keys, Sync: c.sync,
+		ConsistencyToken: c.client.sessions.get(c.name)}
 	if ids != nil {
 		req.Selector = &pb.DeletePayloadKeysRequest_Ids{Ids: ids}
 	} else {
@@ -155,6 +159,7 @@ func (c *Collection) DeletePayloadKeys(ctx context.Context, which Selector, keys
 	if err != nil {
 		return 0, wrapError(op, err)
 	}
+	c.client.sessions.note(c.name, r.GetConsistencyToken())
 	return int(r.GetUpdated()), nil
 }
 
@@ -173,10 +178,12 @@ func (c *Collection) UpdateVectors(ctx context.Context, points []Point) (int, er
 		}
 		msgs[i] = m
 	}
-	r, err := c.client.rpc.UpdateVectors(ctx, &pb.UpdateVectorsRequest{Collection: c.name, Points: msgs, Sync: c.sync})
+	r, err := c.client.rpc.UpdateVectors(ctx, &pb.UpdateVectorsRequest{Collection: c.name, Points: msgs, Sync: c.sync,
+		ConsistencyToken: c.client.sessions.get(c.name)})
 	if err != nil {
 		return 0, wrapError(op, err)
 	}
+	c.client.sessions.note(c.name, r.GetConsistencyToken())
 	return int(r.GetUpdated()), nil
 }
 

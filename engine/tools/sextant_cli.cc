@@ -29,6 +29,8 @@
 #include <string_view>
 #include <vector>
 
+#include <unistd.h>
+
 #include "sextant/collection.h"
 #include "sextant/database.h"
 #include "sextant/options.h"
@@ -210,6 +212,10 @@ Commands:
       collections. With --collection: restore its collection NAME (--source; needed when it
       holds several) as the new collection NEW of the existing database --db DIR. A damaged or
       truncated snapshot is refused (nothing is restored). See docs/snapshots.md.
+  cluster status --nats URL[,URL...] [--json] [--timeout-ms N]
+      A cluster's live nodes, collections, shards and replicas with how far each has applied
+      its shard's log (applied, last, lag), read through NATS (no --db needed; runs the
+      sextant-cluster tool). See docs/cluster.md.
   chat NAME [-k K] [--filter JSON] [--system TEXT] [--generator extractive|openai]
          [--llm-url URL --llm-model M] [generation settings as ask] [--conversation ID]
       A conversation with NAME: each line read from stdin is a question, answered as ask does
@@ -326,7 +332,28 @@ const std::vector<CommandSpec>& Commands() {
   return commands;
 }
 
+// `sextant cluster ...` runs sextant-cluster (cluster/tools/, above the engine: it speaks NATS)
+// from this binary's directory, else from PATH, with the remaining arguments.
+int RunClusterTool(int argc, char** argv) {
+  std::vector<char*> args;
+  std::string self = "sextant-cluster";
+  args.push_back(self.data());
+  for (int i = 2; i < argc; ++i) args.push_back(argv[i]);
+  args.push_back(nullptr);
+  std::error_code ec;
+  std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    std::string beside = (exe.parent_path() / "sextant-cluster").string();
+    execv(beside.c_str(), args.data());
+  }
+  execvp("sextant-cluster", args.data());
+  return ReportError(Status::NotFound(
+      "sextant cluster: sextant-cluster was not found beside sextant or on PATH (build the cluster tools: "
+      "libnats-dev, target sextant_cluster_cli)"));
+}
+
 int RealMain(int argc, char** argv) {
+  if (argc >= 2 && std::string_view(argv[1]) == "cluster") return RunClusterTool(argc, argv);
   std::string error;
   std::optional<Args> args = ParseArgs(argc, argv, &error);
   if (!args) return ReportUsage(error);

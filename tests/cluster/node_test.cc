@@ -11,6 +11,7 @@
 
 #include "cluster/cluster_database.h"
 #include "cluster/node.h"
+#include "cluster/session.h"
 #include "cluster/shard.h"
 #include "nats_fixture.h"
 #include "sextant/database.h"
@@ -589,6 +590,113 @@ TEST_F(NodeTest, ReadsFailOverAndAShardWithoutReplicasIsUnavailable) {
   }
   ASSERT_TRUE(count.ok()) << count.status().ToString();
   EXPECT_EQ(*count, 94u);
+}
+
+TEST_F(NodeTest, ConsistencyTokensGiveReadYourWritesAcrossNodes) {
+  for (auto id : {"a", "b"}) ASSERT_NO_FATAL_FAILURE(StartNode(id));
+  CollectionOptions co;
+  co.dimension = kDim;
+  co.metric = Metric::kL2;
+  ASSERT_TRUE(nodes_["a"].db->CreateSharded("sess", co, 2, 1).ok());
+  ASSERT_TRUE(nodes_["a"].db->CreateSharded("other", co, 2, 1).ok());
+  auto spec = *nodes_["a"].node->GetSpec("sess");
+  // Placement (s + r) mod N over {a, b}: shard 0 on a, shard 1 on b.
+  ASSERT_EQ(spec.placement[1], std::vector<std::string>{"b"});
+  auto on_a = *nodes_["a"].db->GetCollection("sess");
+  auto on_b = *nodes_["b"].db->GetCollection("sess");
+  std::mt19937 rng(12);
+  std::vector<PointId> ids;
+  for (uint64_t i = 0; i < 20; ++i) ids.emplace_back(i);
+  ASSERT_TRUE(on_a->Upsert(WriteOptions{}, ids, RandomVectors(rng, ids.size())).ok());
+  ASSERT_EQ(*on_a->Count(), 20u);
+
+  // b's replica of shard 1 stops applying; a writes there and gets a token.
+  auto rep = nodes_["b"].node->LocalReplica(spec, 1);
+  ASSERT_NE(rep, nullptr);
+  rep->Stop();
+  std::vector<PointId> more;
+  for (uint64_t i = 100; more.size() < 5; ++i) {
+    if (ShardOf(PointId(i), 2) == 1) more.emplace_back(i);
+  }
+  std::string token;
+  {
+    SessionScope write("", std::chrono::steady_clock::time_point::max());
+    ASSERT_TRUE(on_a->Upsert(WriteOptions{}, more, RandomVectors(rng, more.size())).ok());
+    token = write.written();
+  }
+  auto parsed = ParseToken(token);
+  ASSERT_TRUE(parsed.ok()) << token;
+  EXPECT_EQ(parsed->created_us, spec.created_us);
+  ASSERT_EQ(parsed->sequences.size(), 2u);
+  EXPECT_EQ(parsed->sequences[0], 0u);  // nothing written to shard 0
+  EXPECT_GT(parsed->sequences[1], 0u);
+
+  // Without the token, b reads what its replica has (the write is not there yet).
+  EXPECT_EQ(*on_b->Count(), 20u);
+  // With it, the read waits; when the wait runs out: DEADLINE_EXCEEDED naming the shard.
+  {
+    SessionScope read(token, std::chrono::steady_clock::now() + std::chrono::milliseconds(300));
+    auto n = on_b->Count();
+    ASSERT_FALSE(n.ok());
+    EXPECT_EQ(n.status().code(), StatusCode::kDeadlineExceeded) << n.status().ToString();
+    EXPECT_NE(n.status().message().find("shard 1 of sess"), std::string_view::npos) << n.status().ToString();
+    // Node a reads shard 1 from b too: the token travels with the shard read.
+    auto got = on_a->Get(more[0]);
+    EXPECT_EQ(got.status().code(), StatusCode::kDeadlineExceeded) << got.status().ToString();
+  }
+  // The replica resumes while a read waits: the read returns the write.
+  std::thread resume([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_TRUE(rep->Start().ok());
+  });
+  {
+    SessionScope read(token, std::chrono::steady_clock::now() + std::chrono::seconds(20));
+    auto n = on_b->Count();
+    ASSERT_TRUE(n.ok()) << n.status().ToString();
+    EXPECT_EQ(*n, 25u);
+    SearchOptions so;
+    so.k = 30;
+    auto hits = on_b->Search(so, std::vector<float>(kDim, 0.1f), nullptr);
+    ASSERT_TRUE(hits.ok()) << hits.status().ToString();
+    EXPECT_EQ(hits->size(), 25u);
+    EXPECT_TRUE(on_b->Get(more[4]).ok());
+  }
+  resume.join();
+
+  // Tokens of one collection combine by the per-shard maximum.
+  std::string token2;
+  {
+    SessionScope write("", std::chrono::steady_clock::time_point::max());
+    ASSERT_TRUE(on_b->Upsert(WriteOptions{}, ids, RandomVectors(rng, ids.size())).ok());
+    token2 = write.written();
+  }
+  auto merged = MergeTokens(token, token2);
+  ASSERT_TRUE(merged.ok());
+  auto pm = *ParseToken(*merged);
+  auto p2 = *ParseToken(token2);
+  EXPECT_EQ(pm.sequences[0], p2.sequences[0]);
+  EXPECT_EQ(pm.sequences[1], std::max(parsed->sequences[1], p2.sequences[1]));
+  EXPECT_EQ(*MergeTokens("", token2), token2);
+  EXPECT_EQ(MergeTokens("v1.x", token2).status().code(), StatusCode::kInvalidArgument);
+
+  // Bad tokens: INVALID_ARGUMENT before anything is read.
+  auto other = *nodes_["a"].db->GetCollection("other");
+  const std::string wrong_shards = "v1." + std::to_string(spec.created_us) + ".3";
+  for (const std::string& bad : {std::string("garbage"), std::string("v1."), std::string("v1.12"),
+                                 std::string("v1.1.-2"), std::string("v1.1..2"), wrong_shards}) {
+    SessionScope read(bad, std::chrono::steady_clock::time_point::max());
+    auto n = on_b->Count();
+    EXPECT_EQ(n.status().code(), StatusCode::kInvalidArgument) << bad << ": " << n.status().ToString();
+    auto hits = on_a->Search(SearchOptions{}, std::vector<float>(kDim, 0.1f), nullptr);
+    EXPECT_EQ(hits.status().code(), StatusCode::kInvalidArgument) << bad;
+  }
+  {
+    SessionScope read(token, std::chrono::steady_clock::time_point::max());  // sess's token, reading other
+    auto n = other->Count();
+    EXPECT_EQ(n.status().code(), StatusCode::kInvalidArgument) << n.status().ToString();
+    EXPECT_NE(n.status().message().find("not from collection other"), std::string_view::npos)
+        << n.status().ToString();
+  }
 }
 
 TEST_F(NodeTest, BadNodeOptionsAreRefused) {

@@ -77,6 +77,32 @@ TEST_F(ErrorsTest, WrongDimensionNamesThePoint) {
               {"vectors: 12 floats", "dimension 8"});
 }
 
+TEST_F(ErrorsTest, ConsistencyTokensAreEmptyOnASingleNodeAndMalformedOnesAreRefused) {
+  v1::UpsertRequest req = UpsertReq("docs", 9000, 3, kDim, Vectors());
+  v1::UpsertResponse resp;
+  ASSERT_TRUE(stub().Upsert(Ctx().get(), req, &resp).ok());
+  EXPECT_EQ(resp.consistency_token(), "");  // every read already sees every acknowledged write
+  v1::CountRequest count;
+  count.set_collection("docs");
+  count.set_consistency_token("v1.12.0");  // well formed: nothing to wait for on a single node
+  v1::CountResponse n;
+  ASSERT_TRUE(stub().Count(Ctx().get(), count, &n).ok());
+#ifdef SEXTANT_WITH_CLUSTER
+  count.set_consistency_token("v1.twelve");
+  ExpectError(stub().Count(Ctx().get(), count, &n), StatusCode::INVALID_ARGUMENT,
+              {"consistency_token: malformed consistency token"});
+  req.set_consistency_token("garbage");
+  ExpectError(stub().Upsert(Ctx().get(), req, &resp), StatusCode::INVALID_ARGUMENT,
+              {"consistency_token: malformed consistency token (not a v1 token)"});
+  v1::SearchRequest search;
+  search.set_collection("docs");
+  search.mutable_vector()->Resize(kDim, 0.5f);
+  search.set_consistency_token("v1.");
+  v1::SearchResponse hits;
+  ExpectError(stub().Search(Ctx().get(), search, &hits), StatusCode::INVALID_ARGUMENT, {"consistency_token"});
+#endif
+}
+
 TEST_F(ErrorsTest, NanAndUnsetIdAreInvalidAndWriteNothing) {
   v1::UpsertRequest req = UpsertReq("docs", 2000, 5, kDim, Vectors());
   req.mutable_points(4)->set_vector(2, std::numeric_limits<float>::quiet_NaN());

@@ -1449,9 +1449,12 @@ type UpsertRequest struct {
 	Points     []*Point `protobuf:"bytes,2,rep,name=points,proto3" json:"points,omitempty"` // 1..max_batch_points
 	// fsync the write-ahead log before acknowledging (survives a machine crash, not only a
 	// process crash).
-	Sync          bool `protobuf:"varint,3,opt,name=sync,proto3" json:"sync,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Sync bool `protobuf:"varint,3,opt,name=sync,proto3" json:"sync,omitempty"`
+	// Cluster mode: the session's token so far (the last token this client got for the collection,
+	// or ""); the response's token covers it and this write. INVALID_ARGUMENT when malformed.
+	ConsistencyToken string `protobuf:"bytes,62,opt,name=consistency_token,json=consistencyToken,proto3" json:"consistency_token,omitempty"` // on a stream: the first message's
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *UpsertRequest) Reset() {
@@ -1505,11 +1508,21 @@ func (x *UpsertRequest) GetSync() bool {
 	return false
 }
 
+func (x *UpsertRequest) GetConsistencyToken() string {
+	if x != nil {
+		return x.ConsistencyToken
+	}
+	return ""
+}
+
 type UpsertResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Upserted      uint64                 `protobuf:"varint,1,opt,name=upserted,proto3" json:"upserted,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Upserted uint64                 `protobuf:"varint,1,opt,name=upserted,proto3" json:"upserted,omitempty"`
+	// Cluster mode (docs/cluster.md, session consistency): pass it as consistency_token of a read to
+	// see this write; empty in single-node mode, where every read sees every acknowledged write.
+	ConsistencyToken string `protobuf:"bytes,62,opt,name=consistency_token,json=consistencyToken,proto3" json:"consistency_token,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *UpsertResponse) Reset() {
@@ -1549,12 +1562,21 @@ func (x *UpsertResponse) GetUpserted() uint64 {
 	return 0
 }
 
+func (x *UpsertResponse) GetConsistencyToken() string {
+	if x != nil {
+		return x.ConsistencyToken
+	}
+	return ""
+}
+
 type UpsertProgress struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Batches       uint64                 `protobuf:"varint,1,opt,name=batches,proto3" json:"batches,omitempty"` // batches committed so far on this stream
-	Points        uint64                 `protobuf:"varint,2,opt,name=points,proto3" json:"points,omitempty"`   // points committed so far on this stream
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Batches uint64                 `protobuf:"varint,1,opt,name=batches,proto3" json:"batches,omitempty"` // batches committed so far on this stream
+	Points  uint64                 `protobuf:"varint,2,opt,name=points,proto3" json:"points,omitempty"`   // points committed so far on this stream
+	// Cluster mode: this write's token (see UpsertResponse.consistency_token).
+	ConsistencyToken string `protobuf:"bytes,62,opt,name=consistency_token,json=consistencyToken,proto3" json:"consistency_token,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *UpsertProgress) Reset() {
@@ -1601,12 +1623,23 @@ func (x *UpsertProgress) GetPoints() uint64 {
 	return 0
 }
 
+func (x *UpsertProgress) GetConsistencyToken() string {
+	if x != nil {
+		return x.ConsistencyToken
+	}
+	return ""
+}
+
 type GetRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
-	Id            *PointId               `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Collection string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	Id         *PointId               `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	// Cluster mode: a write's consistency_token; the read waits (within the call's deadline) until
+	// the replicas it reads have applied that write. INVALID_ARGUMENT when malformed or from another
+	// collection; DEADLINE_EXCEEDED when the wait ran out. Ignored in single-node mode.
+	ConsistencyToken string `protobuf:"bytes,62,opt,name=consistency_token,json=consistencyToken,proto3" json:"consistency_token,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *GetRequest) Reset() {
@@ -1651,6 +1684,13 @@ func (x *GetRequest) GetId() *PointId {
 		return x.Id
 	}
 	return nil
+}
+
+func (x *GetRequest) GetConsistencyToken() string {
+	if x != nil {
+		return x.ConsistencyToken
+	}
+	return ""
 }
 
 type PointIds struct {
@@ -1704,10 +1744,11 @@ type DeleteRequest struct {
 	//
 	//	*DeleteRequest_Ids
 	//	*DeleteRequest_Filter
-	Selector      isDeleteRequest_Selector `protobuf_oneof:"selector"`
-	Sync          bool                     `protobuf:"varint,4,opt,name=sync,proto3" json:"sync,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Selector         isDeleteRequest_Selector `protobuf_oneof:"selector"`
+	Sync             bool                     `protobuf:"varint,4,opt,name=sync,proto3" json:"sync,omitempty"`
+	ConsistencyToken string                   `protobuf:"bytes,62,opt,name=consistency_token,json=consistencyToken,proto3" json:"consistency_token,omitempty"` // the session's token so far (see UpsertRequest.consistency_token)
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *DeleteRequest) Reset() {
@@ -1779,6 +1820,13 @@ func (x *DeleteRequest) GetSync() bool {
 	return false
 }
 
+func (x *DeleteRequest) GetConsistencyToken() string {
+	if x != nil {
+		return x.ConsistencyToken
+	}
+	return ""
+}
+
 type isDeleteRequest_Selector interface {
 	isDeleteRequest_Selector()
 }
@@ -1796,10 +1844,12 @@ func (*DeleteRequest_Ids) isDeleteRequest_Selector() {}
 func (*DeleteRequest_Filter) isDeleteRequest_Selector() {}
 
 type DeleteResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Deleted       uint64                 `protobuf:"varint,1,opt,name=deleted,proto3" json:"deleted,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Deleted uint64                 `protobuf:"varint,1,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	// Cluster mode: this write's token (see UpsertResponse.consistency_token).
+	ConsistencyToken string `protobuf:"bytes,62,opt,name=consistency_token,json=consistencyToken,proto3" json:"consistency_token,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *DeleteResponse) Reset() {
@@ -1839,12 +1889,21 @@ func (x *DeleteResponse) GetDeleted() uint64 {
 	return 0
 }
 
+func (x *DeleteResponse) GetConsistencyToken() string {
+	if x != nil {
+		return x.ConsistencyToken
+	}
+	return ""
+}
+
 type CountRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
-	Filter        string                 `protobuf:"bytes,30,opt,name=filter,proto3" json:"filter,omitempty"` // count only points whose payload matches (JSON filter); "" = all
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Collection string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	Filter     string                 `protobuf:"bytes,30,opt,name=filter,proto3" json:"filter,omitempty"` // count only points whose payload matches (JSON filter); "" = all
+	// Cluster mode: wait until this write token is applied (see GetRequest.consistency_token).
+	ConsistencyToken string `protobuf:"bytes,62,opt,name=consistency_token,json=consistencyToken,proto3" json:"consistency_token,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *CountRequest) Reset() {
@@ -1887,6 +1946,13 @@ func (x *CountRequest) GetCollection() string {
 func (x *CountRequest) GetFilter() string {
 	if x != nil {
 		return x.Filter
+	}
+	return ""
+}
+
+func (x *CountRequest) GetConsistencyToken() string {
+	if x != nil {
+		return x.ConsistencyToken
 	}
 	return ""
 }
@@ -1936,14 +2002,16 @@ func (x *CountResponse) GetCount() uint64 {
 }
 
 type ScanRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
-	Limit         uint32                 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`                             // page size 1..100000; 0 = 100
-	Cursor        string                 `protobuf:"bytes,3,opt,name=cursor,proto3" json:"cursor,omitempty"`                            // the previous page's next_cursor; empty for the first page
-	Filter        string                 `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`                            // only points whose payload matches
-	WithVector    bool                   `protobuf:"varint,5,opt,name=with_vector,json=withVector,proto3" json:"with_vector,omitempty"` // include vectors (payloads are always included)
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Collection string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	Limit      uint32                 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`                             // page size 1..100000; 0 = 100
+	Cursor     string                 `protobuf:"bytes,3,opt,name=cursor,proto3" json:"cursor,omitempty"`                            // the previous page's next_cursor; empty for the first page
+	Filter     string                 `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`                            // only points whose payload matches
+	WithVector bool                   `protobuf:"varint,5,opt,name=with_vector,json=withVector,proto3" json:"with_vector,omitempty"` // include vectors (payloads are always included)
+	// Cluster mode: wait until this write token is applied (see GetRequest.consistency_token).
+	ConsistencyToken string `protobuf:"bytes,62,opt,name=consistency_token,json=consistencyToken,proto3" json:"consistency_token,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *ScanRequest) Reset() {
@@ -2009,6 +2077,13 @@ func (x *ScanRequest) GetWithVector() bool {
 		return x.WithVector
 	}
 	return false
+}
+
+func (x *ScanRequest) GetConsistencyToken() string {
+	if x != nil {
+		return x.ConsistencyToken
+	}
+	return ""
 }
 
 type ScanResponse struct {
@@ -2532,13 +2607,15 @@ func (x *SearchPlan) GetEffort() uint32 {
 }
 
 type SearchRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
-	Vector        []float32              `protobuf:"fixed32,2,rep,packed,name=vector,proto3" json:"vector,omitempty"` // dimension floats
-	Params        *SearchParams          `protobuf:"bytes,3,opt,name=params,proto3" json:"params,omitempty"`
-	VectorF32     []byte                 `protobuf:"bytes,30,opt,name=vector_f32,json=vectorF32,proto3" json:"vector_f32,omitempty"` // or: packed little-endian float32 (see Point.vector_f32)
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Collection string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	Vector     []float32              `protobuf:"fixed32,2,rep,packed,name=vector,proto3" json:"vector,omitempty"` // dimension floats
+	Params     *SearchParams          `protobuf:"bytes,3,opt,name=params,proto3" json:"params,omitempty"`
+	VectorF32  []byte                 `protobuf:"bytes,30,opt,name=vector_f32,json=vectorF32,proto3" json:"vector_f32,omitempty"` // or: packed little-endian float32 (see Point.vector_f32)
+	// Cluster mode: wait until this write token is applied (see GetRequest.consistency_token).
+	ConsistencyToken string `protobuf:"bytes,62,opt,name=consistency_token,json=consistencyToken,proto3" json:"consistency_token,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *SearchRequest) Reset() {
@@ -2599,6 +2676,13 @@ func (x *SearchRequest) GetVectorF32() []byte {
 	return nil
 }
 
+func (x *SearchRequest) GetConsistencyToken() string {
+	if x != nil {
+		return x.ConsistencyToken
+	}
+	return ""
+}
+
 type SearchResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Hits          []*Hit                 `protobuf:"bytes,1,rep,name=hits,proto3" json:"hits,omitempty"` // nearest first; min(k, matching points) of them
@@ -2655,11 +2739,13 @@ type SearchBatchRequest struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Collection string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
 	// n * dimension floats, row-major: n queries.
-	Vectors       []float32     `protobuf:"fixed32,2,rep,packed,name=vectors,proto3" json:"vectors,omitempty"`
-	Params        *SearchParams `protobuf:"bytes,3,opt,name=params,proto3" json:"params,omitempty"`
-	VectorsF32    []byte        `protobuf:"bytes,30,opt,name=vectors_f32,json=vectorsF32,proto3" json:"vectors_f32,omitempty"` // or: packed little-endian float32, row-major
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Vectors    []float32     `protobuf:"fixed32,2,rep,packed,name=vectors,proto3" json:"vectors,omitempty"`
+	Params     *SearchParams `protobuf:"bytes,3,opt,name=params,proto3" json:"params,omitempty"`
+	VectorsF32 []byte        `protobuf:"bytes,30,opt,name=vectors_f32,json=vectorsF32,proto3" json:"vectors_f32,omitempty"` // or: packed little-endian float32, row-major
+	// Cluster mode: wait until this write token is applied (see GetRequest.consistency_token).
+	ConsistencyToken string `protobuf:"bytes,62,opt,name=consistency_token,json=consistencyToken,proto3" json:"consistency_token,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *SearchBatchRequest) Reset() {
@@ -2718,6 +2804,13 @@ func (x *SearchBatchRequest) GetVectorsF32() []byte {
 		return x.VectorsF32
 	}
 	return nil
+}
+
+func (x *SearchBatchRequest) GetConsistencyToken() string {
+	if x != nil {
+		return x.ConsistencyToken
+	}
+	return ""
 }
 
 type SearchBatchResponse struct {
@@ -4699,12 +4792,14 @@ func (*DeleteConversationResponse) Descriptor() ([]byte, []int) {
 }
 
 type GetManyRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
-	Ids           []*PointId             `protobuf:"bytes,2,rep,name=ids,proto3" json:"ids,omitempty"`                                  // 0..max_batch_points
-	WithVector    bool                   `protobuf:"varint,3,opt,name=with_vector,json=withVector,proto3" json:"with_vector,omitempty"` // include vectors (payloads are always included)
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Collection string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	Ids        []*PointId             `protobuf:"bytes,2,rep,name=ids,proto3" json:"ids,omitempty"`                                  // 0..max_batch_points
+	WithVector bool                   `protobuf:"varint,3,opt,name=with_vector,json=withVector,proto3" json:"with_vector,omitempty"` // include vectors (payloads are always included)
+	// Cluster mode: wait until this write token is applied (see GetRequest.consistency_token).
+	ConsistencyToken string `protobuf:"bytes,62,opt,name=consistency_token,json=consistencyToken,proto3" json:"consistency_token,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *GetManyRequest) Reset() {
@@ -4756,6 +4851,13 @@ func (x *GetManyRequest) GetWithVector() bool {
 		return x.WithVector
 	}
 	return false
+}
+
+func (x *GetManyRequest) GetConsistencyToken() string {
+	if x != nil {
+		return x.ConsistencyToken
+	}
+	return ""
 }
 
 type GetManyResponse struct {
@@ -4817,12 +4919,13 @@ type SetPayloadRequest struct {
 	//
 	//	*SetPayloadRequest_Ids
 	//	*SetPayloadRequest_Filter
-	Selector      isSetPayloadRequest_Selector `protobuf_oneof:"selector"`
-	Payload       string                       `protobuf:"bytes,4,opt,name=payload,proto3" json:"payload,omitempty"`      // JSON object text
-	Overwrite     bool                         `protobuf:"varint,5,opt,name=overwrite,proto3" json:"overwrite,omitempty"` // replace the whole payload instead of merging top-level keys
-	Sync          bool                         `protobuf:"varint,6,opt,name=sync,proto3" json:"sync,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Selector         isSetPayloadRequest_Selector `protobuf_oneof:"selector"`
+	Payload          string                       `protobuf:"bytes,4,opt,name=payload,proto3" json:"payload,omitempty"`      // JSON object text
+	Overwrite        bool                         `protobuf:"varint,5,opt,name=overwrite,proto3" json:"overwrite,omitempty"` // replace the whole payload instead of merging top-level keys
+	Sync             bool                         `protobuf:"varint,6,opt,name=sync,proto3" json:"sync,omitempty"`
+	ConsistencyToken string                       `protobuf:"bytes,62,opt,name=consistency_token,json=consistencyToken,proto3" json:"consistency_token,omitempty"` // the session's token so far (see UpsertRequest.consistency_token)
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *SetPayloadRequest) Reset() {
@@ -4908,6 +5011,13 @@ func (x *SetPayloadRequest) GetSync() bool {
 	return false
 }
 
+func (x *SetPayloadRequest) GetConsistencyToken() string {
+	if x != nil {
+		return x.ConsistencyToken
+	}
+	return ""
+}
+
 type isSetPayloadRequest_Selector interface {
 	isSetPayloadRequest_Selector()
 }
@@ -4931,11 +5041,12 @@ type DeletePayloadKeysRequest struct {
 	//
 	//	*DeletePayloadKeysRequest_Ids
 	//	*DeletePayloadKeysRequest_Filter
-	Selector      isDeletePayloadKeysRequest_Selector `protobuf_oneof:"selector"`
-	Keys          []string                            `protobuf:"bytes,4,rep,name=keys,proto3" json:"keys,omitempty"` // dotted paths, at least one
-	Sync          bool                                `protobuf:"varint,5,opt,name=sync,proto3" json:"sync,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Selector         isDeletePayloadKeysRequest_Selector `protobuf_oneof:"selector"`
+	Keys             []string                            `protobuf:"bytes,4,rep,name=keys,proto3" json:"keys,omitempty"` // dotted paths, at least one
+	Sync             bool                                `protobuf:"varint,5,opt,name=sync,proto3" json:"sync,omitempty"`
+	ConsistencyToken string                              `protobuf:"bytes,62,opt,name=consistency_token,json=consistencyToken,proto3" json:"consistency_token,omitempty"` // the session's token so far (see UpsertRequest.consistency_token)
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *DeletePayloadKeysRequest) Reset() {
@@ -5014,6 +5125,13 @@ func (x *DeletePayloadKeysRequest) GetSync() bool {
 	return false
 }
 
+func (x *DeletePayloadKeysRequest) GetConsistencyToken() string {
+	if x != nil {
+		return x.ConsistencyToken
+	}
+	return ""
+}
+
 type isDeletePayloadKeysRequest_Selector interface {
 	isDeletePayloadKeysRequest_Selector()
 }
@@ -5031,12 +5149,13 @@ func (*DeletePayloadKeysRequest_Ids) isDeletePayloadKeysRequest_Selector() {}
 func (*DeletePayloadKeysRequest_Filter) isDeletePayloadKeysRequest_Selector() {}
 
 type UpdateVectorsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
-	Points        []*Point               `protobuf:"bytes,2,rep,name=points,proto3" json:"points,omitempty"` // id + vector (or vector_f32); payload must be empty
-	Sync          bool                   `protobuf:"varint,3,opt,name=sync,proto3" json:"sync,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Collection       string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	Points           []*Point               `protobuf:"bytes,2,rep,name=points,proto3" json:"points,omitempty"` // id + vector (or vector_f32); payload must be empty
+	Sync             bool                   `protobuf:"varint,3,opt,name=sync,proto3" json:"sync,omitempty"`
+	ConsistencyToken string                 `protobuf:"bytes,62,opt,name=consistency_token,json=consistencyToken,proto3" json:"consistency_token,omitempty"` // the session's token so far (see UpsertRequest.consistency_token)
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *UpdateVectorsRequest) Reset() {
@@ -5090,11 +5209,20 @@ func (x *UpdateVectorsRequest) GetSync() bool {
 	return false
 }
 
+func (x *UpdateVectorsRequest) GetConsistencyToken() string {
+	if x != nil {
+		return x.ConsistencyToken
+	}
+	return ""
+}
+
 type UpdateResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Updated       uint64                 `protobuf:"varint,1,opt,name=updated,proto3" json:"updated,omitempty"` // points updated
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Updated uint64                 `protobuf:"varint,1,opt,name=updated,proto3" json:"updated,omitempty"` // points updated
+	// Cluster mode: this write's token (see UpsertResponse.consistency_token).
+	ConsistencyToken string `protobuf:"bytes,62,opt,name=consistency_token,json=consistencyToken,proto3" json:"consistency_token,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *UpdateResponse) Reset() {
@@ -5132,6 +5260,13 @@ func (x *UpdateResponse) GetUpdated() uint64 {
 		return x.Updated
 	}
 	return 0
+}
+
+func (x *UpdateResponse) GetConsistencyToken() string {
+	if x != nil {
+		return x.ConsistencyToken
+	}
+	return ""
 }
 
 type CreateAliasRequest struct {
@@ -6234,44 +6369,51 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"collection\x18\x01 \x01(\tR\n" +
 	"collection\x12\x1d\n" +
 	"\n" +
-	"timeout_ms\x18\x02 \x01(\x04R\ttimeoutMs\"n\n" +
+	"timeout_ms\x18\x02 \x01(\x04R\ttimeoutMs\"\x9b\x01\n" +
 	"\rUpsertRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
 	"collection\x12)\n" +
 	"\x06points\x18\x02 \x03(\v2\x11.sextant.v1.PointR\x06points\x12\x12\n" +
-	"\x04sync\x18\x03 \x01(\bR\x04sync\",\n" +
+	"\x04sync\x18\x03 \x01(\bR\x04sync\x12+\n" +
+	"\x11consistency_token\x18> \x01(\tR\x10consistencyToken\"Y\n" +
 	"\x0eUpsertResponse\x12\x1a\n" +
-	"\bupserted\x18\x01 \x01(\x04R\bupserted\"B\n" +
+	"\bupserted\x18\x01 \x01(\x04R\bupserted\x12+\n" +
+	"\x11consistency_token\x18> \x01(\tR\x10consistencyToken\"o\n" +
 	"\x0eUpsertProgress\x12\x18\n" +
 	"\abatches\x18\x01 \x01(\x04R\abatches\x12\x16\n" +
-	"\x06points\x18\x02 \x01(\x04R\x06points\"Q\n" +
+	"\x06points\x18\x02 \x01(\x04R\x06points\x12+\n" +
+	"\x11consistency_token\x18> \x01(\tR\x10consistencyToken\"~\n" +
 	"\n" +
 	"GetRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
 	"collection\x12#\n" +
-	"\x02id\x18\x02 \x01(\v2\x13.sextant.v1.PointIdR\x02id\"1\n" +
+	"\x02id\x18\x02 \x01(\v2\x13.sextant.v1.PointIdR\x02id\x12+\n" +
+	"\x11consistency_token\x18> \x01(\tR\x10consistencyToken\"1\n" +
 	"\bPointIds\x12%\n" +
-	"\x03ids\x18\x01 \x03(\v2\x13.sextant.v1.PointIdR\x03ids\"\x93\x01\n" +
+	"\x03ids\x18\x01 \x03(\v2\x13.sextant.v1.PointIdR\x03ids\"\xc0\x01\n" +
 	"\rDeleteRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
 	"collection\x12(\n" +
 	"\x03ids\x18\x02 \x01(\v2\x14.sextant.v1.PointIdsH\x00R\x03ids\x12\x18\n" +
 	"\x06filter\x18\x03 \x01(\tH\x00R\x06filter\x12\x12\n" +
-	"\x04sync\x18\x04 \x01(\bR\x04syncB\n" +
+	"\x04sync\x18\x04 \x01(\bR\x04sync\x12+\n" +
+	"\x11consistency_token\x18> \x01(\tR\x10consistencyTokenB\n" +
 	"\n" +
-	"\bselector\"*\n" +
+	"\bselector\"W\n" +
 	"\x0eDeleteResponse\x12\x18\n" +
-	"\adeleted\x18\x01 \x01(\x04R\adeleted\"F\n" +
+	"\adeleted\x18\x01 \x01(\x04R\adeleted\x12+\n" +
+	"\x11consistency_token\x18> \x01(\tR\x10consistencyToken\"s\n" +
 	"\fCountRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
 	"collection\x12\x16\n" +
-	"\x06filter\x18\x1e \x01(\tR\x06filter\"%\n" +
+	"\x06filter\x18\x1e \x01(\tR\x06filter\x12+\n" +
+	"\x11consistency_token\x18> \x01(\tR\x10consistencyToken\"%\n" +
 	"\rCountResponse\x12\x14\n" +
-	"\x05count\x18\x01 \x01(\x04R\x05count\"\x94\x01\n" +
+	"\x05count\x18\x01 \x01(\x04R\x05count\"\xc1\x01\n" +
 	"\vScanRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -6280,7 +6422,8 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\x06cursor\x18\x03 \x01(\tR\x06cursor\x12\x16\n" +
 	"\x06filter\x18\x04 \x01(\tR\x06filter\x12\x1f\n" +
 	"\vwith_vector\x18\x05 \x01(\bR\n" +
-	"withVector\"Z\n" +
+	"withVector\x12+\n" +
+	"\x11consistency_token\x18> \x01(\tR\x10consistencyToken\"Z\n" +
 	"\fScanResponse\x12)\n" +
 	"\x06points\x18\x01 \x03(\v2\x11.sextant.v1.PointR\x06points\x12\x1f\n" +
 	"\vnext_cursor\x18\x02 \x01(\tR\n" +
@@ -6343,7 +6486,7 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\n" +
 	"KIND_EXACT\x10\x01\x12\x0e\n" +
 	"\n" +
-	"KIND_INDEX\x10\x02\"\x98\x01\n" +
+	"KIND_INDEX\x10\x02\"\xc5\x01\n" +
 	"\rSearchRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -6351,10 +6494,11 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\x06vector\x18\x02 \x03(\x02R\x06vector\x120\n" +
 	"\x06params\x18\x03 \x01(\v2\x18.sextant.v1.SearchParamsR\x06params\x12\x1d\n" +
 	"\n" +
-	"vector_f32\x18\x1e \x01(\fR\tvectorF32\"a\n" +
+	"vector_f32\x18\x1e \x01(\fR\tvectorF32\x12+\n" +
+	"\x11consistency_token\x18> \x01(\tR\x10consistencyToken\"a\n" +
 	"\x0eSearchResponse\x12#\n" +
 	"\x04hits\x18\x01 \x03(\v2\x0f.sextant.v1.HitR\x04hits\x12*\n" +
-	"\x04plan\x18\x02 \x01(\v2\x16.sextant.v1.SearchPlanR\x04plan\"\xa1\x01\n" +
+	"\x04plan\x18\x02 \x01(\v2\x16.sextant.v1.SearchPlanR\x04plan\"\xce\x01\n" +
 	"\x12SearchBatchRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -6362,7 +6506,8 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\avectors\x18\x02 \x03(\x02R\avectors\x120\n" +
 	"\x06params\x18\x03 \x01(\v2\x18.sextant.v1.SearchParamsR\x06params\x12\x1f\n" +
 	"\vvectors_f32\x18\x1e \x01(\fR\n" +
-	"vectorsF32\"K\n" +
+	"vectorsF32\x12+\n" +
+	"\x11consistency_token\x18> \x01(\tR\x10consistencyToken\"K\n" +
 	"\x13SearchBatchResponse\x124\n" +
 	"\aresults\x18\x01 \x03(\v2\x1a.sextant.v1.SearchResponseR\aresults\"\xae\x01\n" +
 	"\x0eEmbedderConfig\x12\x12\n" +
@@ -6546,17 +6691,18 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\bmessages\x18\x02 \x03(\v2\x17.sextant.v1.ChatMessageR\bmessages\"D\n" +
 	"\x19DeleteConversationRequest\x12'\n" +
 	"\x0fconversation_id\x18\x01 \x01(\tR\x0econversationId\"\x1c\n" +
-	"\x1aDeleteConversationResponse\"x\n" +
+	"\x1aDeleteConversationResponse\"\xa5\x01\n" +
 	"\x0eGetManyRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
 	"collection\x12%\n" +
 	"\x03ids\x18\x02 \x03(\v2\x13.sextant.v1.PointIdR\x03ids\x12\x1f\n" +
 	"\vwith_vector\x18\x03 \x01(\bR\n" +
-	"withVector\"k\n" +
+	"withVector\x12+\n" +
+	"\x11consistency_token\x18> \x01(\tR\x10consistencyToken\"k\n" +
 	"\x0fGetManyResponse\x12)\n" +
 	"\x06points\x18\x01 \x03(\v2\x11.sextant.v1.PointR\x06points\x12-\n" +
-	"\amissing\x18\x02 \x03(\v2\x13.sextant.v1.PointIdR\amissing\"\xcf\x01\n" +
+	"\amissing\x18\x02 \x03(\v2\x13.sextant.v1.PointIdR\amissing\"\xfc\x01\n" +
 	"\x11SetPayloadRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -6565,9 +6711,10 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\x06filter\x18\x03 \x01(\tH\x00R\x06filter\x12\x18\n" +
 	"\apayload\x18\x04 \x01(\tR\apayload\x12\x1c\n" +
 	"\toverwrite\x18\x05 \x01(\bR\toverwrite\x12\x12\n" +
-	"\x04sync\x18\x06 \x01(\bR\x04syncB\n" +
+	"\x04sync\x18\x06 \x01(\bR\x04sync\x12+\n" +
+	"\x11consistency_token\x18> \x01(\tR\x10consistencyTokenB\n" +
 	"\n" +
-	"\bselector\"\xb2\x01\n" +
+	"\bselector\"\xdf\x01\n" +
 	"\x18DeletePayloadKeysRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -6575,17 +6722,20 @@ const file_sextant_v1_sextant_proto_rawDesc = "" +
 	"\x03ids\x18\x02 \x01(\v2\x14.sextant.v1.PointIdsH\x00R\x03ids\x12\x18\n" +
 	"\x06filter\x18\x03 \x01(\tH\x00R\x06filter\x12\x12\n" +
 	"\x04keys\x18\x04 \x03(\tR\x04keys\x12\x12\n" +
-	"\x04sync\x18\x05 \x01(\bR\x04syncB\n" +
+	"\x04sync\x18\x05 \x01(\bR\x04sync\x12+\n" +
+	"\x11consistency_token\x18> \x01(\tR\x10consistencyTokenB\n" +
 	"\n" +
-	"\bselector\"u\n" +
+	"\bselector\"\xa2\x01\n" +
 	"\x14UpdateVectorsRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
 	"collection\x12)\n" +
 	"\x06points\x18\x02 \x03(\v2\x11.sextant.v1.PointR\x06points\x12\x12\n" +
-	"\x04sync\x18\x03 \x01(\bR\x04sync\"*\n" +
+	"\x04sync\x18\x03 \x01(\bR\x04sync\x12+\n" +
+	"\x11consistency_token\x18> \x01(\tR\x10consistencyToken\"W\n" +
 	"\x0eUpdateResponse\x12\x18\n" +
-	"\aupdated\x18\x01 \x01(\x04R\aupdated\"J\n" +
+	"\aupdated\x18\x01 \x01(\x04R\aupdated\x12+\n" +
+	"\x11consistency_token\x18> \x01(\tR\x10consistencyToken\"J\n" +
 	"\x12CreateAliasRequest\x12\x14\n" +
 	"\x05alias\x18\x01 \x01(\tR\x05alias\x12\x1e\n" +
 	"\n" +

@@ -29,6 +29,7 @@ from ._client import PayloadIndexes, _remove_quietly, _sequence
 from ._errors import DeadlineExceededError, InvalidArgumentError, NotFoundError, SextantError, from_rpc_error
 from ._proto import sextant_pb2 as pb
 from ._proto import sextant_pb2_grpc as pb_grpc
+from ._session import Sessions
 from ._types import (
     Answer,
     AskTimings,
@@ -101,6 +102,7 @@ class AsyncClient:
             self._channel = grpc.aio.insecure_channel(address, options=channel_options)
         self._stub: Any = pb_grpc.SextantStub(self._channel)  # type: ignore[no-untyped-call]
         self._raw = cv.RawUpsertStub(self._channel)  # writes pre-encoded by cv.encode_upsert_request
+        self._sessions = Sessions()
         self._closed = False
 
     # ---------------------------------------------------------------- plumbing
@@ -120,6 +122,14 @@ class AsyncClient:
             )
         except grpc.RpcError as e:
             raise from_rpc_error(e) from None
+
+    def consistency_token(self, collection: str) -> str:
+        """As Client.consistency_token (cluster mode's session consistency, docs/cluster.md)."""
+        return self._sessions.get(collection)
+
+    def set_consistency_token(self, collection: str, token: str) -> None:
+        """As Client.set_consistency_token."""
+        self._sessions.set(collection, token)
 
     async def close(self) -> None:
         """Closes the channel; calls in flight are cancelled, later calls raise ValueError."""
@@ -317,8 +327,11 @@ class AsyncCollection:
     def __repr__(self) -> str:
         return f"sextant.AsyncCollection({self._name!r})"
 
-    async def _call(self, method: str, request: Any, timeout: Optional[float]) -> Any:
-        return await self._client._call(method, request, timeout)
+    async def _call(self, method: str, request: Any, timeout: Optional[float], stub: Any = None) -> Any:
+        sessions = self._client._sessions
+        response = await self._client._call(method, sessions.attach(self._name, request), timeout, stub)
+        sessions.note(self._name, response)
+        return response
 
     # ---------------------------------------------------------------- collection
 
@@ -376,7 +389,7 @@ class AsyncCollection:
         id_list = _sequence(ids, "ids")
         payload_list = None if payloads is None else _sequence(payloads, "payloads")
         request = cv.encode_upsert_request(self._name, id_list, vectors, payload_list, sync=sync)
-        return int((await self._client._call("Upsert", request, timeout, self._client._raw)).upserted)
+        return int((await self._call("Upsert", request, timeout, self._client._raw)).upserted)
 
     async def import_points(
         self,
@@ -419,6 +432,8 @@ class AsyncCollection:
                         offset=start,
                         sync=sync,
                     )
+                    if start == 0:  # the server reads the session's token from the first message
+                        request = self._client._sessions.attach(self._name, request)
                 except BaseException as e:  # noqa: B902 - re-raised below
                     failure.append(e)
                     return
@@ -429,6 +444,7 @@ class AsyncCollection:
         try:
             async for answer in call:
                 committed = int(answer.points)
+                self._client._sessions.note(self._name, answer)
                 if on_progress is not None:
                     on_progress(int(answer.batches), committed)
         except grpc.RpcError as e:

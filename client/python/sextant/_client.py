@@ -35,6 +35,7 @@ from ._errors import (
 )
 from ._proto import sextant_pb2 as pb
 from ._proto import sextant_pb2_grpc as pb_grpc
+from ._session import Sessions
 from ._types import (
     Answer,
     AskTimings,
@@ -121,6 +122,7 @@ class Client:
             self._channel = grpc.insecure_channel(address, options=channel_options)
         self._stub: Any = pb_grpc.SextantStub(self._channel)  # type: ignore[no-untyped-call]
         self._raw = cv.RawUpsertStub(self._channel)  # writes pre-encoded by cv.encode_upsert_request
+        self._sessions = Sessions()
         self._closed = False
 
     # ---------------------------------------------------------------- plumbing
@@ -139,6 +141,21 @@ class Client:
             )
         except grpc.RpcError as e:
             raise from_rpc_error(e) from None
+
+    def consistency_token(self, collection: str) -> str:
+        """Cluster mode (docs/cluster.md): the session's token for `collection`, which this client
+        sends with every read and write of it ("" before any write, and in single-node mode).
+        Every write of the collection through this client replaces it with one covering that
+        write too, so this client's reads wait until the replicas they read have applied its
+        writes (read-your-writes on any node)."""
+        return self._sessions.get(collection)
+
+    def set_consistency_token(self, collection: str, token: str) -> None:
+        """Carries a session from elsewhere (another client's consistency_token): this client's
+        reads of `collection` then wait for those writes too. "" forgets the session. A malformed
+        token makes the next call raise InvalidArgumentError; a wait that outlasts the call's
+        timeout raises DeadlineExceededError."""
+        self._sessions.set(collection, token)
 
     def close(self) -> None:
         """Closes the channel. Calls in flight are cancelled; later calls raise ValueError."""
@@ -450,7 +467,10 @@ class Collection:
         return hash((id(self._client), self._name))
 
     def _call(self, method: str, request: Any, timeout: Optional[float], stub: Any = None) -> Any:
-        return self._client._call(method, request, timeout, stub)
+        sessions = self._client._sessions
+        response = self._client._call(method, sessions.attach(self._name, request), timeout, stub)
+        sessions.note(self._name, response)
+        return response
 
     # ---------------------------------------------------------------- collection
 
@@ -598,6 +618,8 @@ class Collection:
                         offset=start,
                         sync=sync,
                     )
+                    if start == 0:  # the server reads the session's token from the first message
+                        request = self._client._sessions.attach(self._name, request)
                 except BaseException as e:  # noqa: B902 - re-raised in the caller's thread
                     failure.append(e)
                     return
@@ -613,6 +635,7 @@ class Collection:
             for answer in call:
                 bar.update(answer.points - committed)
                 committed = answer.points
+                self._client._sessions.note(self._name, answer)
                 if on_progress is not None:
                     on_progress(int(answer.batches), int(answer.points))
         except grpc.RpcError as e:

@@ -33,6 +33,7 @@ class FakeSextant(pb_grpc.SextantServicer):
         self.describe_reply: Optional[pb.CollectionInfo] = None
         self.ask_replies: List[pb.AskResponse] = []
         self.embed_dimension = 3
+        self.write_token = ""  # the consistency_token writes answer with
 
     def _record(self, name: str, request: Any, context: grpc.ServicerContext) -> None:
         self.requests.append((name, request))
@@ -65,7 +66,7 @@ class FakeSextant(pb_grpc.SextantServicer):
 
     def Upsert(self, request: Any, context: grpc.ServicerContext) -> pb.UpsertResponse:
         self._record("Upsert", request, context)
-        return pb.UpsertResponse(upserted=len(request.points))
+        return pb.UpsertResponse(upserted=len(request.points), consistency_token=self.write_token)
 
     def UpsertStream(self, request_iterator: Iterator[Any], context: grpc.ServicerContext) -> Iterator[pb.UpsertProgress]:
         self._record("UpsertStream", None, context)
@@ -76,11 +77,13 @@ class FakeSextant(pb_grpc.SextantServicer):
             self.requests.append(("UpsertStream.batch", request))
             batches += 1
             points += len(request.points)
-            yield pb.UpsertProgress(batches=batches, points=points)
+            yield pb.UpsertProgress(batches=batches, points=points, consistency_token=self.write_token)
 
     def Delete(self, request: Any, context: grpc.ServicerContext) -> pb.DeleteResponse:
         self._record("Delete", request, context)
-        return pb.DeleteResponse(deleted=len(request.ids.ids) if request.HasField("ids") else 42)
+        return pb.DeleteResponse(
+            deleted=len(request.ids.ids) if request.HasField("ids") else 42, consistency_token=self.write_token
+        )
 
     def Scan(self, request: Any, context: grpc.ServicerContext) -> pb.ScanResponse:
         self._record("Scan", request, context)
@@ -637,3 +640,46 @@ def test_ask_stream(fake: Tuple[FakeSextant, str]) -> None:
             col.ask("q", k=0)
         with pytest.raises(sextant.InvalidArgumentError, match="question"):
             col.ask(None)  # type: ignore[call-overload]
+
+
+def test_consistency_tokens_travel_with_the_session(fake: Tuple[FakeSextant, str]) -> None:
+    servicer, address = fake
+    with sextant.Client(address) as c:
+        col = sextant.Collection(c, "docs")
+        other = sextant.Collection(c, "other")
+        assert c.consistency_token("docs") == ""
+        col.search([0.0, 1.0])
+        assert last(servicer, "Search").consistency_token == ""  # nothing written yet
+        servicer.write_token = "v1.7.3.0"
+        col.upsert([1], [[1, 2]])
+        assert last(servicer, "Upsert").consistency_token == ""
+        assert c.consistency_token("docs") == "v1.7.3.0"
+        # Reads and writes of that collection carry it; other collections do not.
+        col.search([0.0, 1.0])
+        assert last(servicer, "Search").consistency_token == "v1.7.3.0"
+        other.search([0.0, 1.0])
+        assert last(servicer, "Search").consistency_token == ""
+        servicer.write_token = "v1.7.3.5"
+        col.delete(ids=[1])
+        assert last(servicer, "Delete").consistency_token == "v1.7.3.0"
+        assert c.consistency_token("docs") == "v1.7.3.5"
+        # A stream sends it on its first message and keeps the last answer's.
+        servicer.write_token = "v1.7.9.5"
+        col.import_points(range(4), np.zeros((4, 2)), batch_size=2, progress=False)
+        batches = [r for name, r in servicer.requests if name == "UpsertStream.batch"]
+        assert [b.consistency_token for b in batches] == ["v1.7.3.5", ""]
+        assert c.consistency_token("docs") == "v1.7.9.5"
+        # A single node answers "": the session stays as it was.
+        servicer.write_token = ""
+        col.upsert([2], [[1, 2]])
+        assert c.consistency_token("docs") == "v1.7.9.5"
+        with pytest.raises(TypeError):
+            c.set_consistency_token("docs", None)  # type: ignore[arg-type]
+    # Carried to another client (another node) by hand.
+    with sextant.Client(address) as c2:
+        c2.set_consistency_token("docs", "v1.7.9.5")
+        sextant.Collection(c2, "docs").search([0.0, 1.0])
+        assert last(servicer, "Search").consistency_token == "v1.7.9.5"
+        c2.set_consistency_token("docs", "")
+        sextant.Collection(c2, "docs").search([0.0, 1.0])
+        assert last(servicer, "Search").consistency_token == ""

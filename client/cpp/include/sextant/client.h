@@ -54,6 +54,7 @@ namespace sextant {
 namespace client_internal {
 struct Connection;  // the channel, the stub and the per-call settings (client.cc)
 struct StreamState;  // one open UpsertStream call (client.cc)
+struct Session;      // a RemoteCollection's consistency token (client_internal.h)
 }  // namespace client_internal
 
 // How to reach a server.
@@ -233,6 +234,16 @@ class RemoteCollection {
                                                       std::span<const float> queries,
                                                       std::vector<SearchPlan>* plans = nullptr);
 
+  // Session consistency in cluster mode (docs/cluster.md): every write through this object sends
+  // its token and keeps the one the server returns (which covers this object's writes so far),
+  // and every read sends it, so a read waits until the replicas it reads have applied them
+  // (read-your-writes, whichever node answers). To carry a session to another RemoteCollection
+  // (another node's client, another process), pass consistency_token() to its
+  // set_consistency_token. Empty in single-node mode. The server answers InvalidArgument for a
+  // malformed token, DeadlineExceeded when the replicas did not catch up within the call's deadline.
+  std::string consistency_token() const;
+  void set_consistency_token(std::string token);
+
   // Name, dimension, metric, live count and index state.
   StatusOr<CollectionInfo> Describe();
 
@@ -291,6 +302,7 @@ class RemoteCollection {
   RemoteCollection(std::shared_ptr<const client_internal::Connection> connection, std::string name);
   std::shared_ptr<const client_internal::Connection> connection_;
   std::string name_;
+  std::shared_ptr<client_internal::Session> session_;  // shared with its upsert streams
 };
 
 // A bulk import: one client-streaming call, one atomic batch per Write. Every batch the server
@@ -326,13 +338,14 @@ class UpsertStream {
  private:
   friend class RemoteCollection;
   UpsertStream(std::shared_ptr<const client_internal::Connection> connection, std::string collection,
-               const WriteOptions& options);
+               const WriteOptions& options, std::shared_ptr<client_internal::Session> session);
   // Ends the call (after an error or on Finish) and records its final status.
   Status Close(Status error);
 
   std::shared_ptr<const client_internal::Connection> connection_;
   std::string collection_;
   WriteOptions options_;
+  std::shared_ptr<client_internal::Session> session_;  // the collection's: each batch's token lands there
   std::unique_ptr<client_internal::StreamState> state_;  // null until the first Write
   bool finished_ = false;
   Status final_status_;
