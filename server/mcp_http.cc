@@ -83,6 +83,12 @@ bool OriginAllowed(const httplib::Request& req) {
 void RegisterMcpRoutes(HttpServer& http, SextantService& service) {
   auto endpoint = std::make_shared<Endpoint>(service);
   http.routes().Post("/mcp", [endpoint](const httplib::Request& req, httplib::Response& res) {
+    // Counted for the shutdown drain; refused once the server is shutting down.
+    auto tracked = endpoint->service.TrackHttpRequest();
+    if (!tracked) {
+      res.set_header("Connection", "close");
+      return SendJson(res, 503, RpcError(-32000, "the server is shutting down"));
+    }
     if (!OriginAllowed(req)) {
       return SendJson(res, 403, RpcError(-32600, "Origin " + req.get_header_value("Origin") + " is not allowed"));
     }

@@ -60,6 +60,17 @@ void SendStatus(httplib::Response& res, const Status& s, const std::string& code
   SendError(res, HttpStatus(s.code()), std::string(s.message()), code);
 }
 
+// The request counted for the shutdown drain, or null after a 503 answer (the server is
+// shutting down: it finishes the requests in flight and takes no new ones).
+std::shared_ptr<SextantService::HttpRequest> Track(SextantService& service, httplib::Response& res) {
+  auto request = service.TrackHttpRequest();
+  if (!request) {
+    res.set_header("Connection", "close");
+    SendError(res, 503, "the server is shutting down", "server_shutting_down");
+  }
+  return request;
+}
+
 // 401 unless the request carries a valid key (when the server has keys).
 bool Authorized(SextantService& service, const httplib::Request& req, httplib::Response& res) {
   const std::string auth = req.get_header_value("Authorization");
@@ -357,6 +368,8 @@ StatusOr<rag::Answer> RunChat(const ChatCall& call, const rag::TokenCallback& on
 std::string FinishReason(const rag::Answer& a) { return a.finish_reason.empty() ? "stop" : a.finish_reason; }
 
 void ChatCompletions(SextantService& service, const httplib::Request& req, httplib::Response& res) {
+  auto tracked = Track(service, res);
+  if (!tracked) return;
   if (!Authorized(service, req, res)) return;
   auto call = std::make_shared<ChatCall>();
   if (!ParseChat(service, req, res, *call)) return;
@@ -364,7 +377,10 @@ void ChatCompletions(SextantService& service, const httplib::Request& req, httpl
   const int64_t created =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   if (!call->stream) {
-    auto answer = RunChat(*call, nullptr);
+    auto answer = RunChat(*call, [&service](std::string_view) { return !service.http_cancelled(); });
+    if (service.http_cancelled()) {
+      return SendError(res, 503, "the server shut down before the answer was complete", "server_shutting_down");
+    }
     if (!answer.ok()) return SendStatus(res, answer.status());
     Json message = {{"role", "assistant"}, {"content", answer->text}};
     if (!answer->pending_calls.empty()) {
@@ -387,7 +403,8 @@ void ChatCompletions(SextantService& service, const httplib::Request& req, httpl
     return;
   }
   res.set_header("Cache-Control", "no-cache");
-  res.set_chunked_content_provider("text/event-stream", [call, id, created](size_t, httplib::DataSink& sink) {
+  // The stream is written after this handler returns: it holds the request's count until it ends.
+  res.set_chunked_content_provider("text/event-stream", [&service, call, id, created, tracked](size_t, httplib::DataSink& sink) {
     auto chunk = [&](const Json& delta, const Json& finish, Json extra = Json::object()) {
       Json event = {{"id", id},
                     {"object", "chat.completion.chunk"},
@@ -400,7 +417,7 @@ void ChatCompletions(SextantService& service, const httplib::Request& req, httpl
     };
     bool open = chunk({{"role", "assistant"}, {"content", ""}}, nullptr);
     auto answer = RunChat(*call, [&](std::string_view piece) {
-      open = open && chunk({{"content", std::string(piece)}}, nullptr);
+      open = open && !service.http_cancelled() && chunk({{"content", std::string(piece)}}, nullptr);
       return open;
     });
     if (!open) return false;  // the client went away
@@ -430,6 +447,8 @@ void ChatCompletions(SextantService& service, const httplib::Request& req, httpl
 }
 
 void Embeddings(SextantService& service, const httplib::Request& req, httplib::Response& res) {
+  auto tracked = Track(service, res);
+  if (!tracked) return;
   if (!Authorized(service, req, res)) return;
   Json body = Json::parse(req.body, nullptr, /*allow_exceptions=*/false);
   if (!body.is_object()) return SendError(res, 400, "the body is not a JSON object");
@@ -484,6 +503,8 @@ void Embeddings(SextantService& service, const httplib::Request& req, httplib::R
 }
 
 void Models(SextantService& service, const httplib::Request& req, httplib::Response& res) {
+  auto tracked = Track(service, res);
+  if (!tracked) return;
   if (!Authorized(service, req, res)) return;
   auto names = service.TextCollectionNames();
   if (!names.ok()) return SendStatus(res, names.status());
@@ -504,6 +525,8 @@ void RegisterOpenAIRoutes(HttpServer& http, SextantService& service) {
          [&service](const httplib::Request& req, httplib::Response& res) { Embeddings(service, req, res); });
   s.Get("/v1/models", [&service](const httplib::Request& req, httplib::Response& res) { Models(service, req, res); });
   s.Get(R"(/v1/models/([^/]+))", [&service](const httplib::Request& req, httplib::Response& res) {
+    auto tracked = Track(service, res);
+    if (!tracked) return;
     if (!Authorized(service, req, res)) return;
     const std::string name = req.matches[1];
     auto names = service.TextCollectionNames();

@@ -392,6 +392,7 @@ int RunServer(const ServerConfig& config) {
   service->BeginShutdown();
   if (!service->WaitIdle(std::chrono::steady_clock::now() + kShutdownGrace)) {
     Log(LogLevel::kWarn, "shutdown_cancelling", {{"reason", "calls still running after 10 s"}});
+    service->CancelHttpRequests();
   }
   server->Shutdown(std::chrono::system_clock::now() + kFinalGrace);
   server->Wait();

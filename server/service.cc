@@ -123,9 +123,35 @@ SextantService::SextantService(Database* db, ServiceOptions options)
   }
 }
 
+Status CheckNotReserved(std::string_view name, std::string_view field) {
+  if (!IsReservedName(name)) return Status::OK();
+  return Status::PermissionDenied(std::string(field) + ": \"" + std::string(name) +
+                                  "\": names starting with \"sextant.\" are reserved for Sextant's own data "
+                                  "(server-side conversations: use ListConversations, GetConversation and "
+                                  "DeleteConversation)");
+}
+
+StatusOr<std::vector<CollectionInfo>> SextantService::CollectionInfos() const {
+  SEXTANT_ASSIGN_OR_RETURN(std::vector<CollectionInfo> all, db_->ListCollections());
+  std::erase_if(all, [](const CollectionInfo& info) { return IsReservedName(info.name); });
+  return all;
+}
+
 void SextantService::BeginShutdown() {
   internal::MutexLock lock(mu_);
   shutting_down_ = true;
+}
+
+std::shared_ptr<SextantService::HttpRequest> SextantService::TrackHttpRequest() {
+  internal::MutexLock lock(mu_);
+  if (shutting_down_) return nullptr;
+  ++running_;
+  return std::make_shared<HttpRequest>(this);
+}
+
+SextantService::HttpRequest::~HttpRequest() {
+  internal::MutexLock lock(service_->mu_);
+  if (--service_->running_ == 0) service_->idle_.notify_all();
 }
 
 bool SextantService::WaitIdle(std::chrono::steady_clock::time_point deadline) {
@@ -223,7 +249,9 @@ grpc::Status SextantService::ListCollections(grpc::ServerContext* ctx,
   return Run(ctx, "ListCollections", false, "", [&](Call&) {
     auto list = db_->ListCollections();
     if (!list.ok()) return ToGrpc(list.status());
-    for (const CollectionInfo& info : *list) ToProto(info, resp->add_collections());
+    for (const CollectionInfo& info : *list) {
+      if (!IsReservedName(info.name)) ToProto(info, resp->add_collections());  // Sextant's own are hidden
+    }
     return grpc::Status::OK;
   });
 }

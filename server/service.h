@@ -6,6 +6,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -56,6 +57,16 @@ struct ServiceOptions {
   rag::ConversationLimits conversation_limits;   // server-side conversations (ChatRequest.conversation_id)
 };
 
+// Collections (and aliases) whose names start with "sextant." hold Sextant's own data (server-side
+// conversations: rag::ConversationStore::kConversationCollection). The service hides them from
+// ListCollections and refuses clients' writes, drops and creates of such names.
+inline constexpr std::string_view kReservedNamePrefix = "sextant.";
+inline bool IsReservedName(std::string_view name) {
+  return name.substr(0, kReservedNamePrefix.size()) == kReservedNamePrefix;
+}
+// PermissionDenied for a reserved name (`field` names the request field), else OK.
+Status CheckNotReserved(std::string_view name, std::string_view field);
+
 // Most chunks one Ask may retrieve (AskRequest.k).
 inline constexpr uint32_t kMaxAskK = 100;
 
@@ -68,8 +79,29 @@ class SextantService final : public v1::Sextant::Service {
   // The first step of a clean shutdown: from now on new calls fail at once with UNAVAILABLE
   // ("the server is shutting down") while the calls already running go on.
   void BeginShutdown();
-  // Waits until no call is running or `deadline` passes; true when idle.
+  // Waits until no call is running or `deadline` passes; true when idle. HTTP requests
+  // (TrackHttpRequest) count as calls.
   bool WaitIdle(std::chrono::steady_clock::time_point deadline);
+
+  // A request of an HTTP front end (the OpenAI endpoint, MCP) in flight: counted like a gRPC call
+  // while it lives, so that a clean shutdown drains it. Hold it until the answer is written (a
+  // streamed answer: in its content provider).
+  class HttpRequest {
+   public:
+    explicit HttpRequest(SextantService* service) : service_(service) {}
+    ~HttpRequest();
+    HttpRequest(const HttpRequest&) = delete;
+    HttpRequest& operator=(const HttpRequest&) = delete;
+
+   private:
+    SextantService* const service_;
+  };
+  // Null once BeginShutdown ran (answer 503 "the server is shutting down").
+  std::shared_ptr<HttpRequest> TrackHttpRequest();
+  // The end of the shutdown grace: HTTP answers still being generated stop at their next token
+  // (a stream is cut without its [DONE], a plain answer becomes a 503).
+  void CancelHttpRequests() { http_cancelled_.store(true); }
+  bool http_cancelled() const { return http_cancelled_.load(); }
 
   grpc::Status ServerInfo(grpc::ServerContext* ctx, const v1::ServerInfoRequest* req,
                           v1::ServerInfoResponse* resp) override;
@@ -141,8 +173,8 @@ class SextantService final : public v1::Sextant::Service {
   }
   StatusOr<rag::Generator*> FindGenerator(const std::string& name) const { return ChooseGenerator(name); }
   const rag::GenerationLimits& generation_limits() const { return options_.generation_limits; }
-  // Every collection (for the MCP endpoint's list_collections).
-  StatusOr<std::vector<CollectionInfo>> CollectionInfos() const { return db_->ListCollections(); }
+  // Every collection but the reserved ones (for the MCP endpoint's list_collections).
+  StatusOr<std::vector<CollectionInfo>> CollectionInfos() const;
   // The names of the text collections.
   StatusOr<std::vector<std::string>> TextCollectionNames() const;
   // The conversation store (ChatRequest.conversation_id), or why there is none (bad limits, a
@@ -225,6 +257,7 @@ class SextantService final : public v1::Sextant::Service {
   std::condition_variable_any idle_;
   int running_ SEXTANT_GUARDED_BY(mu_) = 0;  // calls inside Run
   bool shutting_down_ SEXTANT_GUARDED_BY(mu_) = false;
+  std::atomic<bool> http_cancelled_{false};
 
   Database* const db_;
   const ServiceOptions options_;

@@ -163,6 +163,7 @@ grpc::Status SextantService::CreateAlias(grpc::ServerContext* ctx, const v1::Cre
                                          v1::UpdateAliasesResponse*) {
   return Run(ctx, "CreateAlias", true, req->collection(), [&](Call& call) {
     call.extra.emplace_back("alias", req->alias());
+    if (Status s = CheckNotReserved(req->alias(), "alias"); !s.ok()) return ToGrpc(s);
     return ToGrpc(db_->CreateAlias(req->alias(), req->collection()));
   });
 }
@@ -201,6 +202,12 @@ grpc::Status SextantService::UpdateAliases(grpc::ServerContext* ctx, const v1::U
       const v1::AliasChange& c = req->changes(i);
       switch (c.action_case()) {
         case v1::AliasChange::kCreateAlias:
+          for (const auto& [name, field] : {std::pair{c.create_alias().alias(), ".create_alias.alias"},
+                                            std::pair{c.create_alias().collection(), ".create_alias.collection"}}) {
+            if (Status s = CheckNotReserved(name, "changes[" + std::to_string(i) + "]" + field); !s.ok()) {
+              return ToGrpc(s);
+            }
+          }
           changes.push_back(AliasChange::Create(c.create_alias().alias(), c.create_alias().collection()));
           break;
         case v1::AliasChange::kDeleteAlias:

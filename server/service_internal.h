@@ -174,6 +174,10 @@ grpc::Status SextantService::Run(grpc::ServerContext* ctx, std::string_view meth
   } else if (write && call.access == Access::kReadOnly) {
     status = Error(grpc::StatusCode::PERMISSION_DENIED,
                    std::string(method) + " writes, and this API key is read-only");
+  } else if (Status reserved = write && method != "CreateSnapshot" ? CheckNotReserved(collection, "collection")
+                                                                    : Status::OK();
+             !reserved.ok()) {
+    status = service_internal::ToGrpc(reserved);
   } else {
     status = fn(call);
   }

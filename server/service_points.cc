@@ -152,6 +152,10 @@ grpc::Status SextantService::UpsertStream(
       const std::string where = "message " + std::to_string(progress.batches() + 1) + ": ";
       if (!collection) {
         call.collection = req.collection();
+        if (Status s = CheckNotReserved(req.collection(), "collection"); !s.ok()) {
+          note();
+          return ToGrpc(s.WithPrefix(where.substr(0, where.size() - 2)));
+        }
         auto c = Open(req.collection(), "collection");
         if (!c.ok()) {
           note();

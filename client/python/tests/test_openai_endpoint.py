@@ -6,7 +6,12 @@ in OpenAI's error shape. Skipped without $SEXTANTD or without the openai package
 from __future__ import annotations
 
 import json
+import signal
 import socket
+import threading
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
@@ -190,3 +195,101 @@ def test_openai_server_side_conversations(endpoint: Dict[str, Any]) -> None:
         reader.chat.completions.create(model="faq", messages=follow, extra_body={"conversation_id": "trip-1"})
     # Without an id, a read-only key chats as before.
     assert reader.chat.completions.create(model="faq", messages=first).model_extra.get("conversation_id") is None
+
+    # The store's own collection is hidden from listings and closed to clients' writes and drops.
+    c = endpoint["client"]
+    assert [info.name for info in c.list_collections()] == ["faq"]
+    assert [m.id for m in client.models.list()] == ["faq"]
+    reserved = "sextant.conversations"
+    for attempt in (lambda: c.drop_collection(reserved),
+                    lambda: c.collection(reserved).upsert(["x"], [[0.5]]),
+                    lambda: c.collection(reserved).delete(["x"]),
+                    lambda: c.create_collection("sextant.mine", 2),
+                    lambda: c.create_alias("sextant.alias", "faq"),
+                    lambda: c.create_alias("mine", reserved)):
+        with pytest.raises(sextant.PermissionDeniedError, match='names starting with "sextant." are reserved'):
+            attempt()
+    # Reading them stays possible; the conversations are intact.
+    assert [m["role"] for m in c.collection("faq").conversation("trip-1").messages][:2] == ["user", "assistant"]
+
+
+def test_http_requests_drain_at_sigterm(sextantd_binary: str, tmp_path: Path) -> None:
+    """SIGTERM while a slow chat completion (plain and streamed) and an MCP ask are running: they
+    get complete answers, new HTTP requests get 503 meanwhile, and sextantd exits cleanly."""
+    model = FakeModel(lambda req, n: {"content": "It boils at minus 196 degrees [1]."})
+    oport, mport = free_port(), free_port()
+    server = Sextantd(sextantd_binary, tmp_path, [
+        "--openai-listen", f"127.0.0.1:{oport}", "--mcp-listen", f"127.0.0.1:{mport}",
+        "--generator", "openai", "--llm-url", model.url, "--llm-model", "fake"]).start()
+    base = f"http://127.0.0.1:{oport}/v1"
+    mcp_url = f"http://127.0.0.1:{mport}/mcp"
+
+    def post(url: str, body: Dict[str, Any]) -> tuple[int, Dict[str, Any]]:
+        req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"{}")
+
+    def status_of(url: str) -> int:
+        try:
+            with urllib.request.urlopen(url, timeout=10) as r:
+                return int(r.status)
+        except urllib.error.HTTPError as e:
+            return int(e.code)
+
+    try:
+        with sextant.Client(server.address, timeout=60) as c:
+            make_faq(c, "faq")
+        model.delay = 4.0
+        client = openai.OpenAI(base_url=base, api_key="none", max_retries=0, timeout=60)
+        question = [{"role": "user", "content": "When does liquid nitrogen boil?"}]
+        got: Dict[str, Any] = {}
+
+        def plain() -> None:
+            got["plain"] = client.chat.completions.create(model="faq", messages=question)
+
+        def streamed() -> None:
+            chunks = list(client.chat.completions.create(model="faq", messages=question, stream=True))
+            got["stream"] = ("".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices),
+                             chunks[-1].choices[0].finish_reason)
+
+        def ask() -> None:
+            got["mcp"] = post(mcp_url, {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+                "name": "ask", "arguments": {"collection": "faq", "question": "When does liquid nitrogen boil?"}}})
+
+        threads = [threading.Thread(target=f) for f in (plain, streamed, ask)]
+        for t in threads:
+            t.start()
+        waited = time.monotonic() + 30
+        while len(model.requests) < 3 and time.monotonic() < waited:
+            time.sleep(0.02)
+        assert len(model.requests) == 3, "the three requests did not reach the model"
+        server.proc.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
+        # New requests are refused (503) while the three in flight go on.
+        refused = {"openai": 0, "mcp": 0}
+        waited = time.monotonic() + 30
+        while (not refused["openai"] or not refused["mcp"]) and time.monotonic() < waited and "plain" not in got:
+            if status_of(base + "/models") == 503:
+                refused["openai"] += 1
+            code, body = post(mcp_url, {"jsonrpc": "2.0", "id": 2, "method": "ping"})
+            if code == 503:
+                assert "shutting down" in body["error"]["message"]
+                refused["mcp"] += 1
+            time.sleep(0.02)
+        for t in threads:
+            t.join(60)
+        assert refused["openai"] and refused["mcp"], refused
+        assert got["plain"].choices[0].message.content == "It boils at minus 196 degrees [1]."
+        assert got["plain"].choices[0].finish_reason == "stop"
+        assert got["stream"] == ("It boils at minus 196 degrees [1].", "stop")
+        code, body = got["mcp"]
+        assert code == 200 and not body["result"]["isError"], body
+        assert "196" in body["result"]["structuredContent"]["answer"]
+        assert server.proc.wait(timeout=60) == 0, server.log()  # type: ignore[union-attr]
+        assert "shutdown_cancelling" not in server.log()
+    finally:
+        model.close()
+        server.kill()
