@@ -256,7 +256,8 @@ class ClusterCollection final : public Collection {
     spec_.options.index = index;
     return Status::OK();
   }
-  Status RebuildIndex() override { return NotInCluster("RebuildIndex"); }
+  // Through the log like SetIndex: every replica rebuilds its own index in the background.
+  Status RebuildIndex() override { return node_->RebuildIndex(spec_).status(); }
   Status WaitForIndex(uint64_t timeout_ms) const override {
     for (uint32_t s = 0; s < spec_.shards; ++s) {
       if (auto rep = node_->LocalReplica(spec_, s)) SEXTANT_RETURN_IF_ERROR(rep->collection()->WaitForIndex(timeout_ms));

@@ -83,8 +83,7 @@ StatusOr<ShardSequences> LogWriter::PublishPerShard(const CollectionSpec& spec, 
   ShardSequences seqs(spec.shards, 0);
   for (uint32_t s = 0; s < spec.shards; ++s) {
     WriteMessage& m = per_shard[s];
-    const bool every_shard = m.kind == WriteMessage::Kind::kDeleteWhere || m.kind == WriteMessage::Kind::kSetIndex ||
-                             (m.IsPayloadKind() && m.by_filter);
+    const bool every_shard = m.ToEveryShard();
     if (!every_shard && m.ids.empty()) continue;
     SEXTANT_ASSIGN_OR_RETURN(auto parts, SplitWriteMessage(std::move(m), max_message_bytes_));
     for (const auto& part : parts) {
@@ -230,6 +229,12 @@ StatusOr<ShardSequences> LogWriter::SetIndex(const CollectionSpec& spec, const I
     m.kind = WriteMessage::Kind::kSetIndex;
     m.index = IndexToJson(index);
   }
+  return PublishPerShard(spec, per_shard);
+}
+
+StatusOr<ShardSequences> LogWriter::RebuildIndex(const CollectionSpec& spec) {
+  std::vector<WriteMessage> per_shard(spec.shards);
+  for (auto& m : per_shard) m.kind = WriteMessage::Kind::kRebuildIndex;
   return PublishPerShard(spec, per_shard);
 }
 

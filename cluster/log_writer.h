@@ -56,6 +56,8 @@ class LogWriter {
 
   // Published to every shard; InvalidArgument when the options do not fit the collection.
   StatusOr<ShardSequences> SetIndex(const CollectionSpec& spec, const IndexOptions& index);
+  // Published to every shard: each replica rebuilds its current index from its vectors.
+  StatusOr<ShardSequences> RebuildIndex(const CollectionSpec& spec);
 
   size_t max_message_bytes() const { return max_message_bytes_; }
 

@@ -254,6 +254,12 @@ StatusOr<ShardSequences> ClusterNode::SetIndex(const CollectionSpec& spec, const
   return seqs;
 }
 
+StatusOr<ShardSequences> ClusterNode::RebuildIndex(const CollectionSpec& spec) {
+  SEXTANT_ASSIGN_OR_RETURN(auto seqs, writer_->RebuildIndex(spec));
+  NoteWritten(spec, seqs);
+  return seqs;
+}
+
 StatusOr<ShardSequences> ClusterNode::UpdateVectors(const CollectionSpec& spec, std::span<const PointId> ids,
                                                     std::span<const float> vectors) {
   SEXTANT_ASSIGN_OR_RETURN(auto seqs, writer_->UpdateVectors(spec, ids, vectors));

@@ -89,6 +89,8 @@ class ClusterNode {
   StatusOr<ShardSequences> DeleteWhere(const CollectionSpec& spec, std::string_view filter);
   // Every replica changes its vector index (through the log), then the catalogue records it.
   StatusOr<ShardSequences> SetIndex(const CollectionSpec& spec, const IndexOptions& index);
+  // Every replica rebuilds its current index from its vectors (through the log).
+  StatusOr<ShardSequences> RebuildIndex(const CollectionSpec& spec);
   StatusOr<ShardSequences> UpdateVectors(const CollectionSpec& spec, std::span<const PointId> ids,
                                          std::span<const float> vectors);
   StatusOr<ShardSequences> UpdatePayload(const CollectionSpec& spec, WriteMessage::Kind kind,

@@ -155,6 +155,13 @@ Status ShardReplica::Apply(uint64_t seq, std::string_view data) {
         if (st.ok()) st = UpsertMarkerOnly(seq);
         break;
       }
+      case WriteMessage::Kind::kRebuildIndex: {
+        // A rebuild replayed after a crash rebuilds once more from the same vectors: the marker
+        // follows in a second batch.
+        st = coll_->RebuildIndex();
+        if (st.ok()) st = UpsertMarkerOnly(seq);
+        break;
+      }
       case WriteMessage::Kind::kDeleteWhere: {
         PointId id(kMarkerId);
         std::string payload = MarkerPayload(seq);

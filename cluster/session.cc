@@ -70,7 +70,7 @@ SessionScope* SessionScope::Current() { return current_scope; }
 int64_t SessionScope::RemainingMs(int64_t fallback) const {
   if (deadline_ == std::chrono::steady_clock::time_point::max()) return fallback;
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - std::chrono::steady_clock::now());
-  return std::clamp<int64_t>(left.count(), 0, fallback);
+  return std::max<int64_t>(left.count(), 0);
 }
 
 StatusOr<std::vector<uint64_t>> SessionScope::After(const CollectionSpec& spec) const {

@@ -51,7 +51,8 @@ class SessionScope {
   // InvalidArgument when the token does not parse, is from another collection (or an earlier
   // one of the same name) or has another number of shards.
   StatusOr<std::vector<uint64_t>> After(const CollectionSpec& spec) const;
-  // How long a read may still wait: the time left to the deadline (at least 0), at most `fallback`.
+  // How long a read may still wait: the time left to the deadline (at least 0), or `fallback`
+  // (the node's read timeout) when the request has no deadline.
   int64_t RemainingMs(int64_t fallback) const;
 
   // Adds a write's per-shard sequences to the scope's written token (replacing a token of

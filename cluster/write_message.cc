@@ -166,6 +166,8 @@ std::string EncodeWriteMessage(const WriteMessage& m) {
       PutU32(&out, static_cast<uint32_t>(m.index.size()));
       out.append(m.index);
       break;
+    case WriteMessage::Kind::kRebuildIndex:
+      break;
     case WriteMessage::Kind::kUpdateVectors:
       PutIdsAndVectors(&out, m);
       break;
@@ -236,6 +238,9 @@ StatusOr<WriteMessage> DecodeWriteMessage(std::string_view data) {
       if (!r.U32(&len) || !r.Bytes(len, &m.index)) return bad("truncated index options");
       break;
     }
+    case static_cast<uint8_t>(WriteMessage::Kind::kRebuildIndex):
+      m.kind = WriteMessage::Kind::kRebuildIndex;
+      break;
     case static_cast<uint8_t>(WriteMessage::Kind::kUpdateVectors): {
       m.kind = WriteMessage::Kind::kUpdateVectors;
       if (std::string e = ReadIdsAndVectors(r, &m); !e.empty()) return bad("update_vectors: " + e);
@@ -278,8 +283,7 @@ StatusOr<WriteMessage> DecodeWriteMessage(std::string_view data) {
 StatusOr<std::vector<WriteMessage>> SplitWriteMessage(WriteMessage m, size_t max_bytes) {
   std::vector<WriteMessage> parts;
   const size_t overhead = WriteMessageOverhead(m);
-  if (m.kind == WriteMessage::Kind::kDeleteWhere || m.kind == WriteMessage::Kind::kSetIndex ||
-      (m.IsPayloadKind() && m.by_filter)) {
+  if (m.ToEveryShard()) {
     const size_t total = overhead + m.index.size() + (m.kind == WriteMessage::Kind::kDeleteWhere ? m.filter.size() : 0);
     if (total > max_bytes) {
       return Status::InvalidArgument("a record of " + std::to_string(total) +

@@ -9,6 +9,7 @@
 //   set_payload, overwrite_payload  selector, u32 len, payload JSON bytes
 //   delete_payload_keys             selector, u32 n, n x (u32 len, key bytes)
 //   set_index                       u32 len, index options JSON bytes
+//   rebuild_index                   (nothing)
 // A selector is u8 0 + u32 n + n ids, or u8 1 + u32 len + filter bytes.
 // An id is u8 0 + u64 (a number) or u8 1 + u32 len + bytes (a string).
 #ifndef SEXTANT_CLUSTER_WRITE_MESSAGE_H_
@@ -34,6 +35,7 @@ struct WriteMessage {
     kOverwritePayload = 6,
     kDeletePayloadKeys = 7,
     kSetIndex = 8,
+    kRebuildIndex = 9,
   };
   Kind kind = Kind::kUpsert;
   uint32_t dimension = 0;             // kUpsert, kUpdateVectors
@@ -46,6 +48,11 @@ struct WriteMessage {
   std::vector<std::string> keys;      // kDeletePayloadKeys
   std::string index;                  // kSetIndex: the index options as JSON (cluster/metadata.h)
 
+  // Published to every shard of the collection (not split by point).
+  bool ToEveryShard() const {
+    return kind == Kind::kDeleteWhere || kind == Kind::kSetIndex || kind == Kind::kRebuildIndex ||
+           (IsPayloadKind() && by_filter);
+  }
   bool IsPayloadKind() const {
     return kind == Kind::kSetPayload || kind == Kind::kOverwritePayload || kind == Kind::kDeletePayloadKeys;
   }

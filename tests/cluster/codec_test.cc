@@ -132,6 +132,9 @@ TEST(WriteMessageTest, UpdateRecordsRoundTripTruncateAndSplit) {
   si.kind = WriteMessage::Kind::kSetIndex;
   si.index = IndexToJson(*IndexOptions::Parse("IVF64,PQ4"));
   samples.push_back(si);
+  WriteMessage rebuild;
+  rebuild.kind = WriteMessage::Kind::kRebuildIndex;
+  samples.push_back(rebuild);
   for (const auto& m : samples) {
     const std::string enc = EncodeWriteMessage(m);
     auto d = DecodeWriteMessage(enc);
