@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -258,7 +259,8 @@ TEST_F(ChatTest, ModelRewriteWithoutAWordFallsBackToTheHeuristic) {
   o.rewrite = RewriteMode::kModel;
   auto a = tc_->Chat(m, o, *gen);
   ASSERT_TRUE(a.ok()) << a.status().ToString();
-  EXPECT_EQ(a->standalone_question, RewriteFollowUpHeuristic(std::span<const ChatMessage>(m.data(), 2), "Where does it end?"));
+  const std::span<const ChatMessage> history(m.data(), 2);
+  EXPECT_EQ(a->standalone_question, RewriteFollowUpHeuristic(history, "Where does it end?"));
   EXPECT_EQ(a->standalone_question, "Tell me about the Danube. Where does it end?");
 }
 
