@@ -2,6 +2,7 @@
 // generation settings, and tool mode (the model searches through function calls). See docs/rag.md
 // ("Chat", "Follow-up questions", "Tool mode").
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -34,6 +35,15 @@ double MsSince(std::chrono::steady_clock::time_point start) {
 std::string At(size_t i) { return "messages[" + std::to_string(i) + "]"; }
 
 bool Blank(std::string_view s) { return s.find_first_not_of(" \t\r\n") == std::string_view::npos; }
+
+// Whether a model's rewrite can stand for the question: it holds a letter or digit (ASCII, or any
+// byte of a multi-byte UTF-8 character). A weak model may answer '."' or "..." instead.
+bool HasWord(std::string_view s) {
+  return std::any_of(s.begin(), s.end(), [](char c) {
+    const auto u = static_cast<unsigned char>(c);
+    return u >= 0x80 || std::isalnum(u) != 0;
+  });
+}
 
 bool IsFunctionName(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;
@@ -386,7 +396,7 @@ StatusOr<Answer> TextCollection::Chat(std::span<const ChatMessage> messages, con
                          (options.rewrite == RewriteMode::kAuto && generator.is_language_model());
       if (model) {
         SEXTANT_ASSIGN_OR_RETURN(std::string r, RewriteWithModel(history, question, options.generation, generator));
-        answer.standalone_question = Blank(r) ? RewriteFollowUpHeuristic(history, question) : r;
+        answer.standalone_question = HasWord(r) ? r : RewriteFollowUpHeuristic(history, question);
       } else {
         answer.standalone_question = RewriteFollowUpHeuristic(history, question);
       }

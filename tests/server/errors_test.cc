@@ -78,12 +78,15 @@ TEST_F(ErrorsTest, WrongDimensionNamesThePoint) {
 }
 
 TEST_F(ErrorsTest, ConsistencyTokensAreEmptyOnASingleNodeAndMalformedOnesAreRefused) {
-  v1::UpsertRequest req = UpsertReq("docs", 9000, 3, kDim, Vectors());
+  // A collection of its own: the suite's "docs" keeps exactly 100 points for the other tests.
+  v1::CollectionInfo info;
+  ASSERT_TRUE(stub().CreateCollection(Ctx().get(), CreateReq("tokens", kDim), &info).ok());
+  v1::UpsertRequest req = UpsertReq("tokens", 9000, 3, kDim, Vectors());
   v1::UpsertResponse resp;
   ASSERT_TRUE(stub().Upsert(Ctx().get(), req, &resp).ok());
   EXPECT_EQ(resp.consistency_token(), "");  // every read already sees every acknowledged write
   v1::CountRequest count;
-  count.set_collection("docs");
+  count.set_collection("tokens");
   count.set_consistency_token("v1.12.0");  // well formed: nothing to wait for on a single node
   v1::CountResponse n;
   ASSERT_TRUE(stub().Count(Ctx().get(), count, &n).ok());
@@ -95,7 +98,7 @@ TEST_F(ErrorsTest, ConsistencyTokensAreEmptyOnASingleNodeAndMalformedOnesAreRefu
   ExpectError(stub().Upsert(Ctx().get(), req, &resp), StatusCode::INVALID_ARGUMENT,
               {"consistency_token: malformed consistency token (not a v1 token)"});
   v1::SearchRequest search;
-  search.set_collection("docs");
+  search.set_collection("tokens");
   search.mutable_vector()->Resize(kDim, 0.5f);
   search.set_consistency_token("v1.");
   v1::SearchResponse hits;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -243,6 +244,24 @@ TEST_F(ChatTest, ModelRewriteHistoryBudgetAndSettingsReachTheModel) {
   EXPECT_EQ(msgs[3]["content"], "Tell me about the Danube.");
   EXPECT_EQ(msgs[5]["role"], "user");
   EXPECT_NE(msgs[5]["content"].get<std::string>().find("Black Sea"), std::string::npos);  // the context
+}
+
+// A rewrite with no word in it (a weak model answering '."') is not used: the heuristic is.
+TEST_F(ChatTest, ModelRewriteWithoutAWordFallsBackToTheHeuristic) {
+  FakeServer server([](const Received& r, int n, Conn& c) {
+    (void)r;
+    c.Respond(200, Completion(n == 0 ? " .\" ... " : "It reaches the Black Sea [1]."));
+  });
+  auto gen = Llm(server);
+  std::vector<ChatMessage> m = {Msg("user", "Tell me about the Danube."), Msg("assistant", "It is long."),
+                                Msg("user", "Where does it end?")};
+  ChatOptions o;
+  o.rewrite = RewriteMode::kModel;
+  auto a = tc_->Chat(m, o, *gen);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  const std::span<const ChatMessage> history(m.data(), 2);
+  EXPECT_EQ(a->standalone_question, RewriteFollowUpHeuristic(history, "Where does it end?"));
+  EXPECT_EQ(a->standalone_question, "Tell me about the Danube. Where does it end?");
 }
 
 // ---------------------------------------------------------------- tool mode
