@@ -127,6 +127,7 @@ StatusOr<std::unique_ptr<Storage>> Storage::Open(const std::string& path,
   db_options.create_missing_column_families = true;
   db_options.IncreaseParallelism(2);
   db_options.max_open_files = 512;
+  db_options.db_write_buffer_size = options.write_buffer_bytes;
   db_options.info_log = std::make_shared<EngineLogger>();
 
   if (options.read_only) db_options.info_log = std::make_shared<NullLogger>();
@@ -137,6 +138,7 @@ StatusOr<std::unique_ptr<Storage>> Storage::Open(const std::string& path,
   for (int i = 0; i < kNumCfs; ++i) {
     rocksdb::ColumnFamilyOptions cf_options;
     cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    cf_options.write_buffer_size = std::max<size_t>(options.write_buffer_bytes / 2, 1 << 20);
     // Float vectors do not compress; spend no CPU trying.
     if (static_cast<Cf>(i) == Cf::kVectors) cf_options.compression = rocksdb::kNoCompression;
     descriptors.emplace_back(std::string(kCfNames[i]), cf_options);
@@ -242,6 +244,12 @@ Status Storage::CompactRange(Cf cf, std::string_view begin, std::string_view end
 }
 
 uint64_t Storage::LatestSequence() const { return rep_->db->GetLatestSequenceNumber(); }
+
+uint64_t Storage::MemtableBytes() const {
+  uint64_t bytes = 0;
+  if (!rep_->db->GetAggregatedIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &bytes)) return 0;
+  return bytes;
+}
 
 Status Storage::CreateCheckpoint(const std::string& dir) {
   rocksdb::Checkpoint* raw = nullptr;

@@ -45,6 +45,11 @@ struct StorageOptions {
   bool create_if_missing = true;
   bool error_if_exists = false;
   size_t block_cache_bytes = 64 << 20;
+  // RocksDB's memtables, all column families together (DBOptions::db_write_buffer_size): past it
+  // the largest is flushed; one memtable holds at most half of it. Without this bound each of the
+  // kNumCfs families could keep up to two 64 MiB memtables, and a steady write load grew the
+  // server's RSS by ~100 MB/min until they filled (docs/reliability.md, "Soak").
+  size_t write_buffer_bytes = 32 << 20;
   // Opens without writing anything to the directory (a snapshot's copy is opened this way, so
   // its files and their checksums stay as they are). Write, CompactRange and CreateCheckpoint
   // fail.
@@ -106,6 +111,10 @@ class Storage {
 
   // The sequence number of the last committed write (monotonic across the database's life).
   uint64_t LatestSequence() const;
+
+  // Bytes in memtables, active and waiting to be flushed, over every column family
+  // (bounded by StorageOptions::write_buffer_bytes, plus what a flush in progress holds).
+  uint64_t MemtableBytes() const;
 
   // Writes a RocksDB checkpoint of every committed write into directory `dir` (which must not
   // exist): SST files are hard-linked when `dir` is on the same file system, copied otherwise;

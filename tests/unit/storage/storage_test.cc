@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
+#include <thread>
 
 #include "test_util.h"
 
@@ -56,6 +58,38 @@ TEST(StorageTest, BatchIsAtomicAcrossFamiliesAndDurable) {
   ASSERT_TRUE(v.ok());
   ASSERT_TRUE(v->has_value());
   EXPECT_EQ(**v, "vec");
+}
+
+// The memtables of all families together stay near write_buffer_bytes: a steady write load does
+// not keep each family's memtables growing to RocksDB's 64 MiB default (the server soak's RSS).
+TEST(StorageTest, MemtablesStayWithinTheWriteBufferBudget) {
+  auto write_mb = [](Storage& s, int mb) {
+    const std::string value(4096, 'v');
+    for (int i = 0; i < mb * 256; ++i) {
+      Batch b;
+      const Cf cf = i % 2 ? Cf::kVectors : Cf::kPayloads;
+      b.Put(cf, "key" + std::to_string(i), value);
+      ASSERT_TRUE(s.Write(b, /*sync=*/false).ok());
+    }
+  };
+  TempDir small_dir, large_dir;
+  StorageOptions small;
+  small.write_buffer_bytes = 4 << 20;
+  auto s = Storage::Open(small_dir.path(), small);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  write_mb(**s, 24);
+  // Flushes run in the background: wait (bounded) until they have caught up.
+  for (int i = 0; i < 200 && (*s)->MemtableBytes() > (8u << 20); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_LE((*s)->MemtableBytes(), 8u << 20);
+  // The control: with a large budget the same writes all stay in memtables.
+  StorageOptions large;
+  large.write_buffer_bytes = 256 << 20;
+  auto l = Storage::Open(large_dir.path(), large);
+  ASSERT_TRUE(l.ok());
+  write_mb(**l, 24);
+  EXPECT_GE((*l)->MemtableBytes(), 20u << 20);
 }
 
 TEST(StorageTest, ScanIsOrderedAndBoundedAndDeleteRangeRemovesRange) {
